@@ -1,0 +1,45 @@
+// hale-aggregator: the hale regional aggregator: ingests heartbeats, decides and runs failover plans.
+// This entry point parses the command line; the service loop is built by its own issue and, until
+// then, the binary says so instead of pretending to run.
+
+#include <iostream>
+
+#include "cli_args.h"
+#include "hale/version.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: hale-aggregator [options]
+
+The hale regional aggregator: ingests heartbeats, decides and runs failover plans.
+
+options:
+  --config PATH     configuration file (default /etc/hale/aggregator.toml)
+  --help            this text
+  --version         print the version
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version"}, {"config"});
+  if (!parsed) {
+    std::cerr << "hale-aggregator: " << parsed.error().message << "\n(see hale-aggregator --help)\n";
+    return hale::kExitUsage;
+  }
+  const hale::CliArgs& args = parsed.value();
+  if (args.has("help")) {
+    std::cout << kUsage;
+    return hale::kExitOk;
+  }
+  if (args.has("version")) {
+    std::cout << "hale-aggregator " << hale::kVersion << "\n";
+    return hale::kExitOk;
+  }
+  if (!args.positional().empty()) {
+    std::cerr << "hale-aggregator: unexpected argument \"" << args.positional()[0] << "\"\n";
+    return hale::kExitUsage;
+  }
+  std::cerr << "hale-aggregator " << hale::kVersion << ": the service loop is not built yet in this version\n";
+  return hale::kExitUnavailable;
+}

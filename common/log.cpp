@@ -1,0 +1,74 @@
+#include "log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <string>
+
+namespace hale {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
+std::atomic<bool> g_timestamps{true};
+
+const char* levelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
+void appendTimestamp(std::string& line) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  line.append(buf, n);
+  char frac[8];
+  const int m = std::snprintf(frac, sizeof frac, ".%03dZ ", static_cast<int>(ms));
+  line.append(frac, static_cast<size_t>(m));
+}
+
+}  // namespace
+
+void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+LogLevel logLevel() { return static_cast<LogLevel>(g_level.load()); }
+void setLogTimestamps(bool on) { g_timestamps.store(on); }
+
+bool parseLogLevel(std::string_view text, LogLevel& out) {
+  for (LogLevel l : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
+    if (text == levelName(l)) {
+      out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+void logLine(LogLevel level, std::string_view event, std::string_view detail) {
+  if (static_cast<int>(level) < g_level.load()) return;
+  std::string line;
+  line.reserve(64 + event.size() + detail.size());
+  if (g_timestamps.load()) appendTimestamp(line);
+  line += levelName(level);
+  line += ' ';
+  line += event;
+  if (!detail.empty()) {
+    line += ' ';
+    // Keep one event on one line whatever the detail holds.
+    for (char c : detail) line += (c == '\n' || c == '\r') ? ' ' : c;
+  }
+  line += '\n';
+  // One write per line so concurrent threads never interleave within a line. stderr is best effort.
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace hale
