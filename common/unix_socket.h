@@ -1,0 +1,38 @@
+#pragma once
+
+// Small POSIX helpers for Unix stream sockets shared by the control server and client.
+
+#include <chrono>
+#include <string>
+
+#include "result.h"
+
+namespace hale {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  int release();
+  void reset(int fd = -1);
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Connects to `path` (non-blocking socket returned), waiting at most `timeout`.
+Result<UniqueFd> connectUnix(const std::string& path, std::chrono::milliseconds timeout);
+// Binds and listens on `path` with file mode `mode`, replacing a stale socket file, refusing a live one.
+Result<UniqueFd> listenUnix(const std::string& path, unsigned mode);
+bool setNonBlocking(int fd);
+
+}  // namespace hale
