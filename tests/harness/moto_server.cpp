@@ -1,0 +1,76 @@
+#include "moto_server.h"
+
+#include <regex>
+#include <stdexcept>
+
+#include "http_client.h"
+#include "ports.h"
+
+namespace hale::test {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+MotoServer::MotoServer() : dir_("moto") {}
+MotoServer::~MotoServer() { kill(); }
+
+void MotoServer::kill() {
+  if (process_) process_->stop(SIGTERM, seconds{5});
+}
+
+void MotoServer::start() {
+  // moto_server comes with the machine image's Python (pyenv); look there too when PATH lacks it.
+  const std::string moto = findExecutable("moto_server", {"/root/.pyenv/shims", "/usr/local/bin"});
+  if (moto.empty()) throw std::runtime_error("moto_server not found in PATH (it ships with the image's Python)");
+  for (int attempt = 0;; ++attempt) {
+    port_ = freeLoopbackPort();
+    process_ = std::make_unique<ChildProcess>(SpawnOptions{
+        .argv = {moto, "-H", "127.0.0.1", "-p", std::to_string(port_)},
+        .log_path = dir_.path() + "/moto.log",
+    });
+    const bool ready = waitFor(
+        [&] {
+          return !process_->running() ||
+                 httpRequest({.url = endpoint() + "/moto-api/data.json", .timeout = milliseconds{500}}).status == 200;
+        },
+        seconds{30}, milliseconds{50});
+    if (ready && process_->running()) return;
+    const std::string log = process_->logTail();
+    process_.reset();
+    if (attempt >= 2 || log.find("in use") == std::string::npos) {
+      throw std::runtime_error("moto_server did not start:\n" + log);
+    }
+  }
+}
+
+MotoServer::AccessKey MotoServer::enableIamAuth() {
+  auto iam = [&](const std::string& body) {
+    HttpResponse r = httpRequest({.method = "POST",
+                                  .url = endpoint() + "/",
+                                  .headers = {"Content-Type: application/x-www-form-urlencoded"},
+                                  .body = body + "&Version=2010-05-08",
+                                  .aws_sigv4 = "aws:amz:us-east-1:iam",
+                                  .userpwd = std::string(kAccessKey) + ":" + kSecretKey});
+    if (r.status != 200) throw std::runtime_error("moto IAM call failed (" + std::to_string(r.status) + "): " + r.body);
+    return r.body;
+  };
+  iam("Action=CreateUser&UserName=hale");
+  // Full access for this user (an inline policy: moto does not preload AWS managed policies). The tests
+  // exercise authentication, not IAM policy.
+  iam("Action=PutUserPolicy&UserName=hale&PolicyName=all&PolicyDocument="
+      "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C"
+      "%22Action%22%3A%22%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D");
+  const std::string created = iam("Action=CreateAccessKey&UserName=hale");
+  std::smatch id;
+  std::smatch secret;
+  if (!std::regex_search(created, id, std::regex("<AccessKeyId>([^<]+)</AccessKeyId>")) ||
+      !std::regex_search(created, secret, std::regex("<SecretAccessKey>([^<]+)</SecretAccessKey>"))) {
+    throw std::runtime_error("moto CreateAccessKey answer not understood: " + created);
+  }
+  const HttpResponse on = httpRequest(
+      {.method = "POST", .url = endpoint() + "/moto-api/reset-auth", .headers = {"Content-Type: text/plain"}, .body = "0"});
+  if (on.status != 200) throw std::runtime_error("moto reset-auth failed: " + on.body);
+  return AccessKey{id[1], secret[1]};
+}
+
+}  // namespace hale::test

@@ -1,0 +1,44 @@
+#pragma once
+
+// moto_server (AWS DynamoDB, Route 53, IAM, ... wire APIs) on a free loopback port. It checks no
+// signature unless IAM mode is switched on (enableIamAuth); SigV4 requests are accepted either way.
+
+#include <memory>
+#include <string>
+
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::test {
+
+class MotoServer {
+ public:
+  // Dummy credentials moto accepts while IAM mode is off.
+  static constexpr const char* kAccessKey = "AKIAHALETEST00000000";
+  static constexpr const char* kSecretKey = "hale-test-secret";
+
+  MotoServer();
+  ~MotoServer();
+
+  void start();  // throws std::runtime_error with moto's output on failure
+
+  uint16_t port() const { return port_; }
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  struct AccessKey {
+    std::string id;
+    std::string secret;
+  };
+  // Creates an IAM user with an access key, then turns on moto's signature checking: from then on only
+  // that key's correctly signed requests are accepted.
+  AccessKey enableIamAuth();
+
+  void kill();
+
+ private:
+  uint16_t port_ = 0;
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace hale::test

@@ -1,0 +1,41 @@
+#include "ports.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace hale::test {
+namespace {
+
+// Binds `type` on 127.0.0.1:port (0 = any); returns the bound port or 0.
+uint16_t tryBind(int type, uint16_t port) {
+  const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  uint16_t bound = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) bound = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return bound;
+}
+
+}  // namespace
+
+uint16_t freeLoopbackPort(bool also_udp) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const uint16_t port = tryBind(SOCK_STREAM, 0);
+    if (port == 0) continue;
+    if (!also_udp || tryBind(SOCK_DGRAM, port) == port) return port;
+  }
+  throw std::runtime_error("no free loopback port");
+}
+
+}  // namespace hale::test

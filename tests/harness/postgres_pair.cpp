@@ -1,0 +1,194 @@
+#include "postgres_pair.h"
+
+#include <libpq-fe.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "ports.h"
+
+namespace hale::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// The newest installed major version's binaries (Debian keeps them off PATH).
+std::string findPostgresBinDir() {
+  std::string best;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+    const std::string bin = entry.path().string() + "/bin";
+    if (std::filesystem::exists(bin + "/postgres") && bin > best) best = bin;
+  }
+  if (best.empty()) throw std::runtime_error("PostgreSQL server binaries not found under /usr/lib/postgresql");
+  return best;
+}
+
+// Test-only settings: no durability (fsync off), small footprint, replication enabled.
+std::string serverConf(uint16_t port, const std::string& socket_dir) {
+  return "\n# hale test harness\n"
+         "port = " + std::to_string(port) + "\n"
+         "listen_addresses = '127.0.0.1'\n"
+         "unix_socket_directories = '" + socket_dir + "'\n"
+         "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+         "wal_level = replica\nmax_wal_senders = 8\nwal_keep_size = '64MB'\nhot_standby = on\n"
+         "wal_receiver_status_interval = '1s'\nhot_standby_feedback = on\n"
+         "shared_buffers = '16MB'\nmax_connections = 40\n"
+         "logging_collector = off\nlog_min_messages = warning\n";
+}
+
+}  // namespace
+
+struct PostgresPair::Server {
+  std::string name;
+  std::string data_dir;
+  uint16_t port = 0;
+  std::unique_ptr<ChildProcess> process;
+};
+
+PostgresPair::PostgresPair()
+    : bin_dir_(findPostgresBinDir()), dir_("pg", "postgres"), primary_(std::make_unique<Server>()),
+      standby_(std::make_unique<Server>()) {
+  primary_->name = "primary";
+  standby_->name = "standby";
+}
+
+PostgresPair::~PostgresPair() {
+  // Standby first, so the primary's shutdown does not wait on a walsender.
+  for (Server* s : {standby_.get(), primary_.get()}) {
+    if (s->process) s->process->stop(SIGQUIT, seconds{5});  // immediate shutdown: the data is thrown away
+  }
+}
+
+PostgresPair::Server& PostgresPair::server(Node n) const { return n == Node::primary ? *primary_ : *standby_; }
+
+uint16_t PostgresPair::port(Node n) const { return server(n).port; }
+
+std::string PostgresPair::conninfo(Node n, const std::string& dbname) const {
+  return "host=127.0.0.1 port=" + std::to_string(server(n).port) + " user=postgres dbname=" + dbname +
+         " connect_timeout=2";
+}
+
+std::string PostgresPair::query(Node n, const std::string& sql) const {
+  PGconn* conn = PQconnectdb(conninfo(n).c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string err = PQerrorMessage(conn);
+    PQfinish(conn);
+    throw std::runtime_error("connect to " + server(n).name + ": " + err);
+  }
+  PGresult* res = PQexec(conn, sql.c_str());
+  const ExecStatusType st = PQresultStatus(res);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    const std::string err = PQresultErrorMessage(res);
+    PQclear(res);
+    PQfinish(conn);
+    throw std::runtime_error(server(n).name + ": " + sql + ": " + err);
+  }
+  std::string value = (st == PGRES_TUPLES_OK && PQntuples(res) > 0) ? PQgetvalue(res, 0, 0) : "";
+  PQclear(res);
+  PQfinish(conn);
+  return value;
+}
+
+void PostgresPair::launch(Server& s) {
+  s.process = std::make_unique<ChildProcess>(SpawnOptions{
+      .argv = {bin_dir_ + "/postgres", "-D", s.data_dir},
+      .run_as = "postgres",
+      .log_path = dir_.path() + "/" + s.name + ".log",
+  });
+}
+
+void PostgresPair::waitReady(Server& s) {
+  const bool ready = waitFor(
+      [&] {
+        if (!s.process->running()) return true;  // reported below
+        PGconn* conn = PQconnectdb(conninfo(s.name == "primary" ? Node::primary : Node::standby).c_str());
+        const bool ok = PQstatus(conn) == CONNECTION_OK;
+        PQfinish(conn);
+        return ok;
+      },
+      seconds{30}, milliseconds{25});
+  if (!ready || !s.process->running()) {
+    throw std::runtime_error("PostgreSQL " + s.name + " did not start:\n" + s.process->logTail());
+  }
+}
+
+void PostgresPair::start() {
+  const std::string sockets = dir_.makeSubdir("sockets");
+  primary_->data_dir = dir_.path() + "/primary";
+  standby_->data_dir = dir_.path() + "/standby";
+
+  const CommandResult init = runCommand(
+      SpawnOptions{.argv = {bin_dir_ + "/initdb", "-D", primary_->data_dir, "-A", "trust", "-U", "postgres", "-E",
+                            "UTF8", "--locale=C", "--no-sync"},
+                   .run_as = "postgres"},
+      seconds{60});
+  if (init.exit_code != 0) throw std::runtime_error("initdb failed:\n" + init.output);
+
+  for (int attempt = 0;; ++attempt) {  // a port taken between pick and bind gets a second chance
+    primary_->port = freeLoopbackPort();
+    {
+      const std::string conf = primary_->data_dir + "/postgresql.conf";
+      const CommandResult r = runCommand(
+          SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + conf + "'"}, .run_as = "postgres"}, seconds{5},
+          serverConf(primary_->port, sockets));
+      if (r.exit_code != 0) throw std::runtime_error("cannot write " + conf + ": " + r.output);
+    }
+    launch(*primary_);
+    try {
+      waitReady(*primary_);
+      break;
+    } catch (const std::runtime_error&) {
+      if (attempt >= 2) throw;
+      primary_->process.reset();
+    }
+  }
+
+  standby_->port = freeLoopbackPort();
+  const CommandResult backup = runCommand(
+      SpawnOptions{.argv = {bin_dir_ + "/pg_basebackup", "-h", "127.0.0.1", "-p", std::to_string(primary_->port), "-U",
+                            "postgres", "-D", standby_->data_dir, "-R", "-X", "stream", "-c", "fast", "--no-sync"},
+                   .run_as = "postgres"},
+      seconds{60});
+  if (backup.exit_code != 0) throw std::runtime_error("pg_basebackup failed:\n" + backup.output);
+  // postgresql.auto.conf (written by -R with primary_conninfo) is read last, so its port wins.
+  const CommandResult port_conf = runCommand(
+      SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + standby_->data_dir + "/postgresql.auto.conf'"},
+                   .run_as = "postgres"},
+      seconds{5}, "port = " + std::to_string(standby_->port) + "\n");
+  if (port_conf.exit_code != 0) throw std::runtime_error("cannot configure the standby: " + port_conf.output);
+  launch(*standby_);
+  waitReady(*standby_);
+
+  const bool streaming = waitFor(
+      [&] {
+        return query(Node::primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1" &&
+               query(Node::standby, "SELECT status FROM pg_stat_wal_receiver") == "streaming";
+      },
+      seconds{30}, milliseconds{50});
+  if (!streaming) throw std::runtime_error("standby is not streaming:\n" + standby_->process->logTail());
+}
+
+void PostgresPair::stop(Node n) {
+  Server& s = server(n);
+  if (s.process) s.process->stop(SIGINT, seconds{10});  // fast shutdown
+}
+
+void PostgresPair::restart(Node n) {
+  Server& s = server(n);
+  stop(n);
+  launch(s);
+  waitReady(s);
+}
+
+void PostgresPair::kill(Node n) {
+  Server& s = server(n);
+  if (s.process) s.process->stop(SIGKILL, seconds{5});
+}
+
+void PostgresPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
+void PostgresPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
+bool PostgresPair::running(Node n) { return server(n).process && server(n).process->running(); }
+
+}  // namespace hale::test

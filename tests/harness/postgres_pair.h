@@ -1,0 +1,57 @@
+#pragma once
+
+// A PostgreSQL primary and a streaming standby on free loopback ports, for tests. start() returns only
+// once the standby is verified streaming from the primary. Everything is stopped and deleted on
+// destruction, also when the test fails; the servers die with the test process in any case.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::test {
+
+class PostgresPair {
+ public:
+  enum class Node { primary, standby };
+
+  PostgresPair();
+  ~PostgresPair();
+
+  // Throws std::runtime_error with the server log's tail on failure.
+  void start();
+
+  uint16_t port(Node n) const;
+  // A libpq connection string (TCP, user postgres, trust auth) for `n`.
+  std::string conninfo(Node n, const std::string& dbname = "postgres") const;
+  // Runs `sql` and returns the first column of the first row ("" when no row). Throws on error.
+  std::string query(Node n, const std::string& sql) const;
+
+  // Fast shutdown; start() is not repeatable, but a stopped node can be started again with restart().
+  void stop(Node n);
+  void restart(Node n);
+  // SIGKILL the node's postmaster and all its backends, as a crash or power loss would.
+  void kill(Node n);
+  // SIGSTOP / SIGCONT the node's whole process group: it accepts TCP connections (kernel backlog) but
+  // answers nothing, like a hung server.
+  void freeze(Node n);
+  void thaw(Node n);
+  bool running(Node n);
+
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  struct Server;
+  Server& server(Node n) const;
+  void launch(Server& s);
+  void waitReady(Server& s);
+
+  std::string bin_dir_;
+  TempDir dir_;
+  std::unique_ptr<Server> primary_;
+  std::unique_ptr<Server> standby_;
+};
+
+}  // namespace hale::test

@@ -1,0 +1,85 @@
+#include "control_protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace hale::control {
+namespace {
+
+TEST(ControlProtocol, RequestRoundTrip) {
+  Request r;
+  r.id = 42;
+  r.cmd = "nodes";
+  r.args = {{"region", "eu"}};
+  const std::string line = encodeRequest(r);
+  ASSERT_EQ(line.back(), '\n');
+  uint64_t id = 0;
+  auto parsed = parseRequest(std::string_view(line).substr(0, line.size() - 1), id);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed.value().id, 42u);
+  EXPECT_EQ(parsed.value().cmd, "nodes");
+  EXPECT_EQ(parsed.value().args["region"], "eu");
+}
+
+TEST(ControlProtocol, ArgsAreOptional) {
+  uint64_t id = 0;
+  auto parsed = parseRequest(R"({"v":1,"id":1,"cmd":"status"})", id);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed.value().args.is_object());
+  EXPECT_TRUE(parsed.value().args.empty());
+}
+
+TEST(ControlProtocol, RefusesMalformedRequestsWithTheirCode) {
+  struct Case {
+    const char* line;
+    std::string_view code;
+    uint64_t id;
+  };
+  const Case cases[] = {
+      {"not json", errc::bad_json, 0},
+      {"[1,2]", errc::bad_json, 0},
+      {R"({"id":3,"cmd":"x"})", errc::bad_request, 3},
+      {R"({"v":"1","id":3,"cmd":"x"})", errc::bad_request, 3},
+      {R"({"v":2,"id":4,"cmd":"x"})", errc::unsupported_version, 4},
+      {R"({"v":1,"cmd":"x"})", errc::bad_request, 0},
+      {R"({"v":1,"id":-1,"cmd":"x"})", errc::bad_request, 0},
+      {R"({"v":1,"id":5})", errc::bad_request, 5},
+      {R"({"v":1,"id":5,"cmd":""})", errc::bad_request, 5},
+      {R"({"v":1,"id":5,"cmd":7})", errc::bad_request, 5},
+      {R"({"v":1,"id":6,"cmd":"x","args":[1]})", errc::bad_request, 6},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.line);
+    uint64_t id = 99;
+    auto parsed = parseRequest(c.line, id);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().code, c.code);
+    EXPECT_EQ(id, c.id);
+  }
+}
+
+TEST(ControlProtocol, ResponsesCarryResultOrError) {
+  auto ok = parseResponse(encodeSuccess(9, {{"a", 1}}), 9);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value()["a"], 1);
+
+  auto failed = parseResponse(encodeFailure(9, "paused", "aggregator is paused"), 9);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, "paused");
+  EXPECT_EQ(failed.error().message, "aggregator is paused");
+
+  EXPECT_EQ(parseResponse(encodeSuccess(8, 1), 9).error().code, errc::bad_response);  // wrong id
+  EXPECT_EQ(parseResponse("garbage", 9).error().code, errc::bad_response);
+  EXPECT_EQ(parseResponse(R"({"v":1,"id":9})", 9).error().code, errc::bad_response);
+  EXPECT_EQ(parseResponse(R"({"v":2,"id":9,"ok":true})", 9).error().code, errc::bad_response);
+  EXPECT_EQ(parseResponse(R"({"v":1,"id":9,"ok":false,"error":{"code":5}})", 9).error().code, errc::bad_response);
+}
+
+TEST(ControlProtocol, FailureWithInvalidUtf8StillEncodes) {
+  const std::string line = encodeFailure(1, "internal", std::string("bad \xff byte"));
+  auto parsed = parseResponse(line, 1);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().code, "internal");
+}
+
+}  // namespace
+}  // namespace hale::control
