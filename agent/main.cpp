@@ -19,9 +19,7 @@ options:
   --version         print the version
 )";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version"}, {"config"});
   if (!parsed) {
     std::cerr << "hale-agent: " << parsed.error().message << "\n(see hale-agent --help)\n";
@@ -41,5 +39,19 @@ int main(int argc, char** argv) {
     return hale::kExitUsage;
   }
   std::cerr << "hale-agent " << hale::kVersion << ": the service loop is not built yet in this version\n";
+  return hale::kExitUnavailable;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing may escape main unreported: an uncaught exception would abort without a word.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "fatal: unknown exception\n";
+  }
   return hale::kExitUnavailable;
 }

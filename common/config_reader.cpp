@@ -208,8 +208,8 @@ std::vector<ConfigTable> ConfigTable::tables(std::string_view key, Presence p) {
     if (const auto* t = (*arr)[i].as_table()) {
       out.emplace_back(*t, path, file_, lineOfNode((*arr)[i]), *errors_);
     } else {
-      errors_->add(ConfigIssue{file_, lineOfNode((*arr)[i]), path,
-                               "expected a table, got " + std::string(typeName((*arr)[i]))});
+      errors_->add(
+          ConfigIssue{file_, lineOfNode((*arr)[i]), path, "expected a table, got " + std::string(typeName((*arr)[i]))});
     }
   }
   return out;

@@ -14,14 +14,16 @@ Result<Request> parseRequest(std::string_view line, uint64_t& id_out) {
   if (j.is_discarded() || !j.is_object()) return makeError(std::string(errc::bad_json), "request is not a JSON object");
   if (const auto it = j.find("id"); it != j.end() && it->is_number_unsigned()) id_out = it->get<uint64_t>();
   const auto v = j.find("v");
-  if (v == j.end() || !v->is_number_integer()) return makeError(std::string(errc::bad_request), "missing integer \"v\"");
+  if (v == j.end() || !v->is_number_integer())
+    return makeError(std::string(errc::bad_request), "missing integer \"v\"");
   if (v->get<int64_t>() != kProtocolVersion) {
-    return makeError(std::string(errc::unsupported_version),
-                     "protocol version " + v->dump() + " is not supported (this side speaks " +
-                         std::to_string(kProtocolVersion) + ")");
+    return makeError(std::string(errc::unsupported_version), "protocol version " + v->dump() +
+                                                                 " is not supported (this side speaks " +
+                                                                 std::to_string(kProtocolVersion) + ")");
   }
   const auto id = j.find("id");
-  if (id == j.end() || !id->is_number_unsigned()) return makeError(std::string(errc::bad_request), "missing unsigned \"id\"");
+  if (id == j.end() || !id->is_number_unsigned())
+    return makeError(std::string(errc::bad_request), "missing unsigned \"id\"");
   const auto cmd = j.find("cmd");
   if (cmd == j.end() || !cmd->is_string() || cmd->get_ref<const std::string&>().empty()) {
     return makeError(std::string(errc::bad_request), "missing string \"cmd\"");

@@ -19,20 +19,20 @@
 namespace hale::control {
 
 inline constexpr int kProtocolVersion = 1;
-inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr size_t kMaxLineBytes = size_t{64} * 1024;
 
 namespace errc {
-inline constexpr std::string_view bad_json = "bad_json";                  // line is not a JSON object
-inline constexpr std::string_view bad_request = "bad_request";            // JSON, but not a request
+inline constexpr std::string_view bad_json = "bad_json";        // line is not a JSON object
+inline constexpr std::string_view bad_request = "bad_request";  // JSON, but not a request
 inline constexpr std::string_view unsupported_version = "unsupported_version";
 inline constexpr std::string_view unknown_command = "unknown_command";
-inline constexpr std::string_view bad_args = "bad_args";                  // a handler refused its arguments
+inline constexpr std::string_view bad_args = "bad_args";  // a handler refused its arguments
 inline constexpr std::string_view line_too_long = "line_too_long";
-inline constexpr std::string_view internal = "internal";                  // a handler failed unexpectedly
-inline constexpr std::string_view busy = "busy";                          // too many clients connected
-inline constexpr std::string_view unreachable = "unreachable";            // client: cannot connect
-inline constexpr std::string_view timeout = "timeout";                    // client: no answer in time
-inline constexpr std::string_view bad_response = "bad_response";          // client: answer not understood
+inline constexpr std::string_view internal = "internal";          // a handler failed unexpectedly
+inline constexpr std::string_view busy = "busy";                  // too many clients connected
+inline constexpr std::string_view unreachable = "unreachable";    // client: cannot connect
+inline constexpr std::string_view timeout = "timeout";            // client: no answer in time
+inline constexpr std::string_view bad_response = "bad_response";  // client: answer not understood
 }  // namespace errc
 
 struct Request {

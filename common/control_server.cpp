@@ -77,8 +77,7 @@ std::string ControlServer::dispatch(std::string_view line) {
   const auto it = commands_.find(request.value().cmd);
   if (it == commands_.end()) {
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
-    return encodeFailure(id, errc::unknown_command,
-                         "unknown command \"" + request.value().cmd + "\" (try \"help\")");
+    return encodeFailure(id, errc::unknown_command, "unknown command \"" + request.value().cmd + "\" (try \"help\")");
   }
   try {
     Result<nlohmann::json> result = it->second.handler(request.value().args);
@@ -121,8 +120,8 @@ bool ControlServer::serviceClient(Client& client) {
   if (client.in.size() > kMaxLineBytes) {
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
     counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    client.out += encodeFailure(0, errc::line_too_long,
-                                "request line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    client.out +=
+        encodeFailure(0, errc::line_too_long, "request line longer than " + std::to_string(kMaxLineBytes) + " bytes");
     client.in.clear();
     client.closing = true;
   }

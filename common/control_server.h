@@ -22,16 +22,16 @@ namespace hale::control {
 using Handler = std::function<Result<nlohmann::json>(const nlohmann::json& args)>;
 
 struct ServerOptions {
-  std::string path;            // socket path (at most 107 bytes)
-  unsigned mode = 0660;        // file mode of the socket
-  size_t max_clients = 32;     // further connections are accepted and closed at once
+  std::string path;                                // socket path (at most 107 bytes)
+  unsigned mode = 0660;                            // file mode of the socket
+  size_t max_clients = 32;                         // further connections are accepted and closed at once
   std::chrono::milliseconds idle_timeout{30'000};  // a client silent this long is dropped
 };
 
 struct ServerCounters {
   std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> failures{0};        // failure responses of any kind
-  std::atomic<uint64_t> protocol_errors{0}; // bad_json, bad_request, unsupported_version, line_too_long
+  std::atomic<uint64_t> failures{0};         // failure responses of any kind
+  std::atomic<uint64_t> protocol_errors{0};  // bad_json, bad_request, unsupported_version, line_too_long
   std::atomic<uint64_t> rejected_clients{0};
 };
 

@@ -25,12 +25,12 @@ namespace hale::heartbeat {
 inline constexpr uint32_t kSchemaMajor = 1;
 
 // Limits enforced by the decoder; the encoder's caller must stay within them too.
-inline constexpr size_t kMaxFrameBytes = 16 * 1024;
+inline constexpr size_t kMaxFrameBytes = size_t{16} * 1024;
 inline constexpr size_t kMaxIdBytes = 64;        // node, region, boot id, check name
 inline constexpr size_t kMaxMessageBytes = 256;  // check message
 inline constexpr size_t kMaxChecks = 64;
-inline constexpr size_t kMaxMapEntries = 32;     // per map, known and unknown keys together
-inline constexpr size_t kMaxDepth = 6;           // nesting, including unknown values
+inline constexpr size_t kMaxMapEntries = 32;  // per map, known and unknown keys together
+inline constexpr size_t kMaxDepth = 6;        // nesting, including unknown values
 
 // What the node says about itself as a whole.
 enum class NodeStatus : uint8_t { healthy = 0, degraded = 1, unhealthy = 2 };

@@ -7,9 +7,9 @@ namespace hale::heartbeat {
 namespace {
 
 constexpr std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames{
-    "none",          "frame_too_large", "truncated",      "malformed",           "trailing_bytes",
-    "not_a_map",     "missing_key",     "duplicate_key",  "wrong_type",          "unsupported_version",
-    "invalid_value", "string_too_long", "array_too_long", "map_too_large",       "too_deep",
+    "none",          "frame_too_large", "truncated",      "malformed",     "trailing_bytes",
+    "not_a_map",     "missing_key",     "duplicate_key",  "wrong_type",    "unsupported_version",
+    "invalid_value", "string_too_long", "array_too_long", "map_too_large", "too_deep",
 };
 
 // Lets msgpack::packer append to a std::string.
@@ -60,8 +60,8 @@ DecodeResult readInt(const msgpack::object& o, std::string_view key, int64_t& ou
 // Walks a map once, calling field(index, value) for each known key. Rejects non-string keys and
 // duplicates of known keys; skips unknown keys. `names` lists the known keys of this map.
 template <size_t N, typename Field>
-DecodeResult walkMap(const msgpack::object_map& map, const std::array<std::string_view, N>& names,
-                     std::bitset<N>& seen, Field&& field) {
+DecodeResult walkMap(const msgpack::object_map& map, const std::array<std::string_view, N>& names, std::bitset<N>& seen,
+                     Field&& field) {
   for (uint32_t i = 0; i < map.size; ++i) {
     const msgpack::object_kv& kv = map.ptr[i];
     if (kv.key.type != msgpack::type::STR) return fail(DecodeError::wrong_type, "<map key>");
@@ -78,7 +78,8 @@ DecodeResult walkMap(const msgpack::object_map& map, const std::array<std::strin
 }
 
 enum TopKey : size_t { kV, kNode, kRegion, kBoot, kSeq, kTs, kSt, kChecks, kTopKeyCount };
-constexpr std::array<std::string_view, kTopKeyCount> kTopKeys{"v", "node", "region", "boot", "seq", "ts", "st", "checks"};
+constexpr std::array<std::string_view, kTopKeyCount> kTopKeys{"v",   "node", "region", "boot",
+                                                              "seq", "ts",   "st",     "checks"};
 enum CheckKey : size_t { kName, kCheckSt, kCrit, kLat, kMsg, kCheckKeyCount };
 constexpr std::array<std::string_view, kCheckKeyCount> kCheckKeys{"n", "st", "crit", "lat", "msg"};
 

@@ -17,8 +17,8 @@ Result<sockaddr_un> makeAddress(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return makeError("bad_path", "socket path must be 1.." + std::to_string(sizeof(addr.sun_path) - 1) +
-                                     " bytes: " + path);
+    return makeError("bad_path",
+                     "socket path must be 1.." + std::to_string(sizeof(addr.sun_path) - 1) + " bytes: " + path);
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;

@@ -62,9 +62,7 @@ int runRaw(const hale::CliArgs& args, const std::string& socket, std::chrono::mi
   return hale::kExitOk;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "json"}, {"socket", "timeout"});
   if (!parsed) return usageError(parsed.error().message);
   const hale::CliArgs& args = parsed.value();
@@ -85,4 +83,18 @@ int main(int argc, char** argv) {
   const std::string& command = args.positional()[0];
   if (command == "raw") return runRaw(args, socket, *timeout);
   return usageError("unknown command \"" + command + "\"");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing may escape main unreported: an uncaught exception would abort without a word.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "fatal: unknown exception\n";
+  }
+  return hale::kExitUnavailable;
 }

@@ -32,33 +32,55 @@ void BindServer::start() {
 
   dir_.writeFile("db." + zone_,
                  "$TTL 60\n"
-                 "@ IN SOA ns." + zone_ + ". hostmaster." + zone_ + ". 1 3600 600 86400 60\n"
-                 "@ IN NS ns." + zone_ + ".\n"
-                 "ns IN A 127.0.0.1\n"
-                 "app IN A 192.0.2.10\n");
+                 "@ IN SOA ns." +
+                     zone_ + ". hostmaster." + zone_ +
+                     ". 1 3600 600 86400 60\n"
+                     "@ IN NS ns." +
+                     zone_ +
+                     ".\n"
+                     "ns IN A 127.0.0.1\n"
+                     "app IN A 192.0.2.10\n");
 
   for (int attempt = 0;; ++attempt) {
     port_ = freeLoopbackPort(/*also_udp=*/true);
     const std::string& d = dir_.path();
     const std::string conf = dir_.writeFile("named.conf",
-        "options {\n"
-        "  directory \"" + d + "\";\n"
-        "  pid-file \"" + d + "/named.pid\";\n"
-        "  session-keyfile \"" + d + "/session.key\";\n"
-        "  managed-keys-directory \"" + d + "\";\n"
-        "  listen-on port " + std::to_string(port_) + " { 127.0.0.1; };\n"
-        "  listen-on-v6 { none; };\n"
-        "  recursion no;\n"
-        "  notify no;\n"
-        "  dnssec-validation no;\n"
-        "};\n"
-        "controls { };\n"  // no rndc channel: nothing else to collide with
-        "include \"" + key_file_ + "\";\n"
-        "zone \"" + zone_ + "\" {\n"
-        "  type primary;\n"
-        "  file \"" + d + "/db." + zone_ + "\";\n"
-        "  update-policy { grant " + key_name_ + " zonesub ANY; };\n"
-        "};\n");
+                                            "options {\n"
+                                            "  directory \"" +
+                                                d +
+                                                "\";\n"
+                                                "  pid-file \"" +
+                                                d +
+                                                "/named.pid\";\n"
+                                                "  session-keyfile \"" +
+                                                d +
+                                                "/session.key\";\n"
+                                                "  managed-keys-directory \"" +
+                                                d +
+                                                "\";\n"
+                                                "  listen-on port " +
+                                                std::to_string(port_) +
+                                                " { 127.0.0.1; };\n"
+                                                "  listen-on-v6 { none; };\n"
+                                                "  recursion no;\n"
+                                                "  notify no;\n"
+                                                "  dnssec-validation no;\n"
+                                                "};\n"
+                                                "controls { };\n"  // no rndc channel: nothing else to collide with
+                                                "include \"" +
+                                                key_file_ +
+                                                "\";\n"
+                                                "zone \"" +
+                                                zone_ +
+                                                "\" {\n"
+                                                "  type primary;\n"
+                                                "  file \"" +
+                                                d + "/db." + zone_ +
+                                                "\";\n"
+                                                "  update-policy { grant " +
+                                                key_name_ +
+                                                " zonesub ANY; };\n"
+                                                "};\n");
     // Run as bind from the start (no -u): the process keeps the harness's death signal.
     process_ = std::make_unique<ChildProcess>(SpawnOptions{
         .argv = {"/usr/sbin/named", "-g", "-4", "-c", conf},
@@ -78,9 +100,9 @@ void BindServer::start() {
 }
 
 std::vector<std::string> BindServer::lookup(const std::string& name, const std::string& type) const {
-  const CommandResult r = runCommand(
-      SpawnOptions{.argv = {"dig", "+short", "+time=1", "+tries=1", "-p", std::to_string(port_), "@127.0.0.1", name, type}},
-      seconds{5});
+  const CommandResult r = runCommand(SpawnOptions{.argv = {"dig", "+short", "+time=1", "+tries=1", "-p",
+                                                           std::to_string(port_), "@127.0.0.1", name, type}},
+                                     seconds{5});
   std::vector<std::string> answers;
   if (r.exit_code != 0) return answers;
   std::istringstream in(r.output);

@@ -26,11 +26,27 @@ void EtcdServer::start() {
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     process_ = std::make_unique<ChildProcess>(SpawnOptions{
-        .argv = {"etcd", "--name", "hale-test", "--data-dir", dir_.path() + "/data" + std::to_string(attempt),
-                 "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
-                 "--initial-advertise-peer-urls", peer, "--initial-cluster", "hale-test=" + peer,
-                 "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "warn"
-},
+        .argv = {"etcd",
+                 "--name",
+                 "hale-test",
+                 "--data-dir",
+                 dir_.path() + "/data" + std::to_string(attempt),
+                 "--listen-client-urls",
+                 client,
+                 "--advertise-client-urls",
+                 client,
+                 "--listen-peer-urls",
+                 peer,
+                 "--initial-advertise-peer-urls",
+                 peer,
+                 "--initial-cluster",
+                 "hale-test=" + peer,
+                 "--initial-cluster-state",
+                 "new",
+                 "--logger",
+                 "zap",
+                 "--log-level",
+                 "warn"},
         .log_path = dir_.path() + "/etcd.log",
     });
     const bool ready = waitFor(

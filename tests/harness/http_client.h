@@ -19,9 +19,9 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  long status = 0;     // 0 when the request failed before an answer
+  long status = 0;  // 0 when the request failed before an answer
   std::string body;
-  std::string error;   // libcurl's message when status is 0
+  std::string error;  // libcurl's message when status is 0
 };
 
 HttpResponse httpRequest(const HttpRequest& request);

@@ -30,7 +30,8 @@ struct MariadbPair::Server {
   std::unique_ptr<ChildProcess> process;
 };
 
-MariadbPair::MariadbPair() : dir_("mariadb", "mysql"), primary_(std::make_unique<Server>()), replica_(std::make_unique<Server>()) {
+MariadbPair::MariadbPair()
+    : dir_("mariadb", "mysql"), primary_(std::make_unique<Server>()), replica_(std::make_unique<Server>()) {
   primary_->name = "primary";
   primary_->server_id = 1;
   replica_->name = "replica";
@@ -87,27 +88,42 @@ void MariadbPair::install(Server& s) {
   s.defaults_file = dir_.writeFile(s.name + ".cnf",
                                    "[mariadbd]\n"
                                    "user=mysql\n"
-                                   "datadir=" + s.base + "/data\n"
-                                   "socket=" + s.socket + "\n"
-                                   "pid-file=" + s.base + "/mysqld.pid\n"
-                                   "port=" + std::to_string(s.port) + "\n"
-                                   "bind-address=127.0.0.1\n"
-                                   "server-id=" + std::to_string(s.server_id) + "\n"
-                                   "log-bin=" + s.base + "/binlog\n"
-                                   "log-slave-updates=ON\n"
-                                   "binlog-format=ROW\n"
-                                   "read-only=" + (s.read_only ? "ON" : "OFF") + "\n"
-                                   "skip-name-resolve\n"
-                                   "innodb-buffer-pool-size=32M\n"
-                                   "innodb-log-file-size=16M\n"
-                                   "innodb-flush-log-at-trx-commit=0\n"
-                                   "sync-binlog=0\n"
-                                   "performance-schema=OFF\n"
-                                   "log-error=" + s.base + "/error.log\n");
-  const CommandResult r = runCommand(
-      SpawnOptions{.argv = {"mariadb-install-db", "--defaults-file=" + s.defaults_file,
-                            "--auth-root-authentication-method=normal", "--skip-test-db"}},
-      seconds{120});
+                                   "datadir=" +
+                                       s.base +
+                                       "/data\n"
+                                       "socket=" +
+                                       s.socket +
+                                       "\n"
+                                       "pid-file=" +
+                                       s.base +
+                                       "/mysqld.pid\n"
+                                       "port=" +
+                                       std::to_string(s.port) +
+                                       "\n"
+                                       "bind-address=127.0.0.1\n"
+                                       "server-id=" +
+                                       std::to_string(s.server_id) +
+                                       "\n"
+                                       "log-bin=" +
+                                       s.base +
+                                       "/binlog\n"
+                                       "log-slave-updates=ON\n"
+                                       "binlog-format=ROW\n"
+                                       "read-only=" +
+                                       (s.read_only ? "ON" : "OFF") +
+                                       "\n"
+                                       "skip-name-resolve\n"
+                                       "innodb-buffer-pool-size=32M\n"
+                                       "innodb-log-file-size=16M\n"
+                                       "innodb-flush-log-at-trx-commit=0\n"
+                                       "sync-binlog=0\n"
+                                       "performance-schema=OFF\n"
+                                       "log-error=" +
+                                       s.base + "/error.log\n");
+  const CommandResult r =
+      runCommand(SpawnOptions{.argv = {"mariadb-install-db", "--defaults-file=" + s.defaults_file,
+                                       "--auth-root-authentication-method=normal", "--skip-test-db"}},
+                 seconds{120});
   if (r.exit_code != 0) throw std::runtime_error("mariadb-install-db (" + s.name + ") failed:\n" + r.output);
 }
 
@@ -161,9 +177,9 @@ void MariadbPair::start() {
   const std::string waited = query(Node::replica, "SELECT MASTER_GTID_WAIT('" + gtid + "', 30)");
   if (waited != "0" || queryColumn(Node::replica, "SHOW SLAVE STATUS", "Slave_IO_Running") != "Yes" ||
       queryColumn(Node::replica, "SHOW SLAVE STATUS", "Slave_SQL_Running") != "Yes") {
-    throw std::runtime_error("MariaDB replica is not replicating: " +
-                             queryColumn(Node::replica, "SHOW SLAVE STATUS", "Last_Error") + " " +
-                             queryColumn(Node::replica, "SHOW SLAVE STATUS", "Last_IO_Error"));
+    throw std::runtime_error(
+        "MariaDB replica is not replicating: " + queryColumn(Node::replica, "SHOW SLAVE STATUS", "Last_Error") + " " +
+        queryColumn(Node::replica, "SHOW SLAVE STATUS", "Last_IO_Error"));
   }
 }
 

@@ -67,8 +67,10 @@ MotoServer::AccessKey MotoServer::enableIamAuth() {
       !std::regex_search(created, secret, std::regex("<SecretAccessKey>([^<]+)</SecretAccessKey>"))) {
     throw std::runtime_error("moto CreateAccessKey answer not understood: " + created);
   }
-  const HttpResponse on = httpRequest(
-      {.method = "POST", .url = endpoint() + "/moto-api/reset-auth", .headers = {"Content-Type: text/plain"}, .body = "0"});
+  const HttpResponse on = httpRequest({.method = "POST",
+                                       .url = endpoint() + "/moto-api/reset-auth",
+                                       .headers = {"Content-Type: text/plain"},
+                                       .body = "0"});
   if (on.status != 200) throw std::runtime_error("moto reset-auth failed: " + on.body);
   return AccessKey{id[1], secret[1]};
 }

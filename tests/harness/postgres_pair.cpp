@@ -28,9 +28,13 @@ std::string findPostgresBinDir() {
 // Test-only settings: no durability (fsync off), small footprint, replication enabled.
 std::string serverConf(uint16_t port, const std::string& socket_dir) {
   return "\n# hale test harness\n"
-         "port = " + std::to_string(port) + "\n"
+         "port = " +
+         std::to_string(port) +
+         "\n"
          "listen_addresses = '127.0.0.1'\n"
-         "unix_socket_directories = '" + socket_dir + "'\n"
+         "unix_socket_directories = '" +
+         socket_dir +
+         "'\n"
          "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
          "wal_level = replica\nmax_wal_senders = 8\nwal_keep_size = '64MB'\nhot_standby = on\n"
          "wal_receiver_status_interval = '1s'\nhot_standby_feedback = on\n"
@@ -48,7 +52,9 @@ struct PostgresPair::Server {
 };
 
 PostgresPair::PostgresPair()
-    : bin_dir_(findPostgresBinDir()), dir_("pg", "postgres"), primary_(std::make_unique<Server>()),
+    : bin_dir_(findPostgresBinDir()),
+      dir_("pg", "postgres"),
+      primary_(std::make_unique<Server>()),
       standby_(std::make_unique<Server>()) {
   primary_->name = "primary";
   standby_->name = "standby";
@@ -119,20 +125,20 @@ void PostgresPair::start() {
   primary_->data_dir = dir_.path() + "/primary";
   standby_->data_dir = dir_.path() + "/standby";
 
-  const CommandResult init = runCommand(
-      SpawnOptions{.argv = {bin_dir_ + "/initdb", "-D", primary_->data_dir, "-A", "trust", "-U", "postgres", "-E",
-                            "UTF8", "--locale=C", "--no-sync"},
-                   .run_as = "postgres"},
-      seconds{60});
+  const CommandResult init =
+      runCommand(SpawnOptions{.argv = {bin_dir_ + "/initdb", "-D", primary_->data_dir, "-A", "trust", "-U", "postgres",
+                                       "-E", "UTF8", "--locale=C", "--no-sync"},
+                              .run_as = "postgres"},
+                 seconds{60});
   if (init.exit_code != 0) throw std::runtime_error("initdb failed:\n" + init.output);
 
   for (int attempt = 0;; ++attempt) {  // a port taken between pick and bind gets a second chance
     primary_->port = freeLoopbackPort();
     {
       const std::string conf = primary_->data_dir + "/postgresql.conf";
-      const CommandResult r = runCommand(
-          SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + conf + "'"}, .run_as = "postgres"}, seconds{5},
-          serverConf(primary_->port, sockets));
+      const CommandResult r =
+          runCommand(SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + conf + "'"}, .run_as = "postgres"}, seconds{5},
+                     serverConf(primary_->port, sockets));
       if (r.exit_code != 0) throw std::runtime_error("cannot write " + conf + ": " + r.output);
     }
     launch(*primary_);
@@ -153,10 +159,10 @@ void PostgresPair::start() {
       seconds{60});
   if (backup.exit_code != 0) throw std::runtime_error("pg_basebackup failed:\n" + backup.output);
   // postgresql.auto.conf (written by -R with primary_conninfo) is read last, so its port wins.
-  const CommandResult port_conf = runCommand(
-      SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + standby_->data_dir + "/postgresql.auto.conf'"},
-                   .run_as = "postgres"},
-      seconds{5}, "port = " + std::to_string(standby_->port) + "\n");
+  const CommandResult port_conf =
+      runCommand(SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + standby_->data_dir + "/postgresql.auto.conf'"},
+                              .run_as = "postgres"},
+                 seconds{5}, "port = " + std::to_string(standby_->port) + "\n");
   if (port_conf.exit_code != 0) throw std::runtime_error("cannot configure the standby: " + port_conf.output);
   launch(*standby_);
   waitReady(*standby_);

@@ -58,8 +58,8 @@ struct ExecPlan {
     for (char** e = environ; *e != nullptr; ++e) {
       std::string entry(*e);
       // A service user must not inherit root's HOME/USER (PostgreSQL and MariaDB read files there).
-      if (creds.change && (entry.rfind("HOME=", 0) == 0 || entry.rfind("USER=", 0) == 0 ||
-                           entry.rfind("LOGNAME=", 0) == 0)) {
+      if (creds.change &&
+          (entry.rfind("HOME=", 0) == 0 || entry.rfind("USER=", 0) == 0 || entry.rfind("LOGNAME=", 0) == 0)) {
         continue;
       }
       env_storage.push_back(std::move(entry));
@@ -115,7 +115,7 @@ std::string findExecutable(const std::string& name, const std::vector<std::strin
   }
   dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
   for (const std::string& d : dirs) {
-    const std::string candidate = d + "/" + name;
+    std::string candidate = d + "/" + name;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return {};
@@ -181,7 +181,8 @@ std::string ChildProcess::logTail(size_t bytes) const {
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
-CommandResult runCommand(const SpawnOptions& options, std::chrono::milliseconds timeout, const std::string& stdin_text) {
+CommandResult runCommand(const SpawnOptions& options, std::chrono::milliseconds timeout,
+                         const std::string& stdin_text) {
   const ExecPlan plan(options);
   int out_pipe[2];
   int in_pipe[2];
@@ -205,7 +206,8 @@ CommandResult runCommand(const SpawnOptions& options, std::chrono::milliseconds 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[4096];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);
@@ -225,7 +227,8 @@ CommandResult runCommand(const SpawnOptions& options, std::chrono::milliseconds 
   return result;
 }
 
-bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout, std::chrono::milliseconds step) {
+bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+             std::chrono::milliseconds step) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (condition()) return true;

@@ -32,7 +32,7 @@ TempDir::~TempDir() {
 }
 
 std::string TempDir::makeSubdir(const std::string& relative) const {
-  const std::string full = path_ + "/" + relative;
+  std::string full = path_ + "/" + relative;
   std::filesystem::create_directories(full);
   if (!owner_.empty()) {
     // Every component below the root, so the server can write at each level.
@@ -42,7 +42,7 @@ std::string TempDir::makeSubdir(const std::string& relative) const {
 }
 
 std::string TempDir::writeFile(const std::string& relative, const std::string& content, unsigned mode) const {
-  const std::string full = path_ + "/" + relative;
+  std::string full = path_ + "/" + relative;
   {
     std::ofstream out(full, std::ios::binary | std::ios::trunc);
     out << content;

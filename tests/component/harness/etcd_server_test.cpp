@@ -23,9 +23,10 @@ TEST(EtcdServerFixture, LeaseAndPutIfAbsent) {
   const nlohmann::json lease = post(etcd, "/v3/lease/grant", {{"TTL", "5"}});
   ASSERT_TRUE(lease.contains("ID"));
   auto claim = [&](const std::string& value) {
-    return post(etcd, "/v3/kv/txn",
-                {{"compare", {{{"key", "aGFsZS9sZWFkZXI="}, {"target", "CREATE"}, {"create_revision", "0"}}}},
-                 {"success", {{{"requestPut", {{"key", "aGFsZS9sZWFkZXI="}, {"value", value}, {"lease", lease["ID"]}}}}}}});
+    return post(
+        etcd, "/v3/kv/txn",
+        {{"compare", {{{"key", "aGFsZS9sZWFkZXI="}, {"target", "CREATE"}, {"create_revision", "0"}}}},
+         {"success", {{{"requestPut", {{"key", "aGFsZS9sZWFkZXI="}, {"value", value}, {"lease", lease["ID"]}}}}}}});
   };
   EXPECT_EQ(claim("YQ==").value("succeeded", false), true);
   EXPECT_EQ(claim("Yg==").value("succeeded", false), false);  // the key exists: absent from the answer means false

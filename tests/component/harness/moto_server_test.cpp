@@ -8,7 +8,8 @@ namespace hale::test {
 namespace {
 
 HttpResponse dynamo(const MotoServer& moto, const std::string& op, const std::string& body,
-                    const std::string& key = MotoServer::kAccessKey, const std::string& secret = MotoServer::kSecretKey) {
+                    const std::string& key = MotoServer::kAccessKey,
+                    const std::string& secret = MotoServer::kSecretKey) {
   return httpRequest({.method = "POST",
                       .url = moto.endpoint() + "/",
                       .headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810." + op},
@@ -32,16 +33,17 @@ TEST(MotoServerFixture, ServesDynamoDbAndRoute53) {
   EXPECT_EQ(missing.status, 400);
   EXPECT_NE(missing.body.find("ResourceNotFoundException"), std::string::npos) << missing.body;
 
-  const HttpResponse zone = httpRequest({.method = "POST",
-                                         .url = moto.endpoint() + "/2013-04-01/hostedzone",
-                                         // Without it libcurl sends a form type, which moto reads as the
-                                         // query protocol and answers 500.
-                                         .headers = {"Content-Type: text/xml"},
-                                         .body = "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">"
-                                                 "<Name>hale.test.</Name><CallerReference>selftest</CallerReference>"
-                                                 "</CreateHostedZoneRequest>",
-                                         .aws_sigv4 = "aws:amz:us-east-1:route53",
-                                         .userpwd = std::string(MotoServer::kAccessKey) + ":" + MotoServer::kSecretKey});
+  const HttpResponse zone =
+      httpRequest({.method = "POST",
+                   .url = moto.endpoint() + "/2013-04-01/hostedzone",
+                   // Without it libcurl sends a form type, which moto reads as the
+                   // query protocol and answers 500.
+                   .headers = {"Content-Type: text/xml"},
+                   .body = "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">"
+                           "<Name>hale.test.</Name><CallerReference>selftest</CallerReference>"
+                           "</CreateHostedZoneRequest>",
+                   .aws_sigv4 = "aws:amz:us-east-1:route53",
+                   .userpwd = std::string(MotoServer::kAccessKey) + ":" + MotoServer::kSecretKey});
   EXPECT_EQ(zone.status, 201) << zone.body;
   EXPECT_NE(zone.body.find("<Name>hale.test.</Name>"), std::string::npos) << zone.body;
 }

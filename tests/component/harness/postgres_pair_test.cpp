@@ -18,13 +18,15 @@ TEST(PostgresPairFixture, PrimaryAndStreamingStandby) {
 
   // A write on the primary reaches the standby.
   pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (42)");
-  EXPECT_TRUE(waitFor([&] {
-    try {
-      return pg.query(Node::standby, "SELECT v FROM t") == "42";
-    } catch (const std::runtime_error&) {
-      return false;  // the table's creation has not been replayed yet
-    }
-  }, std::chrono::seconds{10}));
+  EXPECT_TRUE(waitFor(
+      [&] {
+        try {
+          return pg.query(Node::standby, "SELECT v FROM t") == "42";
+        } catch (const std::runtime_error&) {
+          return false;  // the table's creation has not been replayed yet
+        }
+      },
+      std::chrono::seconds{10}));
   // The standby refuses writes.
   EXPECT_THROW(pg.query(Node::standby, "INSERT INTO t VALUES (1)"), std::runtime_error);
 }
@@ -38,8 +40,9 @@ TEST(PostgresPairFixture, ReplayCanBePausedAndNodesFrozenAndKilled) {
   std::this_thread::sleep_for(std::chrono::milliseconds{300});
   EXPECT_EQ(pg.query(Node::standby, "SELECT count(*) FROM pg_class WHERE relname = 'later'"), "0");
   pg.query(Node::standby, "SELECT pg_wal_replay_resume()");
-  EXPECT_TRUE(waitFor([&] { return pg.query(Node::standby, "SELECT count(*) FROM pg_class WHERE relname = 'later'") == "1"; },
-                      std::chrono::seconds{10}));
+  EXPECT_TRUE(
+      waitFor([&] { return pg.query(Node::standby, "SELECT count(*) FROM pg_class WHERE relname = 'later'") == "1"; },
+              std::chrono::seconds{10}));
 
   pg.freeze(Node::primary);
   const auto t0 = std::chrono::steady_clock::now();

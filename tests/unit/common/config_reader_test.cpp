@@ -39,7 +39,8 @@ ConfigErrors readSample(std::string_view text, Sample& out) {
   root.get("port", out.port, Presence::optional, 1, 65535);
   root.get("verbose", out.verbose);
   root.get("ratio", out.ratio);
-  root.getDuration("interval", out.interval, Presence::optional, std::chrono::milliseconds{100}, std::chrono::minutes{5});
+  root.getDuration("interval", out.interval, Presence::optional, std::chrono::milliseconds{100},
+                   std::chrono::minutes{5});
   root.get("endpoints", out.endpoints);
   for (ConfigTable& t : root.tables("checks")) {
     Sample::Check c;
@@ -86,7 +87,8 @@ name = "web"
 type = "http"
 interval = "2s"
 timeout = "500ms"
-)", s);
+)",
+                                         s);
   ASSERT_TRUE(errors.empty()) << errors.format();
   EXPECT_EQ(s.node, "app-1");
   EXPECT_EQ(s.port, 9100);
@@ -167,10 +169,12 @@ TEST(ConfigReader, ValueNotInEnum) {
 
 TEST(ConfigReader, UnknownKeysAnywhere) {
   EXPECT_EQ(onlyError("node = \"a\"\nnodes = 2\n"), "agent.toml:2: nodes: unknown key");
-  EXPECT_EQ(onlyError("node = \"a\"\n[http]\nlisten = \"x\"\nlistne = \"y\"\n"), "agent.toml:4: http.listne: unknown key");
-  EXPECT_EQ(onlyError("node = \"a\"\n[[checks]]\nname = \"a\"\ntype = \"tcp\"\n[[checks]]\nname = \"b\"\ntype = \"tcp\"\n"
-                      "tmeout = \"1s\"\n"),
-            "agent.toml:8: checks[1].tmeout: unknown key");
+  EXPECT_EQ(onlyError("node = \"a\"\n[http]\nlisten = \"x\"\nlistne = \"y\"\n"),
+            "agent.toml:4: http.listne: unknown key");
+  EXPECT_EQ(
+      onlyError("node = \"a\"\n[[checks]]\nname = \"a\"\ntype = \"tcp\"\n[[checks]]\nname = \"b\"\ntype = \"tcp\"\n"
+                "tmeout = \"1s\"\n"),
+      "agent.toml:8: checks[1].tmeout: unknown key");
 }
 
 TEST(ConfigReader, CrossFieldRuleNamesTheKey) {
@@ -183,10 +187,10 @@ TEST(ConfigReader, CollectsEveryErrorAtOnce) {
   const ConfigErrors errors = readSample("port = 0\nverbose = 1\nextra = true\n[[checks]]\ntype = \"x\"\n", s);
   const std::string text = errors.format();
   EXPECT_EQ(errors.issues().size(), 6u) << text;
-  for (const char* expected : {"agent.toml:1: node: required key is missing", "agent.toml:1: port: must be between",
-                               "agent.toml:2: verbose: expected a boolean", "agent.toml:3: extra: unknown key",
-                               "agent.toml:4: checks[0].name: required key is missing",
-                               "agent.toml:5: checks[0].type: must be one of"}) {
+  for (const char* expected :
+       {"agent.toml:1: node: required key is missing", "agent.toml:1: port: must be between",
+        "agent.toml:2: verbose: expected a boolean", "agent.toml:3: extra: unknown key",
+        "agent.toml:4: checks[0].name: required key is missing", "agent.toml:5: checks[0].type: must be one of"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
   }
 }

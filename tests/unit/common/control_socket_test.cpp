@@ -22,15 +22,13 @@ class ControlSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = dir_.path() + "/ctl.sock";
-    server_.addCommand("echo", "returns its arguments", [](const nlohmann::json& args) -> Result<nlohmann::json> {
-      return args;
-    });
+    server_.addCommand("echo", "returns its arguments",
+                       [](const nlohmann::json& args) -> Result<nlohmann::json> { return args; });
     server_.addCommand("refuse", "always fails", [](const nlohmann::json&) -> Result<nlohmann::json> {
       return makeError("paused", "refused on purpose");
     });
-    server_.addCommand("explode", "throws", [](const nlohmann::json&) -> Result<nlohmann::json> {
-      throw std::runtime_error("boom");
-    });
+    server_.addCommand("explode", "throws",
+                       [](const nlohmann::json&) -> Result<nlohmann::json> { throw std::runtime_error("boom"); });
   }
 
   void startServer(milliseconds idle = milliseconds{30'000}, size_t max_clients = 32) {

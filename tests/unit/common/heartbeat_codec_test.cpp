@@ -53,12 +53,15 @@ Field checksOf(std::vector<std::vector<Field>> checks) {
           }};
 }
 
-std::vector<Field> validCheck() { return {str("n", "db"), uint("st", 0), raw("crit", [](Packer& pk) { pk.pack_true(); }),
-                                          uint("lat", 1200), str("msg", "ok")}; }
+std::vector<Field> validCheck() {
+  return {str("n", "db"), uint("st", 0), raw("crit", [](Packer& pk) { pk.pack_true(); }), uint("lat", 1200),
+          str("msg", "ok")};
+}
 
 std::vector<Field> validTop() {
-  return {uint("v", 1),   str("node", "app-1"), str("region", "eu-west"), str("boot", "b00t"),
-          uint("seq", 7), uint("ts", 1'700'000'000'123), uint("st", 0), checksOf({validCheck()})};
+  return {uint("v", 1),        str("node", "app-1"),    str("region", "eu-west"),
+          str("boot", "b00t"), uint("seq", 7),          uint("ts", 1'700'000'000'123),
+          uint("st", 0),       checksOf({validCheck()})};
 }
 
 std::vector<Field> without(std::vector<Field> fields, std::string_view key) {
@@ -66,7 +69,7 @@ std::vector<Field> without(std::vector<Field> fields, std::string_view key) {
   return fields;
 }
 
-std::vector<Field> replaced(std::vector<Field> fields, Field field) {
+std::vector<Field> replaced(std::vector<Field> fields, const Field& field) {
   for (Field& f : fields) {
     if (f.key == field.key) f = field;
   }
@@ -260,11 +263,8 @@ TEST(HeartbeatCodec, RejectsWrongTypes) {
     expectRejected(packMap(replaced(validTop(), c.field)), DecodeError::wrong_type, c.key);
   }
   const std::vector<Case> check_cases = {
-      {uint("n", 1), "n"},
-      {str("st", "pass"), "st"},
-      {uint("crit", 1), "crit"},
-      {str("lat", "5"), "lat"},
-      {uint("msg", 1), "msg"},
+      {uint("n", 1), "n"},      {str("st", "pass"), "st"}, {uint("crit", 1), "crit"},
+      {str("lat", "5"), "lat"}, {uint("msg", 1), "msg"},
   };
   for (const Case& c : check_cases) {
     SCOPED_TRACE(c.key);
@@ -272,10 +272,11 @@ TEST(HeartbeatCodec, RejectsWrongTypes) {
                    c.key);
   }
   // A check that is not a map, and a map key that is not a string.
-  expectRejected(packMap(replaced(validTop(), raw("checks", [](Packer& pk) {
-                           pk.pack_array(1);
-                           pk.pack_uint8(3);
-                         }))),
+  expectRejected(packMap(replaced(validTop(), raw("checks",
+                                                  [](Packer& pk) {
+                                                    pk.pack_array(1);
+                                                    pk.pack_uint8(3);
+                                                  }))),
                  DecodeError::wrong_type, "checks");
   msgpack::sbuffer buf;
   Packer pk(buf);
@@ -313,11 +314,14 @@ TEST(HeartbeatCodec, RejectsOversizedStrings) {
   // Over the field's own limit but under the parser's: reported with the key.
   expectRejected(packMap(replaced(validTop(), str("node", std::string(kMaxIdBytes + 1, 'n')))),
                  DecodeError::string_too_long, "node");
-  expectRejected(packMap(replaced(validTop(), checksOf({replaced(validCheck(), str("n", std::string(kMaxIdBytes + 1, 'c')))}))),
-                 DecodeError::string_too_long, "n");
+  expectRejected(
+      packMap(replaced(validTop(), checksOf({replaced(validCheck(), str("n", std::string(kMaxIdBytes + 1, 'c')))}))),
+      DecodeError::string_too_long, "n");
   // Over every limit: refused by the parser before any field is looked at.
-  expectRejected(packMap(replaced(validTop(), checksOf({replaced(validCheck(), str("msg", std::string(kMaxMessageBytes + 1, 'm')))}))),
-                 DecodeError::string_too_long);
+  expectRejected(
+      packMap(
+          replaced(validTop(), checksOf({replaced(validCheck(), str("msg", std::string(kMaxMessageBytes + 1, 'm')))}))),
+      DecodeError::string_too_long);
   std::vector<Field> top = validTop();
   top.push_back(str("unknown", std::string(4000, 'u')));  // even in a key that would be skipped
   expectRejected(packMap(top), DecodeError::string_too_long);
@@ -326,7 +330,9 @@ TEST(HeartbeatCodec, RejectsOversizedStrings) {
 TEST(HeartbeatCodec, RejectsOversizedArraysMapsAndNesting) {
   expectRejected(packMap(replaced(validTop(), checksOf(std::vector<std::vector<Field>>(kMaxChecks + 1, validCheck())))),
                  DecodeError::array_too_long);
-  EXPECT_TRUE(decodeFrame(packMap(replaced(validTop(), checksOf(std::vector<std::vector<Field>>(kMaxChecks, validCheck()))))).ok());
+  EXPECT_TRUE(
+      decodeFrame(packMap(replaced(validTop(), checksOf(std::vector<std::vector<Field>>(kMaxChecks, validCheck())))))
+          .ok());
 
   std::vector<Field> wide = validTop();
   while (wide.size() <= kMaxMapEntries) wide.push_back(uint("x" + std::to_string(wide.size()), 1));
