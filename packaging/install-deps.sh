@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs everything hale needs to build and test, from Debian 12 packages. Idempotent and
+# non-interactive; run as root. Packages already present are not touched, and apt-get update runs only
+# when something is missing.
+#
+# The test servers (PostgreSQL, MariaDB, BIND, etcd) are installed but never started as system
+# services: the tests run their own instances on free loopback ports. moto_server is not packaged by
+# Debian; it comes with the machine image's Python, and this script only checks that it is there.
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake pkg-config
+  cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libmicrohttpd-dev default-libmysqlclient-dev libpq-dev
+  libcurl4-openssl-dev libssl-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev
+  libldns-dev libgtest-dev libbenchmark-dev
+)
+server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (it installs Debian packages)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${build_packages[@]}" "${server_packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  # Keep package scripts from starting default server instances (ports 5432, 3306, 53, 2379) on machines
+  # that do not already block it; an existing policy is left exactly as it was.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    added_policy=1
+  fi
+  trap 'if [ "$added_policy" = 1 ]; then rm -f "$policy"; fi' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all Debian packages present"
+fi
+
+moto=$(command -v moto_server || true)
+[ -n "$moto" ] || [ ! -x /root/.pyenv/shims/moto_server ] || moto=/root/.pyenv/shims/moto_server
+if [ -z "$moto" ]; then
+  echo "install-deps: moto_server not found. The DynamoDB and Route 53 tests need it; it ships with this" >&2
+  echo "machine image's Python (Debian 12 has no package for it)." >&2
+  exit 1
+fi
+echo "install-deps: moto_server at $moto"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine, as root: installs the dependencies, builds with
+# warnings as errors, and runs every test through ctest (unit, component against real servers, e2e).
+# Extra arguments go to ctest, e.g. `bash tests/run-all.sh -L unit`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${HALE_BUILD_DIR:-$root/build}
+jobs=$(nproc)
+
+bash "$root/packaging/install-deps.sh"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON
+cmake --build "$build" --parallel "$jobs"
+
+# Temp dirs of test processes that were SIGKILLed (their servers died with them) are swept after an hour.
+find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'hale-*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+
+cd "$build"
+ctest --output-on-failure --parallel "$jobs" "$@"
