@@ -1,26 +1,51 @@
-// hale-agent: the hale health agent: runs checks, serves /healthz, publishes heartbeats.
-// This entry point parses the command line; the service loop is built by its own issue and, until
-// then, the binary says so instead of pretending to run.
+// hale-agent: the hale health agent. Runs checks, serves /healthz and /metrics, publishes heartbeats to
+// the aggregators, answers halectl on a local socket. Signals: SIGTERM/SIGINT stop, SIGHUP reloads the
+// configuration (an invalid one is refused and the running one kept).
 
+#include <curl/curl.h>
+#include <mysql.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 
+#include "agent.h"
 #include "cli_args.h"
 #include "hale/version.h"
+#include "log.h"
 
 namespace {
 
+constexpr const char* kDefaultConfig = "/etc/hale/agent.toml";
+
 constexpr const char* kUsage = R"(usage: hale-agent [options]
 
-The hale health agent: runs checks, serves /healthz, publishes heartbeats.
+The hale health agent: runs the configured checks, serves /healthz and /metrics, publishes heartbeats
+to the aggregators and answers halectl on its status socket.
 
 options:
-  --config PATH     configuration file (default /etc/hale/agent.toml)
-  --help            this text
-  --version         print the version
+  --config PATH      configuration file (default /etc/hale/agent.toml)
+  --check-config     validate the configuration, print every error, exit 0 (valid) or 2 (invalid)
+  --log-level LEVEL  debug, info, warn or error (default info)
+  --help             this text
+  --version          print the version
+
+signals: SIGTERM/SIGINT stop; SIGHUP reloads the configuration (an invalid one is refused).
 )";
 
+sigset_t handledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 int run(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version"}, {"config"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "check-config"}, {"config", "log-level"});
   if (!parsed) {
     std::cerr << "hale-agent: " << parsed.error().message << "\n(see hale-agent --help)\n";
     return hale::kExitUsage;
@@ -38,8 +63,71 @@ int run(int argc, char** argv) {
     std::cerr << "hale-agent: unexpected argument \"" << args.positional()[0] << "\"\n";
     return hale::kExitUsage;
   }
-  std::cerr << "hale-agent " << hale::kVersion << ": the service loop is not built yet in this version\n";
-  return hale::kExitUnavailable;
+  if (auto level = args.value("log-level")) {
+    hale::LogLevel l;
+    if (!hale::parseLogLevel(*level, l)) {
+      std::cerr << "hale-agent: --log-level must be debug, info, warn or error\n";
+      return hale::kExitUsage;
+    }
+    hale::setLogLevel(l);
+  }
+  // Under systemd, journald stamps every line already.
+  if (std::getenv("JOURNAL_STREAM") != nullptr) hale::setLogTimestamps(false);
+
+  const std::string config_path = args.valueOr("config", kDefaultConfig);
+  auto config = hale::agent::loadAgentConfig(config_path);
+  if (args.has("check-config")) {
+    if (!config) {
+      std::cerr << config.error().message;
+      if (config.error().message.empty() || config.error().message.back() != '\n') std::cerr << "\n";
+      return hale::kExitUnavailable;
+    }
+    std::cout << config_path << ": valid (" << config.value().checks.size() << " checks)\n";
+    return hale::kExitOk;
+  }
+  if (!config) {
+    hale::logError("-config-invalid", config.error().message);
+    return hale::kExitUnavailable;
+  }
+
+  // Every thread started from here on inherits the mask, so only sigtimedwait below sees these signals.
+  const sigset_t signals = handledSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  mysql_library_init(0, nullptr, nullptr);
+
+  hale::agent::Agent agent;
+  if (auto started = agent.start(std::move(config).value()); !started) {
+    hale::logError("-agent-start-failed", started.error().message);
+    agent.stop();
+    return hale::kExitUnavailable;
+  }
+  sd_notify(0, "READY=1\nSTATUS=running");
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  const long wait_ms = watchdog ? static_cast<long>(watchdog_usec / 2000) : 1000;
+
+  for (;;) {
+    const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
+    if (sig == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      auto fresh = hale::agent::loadAgentConfig(config_path);
+      auto applied = fresh ? agent.reload(std::move(fresh).value()) : hale::Result<void>(fresh.error());
+      if (!applied) {
+        hale::logError("-config-reload-refused", "keeping the running configuration: " + applied.error().message);
+        agent.countRefusedReload();
+      }
+      sd_notify(0, "READY=1");
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      sd_notify(0, "STOPPING=1");
+      hale::logInfo("+agent-stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      agent.stop();
+      return hale::kExitOk;
+    }
+  }
 }
 
 }  // namespace

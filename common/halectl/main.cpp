@@ -1,65 +1,48 @@
 // halectl: the operator's command-line client for hale-agent and hale-aggregator, over their local
-// control sockets (common/control_protocol.h). Exit codes: 0 success, 1 the daemon answered with an
-// error, 2 the daemon could not be reached or answered nonsense, 64 wrong command line.
+// control sockets (common/control_protocol.h). Exit codes: 0 success (or healthy), 1 the daemon refused,
+// reported failure or is not healthy, 2 the daemon could not be reached, 64 wrong command line.
 
-#include <cstdio>
 #include <iostream>
 #include <string>
 
-#include "cli_args.h"
-#include "control_client.h"
+#include "commands.h"
 #include "duration.h"
 #include "hale/version.h"
 
 namespace {
 
-constexpr const char* kDefaultAgentSocket = "/run/hale/agent.sock";
+using hale::cli::Command;
 
-constexpr const char* kUsage = R"(usage: halectl [options] <command> [arguments]
+// Every command, in the order `--help` lists them. Adding one: a line here and its handler.
+constexpr Command kCommands[] = {
+    {"status", "", "the local agent: node status and a line per check", hale::cli::kAgentSocket, hale::cli::agentStatus},
+    {"checks", "", "the local agent's checks in detail (thresholds, counters)", hale::cli::kAgentSocket,
+     hale::cli::agentChecks},
+    {"raw", "<command> [json-args]", "send any control command, print the JSON result (\"raw help\" lists them)",
+     hale::cli::kAgentSocket, hale::cli::rawCall},
+};
 
-Talks to the local hale-agent or hale-aggregator over its control socket.
-
-commands:
-  raw <command> [json-args]   send one control-protocol command and print the JSON result
-                              (e.g. "halectl raw help" lists what the daemon accepts)
-  version                     print halectl's version
-
-options:
-  --socket PATH     control socket (default /run/hale/agent.sock)
-  --timeout D       how long to wait for an answer (default 5s; units ms, s, m)
-  --json            machine-readable output
-  --help            this text
-  --version         print the version
-
-exit codes: 0 success, 1 the daemon refused or reported failure, 2 daemon unreachable, 64 usage error
-)";
+void printUsage() {
+  std::cout << "usage: halectl [options] <command> [arguments]\n\n"
+               "Talks to the local hale-agent or hale-aggregator over its control socket.\n\ncommands:\n";
+  for (const Command& c : kCommands) {
+    std::string head = std::string(c.name) + (c.usage[0] != '\0' ? " " + std::string(c.usage) : "");
+    std::cout << "  " << head << std::string(head.size() < 28 ? 28 - head.size() : 1, ' ') << c.summary << "\n";
+  }
+  std::cout << "  version                     print halectl's version\n\n"
+               "options:\n"
+               "  --socket PATH     control socket (default: the command's daemon, /run/hale/agent.sock)\n"
+               "  --timeout D       how long to wait for an answer (default 5s)\n"
+               "  --json            machine-readable output\n"
+               "  --help            this text\n"
+               "  --version         print the version\n\n"
+               "exit codes: 0 success or healthy, 1 refused, failed or not healthy, 2 daemon unreachable, "
+               "64 usage error\n";
+}
 
 int usageError(const std::string& message) {
   std::cerr << "halectl: " << message << "\n(see halectl --help)\n";
   return hale::kExitUsage;
-}
-
-int runRaw(const hale::CliArgs& args, const std::string& socket, std::chrono::milliseconds timeout) {
-  const auto& pos = args.positional();
-  if (pos.size() < 2 || pos.size() > 3) return usageError("raw needs a command and optional JSON arguments");
-  nlohmann::json call_args = nlohmann::json::object();
-  if (pos.size() == 3) {
-    call_args = nlohmann::json::parse(pos[2], nullptr, false);
-    if (call_args.is_discarded() || !call_args.is_object()) return usageError("arguments must be a JSON object");
-  }
-  auto result = hale::control::call(socket, pos[1], call_args, timeout);
-  if (!result) {
-    const auto& e = result.error();
-    if (args.has("json")) {
-      std::cout << nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump() << "\n";
-    } else {
-      std::cerr << "halectl: " << e.code << ": " << e.message << "\n";
-    }
-    const bool transport = e.code == "unreachable" || e.code == "timeout" || e.code == "bad_response";
-    return transport ? hale::kExitUnavailable : hale::kExitFailure;
-  }
-  std::cout << (args.has("json") ? result.value().dump() : result.value().dump(2)) << "\n";
-  return hale::kExitOk;
 }
 
 int run(int argc, char** argv) {
@@ -67,7 +50,7 @@ int run(int argc, char** argv) {
   if (!parsed) return usageError(parsed.error().message);
   const hale::CliArgs& args = parsed.value();
   if (args.has("help")) {
-    std::cout << kUsage;
+    printUsage();
     return hale::kExitOk;
   }
   if (args.has("version") || (!args.positional().empty() && args.positional()[0] == "version")) {
@@ -75,14 +58,16 @@ int run(int argc, char** argv) {
     return hale::kExitOk;
   }
   if (args.positional().empty()) return usageError("no command given");
-
   const auto timeout = hale::parseDuration(args.valueOr("timeout", "5s"));
   if (!timeout || timeout->count() <= 0) return usageError("--timeout needs a duration such as 5s or 500ms");
-  const std::string socket = args.valueOr("socket", kDefaultAgentSocket);
 
-  const std::string& command = args.positional()[0];
-  if (command == "raw") return runRaw(args, socket, *timeout);
-  return usageError("unknown command \"" + command + "\"");
+  const std::string& name = args.positional()[0];
+  for (const Command& c : kCommands) {
+    if (name != c.name) continue;
+    const hale::cli::Context ctx{args, args.valueOr("socket", c.default_socket), *timeout, args.has("json")};
+    return c.run(ctx);
+  }
+  return usageError("unknown command \"" + name + "\"");
 }
 
 }  // namespace

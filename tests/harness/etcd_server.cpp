@@ -52,7 +52,7 @@ void EtcdServer::start() {
     const bool ready = waitFor(
         [&] {
           if (!process_->running()) return true;
-          const HttpResponse r = httpRequest({.url = client + "/health", .timeout = milliseconds{500}});
+          const HttpResponse r = httpPerform({.url = client + "/health", .timeout = milliseconds{500}});
           return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;
         },
         seconds{30}, milliseconds{50});

@@ -31,7 +31,7 @@ void MotoServer::start() {
     const bool ready = waitFor(
         [&] {
           return !process_->running() ||
-                 httpRequest({.url = endpoint() + "/moto-api/data.json", .timeout = milliseconds{500}}).status == 200;
+                 httpPerform({.url = endpoint() + "/moto-api/data.json", .timeout = milliseconds{500}}).status == 200;
         },
         seconds{30}, milliseconds{50});
     if (ready && process_->running()) return;
@@ -45,7 +45,7 @@ void MotoServer::start() {
 
 MotoServer::AccessKey MotoServer::enableIamAuth() {
   auto iam = [&](const std::string& body) {
-    HttpResponse r = httpRequest({.method = "POST",
+    HttpResponse r = httpPerform({.method = "POST",
                                   .url = endpoint() + "/",
                                   .headers = {"Content-Type: application/x-www-form-urlencoded"},
                                   .body = body + "&Version=2010-05-08",
@@ -67,7 +67,7 @@ MotoServer::AccessKey MotoServer::enableIamAuth() {
       !std::regex_search(created, secret, std::regex("<SecretAccessKey>([^<]+)</SecretAccessKey>"))) {
     throw std::runtime_error("moto CreateAccessKey answer not understood: " + created);
   }
-  const HttpResponse on = httpRequest({.method = "POST",
+  const HttpResponse on = httpPerform({.method = "POST",
                                        .url = endpoint() + "/moto-api/reset-auth",
                                        .headers = {"Content-Type: text/plain"},
                                        .body = "0"});

@@ -10,7 +10,7 @@ namespace hale::test {
 namespace {
 
 nlohmann::json post(const EtcdServer& etcd, const std::string& path, const nlohmann::json& body) {
-  const HttpResponse r = httpRequest({.method = "POST", .url = etcd.endpoint() + path, .body = body.dump()});
+  const HttpResponse r = httpPerform({.method = "POST", .url = etcd.endpoint() + path, .body = body.dump()});
   EXPECT_EQ(r.status, 200) << path << ": " << r.body;
   return nlohmann::json::parse(r.body, nullptr, false);
 }

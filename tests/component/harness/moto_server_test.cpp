@@ -10,7 +10,7 @@ namespace {
 HttpResponse dynamo(const MotoServer& moto, const std::string& op, const std::string& body,
                     const std::string& key = MotoServer::kAccessKey,
                     const std::string& secret = MotoServer::kSecretKey) {
-  return httpRequest({.method = "POST",
+  return httpPerform({.method = "POST",
                       .url = moto.endpoint() + "/",
                       .headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810." + op},
                       .body = body,
@@ -34,7 +34,7 @@ TEST(MotoServerFixture, ServesDynamoDbAndRoute53) {
   EXPECT_NE(missing.body.find("ResourceNotFoundException"), std::string::npos) << missing.body;
 
   const HttpResponse zone =
-      httpRequest({.method = "POST",
+      httpPerform({.method = "POST",
                    .url = moto.endpoint() + "/2013-04-01/hostedzone",
                    // Without it libcurl sends a form type, which moto reads as the
                    // query protocol and answers 500.

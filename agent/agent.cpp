@@ -1,0 +1,218 @@
+#include "agent.h"
+
+#include "control_protocol.h"
+#include "hale/version.h"
+#include "log.h"
+
+namespace hale::agent {
+namespace {
+
+std::string describeChange(heartbeat::CheckStatus before, heartbeat::CheckStatus after) {
+  // Sentinel-style event names: +check-fail when a check starts failing, -check-fail when it stops.
+  if (after == heartbeat::CheckStatus::fail) return "+check-fail";
+  if (before == heartbeat::CheckStatus::fail) return "-check-fail";
+  if (after == heartbeat::CheckStatus::warn) return "+check-warn";
+  if (before == heartbeat::CheckStatus::warn) return "-check-warn";
+  return "+check-" + std::string(heartbeat::toString(after));
+}
+
+}  // namespace
+
+Agent::Agent(const Clock& clock) : clock_(clock), started_(clock.steadyNow()) {
+  identity_.boot_id = randomBootId();
+  identity_.seq = std::make_shared<std::atomic<uint64_t>>(0);
+}
+
+Agent::~Agent() { stop(); }
+
+std::shared_ptr<const Snapshot> Agent::snapshot() const {
+  std::lock_guard lock(mu_);
+  return board_->snapshot();
+}
+
+uint16_t Agent::httpPort() const {
+  std::lock_guard lock(mu_);
+  return http_ ? http_->port() : 0;
+}
+
+void Agent::onCheckChange(const CheckView& check, heartbeat::CheckStatus before) {
+  logInfo(describeChange(before, check.state.status),
+          check.settings.name + (check.message.empty() ? "" : ": " + check.message));
+  std::lock_guard lock(mu_);
+  if (publisher_) publisher_->notifyChange();
+}
+
+std::shared_ptr<HealthBoard> Agent::makeBoard(const AgentConfig& config) {
+  auto board = std::make_shared<HealthBoard>(config.node_id, config.region, config.checks);
+  board->setOnChange([this](const CheckView& c, heartbeat::CheckStatus before) { onCheckChange(c, before); });
+  return board;
+}
+
+std::unique_ptr<control::ControlServer> Agent::makeControlServer(const std::string& path, Result<void>& status) {
+  auto server = std::make_unique<control::ControlServer>();
+  registerCommands(*server);
+  control::ServerOptions options;
+  options.path = path;
+  status = server->start(options);
+  return server;
+}
+
+Result<void> Agent::start(AgentConfig config) {
+  auto board = makeBoard(config);
+  auto http = std::make_unique<HttpServer>([this] { return snapshot(); }, counters_, clock_);
+  {
+    std::lock_guard lock(mu_);
+    board_ = board;  // readers need a board before any server can call them
+  }
+  if (auto r = http->start(config.http_listen, config.http_port); !r) return r;
+  Result<void> control_status;
+  auto control = makeControlServer(config.control_socket, control_status);
+  if (!control_status) return control_status;
+  auto publisher = std::make_unique<HeartbeatPublisher>(zmq_, config.aggregators, config.heartbeat_interval, identity_,
+                                                        [this] { return snapshot(); }, counters_, clock_);
+  if (auto r = publisher->start(); !r) return r;
+  auto scheduler = std::make_unique<Scheduler>(config.checks, board, clock_);
+  logInfo("+agent-started", "node " + config.node_id + " region " + config.region + ", " +
+                                std::to_string(config.checks.size()) + " checks, http port " +
+                                std::to_string(http->port()) + ", boot " + identity_.boot_id);
+  {
+    std::lock_guard lock(mu_);
+    config_ = std::move(config);
+    http_ = std::move(http);
+    control_ = std::move(control);
+    publisher_ = std::move(publisher);
+    scheduler_ = std::move(scheduler);
+    scheduler_->start();
+  }
+  return {};
+}
+
+Result<void> Agent::reload(AgentConfig config) {
+  AgentConfig old;
+  {
+    std::lock_guard lock(mu_);
+    old = config_;
+  }
+  // Everything that can fail happens before anything running is touched.
+  std::unique_ptr<HttpServer> http;
+  if (config.http_listen != old.http_listen || config.http_port != old.http_port) {
+    http = std::make_unique<HttpServer>([this] { return snapshot(); }, counters_, clock_);
+    if (auto r = http->start(config.http_listen, config.http_port); !r) return r;
+  }
+  std::unique_ptr<control::ControlServer> control;
+  if (config.control_socket != old.control_socket) {
+    Result<void> status;
+    control = makeControlServer(config.control_socket, status);
+    if (!status) return status;
+  }
+  std::unique_ptr<HeartbeatPublisher> publisher;
+  if (config.aggregators != old.aggregators || config.heartbeat_interval != old.heartbeat_interval) {
+    publisher = std::make_unique<HeartbeatPublisher>(zmq_, config.aggregators, config.heartbeat_interval, identity_,
+                                                     [this] { return snapshot(); }, counters_, clock_);
+    if (auto r = publisher->start(); !r) return r;
+  }
+  auto board = makeBoard(config);
+  auto scheduler = std::make_unique<Scheduler>(config.checks, board, clock_);
+
+  std::shared_ptr<HealthBoard> old_board;
+  std::unique_ptr<Scheduler> old_scheduler;
+  {
+    std::lock_guard lock(mu_);
+    old_board = std::exchange(board_, board);
+    old_scheduler = std::exchange(scheduler_, std::move(scheduler));
+    if (http) std::swap(http_, http);
+    if (control) std::swap(control_, control);
+    if (publisher) std::swap(publisher_, publisher);
+    config_ = std::move(config);
+    scheduler_->start();
+  }
+  // Retired pieces stop outside the lock: a hung probe of the old scheduler cannot hold up readers.
+  old_board->setOnChange(nullptr);
+  old_scheduler->stop();
+  counters_.reloads.fetch_add(1, std::memory_order_relaxed);
+  logInfo("+config-reloaded", std::to_string(board->snapshot()->checks.size()) + " checks");
+  return {};
+}
+
+void Agent::stop() {
+  std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<HeartbeatPublisher> publisher;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<control::ControlServer> control;
+  {
+    std::lock_guard lock(mu_);
+    scheduler = std::move(scheduler_);
+    publisher = std::move(publisher_);
+    http = std::move(http_);
+    control = std::move(control_);
+  }
+  if (scheduler) scheduler->stop();
+  if (control) control->stop();
+  if (http) http->stop();
+  if (publisher) publisher->stop();
+}
+
+nlohmann::json Agent::statusJson(bool detailed) const {
+  std::shared_ptr<const Snapshot> snap;
+  AgentConfig config;
+  uint16_t http_port = 0;
+  {
+    std::lock_guard lock(mu_);
+    snap = board_->snapshot();
+    config = config_;
+    http_port = http_ ? http_->port() : 0;
+  }
+  const SteadyTime now = clock_.steadyNow();
+  nlohmann::json checks = nlohmann::json::array();
+  for (const CheckView& c : snap->checks) {
+    nlohmann::json j{{"name", c.settings.name},
+                     {"type", c.settings.type},
+                     {"status", heartbeat::toString(effectiveStatus(c, now))},
+                     {"critical", c.settings.critical},
+                     {"age_ms", c.has_run ? std::chrono::duration_cast<std::chrono::milliseconds>(now - c.last_run).count() : -1},
+                     {"latency_us", c.latency_us},
+                     {"message", c.message}};
+    if (detailed) {
+      j["interval_ms"] = c.settings.interval.count();
+      j["timeout_ms"] = c.settings.timeout.count();
+      j["rise"] = c.settings.thresholds.rise;
+      j["fall"] = c.settings.thresholds.fall;
+      j["consecutive_pass"] = c.state.consecutive_pass;
+      j["consecutive_bad"] = c.state.consecutive_bad;
+      j["runs"] = c.runs;
+      j["timeouts"] = c.timeouts;
+      j["outcomes"] = {{"pass", c.outcomes[0]}, {"warn", c.outcomes[1]}, {"fail", c.outcomes[2]}, {"error", c.outcomes[3]}};
+    }
+    checks.push_back(std::move(j));
+  }
+  return nlohmann::json{
+      {"node", snap->node_id},
+      {"region", snap->region},
+      {"status", heartbeat::toString(effectiveNodeStatus(*snap, now))},
+      {"version", kVersion},
+      {"boot_id", identity_.boot_id},
+      {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(now - started_).count()},
+      {"config", config.source},
+      {"http", config.http_listen + ":" + std::to_string(http_port)},
+      {"aggregators", config.aggregators},
+      {"heartbeat_interval_ms", config.heartbeat_interval.count()},
+      {"heartbeats_sent", counters_.heartbeats_sent.load()},
+      {"heartbeats_dropped", counters_.heartbeats_dropped.load()},
+      {"checks", std::move(checks)},
+  };
+}
+
+void Agent::registerCommands(control::ControlServer& server) {
+  server.addCommand("status", "node status and a line per check", [this](const nlohmann::json&) -> Result<nlohmann::json> {
+    return statusJson(false);
+  });
+  server.addCommand("checks", "every check in detail (thresholds, counters, outcomes)",
+                    [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(true)["checks"]; });
+  server.addCommand("version", "agent version and protocol versions", [](const nlohmann::json&) -> Result<nlohmann::json> {
+    return nlohmann::json{{"version", kVersion},
+                          {"control_protocol", control::kProtocolVersion},
+                          {"heartbeat_schema", heartbeat::kSchemaMajor}};
+  });
+}
+
+}  // namespace hale::agent

@@ -1,0 +1,64 @@
+#pragma once
+
+// hale-agent's runtime: wires the config into a health board, the check scheduler, the HTTP server, the
+// heartbeat publisher and the status socket, and swaps them on reload. A reload either applies whole or
+// is refused with the old configuration left running.
+
+#include <memory>
+#include <mutex>
+
+#include <zmq.hpp>
+
+#include "agent_config.h"
+#include "agent_counters.h"
+#include "control_server.h"
+#include "health_board.h"
+#include "heartbeat_publisher.h"
+#include "http_server.h"
+#include "scheduler.h"
+
+namespace hale::agent {
+
+class Agent {
+ public:
+  explicit Agent(const Clock& clock = SystemClock::instance());
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  Result<void> start(AgentConfig config);
+  // Applies `config`: binds new listeners first (a bind failure refuses the reload), then swaps the
+  // checks, the board and, where their settings changed, the publisher, HTTP server and status socket.
+  Result<void> reload(AgentConfig config);
+  void stop();
+  // Records a reload that was refused before reaching reload() (the new file did not load).
+  void countRefusedReload() { counters_.reload_failures.fetch_add(1, std::memory_order_relaxed); }
+
+  std::shared_ptr<const Snapshot> snapshot() const;
+  uint16_t httpPort() const;
+  const AgentCounters& counters() const { return counters_; }
+  const std::string& bootId() const { return identity_.boot_id; }
+
+ private:
+  std::shared_ptr<HealthBoard> makeBoard(const AgentConfig& config);
+  std::unique_ptr<control::ControlServer> makeControlServer(const std::string& path, Result<void>& status);
+  void registerCommands(control::ControlServer& server);
+  nlohmann::json statusJson(bool detailed) const;
+  void onCheckChange(const CheckView& check, heartbeat::CheckStatus before);
+
+  const Clock& clock_;
+  SteadyTime started_;
+  zmq::context_t zmq_{1};
+  PublisherIdentity identity_;
+  AgentCounters counters_;
+
+  mutable std::mutex mu_;  // guards the members below against reload while readers look
+  AgentConfig config_;
+  std::shared_ptr<HealthBoard> board_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<HeartbeatPublisher> publisher_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<control::ControlServer> control_;
+};
+
+}  // namespace hale::agent

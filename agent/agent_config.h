@@ -1,0 +1,51 @@
+#pragma once
+
+// hale-agent's configuration (/etc/hale/agent.toml): loaded whole into typed, validated structs; every
+// error is reported as file:line: key: message. Checks are built here, through the registry, so a config
+// that loads is a config that runs. The commented example is packaging/agent.toml.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "config_reader.h"
+#include "health_state.h"
+#include "result.h"
+
+namespace hale::agent {
+
+// Settings every check has, whatever its type.
+struct CheckSettings {
+  std::string name;
+  std::string type;
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{2000};  // always shorter than interval
+  Thresholds thresholds;
+  bool critical = true;
+};
+
+struct ConfiguredCheck {
+  CheckSettings settings;
+  std::shared_ptr<Check> check;  // shared: a hung probe's thread may outlive a reload
+};
+
+struct AgentConfig {
+  std::string source;  // the file it came from
+  std::string node_id;
+  std::string region;
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::vector<std::string> aggregators;  // ZeroMQ endpoints, e.g. tcp://10.0.0.5:7450
+  std::string http_listen = "0.0.0.0";
+  uint16_t http_port = 9180;
+  std::string control_socket = "/run/hale/agent.sock";
+  std::vector<ConfiguredCheck> checks;
+};
+
+// Loads and validates `path`. On failure the Error's message lists every problem, one per line.
+Result<AgentConfig> loadAgentConfig(const std::string& path);
+// The same from text (tests, and `--check-config` on stdin one day).
+Result<AgentConfig> parseAgentConfig(std::string_view text, const std::string& source_name);
+
+}  // namespace hale::agent

@@ -1,0 +1,179 @@
+// dynamodb: a signed (SigV4) call to the DynamoDB API.
+//   region = "eu-west-1"   table = "app-sessions"
+//   endpoint = "https://dynamodb.eu-west-1.amazonaws.com"   (default from region; override for VPC
+//                                                             endpoints and tests)
+//   mode = "describe"   DescribeTable must say ACTIVE (default), or
+//   mode = "item"       GetItem of a heartbeat item whose number attribute `ts` (Unix seconds) is at most
+//                       `max_age` old: key_attribute (default "pk") = key_value (default "hale-heartbeat")
+//   write_probe = true  also PutItem a probe item and read it back (consistent read)
+//   access_key_file / secret_key_file / session_token_file / profile: see common/aws_credentials.h
+// No answer is a transient error; an API error (missing table, denied) or a stale item is definitive.
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "aws_credentials.h"
+#include "check_util.h"
+#include "factories.h"
+#include "http_client.h"
+
+namespace hale::agent {
+namespace {
+
+struct Options {
+  std::string region;
+  std::string table;
+  std::string endpoint;
+  std::string mode = "describe";
+  std::string key_attribute = "pk";
+  std::string key_value = "hale-heartbeat";
+  std::string ts_attribute = "ts";
+  std::chrono::milliseconds max_age{0};
+  bool write_probe = false;
+  std::string node_id;
+  AwsCredentialSource credentials;
+};
+
+struct ApiAnswer {
+  bool answered = false;   // an HTTP answer came back
+  bool ok = false;         // 200
+  nlohmann::json body;
+  std::string problem;     // for the check message
+};
+
+class DynamodbCheck final : public Check {
+ public:
+  explicit DynamodbCheck(Options o) : o_(std::move(o)) {}
+
+  CheckResult run(const CheckContext& ctx) noexcept override {
+    try {
+      auto creds = resolveAwsCredentials(o_.credentials);
+      if (!creds) return {Outcome::fail, creds.error().message};
+      if (o_.mode == "describe") {
+        const ApiAnswer a = call(ctx, creds.value(), "DescribeTable", {{"TableName", o_.table}});
+        if (!a.answered) return {Outcome::error, a.problem};
+        if (!a.ok) return {Outcome::fail, a.problem};
+        const std::string status = a.body["Table"].value("TableStatus", "");
+        if (status != "ACTIVE") return {Outcome::fail, "table " + o_.table + " is " + (status.empty() ? "in an unknown state" : status)};
+      } else if (CheckResult r = checkItem(ctx, creds.value()); r.outcome != Outcome::pass) {
+        return r;
+      }
+      if (o_.write_probe) return writeProbe(ctx, creds.value());
+      return {Outcome::pass, o_.mode == "describe" ? "table ACTIVE" : "heartbeat item fresh"};
+    } catch (const std::exception& e) {
+      return {Outcome::error, std::string("unexpected answer: ") + e.what()};
+    }
+  }
+
+ private:
+  ApiAnswer call(const CheckContext& ctx, const AwsCredentials& creds, const std::string& op, const nlohmann::json& body) const {
+    HttpRequest req;
+    req.method = "POST";
+    req.url = o_.endpoint + "/";
+    req.headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810." + op};
+    if (!creds.session_token.empty()) req.headers.push_back("X-Amz-Security-Token: " + creds.session_token);
+    req.body = body.dump();
+    req.timeout = ctx.remaining();
+    req.cancel = ctx.stopping;
+    req.aws_sigv4 = "aws:amz:" + o_.region + ":dynamodb";
+    req.userpwd = creds.access_key_id + ":" + creds.secret_access_key;
+    const HttpResponse r = httpPerform(req);
+    ApiAnswer a;
+    if (r.status == 0) {
+      a.problem = r.timed_out ? "no answer within the timeout" : r.error;
+      return a;
+    }
+    a.answered = true;
+    a.ok = r.status == 200;
+    a.body = nlohmann::json::parse(r.body, nullptr, false);
+    if (!a.ok) {
+      // Errors carry "__type" ("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException") and a message.
+      std::string type = a.body.is_object() ? a.body.value("__type", "") : "";
+      if (const size_t hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
+      std::string message = a.body.is_object() ? a.body.value("message", a.body.value("Message", "")) : "";
+      a.problem = op + ": HTTP " + std::to_string(r.status) + (type.empty() ? "" : " " + type) +
+                  (message.empty() ? "" : ": " + firstLine(message, 160));
+    } else if (a.body.is_discarded()) {
+      a.ok = false;
+      a.problem = op + ": answer is not JSON";
+    }
+    return a;
+  }
+
+  CheckResult checkItem(const CheckContext& ctx, const AwsCredentials& creds) const {
+    const ApiAnswer a = call(ctx, creds, "GetItem",
+                             {{"TableName", o_.table},
+                              {"Key", {{o_.key_attribute, {{"S", o_.key_value}}}}},
+                              {"ConsistentRead", false}});  // what this region's readers would see
+    if (!a.answered) return {Outcome::error, a.problem};
+    if (!a.ok) return {Outcome::fail, a.problem};
+    if (!a.body.contains("Item")) return {Outcome::fail, "heartbeat item " + o_.key_value + " not found"};
+    const auto& ts = a.body["Item"].value(o_.ts_attribute, nlohmann::json::object());
+    if (!ts.contains("N")) return {Outcome::fail, "heartbeat item has no number attribute " + o_.ts_attribute};
+    const double written = std::stod(ts["N"].get<std::string>());
+    const double now = static_cast<double>(toUnixMillis(ctx.clock->wallNow())) / 1000.0;
+    const auto age = std::chrono::milliseconds(static_cast<int64_t>((now - written) * 1000.0));
+    if (age > o_.max_age) {
+      return {Outcome::fail, "heartbeat item is " + humanDuration(age) + " old (limit " + humanDuration(o_.max_age) + ")"};
+    }
+    return {Outcome::pass, "heartbeat item " + humanDuration(std::max(age, std::chrono::milliseconds{0})) + " old"};
+  }
+
+  CheckResult writeProbe(const CheckContext& ctx, const AwsCredentials& creds) const {
+    const std::string key = "hale-probe#" + o_.node_id;
+    const std::string stamp = std::to_string(toUnixMillis(ctx.clock->wallNow()));
+    const ApiAnswer put = call(ctx, creds, "PutItem",
+                               {{"TableName", o_.table},
+                                {"Item", {{o_.key_attribute, {{"S", key}}}, {"probe", {{"N", stamp}}}}}});
+    if (!put.answered) return {Outcome::error, put.problem};
+    if (!put.ok) return {Outcome::fail, put.problem};
+    const ApiAnswer get = call(ctx, creds, "GetItem",
+                               {{"TableName", o_.table}, {"Key", {{o_.key_attribute, {{"S", key}}}}}, {"ConsistentRead", true}});
+    if (!get.answered) return {Outcome::error, get.problem};
+    if (!get.ok) return {Outcome::fail, get.problem};
+    const std::string read_back = get.body.contains("Item") ? get.body["Item"].value("probe", nlohmann::json::object()).value("N", "") : "";
+    if (read_back != stamp) return {Outcome::fail, "write probe read back " + (read_back.empty() ? "nothing" : read_back)};
+    return {Outcome::pass, o_.mode == "describe" ? "table ACTIVE, write probe ok" : "heartbeat item fresh, write probe ok"};
+  }
+
+  Options o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Check> makeDynamodbCheck(ConfigTable& t, const CheckSettings&) {
+  Options o;
+  bool ok = t.get("region", o.region, Presence::required);
+  ok &= t.get("table", o.table, Presence::required);
+  if (!t.get("endpoint", o.endpoint)) o.endpoint = "https://dynamodb." + o.region + ".amazonaws.com";
+  while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  t.getEnum("mode", o.mode, {"describe", "item"});
+  t.get("key_attribute", o.key_attribute);
+  t.get("key_value", o.key_value);
+  t.get("ts_attribute", o.ts_attribute);
+  const bool has_age = t.getDuration("max_age", o.max_age, Presence::optional, std::chrono::seconds{1}, std::chrono::hours{24});
+  if (o.mode == "item" && !has_age) {
+    t.error("max_age", "required when mode = \"item\"");
+    ok = false;
+  }
+  t.get("write_probe", o.write_probe);
+  t.get("access_key_file", o.credentials.access_key_file);
+  t.get("secret_key_file", o.credentials.secret_key_file);
+  t.get("session_token_file", o.credentials.session_token_file);
+  t.get("profile", o.credentials.profile);
+  if (ok) {
+    // Found now or the config is refused: a check that can never sign is a configuration error.
+    if (auto creds = resolveAwsCredentials(o.credentials); !creds) {
+      t.error(o.credentials.access_key_file.empty() ? "" : "access_key_file", creds.error().message);
+      ok = false;
+    }
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);  // the probe item is per machine, so nodes never overwrite each other
+  o.node_id = host;
+  if (!ok) return nullptr;
+  return std::make_unique<DynamodbCheck>(std::move(o));
+}
+
+}  // namespace hale::agent

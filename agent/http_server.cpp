@@ -1,0 +1,116 @@
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "status_render.h"
+
+namespace hale::agent {
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kText = "text/plain; charset=utf-8";
+constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
+
+// Marks the first callback of a request. libmicrohttpd 0.9.75 answers "Connection: close" to every
+// response queued on the first callback of a GET, which costs keep-alive and most of the throughput;
+// the response is therefore queued on the second one.
+int g_first_call_marker;
+
+MHD_Result onRequest(void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
+                     const char*, size_t* upload_size, void** request_state) {
+  if (*request_state == nullptr) {
+    *request_state = &g_first_call_marker;
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    *upload_size = 0;  // a body on GET/HEAD is ignored; other methods are refused below
+    return MHD_YES;
+  }
+  const auto* server = static_cast<const HttpServer*>(cls);
+  thread_local std::string body;  // one per polling thread: no allocation once warm
+  const char* content_type = kText;
+  const unsigned status = server->handle(method, url, body, content_type);
+  MHD_Response* response =
+      MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+  const MHD_Result r = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return r;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(SnapshotSource source, AgentCounters& counters, const Clock& clock)
+    : source_(std::move(source)), counters_(counters), clock_(clock) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+unsigned HttpServer::handle(std::string_view method, std::string_view url, std::string& body,
+                            const char*& content_type) const {
+  counters_.http_requests.fetch_add(1, std::memory_order_relaxed);
+  if (method != "GET" && method != "HEAD") {
+    body = "method not allowed\n";
+    content_type = kText;
+    return MHD_HTTP_METHOD_NOT_ALLOWED;
+  }
+  const std::shared_ptr<const Snapshot> snap = source_();
+  const SteadyTime now = clock_.steadyNow();
+  if (url == "/healthz") {
+    renderHealthz(*snap, now, body);
+    content_type = kJson;
+    return effectiveNodeStatus(*snap, now) == heartbeat::NodeStatus::unhealthy ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                                                                : MHD_HTTP_OK;
+  }
+  if (url == "/metrics") {
+    renderMetrics(*snap, now, counters_, body);
+    content_type = kPrometheus;
+    return MHD_HTTP_OK;
+  }
+  body = "not found\n";
+  content_type = kText;
+  return MHD_HTTP_NOT_FOUND;
+}
+
+Result<void> HttpServer::start(const std::string& address, uint16_t port) {
+  sockaddr_storage storage{};
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (::inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+  } else if (::inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    flags |= MHD_USE_IPv6;
+  } else {
+    return makeError("config", "http listen address \"" + address + "\" is not an IPv4 or IPv6 address");
+  }
+  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, this,
+                             MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
+                             MHD_OPTION_CONNECTION_TIMEOUT, 10U,   // idle keep-alive connections
+                             MHD_OPTION_CONNECTION_LIMIT, 1024U,
+                             MHD_OPTION_END);
+  if (daemon_ == nullptr) {
+    return makeError("bind", "cannot listen on " + address + ":" + std::to_string(port) + ": " + std::strerror(errno));
+  }
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+  port_ = info != nullptr ? info->port : port;
+  return {};
+}
+
+void HttpServer::stop() {
+  if (daemon_ != nullptr) {
+    MHD_stop_daemon(daemon_);
+    daemon_ = nullptr;
+  }
+}
+
+}  // namespace hale::agent

@@ -1,0 +1,39 @@
+#pragma once
+
+// Runs each check on its own thread at its interval, so no check delays another, the HTTP server or the
+// heartbeat. A watchdog reports a run that outlives its deadline as a timeout at once and discards the
+// run's late result. stop() waits briefly for workers, then leaves a hung probe to finish on its own.
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "agent_config.h"
+#include "health_board.h"
+
+namespace hale::agent {
+
+class Scheduler {
+ public:
+  Scheduler(const std::vector<ConfiguredCheck>& checks, std::shared_ptr<HealthBoard> board, const Clock& clock);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start();
+  // Signals every worker to stop and waits up to `grace` for them; returns false when some probe was
+  // still hung and had to be left behind (detached; it holds its own references).
+  bool stop(std::chrono::milliseconds grace = std::chrono::milliseconds{500});
+
+ private:
+  struct Worker;
+  void watchdogLoop();
+
+  std::vector<std::shared_ptr<Worker>> workers_;
+  std::shared_ptr<HealthBoard> board_;
+  const Clock& clock_;
+  std::shared_ptr<std::atomic<bool>> stopping_;
+  std::thread watchdog_;
+};
+
+}  // namespace hale::agent

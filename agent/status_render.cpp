@@ -1,0 +1,179 @@
+#include "status_render.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace hale::agent {
+namespace {
+
+constexpr const char* kOutcomeNames[] = {"pass", "warn", "fail", "error"};
+
+void appendInt(std::string& out, int64_t v) {
+  char buf[24];
+  const int n = std::snprintf(buf, sizeof buf, "%" PRId64, v);
+  out.append(buf, static_cast<size_t>(n));
+}
+
+int64_t ageMs(const CheckView& c, SteadyTime now) {
+  if (!c.has_run) return -1;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - c.last_run).count();
+}
+
+// Prometheus label values escape backslash, quote and newline.
+void appendLabel(std::string& out, std::string_view v) {
+  for (char ch : v) {
+    if (ch == '\\' || ch == '"') {
+      out += '\\';
+      out += ch;
+    } else if (ch == '\n') {
+      out += "\\n";
+    } else {
+      out += ch;
+    }
+  }
+}
+
+void metricHeader(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void checkSample(std::string& out, const char* metric, const CheckView& c, const char* extra_label,
+                 const char* extra_value) {
+  out += metric;
+  out += "{check=\"";
+  appendLabel(out, c.settings.name);
+  out += '"';
+  if (extra_label != nullptr) {
+    out += ',';
+    out += extra_label;
+    out += "=\"";
+    out += extra_value;
+    out += '"';
+  }
+  out += "} ";
+}
+
+}  // namespace
+
+void appendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;  // bytes >= 0x80 pass through; check messages are produced as UTF-8
+        }
+    }
+  }
+  out += '"';
+}
+
+void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out) {
+  out.clear();
+  out += "{\"node\":";
+  appendJsonString(out, s.node_id);
+  out += ",\"region\":";
+  appendJsonString(out, s.region);
+  out += ",\"status\":\"";
+  out += heartbeat::toString(effectiveNodeStatus(s, now));
+  out += "\",\"checks\":[";
+  bool first = true;
+  for (const CheckView& c : s.checks) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"name\":";
+    appendJsonString(out, c.settings.name);
+    out += ",\"type\":\"";
+    out += c.settings.type;
+    out += "\",\"status\":\"";
+    out += heartbeat::toString(effectiveStatus(c, now));
+    out += "\",\"critical\":";
+    out += c.settings.critical ? "true" : "false";
+    out += ",\"age_ms\":";
+    appendInt(out, ageMs(c, now));
+    out += ",\"latency_us\":";
+    appendInt(out, c.latency_us);
+    out += ",\"message\":";
+    appendJsonString(out, c.message);
+    out += '}';
+  }
+  out += "]}\n";
+}
+
+void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& counters, std::string& out) {
+  out.clear();
+  const heartbeat::NodeStatus node = effectiveNodeStatus(s, now);
+  metricHeader(out, "hale_agent_healthy", "gauge", "1 when every critical check passes (what /healthz answers 200 for).");
+  out += "hale_agent_healthy ";
+  out += node == heartbeat::NodeStatus::unhealthy ? "0\n" : "1\n";
+  metricHeader(out, "hale_agent_node_status", "gauge", "0 healthy, 1 degraded, 2 unhealthy.");
+  out += "hale_agent_node_status ";
+  appendInt(out, static_cast<int64_t>(node));
+  out += '\n';
+
+  metricHeader(out, "hale_agent_check_status", "gauge", "Damped check status: 0 pass, 1 warn, 2 fail, 3 unknown.");
+  for (const CheckView& c : s.checks) {
+    checkSample(out, "hale_agent_check_status", c, nullptr, nullptr);
+    appendInt(out, static_cast<int64_t>(effectiveStatus(c, now)));
+    out += '\n';
+  }
+  metricHeader(out, "hale_agent_check_latency_seconds", "gauge", "Duration of the check's last run.");
+  for (const CheckView& c : s.checks) {
+    checkSample(out, "hale_agent_check_latency_seconds", c, nullptr, nullptr);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6f\n", c.latency_us / 1e6);
+    out += buf;
+  }
+  metricHeader(out, "hale_agent_check_runs_total", "counter", "Check runs by raw outcome.");
+  for (const CheckView& c : s.checks) {
+    for (size_t o = 0; o < 4; ++o) {
+      checkSample(out, "hale_agent_check_runs_total", c, "outcome", kOutcomeNames[o]);
+      appendInt(out, static_cast<int64_t>(c.outcomes[o]));
+      out += '\n';
+    }
+  }
+  metricHeader(out, "hale_agent_check_timeouts_total", "counter", "Runs that outlived their timeout.");
+  for (const CheckView& c : s.checks) {
+    checkSample(out, "hale_agent_check_timeouts_total", c, nullptr, nullptr);
+    appendInt(out, static_cast<int64_t>(c.timeouts));
+    out += '\n';
+  }
+  const struct {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t>& value;
+  } totals[] = {
+      {"hale_agent_heartbeats_sent_total", "Heartbeats handed to ZeroMQ.", counters.heartbeats_sent},
+      {"hale_agent_heartbeats_dropped_total", "Heartbeats ZeroMQ could not queue.", counters.heartbeats_dropped},
+      {"hale_agent_http_requests_total", "Requests served on the HTTP port.", counters.http_requests},
+      {"hale_agent_config_reloads_total", "Successful configuration reloads.", counters.reloads},
+      {"hale_agent_config_reload_failures_total", "Refused configuration reloads.", counters.reload_failures},
+  };
+  for (const auto& t : totals) {
+    metricHeader(out, t.name, "counter", t.help);
+    out += t.name;
+    out += ' ';
+    appendInt(out, static_cast<int64_t>(t.value.load(std::memory_order_relaxed)));
+    out += '\n';
+  }
+}
+
+}  // namespace hale::agent

@@ -1,0 +1,84 @@
+// halectl status / checks: the local hale-agent.
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "table.h"
+
+namespace hale::cli {
+namespace {
+
+std::string age(int64_t ms) {
+  if (ms < 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ms < 10'000 ? "%.1fs" : "%.0fs", static_cast<double>(ms) / 1000.0);
+  return buf;
+}
+
+std::string latency(int64_t us) {
+  char buf[32];
+  if (us < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldus", static_cast<long long>(us));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1fms", static_cast<double>(us) / 1000.0);
+  }
+  return buf;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// 0 healthy, 1 degraded or unhealthy: what scripts and monitoring act on.
+int exitFor(const nlohmann::json& status) { return status.value("status", "") == "healthy" ? kExitOk : kExitFailure; }
+
+}  // namespace
+
+int agentStatus(const Context& ctx) {
+  nlohmann::json s;
+  int code = kExitOk;
+  if (!callDaemon(ctx, "status", nlohmann::json::object(), s, code)) return code;
+  if (ctx.json) {
+    std::cout << s.dump() << "\n";
+    return exitFor(s);
+  }
+  std::cout << "node    " << s.value("node", "?") << "  region " << s.value("region", "?") << "  status "
+            << upper(s.value("status", "?")) << "\n";
+  std::cout << "agent   " << s.value("version", "?") << ", up " << s.value("uptime_s", 0) << "s, http "
+            << s.value("http", "?") << ", " << s.value("heartbeats_sent", 0) << " heartbeats published to "
+            << s["aggregators"].size() << " aggregator endpoint(s)";
+  if (s.value("heartbeats_dropped", 0) > 0) std::cout << " (" << s.value("heartbeats_dropped", 0) << " dropped)";
+  std::cout << "\n\n";
+  Table t({"CHECK", "TYPE", "STATUS", "CRITICAL", "AGE", "LATENCY", "MESSAGE"});
+  for (const auto& c : s["checks"]) {
+    t.add({c.value("name", "?"), c.value("type", "?"), c.value("status", "?"), c.value("critical", false) ? "yes" : "no",
+           age(c.value("age_ms", int64_t{-1})), latency(c.value("latency_us", int64_t{0})), c.value("message", "")});
+  }
+  t.print(std::cout);
+  return exitFor(s);
+}
+
+int agentChecks(const Context& ctx) {
+  nlohmann::json checks;
+  int code = kExitOk;
+  if (!callDaemon(ctx, "checks", nlohmann::json::object(), checks, code)) return code;
+  if (ctx.json) {
+    std::cout << checks.dump() << "\n";
+    return kExitOk;
+  }
+  Table t({"CHECK", "STATUS", "INTERVAL", "TIMEOUT", "RISE/FALL", "RUNS", "PASS", "WARN", "FAIL", "ERROR", "TIMEOUTS"});
+  for (const auto& c : checks) {
+    const auto& o = c["outcomes"];
+    t.add({c.value("name", "?"), c.value("status", "?"), std::to_string(c.value("interval_ms", 0)) + "ms",
+           std::to_string(c.value("timeout_ms", 0)) + "ms",
+           std::to_string(c.value("rise", 0)) + "/" + std::to_string(c.value("fall", 0)),
+           std::to_string(c.value("runs", 0)), std::to_string(o.value("pass", 0)), std::to_string(o.value("warn", 0)),
+           std::to_string(o.value("fail", 0)), std::to_string(o.value("error", 0)), std::to_string(c.value("timeouts", 0))});
+  }
+  t.print(std::cout);
+  return kExitOk;
+}
+
+}  // namespace hale::cli

@@ -1,0 +1,45 @@
+#pragma once
+
+// halectl's commands, registered in one table (main.cpp). A command gets the parsed command line and
+// the connection settings, prints its result, and returns the process exit code.
+
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_args.h"
+
+namespace hale::cli {
+
+struct Context {
+  const CliArgs& args;
+  std::string socket;  // resolved: --socket, or the command's default daemon socket
+  std::chrono::milliseconds timeout;
+  bool json;
+};
+
+using CommandFn = int (*)(const Context& ctx);
+
+struct Command {
+  const char* name;
+  const char* usage;    // arguments, e.g. "<command> [json-args]"
+  const char* summary;
+  const char* default_socket;
+  CommandFn run;
+};
+
+inline constexpr const char* kAgentSocket = "/run/hale/agent.sock";
+inline constexpr const char* kAggregatorSocket = "/run/hale/aggregator.sock";
+
+// Agent commands (agent_commands.cpp).
+int agentStatus(const Context& ctx);
+int agentChecks(const Context& ctx);
+// Any daemon (raw.cpp).
+int rawCall(const Context& ctx);
+
+// Shared by commands: calls the daemon; on failure prints the error (JSON with --json) and sets `exit_code`.
+bool callDaemon(const Context& ctx, const std::string& cmd, const nlohmann::json& args, nlohmann::json& result,
+                int& exit_code);
+
+}  // namespace hale::cli

@@ -1,0 +1,49 @@
+#include <iostream>
+
+#include "commands.h"
+#include "control_client.h"
+#include "control_protocol.h"
+
+namespace hale::cli {
+
+bool callDaemon(const Context& ctx, const std::string& cmd, const nlohmann::json& args, nlohmann::json& result,
+                int& exit_code) {
+  auto r = control::call(ctx.socket, cmd, args, ctx.timeout);
+  if (r) {
+    result = std::move(r).value();
+    return true;
+  }
+  const Error& e = r.error();
+  if (ctx.json) {
+    std::cout << nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump() << "\n";
+  } else {
+    std::cerr << "halectl: " << e.code << ": " << e.message << "\n";
+  }
+  const bool transport = e.code == control::errc::unreachable || e.code == control::errc::timeout ||
+                         e.code == control::errc::bad_response || e.code == control::errc::busy;
+  exit_code = transport ? kExitUnavailable : kExitFailure;
+  return false;
+}
+
+int rawCall(const Context& ctx) {
+  const auto& pos = ctx.args.positional();
+  if (pos.size() < 2 || pos.size() > 3) {
+    std::cerr << "halectl: raw needs a command and optional JSON arguments\n";
+    return kExitUsage;
+  }
+  nlohmann::json args = nlohmann::json::object();
+  if (pos.size() == 3) {
+    args = nlohmann::json::parse(pos[2], nullptr, false);
+    if (args.is_discarded() || !args.is_object()) {
+      std::cerr << "halectl: arguments must be a JSON object\n";
+      return kExitUsage;
+    }
+  }
+  nlohmann::json result;
+  int code = kExitOk;
+  if (!callDaemon(ctx, pos[1], args, result, code)) return code;
+  std::cout << (ctx.json ? result.dump() : result.dump(2)) << "\n";
+  return kExitOk;
+}
+
+}  // namespace hale::cli

@@ -1,0 +1,21 @@
+#pragma once
+
+// Plain-text tables for halectl's human output: columns padded to their widest cell.
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace hale::cli {
+
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::ostream& out) const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace hale::cli

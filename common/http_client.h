@@ -1,0 +1,41 @@
+#pragma once
+
+// Blocking HTTP through libcurl, for checks, cloud providers and tests: one call, one connection, a hard
+// deadline, cancellation, a cap on the body kept, and optional AWS SigV4 signing (CURLOPT_AWS_SIGV4).
+// The caller must have called curl_global_init once (the daemons' main does).
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace hale {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+  std::chrono::milliseconds timeout{5000};  // whole request, connect included
+  const std::atomic<bool>* cancel = nullptr;  // aborts the transfer when it becomes true
+  size_t max_body = size_t{1} << 20;          // bytes of the answer kept; the rest is discarded
+  bool verify_tls = true;
+  std::string aws_sigv4;  // "aws:amz:REGION:SERVICE"; empty: unsigned
+  std::string userpwd;    // "ACCESS_KEY:SECRET_KEY" when signing
+};
+
+struct HttpResponse {
+  long status = 0;           // 0: no HTTP answer (see error)
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string error;         // libcurl's description when status is 0
+  bool timed_out = false;
+  bool cancelled = false;
+
+  // The first header named `name` (lower case), or "" when absent.
+  std::string header(std::string_view name) const;
+};
+
+HttpResponse httpPerform(const HttpRequest& request);
+
+}  // namespace hale
