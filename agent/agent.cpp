@@ -68,8 +68,8 @@ Result<void> Agent::start(AgentConfig config) {
   Result<void> control_status;
   auto control = makeControlServer(config.control_socket, control_status);
   if (!control_status) return control_status;
-  auto publisher = std::make_unique<HeartbeatPublisher>(zmq_, config.aggregators, config.heartbeat_interval, identity_,
-                                                        [this] { return snapshot(); }, counters_, clock_);
+  auto publisher = std::make_unique<HeartbeatPublisher>(
+      zmq_, config.aggregators, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
   if (auto r = publisher->start(); !r) return r;
   auto scheduler = std::make_unique<Scheduler>(config.checks, board, clock_);
   logInfo("+agent-started", "node " + config.node_id + " region " + config.region + ", " +
@@ -107,8 +107,9 @@ Result<void> Agent::reload(AgentConfig config) {
   }
   std::unique_ptr<HeartbeatPublisher> publisher;
   if (config.aggregators != old.aggregators || config.heartbeat_interval != old.heartbeat_interval) {
-    publisher = std::make_unique<HeartbeatPublisher>(zmq_, config.aggregators, config.heartbeat_interval, identity_,
-                                                     [this] { return snapshot(); }, counters_, clock_);
+    publisher = std::make_unique<HeartbeatPublisher>(
+        zmq_, config.aggregators, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_,
+        clock_);
     if (auto r = publisher->start(); !r) return r;
   }
   auto board = makeBoard(config);
@@ -165,13 +166,14 @@ nlohmann::json Agent::statusJson(bool detailed) const {
   const SteadyTime now = clock_.steadyNow();
   nlohmann::json checks = nlohmann::json::array();
   for (const CheckView& c : snap->checks) {
-    nlohmann::json j{{"name", c.settings.name},
-                     {"type", c.settings.type},
-                     {"status", heartbeat::toString(effectiveStatus(c, now))},
-                     {"critical", c.settings.critical},
-                     {"age_ms", c.has_run ? std::chrono::duration_cast<std::chrono::milliseconds>(now - c.last_run).count() : -1},
-                     {"latency_us", c.latency_us},
-                     {"message", c.message}};
+    nlohmann::json j{
+        {"name", c.settings.name},
+        {"type", c.settings.type},
+        {"status", heartbeat::toString(effectiveStatus(c, now))},
+        {"critical", c.settings.critical},
+        {"age_ms", c.has_run ? std::chrono::duration_cast<std::chrono::milliseconds>(now - c.last_run).count() : -1},
+        {"latency_us", c.latency_us},
+        {"message", c.message}};
     if (detailed) {
       j["interval_ms"] = c.settings.interval.count();
       j["timeout_ms"] = c.settings.timeout.count();
@@ -181,7 +183,8 @@ nlohmann::json Agent::statusJson(bool detailed) const {
       j["consecutive_bad"] = c.state.consecutive_bad;
       j["runs"] = c.runs;
       j["timeouts"] = c.timeouts;
-      j["outcomes"] = {{"pass", c.outcomes[0]}, {"warn", c.outcomes[1]}, {"fail", c.outcomes[2]}, {"error", c.outcomes[3]}};
+      j["outcomes"] = {
+          {"pass", c.outcomes[0]}, {"warn", c.outcomes[1]}, {"fail", c.outcomes[2]}, {"error", c.outcomes[3]}};
     }
     checks.push_back(std::move(j));
   }
@@ -203,16 +206,16 @@ nlohmann::json Agent::statusJson(bool detailed) const {
 }
 
 void Agent::registerCommands(control::ControlServer& server) {
-  server.addCommand("status", "node status and a line per check", [this](const nlohmann::json&) -> Result<nlohmann::json> {
-    return statusJson(false);
-  });
+  server.addCommand("status", "node status and a line per check",
+                    [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(false); });
   server.addCommand("checks", "every check in detail (thresholds, counters, outcomes)",
                     [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(true)["checks"]; });
-  server.addCommand("version", "agent version and protocol versions", [](const nlohmann::json&) -> Result<nlohmann::json> {
-    return nlohmann::json{{"version", kVersion},
-                          {"control_protocol", control::kProtocolVersion},
-                          {"heartbeat_schema", heartbeat::kSchemaMajor}};
-  });
+  server.addCommand("version", "agent version and protocol versions",
+                    [](const nlohmann::json&) -> Result<nlohmann::json> {
+                      return nlohmann::json{{"version", kVersion},
+                                            {"control_protocol", control::kProtocolVersion},
+                                            {"heartbeat_schema", heartbeat::kSchemaMajor}};
+                    });
 }
 
 }  // namespace hale::agent

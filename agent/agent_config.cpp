@@ -88,7 +88,8 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
                    std::chrono::minutes{1});
   if (root.get("aggregators", config.aggregators)) {
     for (const std::string& e : config.aggregators) {
-      if (!validEndpoint(e)) root.error("aggregators", "\"" + e + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
+      if (!validEndpoint(e))
+        root.error("aggregators", "\"" + e + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
     }
   }
   root.get("control_socket", config.control_socket);

@@ -26,8 +26,8 @@ struct CheckResult {
 };
 
 struct CheckContext {
-  SteadyTime deadline;                 // the probe must give up by then
-  const std::atomic<bool>* stopping;   // set when the agent shuts down or reloads: give up early
+  SteadyTime deadline;                // the probe must give up by then
+  const std::atomic<bool>* stopping;  // set when the agent shuts down or reloads: give up early
   const Clock* clock;
 
   std::chrono::milliseconds remaining() const {

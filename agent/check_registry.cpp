@@ -6,12 +6,8 @@ namespace hale::agent {
 namespace {
 
 constexpr CheckType kCheckTypes[] = {
-    {"dynamodb", makeDynamodbCheck},
-    {"exec", makeExecCheck},
-    {"http", makeHttpCheck},
-    {"mysql", makeMysqlCheck},
-    {"postgres", makePostgresCheck},
-    {"tcp", makeTcpCheck},
+    {"dynamodb", makeDynamodbCheck}, {"exec", makeExecCheck},         {"http", makeHttpCheck},
+    {"mysql", makeMysqlCheck},       {"postgres", makePostgresCheck}, {"tcp", makeTcpCheck},
 };
 
 }  // namespace

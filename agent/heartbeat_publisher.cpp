@@ -28,8 +28,8 @@ std::string randomBootId() {
 
 HeartbeatPublisher::HeartbeatPublisher(zmq::context_t& context, std::vector<std::string> endpoints,
                                        std::chrono::milliseconds interval, PublisherIdentity identity,
-                                       std::function<std::shared_ptr<const Snapshot>()> source,
-                                       AgentCounters& counters, const Clock& clock)
+                                       std::function<std::shared_ptr<const Snapshot>()> source, AgentCounters& counters,
+                                       const Clock& clock)
     : context_(context),
       endpoints_(std::move(endpoints)),
       interval_(interval),

@@ -66,7 +66,7 @@ unsigned HttpServer::handle(std::string_view method, std::string_view url, std::
     renderHealthz(*snap, now, body);
     content_type = kJson;
     return effectiveNodeStatus(*snap, now) == heartbeat::NodeStatus::unhealthy ? MHD_HTTP_SERVICE_UNAVAILABLE
-                                                                                : MHD_HTTP_OK;
+                                                                               : MHD_HTTP_OK;
   }
   if (url == "/metrics") {
     renderMetrics(*snap, now, counters_, body);
@@ -93,11 +93,10 @@ Result<void> HttpServer::start(const std::string& address, uint16_t port) {
   } else {
     return makeError("config", "http listen address \"" + address + "\" is not an IPv4 or IPv6 address");
   }
-  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, this,
-                             MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
-                             MHD_OPTION_CONNECTION_TIMEOUT, 10U,   // idle keep-alive connections
-                             MHD_OPTION_CONNECTION_LIMIT, 1024U,
-                             MHD_OPTION_END);
+  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, this, MHD_OPTION_SOCK_ADDR,
+                             reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_CONNECTION_TIMEOUT,
+                             10U,  // idle keep-alive connections
+                             MHD_OPTION_CONNECTION_LIMIT, 1024U, MHD_OPTION_END);
   if (daemon_ == nullptr) {
     return makeError("bind", "cannot listen on " + address + ":" + std::to_string(port) + ": " + std::strerror(errno));
   }

@@ -26,7 +26,7 @@ struct Scheduler::Worker {
 
   std::mutex mu;
   std::condition_variable cv;
-  bool running = false;          // a probe is in progress
+  bool running = false;           // a probe is in progress
   bool timeout_reported = false;  // the watchdog already reported this run
   SteadyTime deadline{};
   bool done = false;
@@ -109,9 +109,12 @@ void Scheduler::watchdogLoop() {
         }
       }
       if (report) {
-        logWarn("-check-hung", w->settings.name + ": no answer within " + std::to_string(w->settings.timeout.count()) + "ms");
-        board_->record(w->index, CheckResult{Outcome::error, "timed out after " + std::to_string(w->settings.timeout.count()) + "ms"},
-                       std::chrono::duration_cast<std::chrono::microseconds>(w->settings.timeout), now, /*timed_out=*/true);
+        logWarn("-check-hung",
+                w->settings.name + ": no answer within " + std::to_string(w->settings.timeout.count()) + "ms");
+        board_->record(
+            w->index,
+            CheckResult{Outcome::error, "timed out after " + std::to_string(w->settings.timeout.count()) + "ms"},
+            std::chrono::duration_cast<std::chrono::microseconds>(w->settings.timeout), now, /*timed_out=*/true);
       }
     }
   }

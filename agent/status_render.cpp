@@ -121,7 +121,8 @@ void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out) {
 void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& counters, std::string& out) {
   out.clear();
   const heartbeat::NodeStatus node = effectiveNodeStatus(s, now);
-  metricHeader(out, "hale_agent_healthy", "gauge", "1 when every critical check passes (what /healthz answers 200 for).");
+  metricHeader(out, "hale_agent_healthy", "gauge",
+               "1 when every critical check passes (what /healthz answers 200 for).");
   out += "hale_agent_healthy ";
   out += node == heartbeat::NodeStatus::unhealthy ? "0\n" : "1\n";
   metricHeader(out, "hale_agent_node_status", "gauge", "0 healthy, 1 degraded, 2 unhealthy.");

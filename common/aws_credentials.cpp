@@ -13,7 +13,7 @@ std::string env(const char* name) {
   return v != nullptr ? v : "";
 }
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r");
   const size_t e = s.find_last_not_of(" \t\r");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
@@ -42,7 +42,8 @@ Result<AwsCredentials> fromSharedFile(const std::string& path, const std::string
     if (key == "aws_session_token") c.session_token = value;
   }
   if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-    return makeError("no_credentials", "profile [" + profile + "] in " + path + " lacks aws_access_key_id or aws_secret_access_key");
+    return makeError("no_credentials",
+                     "profile [" + profile + "] in " + path + " lacks aws_access_key_id or aws_secret_access_key");
   }
   return c;
 }

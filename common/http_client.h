@@ -16,7 +16,7 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
-  std::chrono::milliseconds timeout{5000};  // whole request, connect included
+  std::chrono::milliseconds timeout{5000};    // whole request, connect included
   const std::atomic<bool>* cancel = nullptr;  // aborts the transfer when it becomes true
   size_t max_body = size_t{1} << 20;          // bytes of the answer kept; the rest is discarded
   bool verify_tls = true;
@@ -25,10 +25,10 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  long status = 0;           // 0: no HTTP answer (see error)
+  long status = 0;  // 0: no HTTP answer (see error)
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string error;         // libcurl's description when status is 0
+  std::string error;                                         // libcurl's description when status is 0
   bool timed_out = false;
   bool cancelled = false;
 

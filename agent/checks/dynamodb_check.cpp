@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws_credentials.h"
+#include "aws_error.h"
 #include "check_util.h"
 #include "factories.h"
 #include "http_client.h"
@@ -35,11 +36,12 @@ struct Options {
   AwsCredentialSource credentials;
 };
 
+// NOLINTNEXTLINE(bugprone-exception-escape): the implicit move of nlohmann::json does not throw.
 struct ApiAnswer {
-  bool answered = false;   // an HTTP answer came back
-  bool ok = false;         // 200
+  bool answered = false;  // an HTTP answer came back
+  bool ok = false;        // 200
   nlohmann::json body;
-  std::string problem;     // for the check message
+  std::string problem;  // for the check message
 };
 
 class DynamodbCheck final : public Check {
@@ -55,7 +57,8 @@ class DynamodbCheck final : public Check {
         if (!a.answered) return {Outcome::error, a.problem};
         if (!a.ok) return {Outcome::fail, a.problem};
         const std::string status = a.body["Table"].value("TableStatus", "");
-        if (status != "ACTIVE") return {Outcome::fail, "table " + o_.table + " is " + (status.empty() ? "in an unknown state" : status)};
+        if (status != "ACTIVE")
+          return {Outcome::fail, "table " + o_.table + " is " + (status.empty() ? "in an unknown state" : status)};
       } else if (CheckResult r = checkItem(ctx, creds.value()); r.outcome != Outcome::pass) {
         return r;
       }
@@ -67,7 +70,8 @@ class DynamodbCheck final : public Check {
   }
 
  private:
-  ApiAnswer call(const CheckContext& ctx, const AwsCredentials& creds, const std::string& op, const nlohmann::json& body) const {
+  ApiAnswer call(const CheckContext& ctx, const AwsCredentials& creds, const std::string& op,
+                 const nlohmann::json& body) const {
     HttpRequest req;
     req.method = "POST";
     req.url = o_.endpoint + "/";
@@ -88,12 +92,9 @@ class DynamodbCheck final : public Check {
     a.ok = r.status == 200;
     a.body = nlohmann::json::parse(r.body, nullptr, false);
     if (!a.ok) {
-      // Errors carry "__type" ("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException") and a message.
-      std::string type = a.body.is_object() ? a.body.value("__type", "") : "";
-      if (const size_t hash = type.rfind('#'); hash != std::string::npos) type = type.substr(hash + 1);
-      std::string message = a.body.is_object() ? a.body.value("message", a.body.value("Message", "")) : "";
-      a.problem = op + ": HTTP " + std::to_string(r.status) + (type.empty() ? "" : " " + type) +
-                  (message.empty() ? "" : ": " + firstLine(message, 160));
+      const AwsError e = parseAwsError(r.body);
+      a.problem = op + ": HTTP " + std::to_string(r.status) + (e.code.empty() ? "" : " " + e.code) +
+                  (e.message.empty() ? "" : ": " + firstLine(e.message, 160));
     } else if (a.body.is_discarded()) {
       a.ok = false;
       a.problem = op + ": answer is not JSON";
@@ -115,7 +116,8 @@ class DynamodbCheck final : public Check {
     const double now = static_cast<double>(toUnixMillis(ctx.clock->wallNow())) / 1000.0;
     const auto age = std::chrono::milliseconds(static_cast<int64_t>((now - written) * 1000.0));
     if (age > o_.max_age) {
-      return {Outcome::fail, "heartbeat item is " + humanDuration(age) + " old (limit " + humanDuration(o_.max_age) + ")"};
+      return {Outcome::fail,
+              "heartbeat item is " + humanDuration(age) + " old (limit " + humanDuration(o_.max_age) + ")"};
     }
     return {Outcome::pass, "heartbeat item " + humanDuration(std::max(age, std::chrono::milliseconds{0})) + " old"};
   }
@@ -123,18 +125,22 @@ class DynamodbCheck final : public Check {
   CheckResult writeProbe(const CheckContext& ctx, const AwsCredentials& creds) const {
     const std::string key = "hale-probe#" + o_.node_id;
     const std::string stamp = std::to_string(toUnixMillis(ctx.clock->wallNow()));
-    const ApiAnswer put = call(ctx, creds, "PutItem",
-                               {{"TableName", o_.table},
-                                {"Item", {{o_.key_attribute, {{"S", key}}}, {"probe", {{"N", stamp}}}}}});
+    const ApiAnswer put =
+        call(ctx, creds, "PutItem",
+             {{"TableName", o_.table}, {"Item", {{o_.key_attribute, {{"S", key}}}, {"probe", {{"N", stamp}}}}}});
     if (!put.answered) return {Outcome::error, put.problem};
     if (!put.ok) return {Outcome::fail, put.problem};
-    const ApiAnswer get = call(ctx, creds, "GetItem",
-                               {{"TableName", o_.table}, {"Key", {{o_.key_attribute, {{"S", key}}}}}, {"ConsistentRead", true}});
+    const ApiAnswer get =
+        call(ctx, creds, "GetItem",
+             {{"TableName", o_.table}, {"Key", {{o_.key_attribute, {{"S", key}}}}}, {"ConsistentRead", true}});
     if (!get.answered) return {Outcome::error, get.problem};
     if (!get.ok) return {Outcome::fail, get.problem};
-    const std::string read_back = get.body.contains("Item") ? get.body["Item"].value("probe", nlohmann::json::object()).value("N", "") : "";
-    if (read_back != stamp) return {Outcome::fail, "write probe read back " + (read_back.empty() ? "nothing" : read_back)};
-    return {Outcome::pass, o_.mode == "describe" ? "table ACTIVE, write probe ok" : "heartbeat item fresh, write probe ok"};
+    const std::string read_back =
+        get.body.contains("Item") ? get.body["Item"].value("probe", nlohmann::json::object()).value("N", "") : "";
+    if (read_back != stamp)
+      return {Outcome::fail, "write probe read back " + (read_back.empty() ? "nothing" : read_back)};
+    return {Outcome::pass,
+            o_.mode == "describe" ? "table ACTIVE, write probe ok" : "heartbeat item fresh, write probe ok"};
   }
 
   Options o_;
@@ -152,7 +158,8 @@ std::unique_ptr<Check> makeDynamodbCheck(ConfigTable& t, const CheckSettings&) {
   t.get("key_attribute", o.key_attribute);
   t.get("key_value", o.key_value);
   t.get("ts_attribute", o.ts_attribute);
-  const bool has_age = t.getDuration("max_age", o.max_age, Presence::optional, std::chrono::seconds{1}, std::chrono::hours{24});
+  const bool has_age =
+      t.getDuration("max_age", o.max_age, Presence::optional, std::chrono::seconds{1}, std::chrono::hours{24});
   if (o.mode == "item" && !has_age) {
     t.error("max_age", "required when mode = \"item\"");
     ok = false;

@@ -31,7 +31,7 @@ std::string resolveProgram(const std::string& name) {
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
   for (std::string d; std::getline(dirs, d, ':');) {
-    const std::string candidate = d + "/" + name;
+    std::string candidate = d + "/" + name;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";
@@ -39,7 +39,8 @@ std::string resolveProgram(const std::string& name) {
 
 class ExecCheck final : public Check {
  public:
-  ExecCheck(std::string program, std::vector<std::string> argv) : program_(std::move(program)), argv_(std::move(argv)) {}
+  ExecCheck(std::string program, std::vector<std::string> argv)
+      : program_(std::move(program)), argv_(std::move(argv)) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     std::vector<char*> argv;
@@ -96,7 +97,9 @@ class ExecCheck final : public Check {
       case 1: return {Outcome::warn, message};
       case 2: return {Outcome::fail, message};
       case 127: return {Outcome::error, "could not execute " + program_};
-      default: return {Outcome::error, "exit " + std::to_string(WEXITSTATUS(status)) + (message.empty() ? "" : ": " + message)};
+      default:
+        return {Outcome::error,
+                "exit " + std::to_string(WEXITSTATUS(status)) + (message.empty() ? "" : ": " + message)};
     }
   }
 

@@ -16,7 +16,10 @@ namespace {
 class HttpCheck final : public Check {
  public:
   HttpCheck(std::string url, int64_t expect_status, std::string body_contains, bool verify_tls)
-      : url_(std::move(url)), expect_status_(expect_status), body_contains_(std::move(body_contains)), verify_tls_(verify_tls) {}
+      : url_(std::move(url)),
+        expect_status_(expect_status),
+        body_contains_(std::move(body_contains)),
+        verify_tls_(verify_tls) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     try {
@@ -24,7 +27,7 @@ class HttpCheck final : public Check {
       req.url = url_;
       req.timeout = ctx.remaining();
       req.cancel = ctx.stopping;
-      req.max_body = 64 * 1024;
+      req.max_body = size_t{64} * 1024;
       req.verify_tls = verify_tls_;
       req.headers = {"User-Agent: hale-agent", "Accept: */*"};
       const HttpResponse r = httpPerform(req);

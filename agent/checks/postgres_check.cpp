@@ -19,12 +19,13 @@
 namespace hale::agent {
 namespace {
 
-// Lag is zero when replay has caught up with what was received: an idle primary is not "lag".
+// Lag is zero when replay has caught up with what was received: an idle primary is not "lag". When replay
+// is behind, lag is the age of the last replayed commit, NULL (unknown) if none was ever replayed.
 constexpr const char* kQuery =
     "SELECT pg_is_in_recovery(), "
     "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
     "     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
-    "     ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END, "
+    "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END, "
     "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)";
 
 struct Conn {
@@ -38,8 +39,12 @@ std::string pqError(PGconn* c) { return firstLine(PQerrorMessage(c)); }
 
 class PostgresCheck final : public Check {
  public:
-  PostgresCheck(std::string conninfo, std::string password, std::string expected_role, std::chrono::milliseconds max_lag)
-      : conninfo_(std::move(conninfo)), password_(std::move(password)), expected_role_(std::move(expected_role)), max_lag_(max_lag) {}
+  PostgresCheck(std::string conninfo, std::string password, std::string expected_role,
+                std::chrono::milliseconds max_lag)
+      : conninfo_(std::move(conninfo)),
+        password_(std::move(password)),
+        expected_role_(std::move(expected_role)),
+        max_lag_(max_lag) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     const char* keys[] = {"dbname", "password", "application_name", nullptr};
@@ -60,10 +65,12 @@ class PostgresCheck final : public Check {
     }
     if (PQsetnonblocking(conn.c, 1) != 0 || PQsendQuery(conn.c, kQuery) == 0) return {Outcome::error, pqError(conn.c)};
     while (PQflush(conn.c) == 1) {
-      if (pollUntil(PQsocket(conn.c), POLLOUT, ctx) == 0) return {Outcome::error, "no answer within the timeout (query)"};
+      if (pollUntil(PQsocket(conn.c), POLLOUT, ctx) == 0)
+        return {Outcome::error, "no answer within the timeout (query)"};
     }
     while (PQisBusy(conn.c) != 0) {
-      if (pollUntil(PQsocket(conn.c), POLLIN, ctx) == 0) return {Outcome::error, "no answer within the timeout (query)"};
+      if (pollUntil(PQsocket(conn.c), POLLIN, ctx) == 0)
+        return {Outcome::error, "no answer within the timeout (query)"};
       if (PQconsumeInput(conn.c) == 0) return {Outcome::error, pqError(conn.c)};
     }
     PGresult* res = PQgetResult(conn.c);
@@ -79,13 +86,18 @@ class PostgresCheck final : public Check {
       return {Outcome::error, res != nullptr ? firstLine(PQresultErrorMessage(res)) : "no result"};
     }
     const bool standby = std::string_view(PQgetvalue(res, 0, 0)) == "t";
-    const double lag_s = std::atof(PQgetvalue(res, 0, 1));
+    const bool lag_known = PQgetisnull(res, 0, 1) == 0;
+    const double lag_s = lag_known ? std::atof(PQgetvalue(res, 0, 1)) : 0.0;
     const std::string receiver = PQgetisnull(res, 0, 2) != 0 ? "" : PQgetvalue(res, 0, 2);
     const std::string role = standby ? "standby" : "primary";
     if (expected_role_ != "any" && expected_role_ != role) {
       return {Outcome::fail, "role is " + role + ", expected " + expected_role_};
     }
     if (!standby) return {Outcome::pass, "primary"};
+    if (!lag_known) {
+      const std::string msg = "standby replaying behind what it received, lag unknown (no commit replayed yet)";
+      return {max_lag_.count() > 0 ? Outcome::fail : Outcome::warn, msg};
+    }
     char lag[64];
     std::snprintf(lag, sizeof lag, "standby, replay lag %.1fs", lag_s);
     if (max_lag_.count() > 0 && lag_s * 1000.0 > static_cast<double>(max_lag_.count())) {

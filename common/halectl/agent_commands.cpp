@@ -53,8 +53,9 @@ int agentStatus(const Context& ctx) {
   std::cout << "\n\n";
   Table t({"CHECK", "TYPE", "STATUS", "CRITICAL", "AGE", "LATENCY", "MESSAGE"});
   for (const auto& c : s["checks"]) {
-    t.add({c.value("name", "?"), c.value("type", "?"), c.value("status", "?"), c.value("critical", false) ? "yes" : "no",
-           age(c.value("age_ms", int64_t{-1})), latency(c.value("latency_us", int64_t{0})), c.value("message", "")});
+    t.add({c.value("name", "?"), c.value("type", "?"), c.value("status", "?"),
+           c.value("critical", false) ? "yes" : "no", age(c.value("age_ms", int64_t{-1})),
+           latency(c.value("latency_us", int64_t{0})), c.value("message", "")});
   }
   t.print(std::cout);
   return exitFor(s);
@@ -75,7 +76,8 @@ int agentChecks(const Context& ctx) {
            std::to_string(c.value("timeout_ms", 0)) + "ms",
            std::to_string(c.value("rise", 0)) + "/" + std::to_string(c.value("fall", 0)),
            std::to_string(c.value("runs", 0)), std::to_string(o.value("pass", 0)), std::to_string(o.value("warn", 0)),
-           std::to_string(o.value("fail", 0)), std::to_string(o.value("error", 0)), std::to_string(c.value("timeouts", 0))});
+           std::to_string(o.value("fail", 0)), std::to_string(o.value("error", 0)),
+           std::to_string(c.value("timeouts", 0))});
   }
   t.print(std::cout);
   return kExitOk;

@@ -23,7 +23,7 @@ using CommandFn = int (*)(const Context& ctx);
 
 struct Command {
   const char* name;
-  const char* usage;    // arguments, e.g. "<command> [json-args]"
+  const char* usage;  // arguments, e.g. "<command> [json-args]"
   const char* summary;
   const char* default_socket;
   CommandFn run;

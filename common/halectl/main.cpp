@@ -15,7 +15,8 @@ using hale::cli::Command;
 
 // Every command, in the order `--help` lists them. Adding one: a line here and its handler.
 constexpr Command kCommands[] = {
-    {"status", "", "the local agent: node status and a line per check", hale::cli::kAgentSocket, hale::cli::agentStatus},
+    {"status", "", "the local agent: node status and a line per check", hale::cli::kAgentSocket,
+     hale::cli::agentStatus},
     {"checks", "", "the local agent's checks in detail (thresholds, counters)", hale::cli::kAgentSocket,
      hale::cli::agentChecks},
     {"raw", "<command> [json-args]", "send any control command, print the JSON result (\"raw help\" lists them)",

@@ -1,0 +1,216 @@
+// hale-agent and halectl as an operator runs them: separate processes, signals, exit codes.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "ports.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::agent {
+namespace {
+
+using hale::test::ChildProcess;
+using hale::test::CommandResult;
+using hale::test::runCommand;
+using hale::test::SpawnOptions;
+using hale::test::waitFor;
+using std::chrono::milliseconds;
+
+class AgentProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = dir_.path() + "/agent.sock";
+    config_ = dir_.path() + "/agent.toml";
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(listener_, 64), 0);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    app_port_ = ntohs(a.sin_port);
+  }
+  void TearDown() override {
+    if (listener_ >= 0) ::close(listener_);
+  }
+
+  std::string config(const std::string& checks, const std::string& extra = "") const {
+    return "node = \"proc-1\"\nregion = \"eu\"\ncontrol_socket = \"" + socket_ +
+           "\"\nheartbeat_interval = \"100ms\"\n" + extra + "\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n" + checks;
+  }
+  std::string tcpCheck(const std::string& name, bool critical = true) const {
+    return "[[check]]\nname = \"" + name +
+           "\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(app_port_) +
+           "\ninterval = \"100ms\"\ntimeout = \"80ms\"\nfall = 1\nrise = 1\ncritical = " +
+           (critical ? "true" : "false") + "\n";
+  }
+  void writeConfig(const std::string& text) const { std::ofstream(config_) << text; }
+
+  std::unique_ptr<ChildProcess> startAgent() {
+    auto p = std::make_unique<ChildProcess>(
+        SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = dir_.path() + "/agent.log"});
+    EXPECT_TRUE(waitFor([&] { return halectl({"status"}).exit_code != 2; }, milliseconds{5000})) << p->logTail();
+    return p;
+  }
+  CommandResult halectl(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {HALECTL_BIN, "--socket", socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
+  }
+  void closeApp() {
+    ::close(listener_);
+    listener_ = -1;
+  }
+
+  hale::test::TempDir dir_{"agentproc"};
+  std::string socket_;
+  std::string config_;
+  int listener_ = -1;
+  uint16_t app_port_ = 0;
+};
+
+TEST_F(AgentProcessTest, CheckConfigExitCodes) {
+  writeConfig(config(tcpCheck("app")));
+  CommandResult ok =
+      runCommand(SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_, "--check-config"}}, milliseconds{5000});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output, config_ + ": valid (1 checks)\n");
+
+  writeConfig("region = 5\nbogus = true\n[[check]]\nname = \"x\"\ntype = \"tcp\"\nhost = \"h\"\n");
+  CommandResult bad =
+      runCommand(SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_, "--check-config"}}, milliseconds{5000});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find(config_ + ":1: region: expected a string, got an integer"), std::string::npos)
+      << bad.output;
+  EXPECT_NE(bad.output.find(config_ + ":2: bogus: unknown key"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find(config_ + ":3: check[0].port: required key is missing"), std::string::npos) << bad.output;
+
+  EXPECT_EQ(runCommand(SpawnOptions{.argv = {HALE_AGENT_BIN, "--nope"}}, milliseconds{5000}).exit_code, 64);
+}
+
+TEST_F(AgentProcessTest, HalectlStatusTableJsonAndExitCodes) {
+  writeConfig(config(tcpCheck("app") + tcpCheck("cache", false)));
+  auto agent = startAgent();
+  ASSERT_TRUE(waitFor([&] { return halectl({"status"}).exit_code == 0; }, milliseconds{3000}));
+  CommandResult healthy = halectl({"status"});
+  EXPECT_NE(healthy.output.find("node    proc-1  region eu  status HEALTHY"), std::string::npos) << healthy.output;
+  EXPECT_NE(healthy.output.find("CHECK"), std::string::npos);
+  EXPECT_NE(healthy.output.find("app    tcp   pass"), std::string::npos) << healthy.output;
+  EXPECT_NE(healthy.output.find("cache  tcp   pass    no"), std::string::npos) << healthy.output;
+
+  CommandResult json = halectl({"status", "--json"});
+  EXPECT_EQ(json.exit_code, 0);
+  const auto j = nlohmann::json::parse(json.output);
+  EXPECT_EQ(j["status"], "healthy");
+  EXPECT_EQ(j["checks"].size(), 2u);
+
+  CommandResult checks = halectl({"checks"});
+  EXPECT_EQ(checks.exit_code, 0);
+  EXPECT_NE(checks.output.find("RISE/FALL"), std::string::npos);
+
+  closeApp();  // both checks fail: the critical one makes the node unhealthy
+  ASSERT_TRUE(waitFor([&] { return halectl({"status"}).exit_code == 1; }, milliseconds{3000}));
+  EXPECT_NE(halectl({"status"}).output.find("status UNHEALTHY"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(halectl({"status", "--json"}).output)["status"], "unhealthy");
+
+  agent->stop(SIGTERM);
+  CommandResult gone = halectl({"status"});
+  EXPECT_EQ(gone.exit_code, 2);
+  EXPECT_NE(gone.output.find("unreachable"), std::string::npos) << gone.output;
+}
+
+TEST_F(AgentProcessTest, DegradedNodeExitsOne) {
+  writeConfig(config(tcpCheck("optional", false) +
+                     "[[check]]\nname = \"ok\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n"
+                     "interval = \"100ms\"\ntimeout = \"80ms\"\n"));
+  closeApp();
+  auto agent = startAgent();
+  ASSERT_TRUE(waitFor([&] { return halectl({"status"}).output.find("status DEGRADED") != std::string::npos; },
+                      milliseconds{3000}));
+  EXPECT_EQ(halectl({"status"}).exit_code, 1);
+}
+
+TEST_F(AgentProcessTest, SighupKeepsTheOldConfigWhenTheNewOneIsBroken) {
+  writeConfig(config(tcpCheck("first")));
+  auto agent = startAgent();
+  ASSERT_TRUE(waitFor([&] { return halectl({"status"}).exit_code == 0; }, milliseconds{3000}));
+
+  writeConfig("region = \"eu\"\n[[check]]\nname = \"broken\"\ntype = \"tcp\"\n");  // port missing
+  ::kill(agent->pid(), SIGHUP);
+  ASSERT_TRUE(
+      waitFor([&] { return agent->logTail().find("-config-reload-refused") != std::string::npos; }, milliseconds{3000}))
+      << agent->logTail();
+  EXPECT_NE(agent->logTail().find("check[0].port: required key is missing"), std::string::npos);
+  CommandResult still = halectl({"status"});
+  EXPECT_EQ(still.exit_code, 0) << still.output;
+  EXPECT_NE(still.output.find("first"), std::string::npos);
+  EXPECT_TRUE(agent->running());
+
+  writeConfig(config(tcpCheck("second")));
+  ::kill(agent->pid(), SIGHUP);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const CommandResult s = halectl({"status"});
+        return s.exit_code == 0 && s.output.find("second") != std::string::npos &&
+               s.output.find("first") == std::string::npos;
+      },
+      milliseconds{3000}))
+      << halectl({"status"}).output;
+  const auto metrics = nlohmann::json::parse(halectl({"raw", "status", "--json"}).output);
+  EXPECT_EQ(metrics["checks"][0]["name"], "second");
+}
+
+TEST_F(AgentProcessTest, SigtermStopsWithinASecond) {
+  writeConfig(config(tcpCheck("app") +
+                     "[[check]]\nname = \"slow\"\ntype = \"exec\"\ncommand = [\"/bin/sleep\", \"30\"]\n"
+                     "interval = \"10s\"\ntimeout = \"9s\"\ncritical = false\n"));
+  auto agent = startAgent();
+  std::this_thread::sleep_for(milliseconds{300});  // the slow plugin is now running
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(agent->pid(), SIGTERM);
+  ASSERT_TRUE(agent->waitExit(milliseconds{2000}));
+  const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0);
+  EXPECT_LT(took, milliseconds{1000});
+  EXPECT_TRUE(WIFEXITED(agent->waitStatus()));
+  EXPECT_EQ(WEXITSTATUS(agent->waitStatus()), 0);
+  EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "the status socket file is left behind";
+}
+
+long rssKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+TEST_F(AgentProcessTest, MemoryStaysFlatWithNoAggregatorListening) {
+  // Two aggregators that do not exist: one port nobody listens on, one never-answering listener.
+  const uint16_t dead = hale::test::freeLoopbackPort();
+  writeConfig(config(tcpCheck("app"), "aggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) +
+                                          "\", \"tcp://127.0.0.1:" + std::to_string(app_port_) + "\"]"));
+  auto agent = startAgent();
+  std::this_thread::sleep_for(milliseconds{1500});  // warm up: every buffer at its working size
+  const long before = rssKiB(agent->pid());
+  const uint64_t sent_before = nlohmann::json::parse(halectl({"raw", "status", "--json"}).output)["heartbeats_sent"];
+  std::this_thread::sleep_for(milliseconds{6000});
+  const long after = rssKiB(agent->pid());
+  const uint64_t sent_after = nlohmann::json::parse(halectl({"raw", "status", "--json"}).output)["heartbeats_sent"];
+  EXPECT_GE(sent_after - sent_before, 40u);  // ~60 heartbeats went nowhere
+  EXPECT_LT(after - before, 256) << "RSS grew from " << before << " KiB to " << after << " KiB";
+  std::cout << "agent RSS " << before << " KiB -> " << after << " KiB over " << (sent_after - sent_before)
+            << " undeliverable heartbeats\n";
+}
+
+}  // namespace
+}  // namespace hale::agent

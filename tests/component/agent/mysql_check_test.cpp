@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include "check_runner.h"
+#include "mariadb_pair.h"
+#include "temp_dir.h"
+
+namespace hale::agent {
+namespace {
+
+using hale::test::MariadbPair;
+using test::runCheck;
+using Node = MariadbPair::Node;
+using std::chrono::milliseconds;
+
+class MysqlCheckTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = new MariadbPair();
+    db_->start();
+    dir_ = new hale::test::TempDir("mysqlcheck");
+    password_file_ = dir_->writeFile("pw", std::string(MariadbPair::kPassword) + "\n");
+  }
+  static void TearDownTestSuite() {
+    delete db_;
+    delete dir_;
+  }
+  static std::string conf(Node n, const std::string& extra = "") {
+    return "type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(db_->port(n)) + "\nuser = \"" +
+           MariadbPair::kUser + "\"\npassword_file = \"" + password_file_ + "\"\n" + extra;
+  }
+  static MariadbPair* db_;
+  static hale::test::TempDir* dir_;
+  static std::string password_file_;
+};
+MariadbPair* MysqlCheckTest::db_ = nullptr;
+hale::test::TempDir* MysqlCheckTest::dir_ = nullptr;
+std::string MysqlCheckTest::password_file_;
+
+TEST_F(MysqlCheckTest, DetectsPrimaryAndReplica) {
+  auto primary = runCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  EXPECT_OUTCOME(primary, Outcome::pass);
+  EXPECT_EQ(primary.result.message, "primary");
+  auto replica = runCheck(conf(Node::replica, "expected_role = \"standby\"\nmax_lag = \"30s\"\n"));
+  EXPECT_OUTCOME(replica, Outcome::pass);
+  EXPECT_EQ(replica.result.message, "standby, lag 0s");
+}
+
+TEST_F(MysqlCheckTest, WrongRoleFailsDefinitively) {
+  auto r = runCheck(conf(Node::replica, "expected_role = \"primary\"\n"));
+  EXPECT_OUTCOME(r, Outcome::fail);
+  EXPECT_EQ(r.result.message, "role is standby, expected primary");
+  r = runCheck(conf(Node::primary, "expected_role = \"standby\"\n"));
+  EXPECT_OUTCOME(r, Outcome::fail);
+}
+
+TEST_F(MysqlCheckTest, StoppedReplicationFails) {
+  db_->query(Node::replica, "STOP SLAVE SQL_THREAD");
+  auto r = runCheck(conf(Node::replica, "expected_role = \"standby\"\n"));
+  db_->query(Node::replica, "START SLAVE SQL_THREAD");
+  EXPECT_OUTCOME(r, Outcome::fail);
+  EXPECT_EQ(r.result.message.rfind("replication SQL thread stopped", 0), 0u) << r.result.message;
+  EXPECT_OUTCOME(runCheck(conf(Node::replica, "expected_role = \"standby\"\n")), Outcome::pass);
+}
+
+TEST_F(MysqlCheckTest, ReadOnlyPrimaryFails) {
+  db_->query(Node::primary, "SET GLOBAL read_only = ON");
+  auto r = runCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  db_->query(Node::primary, "SET GLOBAL read_only = OFF");
+  EXPECT_OUTCOME(r, Outcome::fail);
+  EXPECT_EQ(r.result.message, "primary has read_only on");
+}
+
+TEST_F(MysqlCheckTest, FrozenServerFailsNearTheTimeout) {
+  db_->freeze(Node::replica);
+  auto r = runCheck(conf(Node::replica), milliseconds{1000});
+  db_->thaw(Node::replica);
+  EXPECT_OUTCOME(r, Outcome::error);
+  // Connector/C counts whole seconds: the probe gives up after one.
+  EXPECT_GE(r.elapsed, milliseconds{900});
+  EXPECT_LT(r.elapsed, milliseconds{2500});
+}
+
+TEST_F(MysqlCheckTest, WrongPasswordIsAnError) {
+  hale::test::TempDir dir("mysqlpw");
+  auto r = runCheck("type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(db_->port(Node::primary)) +
+                    "\nuser = \"hale\"\npassword_file = \"" + dir.writeFile("pw", "wrong") + "\"\n");
+  EXPECT_OUTCOME(r, Outcome::error);
+  EXPECT_NE(r.result.message.find("Access denied"), std::string::npos) << r.result.message;
+}
+
+TEST_F(MysqlCheckTest, StoppedServerIsAnError) {
+  // Last: the replica does not come back (its data is thrown away with the fixture).
+  db_->kill(Node::replica);
+  auto r = runCheck(conf(Node::replica), milliseconds{1000});
+  EXPECT_OUTCOME(r, Outcome::error);
+  EXPECT_LT(r.elapsed, milliseconds{500});
+}
+
+}  // namespace
+}  // namespace hale::agent

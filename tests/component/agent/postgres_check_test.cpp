@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+
+#include "check_runner.h"
+#include "postgres_pair.h"
+
+namespace hale::agent {
+namespace {
+
+using hale::test::PostgresPair;
+using test::runCheck;
+using Node = PostgresPair::Node;
+using std::chrono::milliseconds;
+
+class PostgresCheckTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = new PostgresPair();
+    pg_->start();
+  }
+  static void TearDownTestSuite() {
+    delete pg_;
+    pg_ = nullptr;
+  }
+  static std::string conf(Node n, const std::string& extra = "") {
+    return "type = \"postgres\"\nconninfo = \"host=127.0.0.1 port=" + std::to_string(pg_->port(n)) +
+           " user=postgres dbname=postgres\"\n" + extra;
+  }
+  static PostgresPair* pg_;
+};
+PostgresPair* PostgresCheckTest::pg_ = nullptr;
+
+TEST_F(PostgresCheckTest, DetectsPrimaryAndStandby) {
+  auto primary = runCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  EXPECT_OUTCOME(primary, Outcome::pass);
+  EXPECT_EQ(primary.result.message, "primary");
+  auto standby = runCheck(conf(Node::standby, "expected_role = \"standby\"\nmax_lag = \"30s\"\n"));
+  EXPECT_OUTCOME(standby, Outcome::pass);
+  EXPECT_EQ(standby.result.message.rfind("standby, replay lag ", 0), 0u) << standby.result.message;
+  EXPECT_OUTCOME(runCheck(conf(Node::standby)), Outcome::pass);  // expected_role = any
+}
+
+TEST_F(PostgresCheckTest, WrongRoleFailsDefinitively) {
+  auto r = runCheck(conf(Node::standby, "expected_role = \"primary\"\n"));
+  EXPECT_OUTCOME(r, Outcome::fail);
+  EXPECT_EQ(r.result.message, "role is standby, expected primary");
+  r = runCheck(conf(Node::primary, "expected_role = \"standby\"\n"));
+  EXPECT_OUTCOME(r, Outcome::fail);
+  EXPECT_EQ(r.result.message, "role is primary, expected standby");
+}
+
+TEST_F(PostgresCheckTest, ReportsReplayLagAndFailsOverTheLimit) {
+  // One replayed commit first, so the standby knows when it last replayed something.
+  pg_->query(Node::primary, "CREATE TABLE IF NOT EXISTS lag_probe (v int)");
+  // The insert position, not pg_current_wal_lsn(): with synchronous_commit off the commit may not be written yet.
+  const std::string lsn = pg_->query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg_->query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+      std::chrono::seconds{10}));
+  pg_->query(Node::standby, "SELECT pg_wal_replay_pause()");
+  pg_->query(Node::primary, "INSERT INTO lag_probe VALUES (1)");
+  // The standby receives the WAL but does not replay it: its lag grows with the wall clock.
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg_->query(Node::standby, "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()") == "t"; },
+      std::chrono::seconds{10}));
+  std::this_thread::sleep_for(milliseconds{1200});
+  auto r = runCheck(conf(Node::standby, "max_lag = \"1s\"\n"));
+  EXPECT_OUTCOME(r, Outcome::fail);
+  EXPECT_NE(r.result.message.find("over the 1.0s limit"), std::string::npos) << r.result.message;
+  pg_->query(Node::standby, "SELECT pg_wal_replay_resume()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return runCheck(conf(Node::standby, "max_lag = \"1s\"\n")).result.outcome == Outcome::pass; },
+      std::chrono::seconds{10}));
+}
+
+TEST_F(PostgresCheckTest, FrozenServerFailsAtTheTimeout) {
+  pg_->freeze(Node::standby);
+  auto r = runCheck(conf(Node::standby), milliseconds{400});
+  pg_->thaw(Node::standby);
+  EXPECT_OUTCOME(r, Outcome::error);
+  EXPECT_NE(r.result.message.find("within the timeout"), std::string::npos) << r.result.message;
+  EXPECT_GE(r.elapsed, milliseconds{380});
+  EXPECT_LT(r.elapsed, milliseconds{1000});
+}
+
+TEST_F(PostgresCheckTest, StoppedServerFailsAtOnce) {
+  pg_->stop(Node::standby);
+  auto r = runCheck(conf(Node::standby), milliseconds{1000});
+  EXPECT_OUTCOME(r, Outcome::error);
+  EXPECT_NE(r.result.message.find("Connection refused"), std::string::npos) << r.result.message;
+  EXPECT_LT(r.elapsed, milliseconds{500});
+  pg_->restart(Node::standby);
+  EXPECT_OUTCOME(runCheck(conf(Node::standby, "expected_role = \"standby\"\n")), Outcome::pass);
+}
+
+TEST_F(PostgresCheckTest, BadCredentialsAreAnError) {
+  auto r =
+      runCheck("type = \"postgres\"\nconninfo = \"host=127.0.0.1 port=" + std::to_string(pg_->port(Node::primary)) +
+               " user=nobody_here dbname=postgres\"\n");
+  EXPECT_OUTCOME(r, Outcome::error);
+  EXPECT_NE(r.result.message.find("nobody_here"), std::string::npos) << r.result.message;
+}
+
+}  // namespace
+}  // namespace hale::agent

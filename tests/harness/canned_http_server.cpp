@@ -1,0 +1,81 @@
+#include "canned_http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace hale::test {
+
+CannedHttpServer::CannedHttpServer() {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listen_fd_, 16) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("CannedHttpServer: cannot listen");
+  }
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { serve(); });
+}
+
+CannedHttpServer::~CannedHttpServer() {
+  stopping_ = true;
+  thread_.join();
+  ::close(listen_fd_);
+}
+
+void CannedHttpServer::respond(int status, std::string body, std::chrono::milliseconds delay) {
+  std::lock_guard lock(mu_);
+  status_ = status;
+  body_ = std::move(body);
+  delay_ = delay;
+}
+
+std::vector<std::string> CannedHttpServer::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+void CannedHttpServer::serve() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    std::string in;
+    char buf[4096];
+    while (in.find("\r\n\r\n") == std::string::npos) {
+      pollfd c{fd, POLLIN, 0};
+      if (::poll(&c, 1, 2000) <= 0) break;
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    int status = 0;
+    std::string body;
+    std::chrono::milliseconds delay{0};
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(in.substr(0, in.find("\r\n")));
+      status = status_;
+      body = body_;
+      delay = delay_;
+    }
+    const auto until = std::chrono::steady_clock::now() + delay;
+    while (!stopping_ && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    const std::string out = "HTTP/1.1 " + std::to_string(status) +
+                            " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                            "\r\nConnection: close\r\n\r\n" + body;
+    [[maybe_unused]] const ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+    ::close(fd);
+  }
+}
+
+}  // namespace hale::test

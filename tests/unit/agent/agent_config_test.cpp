@@ -1,0 +1,136 @@
+#include "agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.h"
+
+namespace hale::agent {
+namespace {
+
+constexpr const char* kHead = "region = \"eu\"\n";
+
+// The error text of a config that must not load.
+std::string errorsOf(const std::string& body) {
+  auto c = parseAgentConfig(std::string(kHead) + body, "agent.toml");
+  EXPECT_FALSE(c.ok()) << body;
+  return c.ok() ? "" : c.error().message;
+}
+
+TEST(AgentConfig, LoadsEveryCheckType) {
+  test::TempDir dir("agentcfg");
+  const std::string pw = dir.writeFile("pw", "secret\n");
+  const std::string ak = dir.writeFile("ak", "AKIAEXAMPLE");
+  const std::string sk = dir.writeFile("sk", "example-secret");
+  auto c = parseAgentConfig(
+      std::string(kHead) +
+          "node = \"n1\"\nheartbeat_interval = \"500ms\"\n"
+          "aggregators = [\"tcp://127.0.0.1:7450\", \"ipc:///run/hale/agg\"]\n"
+          "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
+          "[[check]]\nname = \"pg\"\ntype = \"postgres\"\nconninfo = \"host=127.0.0.1 port=5\"\n"
+          "password_file = \"" +
+          pw +
+          "\"\nexpected_role = \"standby\"\nmax_lag = \"5s\"\n"
+          "[[check]]\nname = \"my\"\ntype = \"mysql\"\nuser = \"u\"\npassword_file = \"" +
+          pw +
+          "\"\n"
+          "[[check]]\nname = \"ddb\"\ntype = \"dynamodb\"\nregion = \"eu-west-1\"\ntable = \"t\"\n"
+          "access_key_file = \"" +
+          ak + "\"\nsecret_key_file = \"" + sk +
+          "\"\n"
+          "mode = \"item\"\nmax_age = \"1m\"\n"
+          "[[check]]\nname = \"web\"\ntype = \"http\"\nurl = \"http://127.0.0.1:1/\"\nexpect_status = 204\n"
+          "[[check]]\nname = \"port\"\ntype = \"tcp\"\nhost = \"localhost\"\nport = 22\ncritical = false\n"
+          "[[check]]\nname = \"plugin\"\ntype = \"exec\"\ncommand = [\"true\"]\n"
+          "interval = \"10s\"\ntimeout = \"9s\"\nrise = 1\nfall = 5\n",
+      "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const AgentConfig& a = c.value();
+  EXPECT_EQ(a.node_id, "n1");
+  EXPECT_EQ(a.heartbeat_interval, std::chrono::milliseconds{500});
+  EXPECT_EQ(a.aggregators.size(), 2u);
+  EXPECT_EQ(a.http_port, 0);
+  ASSERT_EQ(a.checks.size(), 6u);
+  EXPECT_EQ(a.checks[4].settings.critical, false);
+  EXPECT_EQ(a.checks[5].settings.thresholds.rise, 1u);
+  EXPECT_EQ(a.checks[5].settings.thresholds.fall, 5u);
+  for (const auto& check : a.checks) EXPECT_NE(check.check, nullptr);
+}
+
+TEST(AgentConfig, NodeDefaultsToTheHostName) {
+  auto c = parseAgentConfig(kHead, "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c.value().node_id.empty());
+}
+
+TEST(AgentConfig, RefusesBadCommonSettings) {
+  EXPECT_NE(
+      errorsOf("[[check]]\nname = \"a\"\ntype = \"tcp\"\nhost = \"h\"\nport = 1\ninterval = \"1s\"\ntimeout = \"1s\"\n")
+          .find("agent.toml:8: check[0].timeout: must be shorter than interval"),
+      std::string::npos);
+  EXPECT_NE(errorsOf("[[check]]\nname = \"a\"\ntype = \"smtp\"\n")
+                .find("agent.toml:4: check[0].type: unknown check type \"smtp\""),
+            std::string::npos);
+  EXPECT_NE(errorsOf("[[check]]\nname = \"a\"\ntype = \"tcp\"\nhost = \"h\"\nport = 1\n"
+                     "[[check]]\nname = \"a\"\ntype = \"tcp\"\nhost = \"h\"\nport = 2\n")
+                .find("agent.toml:8: check[1].name: duplicate check name \"a\""),
+            std::string::npos);
+  EXPECT_NE(errorsOf("[[check]]\nname = \"a\"\ntype = \"tcp\"\nhost = \"h\"\nport = 1\nrise = 0\n")
+                .find("check[0].rise: must be between 1 and 100"),
+            std::string::npos);
+  EXPECT_NE(errorsOf("[[check]]\nname = \"a\"\ntype = \"tcp\"\nhost = \"h\"\nport = 1\nprot = 2\n")
+                .find("agent.toml:7: check[0].prot: unknown key"),
+            std::string::npos);
+  EXPECT_NE(
+      errorsOf("aggregators = [\"10.0.0.1:7450\"]\n").find("aggregators: \"10.0.0.1:7450\" is not a ZeroMQ endpoint"),
+      std::string::npos);
+  EXPECT_NE(errorsOf("heartbeat_interval = \"10ms\"\n").find("heartbeat_interval: must be between 100ms and 1m"),
+            std::string::npos);
+  auto missing_region = parseAgentConfig("node = \"x\"\n", "agent.toml");
+  ASSERT_FALSE(missing_region.ok());
+  EXPECT_NE(missing_region.error().message.find("agent.toml:1: region: required key is missing"), std::string::npos);
+}
+
+TEST(AgentConfig, RefusesBadTypeSpecificSettings) {
+  struct Case {
+    std::string body;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"type = \"tcp\"\nhost = \"h\"\n", "agent.toml:2: check[0].port: required key is missing"},
+      {"type = \"tcp\"\nhost = \"h\"\nport = 70000\n", "check[0].port: must be between 1 and 65535"},
+      {"type = \"http\"\nurl = \"ftp://x\"\n", "check[0].url: must start with http:// or https://"},
+      {"type = \"http\"\nurl = \"http://x\"\nexpect_status = 99\n",
+       "check[0].expect_status: must be between 100 and 599"},
+      {"type = \"exec\"\ncommand = []\n", "check[0].command: must name a program"},
+      {"type = \"exec\"\ncommand = [\"/nonexistent/plugin\"]\n", "\"/nonexistent/plugin\" is not an executable file"},
+      {"type = \"postgres\"\nconninfo = \"host=h password=p\"\n",
+       "check[0].conninfo: must not hold a password; use password_file"},
+      {"type = \"postgres\"\nconninfo = \"nonsense\"\n", "check[0].conninfo: not a libpq connection string"},
+      {"type = \"postgres\"\nconninfo = \"host=h\"\npassword_file = \"/nonexistent/pw\"\n",
+       "cannot read secret file /nonexistent/pw"},
+      {"type = \"postgres\"\nconninfo = \"host=h\"\nexpected_role = \"leader\"\n",
+       "must be one of primary, standby, any"},
+      {"type = \"mysql\"\nhost = \"h\"\n", "check[0].user: required key is missing"},
+      {"type = \"dynamodb\"\ntable = \"t\"\n", "check[0].region: required key is missing"},
+      {"type = \"dynamodb\"\nregion = \"r\"\ntable = \"t\"\nmode = \"item\"\naccess_key_file = "
+       "\"/nonexistent/a\"\nsecret_key_file = \"/nonexistent/b\"\n",
+       "check[0].max_age: required when mode = \"item\""},
+      {"type = \"dynamodb\"\nregion = \"r\"\ntable = \"t\"\naccess_key_file = \"/nonexistent/a\"\n",
+       "access_key_file and secret_key_file must be given together"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    const std::string errors = errorsOf("[[check]]\nname = \"c\"\n" + c.body);
+    EXPECT_NE(errors.find(c.expected), std::string::npos) << errors;
+    EXPECT_NE(errors.find("agent.toml:"), std::string::npos) << errors;
+  }
+}
+
+TEST(AgentConfig, FileErrorsNameThePath) {
+  auto c = loadAgentConfig("/nonexistent/agent.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "/nonexistent/agent.toml: cannot open file");
+}
+
+}  // namespace
+}  // namespace hale::agent
