@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -184,6 +186,41 @@ TEST_F(AgentProcessTest, SigtermStopsWithinASecond) {
   EXPECT_TRUE(WIFEXITED(agent->waitStatus()));
   EXPECT_EQ(WEXITSTATUS(agent->waitStatus()), 0);
   EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "the status socket file is left behind";
+}
+
+TEST_F(AgentProcessTest, NotifiesSystemdReadyAndWatchdog) {
+  // Plays systemd: a datagram socket in NOTIFY_SOCKET, a watchdog interval in WATCHDOG_USEC.
+  const std::string notify_path = dir_.path() + "/notify";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", notify_path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  writeConfig(config(tcpCheck("app")));
+  ChildProcess agent(SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_},
+                                  .log_path = dir_.path() + "/agent.log",
+                                  .env = {"NOTIFY_SOCKET=" + notify_path, "WATCHDOG_USEC=400000"}});
+  std::string seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (std::chrono::steady_clock::now() < deadline &&
+         (seen.find("READY=1") == std::string::npos || seen.find("WATCHDOG=1") == std::string::npos)) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[512];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0) seen.append(buf, static_cast<size_t>(n)).append("\n");
+  }
+  EXPECT_NE(seen.find("READY=1"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("WATCHDOG=1"), std::string::npos) << seen;
+  ::kill(agent.pid(), SIGTERM);
+  ASSERT_TRUE(agent.waitExit(milliseconds{2000}));
+  for (char buf[512];;) {  // what the agent said on its way out
+    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n)).append("\n");
+  }
+  EXPECT_NE(seen.find("STOPPING=1"), std::string::npos) << seen;
+  ::close(fd);
 }
 
 long rssKiB(pid_t pid) {

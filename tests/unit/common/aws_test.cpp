@@ -1,0 +1,118 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "aws_credentials.h"
+#include "aws_error.h"
+#include "secret_file.h"
+#include "temp_dir.h"
+
+namespace hale {
+namespace {
+
+// Sets environment variables for one test and restores them after.
+class EnvGuard {
+ public:
+  explicit EnvGuard(std::vector<std::pair<std::string, std::string>> vars) {
+    for (auto& [k, v] : vars) {
+      const char* old = std::getenv(k.c_str());
+      saved_.emplace_back(k, old != nullptr ? std::optional<std::string>(old) : std::nullopt);
+      if (v.empty()) {
+        ::unsetenv(k.c_str());
+      } else {
+        ::setenv(k.c_str(), v.c_str(), 1);
+      }
+    }
+  }
+  ~EnvGuard() {
+    for (auto& [k, v] : saved_) {
+      if (v) {
+        ::setenv(k.c_str(), v->c_str(), 1);
+      } else {
+        ::unsetenv(k.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST(AwsCredentials, FilesFromTheConfigComeFirst) {
+  test::TempDir dir("aws");
+  EnvGuard env({{"AWS_ACCESS_KEY_ID", "ENVKEY"}, {"AWS_SECRET_ACCESS_KEY", "envsecret"}});
+  AwsCredentialSource src{dir.writeFile("ak", "FILEKEY\n"), dir.writeFile("sk", "filesecret\n"),
+                          dir.writeFile("tok", "token123\n"), ""};
+  auto c = resolveAwsCredentials(src);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c.value().access_key_id, "FILEKEY");
+  EXPECT_EQ(c.value().secret_access_key, "filesecret");
+  EXPECT_EQ(c.value().session_token, "token123");
+}
+
+TEST(AwsCredentials, EnvironmentThenSharedFileWithProfiles) {
+  test::TempDir dir("aws");
+  const std::string shared =
+      dir.writeFile("credentials",
+                    "[default]\naws_access_key_id = DEFKEY\naws_secret_access_key = defsecret\n\n"
+                    "[ops]\naws_access_key_id=OPSKEY\naws_secret_access_key=opssecret\naws_session_token=opstoken\n");
+  {
+    EnvGuard env(
+        {{"AWS_ACCESS_KEY_ID", "ENVKEY"}, {"AWS_SECRET_ACCESS_KEY", "envsecret"}, {"AWS_SESSION_TOKEN", "envtoken"}});
+    auto c = resolveAwsCredentials({});
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c.value().access_key_id, "ENVKEY");
+    EXPECT_EQ(c.value().session_token, "envtoken");
+  }
+  EnvGuard env({{"AWS_ACCESS_KEY_ID", ""},
+                {"AWS_SECRET_ACCESS_KEY", ""},
+                {"AWS_SHARED_CREDENTIALS_FILE", shared},
+                {"AWS_PROFILE", ""}});
+  auto def = resolveAwsCredentials({});
+  ASSERT_TRUE(def.ok()) << def.error().message;
+  EXPECT_EQ(def.value().access_key_id, "DEFKEY");
+  EXPECT_TRUE(def.value().session_token.empty());
+  auto ops = resolveAwsCredentials({"", "", "", "ops"});
+  ASSERT_TRUE(ops.ok());
+  EXPECT_EQ(ops.value().access_key_id, "OPSKEY");
+  EXPECT_EQ(ops.value().session_token, "opstoken");
+  auto missing = resolveAwsCredentials({"", "", "", "nobody"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("profile [nobody]"), std::string::npos);
+}
+
+TEST(AwsCredentials, HalfAPairIsRefused) {
+  auto c = resolveAwsCredentials({"/tmp/x", "", "", ""});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "access_key_file and secret_key_file must be given together");
+}
+
+TEST(AwsError, ReadsJsonAndXmlShapes) {
+  AwsError j =
+      parseAwsError(R"({"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"no table"})");
+  EXPECT_EQ(j.code, "ResourceNotFoundException");
+  EXPECT_EQ(j.message, "no table");
+  AwsError x = parseAwsError(
+      "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+      "</Error></ErrorResponse>");
+  EXPECT_EQ(x.code, "Throttling");
+  EXPECT_EQ(x.message, "Rate exceeded");
+  AwsError none = parseAwsError("<html>502</html>");
+  EXPECT_TRUE(none.code.empty());
+}
+
+TEST(SecretFile, TrimsNewlinesAndRefusesEmptyOrMissing) {
+  test::TempDir dir("secret");
+  auto s = readSecretFile(dir.writeFile("pw", "hunter2\r\n"));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s.value(), "hunter2");
+  EXPECT_EQ(readSecretFile(dir.writeFile("empty", "\n")).error().code, "empty");
+  EXPECT_EQ(readSecretFile(dir.path() + "/absent").error().code, "unreadable");
+  EnvGuard env({{"CREDENTIALS_DIRECTORY", dir.path()}});
+  auto relative = readSecretFile("pw");  // systemd LoadCredential=
+  ASSERT_TRUE(relative.ok());
+  EXPECT_EQ(relative.value(), "hunter2");
+}
+
+}  // namespace
+}  // namespace hale
