@@ -1,0 +1,113 @@
+#include "observer.h"
+
+namespace hale::aggregator {
+namespace {
+
+std::string ms(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
+}
+
+}  // namespace
+
+Observer::Observer(ObserverConfig config, SteadyTime now) : config_(std::move(config)), last_tick_(now) {
+  for (const RegionConfig& r : config_.regions) regions_.push_back(TrackedRegion{r, newRegion(now), {}});
+}
+
+void Observer::addNode(const std::string& id, const std::string& region, SteadyTime now) {
+  nodes_.emplace(id, TrackedNode{id, region, newNode(now)});
+  countNodes();
+}
+
+const TrackedNode* Observer::node(const std::string& id) const {
+  const auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+const TrackedRegion* Observer::region(const std::string& name) const {
+  for (const TrackedRegion& r : regions_) {
+    if (r.config.name == name) return &r;
+  }
+  return nullptr;
+}
+
+void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now,
+                         std::vector<Event>& events) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  TrackedNode& n = it->second;
+  const NodeHealth before = onHeartbeat(n.state, reported, now, config_.detection);
+  if (const auto e = nodeEvent(before, n.state.health); !e.empty()) {
+    events.push_back({std::string(e), id, "reported " + std::string(heartbeat::toString(reported))});
+  }
+}
+
+void Observer::countNodes() {
+  for (TrackedRegion& r : regions_) r.counts = {};
+  for (const auto& [id, n] : nodes_) {
+    for (TrackedRegion& r : regions_) {
+      if (r.config.name != n.region) continue;
+      ++r.counts.total;
+      switch (n.state.health) {
+        case NodeHealth::healthy: ++r.counts.healthy; break;
+        case NodeHealth::suspect: ++r.counts.suspect; break;
+        case NodeHealth::failed: ++r.counts.failed; break;
+        case NodeHealth::unknown: ++r.counts.unknown; break;
+      }
+    }
+  }
+}
+
+void Observer::tick(SteadyTime now, std::vector<Event>& events) {
+  // Our own stall first: a long gap since the last tick means heartbeats were not being read.
+  const auto gap = now - last_tick_;
+  last_tick_ = now;
+  if (gap > config_.tilt_threshold) {
+    const bool was_tilted = tilted(now - gap);
+    tilt_until_ = now + config_.tilt_period;
+    for (auto& [id, n] : nodes_) forgiveSilence(n.state, now);
+    if (!was_tilted)
+      events.push_back(
+          {"+tilt", "", "own loop stalled for " + ms(gap) + "; not acting for " + ms(config_.tilt_period)});
+  } else if (tilt_until_ != SteadyTime{} && now >= tilt_until_) {
+    tilt_until_ = SteadyTime{};
+    events.push_back({"-tilt", "", "acting again"});
+  }
+
+  for (auto& [id, n] : nodes_) {
+    const NodeHealth before = onTick(n.state, now, config_.detection);
+    if (const auto e = nodeEvent(before, n.state.health); !e.empty()) {
+      events.push_back({std::string(e), id, "silent for " + ms(now - n.state.last_heard)});
+    }
+  }
+  countNodes();
+
+  // Fail static: with nodes in two or more regions, all of them silent at once.
+  size_t regions_with_nodes = 0;
+  bool all_silent = !nodes_.empty();
+  for (const TrackedRegion& r : regions_) regions_with_nodes += r.counts.total > 0 ? 1 : 0;
+  for (const auto& [id, n] : nodes_) {
+    if (now - n.state.last_heard <= config_.detection.suspect_after) {
+      all_silent = false;
+      break;
+    }
+  }
+  const bool isolated = all_silent && regions_with_nodes >= 2;
+  if (isolated != isolated_) {
+    isolated_ = isolated;
+    events.push_back(isolated
+                         ? Event{"+fail-static", "", "every region went silent at once: suspecting our own isolation"}
+                         : Event{"-fail-static", "", "heartbeats are arriving again"});
+  }
+
+  const bool frozen = isolated_ || tilted(now);
+  for (TrackedRegion& r : regions_) {
+    const Verdict before = evaluate(r.state, r.counts, now, r.config.params, frozen);
+    if (const auto e = regionEvent(before, r.state.verdict); !e.empty()) {
+      events.push_back({std::string(e), r.config.name,
+                        std::to_string(r.counts.healthy) + "/" + std::to_string(r.counts.total) + " nodes healthy, " +
+                            std::to_string(r.counts.suspect) + " suspect"});
+    }
+  }
+}
+
+}  // namespace hale::aggregator

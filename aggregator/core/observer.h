@@ -1,0 +1,82 @@
+#pragma once
+
+// Everything the aggregator observes, as pure state: nodes (node_tracker), region verdicts (region_view),
+// and two judgements about itself:
+//   isolated  every known node of every region is silent at once: more likely our own network than the
+//             whole world, so verdicts freeze and nothing acts ("fail static").
+//   tilt      our own loop stalled (a gap between ticks over tilt_threshold, e.g. the process was stopped
+//             or the clock jumped): silence is forgiven and nothing acts for tilt_period.
+// Deterministic: the same calls with the same `now` give the same state and events.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "node_tracker.h"
+#include "region_view.h"
+
+namespace hale::aggregator {
+
+struct RegionConfig {
+  std::string name;
+  int priority = 100;  // lower is preferred as a failover target
+  RegionParams params;
+};
+
+struct ObserverConfig {
+  DetectionParams detection;
+  std::vector<RegionConfig> regions;
+  std::chrono::milliseconds tilt_threshold{2000};
+  std::chrono::milliseconds tilt_period{10000};
+};
+
+// A named state change, in the same words in logs, metrics, the journal and halectl.
+struct Event {
+  std::string name;     // "+node-failed", "-region-down", "+tilt", "+fail-static", ...
+  std::string subject;  // node id or region name, empty for the aggregator itself
+  std::string detail;
+};
+
+struct TrackedNode {
+  std::string id;
+  std::string region;
+  NodeState state;
+};
+
+struct TrackedRegion {
+  RegionConfig config;
+  RegionState state;
+  NodeCounts counts;
+};
+
+class Observer {
+ public:
+  Observer(ObserverConfig config, SteadyTime now);
+
+  // Adds a node to track (known from the config, or first heard of in a region that accepts any node).
+  void addNode(const std::string& id, const std::string& region, SteadyTime now);
+  bool knowsNode(const std::string& id) const { return nodes_.count(id) != 0; }
+  const TrackedNode* node(const std::string& id) const;
+
+  void heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now, std::vector<Event>& events);
+  // Advances time: silence, TILT, isolation, region verdicts.
+  void tick(SteadyTime now, std::vector<Event>& events);
+
+  bool isolated() const { return isolated_; }
+  bool tilted(SteadyTime now) const { return now < tilt_until_; }
+  const std::map<std::string, TrackedNode>& nodes() const { return nodes_; }
+  const std::vector<TrackedRegion>& regions() const { return regions_; }
+  const TrackedRegion* region(const std::string& name) const;
+
+ private:
+  void countNodes();
+
+  ObserverConfig config_;
+  std::map<std::string, TrackedNode> nodes_;
+  std::vector<TrackedRegion> regions_;
+  SteadyTime last_tick_;
+  SteadyTime tilt_until_{};
+  bool isolated_ = false;
+};
+
+}  // namespace hale::aggregator

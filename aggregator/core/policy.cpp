@@ -1,0 +1,166 @@
+#include "policy.h"
+
+#include <algorithm>
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+std::string human(std::chrono::nanoseconds d) {
+  const auto ms = duration_cast<milliseconds>(d).count();
+  if (ms < 10'000) return std::to_string(ms) + "ms";
+  if (ms < 600'000) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms / 60'000) + "m";
+}
+
+const RegionSummary* find(const Observations& seen, const std::string& name) {
+  for (const RegionSummary& r : seen.regions) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+bool hasPlan(const PolicyConfig& c, const std::string& from, const std::string& to) {
+  return std::find(c.plans.begin(), c.plans.end(), std::make_pair(from, to)) != c.plans.end();
+}
+
+Decision none(std::string reason) {
+  Decision d;
+  d.reason = std::move(reason);
+  return d;
+}
+
+Decision act(Decision::Kind kind, const std::string& from, const std::string& to, std::string reason,
+             const PolicyConfig& config) {
+  Decision d;
+  d.kind = kind;
+  d.from = from;
+  d.to = to;
+  d.reason = std::move(reason);
+  d.needs_approval = config.manual_approval;
+  d.dry_run = config.dry_run;
+  return d;
+}
+
+// The preferred region to take over from `from`: up, with a plan, lowest priority number first.
+const RegionSummary* bestTarget(const Observations& seen, const PolicyConfig& config, const std::string& from) {
+  const RegionSummary* best = nullptr;
+  for (const RegionSummary& r : seen.regions) {
+    if (r.name == from || r.verdict != Verdict::up || !hasPlan(config, from, r.name)) continue;
+    if (best == nullptr || r.priority < best->priority) best = &r;
+  }
+  return best;
+}
+
+Decision operatorDecision(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
+                          const OperatorRequest& req, WallTime wall_now) {
+  const std::string to = req.kind == OperatorRequest::Kind::failback ? config.home_region : req.to;
+  const auto kind = req.kind == OperatorRequest::Kind::failback ? Decision::Kind::failback : Decision::Kind::failover;
+  if (state.plan_running) return none("refused: a plan is running");
+  if (to == state.active_region) return none("refused: " + to + " is already the active region");
+  if (!hasPlan(config, state.active_region, to))
+    return none("refused: no plan from " + state.active_region + " to " + to);
+  const RegionSummary* target = find(seen, to);
+  if (target == nullptr) return none("refused: unknown region " + to);
+  if (!req.force) {
+    if (target->verdict != Verdict::up) {
+      return none("refused: target " + to + " is " + std::string(toString(target->verdict)) + " (use --force)");
+    }
+    if (state.last_failover && wall_now - *state.last_failover < config.min_failover_interval) {
+      return none("refused: last failover " + human(wall_now - *state.last_failover) + " ago, minimum interval " +
+                  human(config.min_failover_interval) + " (use --force)");
+    }
+  }
+  Decision d =
+      act(kind, state.active_region, to, "operator requested " + std::string(toString(kind)) + " to " + to, config);
+  d.operator_requested = true;
+  d.forced = req.force;
+  d.needs_approval = false;  // the operator is the approval
+  return d;
+}
+
+}  // namespace
+
+std::string_view toString(Decision::Kind k) {
+  switch (k) {
+    case Decision::Kind::none: return "none";
+    case Decision::Kind::failover: return "failover";
+    case Decision::Kind::failback: return "failback";
+  }
+  return "?";
+}
+
+Decision decide(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
+                const std::optional<OperatorRequest>& request, SteadyTime now, WallTime wall_now) {
+  // An operator may act while automation is paused or blocked, never while the aggregator distrusts itself
+  // about the facts it would need (isolation), unless forced.
+  if (request) {
+    if (seen.isolated && !request->force) return none("refused: fail static (every region silent; use --force)");
+    return operatorDecision(seen, state, config, *request, wall_now);
+  }
+  if (seen.tilt) return none("tilt: own loop stalled recently, not acting");
+  if (seen.isolated) return none("fail static: every region silent at once, suspecting own isolation");
+  if (state.paused) return none("paused");
+  if (state.plan_running) return none("a plan is running");
+  if (!state.awaiting_approval.empty()) return none("awaiting approval of plan " + state.awaiting_approval);
+  if (!state.blocked_by_failed_plan.empty()) {
+    return none("plan " + state.blocked_by_failed_plan + " failed; waiting for an operator (resume)");
+  }
+
+  const RegionSummary* active = find(seen, state.active_region);
+  if (active == nullptr) return none("active region " + state.active_region + " is not configured");
+
+  if (active->verdict == Verdict::down) {
+    const RegionSummary* target = bestTarget(seen, config, active->name);
+    if (target == nullptr) return none("active region " + active->name + " is down, but no region with a plan is up");
+    if (state.last_failover && wall_now - *state.last_failover < config.min_failover_interval) {
+      return none("active region " + active->name + " is down, but the last failover was " +
+                  human(wall_now - *state.last_failover) + " ago (minimum interval " +
+                  human(config.min_failover_interval) + ")");
+    }
+    if (config.dry_run && state.dry_run_decided == active->name + ">" + target->name) {
+      return none("dry run: failover " + active->name + " to " + target->name + " already journaled");
+    }
+    return act(Decision::Kind::failover, active->name, target->name,
+               "region " + active->name + " down for " + human(now - active->verdict_since) + " (" +
+                   std::to_string(active->healthy) + "/" + std::to_string(active->total) + " nodes healthy)",
+               config);
+  }
+
+  // Failback: only to the home region, only when configured, only after it was up for failback_after.
+  if (state.active_region != config.home_region && !config.home_region.empty()) {
+    const RegionSummary* home = find(seen, config.home_region);
+    if (!config.auto_failback)
+      return none("active region " + active->name + " is " + std::string(toString(active->verdict)) +
+                  "; failback is manual");
+    if (home == nullptr || home->verdict != Verdict::up) {
+      return none("home region " + config.home_region + " is not up; staying on " + active->name);
+    }
+    if (now - home->verdict_since < config.failback_after) {
+      return none("home region " + config.home_region + " up for " + human(now - home->verdict_since) +
+                  ", failback after " + human(config.failback_after));
+    }
+    if (!hasPlan(config, active->name, config.home_region))
+      return none("no plan from " + active->name + " back to " + config.home_region);
+    if (state.last_failover && wall_now - *state.last_failover < config.min_failover_interval) {
+      return none("failback waits for the minimum interval since the last failover");
+    }
+    if (config.dry_run && state.dry_run_decided == active->name + ">" + config.home_region) {
+      return none("dry run: failback to " + config.home_region + " already journaled");
+    }
+    return act(Decision::Kind::failback, active->name, config.home_region,
+               "home region " + config.home_region + " up for " + human(now - home->verdict_since), config);
+  }
+  return none("active region " + active->name + " is " + std::string(toString(active->verdict)));
+}
+
+void refreshState(PolicyState& state, const Observations& seen) {
+  if (state.dry_run_decided.empty()) return;
+  const std::string from = state.dry_run_decided.substr(0, state.dry_run_decided.find('>'));
+  const RegionSummary* r = find(seen, from);
+  if (r != nullptr && r->verdict == Verdict::up) state.dry_run_decided.clear();
+}
+
+}  // namespace hale::aggregator

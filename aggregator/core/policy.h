@@ -1,0 +1,81 @@
+#pragma once
+
+// The failover policy: one pure function of what is observed, what was decided before, the guards and
+// `now`. It returns a decision and always a reason, so "why did (or didn't) it fail over?" has an answer
+// in the journal and in halectl. No I/O, no clock reads, no threads.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clock.h"
+#include "region_view.h"
+
+namespace hale::aggregator {
+
+struct RegionSummary {
+  std::string name;
+  int priority = 100;
+  Verdict verdict = Verdict::up;
+  SteadyTime verdict_since{};
+  uint32_t healthy = 0;
+  uint32_t total = 0;
+};
+
+struct PolicyConfig {
+  std::string home_region;  // the region that is active in normal times (failback returns here)
+  bool dry_run = false;     // decide and journal, change nothing
+  bool manual_approval = false;
+  std::chrono::milliseconds min_failover_interval{std::chrono::minutes{10}};
+  bool auto_failback = false;
+  std::chrono::milliseconds failback_after{std::chrono::minutes{10}};
+  // Pairs (from, to) that have a plan; a region without a plan from the active one is never a target.
+  std::vector<std::pair<std::string, std::string>> plans;
+};
+
+// Decisions and operator actions that outlive a tick, kept in the journal.
+struct PolicyState {
+  std::string active_region;
+  bool paused = false;
+  bool plan_running = false;
+  std::string awaiting_approval;       // plan id, when a decision waits for `halectl approve`
+  std::string blocked_by_failed_plan;  // plan id of a failed plan: automation waits for an operator
+  std::optional<WallTime> last_failover;
+  std::string dry_run_decided;  // "from>to" already journaled as a dry run; cleared when `from` is up
+};
+
+struct OperatorRequest {
+  enum class Kind { failover, failback } kind = Kind::failover;
+  std::string to;      // failover target (failback: the home region)
+  bool force = false;  // skip the target-health and minimum-interval guards
+};
+
+struct Observations {
+  std::vector<RegionSummary> regions;
+  bool isolated = false;
+  bool tilt = false;
+};
+
+struct Decision {
+  enum class Kind { none, failover, failback } kind = Kind::none;
+  std::string from;
+  std::string to;
+  std::string reason;
+  bool operator_requested = false;
+  bool forced = false;
+  bool needs_approval = false;
+  bool dry_run = false;
+
+  bool acts() const { return kind != Kind::none; }
+};
+
+std::string_view toString(Decision::Kind k);
+
+Decision decide(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
+                const std::optional<OperatorRequest>& request, SteadyTime now, WallTime wall_now);
+
+// Per-tick upkeep of the state: a dry-run decision is forgotten once the region it failed away from is
+// up again, so a later outage is journaled again.
+void refreshState(PolicyState& state, const Observations& seen);
+
+}  // namespace hale::aggregator

@@ -1,0 +1,54 @@
+#pragma once
+
+// A region's verdict from its nodes: up / degraded / down, with hysteresis. Pure.
+//
+//   alive   = healthy + suspect nodes (a suspect still gets the benefit of the doubt)
+//   below   = alive < min_healthy, or alive / known nodes < min_healthy_share
+//   up      = healthy >= min_healthy and healthy / nodes >= min_healthy_share
+// `down` only after `below` held for down_after; back out of `down` only after `up` held for up_after.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "clock.h"
+
+namespace hale::aggregator {
+
+enum class Verdict : uint8_t { up, degraded, down };
+std::string_view toString(Verdict v);
+
+struct RegionParams {
+  uint32_t min_healthy = 1;
+  double min_healthy_share = 0.5;
+  std::chrono::milliseconds down_after{3000};
+  std::chrono::milliseconds up_after{10000};
+};
+
+struct NodeCounts {
+  uint32_t total = 0;
+  uint32_t healthy = 0;
+  uint32_t suspect = 0;
+  uint32_t failed = 0;
+  uint32_t unknown = 0;
+};
+
+struct RegionState {
+  Verdict verdict = Verdict::up;
+  SteadyTime since{};  // when `verdict` last changed
+  bool below = false;
+  SteadyTime below_since{};
+  bool above = false;  // "up" condition holds
+  SteadyTime above_since{};
+};
+
+RegionState newRegion(SteadyTime now);
+
+// Re-evaluates with the current counts. `frozen` (the aggregator suspects its own isolation, or is in
+// TILT) keeps the verdict where it is. Returns the verdict before.
+Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const RegionParams& p, bool frozen);
+
+std::string_view regionEvent(Verdict before, Verdict after);
+
+}  // namespace hale::aggregator

@@ -1,0 +1,163 @@
+#pragma once
+
+// Simulated time for the aggregator's pure core: regions and nodes, a heartbeat per node every second
+// following a behaviour the test gives, ticks every 100 ms, the policy asked at every tick, and acting
+// decisions applied the way the engine applies them. Hours of behaviour run in milliseconds.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "observer.h"
+#include "policy.h"
+
+namespace hale::aggregator::sim {
+
+using std::chrono::milliseconds;
+using Behaviour = std::function<std::optional<heartbeat::NodeStatus>(int64_t t_ms)>;
+
+inline std::optional<heartbeat::NodeStatus> healthy(int64_t) { return heartbeat::NodeStatus::healthy; }
+// Healthy until `ms`, then silent forever.
+inline Behaviour diesAt(int64_t ms) {
+  return [ms](int64_t t) -> std::optional<heartbeat::NodeStatus> {
+    if (t < ms) return heartbeat::NodeStatus::healthy;
+    return std::nullopt;
+  };
+}
+inline Behaviour silentBetween(int64_t from, int64_t to) {
+  return [from, to](int64_t t) -> std::optional<heartbeat::NodeStatus> {
+    if (t >= from && t < to) return std::nullopt;
+    return heartbeat::NodeStatus::healthy;
+  };
+}
+inline Behaviour reportsUnhealthyFrom(int64_t ms) {
+  return [ms](int64_t t) -> std::optional<heartbeat::NodeStatus> {
+    return t < ms ? heartbeat::NodeStatus::healthy : heartbeat::NodeStatus::unhealthy;
+  };
+}
+
+class Sim {
+ public:
+  Sim() {
+    observer_config.detection.suspect_after = milliseconds{2500};
+    observer_config.detection.miss_after = milliseconds{4000};
+    observer_config.tilt_threshold = milliseconds{2000};
+    observer_config.tilt_period = milliseconds{10000};
+    policy.home_region = "eu";
+    policy.min_failover_interval = std::chrono::minutes{10};
+    policy.plans = {{"eu", "us"}, {"us", "eu"}};
+    state.active_region = "eu";
+    addRegion("eu", 1);
+    addRegion("us", 2);
+  }
+
+  void addRegion(const std::string& name, int priority, RegionParams params = defaultParams()) {
+    observer_config.regions.push_back({name, priority, params});
+    for (int i = 1; i <= 3; ++i) behaviours[name + "-" + std::to_string(i)] = {name, healthy};
+  }
+  static RegionParams defaultParams() {
+    RegionParams p;
+    p.min_healthy = 2;
+    p.min_healthy_share = 0.5;
+    p.down_after = milliseconds{2000};
+    p.up_after = milliseconds{5000};
+    return p;
+  }
+  void setNode(const std::string& id, Behaviour b) { behaviours.at(id).second = std::move(b); }
+  void setRegion(const std::string& region, const Behaviour& b) {
+    for (auto& [id, rb] : behaviours) {
+      if (rb.first == region) rb.second = b;
+    }
+  }
+
+  // Runs until `until_ms` of simulated time. `stall_at`: the aggregator's loop does not run for
+  // `stall_ms` from that time (as if SIGSTOPped); heartbeats sent meanwhile are delivered on resume.
+  void runUntil(int64_t until_ms, int64_t stall_at = -1, int64_t stall_ms = 0) {
+    if (!observer_) start();
+    for (; t_ < until_ms; t_ += 100) {
+      if (stall_at >= 0 && t_ >= stall_at && t_ < stall_at + stall_ms) continue;
+      const SteadyTime now = t0_ + milliseconds{t_};
+      // Heartbeats sent at every whole second (those sent during a stall were queued).
+      for (int64_t sent = last_beat_ + 1000; sent <= t_; sent += 1000) {
+        for (auto& [id, rb] : behaviours) {
+          if (auto st = rb.second(sent)) observer_->heartbeat(id, *st, now, events);
+        }
+        last_beat_ = sent;
+      }
+      observer_->tick(now, events);
+      refreshState(state, observations(now));
+      step(now, std::nullopt);
+    }
+  }
+
+  // An operator request at the current time.
+  Decision request(OperatorRequest r) {
+    if (!observer_) start();
+    return step(t0_ + milliseconds{t_}, r);
+  }
+
+  Observations observations(SteadyTime now) const {
+    Observations o;
+    o.isolated = observer_->isolated();
+    o.tilt = observer_->tilted(now);
+    for (const TrackedRegion& r : observer_->regions()) {
+      o.regions.push_back(
+          {r.config.name, r.config.priority, r.state.verdict, r.state.since, r.counts.healthy, r.counts.total});
+    }
+    return o;
+  }
+
+  std::vector<Decision> acted() const {
+    std::vector<Decision> out;
+    for (const Decision& d : decisions) {
+      if (d.acts()) out.push_back(d);
+    }
+    return out;
+  }
+  const Decision& last() const { return decisions.back(); }
+  int64_t actedAt(size_t i) const { return acted_at.at(i); }
+
+  ObserverConfig observer_config;
+  PolicyConfig policy;
+  PolicyState state;
+  std::map<std::string, std::pair<std::string, Behaviour>> behaviours;  // node -> (region, behaviour)
+  std::vector<Event> events;
+  std::vector<Decision> decisions;
+  std::vector<int64_t> acted_at;
+  bool complete_plans = true;  // a started plan finishes at once (false: it stays running)
+
+ private:
+  void start() {
+    observer_.emplace(observer_config, t0_);
+    for (const auto& [id, rb] : behaviours) observer_->addNode(id, rb.first, t0_);
+  }
+
+  Decision step(SteadyTime now, const std::optional<OperatorRequest>& r) {
+    const WallTime wall = WallTime{std::chrono::seconds{1'700'000'000}} + milliseconds{t_};
+    Decision d = decide(observations(now), state, policy, r, now, wall);
+    decisions.push_back(d);
+    if (!d.acts()) return d;
+    acted_at.push_back(t_);
+    // Applied as the engine does.
+    if (d.dry_run) {
+      state.dry_run_decided = d.from + ">" + d.to;
+    } else if (d.needs_approval) {
+      state.awaiting_approval = "plan-" + std::to_string(acted_at.size());
+    } else if (complete_plans) {
+      state.active_region = d.to;
+      state.last_failover = wall;
+    } else {
+      state.plan_running = true;
+    }
+    return d;
+  }
+
+  SteadyTime t0_ = SteadyTime{} + std::chrono::hours{100};
+  int64_t t_ = 0;
+  int64_t last_beat_ = -1000;
+  std::optional<Observer> observer_;
+};
+
+}  // namespace hale::aggregator::sim

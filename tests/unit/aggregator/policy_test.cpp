@@ -1,0 +1,441 @@
+// The failover policy in simulated time: each case builds a situation, runs it, and asserts the decision
+// and its reason. Regions eu (home, active, priority 1) and us (priority 2), 3 nodes each, min_healthy 2,
+// suspect after 2.5 s of silence, failed after 4 s, region down after 2 s below the minimum.
+
+#include <gtest/gtest.h>
+
+#include "policy_sim.h"
+
+namespace hale::aggregator {
+namespace {
+
+using sim::Sim;
+using K = Decision::Kind;
+using H = heartbeat::NodeStatus;
+
+void expectReason(const Decision& d, const std::string& part) {
+  EXPECT_NE(d.reason.find(part), std::string::npos) << "reason: " << d.reason;
+}
+
+// --- Nothing to do -------------------------------------------------------------------------------------
+
+TEST(Policy, AllHealthyDoesNothing) {
+  Sim s;
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  EXPECT_EQ(s.last().kind, K::none);
+  expectReason(s.last(), "active region eu is up");
+}
+
+TEST(Policy, SustainedRegionLossFailsOverExactlyOnce) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  const Decision d = s.acted()[0];
+  EXPECT_EQ(d.kind, K::failover);
+  EXPECT_EQ(d.from, "eu");
+  EXPECT_EQ(d.to, "us");
+  expectReason(d, "region eu down for");
+  expectReason(d, "(0/3 nodes healthy)");
+  // Last heartbeat at 9 s; failed 4 s later; down 2 s after that.
+  EXPECT_GE(s.actedAt(0), 14'900);
+  EXPECT_LE(s.actedAt(0), 15'500);
+  expectReason(s.last(), "active region us is up");
+}
+
+TEST(Policy, OneLostHeartbeatPerNodeDoesNothing) {
+  Sim s;
+  s.setNode("eu-1", sim::silentBetween(10'000, 11'000));
+  s.setNode("eu-2", sim::silentBetween(20'000, 21'000));
+  s.setNode("eu-3", sim::silentBetween(30'000, 31'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+}
+
+TEST(Policy, AllNodesLosingOneHeartbeatTogetherDoesNothing) {
+  Sim s;
+  s.setRegion("eu", sim::silentBetween(10'000, 11'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+}
+
+TEST(Policy, OneFlappingNodeOfThreeDoesNothing) {
+  Sim s;
+  s.setNode("eu-2", [](int64_t t) -> std::optional<H> { return (t / 1000) % 2 == 0 ? H::healthy : H::unhealthy; });
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+}
+
+TEST(Policy, OneDeadNodeOfThreeLeavesTheRegionUp) {
+  Sim s;
+  s.setNode("eu-1", sim::diesAt(5'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "active region eu is up");  // 2 of 3 healthy meets min_healthy = 2
+}
+
+TEST(Policy, DeadNodePlusSuspectIsDegradedNotDown) {
+  Sim s;
+  s.setNode("eu-1", sim::diesAt(5'000));
+  s.setNode("eu-2", sim::silentBetween(20'000, 23'000));  // suspect for a moment: alive 2, healthy 1
+  s.runUntil(22'700);
+  expectReason(s.last(), "active region eu is degraded");
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "active region eu is up");
+}
+
+TEST(Policy, TwoDeadNodesOfThreeAreBelowTheMinimum) {
+  Sim s;
+  s.setNode("eu-1", sim::diesAt(5'000));
+  s.setNode("eu-2", sim::diesAt(5'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  expectReason(s.acted()[0], "(1/3 nodes healthy)");
+}
+
+TEST(Policy, DipShorterThanDownAfterDoesNothing) {
+  Sim s;
+  // Two nodes report unhealthy for 2 s (failed after fall = 2), then recover: below the minimum < 2 s.
+  s.setNode("eu-1",
+            [](int64_t t) -> std::optional<H> { return t >= 10'000 && t < 12'000 ? H::unhealthy : H::healthy; });
+  s.setNode("eu-2",
+            [](int64_t t) -> std::optional<H> { return t >= 10'000 && t < 12'000 ? H::unhealthy : H::healthy; });
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+}
+
+TEST(Policy, NodesReportingUnhealthyFailTheRegion) {
+  Sim s;
+  s.setRegion("eu", sim::reportsUnhealthyFrom(10'000));
+  s.runUntil(30'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].kind, K::failover);
+}
+
+TEST(Policy, EveryRegionSilentIsFailStatic) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.setRegion("us", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "fail static");
+  bool saw = false;
+  for (const Event& e : s.events) saw |= e.name == "+fail-static";
+  EXPECT_TRUE(saw);
+}
+
+TEST(Policy, IsolationThatEndsDoesNotFailOver) {
+  Sim s;
+  s.setRegion("eu", sim::silentBetween(10'000, 20'000));
+  s.setRegion("us", sim::silentBetween(10'000, 20'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "active region eu is up");
+}
+
+TEST(Policy, StartingWithTheActiveRegionAlreadyDead) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(0));
+  s.runUntil(30'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].to, "us");
+}
+
+// --- Our own stall (TILT) ------------------------------------------------------------------------------
+
+TEST(Policy, OwnStallIsNotARegionDeath) {
+  Sim s;
+  s.runUntil(60'000, /*stall_at=*/20'000, /*stall_ms=*/10'000);
+  EXPECT_TRUE(s.acted().empty());
+  bool tilt = false;
+  for (const Event& e : s.events) tilt |= e.name == "+tilt";
+  EXPECT_TRUE(tilt);
+}
+
+TEST(Policy, TiltHoldsDecisionsThenRealDeathStillFailsOver) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(30'000));
+  s.runUntil(28'000, 20'000, 5'000);
+  EXPECT_TRUE(s.acted().empty());
+  bool held = false;
+  for (const Decision& d : s.decisions) held |= d.reason.find("tilt") != std::string::npos;
+  EXPECT_TRUE(held);
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_GE(s.actedAt(0), 35'000);  // not before tilt ended (25 s + 10 s)
+}
+
+// --- Guards ---------------------------------------------------------------------------------------------
+
+TEST(Policy, DryRunDecidesOnceAndChangesNothing) {
+  Sim s;
+  s.policy.dry_run = true;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_TRUE(s.acted()[0].dry_run);
+  EXPECT_EQ(s.state.active_region, "eu");
+  expectReason(s.last(), "dry run: failover eu to us already journaled");
+}
+
+TEST(Policy, DryRunJournalsAgainAfterTheRegionRecoveredAndFailedAgain) {
+  Sim s;
+  s.policy.dry_run = true;
+  s.setRegion("eu", [](int64_t t) -> std::optional<H> {
+    if ((t >= 10'000 && t < 20'000) || t >= 40'000) return std::nullopt;
+    return H::healthy;
+  });
+  s.runUntil(70'000);
+  EXPECT_EQ(s.acted().size(), 2u);
+}
+
+TEST(Policy, PausedDoesNothing) {
+  Sim s;
+  s.state.paused = true;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  EXPECT_EQ(s.last().reason, "paused");
+}
+
+TEST(Policy, ManualApprovalWaits) {
+  Sim s;
+  s.policy.manual_approval = true;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_TRUE(s.acted()[0].needs_approval);
+  expectReason(s.last(), "awaiting approval of plan plan-1");
+  EXPECT_EQ(s.state.active_region, "eu");
+}
+
+TEST(Policy, MinimumIntervalBlocksASecondFailover) {
+  Sim s;
+  s.state.last_failover = WallTime{std::chrono::seconds{1'700'000'000}} - std::chrono::minutes{1};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "minimum interval 10m");
+}
+
+TEST(Policy, MinimumIntervalPassedAllowsFailover) {
+  Sim s;
+  s.state.last_failover = WallTime{std::chrono::seconds{1'700'000'000}} - std::chrono::minutes{11};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_EQ(s.acted().size(), 1u);
+}
+
+TEST(Policy, NeverFailsOverToARegionThatIsNotUp) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.setNode("us-1", sim::diesAt(5'000));  // us degraded: 2/3 healthy but not all... still "up"? min 2 of 3 = up
+  s.setNode("us-2", sim::diesAt(5'000));  // 1/3: below the minimum, us is down
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "no region with a plan is up");
+}
+
+TEST(Policy, DegradedTargetIsNotUp) {
+  Sim s;
+  s.observer_config.regions.clear();
+  s.behaviours.clear();
+  RegionParams strict = Sim::defaultParams();
+  strict.min_healthy = 3;  // us with one node down: alive 2 < 3 would be below... keep alive >= min via share
+  strict.min_healthy_share = 0.5;
+  s.addRegion("eu", 1);
+  s.addRegion("us", 2, strict);
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.setNode("us-1", sim::reportsUnhealthyFrom(5'000));  // unhealthy but alive (suspect -> failed by fall)
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "no region with a plan is up");
+}
+
+TEST(Policy, NoPlanNoTarget) {
+  Sim s;
+  s.policy.plans = {{"us", "eu"}};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+}
+
+TEST(Policy, PrefersTheLowestPriorityNumber) {
+  Sim s;
+  s.addRegion("ap", 0);
+  s.policy.plans = {{"eu", "us"}, {"eu", "ap"}};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].to, "ap");
+}
+
+TEST(Policy, SkipsAPreferredRegionThatIsDown) {
+  Sim s;
+  s.addRegion("ap", 0);
+  s.policy.plans = {{"eu", "us"}, {"eu", "ap"}};
+  s.setRegion("ap", sim::diesAt(1'000));
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].to, "us");
+}
+
+TEST(Policy, RunningPlanBlocksNewDecisions) {
+  Sim s;
+  s.complete_plans = false;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.last().reason, "a plan is running");
+}
+
+TEST(Policy, FailedPlanWaitsForAnOperator) {
+  Sim s;
+  s.state.blocked_by_failed_plan = "p-7";
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "plan p-7 failed");
+}
+
+// --- Failback ---------------------------------------------------------------------------------------------
+
+TEST(Policy, FailbackIsManualByDefault) {
+  Sim s;
+  s.setRegion("eu", sim::silentBetween(10'000, 40'000));
+  s.runUntil(120'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.state.active_region, "us");
+  expectReason(s.last(), "failback is manual");
+}
+
+TEST(Policy, AutoFailbackWaitsForTheHealthyPeriod) {
+  Sim s;
+  s.policy.auto_failback = true;
+  s.policy.failback_after = std::chrono::minutes{2};
+  s.policy.min_failover_interval = std::chrono::minutes{1};
+  s.setRegion("eu", sim::silentBetween(10'000, 40'000));
+  s.runUntil(100'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  expectReason(s.last(), "failback after 120s");
+  s.runUntil(240'000);
+  ASSERT_EQ(s.acted().size(), 2u);
+  EXPECT_EQ(s.acted()[1].kind, K::failback);
+  EXPECT_EQ(s.acted()[1].to, "eu");
+  EXPECT_GE(s.actedAt(1), 40'000 + 5'000 + 120'000);
+  EXPECT_EQ(s.state.active_region, "eu");
+}
+
+TEST(Policy, AutoFailbackNeedsTheHomeRegionUp) {
+  Sim s;
+  s.policy.auto_failback = true;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(120'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  expectReason(s.last(), "home region eu is not up");
+}
+
+// --- Operator requests --------------------------------------------------------------------------------------
+
+TEST(Policy, OperatorFailoverToAHealthyRegion) {
+  Sim s;
+  s.runUntil(10'000);
+  const Decision d = s.request({OperatorRequest::Kind::failover, "us", false});
+  EXPECT_EQ(d.kind, K::failover);
+  EXPECT_TRUE(d.operator_requested);
+  EXPECT_FALSE(d.needs_approval);
+  expectReason(d, "operator requested failover to us");
+}
+
+TEST(Policy, OperatorMayActWhilePaused) {
+  Sim s;
+  s.state.paused = true;
+  s.runUntil(10'000);
+  EXPECT_EQ(s.request({OperatorRequest::Kind::failover, "us", false}).kind, K::failover);
+}
+
+TEST(Policy, OperatorFailoverToARegionNotUpNeedsForce) {
+  Sim s;
+  s.setRegion("us", sim::diesAt(1'000));
+  s.runUntil(20'000);
+  const Decision refused = s.request({OperatorRequest::Kind::failover, "us", false});
+  EXPECT_EQ(refused.kind, K::none);
+  expectReason(refused, "refused: target us is down (use --force)");
+  const Decision forced = s.request({OperatorRequest::Kind::failover, "us", true});
+  EXPECT_EQ(forced.kind, K::failover);
+  EXPECT_TRUE(forced.forced);
+}
+
+TEST(Policy, OperatorRequestsThatMakeNoSense) {
+  Sim s;
+  s.runUntil(10'000);
+  expectReason(s.request({OperatorRequest::Kind::failover, "eu", false}), "refused: eu is already the active region");
+  expectReason(s.request({OperatorRequest::Kind::failover, "mars", false}), "refused: no plan from eu to mars");
+  expectReason(s.request({OperatorRequest::Kind::failback, "", false}), "refused: eu is already the active region");
+  s.state.plan_running = true;
+  expectReason(s.request({OperatorRequest::Kind::failover, "us", false}), "refused: a plan is running");
+}
+
+TEST(Policy, OperatorFailbackReturnsHome) {
+  Sim s;
+  s.setRegion("eu", sim::silentBetween(10'000, 30'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.state.active_region, "us");
+  s.state.last_failover.reset();
+  const Decision d = s.request({OperatorRequest::Kind::failback, "", false});
+  EXPECT_EQ(d.kind, K::failback);
+  EXPECT_EQ(d.from, "us");
+  EXPECT_EQ(d.to, "eu");
+}
+
+TEST(Policy, OperatorFailoverRespectsTheMinimumIntervalUnlessForced) {
+  Sim s;
+  s.state.last_failover = WallTime{std::chrono::seconds{1'700'000'000}};
+  s.runUntil(10'000);
+  expectReason(s.request({OperatorRequest::Kind::failover, "us", false}), "minimum interval 10m (use --force)");
+  EXPECT_EQ(s.request({OperatorRequest::Kind::failover, "us", true}).kind, K::failover);
+}
+
+TEST(Policy, OperatorDuringIsolationNeedsForce) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(5'000));
+  s.setRegion("us", sim::diesAt(5'000));
+  s.runUntil(20'000);
+  expectReason(s.request({OperatorRequest::Kind::failover, "us", false}), "refused: fail static");
+}
+
+// --- Events -------------------------------------------------------------------------------------------------
+
+TEST(Policy, RegionDeathProducesNamedEventsInOrder) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(20'000);
+  std::vector<std::string> names;
+  for (const Event& e : s.events) {
+    if (e.subject == "eu-1" || e.subject == "eu") names.push_back(e.name);
+  }
+  // Every node suspect: alive but none healthy, so degraded before down.
+  EXPECT_EQ(names, (std::vector<std::string>{"+node-healthy", "+node-suspect", "+region-degraded", "+node-failed",
+                                             "+region-down"}));
+}
+
+TEST(Policy, RecoveredRegionNeedsUpAfterToLeaveDown) {
+  Sim s;
+  s.setRegion("eu", sim::silentBetween(10'000, 30'000));  // heartbeats again from 30 s; up_after is 5 s
+  auto leftDown = [&] {
+    for (const Event& e : s.events) {
+      if (e.name == "-region-down" && e.subject == "eu") return true;
+    }
+    return false;
+  };
+  s.runUntil(33'000);
+  EXPECT_FALSE(leftDown());
+  s.runUntil(40'000);
+  EXPECT_TRUE(leftDown());
+}
+
+}  // namespace
+}  // namespace hale::aggregator
