@@ -59,7 +59,7 @@ std::unique_ptr<control::ControlServer> Agent::makeControlServer(const std::stri
 
 Result<void> Agent::start(AgentConfig config) {
   auto board = makeBoard(config);
-  auto http = std::make_unique<HttpServer>([this] { return snapshot(); }, counters_, clock_);
+  auto http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_));
   {
     std::lock_guard lock(mu_);
     board_ = board;  // readers need a board before any server can call them
@@ -96,7 +96,7 @@ Result<void> Agent::reload(AgentConfig config) {
   // Everything that can fail happens before anything running is touched.
   std::unique_ptr<HttpServer> http;
   if (config.http_listen != old.http_listen || config.http_port != old.http_port) {
-    http = std::make_unique<HttpServer>([this] { return snapshot(); }, counters_, clock_);
+    http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_));
     if (auto r = http->start(config.http_listen, config.http_port); !r) return r;
   }
   std::unique_ptr<control::ControlServer> control;

@@ -13,6 +13,7 @@
 #include "agent_counters.h"
 #include "control_server.h"
 #include "health_board.h"
+#include "healthz_routes.h"
 #include "heartbeat_publisher.h"
 #include "http_server.h"
 #include "scheduler.h"

@@ -1,6 +1,6 @@
 // The HTTP server on a real loopback port, fed a snapshot the test controls.
 
-#include "http_server.h"
+#include "healthz_routes.h"
 
 #include <gtest/gtest.h>
 
@@ -47,11 +47,12 @@ class HttpServerTest : public ::testing::Test {
   std::shared_ptr<const Snapshot> snapshot_;
   AgentCounters counters_;
   const Clock& clock_ = SystemClock::instance();
-  HttpServer server_{[this] {
-                       std::lock_guard lock(mu_);
-                       return snapshot_;
-                     },
-                     counters_, SystemClock::instance()};
+  HttpServer server_{healthzRoutes(
+      [this] {
+        std::lock_guard lock(mu_);
+        return snapshot_;
+      },
+      counters_, SystemClock::instance())};
 };
 
 TEST_F(HttpServerTest, HealthzFollowsTheSnapshot) {
@@ -93,10 +94,10 @@ TEST_F(HttpServerTest, KeepsConnectionsAlive) {
 
 TEST(HttpServerStart, RefusesBadAddressesAndTakenPorts) {
   AgentCounters counters;
-  HttpServer a([] { return std::make_shared<const Snapshot>(); }, counters, SystemClock::instance());
+  HttpServer a(healthzRoutes([] { return std::make_shared<const Snapshot>(); }, counters, SystemClock::instance()));
   EXPECT_EQ(a.start("not-an-ip", 0).error().code, "config");
   ASSERT_TRUE(a.start("127.0.0.1", 0).ok());
-  HttpServer b([] { return std::make_shared<const Snapshot>(); }, counters, SystemClock::instance());
+  HttpServer b(healthzRoutes([] { return std::make_shared<const Snapshot>(); }, counters, SystemClock::instance()));
   const auto r = b.start("127.0.0.1", a.port());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "bind");

@@ -4,16 +4,11 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 
+#include <cerrno>
 #include <cstring>
 
-#include "status_render.h"
-
-namespace hale::agent {
+namespace hale {
 namespace {
-
-constexpr const char* kJson = "application/json";
-constexpr const char* kText = "text/plain; charset=utf-8";
-constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 // Marks the first callback of a request. libmicrohttpd 0.9.75 answers "Connection: close" to every
 // response queued on the first callback of a GET, which costs keep-alive and most of the throughput;
@@ -27,13 +22,19 @@ MHD_Result onRequest(void* cls, MHD_Connection* connection, const char* url, con
     return MHD_YES;
   }
   if (*upload_size != 0) {
-    *upload_size = 0;  // a body on GET/HEAD is ignored; other methods are refused below
+    *upload_size = 0;  // request bodies are ignored; handlers refuse methods that carry one
     return MHD_YES;
   }
-  const auto* server = static_cast<const HttpServer*>(cls);
+  const auto* handler = static_cast<const HttpHandler*>(cls);
   thread_local std::string body;  // one per polling thread: no allocation once warm
-  const char* content_type = kText;
-  const unsigned status = server->handle(method, url, body, content_type);
+  const char* content_type = kContentText;
+  unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+  try {
+    status = (*handler)(method, url, body, content_type);
+  } catch (const std::exception&) {
+    body = "internal error\n";
+    content_type = kContentText;
+  }
   MHD_Response* response =
       MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
@@ -47,35 +48,14 @@ MHD_Result onRequest(void* cls, MHD_Connection* connection, const char* url, con
 
 }  // namespace
 
-HttpServer::HttpServer(SnapshotSource source, AgentCounters& counters, const Clock& clock)
-    : source_(std::move(source)), counters_(counters), clock_(clock) {}
+HttpServer::HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
 
 HttpServer::~HttpServer() { stop(); }
 
-unsigned HttpServer::handle(std::string_view method, std::string_view url, std::string& body,
-                            const char*& content_type) const {
-  counters_.http_requests.fetch_add(1, std::memory_order_relaxed);
-  if (method != "GET" && method != "HEAD") {
-    body = "method not allowed\n";
-    content_type = kText;
-    return MHD_HTTP_METHOD_NOT_ALLOWED;
-  }
-  const std::shared_ptr<const Snapshot> snap = source_();
-  const SteadyTime now = clock_.steadyNow();
-  if (url == "/healthz") {
-    renderHealthz(*snap, now, body);
-    content_type = kJson;
-    return effectiveNodeStatus(*snap, now) == heartbeat::NodeStatus::unhealthy ? MHD_HTTP_SERVICE_UNAVAILABLE
-                                                                               : MHD_HTTP_OK;
-  }
-  if (url == "/metrics") {
-    renderMetrics(*snap, now, counters_, body);
-    content_type = kPrometheus;
-    return MHD_HTTP_OK;
-  }
-  body = "not found\n";
-  content_type = kText;
-  return MHD_HTTP_NOT_FOUND;
+unsigned HttpServer::methodNotAllowed(std::string& body, const char*& content_type) {
+  body = "method not allowed\n";
+  content_type = kContentText;
+  return MHD_HTTP_METHOD_NOT_ALLOWED;
 }
 
 Result<void> HttpServer::start(const std::string& address, uint16_t port) {
@@ -93,7 +73,7 @@ Result<void> HttpServer::start(const std::string& address, uint16_t port) {
   } else {
     return makeError("config", "http listen address \"" + address + "\" is not an IPv4 or IPv6 address");
   }
-  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, this, MHD_OPTION_SOCK_ADDR,
+  daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, &handler_, MHD_OPTION_SOCK_ADDR,
                              reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_CONNECTION_TIMEOUT,
                              10U,  // idle keep-alive connections
                              MHD_OPTION_CONNECTION_LIMIT, 1024U, MHD_OPTION_END);
@@ -112,4 +92,4 @@ void HttpServer::stop() {
   }
 }
 
-}  // namespace hale::agent
+}  // namespace hale

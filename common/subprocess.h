@@ -1,0 +1,36 @@
+#pragma once
+
+// Runs a program to completion under a deadline, for the agent's exec checks and the aggregator's exec
+// actions. The child gets its own process group, stdin from /dev/null, an unblocked signal mask and the
+// caller's environment plus `extra_env`; stdout and stderr are captured together (up to max_output
+// bytes, the rest read and dropped). At the deadline, or when `cancel` becomes true, the whole group is
+// killed, so grandchildren cannot linger.
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "clock.h"
+
+namespace hale {
+
+struct SubprocessResult {
+  bool started = false;    // false: fork/pipe failed (see output) or the program could not be executed
+  bool timed_out = false;  // killed at the deadline or on cancel
+  bool exited = false;     // exited normally (exit_code valid)
+  int exit_code = -1;
+  int signal = 0;          // the signal that ended it, when it did not exit
+  std::string output;
+};
+
+// `program` must be an absolute path (resolve with findProgram before, not after fork).
+SubprocessResult runSubprocess(const std::string& program, const std::vector<std::string>& argv,
+                               const std::vector<std::string>& extra_env, SteadyTime deadline,
+                               const std::atomic<bool>* cancel, const Clock& clock, size_t max_output = 4096);
+
+// Absolute path of `name`: itself when it contains a slash and is executable, else looked up in PATH.
+// Empty when not found.
+std::string findProgram(const std::string& name);
+
+}  // namespace hale
