@@ -5,8 +5,8 @@
 namespace hale::agent {
 
 HttpHandler healthzRoutes(SnapshotSource source, AgentCounters& counters, const Clock& clock) {
-  return [source = std::move(source), &counters, &clock](std::string_view method, std::string_view url, std::string& body,
-                                                         const char*& content_type) -> unsigned {
+  return [source = std::move(source), &counters, &clock](std::string_view method, std::string_view url,
+                                                         std::string& body, const char*& content_type) -> unsigned {
     counters.http_requests.fetch_add(1, std::memory_order_relaxed);
     if (method != "GET" && method != "HEAD") return HttpServer::methodNotAllowed(body, content_type);
     const std::shared_ptr<const Snapshot> snap = source();

@@ -1,26 +1,42 @@
-// hale-aggregator: the hale regional aggregator: ingests heartbeats, decides and runs failover plans.
-// This entry point parses the command line; the service loop is built by its own issue and, until
-// then, the binary says so instead of pretending to run.
+// hale-aggregator: ingests heartbeats, keeps node and region state, decides with a pure policy and runs
+// failover plans with a SQLite journal. Signals: SIGTERM/SIGINT stop (a running plan resumes at the next
+// start). A configuration change needs a restart: SIGHUP only says so.
 
+#include <curl/curl.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 
+#include "aggregator_config.h"
 #include "cli_args.h"
+#include "engine.h"
 #include "hale/version.h"
+#include "log.h"
 
 namespace {
 
+constexpr const char* kDefaultConfig = "/etc/hale/aggregator.toml";
+
 constexpr const char* kUsage = R"(usage: hale-aggregator [options]
 
-The hale regional aggregator: ingests heartbeats, decides and runs failover plans.
+The hale aggregator: ingests heartbeats from hale-agents, keeps node and region state, decides with a
+pure failover policy and runs failover plans, journaling every step.
 
 options:
-  --config PATH     configuration file (default /etc/hale/aggregator.toml)
-  --help            this text
-  --version         print the version
+  --config PATH      configuration file (default /etc/hale/aggregator.toml)
+  --check-config     validate the configuration, print every error, exit 0 (valid) or 2 (invalid)
+  --log-level LEVEL  debug, info, warn or error (default info)
+  --help             this text
+  --version          print the version
+
+signals: SIGTERM/SIGINT stop (a running plan resumes at the next start); restart to apply a new config.
 )";
 
 int run(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version"}, {"config"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "check-config"}, {"config", "log-level"});
   if (!parsed) {
     std::cerr << "hale-aggregator: " << parsed.error().message << "\n(see hale-aggregator --help)\n";
     return hale::kExitUsage;
@@ -38,8 +54,63 @@ int run(int argc, char** argv) {
     std::cerr << "hale-aggregator: unexpected argument \"" << args.positional()[0] << "\"\n";
     return hale::kExitUsage;
   }
-  std::cerr << "hale-aggregator " << hale::kVersion << ": the service loop is not built yet in this version\n";
-  return hale::kExitUnavailable;
+  if (auto level = args.value("log-level")) {
+    hale::LogLevel l;
+    if (!hale::parseLogLevel(*level, l)) {
+      std::cerr << "hale-aggregator: --log-level must be debug, info, warn or error\n";
+      return hale::kExitUsage;
+    }
+    hale::setLogLevel(l);
+  }
+  if (std::getenv("JOURNAL_STREAM") != nullptr) hale::setLogTimestamps(false);
+
+  const std::string config_path = args.valueOr("config", kDefaultConfig);
+  auto config = hale::aggregator::loadAggregatorConfig(config_path);
+  if (args.has("check-config")) {
+    if (!config) {
+      std::cerr << config.error().message;
+      if (config.error().message.empty() || config.error().message.back() != '\n') std::cerr << "\n";
+      return hale::kExitUnavailable;
+    }
+    std::cout << config_path << ": valid (" << config.value().regions.size() << " regions, "
+              << config.value().plans.size() << " plans, " << config.value().actions.size() << " actions)\n";
+    return hale::kExitOk;
+  }
+  if (!config) {
+    hale::logError("-config-invalid", config.error().message);
+    return hale::kExitUnavailable;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread: only sigtimedwait sees them
+  std::signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  hale::aggregator::Engine engine(std::move(config).value());
+  if (auto started = engine.start(); !started) {
+    hale::logError("-aggregator-start-failed", started.error().message);
+    engine.stop();
+    return hale::kExitUnavailable;
+  }
+  sd_notify(0, "READY=1\nSTATUS=running");
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  const long wait_ms = watchdog ? static_cast<long>(watchdog_usec / 2000) : 1000;
+  for (;;) {
+    const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
+    if (sig == SIGHUP) {
+      hale::logWarn("-reload-unsupported", "the aggregator applies a new configuration on restart");
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      sd_notify(0, "STOPPING=1");
+      hale::logInfo("+aggregator-stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      engine.stop();
+      return hale::kExitOk;
+    }
+  }
 }
 
 }  // namespace

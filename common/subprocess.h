@@ -20,7 +20,7 @@ struct SubprocessResult {
   bool timed_out = false;  // killed at the deadline or on cancel
   bool exited = false;     // exited normally (exit_code valid)
   int exit_code = -1;
-  int signal = 0;          // the signal that ended it, when it did not exit
+  int signal = 0;  // the signal that ended it, when it did not exit
   std::string output;
 };
 

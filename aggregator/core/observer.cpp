@@ -110,4 +110,15 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
   }
 }
 
+Observations Observer::observations(SteadyTime now) const {
+  Observations o;
+  o.isolated = isolated_;
+  o.tilt = tilted(now);
+  for (const TrackedRegion& r : regions_) {
+    o.regions.push_back({r.config.name, r.config.priority, r.state.verdict, r.state.since, r.state.below_since,
+                         r.counts.healthy, r.counts.total});
+  }
+  return o;
+}
+
 }  // namespace hale::aggregator

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "node_tracker.h"
+#include "policy.h"
 #include "region_view.h"
 
 namespace hale::aggregator {
@@ -61,6 +62,9 @@ class Observer {
   void heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now, std::vector<Event>& events);
   // Advances time: silence, TILT, isolation, region verdicts.
   void tick(SteadyTime now, std::vector<Event>& events);
+
+  // What the policy needs to know, as of `now`.
+  Observations observations(SteadyTime now) const;
 
   bool isolated() const { return isolated_; }
   bool tilted(SteadyTime now) const { return now < tilt_until_; }

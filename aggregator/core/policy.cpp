@@ -124,7 +124,7 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
       return none("dry run: failover " + active->name + " to " + target->name + " already journaled");
     }
     return act(Decision::Kind::failover, active->name, target->name,
-               "region " + active->name + " down for " + human(now - active->verdict_since) + " (" +
+               "region " + active->name + " down: below its minimum for " + human(now - active->below_since) + " (" +
                    std::to_string(active->healthy) + "/" + std::to_string(active->total) + " nodes healthy)",
                config);
   }

@@ -18,6 +18,7 @@ struct RegionSummary {
   int priority = 100;
   Verdict verdict = Verdict::up;
   SteadyTime verdict_since{};
+  SteadyTime below_since{};  // when it fell below its minimum (meaningful while down)
   uint32_t healthy = 0;
   uint32_t total = 0;
 };

@@ -26,7 +26,7 @@ std::string_view regionEvent(Verdict before, Verdict after) {
 
 Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const RegionParams& p, bool frozen) {
   const Verdict before = r.verdict;
-  const uint32_t alive = c.healthy + c.suspect;
+  const uint32_t alive = c.healthy + c.suspect + c.unknown;
   const double n = c.total > 0 ? static_cast<double>(c.total) : 1.0;
   const bool below = alive < p.min_healthy || static_cast<double>(alive) / n < p.min_healthy_share;
   const bool above = c.healthy >= p.min_healthy && static_cast<double>(c.healthy) / n >= p.min_healthy_share;

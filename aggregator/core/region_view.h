@@ -2,7 +2,8 @@
 
 // A region's verdict from its nodes: up / degraded / down, with hysteresis. Pure.
 //
-//   alive   = healthy + suspect nodes (a suspect still gets the benefit of the doubt)
+//   alive   = healthy + suspect + unknown nodes (not yet failed: the benefit of the doubt, which also keeps
+//             a region whose first heartbeat is late at start-up from looking dead)
 //   below   = alive < min_healthy, or alive / known nodes < min_healthy_share
 //   up      = healthy >= min_healthy and healthy / nodes >= min_healthy_share
 // `down` only after `below` held for down_after; back out of `down` only after `up` held for up_after.

@@ -35,6 +35,16 @@ inline constexpr const char* kAggregatorSocket = "/run/hale/aggregator.sock";
 // Agent commands (agent_commands.cpp).
 int agentStatus(const Context& ctx);
 int agentChecks(const Context& ctx);
+// Aggregator commands (aggregator_commands.cpp).
+int aggregatorRegions(const Context& ctx);
+int aggregatorNodes(const Context& ctx);
+int aggregatorJournal(const Context& ctx);
+int aggregatorPlans(const Context& ctx);
+int aggregatorFailover(const Context& ctx);
+int aggregatorFailback(const Context& ctx);
+int aggregatorApprove(const Context& ctx);
+int aggregatorPause(const Context& ctx);
+int aggregatorResume(const Context& ctx);
 // Any daemon (raw.cpp).
 int rawCall(const Context& ctx);
 

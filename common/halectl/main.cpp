@@ -19,6 +19,23 @@ constexpr Command kCommands[] = {
      hale::cli::agentStatus},
     {"checks", "", "the local agent's checks in detail (thresholds, counters)", hale::cli::kAgentSocket,
      hale::cli::agentChecks},
+    {"regions", "", "the aggregator's regions: verdicts and node counts", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorRegions},
+    {"nodes", "[--region R]", "the aggregator's nodes and their health", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorNodes},
+    {"journal", "[--limit N]", "the newest journal events (default 50)", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorJournal},
+    {"plans", "[--limit N]", "the newest failover plans and their steps", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorPlans},
+    {"failover", "--to R [--force]", "fail over to region R now (--force skips the safety checks)",
+     hale::cli::kAggregatorSocket, hale::cli::aggregatorFailover},
+    {"failback", "[--force]", "return to the home region", hale::cli::kAggregatorSocket, hale::cli::aggregatorFailback},
+    {"approve", "<plan-id>", "run a plan that awaits approval", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorApprove},
+    {"pause", "", "stop automatic failover decisions (observing goes on)", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorPause},
+    {"resume", "", "resume automatic decisions; acknowledges a failed plan", hale::cli::kAggregatorSocket,
+     hale::cli::aggregatorResume},
     {"raw", "<command> [json-args]", "send any control command, print the JSON result (\"raw help\" lists them)",
      hale::cli::kAgentSocket, hale::cli::rawCall},
 };
@@ -32,7 +49,8 @@ void printUsage() {
   }
   std::cout << "  version                     print halectl's version\n\n"
                "options:\n"
-               "  --socket PATH     control socket (default: the command's daemon, /run/hale/agent.sock)\n"
+               "  --socket PATH     control socket (default: the command's daemon: /run/hale/agent.sock for\n"
+               "                    status and checks, /run/hale/aggregator.sock for the others)\n"
                "  --timeout D       how long to wait for an answer (default 5s)\n"
                "  --json            machine-readable output\n"
                "  --help            this text\n"
@@ -47,7 +65,8 @@ int usageError(const std::string& message) {
 }
 
 int run(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "json"}, {"socket", "timeout"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "json", "force"},
+                                     {"socket", "timeout", "to", "region", "limit"});
   if (!parsed) return usageError(parsed.error().message);
   const hale::CliArgs& args = parsed.value();
   if (args.has("help")) {

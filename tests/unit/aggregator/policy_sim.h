@@ -87,7 +87,7 @@ class Sim {
         last_beat_ = sent;
       }
       observer_->tick(now, events);
-      refreshState(state, observations(now));
+      refreshState(state, observer_->observations(now));
       step(now, std::nullopt);
     }
   }
@@ -96,17 +96,6 @@ class Sim {
   Decision request(OperatorRequest r) {
     if (!observer_) start();
     return step(t0_ + milliseconds{t_}, r);
-  }
-
-  Observations observations(SteadyTime now) const {
-    Observations o;
-    o.isolated = observer_->isolated();
-    o.tilt = observer_->tilted(now);
-    for (const TrackedRegion& r : observer_->regions()) {
-      o.regions.push_back(
-          {r.config.name, r.config.priority, r.state.verdict, r.state.since, r.counts.healthy, r.counts.total});
-    }
-    return o;
   }
 
   std::vector<Decision> acted() const {
@@ -136,7 +125,7 @@ class Sim {
 
   Decision step(SteadyTime now, const std::optional<OperatorRequest>& r) {
     const WallTime wall = WallTime{std::chrono::seconds{1'700'000'000}} + milliseconds{t_};
-    Decision d = decide(observations(now), state, policy, r, now, wall);
+    Decision d = decide(observer_->observations(now), state, policy, r, now, wall);
     decisions.push_back(d);
     if (!d.acts()) return d;
     acted_at.push_back(t_);

@@ -36,7 +36,7 @@ TEST(Policy, SustainedRegionLossFailsOverExactlyOnce) {
   EXPECT_EQ(d.kind, K::failover);
   EXPECT_EQ(d.from, "eu");
   EXPECT_EQ(d.to, "us");
-  expectReason(d, "region eu down for");
+  expectReason(d, "region eu down: below its minimum for");
   expectReason(d, "(0/3 nodes healthy)");
   // Last heartbeat at 9 s; failed 4 s later; down 2 s after that.
   EXPECT_GE(s.actedAt(0), 14'900);
@@ -141,6 +141,21 @@ TEST(Policy, StartingWithTheActiveRegionAlreadyDead) {
   s.runUntil(30'000);
   ASSERT_EQ(s.acted().size(), 1u);
   EXPECT_EQ(s.acted()[0].to, "us");
+}
+
+TEST(Policy, LateFirstHeartbeatsAtStartUpAreNotADeadRegion) {
+  Sim s;
+  s.observer_config.regions.clear();
+  s.behaviours.clear();
+  RegionParams quick = Sim::defaultParams();
+  quick.down_after = std::chrono::milliseconds{500};
+  s.addRegion("eu", 1, quick);
+  s.addRegion("us", 2, quick);
+  // us is heard from at once; eu's first heartbeats come 2 s after the aggregator started.
+  s.setRegion("eu", sim::silentBetween(0, 1'500));
+  s.runUntil(30'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "active region eu is up");
 }
 
 // --- Our own stall (TILT) ------------------------------------------------------------------------------

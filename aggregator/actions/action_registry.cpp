@@ -1,0 +1,33 @@
+#include "action_registry.h"
+
+namespace hale::aggregator {
+namespace {
+
+constexpr ActionType kActionTypes[] = {
+    {"exec", makeExecAction},
+    {"record", makeRecordAction},
+    {"webhook", makeWebhookAction},
+};
+
+}  // namespace
+
+std::string_view toString(ActionStatus s) {
+  switch (s) {
+    case ActionStatus::applied: return "applied";
+    case ActionStatus::already_applied: return "already_applied";
+    case ActionStatus::retryable: return "retryable";
+    case ActionStatus::permanent: return "permanent";
+  }
+  return "?";
+}
+
+std::span<const ActionType> actionTypes() { return kActionTypes; }
+
+const ActionType* findActionType(std::string_view name) {
+  for (const ActionType& t : kActionTypes) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+}  // namespace hale::aggregator

@@ -1,0 +1,31 @@
+#pragma once
+
+// Every action type, registered explicitly in one table (action_registry.cpp). Adding a provider: its own
+// file here, one line in the table, one line in CMake, and its test.
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "action.h"
+#include "config_reader.h"
+
+namespace hale::aggregator {
+
+// Reads the type's own keys from `table` and builds the action; nullptr when they are invalid (the
+// errors are recorded in the table's ConfigErrors).
+using ActionFactory = std::unique_ptr<Action> (*)(ConfigTable& table);
+
+struct ActionType {
+  std::string_view name;
+  ActionFactory create;
+};
+
+std::span<const ActionType> actionTypes();
+const ActionType* findActionType(std::string_view name);
+
+std::unique_ptr<Action> makeExecAction(ConfigTable& table);
+std::unique_ptr<Action> makeRecordAction(ConfigTable& table);
+std::unique_ptr<Action> makeWebhookAction(ConfigTable& table);
+
+}  // namespace hale::aggregator

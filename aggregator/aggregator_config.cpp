@@ -1,0 +1,185 @@
+#include "aggregator_config.h"
+
+#include <algorithm>
+#include <set>
+
+#include "action_registry.h"
+#include "heartbeat.h"
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+
+void readDetection(ConfigTable& root, AggregatorConfig& c) {
+  auto t = root.table("detection");
+  if (!t) return;
+  DetectionParams& d = c.observer.detection;
+  t->getDuration("suspect_after", d.suspect_after, Presence::optional, milliseconds{200}, std::chrono::minutes{10});
+  t->getDuration("miss_after", d.miss_after, Presence::optional, milliseconds{200}, std::chrono::minutes{10});
+  int64_t rise = d.rise;
+  int64_t fall = d.fall;
+  t->get("rise", rise, Presence::optional, 1, 100);
+  t->get("fall", fall, Presence::optional, 1, 100);
+  d.rise = static_cast<uint32_t>(rise);
+  d.fall = static_cast<uint32_t>(fall);
+  if (d.suspect_after >= d.miss_after) t->error("suspect_after", "must be shorter than miss_after");
+  t->getDuration("tilt_threshold", c.observer.tilt_threshold, Presence::optional, milliseconds{500},
+                 std::chrono::minutes{1});
+  t->getDuration("tilt_period", c.observer.tilt_period, Presence::optional, milliseconds{0}, std::chrono::hours{1});
+  t->getDuration("tick", c.tick, Presence::optional, milliseconds{10}, milliseconds{1000});
+  if (c.tick * 2 >= c.observer.tilt_threshold) t->error("tick", "must be under half of tilt_threshold");
+  t->finish();
+}
+
+void readGuards(ConfigTable& root, AggregatorConfig& c) {
+  auto t = root.table("guards");
+  if (!t) return;
+  PolicyConfig& p = c.policy;
+  t->get("dry_run", p.dry_run);
+  std::string approval = "auto";
+  t->getEnum("approval", approval, {"auto", "manual"});
+  p.manual_approval = approval == "manual";
+  t->getDuration("min_failover_interval", p.min_failover_interval, Presence::optional, milliseconds{0},
+                 std::chrono::hours{24 * 7});
+  std::string failback = "manual";
+  t->getEnum("failback", failback, {"manual", "auto"});
+  p.auto_failback = failback == "auto";
+  t->getDuration("failback_after", p.failback_after, Presence::optional, milliseconds{0}, std::chrono::hours{24 * 7});
+  t->finish();
+}
+
+void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node_ids) {
+  RegionSetup setup;
+  RegionConfig rc;
+  t.get("name", setup.name, Presence::required);
+  std::string role = "standby";
+  t.getEnum("role", role, {"active", "standby"});
+  setup.active = role == "active";
+  int64_t priority = 100;
+  t.get("priority", priority, Presence::optional, 0, 1000);
+  int64_t min_healthy = rc.params.min_healthy;
+  t.get("min_healthy", min_healthy, Presence::optional, 1, 10000);
+  rc.params.min_healthy = static_cast<uint32_t>(min_healthy);
+  t.get("min_healthy_share", rc.params.min_healthy_share);
+  if (rc.params.min_healthy_share < 0.0 || rc.params.min_healthy_share > 1.0)
+    t.error("min_healthy_share", "must be between 0 and 1");
+  t.getDuration("down_after", rc.params.down_after, Presence::optional, milliseconds{0}, std::chrono::hours{1});
+  t.getDuration("up_after", rc.params.up_after, Presence::optional, milliseconds{0}, std::chrono::hours{24});
+  t.get("accept_any_node", setup.accept_any_node);
+  t.get("nodes", setup.nodes);
+  for (const std::string& n : setup.nodes) {
+    if (n.empty() || n.size() > heartbeat::kMaxIdBytes) t.error("nodes", "node ids must be 1..64 bytes");
+    if (!node_ids.insert(n).second) t.error("nodes", "node \"" + n + "\" is listed twice");
+  }
+  if (setup.nodes.empty() && !setup.accept_any_node)
+    t.error("nodes", "list the region's nodes, or set accept_any_node = true");
+  if (!setup.nodes.empty() && setup.nodes.size() < rc.params.min_healthy) {
+    t.error("min_healthy",
+            "is more than the " + std::to_string(setup.nodes.size()) + " listed nodes: the region could never be up");
+  }
+  for (const RegionSetup& other : c.regions) {
+    if (other.name == setup.name) t.error("name", "duplicate region \"" + setup.name + "\"");
+  }
+  t.finish();
+  rc.name = setup.name;
+  rc.priority = static_cast<int>(priority);
+  c.observer.regions.push_back(rc);
+  c.regions.push_back(std::move(setup));
+}
+
+void readAction(ConfigTable& t, AggregatorConfig& c) {
+  ConfiguredAction a;
+  t.get("name", a.name, Presence::required);
+  t.get("type", a.type, Presence::required);
+  t.getDuration("timeout", a.policy.timeout, Presence::optional, milliseconds{10}, std::chrono::hours{1});
+  int64_t attempts = a.policy.attempts;
+  t.get("attempts", attempts, Presence::optional, 1, 100);
+  a.policy.attempts = static_cast<int>(attempts);
+  t.getDuration("backoff", a.policy.backoff, Presence::optional, milliseconds{0}, std::chrono::minutes{5});
+  if (c.actions.count(a.name) != 0) t.error("name", "duplicate action \"" + a.name + "\"");
+  const ActionType* type = findActionType(a.type);
+  if (type == nullptr) {
+    if (t.has("type")) {
+      std::string known;
+      for (const ActionType& k : actionTypes()) known += (known.empty() ? "" : ", ") + std::string(k.name);
+      t.error("type", "unknown action type \"" + a.type + "\" (known: " + known + ")");
+    }
+    t.finish();
+    return;
+  }
+  std::unique_ptr<Action> action = type->create(t);
+  t.finish();
+  if (!action || a.name.empty()) return;
+  a.action = std::move(action);
+  c.actions.emplace(a.name, std::move(a));
+}
+
+Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
+  ConfigErrors errors;
+  AggregatorConfig c;
+  c.source = doc.file();
+  ConfigTable root = doc.root(errors);
+  root.get("listen", c.listen, Presence::required);
+  root.get("control_socket", c.control_socket);
+  root.get("journal", c.journal);
+  if (auto http = root.table("http")) {
+    http->get("listen", c.http_listen);
+    int64_t port = c.http_port;
+    http->get("port", port, Presence::optional, -1, 65535);
+    c.http_port = static_cast<int>(port);
+    http->finish();
+  }
+  readDetection(root, c);
+  readGuards(root, c);
+  std::set<std::string> node_ids;
+  for (ConfigTable& t : root.tables("region", Presence::required)) readRegion(t, c, node_ids);
+  for (ConfigTable& t : root.tables("action")) readAction(t, c);
+
+  const auto actives = std::count_if(c.regions.begin(), c.regions.end(), [](const RegionSetup& r) { return r.active; });
+  if (!c.regions.empty() && actives != 1)
+    root.error("region", "exactly one region must have role = \"active\" (the home region)");
+  for (const RegionSetup& r : c.regions) {
+    if (r.active) c.policy.home_region = r.name;
+  }
+  auto known = [&](const std::string& name) {
+    return std::any_of(c.regions.begin(), c.regions.end(), [&](const RegionSetup& r) { return r.name == name; });
+  };
+  for (ConfigTable& t : root.tables("plan")) {
+    PlanSetup p;
+    t.get("from", p.from, Presence::required);
+    t.get("to", p.to, Presence::required);
+    t.get("steps", p.steps, Presence::required);
+    if (t.has("from") && !known(p.from)) t.error("from", "unknown region \"" + p.from + "\"");
+    if (t.has("to") && !known(p.to)) t.error("to", "unknown region \"" + p.to + "\"");
+    if (p.from == p.to && !p.from.empty()) t.error("to", "a plan must go to another region");
+    for (const std::string& s : p.steps) {
+      if (c.actions.count(s) == 0) t.error("steps", "no action named \"" + s + "\"");
+    }
+    for (const PlanSetup& other : c.plans) {
+      if (other.from == p.from && other.to == p.to) t.error("from", "a second plan from " + p.from + " to " + p.to);
+    }
+    t.finish();
+    c.policy.plans.emplace_back(p.from, p.to);
+    c.plans.push_back(std::move(p));
+  }
+  root.finish();
+  if (!errors.empty()) return makeError("config", errors.format());
+  return c;
+}
+
+}  // namespace
+
+Result<AggregatorConfig> loadAggregatorConfig(const std::string& path) {
+  auto doc = ConfigDocument::loadFile(path);
+  if (!doc) return doc.error();
+  return fromDocument(doc.value());
+}
+
+Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, const std::string& source_name) {
+  auto doc = ConfigDocument::parse(text, source_name);
+  if (!doc) return doc.error();
+  return fromDocument(doc.value());
+}
+
+}  // namespace hale::aggregator

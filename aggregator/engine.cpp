@@ -1,0 +1,361 @@
+#include "engine.h"
+
+#include "heartbeat_codec.h"
+#include "log.h"
+#include "plan_runner.h"
+
+namespace hale::aggregator {
+namespace {
+
+// ZeroMQ's queue for heartbeats that arrive faster than ingest reads them. Beyond it they are dropped by
+// ZeroMQ, which is right: a fresher heartbeat from the same node follows within a second.
+constexpr int kReceiveHighWaterMark = 100'000;
+
+std::string stepLabel(const PlanRecord& p) { return p.kind + " " + p.from + " -> " + p.to; }
+
+}  // namespace
+
+Engine::Engine(AggregatorConfig config, const Clock& clock)
+    : config_(std::move(config)), clock_(clock), observer_(config_.observer, clock.steadyNow()) {
+  const SteadyTime now = clock_.steadyNow();
+  for (const RegionSetup& r : config_.regions) {
+    for (const std::string& n : r.nodes) observer_.addNode(n, r.name, now);
+  }
+  state_.active_region = config_.policy.home_region;
+}
+
+Engine::~Engine() { stop(); }
+
+Result<void> Engine::start() {
+  auto journal = Journal::open(config_.journal);
+  if (!journal) return journal.error();
+  journal_ = std::move(journal).value();
+
+  // Restore what outlives a process: the active region, pause, the last failover, plans in flight.
+  auto meta = [&](const char* key) {
+    auto v = journal_->meta(key);
+    return v && v.value() ? *v.value() : std::string();
+  };
+  if (const std::string active = meta("active_region"); observer_.region(active) != nullptr)
+    state_.active_region = active;
+  state_.paused = meta("paused") == "1";
+  if (const std::string last = meta("last_failover_ms"); !last.empty())
+    state_.last_failover = fromUnixMillis(std::stoll(last));
+  state_.blocked_by_failed_plan = meta("blocked_by_failed_plan");
+  auto running = journal_->plansInState("running");
+  if (!running) return running.error();
+  for (const PlanRecord& p : running.value()) {
+    plan_queue_.push_front(p.id);  // oldest first (the list is newest first)
+    state_.plan_running = true;
+    logWarn("+plan-resume", "plan " + std::to_string(p.id) + " (" + stepLabel(p) + ") was running at the last stop");
+  }
+  if (auto waiting = journal_->plansInState("awaiting_approval"); waiting && !waiting.value().empty()) {
+    state_.awaiting_approval = std::to_string(waiting.value().front().id);
+  }
+
+  try {
+    sub_ = std::make_unique<zmq::socket_t>(zmq_, zmq::socket_type::sub);
+    sub_->set(zmq::sockopt::subscribe, "");
+    sub_->set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    sub_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(heartbeat::kMaxFrameBytes) * 2);
+    sub_->set(zmq::sockopt::linger, 0);
+    for (const std::string& e : config_.listen) sub_->bind(e);
+  } catch (const zmq::error_t& e) {
+    return makeError("bind", std::string("heartbeat socket: ") + e.what());
+  }
+  control_ = std::make_unique<control::ControlServer>();
+  registerCommands();
+  control::ServerOptions options;
+  options.path = config_.control_socket;
+  if (auto r = control_->start(options); !r) return r;
+  if (config_.http_port >= 0) {
+    http_ = std::make_unique<HttpServer>([this](std::string_view method, std::string_view url, std::string& body,
+                                                const char*& content_type) -> unsigned {
+      if (method != "GET" && method != "HEAD") return HttpServer::methodNotAllowed(body, content_type);
+      if (url != "/metrics") {
+        body = "not found\n";
+        content_type = kContentText;
+        return 404;
+      }
+      body = metrics();
+      content_type = kContentPrometheus;
+      return 200;
+    });
+    if (auto r = http_->start(config_.http_listen, static_cast<uint16_t>(config_.http_port)); !r) return r;
+  }
+  if (auto r = journal_->event({0, nowMs(), "+aggregator-started", state_.active_region,
+                                "active region " + state_.active_region + (state_.paused ? ", paused" : "")});
+      !r) {
+    return r.error();
+  }
+  logInfo("+aggregator-started", "active region " + state_.active_region + ", " +
+                                     std::to_string(observer_.nodes().size()) + " known nodes, journal " +
+                                     config_.journal);
+  ingest_thread_ = std::thread([this] { ingestLoop(); });
+  tick_thread_ = std::thread([this] { tickLoop(); });
+  executor_thread_ = std::thread([this] { executorLoop(); });
+  return {};
+}
+
+void Engine::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cancel_ = true;  // a running plan stops between attempts and resumes at the next start
+  plan_cv_.notify_all();
+  for (std::thread* t : {&ingest_thread_, &tick_thread_, &executor_thread_}) {
+    if (t->joinable()) t->join();
+  }
+  if (control_) control_->stop();
+  if (http_) http_->stop();
+  sub_.reset();
+}
+
+void Engine::handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heartbeat::Decoder& decoder) {
+  const heartbeat::DecodeResult r = decoder.decode(frame, hb);
+  if (!r.ok()) {
+    ingest_.count(r.error);
+    logDebug("-heartbeat-rejected",
+             std::string(heartbeat::decodeErrorName(r.error)) + (r.key.empty() ? "" : " " + std::string(r.key)));
+    return;
+  }
+  const SteadyTime now = clock_.steadyNow();
+  std::lock_guard lock(mu_);
+  if (!observer_.knowsNode(hb.node_id)) {
+    const auto region = std::find_if(config_.regions.begin(), config_.regions.end(),
+                                     [&](const RegionSetup& s) { return s.name == hb.region; });
+    if (region == config_.regions.end() || !region->accept_any_node) {
+      ingest_.count(IngestReject::unknown_node);
+      return;
+    }
+    observer_.addNode(hb.node_id, hb.region, now);
+    pending_events_.push_back({"+node-added", hb.node_id, "first heartbeat, region " + hb.region});
+  } else if (observer_.node(hb.node_id)->region != hb.region) {
+    ingest_.count(IngestReject::wrong_region);
+    return;
+  }
+  switch (sequences_.check(hb.node_id, hb.boot_id, hb.seq, hb.sent_unix_ms)) {
+    case SequenceVerdict::duplicate: ingest_.count(IngestReject::duplicate); return;
+    case SequenceVerdict::out_of_order: ingest_.count(IngestReject::out_of_order); return;
+    case SequenceVerdict::accept: break;
+  }
+  ingest_.accepted.fetch_add(1, std::memory_order_relaxed);
+  observer_.heartbeat(hb.node_id, hb.status, now, pending_events_);
+}
+
+void Engine::ingestLoop() {
+  heartbeat::Decoder decoder;
+  heartbeat::Heartbeat hb;
+  zmq::message_t msg;
+  zmq::pollitem_t item{sub_->handle(), 0, ZMQ_POLLIN, 0};
+  while (!cancel_.load()) {
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds{100}) <= 0) continue;
+      // Drain what is queued, then look at the stop flag again.
+      for (int i = 0; i < 1024 && sub_->recv(msg, zmq::recv_flags::dontwait); ++i) {
+        handleFrame(std::string_view(static_cast<const char*>(msg.data()), msg.size()), hb, decoder);
+      }
+    } catch (const zmq::error_t& e) {
+      logError("-ingest-failed", e.what());
+    }
+  }
+}
+
+void Engine::publish(const std::vector<Event>& events) {
+  for (const Event& e : events) {
+    const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
+    if (quiet) {
+      logDebug(e.name, e.subject + ": " + e.detail);
+    } else {
+      logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
+    }
+    if (auto r = journal_->event({0, nowMs(), e.name, e.subject, e.detail}); !r) {
+      counters_.journal_errors.fetch_add(1);
+      logError("-journal-write-failed", e.name + " " + e.subject + ": " + r.error().message);
+    }
+  }
+}
+
+void Engine::persistState() {
+  const auto put = [&](const char* k, const std::string& v) {
+    if (auto r = journal_->setMeta(k, v); !r) {
+      counters_.journal_errors.fetch_add(1);
+      logError("-journal-write-failed", std::string(k) + ": " + r.error().message);
+    }
+  };
+  put("active_region", state_.active_region);
+  put("paused", state_.paused ? "1" : "0");
+  put("last_failover_ms", state_.last_failover ? std::to_string(toUnixMillis(*state_.last_failover)) : "");
+  put("blocked_by_failed_plan", state_.blocked_by_failed_plan);
+}
+
+Result<int64_t> Engine::enact(const Decision& d) {
+  counters_.decisions.fetch_add(1, std::memory_order_relaxed);
+  PlanRecord p;
+  p.created_ms = nowMs();
+  p.kind = std::string(toString(d.kind));
+  p.from = d.from;
+  p.to = d.to;
+  p.reason = d.reason;
+  p.forced = d.forced;
+  p.operator_requested = d.operator_requested;
+  p.dry_run = d.dry_run;
+  p.state = d.dry_run ? "dry_run" : d.needs_approval ? "awaiting_approval" : "running";
+  for (const PlanSetup& ps : config_.plans) {
+    if (ps.from != d.from || ps.to != d.to) continue;
+    for (size_t i = 0; i < ps.steps.size(); ++i) {
+      StepRecord s;
+      s.idx = static_cast<int>(i);
+      s.action = ps.steps[i];
+      s.state = d.dry_run ? "skipped" : "pending";
+      p.steps.push_back(s);
+    }
+  }
+  std::string detail = d.reason;
+  if (d.dry_run) detail += " [dry run: nothing changes]";
+  if (d.needs_approval) detail += " [awaiting approval]";
+  if (d.forced) detail += " [forced]";
+  if (auto r = journal_->createPlan(p, {0, p.created_ms, "+decision", p.kind + " " + d.from + " -> " + d.to, detail});
+      !r) {
+    counters_.journal_errors.fetch_add(1);
+    return r.error();  // nothing acts on a decision that is not on disk
+  }
+  logWarn("+decision", "plan " + std::to_string(p.id) + ": " + stepLabel(p) + ": " + detail);
+  if (d.dry_run) {
+    state_.dry_run_decided = d.from + ">" + d.to;
+  } else if (d.needs_approval) {
+    state_.awaiting_approval = std::to_string(p.id);
+  } else {
+    state_.plan_running = true;
+    plan_queue_.push_back(p.id);
+    plan_cv_.notify_all();
+  }
+  return p.id;
+}
+
+void Engine::tickLoop() {
+  std::vector<Event> events;
+  while (!cancel_.load()) {
+    std::this_thread::sleep_for(config_.tick);
+    const SteadyTime now = clock_.steadyNow();
+    events.clear();
+    bool acts = false;
+    {
+      std::lock_guard lock(mu_);
+      events.swap(pending_events_);
+      observer_.tick(now, events);
+      const Observations seen = observer_.observations(now);
+      refreshState(state_, seen);
+      acts = decide(seen, state_, config_.policy, std::nullopt, now, clock_.wallNow()).acts();
+    }
+    // Events reach the journal before the decision they lead to, and without the lock held, so ingest
+    // never waits on the disk.
+    publish(events);
+    if (!acts) continue;
+    std::lock_guard lock(mu_);
+    const Decision d = decide(observer_.observations(now), state_, config_.policy, std::nullopt, now, clock_.wallNow());
+    if (d.acts()) {
+      if (auto r = enact(d); !r) logError("-decision-not-journaled", r.error().message + "; will decide again");
+    }
+  }
+}
+
+void Engine::executorLoop() {
+  PlanRunner runner(*journal_, config_.actions, clock_);
+  for (;;) {
+    int64_t id = 0;
+    {
+      std::unique_lock lock(mu_);
+      plan_cv_.wait(lock, [&] { return stopping_ || !plan_queue_.empty(); });
+      if (stopping_) return;
+      id = plan_queue_.front();
+      plan_queue_.pop_front();
+    }
+    auto plan = journal_->plan(id);
+    if (!plan || !plan.value()) {
+      logError("-plan-missing", "plan " + std::to_string(id) + " not in the journal");
+      std::lock_guard lock(mu_);
+      state_.plan_running = !plan_queue_.empty();
+      continue;
+    }
+    const std::string outcome = runner.run(*plan.value(), cancel_);
+    std::lock_guard lock(mu_);
+    if (outcome.empty()) return;  // stopping: the plan resumes at the next start
+    const PlanRecord& p = *plan.value();
+    if (outcome == "done") {
+      counters_.plans_done.fetch_add(1);
+      state_.active_region = p.to;
+      state_.last_failover = clock_.wallNow();
+    } else {
+      counters_.plans_failed.fetch_add(1);
+      state_.blocked_by_failed_plan = std::to_string(p.id);
+    }
+    state_.plan_running = !plan_queue_.empty();
+    persistState();
+  }
+}
+
+Result<nlohmann::json> Engine::requestFailover(const std::string& to, bool force) {
+  std::lock_guard lock(mu_);
+  const SteadyTime now = clock_.steadyNow();
+  const Decision d = decide(observer_.observations(now), state_, config_.policy,
+                            OperatorRequest{OperatorRequest::Kind::failover, to, force}, now, clock_.wallNow());
+  if (!d.acts()) return makeError("refused", d.reason);
+  auto id = enact(d);
+  if (!id) return id.error();
+  return nlohmann::json{{"plan_id", id.value()}, {"kind", toString(d.kind)}, {"from", d.from}, {"to", d.to},
+                        {"reason", d.reason},    {"dry_run", d.dry_run}};
+}
+
+Result<nlohmann::json> Engine::requestFailback(bool force) {
+  std::lock_guard lock(mu_);
+  const SteadyTime now = clock_.steadyNow();
+  const Decision d = decide(observer_.observations(now), state_, config_.policy,
+                            OperatorRequest{OperatorRequest::Kind::failback, "", force}, now, clock_.wallNow());
+  if (!d.acts()) return makeError("refused", d.reason);
+  auto id = enact(d);
+  if (!id) return id.error();
+  return nlohmann::json{{"plan_id", id.value()}, {"kind", toString(d.kind)}, {"from", d.from}, {"to", d.to},
+                        {"reason", d.reason},    {"dry_run", d.dry_run}};
+}
+
+Result<nlohmann::json> Engine::approve(int64_t plan_id) {
+  std::lock_guard lock(mu_);
+  auto plan = journal_->plan(plan_id);
+  if (!plan) return plan.error();
+  if (!plan.value()) return makeError("not_found", "no plan " + std::to_string(plan_id));
+  if (plan.value()->state != "awaiting_approval") {
+    return makeError("refused",
+                     "plan " + std::to_string(plan_id) + " is " + plan.value()->state + ", not awaiting approval");
+  }
+  if (state_.plan_running) return makeError("refused", "another plan is running");
+  if (auto r = journal_->setPlanState(plan_id, "running",
+                                      {0, nowMs(), "+plan-approved", plan.value()->to, "approved by an operator"});
+      !r) {
+    return r.error();
+  }
+  state_.awaiting_approval.clear();
+  state_.plan_running = true;
+  plan_queue_.push_back(plan_id);
+  plan_cv_.notify_all();
+  return nlohmann::json{{"plan_id", plan_id}, {"state", "running"}};
+}
+
+Result<nlohmann::json> Engine::setPaused(bool paused) {
+  std::lock_guard lock(mu_);
+  state_.paused = paused;
+  std::string detail =
+      paused ? "automatic decisions paused by an operator" : "automatic decisions resumed by an operator";
+  if (!paused && !state_.blocked_by_failed_plan.empty()) {
+    detail += "; failed plan " + state_.blocked_by_failed_plan + " acknowledged";
+    state_.blocked_by_failed_plan.clear();
+  }
+  if (auto r = journal_->event({0, nowMs(), paused ? "+pause" : "-pause", "", detail}); !r) return r.error();
+  persistState();
+  logWarn(paused ? "+pause" : "-pause", detail);
+  return nlohmann::json{{"paused", paused}};
+}
+
+}  // namespace hale::aggregator

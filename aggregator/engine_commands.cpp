@@ -1,0 +1,165 @@
+// The aggregator's control-socket commands: read-only views of the engine, and the operator's levers.
+
+#include "engine.h"
+#include "hale/version.h"
+
+namespace hale::aggregator {
+namespace {
+
+int64_t agoMs(SteadyTime now, SteadyTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+}
+
+nlohmann::json planJson(const PlanRecord& p) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const StepRecord& s : p.steps) {
+    steps.push_back({{"step", s.idx},
+                     {"action", s.action},
+                     {"state", s.state},
+                     {"attempts", s.attempts},
+                     {"started_ms", s.started_ms},
+                     {"finished_ms", s.finished_ms},
+                     {"detail", s.detail}});
+  }
+  return {{"id", p.id},
+          {"created_ms", p.created_ms},
+          {"kind", p.kind},
+          {"from", p.from},
+          {"to", p.to},
+          {"reason", p.reason},
+          {"state", p.state},
+          {"forced", p.forced},
+          {"operator", p.operator_requested},
+          {"dry_run", p.dry_run},
+          {"finished_ms", p.finished_ms},
+          {"steps", steps}};
+}
+
+}  // namespace
+
+nlohmann::json Engine::status() const {
+  std::lock_guard lock(mu_);
+  const SteadyTime now = clock_.steadyNow();
+  return {{"version", kVersion},
+          {"active_region", state_.active_region},
+          {"home_region", config_.policy.home_region},
+          {"paused", state_.paused},
+          {"dry_run", config_.policy.dry_run},
+          {"approval", config_.policy.manual_approval ? "manual" : "auto"},
+          {"tilt", observer_.tilted(now)},
+          {"fail_static", observer_.isolated()},
+          {"plan_running", state_.plan_running},
+          {"awaiting_approval", state_.awaiting_approval},
+          {"blocked_by_failed_plan", state_.blocked_by_failed_plan},
+          {"last_failover_ms", state_.last_failover ? toUnixMillis(*state_.last_failover) : 0},
+          {"heartbeats_accepted", ingest_.accepted.load()},
+          {"journal", config_.journal}};
+}
+
+nlohmann::json Engine::regions() const {
+  std::lock_guard lock(mu_);
+  const SteadyTime now = clock_.steadyNow();
+  nlohmann::json out = nlohmann::json::array();
+  for (const TrackedRegion& r : observer_.regions()) {
+    out.push_back({{"name", r.config.name},
+                   {"active", r.config.name == state_.active_region},
+                   {"home", r.config.name == config_.policy.home_region},
+                   {"priority", r.config.priority},
+                   {"verdict", toString(r.state.verdict)},
+                   {"verdict_for_ms", agoMs(now, r.state.since)},
+                   {"nodes", r.counts.total},
+                   {"healthy", r.counts.healthy},
+                   {"suspect", r.counts.suspect},
+                   {"failed", r.counts.failed},
+                   {"unknown", r.counts.unknown}});
+  }
+  return out;
+}
+
+nlohmann::json Engine::nodes(const std::string& region) const {
+  std::lock_guard lock(mu_);
+  const SteadyTime now = clock_.steadyNow();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [id, n] : observer_.nodes()) {
+    if (!region.empty() && n.region != region) continue;
+    out.push_back({{"node", id},
+                   {"region", n.region},
+                   {"health", toString(n.state.health)},
+                   {"reported", n.state.heard ? std::string(heartbeat::toString(n.state.reported)) : "-"},
+                   {"last_heard_ms", n.state.heard ? agoMs(now, n.state.last_heard) : -1},
+                   {"health_for_ms", agoMs(now, n.state.since)}});
+  }
+  return out;
+}
+
+Result<nlohmann::json> Engine::journalEvents(size_t limit) const {
+  auto events = journal_->events(limit);
+  if (!events) return events.error();
+  nlohmann::json out = nlohmann::json::array();
+  for (const JournalEvent& e : events.value()) {
+    nlohmann::json j{{"id", e.id}, {"ts_ms", e.ts_ms}, {"event", e.name}, {"subject", e.subject}, {"detail", e.detail}};
+    if (e.plan_id != 0) j["plan_id"] = e.plan_id;
+    if (e.step >= 0) j["step"] = e.step;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<nlohmann::json> Engine::plans(size_t limit) const {
+  auto plans = journal_->recentPlans(limit);
+  if (!plans) return plans.error();
+  nlohmann::json out = nlohmann::json::array();
+  for (const PlanRecord& p : plans.value()) out.push_back(planJson(p));
+  return out;
+}
+
+void Engine::registerCommands() {
+  using control::ControlServer;
+  using Args = const nlohmann::json&;
+  auto str = [](Args a, const char* k) {
+    return a.contains(k) && a[k].is_string() ? a[k].get<std::string>() : std::string();
+  };
+  auto flag = [](Args a, const char* k) { return a.contains(k) && a[k].is_boolean() && a[k].get<bool>(); };
+  auto limit = [](Args a) -> Result<size_t> {
+    if (!a.contains("limit")) return size_t{50};
+    if (!a["limit"].is_number_unsigned() || a["limit"].get<uint64_t>() == 0 || a["limit"].get<uint64_t>() > 10000) {
+      return makeError("bad_args", "limit must be 1..10000");
+    }
+    return static_cast<size_t>(a["limit"].get<uint64_t>());
+  };
+  ControlServer& s = *control_;
+  s.addCommand("status", "active region, guards, self-suspicion",
+               [this](Args) -> Result<nlohmann::json> { return status(); });
+  s.addCommand("regions", "every region's verdict and node counts",
+               [this](Args) -> Result<nlohmann::json> { return regions(); });
+  s.addCommand("nodes", "every node's health; args: {region}",
+               [this, str](Args a) -> Result<nlohmann::json> { return nodes(str(a, "region")); });
+  s.addCommand("journal", "the newest journal events; args: {limit}", [this, limit](Args a) -> Result<nlohmann::json> {
+    auto n = limit(a);
+    if (!n) return n.error();
+    return journalEvents(n.value());
+  });
+  s.addCommand("plans", "the newest plans with their steps; args: {limit}",
+               [this, limit](Args a) -> Result<nlohmann::json> {
+                 auto n = limit(a);
+                 if (!n) return n.error();
+                 return plans(n.value());
+               });
+  s.addCommand("failover", "fail over to a region; args: {to, force}",
+               [this, str, flag](Args a) -> Result<nlohmann::json> {
+                 const std::string to = str(a, "to");
+                 if (to.empty()) return makeError("bad_args", "\"to\" names the region to fail over to");
+                 return requestFailover(to, flag(a, "force"));
+               });
+  s.addCommand("failback", "return to the home region; args: {force}",
+               [this, flag](Args a) -> Result<nlohmann::json> { return requestFailback(flag(a, "force")); });
+  s.addCommand("approve", "run a plan awaiting approval; args: {id}", [this](Args a) -> Result<nlohmann::json> {
+    if (!a.contains("id") || !a["id"].is_number_unsigned()) return makeError("bad_args", "\"id\" is the plan id");
+    return approve(a["id"].get<int64_t>());
+  });
+  s.addCommand("pause", "stop automatic decisions (observing goes on)", [this](Args) { return setPaused(true); });
+  s.addCommand("resume", "resume automatic decisions; acknowledges a failed plan",
+               [this](Args) { return setPaused(false); });
+}
+
+}  // namespace hale::aggregator

@@ -1,0 +1,286 @@
+#include "journal.h"
+
+#include <sqlite3.h>
+
+namespace hale::aggregator {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, name TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', plan_id INTEGER, step INTEGER);
+CREATE INDEX IF NOT EXISTS events_plan ON events (plan_id);
+CREATE TABLE IF NOT EXISTS plans (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+  from_region TEXT NOT NULL, to_region TEXT NOT NULL, reason TEXT NOT NULL, state TEXT NOT NULL,
+  forced INTEGER NOT NULL, operator INTEGER NOT NULL, dry_run INTEGER NOT NULL, finished_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS steps (
+  plan_id INTEGER NOT NULL, idx INTEGER NOT NULL, action TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,
+  detail TEXT NOT NULL DEFAULT '', PRIMARY KEY (plan_id, idx));
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+)sql";
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  int step() { return sqlite3_step(s_); }
+  int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+  std::string text(int c) const {
+    const auto* p = sqlite3_column_text(s_, c);
+    return p != nullptr ? reinterpret_cast<const char*>(p) : "";
+  }
+  Error error() const { return makeError("journal", sqlite3_errmsg(db_)); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+// BEGIN IMMEDIATE .. COMMIT, rolled back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (ok_ && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Result<void> commit() {
+    if (!ok_ || sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return makeError("journal", std::string("commit failed: ") + sqlite3_errmsg(db_));
+    }
+    committed_ = true;
+    return {};
+  }
+
+ private:
+  sqlite3* db_;
+  bool ok_ = false;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    const std::string why = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return makeError("journal", "cannot open journal " + path + ": " + why);
+  }
+  std::unique_ptr<Journal> j(new Journal(db));
+  // WAL: readers never block the writer. synchronous=FULL: a decision or step result that returned is on
+  // disk, also across a power loss, which is what "never repeat a finished step" needs.
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000",
+                          "PRAGMA foreign_keys=ON", kSchema}) {
+    if (auto r = j->exec(sql); !r) return makeError("journal", path + ": " + r.error().message);
+  }
+  auto version = j->meta("schema_version");
+  if (!version || !version.value() || *version.value() != "1") {
+    return makeError("journal", path + ": unsupported journal schema version");
+  }
+  return j;
+}
+
+Journal::~Journal() { sqlite3_close(db_); }
+
+Result<void> Journal::exec(const char* sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string why = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return makeError("journal", why);
+  }
+  return {};
+}
+
+Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
+  Stmt s(db_,
+         "INSERT INTO events (ts_ms, name, subject, detail, plan_id, step) VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, "
+         "-1))");
+  if (!s.ok()) return s.error();
+  s.bind(1, e.ts_ms).bind(2, e.name).bind(3, e.subject).bind(4, e.detail).bind(5, e.plan_id).bind(6, int64_t{e.step});
+  if (s.step() != SQLITE_DONE) return s.error();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+Result<int64_t> Journal::event(const JournalEvent& e) {
+  std::lock_guard lock(mu_);
+  return insertEvent(e);
+}
+
+Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, plan_id != 0
+                  ? "SELECT id, ts_ms, name, subject, detail, COALESCE(plan_id, 0), COALESCE(step, -1) FROM events "
+                    "WHERE plan_id = ?2 ORDER BY id DESC LIMIT ?1"
+                  : "SELECT id, ts_ms, name, subject, detail, COALESCE(plan_id, 0), COALESCE(step, -1) FROM events "
+                    "ORDER BY id DESC LIMIT ?1");
+  if (!s.ok()) return s.error();
+  s.bind(1, static_cast<int64_t>(limit));
+  if (plan_id != 0) s.bind(2, plan_id);
+  std::vector<JournalEvent> out;
+  for (int rc; (rc = s.step()) == SQLITE_ROW;) {
+    out.push_back({s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.i64(5), static_cast<int>(s.i64(6))});
+  }
+  return std::vector<JournalEvent>(out.rbegin(), out.rend());
+}
+
+Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  Stmt p(db_,
+         "INSERT INTO plans (created_ms, kind, from_region, to_region, reason, state, forced, operator, dry_run) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!p.ok()) return p.error();
+  p.bind(1, plan.created_ms)
+      .bind(2, plan.kind)
+      .bind(3, plan.from)
+      .bind(4, plan.to)
+      .bind(5, plan.reason)
+      .bind(6, plan.state);
+  p.bind(7, int64_t{plan.forced}).bind(8, int64_t{plan.operator_requested}).bind(9, int64_t{plan.dry_run});
+  if (p.step() != SQLITE_DONE) return p.error();
+  plan.id = sqlite3_last_insert_rowid(db_);
+  for (const StepRecord& step : plan.steps) {
+    Stmt s(db_, "INSERT INTO steps (plan_id, idx, action, state) VALUES (?, ?, ?, ?)");
+    s.bind(1, plan.id).bind(2, int64_t{step.idx}).bind(3, step.action).bind(4, step.state);
+    if (s.step() != SQLITE_DONE) return s.error();
+  }
+  decision.plan_id = plan.id;
+  if (auto r = insertEvent(decision); !r) return r.error();
+  return tx.commit();
+}
+
+Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, JournalEvent e) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  const bool final = state == "done" || state == "failed";
+  Stmt s(db_, "UPDATE plans SET state = ?, finished_ms = CASE WHEN ? THEN ? ELSE finished_ms END WHERE id = ?");
+  s.bind(1, state).bind(2, int64_t{final}).bind(3, e.ts_ms).bind(4, plan_id);
+  if (s.step() != SQLITE_DONE) return s.error();
+  if (sqlite3_changes(db_) != 1) return makeError("not_found", "no plan " + std::to_string(plan_id));
+  e.plan_id = plan_id;
+  if (auto r = insertEvent(e); !r) return r.error();
+  return tx.commit();
+}
+
+Result<void> Journal::stepStarted(int64_t plan_id, int idx, int attempt, JournalEvent e) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  Stmt s(db_,
+         "UPDATE steps SET state = 'started', attempts = ?, started_ms = CASE WHEN started_ms = 0 THEN ? ELSE "
+         "started_ms END "
+         "WHERE plan_id = ? AND idx = ?");
+  s.bind(1, int64_t{attempt}).bind(2, e.ts_ms).bind(3, plan_id).bind(4, int64_t{idx});
+  if (s.step() != SQLITE_DONE) return s.error();
+  e.plan_id = plan_id;
+  e.step = idx;
+  if (auto r = insertEvent(e); !r) return r.error();
+  return tx.commit();
+}
+
+Result<void> Journal::stepFinished(int64_t plan_id, int idx, const std::string& state, JournalEvent e) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  Stmt s(db_, "UPDATE steps SET state = ?, finished_ms = ?, detail = ? WHERE plan_id = ? AND idx = ?");
+  s.bind(1, state).bind(2, e.ts_ms).bind(3, e.detail).bind(4, plan_id).bind(5, int64_t{idx});
+  if (s.step() != SQLITE_DONE) return s.error();
+  e.plan_id = plan_id;
+  e.step = idx;
+  if (auto r = insertEvent(e); !r) return r.error();
+  return tx.commit();
+}
+
+Result<std::vector<PlanRecord>> Journal::loadPlans(const std::string& where, const std::string& arg,
+                                                   size_t limit) const {
+  const std::string sql =
+      "SELECT id, created_ms, kind, from_region, to_region, reason, state, forced, operator, dry_run, finished_ms "
+      "FROM plans " +
+      where + " ORDER BY id DESC LIMIT " + std::to_string(limit);
+  Stmt p(db_, sql.c_str());
+  if (!p.ok()) return p.error();
+  if (!arg.empty()) p.bind(1, arg);
+  std::vector<PlanRecord> plans;
+  for (int rc; (rc = p.step()) == SQLITE_ROW;) {
+    PlanRecord r;
+    r.id = p.i64(0);
+    r.created_ms = p.i64(1);
+    r.kind = p.text(2);
+    r.from = p.text(3);
+    r.to = p.text(4);
+    r.reason = p.text(5);
+    r.state = p.text(6);
+    r.forced = p.i64(7) != 0;
+    r.operator_requested = p.i64(8) != 0;
+    r.dry_run = p.i64(9) != 0;
+    r.finished_ms = p.i64(10);
+    plans.push_back(std::move(r));
+  }
+  for (PlanRecord& r : plans) {
+    Stmt s(db_,
+           "SELECT idx, action, state, attempts, started_ms, finished_ms, detail FROM steps WHERE plan_id = ? ORDER BY "
+           "idx");
+    s.bind(1, r.id);
+    while (s.step() == SQLITE_ROW) {
+      r.steps.push_back({static_cast<int>(s.i64(0)), s.text(1), s.text(2), static_cast<int>(s.i64(3)), s.i64(4),
+                         s.i64(5), s.text(6)});
+    }
+  }
+  return plans;
+}
+
+Result<std::optional<PlanRecord>> Journal::plan(int64_t id) const {
+  std::lock_guard lock(mu_);
+  auto plans = loadPlans("WHERE id = ?1", std::to_string(id), 1);
+  if (!plans) return plans.error();
+  if (plans.value().empty()) return std::optional<PlanRecord>();
+  return std::optional<PlanRecord>(std::move(plans.value()[0]));
+}
+
+Result<std::vector<PlanRecord>> Journal::plansInState(const std::string& state) const {
+  std::lock_guard lock(mu_);
+  return loadPlans("WHERE state = ?1", state, 1000);
+}
+
+Result<std::vector<PlanRecord>> Journal::recentPlans(size_t limit) const {
+  std::lock_guard lock(mu_);
+  return loadPlans("", "", limit);
+}
+
+Result<void> Journal::setMeta(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  s.bind(1, key).bind(2, value);
+  if (s.step() != SQLITE_DONE) return s.error();
+  return {};
+}
+
+Result<std::optional<std::string>> Journal::meta(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT value FROM meta WHERE key = ?");
+  if (!s.ok()) return s.error();
+  s.bind(1, key);
+  if (s.step() == SQLITE_ROW) return std::optional<std::string>(s.text(0));
+  return std::optional<std::string>();
+}
+
+}  // namespace hale::aggregator

@@ -1,0 +1,92 @@
+#pragma once
+
+// The aggregator's journal: SQLite in WAL mode. Every decision, plan, step start and step result, and
+// every named state change, is written here before (intent) and after (result) it happens, so an incident
+// can be reconstructed and a restarted aggregator resumes an unfinished plan at its first unfinished step.
+// Secrets never reach it: providers keep them out of the details they return.
+// Thread-safe: one connection behind a mutex; each call is one transaction.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "result.h"
+
+struct sqlite3;
+
+namespace hale::aggregator {
+
+struct JournalEvent {
+  int64_t id = 0;
+  int64_t ts_ms = 0;    // Unix milliseconds
+  std::string name;     // "+decision", "+plan-step-start", "+region-down", ...
+  std::string subject;  // node, region or empty
+  std::string detail;
+  int64_t plan_id = 0;  // 0: not about a plan
+  int step = -1;        // -1: not about a step
+};
+
+struct StepRecord {
+  int idx = 0;
+  std::string action;
+  std::string state = "pending";  // pending, started, done, failed, skipped
+  int attempts = 0;
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  std::string detail;
+};
+
+struct PlanRecord {
+  int64_t id = 0;
+  int64_t created_ms = 0;
+  std::string kind;  // failover, failback
+  std::string from;
+  std::string to;
+  std::string reason;
+  std::string state;  // awaiting_approval, running, done, failed, dry_run
+  bool forced = false;
+  bool operator_requested = false;
+  bool dry_run = false;
+  int64_t finished_ms = 0;
+  std::vector<StepRecord> steps;
+};
+
+class Journal {
+ public:
+  static Result<std::unique_ptr<Journal>> open(const std::string& path);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  Result<int64_t> event(const JournalEvent& e);
+  // The newest `limit` events (of one plan when plan_id != 0), oldest first.
+  Result<std::vector<JournalEvent>> events(size_t limit, int64_t plan_id = 0) const;
+
+  // Inserts the plan, its steps and the decision event in one transaction; sets plan.id.
+  Result<void> createPlan(PlanRecord& plan, JournalEvent decision);
+  Result<void> setPlanState(int64_t plan_id, const std::string& state, JournalEvent e);
+  // Step intent (before running it) and result (after), each with its event, each one transaction.
+  Result<void> stepStarted(int64_t plan_id, int idx, int attempt, JournalEvent e);
+  Result<void> stepFinished(int64_t plan_id, int idx, const std::string& state, JournalEvent e);
+
+  Result<std::optional<PlanRecord>> plan(int64_t id) const;
+  Result<std::vector<PlanRecord>> plansInState(const std::string& state) const;
+  Result<std::vector<PlanRecord>> recentPlans(size_t limit) const;
+
+  Result<void> setMeta(const std::string& key, const std::string& value);
+  Result<std::optional<std::string>> meta(const std::string& key) const;
+
+ private:
+  explicit Journal(sqlite3* db) : db_(db) {}
+  Result<void> exec(const char* sql) const;
+  Result<int64_t> insertEvent(const JournalEvent& e) const;
+  Result<std::vector<PlanRecord>> loadPlans(const std::string& where, const std::string& arg, size_t limit) const;
+
+  mutable std::mutex mu_;
+  sqlite3* db_;
+};
+
+}  // namespace hale::aggregator

@@ -1,0 +1,131 @@
+#include "plan_runner.h"
+
+#include <thread>
+
+#include "log.h"
+
+namespace hale::aggregator {
+namespace {
+
+constexpr std::chrono::milliseconds kMaxBackoff{30000};
+
+// A journal write that failed after the fact (the action already happened) cannot be undone; it is
+// logged loudly so the log holds what the journal could not.
+template <typename T>
+void mustJournal(const Result<T>& r, const std::string& what) {
+  if (!r) logError("-journal-write-failed", what + ": " + r.error().message);
+}
+
+// Sleeps up to `d`, waking early on cancel. False when cancelled.
+bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cancel.load()) return false;
+    std::this_thread::sleep_for(std::min(std::chrono::milliseconds{20}, d));
+  }
+  return !cancel.load();
+}
+
+}  // namespace
+
+PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock)
+    : journal_(journal), actions_(actions), clock_(clock) {}
+
+bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
+                         std::string& detail) {
+  const auto it = actions_.find(step.action);
+  if (it == actions_.end()) {
+    detail = "action " + step.action + " is not configured";
+    return false;
+  }
+  const ConfiguredAction& a = it->second;
+  ActionRequest req;
+  req.request_id = std::to_string(plan.id) + "." + std::to_string(step.idx);
+  req.plan_id = plan.id;
+  req.step = step.idx;
+  req.event = plan.kind;
+  req.from = plan.from;
+  req.to = plan.to;
+  req.reason = plan.reason;
+  req.forced = plan.forced;
+  req.cancel = &cancel;
+  req.clock = &clock_;
+  if (auto pre = a.action->preflight(req); !pre) {
+    detail = "preflight: " + pre.error().message;
+    return false;
+  }
+  auto backoff = a.policy.backoff;
+  for (int attempt = step.attempts + 1;; ++attempt) {
+    const std::string resumed =
+        step.state == "started" && attempt == step.attempts + 1 ? " (resumed after restart)" : "";
+    const std::string intent =
+        step.action + " attempt " + std::to_string(attempt) + "/" + std::to_string(a.policy.attempts) + resumed;
+    if (auto r =
+            journal_.stepStarted(plan.id, step.idx, attempt, {0, nowMs(), "+plan-step-start", step.action, intent});
+        !r) {
+      detail = "journal: " + r.error().message;  // never act without the intent on disk
+      return false;
+    }
+    logInfo("+plan-step-start",
+            "plan " + std::to_string(plan.id) + " step " + std::to_string(step.idx) + ": " + intent);
+    req.deadline = clock_.steadyNow() + a.policy.timeout;
+    ActionResult result = a.action->execute(req);
+    if (result.status == ActionStatus::applied || result.status == ActionStatus::already_applied) {
+      const ActionResult verified = a.action->verify(req);
+      if (verified.status == ActionStatus::applied || verified.status == ActionStatus::already_applied) {
+        detail = std::string(toString(result.status)) + (result.detail.empty() ? "" : ": " + result.detail);
+        return true;
+      }
+      result = {verified.status == ActionStatus::permanent ? ActionStatus::permanent : ActionStatus::retryable,
+                "verify: " + verified.detail};
+    }
+    detail = std::string(toString(result.status)) + ": " + result.detail;
+    if (result.status == ActionStatus::permanent || attempt >= a.policy.attempts) return false;
+    if (cancel.load()) return false;
+    mustJournal(journal_.event(
+                    {0, nowMs(), "+plan-step-retry", step.action,
+                     detail + "; retrying in " + std::to_string(std::max(backoff, result.retry_after).count()) + "ms",
+                     plan.id, step.idx}),
+                "+plan-step-retry " + detail);
+    if (!sleepFor(std::max(backoff, result.retry_after), cancel)) return false;
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel) {
+  for (const StepRecord& step : plan.steps) {
+    if (step.state == "done" || step.state == "skipped") continue;  // finished before a restart: never again
+    std::string detail;
+    const bool ok = runStep(plan, step, cancel, detail);
+    if (cancel.load() && !ok) return "";  // shutting down: the step stays "started", resumed next time
+    const std::string pid = std::to_string(plan.id);
+    if (!ok) {
+      mustJournal(
+          journal_.stepFinished(plan.id, step.idx, "failed", {0, nowMs(), "-plan-step-failed", step.action, detail}),
+          "-plan-step-failed " + detail);
+      logError("-plan-step-failed",
+               "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
+      mustJournal(
+          journal_.setPlanState(plan.id, "failed",
+                                {0, nowMs(), "-plan-failed", plan.to,
+                                 "step " + std::to_string(step.idx) + " " + step.action + " failed: " + detail}),
+          "-plan-failed " + pid);
+      return "failed";
+    }
+    if (auto r = journal_.stepFinished(plan.id, step.idx, "done", {0, nowMs(), "+plan-step-done", step.action, detail});
+        !r) {
+      logError("-journal-write-failed", r.error().message);
+      return "failed";
+    }
+    logInfo("+plan-step-done",
+            "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
+  }
+  mustJournal(journal_.setPlanState(
+                  plan.id, "done",
+                  {0, nowMs(), "+plan-done", plan.to, plan.kind + " " + plan.from + " -> " + plan.to + " complete"}),
+              "+plan-done " + std::to_string(plan.id));
+  logInfo("+plan-done", "plan " + std::to_string(plan.id) + ": " + plan.kind + " " + plan.from + " -> " + plan.to);
+  return "done";
+}
+
+}  // namespace hale::aggregator

@@ -1,0 +1,46 @@
+#pragma once
+
+// Runs a failover plan's steps in order. For each step, from the first one not done: the intent is
+// journaled before each attempt (+plan-step-start), the result after (+plan-step-done, -plan-step-failed).
+// Retryable outcomes are retried with doubling backoff (and a server's Retry-After) within the step's
+// attempts; a permanent outcome, or running out of attempts, stops the plan: no later step runs. A step
+// journaled as started but not finished (the aggregator died during it) is run again with the same request
+// id, which idempotent actions turn into already_applied.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "action.h"
+#include "journal.h"
+
+namespace hale::aggregator {
+
+struct ConfiguredAction {
+  std::string name;
+  std::string type;
+  StepPolicy policy;
+  std::shared_ptr<Action> action;
+};
+
+using ActionTable = std::map<std::string, ConfiguredAction>;
+
+class PlanRunner {
+ public:
+  PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock);
+
+  // Runs `plan` to its end; returns "done" or "failed" (also journaled as the plan's state), or "" when
+  // `cancel` stopped it (the plan stays running and resumes on the next start).
+  std::string run(const PlanRecord& plan, const std::atomic<bool>& cancel);
+
+ private:
+  bool runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel, std::string& detail);
+  int64_t nowMs() const { return toUnixMillis(clock_.wallNow()); }
+
+  Journal& journal_;
+  const ActionTable& actions_;
+  const Clock& clock_;
+};
+
+}  // namespace hale::aggregator
