@@ -1,0 +1,182 @@
+// The journal on a real SQLite file and the plan runner over it, with the record action.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "aggregator_config.h"
+#include "journal.h"
+#include "plan_runner.h"
+#include "temp_dir.h"
+
+namespace hale::aggregator {
+namespace {
+
+PlanRecord planOf(const std::vector<std::string>& actions) {
+  PlanRecord p;
+  p.created_ms = 1000;
+  p.kind = "failover";
+  p.from = "eu";
+  p.to = "us";
+  p.reason = "test";
+  p.state = "running";
+  for (size_t i = 0; i < actions.size(); ++i) p.steps.push_back({static_cast<int>(i), actions[i]});
+  return p;
+}
+
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// Actions come from config text, as in production.
+ActionTable actionsFrom(const std::string& dir, const std::string& extra = "") {
+  auto c = parseAggregatorConfig(
+      "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
+      "[[action]]\nname = \"one\"\ntype = \"record\"\npath = \"" +
+          dir +
+          "/record\"\nlabel = \"one\"\n"
+          "[[action]]\nname = \"two\"\ntype = \"record\"\npath = \"" +
+          dir +
+          "/record\"\nlabel = \"two\"\n"
+          "[[action]]\nname = \"flaky\"\ntype = \"record\"\npath = \"" +
+          dir +
+          "/record\"\nlabel = \"flaky\"\n"
+          "fail_first = 2\nbackoff = \"10ms\"\n"
+          "[[action]]\nname = \"broken\"\ntype = \"record\"\npath = \"" +
+          dir + "/record\"\nfail = \"permanent\"\n" + extra,
+      "t.toml");
+  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+  return c.ok() ? std::move(c.value().actions) : ActionTable{};
+}
+
+TEST(Journal, PersistsPlansStepsEventsAndMetaAcrossReopen) {
+  test::TempDir dir("journal");
+  const std::string path = dir.path() + "/j.db";
+  int64_t id = 0;
+  {
+    auto j = Journal::open(path);
+    ASSERT_TRUE(j.ok()) << j.error().message;
+    PlanRecord p = planOf({"one", "two"});
+    ASSERT_TRUE(j.value()->createPlan(p, {0, 1000, "+decision", "failover eu -> us", "why"}).ok());
+    id = p.id;
+    ASSERT_TRUE(j.value()->stepStarted(id, 0, 1, {0, 1001, "+plan-step-start", "one", "attempt 1"}).ok());
+    ASSERT_TRUE(j.value()->stepFinished(id, 0, "done", {0, 1002, "+plan-step-done", "one", "applied"}).ok());
+    ASSERT_TRUE(j.value()->setMeta("active_region", "us").ok());
+  }
+  auto j = Journal::open(path);
+  ASSERT_TRUE(j.ok());
+  auto p = j.value()->plan(id);
+  ASSERT_TRUE(p.ok() && p.value());
+  EXPECT_EQ(p.value()->state, "running");
+  ASSERT_EQ(p.value()->steps.size(), 2u);
+  EXPECT_EQ(p.value()->steps[0].state, "done");
+  EXPECT_EQ(p.value()->steps[0].detail, "applied");
+  EXPECT_EQ(p.value()->steps[1].state, "pending");
+  auto events = j.value()->events(10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events.value().size(), 3u);
+  EXPECT_EQ(events.value()[0].name, "+decision");
+  EXPECT_EQ(events.value()[0].plan_id, id);
+  EXPECT_EQ(events.value()[2].step, 0);
+  EXPECT_EQ(*j.value()->meta("active_region").value(), "us");
+  EXPECT_FALSE(j.value()->meta("absent").value().has_value());
+  EXPECT_EQ(j.value()->plansInState("running").value().size(), 1u);
+}
+
+TEST(Journal, RefusesAFileThatIsNotAJournal) {
+  test::TempDir dir("journal");
+  const std::string path = dir.writeFile("j.db", "this is not sqlite");
+  EXPECT_FALSE(Journal::open(path).ok());
+  EXPECT_FALSE(Journal::open(dir.path() + "/missing/dir/j.db").ok());
+}
+
+class PlanRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto j = Journal::open(dir_.path() + "/j.db");
+    ASSERT_TRUE(j.ok());
+    journal_ = std::move(j).value();
+    actions_ = actionsFrom(dir_.path());
+  }
+  PlanRecord create(const std::vector<std::string>& steps) {
+    PlanRecord p = planOf(steps);
+    EXPECT_TRUE(journal_->createPlan(p, {0, 1, "+decision", "", ""}).ok());
+    return p;
+  }
+  std::string run(const PlanRecord& p) {
+    std::atomic<bool> cancel{false};
+    PlanRunner runner(*journal_, actions_, SystemClock::instance());
+    return runner.run(*journal_->plan(p.id).value(), cancel);
+  }
+  std::vector<std::string> eventNames(int64_t plan) {
+    std::vector<std::string> out;
+    const auto events = journal_->events(100, plan);  // kept alive for the loop
+    for (const JournalEvent& e : events.value())
+      out.push_back(e.name + (e.step >= 0 ? "@" + std::to_string(e.step) : ""));
+    return out;
+  }
+
+  test::TempDir dir_{"runner"};
+  std::unique_ptr<Journal> journal_;
+  ActionTable actions_;
+};
+
+TEST_F(PlanRunnerTest, RunsStepsInOrderAndJournalsIntentThenResult) {
+  const PlanRecord p = create({"one", "two"});
+  EXPECT_EQ(run(p), "done");
+  EXPECT_EQ(lines(dir_.path() + "/record"),
+            (std::vector<std::string>{std::to_string(p.id) + ".0 one", std::to_string(p.id) + ".1 two"}));
+  EXPECT_EQ(eventNames(p.id), (std::vector<std::string>{"+decision", "+plan-step-start@0", "+plan-step-done@0",
+                                                        "+plan-step-start@1", "+plan-step-done@1", "+plan-done"}));
+  EXPECT_EQ(journal_->plan(p.id).value()->state, "done");
+}
+
+TEST_F(PlanRunnerTest, RetriesRetryableOutcomes) {
+  const PlanRecord p = create({"flaky"});
+  EXPECT_EQ(run(p), "done");
+  const auto plan = journal_->plan(p.id).value();
+  EXPECT_EQ(plan->steps[0].attempts, 3);
+  const std::vector<std::string> names = eventNames(p.id);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "+plan-step-retry@0"), 2);
+}
+
+TEST_F(PlanRunnerTest, GivesUpAfterItsAttempts) {
+  actions_.at("flaky").policy.attempts = 2;
+  const PlanRecord p = create({"flaky", "two"});
+  EXPECT_EQ(run(p), "failed");
+  EXPECT_TRUE(lines(dir_.path() + "/record").empty());  // no later step ran
+  EXPECT_EQ(journal_->plan(p.id).value()->steps[1].state, "pending");
+}
+
+TEST_F(PlanRunnerTest, PermanentFailureStopsThePlanAtOnce) {
+  const PlanRecord p = create({"one", "broken", "two"});
+  EXPECT_EQ(run(p), "failed");
+  const auto plan = journal_->plan(p.id).value();
+  EXPECT_EQ(plan->state, "failed");
+  EXPECT_EQ(plan->steps[1].state, "failed");
+  EXPECT_EQ(plan->steps[1].attempts, 1);  // not retried
+  EXPECT_EQ(plan->steps[1].detail, "permanent: configured to fail");
+  EXPECT_EQ(plan->steps[2].state, "pending");
+  EXPECT_EQ(lines(dir_.path() + "/record").size(), 1u);
+  EXPECT_EQ(eventNames(p.id).back(), "-plan-failed");
+}
+
+TEST_F(PlanRunnerTest, ResumesAtTheFirstUnfinishedStepWithoutRepeatingAny) {
+  const PlanRecord p = create({"one", "two"});
+  // As if the aggregator died during step 1, after its side effect but before journaling the result.
+  ASSERT_TRUE(journal_->stepStarted(p.id, 0, 1, {0, 2, "+plan-step-start", "one", ""}).ok());
+  ASSERT_TRUE(journal_->stepFinished(p.id, 0, "done", {0, 3, "+plan-step-done", "one", ""}).ok());
+  ASSERT_TRUE(journal_->stepStarted(p.id, 1, 1, {0, 4, "+plan-step-start", "two", ""}).ok());
+  std::ofstream(dir_.path() + "/record", std::ios::app) << p.id << ".1 two\n";
+  EXPECT_EQ(run(p), "done");
+  EXPECT_EQ(lines(dir_.path() + "/record").size(), 1u);  // step 0 not rerun; step 1 found already applied
+  const auto plan = journal_->plan(p.id).value();
+  EXPECT_EQ(plan->steps[1].attempts, 2);
+  EXPECT_EQ(plan->steps[1].detail, "already_applied: already recorded");
+}
+
+}  // namespace
+}  // namespace hale::aggregator
