@@ -97,6 +97,7 @@ void readAction(ConfigTable& t, AggregatorConfig& c) {
   t.get("attempts", attempts, Presence::optional, 1, 100);
   a.policy.attempts = static_cast<int>(attempts);
   t.getDuration("backoff", a.policy.backoff, Presence::optional, milliseconds{0}, std::chrono::minutes{5});
+  t.getDuration("deadline", a.policy.deadline, Presence::optional, milliseconds{10}, std::chrono::hours{2});
   if (c.actions.count(a.name) != 0) t.error("name", "duplicate action \"" + a.name + "\"");
   const ActionType* type = findActionType(a.type);
   if (type == nullptr) {

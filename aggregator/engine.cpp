@@ -263,7 +263,7 @@ void Engine::tickLoop() {
 }
 
 void Engine::executorLoop() {
-  PlanRunner runner(*journal_, config_.actions, clock_);
+  PlanRunner runner(*journal_, config_.actions, clock_, counters_.steps);
   for (;;) {
     int64_t id = 0;
     {

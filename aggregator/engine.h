@@ -22,6 +22,7 @@
 #include "ingest_counters.h"
 #include "journal.h"
 #include "observer.h"
+#include "plan_runner.h"
 #include "policy.h"
 #include "sequence_guard.h"
 
@@ -29,8 +30,7 @@ namespace hale::aggregator {
 
 struct EngineCounters {
   std::atomic<uint64_t> decisions{0};
-  std::atomic<uint64_t> steps_done{0};
-  std::atomic<uint64_t> steps_failed{0};
+  StepCounters steps;
   std::atomic<uint64_t> plans_done{0};
   std::atomic<uint64_t> plans_failed{0};
   std::atomic<uint64_t> journal_errors{0};

@@ -74,6 +74,11 @@ std::string Engine::metrics() const {
   } rows[] = {
       {"hale_aggregator_decisions_total", "counter", "Acting decisions journaled.", counters_.decisions.load()},
       {"hale_aggregator_plans_done_total", "counter", "Plans completed.", counters_.plans_done.load()},
+      {"hale_aggregator_plan_steps_done_total", "counter", "Plan steps completed.", counters_.steps.done.load()},
+      {"hale_aggregator_plan_steps_failed_total", "counter", "Plan steps that failed for good.",
+       counters_.steps.failed.load()},
+      {"hale_aggregator_plan_step_retries_total", "counter", "Retries of retryable step outcomes.",
+       counters_.steps.retried.load()},
       {"hale_aggregator_plans_failed_total", "counter", "Plans stopped by a failed step.",
        counters_.plans_failed.load()},
       {"hale_aggregator_journal_errors_total", "counter", "Journal writes that failed.",

@@ -28,8 +28,8 @@ bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
 
 }  // namespace
 
-PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock)
-    : journal_(journal), actions_(actions), clock_(clock) {}
+PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters)
+    : journal_(journal), actions_(actions), clock_(clock), counters_(counters) {}
 
 bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
                          std::string& detail) {
@@ -55,6 +55,8 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
     return false;
   }
   auto backoff = a.policy.backoff;
+  const bool bounded = a.policy.deadline.count() > 0;
+  const SteadyTime step_deadline = clock_.steadyNow() + a.policy.deadline;
   for (int attempt = step.attempts + 1;; ++attempt) {
     const std::string resumed =
         step.state == "started" && attempt == step.attempts + 1 ? " (resumed after restart)" : "";
@@ -69,6 +71,7 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
     logInfo("+plan-step-start",
             "plan " + std::to_string(plan.id) + " step " + std::to_string(step.idx) + ": " + intent);
     req.deadline = clock_.steadyNow() + a.policy.timeout;
+    if (bounded) req.deadline = std::min(req.deadline, step_deadline);
     ActionResult result = a.action->execute(req);
     if (result.status == ActionStatus::applied || result.status == ActionStatus::already_applied) {
       const ActionResult verified = a.action->verify(req);
@@ -82,12 +85,16 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
     detail = std::string(toString(result.status)) + ": " + result.detail;
     if (result.status == ActionStatus::permanent || attempt >= a.policy.attempts) return false;
     if (cancel.load()) return false;
-    mustJournal(journal_.event(
-                    {0, nowMs(), "+plan-step-retry", step.action,
-                     detail + "; retrying in " + std::to_string(std::max(backoff, result.retry_after).count()) + "ms",
-                     plan.id, step.idx}),
+    const auto wait = std::max(backoff, result.retry_after);
+    if (bounded && clock_.steadyNow() + wait >= step_deadline) {
+      detail += "; step deadline of " + std::to_string(a.policy.deadline.count()) + "ms reached";
+      return false;
+    }
+    counters_.retried.fetch_add(1, std::memory_order_relaxed);
+    mustJournal(journal_.event({0, nowMs(), "+plan-step-retry", step.action,
+                                detail + "; retrying in " + std::to_string(wait.count()) + "ms", plan.id, step.idx}),
                 "+plan-step-retry " + detail);
-    if (!sleepFor(std::max(backoff, result.retry_after), cancel)) return false;
+    if (!sleepFor(wait, cancel)) return false;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
@@ -100,6 +107,7 @@ std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& can
     if (cancel.load() && !ok) return "";  // shutting down: the step stays "started", resumed next time
     const std::string pid = std::to_string(plan.id);
     if (!ok) {
+      counters_.failed.fetch_add(1, std::memory_order_relaxed);
       mustJournal(
           journal_.stepFinished(plan.id, step.idx, "failed", {0, nowMs(), "-plan-step-failed", step.action, detail}),
           "-plan-step-failed " + detail);
@@ -117,6 +125,7 @@ std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& can
       logError("-journal-write-failed", r.error().message);
       return "failed";
     }
+    counters_.done.fetch_add(1, std::memory_order_relaxed);
     logInfo("+plan-step-done",
             "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
   }

@@ -26,9 +26,15 @@ struct ConfiguredAction {
 
 using ActionTable = std::map<std::string, ConfiguredAction>;
 
+struct StepCounters {
+  std::atomic<uint64_t> done{0};
+  std::atomic<uint64_t> failed{0};
+  std::atomic<uint64_t> retried{0};
+};
+
 class PlanRunner {
  public:
-  PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock);
+  PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters);
 
   // Runs `plan` to its end; returns "done" or "failed" (also journaled as the plan's state), or "" when
   // `cancel` stopped it (the plan stays running and resumes on the next start).
@@ -41,6 +47,7 @@ class PlanRunner {
   Journal& journal_;
   const ActionTable& actions_;
   const Clock& clock_;
+  StepCounters& counters_;
 };
 
 }  // namespace hale::aggregator

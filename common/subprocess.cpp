@@ -35,12 +35,14 @@ SubprocessResult runSubprocess(const std::string& program, const std::vector<std
   // Everything the child touches is prepared before fork: afterwards only async-signal-safe calls.
   std::vector<std::string> args = argv;
   std::vector<char*> arg_ptrs;
+  arg_ptrs.reserve(args.size() + 1);
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   arg_ptrs.push_back(nullptr);
   std::vector<std::string> env_storage;
   for (char** e = environ; *e != nullptr; ++e) env_storage.emplace_back(*e);
   env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> env_ptrs;
+  env_ptrs.reserve(env_storage.size() + 1);
   for (std::string& e : env_storage) env_ptrs.push_back(e.data());
   env_ptrs.push_back(nullptr);
 

@@ -53,6 +53,8 @@ struct StepPolicy {
   std::chrono::milliseconds timeout{30000};  // per attempt
   int attempts = 3;
   std::chrono::milliseconds backoff{1000};  // doubles after each retryable failure, capped at 30 s
+  // The whole step, attempts and backoff included; 0: no limit beyond attempts x timeout.
+  std::chrono::milliseconds deadline{0};
 };
 
 }  // namespace hale::aggregator

@@ -30,11 +30,17 @@ CannedHttpServer::~CannedHttpServer() {
   ::close(listen_fd_);
 }
 
-void CannedHttpServer::respond(int status, std::string body, std::chrono::milliseconds delay) {
+void CannedHttpServer::respond(int status, std::string body, std::chrono::milliseconds delay, std::string headers) {
   std::lock_guard lock(mu_);
   status_ = status;
   body_ = std::move(body);
   delay_ = delay;
+  headers_ = std::move(headers);
+}
+
+std::string CannedHttpServer::lastRequest() const {
+  std::lock_guard lock(mu_);
+  return last_request_;
 }
 
 std::vector<std::string> CannedHttpServer::requests() const {
@@ -57,12 +63,28 @@ void CannedHttpServer::serve() {
       if (n <= 0) break;
       in.append(buf, static_cast<size_t>(n));
     }
+    // The body, when Content-Length announces one.
+    const size_t header_end = in.find("\r\n\r\n");
+    const size_t cl = in.find("Content-Length: ");
+    if (header_end != std::string::npos && cl != std::string::npos && cl < header_end) {
+      const size_t want = header_end + 4 + std::stoul(in.substr(cl + 16));
+      while (in.size() < want) {
+        pollfd c{fd, POLLIN, 0};
+        if (::poll(&c, 1, 2000) <= 0) break;
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+      }
+    }
     int status = 0;
     std::string body;
+    std::string headers;
     std::chrono::milliseconds delay{0};
     {
       std::lock_guard lock(mu_);
       requests_.push_back(in.substr(0, in.find("\r\n")));
+      last_request_ = in;
+      headers = headers_;
       status = status_;
       body = body_;
       delay = delay_;
@@ -72,7 +94,7 @@ void CannedHttpServer::serve() {
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
     const std::string out = "HTTP/1.1 " + std::to_string(status) +
                             " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-                            "\r\nConnection: close\r\n\r\n" + body;
+                            "\r\nConnection: close\r\n" + headers + "\r\n" + body;
     [[maybe_unused]] const ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
     ::close(fd);
   }

@@ -21,9 +21,13 @@ class CannedHttpServer {
   uint16_t port() const { return port_; }
   std::string url(const std::string& path = "/") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
-  void respond(int status, std::string body, std::chrono::milliseconds delay = std::chrono::milliseconds{0});
+  // `headers`: extra response header lines, each ending in "\r\n" (e.g. "Retry-After: 1\r\n").
+  void respond(int status, std::string body, std::chrono::milliseconds delay = std::chrono::milliseconds{0},
+               std::string headers = "");
   // Request lines seen so far ("GET /health HTTP/1.1").
   std::vector<std::string> requests() const;
+  // The last request whole: request line, headers and body.
+  std::string lastRequest() const;
 
  private:
   void serve();
@@ -35,7 +39,9 @@ class CannedHttpServer {
   int status_ = 200;
   std::string body_ = "ok";
   std::chrono::milliseconds delay_{0};
+  std::string headers_;
   std::vector<std::string> requests_;
+  std::string last_request_;
   std::thread thread_;
 };
 

@@ -108,7 +108,7 @@ class PlanRunnerTest : public ::testing::Test {
   }
   std::string run(const PlanRecord& p) {
     std::atomic<bool> cancel{false};
-    PlanRunner runner(*journal_, actions_, SystemClock::instance());
+    PlanRunner runner(*journal_, actions_, SystemClock::instance(), counters_);
     return runner.run(*journal_->plan(p.id).value(), cancel);
   }
   std::vector<std::string> eventNames(int64_t plan) {
@@ -122,6 +122,7 @@ class PlanRunnerTest : public ::testing::Test {
   test::TempDir dir_{"runner"};
   std::unique_ptr<Journal> journal_;
   ActionTable actions_;
+  StepCounters counters_;
 };
 
 TEST_F(PlanRunnerTest, RunsStepsInOrderAndJournalsIntentThenResult) {
@@ -141,6 +142,21 @@ TEST_F(PlanRunnerTest, RetriesRetryableOutcomes) {
   EXPECT_EQ(plan->steps[0].attempts, 3);
   const std::vector<std::string> names = eventNames(p.id);
   EXPECT_EQ(std::count(names.begin(), names.end(), "+plan-step-retry@0"), 2);
+  EXPECT_EQ(counters_.retried.load(), 2u);
+  EXPECT_EQ(counters_.done.load(), 1u);
+}
+
+TEST_F(PlanRunnerTest, GivesUpAtTheStepDeadline) {
+  actions_.at("flaky").policy.attempts = 10;
+  actions_.at("flaky").policy.backoff = std::chrono::milliseconds{200};
+  actions_.at("flaky").policy.deadline = std::chrono::milliseconds{300};  // room for one retry, not two
+  const PlanRecord p = create({"flaky"});
+  EXPECT_EQ(run(p), "failed");
+  const auto plan = journal_->plan(p.id).value();
+  EXPECT_EQ(plan->steps[0].attempts, 2);
+  EXPECT_NE(plan->steps[0].detail.find("step deadline of 300ms reached"), std::string::npos) << plan->steps[0].detail;
+  EXPECT_EQ(counters_.retried.load(), 1u);
+  EXPECT_EQ(counters_.failed.load(), 1u);
 }
 
 TEST_F(PlanRunnerTest, GivesUpAfterItsAttempts) {

@@ -13,8 +13,8 @@ namespace {
 // Sets environment variables for one test and restores them after.
 class EnvGuard {
  public:
-  explicit EnvGuard(std::vector<std::pair<std::string, std::string>> vars) {
-    for (auto& [k, v] : vars) {
+  explicit EnvGuard(const std::vector<std::pair<std::string, std::string>>& vars) {
+    for (const auto& [k, v] : vars) {
       const char* old = std::getenv(k.c_str());
       saved_.emplace_back(k, old != nullptr ? std::optional<std::string>(old) : std::nullopt);
       if (v.empty()) {

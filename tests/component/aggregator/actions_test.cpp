@@ -1,0 +1,121 @@
+// The exec and webhook actions against real processes and a real HTTP peer.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "aggregator_config.h"
+#include "canned_http_server.h"
+#include "temp_dir.h"
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::shared_ptr<Action> actionFrom(const std::string& body) {
+  auto c = parseAggregatorConfig(
+      "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
+      "[[action]]\nname = \"a\"\n" +
+          body,
+      "t.toml");
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return nullptr;
+  }
+  return c.value().actions.at("a").action;
+}
+
+ActionRequest request(milliseconds timeout = milliseconds{2000}) {
+  static std::atomic<bool> never{false};
+  ActionRequest r;
+  r.request_id = "7.2";
+  r.plan_id = 7;
+  r.step = 2;
+  r.event = "failover";
+  r.from = "eu";
+  r.to = "us";
+  r.reason = "region eu down";
+  r.forced = true;
+  r.clock = &SystemClock::instance();
+  r.deadline = r.clock->steadyNow() + timeout;
+  r.cancel = &never;
+  return r;
+}
+
+TEST(ExecAction, PassesTheEventAndMapsExitCodes) {
+  test::TempDir dir("execaction");
+  const std::string out = dir.path() + "/env";
+  auto a = actionFrom("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"env | grep ^HALE_ | sort > " + out +
+                      "; echo fenced\"]\n");
+  const ActionResult r = a->execute(request());
+  EXPECT_EQ(r.status, ActionStatus::applied);
+  EXPECT_EQ(r.detail, "fenced");
+  std::ifstream in(out);
+  std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(env,
+            "HALE_EVENT=failover\nHALE_FORCED=1\nHALE_FROM=eu\nHALE_PLAN_ID=7\nHALE_REASON=region eu down\n"
+            "HALE_REQUEST_ID=7.2\nHALE_STEP=2\nHALE_TO=us\n");
+
+  EXPECT_EQ(actionFrom("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"exit 75\"]\n")->execute(request()).status,
+            ActionStatus::retryable);
+  const ActionResult refused =
+      actionFrom("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"echo nope; exit 1\"]\n")->execute(request());
+  EXPECT_EQ(refused.status, ActionStatus::permanent);
+  EXPECT_EQ(refused.detail, "exit 1: nope");
+  const ActionResult slow =
+      actionFrom("type = \"exec\"\ncommand = [\"/bin/sleep\", \"30\"]\n")->execute(request(milliseconds{200}));
+  EXPECT_EQ(slow.status, ActionStatus::retryable);
+  EXPECT_NE(slow.detail.find("timed out"), std::string::npos);
+}
+
+TEST(WebhookAction, PostsJsonAndClassifiesAnswers) {
+  test::CannedHttpServer hook;
+  auto a = actionFrom("type = \"webhook\"\nurl = \"" + hook.url("/hale") + "\"\n");
+  hook.respond(204, "");
+  EXPECT_EQ(a->execute(request()).status, ActionStatus::applied);
+  const std::string sent = hook.lastRequest();
+  EXPECT_EQ(sent.rfind("POST /hale HTTP/1.1", 0), 0u) << sent;
+  EXPECT_NE(sent.find("Idempotency-Key: hale-7.2"), std::string::npos) << sent;
+  const auto body = nlohmann::json::parse(sent.substr(sent.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["event"], "failover");
+  EXPECT_EQ(body["from"], "eu");
+  EXPECT_EQ(body["to"], "us");
+  EXPECT_EQ(body["request_id"], "7.2");
+  EXPECT_EQ(body["forced"], true);
+
+  hook.respond(503, "busy");
+  EXPECT_EQ(a->execute(request()).status, ActionStatus::retryable);
+  hook.respond(429, "slow down", milliseconds{0}, "Retry-After: 3\r\n");
+  const ActionResult limited = a->execute(request());
+  EXPECT_EQ(limited.status, ActionStatus::retryable);
+  EXPECT_EQ(limited.retry_after, std::chrono::seconds{3});
+  hook.respond(404, "no such hook");
+  const ActionResult missing = a->execute(request());
+  EXPECT_EQ(missing.status, ActionStatus::permanent);
+  EXPECT_EQ(missing.detail, "HTTP 404");
+  hook.respond(200, "late", milliseconds{2000});
+  const ActionResult slow = a->execute(request(milliseconds{300}));
+  EXPECT_EQ(slow.status, ActionStatus::retryable);
+}
+
+TEST(WebhookAction, SlackFormatAndAuthHeaderFromASecretFile) {
+  test::TempDir dir("hook");
+  test::CannedHttpServer hook;
+  const std::string secret = dir.writeFile("auth", "Authorization: Bearer s3cret\n");
+  auto a = actionFrom("type = \"webhook\"\nurl = \"" + hook.url() + "\"\nformat = \"slack\"\nheader_file = \"" +
+                      secret + "\"\n");
+  hook.respond(200, "ok");
+  const ActionResult r = a->execute(request());
+  EXPECT_EQ(r.status, ActionStatus::applied);
+  EXPECT_EQ(r.detail.find("s3cret"), std::string::npos);  // secrets never reach the journal
+  const std::string sent = hook.lastRequest();
+  EXPECT_NE(sent.find("Authorization: Bearer s3cret"), std::string::npos);
+  const auto body = nlohmann::json::parse(sent.substr(sent.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["text"], "hale: failover eu -> us (region eu down) [forced]");
+}
+
+}  // namespace
+}  // namespace hale::aggregator

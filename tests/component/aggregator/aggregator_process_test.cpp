@@ -1,0 +1,301 @@
+// hale-aggregator and halectl as an operator runs them: crash and resume, operator commands, exit codes.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "clock.h"
+#include "heartbeat_codec.h"
+#include "ports.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+using test::ChildProcess;
+using test::CommandResult;
+using test::SpawnOptions;
+using test::waitFor;
+
+class AggregatorProcess {
+ public:
+  AggregatorProcess(const test::TempDir& dir, const std::string& body) : dir_(dir) {
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
+    config_ =
+        dir.writeFile("agg.toml", "listen = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + socket() +
+                                      "\"\njournal = \"" + dir.path() + "/journal.db\"\n[http]\nport = -1\n" + body);
+  }
+  void start() {
+    process_ = std::make_unique<ChildProcess>(
+        SpawnOptions{.argv = {HALE_AGGREGATOR_BIN, "--config", config_}, .log_path = dir_.path() + "/aggregator.log"});
+    ASSERT_TRUE(waitFor([&] { return halectl({"regions"}).exit_code == 0; }, milliseconds{5000}))
+        << process_->logTail();
+  }
+  void kill() { process_->stop(SIGKILL, milliseconds{2000}); }
+  std::string socket() const { return dir_.path() + "/agg.sock"; }
+  const std::string& endpoint() const { return endpoint_; }
+  std::string log() const { return process_->logTail(8000); }
+
+  CommandResult halectl(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {HALECTL_BIN, "--socket", socket()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
+  }
+  nlohmann::json json(std::vector<std::string> args) const {
+    args.push_back("--json");
+    const CommandResult r = halectl(args);
+    return nlohmann::json::parse(r.output, nullptr, false);
+  }
+
+ private:
+  const test::TempDir& dir_;
+  std::string endpoint_;
+  std::string config_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::string crashConfig(const test::TempDir& dir) {
+  std::string body =
+      "[[region]]\nname = \"eu\"\nrole = \"active\"\naccept_any_node = true\n"
+      "[[region]]\nname = \"us\"\naccept_any_node = true\n";
+  for (int i = 0; i < 4; ++i) {
+    body += "[[action]]\nname = \"s" + std::to_string(i) + "\"\ntype = \"record\"\npath = \"" + dir.path() +
+            "/record\"\nlabel = \"s" + std::to_string(i) + "\"\ndelay = \"1s\"\n";
+  }
+  return body + "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"s0\", \"s1\", \"s2\", \"s3\"]\n";
+}
+
+// SIGKILL during each step of a 4-step plan, restart: every step's side effect once, every step done once.
+TEST(AggregatorCrash, ResumesAfterAKillDuringEachStepAndRunsEveryStepOnce) {
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE("killed during step " + std::to_string(k));
+    test::TempDir dir("crash");
+    AggregatorProcess agg(dir, crashConfig(dir));
+    agg.start();
+    const CommandResult started = agg.halectl({"failover", "--to", "us", "--force"});
+    ASSERT_EQ(started.exit_code, 0) << started.output;
+    auto stepStarted = [&](int step) {
+      const nlohmann::json events = agg.json({"journal", "--limit", "200"});
+      for (const auto& e : events) {
+        if (e.value("event", "") == "+plan-step-start" && e.value("step", -1) == step) return true;
+      }
+      return false;
+    };
+    ASSERT_TRUE(waitFor([&] { return stepStarted(k); }, milliseconds{10000}));
+    std::this_thread::sleep_for(milliseconds{300});  // well inside the step's 1 s of work
+    agg.kill();
+    EXPECT_EQ(lines(dir.path() + "/record").size(), static_cast<size_t>(k));  // the steps before it, only
+
+    agg.start();
+    ASSERT_TRUE(waitFor(
+        [&] {
+          const nlohmann::json plans = agg.json({"plans", "--limit", "1"});
+          return plans.is_array() && !plans.empty() && plans[0].value("state", "") == "done";
+        },
+        milliseconds{15000}))
+        << agg.log();
+
+    const std::vector<std::string> recorded = lines(dir.path() + "/record");
+    EXPECT_EQ(recorded, (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2", "1.3 s3"}));
+    std::map<int, int> done;
+    std::map<int, int> starts;
+    for (const auto& e : agg.json({"journal", "--limit", "500"})) {
+      if (e.value("event", "") == "+plan-step-done") ++done[e.value("step", -1)];
+      if (e.value("event", "") == "+plan-step-start") ++starts[e.value("step", -1)];
+    }
+    for (int s = 0; s < 4; ++s) {
+      EXPECT_EQ(done[s], 1) << "step " << s;
+      EXPECT_EQ(starts[s], s == k ? 2 : 1) << "step " << s;  // the interrupted step was resumed once
+    }
+    const nlohmann::json regions = agg.json({"regions"});
+    EXPECT_EQ(regions[1].value("active", false), true) << regions.dump();
+    agg.kill();
+  }
+}
+
+// Publishes heartbeats for a set of nodes every 200 ms until stopped.
+class FakeNodes {
+ public:
+  explicit FakeNodes(const std::string& endpoint) : socket_(context_, zmq::socket_type::pub) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~FakeNodes() {
+    stop_ = true;
+    thread_.join();
+  }
+  void setAlive(std::set<std::pair<std::string, std::string>> nodes) {
+    std::lock_guard lock(mu_);
+    alive_ = std::move(nodes);
+  }
+
+ private:
+  void loop() {
+    uint64_t seq = 0;
+    std::string frame;
+    while (!stop_) {
+      std::set<std::pair<std::string, std::string>> alive;
+      {
+        std::lock_guard lock(mu_);
+        alive = alive_;
+      }
+      ++seq;
+      for (const auto& [node, region] : alive) {
+        heartbeat::Heartbeat hb;
+        hb.node_id = node;
+        hb.region = region;
+        hb.boot_id = "fake";
+        hb.seq = seq;
+        hb.sent_unix_ms = toUnixMillis(SystemClock::instance().wallNow());
+        hb.status = heartbeat::NodeStatus::healthy;
+        heartbeat::encode(hb, frame);
+        socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      }
+      std::this_thread::sleep_for(milliseconds{200});
+    }
+  }
+
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  std::mutex mu_;
+  std::set<std::pair<std::string, std::string>> alive_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string operatorConfig(const test::TempDir& dir, const std::string& guards) {
+  return "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\n[guards]\nmin_failover_interval = \"0s\"\n" +
+         guards +
+         "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\"]\ndown_after = \"500ms\"\nup_after = "
+         "\"500ms\"\n"
+         "[[region]]\nname = \"us\"\nnodes = [\"us-1\"]\ndown_after = \"500ms\"\nup_after = \"500ms\"\n"
+         "[[action]]\nname = \"mark\"\ntype = \"record\"\npath = \"" +
+         dir.path() +
+         "/record\"\n"
+         "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"mark\"]\n"
+         "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"mark\"]\n";
+}
+
+TEST(AggregatorHalectl, CommandsAndExitCodes) {
+  test::TempDir dir("halectl");
+  AggregatorProcess agg(dir, operatorConfig(dir, ""));
+  agg.start();
+  FakeNodes nodes(agg.endpoint());
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json r = agg.json({"regions"});
+        return r.is_array() && r.size() == 2 && r[0]["verdict"] == "up" && r[1]["verdict"] == "up" &&
+               r[1]["healthy"] == 1;
+      },
+      milliseconds{5000}));
+
+  CommandResult regions = agg.halectl({"regions"});
+  EXPECT_EQ(regions.exit_code, 0);
+  EXPECT_NE(regions.output.find("eu      active (home)  up"), std::string::npos) << regions.output;
+  CommandResult nodes_out = agg.halectl({"nodes", "--region", "us"});
+  EXPECT_EQ(nodes_out.exit_code, 0);
+  EXPECT_NE(nodes_out.output.find("us-1  us      healthy"), std::string::npos) << nodes_out.output;
+  EXPECT_EQ(nodes_out.output.find("eu-1"), std::string::npos);
+
+  // Refusals exit 1 and say why.
+  CommandResult refused = agg.halectl({"failover", "--to", "eu"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("refused: eu is already the active region"), std::string::npos) << refused.output;
+  EXPECT_EQ(agg.halectl({"failover", "--to", "mars"}).exit_code, 1);
+  EXPECT_EQ(agg.halectl({"failover"}).exit_code, 64);
+  EXPECT_EQ(agg.halectl({"approve", "not-a-number"}).exit_code, 64);
+  CommandResult missing = agg.halectl({"approve", "99"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("no plan 99"), std::string::npos);
+
+  // Pause and resume.
+  EXPECT_EQ(agg.halectl({"pause"}).exit_code, 0);
+  EXPECT_EQ(agg.json({"raw", "status"})["paused"], true);
+  EXPECT_EQ(agg.halectl({"resume"}).exit_code, 0);
+  EXPECT_EQ(agg.json({"raw", "status"})["paused"], false);
+
+  // An operator failover, then a failback.
+  CommandResult failover = agg.halectl({"failover", "--to", "us"});
+  EXPECT_EQ(failover.exit_code, 0) << failover.output;
+  EXPECT_NE(failover.output.find("plan 1: failover eu -> us started"), std::string::npos) << failover.output;
+  ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "done"; }, milliseconds{5000}));
+  EXPECT_EQ(agg.json({"regions"})[1]["active"], true);
+  CommandResult failback = agg.halectl({"failback"});
+  EXPECT_EQ(failback.exit_code, 0) << failback.output;
+  ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "done"; }, milliseconds{5000}));
+  EXPECT_EQ(agg.json({"regions"})[0]["active"], true);
+  EXPECT_EQ(lines(dir.path() + "/record"), (std::vector<std::string>{"1.0 ", "2.0 "}));
+
+  CommandResult plans = agg.halectl({"plans"});
+  EXPECT_EQ(plans.exit_code, 0);
+  EXPECT_NE(plans.output.find("plan 2  failback us -> eu  done"), std::string::npos) << plans.output;
+  CommandResult journal = agg.halectl({"journal", "--limit", "100"});
+  EXPECT_EQ(journal.exit_code, 0);
+  for (const char* event : {"+decision", "+plan-step-start", "+plan-step-done", "+plan-done", "+pause", "-pause"}) {
+    EXPECT_NE(journal.output.find(event), std::string::npos) << event;
+  }
+
+  agg.kill();
+  CommandResult gone = agg.halectl({"regions"});
+  EXPECT_EQ(gone.exit_code, 2);
+}
+
+TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
+  test::TempDir dir("approve");
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
+  agg.start();
+  FakeNodes nodes(agg.endpoint());
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(
+      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
+              milliseconds{5000}));
+  nodes.setAlive({{"us-1", "us"}});  // eu goes silent
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json plans = agg.json({"plans", "--limit", "1"});
+        return plans.is_array() && !plans.empty() && plans[0]["state"] == "awaiting_approval";
+      },
+      milliseconds{5000}))
+      << agg.log();
+  std::this_thread::sleep_for(milliseconds{500});
+  EXPECT_TRUE(lines(dir.path() + "/record").empty());  // nothing runs before approval
+  EXPECT_EQ(agg.json({"raw", "status"})["awaiting_approval"], "1");
+
+  CommandResult approved = agg.halectl({"approve", "1"});
+  EXPECT_EQ(approved.exit_code, 0) << approved.output;
+  ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "done"; }, milliseconds{5000}));
+  EXPECT_EQ(lines(dir.path() + "/record"), std::vector<std::string>{"1.0 "});
+  EXPECT_EQ(agg.halectl({"approve", "1"}).exit_code, 1);  // not awaiting any more
+  agg.kill();
+}
+
+TEST(AggregatorProcess, CheckConfig) {
+  test::TempDir dir("aggcfg");
+  const std::string bad =
+      dir.writeFile("bad.toml", "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nnodes = []\n");
+  const CommandResult r = test::runCommand(
+      SpawnOptions{.argv = {HALE_AGGREGATOR_BIN, "--config", bad, "--check-config"}}, milliseconds{5000});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(bad + ":4: region[0].nodes: list the region's nodes"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("exactly one region must have role = \"active\""), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace hale::aggregator

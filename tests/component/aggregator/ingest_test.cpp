@@ -1,0 +1,155 @@
+// Heartbeat ingest end to end: a real ZeroMQ connection into an in-process engine; hand-built frames for
+// every rejection path, and real hale-agent processes.
+
+#include <gtest/gtest.h>
+
+#include <zmq.hpp>
+
+#include "engine.h"
+#include "heartbeat_codec.h"
+#include "http_client.h"
+#include "ports.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+using test::waitFor;
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
+    auto config =
+        parseAggregatorConfig("listen = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + dir_.path() +
+                                  "/agg.sock\"\njournal = \"" + dir_.path() +
+                                  "/journal.db\"\n"
+                                  "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
+                                  "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
+                                  "[[region]]\nname = \"us\"\naccept_any_node = true\n",
+                              "agg.toml");
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    engine_ = std::make_unique<Engine>(std::move(config).value());
+    ASSERT_TRUE(engine_->start().ok());
+    pub_.set(zmq::sockopt::linger, 0);
+    pub_.connect(endpoint_);
+    // PUB drops messages until the connection is up: send until the first one is counted.
+    ASSERT_TRUE(waitFor(
+        [&] {
+          send(frame("eu-2", "eu", "warmup", ++warm_seq_));
+          return engine_->ingestCounters().accepted.load() > 0;
+        },
+        milliseconds{5000}, milliseconds{20}));
+    // Warm-up frames still in flight are counted before any test reads a baseline.
+    std::this_thread::sleep_for(milliseconds{300});
+  }
+
+  static std::string frame(const std::string& node, const std::string& region, const std::string& boot, uint64_t seq,
+                           int64_t sent_ms = 0) {
+    heartbeat::Heartbeat hb;
+    hb.node_id = node;
+    hb.region = region;
+    hb.boot_id = boot;
+    hb.seq = seq;
+    hb.sent_unix_ms = sent_ms != 0 ? sent_ms : toUnixMillis(SystemClock::instance().wallNow());
+    hb.status = heartbeat::NodeStatus::healthy;
+    std::string out;
+    heartbeat::encode(hb, out);
+    return out;
+  }
+  void send(const std::string& bytes) { pub_.send(zmq::buffer(bytes), zmq::send_flags::dontwait); }
+  uint64_t rejected(IngestReject r) const { return engine_->ingestCounters().rejected[static_cast<size_t>(r)].load(); }
+  uint64_t rejected(heartbeat::DecodeError e) const {
+    return engine_->ingestCounters().decode_rejected[static_cast<size_t>(e)].load();
+  }
+
+  test::TempDir dir_{"ingest"};
+  std::string endpoint_;
+  std::unique_ptr<Engine> engine_;
+  zmq::context_t context_;
+  zmq::socket_t pub_{context_, zmq::socket_type::pub};
+  uint64_t warm_seq_ = 0;
+};
+
+TEST_F(IngestTest, CountsEveryRejectionAndDropsDuplicates) {
+  const uint64_t accepted_before = engine_->ingestCounters().accepted.load();
+  send(frame("eu-1", "eu", "boot-a", 10));
+  send(frame("eu-1", "eu", "boot-a", 10));  // duplicate
+  send(frame("eu-1", "eu", "boot-a", 9));   // out of order
+  send(frame("eu-1", "eu", "boot-a", 11));
+  send(frame("eu-1", "eu", "boot-old", 1, toUnixMillis(SystemClock::instance().wallNow()) - 60'000));  // an older life
+  send(frame("intruder", "eu", "b", 1));    // eu accepts only its listed nodes
+  send(frame("eu-1", "us", "boot-a", 12));  // eu-1 claiming another region
+  send(frame("us-7", "us", "b", 1));        // us accepts any node
+  std::string valid = frame("eu-1", "eu", "boot-a", 13);
+  send(valid.substr(0, valid.size() - 3));   // truncated
+  send(valid + "x");                         // trailing bytes
+  send(std::string("\xc1", 1));              // not msgpack
+  send(std::string("\x93\x01\x02\x03", 4));  // an array, not a map
+  send(std::string(heartbeat::kMaxFrameBytes + 100, '\x80'));
+  ASSERT_TRUE(waitFor([&] { return rejected(heartbeat::DecodeError::frame_too_large) == 1; }, milliseconds{3000}));
+
+  EXPECT_EQ(engine_->ingestCounters().accepted.load() - accepted_before, 3u);  // eu-1 x2, us-7
+  EXPECT_EQ(rejected(IngestReject::duplicate), 1u);
+  EXPECT_EQ(rejected(IngestReject::out_of_order), 2u);
+  EXPECT_EQ(rejected(IngestReject::unknown_node), 1u);
+  EXPECT_EQ(rejected(IngestReject::wrong_region), 1u);
+  EXPECT_EQ(rejected(heartbeat::DecodeError::truncated), 1u);
+  EXPECT_EQ(rejected(heartbeat::DecodeError::trailing_bytes), 1u);
+  EXPECT_EQ(rejected(heartbeat::DecodeError::malformed), 1u);
+  EXPECT_EQ(rejected(heartbeat::DecodeError::not_a_map), 1u);
+
+  // The same counts on /metrics, one line per reason.
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(engine_->httpPort()) + "/metrics";
+  const HttpResponse m = httpPerform(req);
+  ASSERT_EQ(m.status, 200);
+  for (const char* line : {"hale_aggregator_heartbeats_rejected_total{reason=\"duplicate\"} 1",
+                           "hale_aggregator_heartbeats_rejected_total{reason=\"out_of_order\"} 2",
+                           "hale_aggregator_heartbeats_rejected_total{reason=\"unknown_node\"} 1",
+                           "hale_aggregator_heartbeats_rejected_total{reason=\"wrong_region\"} 1",
+                           "hale_aggregator_heartbeats_rejected_total{reason=\"frame_too_large\"} 1",
+                           "hale_aggregator_heartbeats_rejected_total{reason=\"missing_key\"} 0"}) {
+    EXPECT_NE(m.body.find(line), std::string::npos) << line;
+  }
+  // The node a region accepts on sight is tracked; the intruder is not.
+  const auto nodes = engine_->nodes("");
+  std::vector<std::string> ids;
+  for (const auto& n : nodes) ids.push_back(n["node"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{"eu-1", "eu-2", "us-7"}));
+}
+
+TEST_F(IngestTest, RealAgentsBecomeHealthyNodes) {
+  std::vector<std::unique_ptr<test::ChildProcess>> agents;
+  for (const char* node : {"eu-1", "eu-2"}) {
+    const std::string cfg = dir_.writeFile(std::string(node) + ".toml",
+                                           "node = \"" + std::string(node) +
+                                               "\"\nregion = \"eu\"\nheartbeat_interval = \"200ms\"\n"
+                                               "aggregators = [\"" +
+                                               endpoint_ + "\"]\ncontrol_socket = \"" + dir_.path() + "/" + node +
+                                               ".sock\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
+                                               "[[check]]\nname = \"ok\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n"
+                                               "interval = \"200ms\"\ntimeout = \"150ms\"\n");
+    agents.push_back(std::make_unique<test::ChildProcess>(
+        test::SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", cfg}, .log_path = dir_.path() + "/" + node + ".log"}));
+  }
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (const auto& n : engine_->nodes("eu")) {
+          if (n["health"] != "healthy" || n["last_heard_ms"].get<int64_t>() > 500) return false;
+        }
+        return true;
+      },
+      milliseconds{5000}))
+      << engine_->nodes("eu").dump();
+  const uint64_t before = engine_->ingestCounters().accepted.load();
+  std::this_thread::sleep_for(milliseconds{1000});
+  EXPECT_GE(engine_->ingestCounters().accepted.load() - before, 8u);  // 2 agents x 5/s
+  EXPECT_EQ(rejected(IngestReject::duplicate), 0u);
+  EXPECT_EQ(engine_->regions()[0]["verdict"], "up");
+}
+
+}  // namespace
+}  // namespace hale::aggregator
