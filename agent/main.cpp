@@ -2,17 +2,13 @@
 // the aggregators, answers halectl on a local socket. Signals: SIGTERM/SIGINT stop, SIGHUP reloads the
 // configuration (an invalid one is refused and the running one kept).
 
-#include <curl/curl.h>
 #include <mysql.h>
-#include <signal.h>
-#include <systemd/sd-daemon.h>
 
-#include <csignal>
-#include <cstdlib>
 #include <iostream>
 
 #include "agent.h"
 #include "cli_args.h"
+#include "daemon.h"
 #include "hale/version.h"
 #include "log.h"
 
@@ -34,15 +30,6 @@ options:
 
 signals: SIGTERM/SIGINT stop; SIGHUP reloads the configuration (an invalid one is refused).
 )";
-
-sigset_t handledSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
 
 int run(int argc, char** argv) {
   auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "check-config"}, {"config", "log-level"});
@@ -71,9 +58,6 @@ int run(int argc, char** argv) {
     }
     hale::setLogLevel(l);
   }
-  // Under systemd, journald stamps every line already.
-  if (std::getenv("JOURNAL_STREAM") != nullptr) hale::setLogTimestamps(false);
-
   const std::string config_path = args.valueOr("config", kDefaultConfig);
   auto config = hale::agent::loadAgentConfig(config_path);
   if (args.has("check-config")) {
@@ -90,56 +74,26 @@ int run(int argc, char** argv) {
     return hale::kExitUnavailable;
   }
 
-  // Every thread started from here on inherits the mask, so only sigtimedwait below sees these signals.
-  const sigset_t signals = handledSignals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  hale::prepareDaemonProcess();  // before any thread starts
   mysql_library_init(0, nullptr, nullptr);
-
   hale::agent::Agent agent;
   if (auto started = agent.start(std::move(config).value()); !started) {
     hale::logError("-agent-start-failed", started.error().message);
     agent.stop();
     return hale::kExitUnavailable;
   }
-  sd_notify(0, "READY=1\nSTATUS=running");
-  uint64_t watchdog_usec = 0;
-  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  const long wait_ms = watchdog ? static_cast<long>(watchdog_usec / 2000) : 1000;
-
-  for (;;) {
-    const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
-    const int sig = sigtimedwait(&signals, nullptr, &timeout);
-    if (watchdog) sd_notify(0, "WATCHDOG=1");
-    if (sig == SIGHUP) {
-      sd_notify(0, "RELOADING=1");
-      auto fresh = hale::agent::loadAgentConfig(config_path);
-      auto applied = fresh ? agent.reload(std::move(fresh).value()) : hale::Result<void>(fresh.error());
-      if (!applied) {
-        hale::logError("-config-reload-refused", "keeping the running configuration: " + applied.error().message);
-        agent.countRefusedReload();
-      }
-      sd_notify(0, "READY=1");
-    } else if (sig == SIGTERM || sig == SIGINT) {
-      sd_notify(0, "STOPPING=1");
-      hale::logInfo("+agent-stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      agent.stop();
-      return hale::kExitOk;
+  hale::serveUntilStopped([&] {
+    auto fresh = hale::agent::loadAgentConfig(config_path);
+    auto applied = fresh ? agent.reload(std::move(fresh).value()) : hale::Result<void>(fresh.error());
+    if (!applied) {
+      hale::logError("-config-reload-refused", "keeping the running configuration: " + applied.error().message);
+      agent.countRefusedReload();
     }
-  }
+  });
+  agent.stop();
+  return hale::kExitOk;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  // Nothing may escape main unreported: an uncaught exception would abort without a word.
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "fatal: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "fatal: unknown exception\n";
-  }
-  return hale::kExitUnavailable;
-}
+int main(int argc, char** argv) { return hale::runGuarded(run, argc, argv); }

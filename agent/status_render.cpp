@@ -1,5 +1,7 @@
 #include "status_render.h"
 
+#include "prometheus_text.h"
+
 #include <cinttypes>
 #include <cstdio>
 
@@ -19,37 +21,11 @@ int64_t ageMs(const CheckView& c, SteadyTime now) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - c.last_run).count();
 }
 
-// Prometheus label values escape backslash, quote and newline.
-void appendLabel(std::string& out, std::string_view v) {
-  for (char ch : v) {
-    if (ch == '\\' || ch == '"') {
-      out += '\\';
-      out += ch;
-    } else if (ch == '\n') {
-      out += "\\n";
-    } else {
-      out += ch;
-    }
-  }
-}
-
-void metricHeader(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
 void checkSample(std::string& out, const char* metric, const CheckView& c, const char* extra_label,
                  const char* extra_value) {
   out += metric;
   out += "{check=\"";
-  appendLabel(out, c.settings.name);
+  appendLabelValue(out, c.settings.name);
   out += '"';
   if (extra_label != nullptr) {
     out += ',';
@@ -121,29 +97,30 @@ void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out) {
 void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& counters, std::string& out) {
   out.clear();
   const heartbeat::NodeStatus node = effectiveNodeStatus(s, now);
-  metricHeader(out, "hale_agent_healthy", "gauge",
-               "1 when every critical check passes (what /healthz answers 200 for).");
+  appendMetricHeader(out, "hale_agent_healthy", "gauge",
+                     "1 when every critical check passes (what /healthz answers 200 for).");
   out += "hale_agent_healthy ";
   out += node == heartbeat::NodeStatus::unhealthy ? "0\n" : "1\n";
-  metricHeader(out, "hale_agent_node_status", "gauge", "0 healthy, 1 degraded, 2 unhealthy.");
+  appendMetricHeader(out, "hale_agent_node_status", "gauge", "0 healthy, 1 degraded, 2 unhealthy.");
   out += "hale_agent_node_status ";
   appendInt(out, static_cast<int64_t>(node));
   out += '\n';
 
-  metricHeader(out, "hale_agent_check_status", "gauge", "Damped check status: 0 pass, 1 warn, 2 fail, 3 unknown.");
+  appendMetricHeader(out, "hale_agent_check_status", "gauge",
+                     "Damped check status: 0 pass, 1 warn, 2 fail, 3 unknown.");
   for (const CheckView& c : s.checks) {
     checkSample(out, "hale_agent_check_status", c, nullptr, nullptr);
     appendInt(out, static_cast<int64_t>(effectiveStatus(c, now)));
     out += '\n';
   }
-  metricHeader(out, "hale_agent_check_latency_seconds", "gauge", "Duration of the check's last run.");
+  appendMetricHeader(out, "hale_agent_check_latency_seconds", "gauge", "Duration of the check's last run.");
   for (const CheckView& c : s.checks) {
     checkSample(out, "hale_agent_check_latency_seconds", c, nullptr, nullptr);
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6f\n", c.latency_us / 1e6);
     out += buf;
   }
-  metricHeader(out, "hale_agent_check_runs_total", "counter", "Check runs by raw outcome.");
+  appendMetricHeader(out, "hale_agent_check_runs_total", "counter", "Check runs by raw outcome.");
   for (const CheckView& c : s.checks) {
     for (size_t o = 0; o < 4; ++o) {
       checkSample(out, "hale_agent_check_runs_total", c, "outcome", kOutcomeNames[o]);
@@ -151,7 +128,7 @@ void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& count
       out += '\n';
     }
   }
-  metricHeader(out, "hale_agent_check_timeouts_total", "counter", "Runs that outlived their timeout.");
+  appendMetricHeader(out, "hale_agent_check_timeouts_total", "counter", "Runs that outlived their timeout.");
   for (const CheckView& c : s.checks) {
     checkSample(out, "hale_agent_check_timeouts_total", c, nullptr, nullptr);
     appendInt(out, static_cast<int64_t>(c.timeouts));
@@ -169,7 +146,7 @@ void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& count
       {"hale_agent_config_reload_failures_total", "Refused configuration reloads.", counters.reload_failures},
   };
   for (const auto& t : totals) {
-    metricHeader(out, t.name, "counter", t.help);
+    appendMetricHeader(out, t.name, "counter", t.help);
     out += t.name;
     out += ' ';
     appendInt(out, static_cast<int64_t>(t.value.load(std::memory_order_relaxed)));

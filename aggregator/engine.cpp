@@ -171,19 +171,15 @@ void Engine::publish(const std::vector<Event>& events) {
     } else {
       logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
     }
-    if (auto r = journal_->event({0, nowMs(), e.name, e.subject, e.detail}); !r) {
+    if (!journaled(journal_->event({0, nowMs(), e.name, e.subject, e.detail}), e.name + " " + e.subject)) {
       counters_.journal_errors.fetch_add(1);
-      logError("-journal-write-failed", e.name + " " + e.subject + ": " + r.error().message);
     }
   }
 }
 
 void Engine::persistState() {
   const auto put = [&](const char* k, const std::string& v) {
-    if (auto r = journal_->setMeta(k, v); !r) {
-      counters_.journal_errors.fetch_add(1);
-      logError("-journal-write-failed", std::string(k) + ": " + r.error().message);
-    }
+    if (!journaled(journal_->setMeta(k, v), k)) counters_.journal_errors.fetch_add(1);
   };
   put("active_region", state_.active_region);
   put("paused", state_.paused ? "1" : "0");

@@ -4,67 +4,47 @@
 #include <array>
 
 #include "engine.h"
+#include "prometheus_text.h"
 
 namespace hale::aggregator {
-namespace {
-
-void header(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
-void sample(std::string& out, const std::string& name_and_labels, uint64_t value) {
-  out += name_and_labels;
-  out += ' ';
-  out += std::to_string(value);
-  out += '\n';
-}
-
-}  // namespace
 
 std::string Engine::metrics() const {
   std::string out;
-  header(out, "hale_aggregator_heartbeats_accepted_total", "counter", "Heartbeats decoded and accepted.");
-  sample(out, "hale_aggregator_heartbeats_accepted_total", ingest_.accepted.load());
-  header(out, "hale_aggregator_heartbeats_rejected_total", "counter", "Heartbeats refused, by reason.");
+  appendMetricHeader(out, "hale_aggregator_heartbeats_accepted_total", "counter", "Heartbeats decoded and accepted.");
+  appendSample(out, "hale_aggregator_heartbeats_accepted_total", ingest_.accepted.load());
+  appendMetricHeader(out, "hale_aggregator_heartbeats_rejected_total", "counter", "Heartbeats refused, by reason.");
   for (size_t i = 1; i < heartbeat::kDecodeErrorCount; ++i) {
-    sample(out,
-           "hale_aggregator_heartbeats_rejected_total{reason=\"" +
-               std::string(heartbeat::decodeErrorName(static_cast<heartbeat::DecodeError>(i))) + "\"}",
-           ingest_.decode_rejected[i].load());
+    appendSample(out,
+                 "hale_aggregator_heartbeats_rejected_total{reason=\"" +
+                     std::string(heartbeat::decodeErrorName(static_cast<heartbeat::DecodeError>(i))) + "\"}",
+                 ingest_.decode_rejected[i].load());
   }
   for (size_t i = 0; i < kIngestRejectCount; ++i) {
-    sample(out, "hale_aggregator_heartbeats_rejected_total{reason=\"" + std::string(kIngestRejectNames[i]) + "\"}",
-           ingest_.rejected[i].load());
+    appendSample(out,
+                 "hale_aggregator_heartbeats_rejected_total{reason=\"" + std::string(kIngestRejectNames[i]) + "\"}",
+                 ingest_.rejected[i].load());
   }
 
   std::lock_guard lock(mu_);
   const SteadyTime now = clock_.steadyNow();
   std::array<uint64_t, 4> by_health{};
   for (const auto& [id, n] : observer_.nodes()) ++by_health[static_cast<size_t>(n.state.health)];
-  header(out, "hale_aggregator_nodes", "gauge", "Nodes by health.");
+  appendMetricHeader(out, "hale_aggregator_nodes", "gauge", "Nodes by health.");
   for (size_t h = 0; h < by_health.size(); ++h) {
-    sample(out, "hale_aggregator_nodes{health=\"" + std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
-           by_health[h]);
+    appendSample(out, "hale_aggregator_nodes{health=\"" + std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
+                 by_health[h]);
   }
-  header(out, "hale_aggregator_region_verdict", "gauge", "1 for the region's current verdict.");
-  header(out, "hale_aggregator_region_active", "gauge", "1 for the active region.");
+  appendMetricHeader(out, "hale_aggregator_region_verdict", "gauge", "1 for the region's current verdict.");
+  appendMetricHeader(out, "hale_aggregator_region_active", "gauge", "1 for the active region.");
   for (const TrackedRegion& r : observer_.regions()) {
     for (Verdict v : {Verdict::up, Verdict::degraded, Verdict::down}) {
-      sample(out,
-             "hale_aggregator_region_verdict{region=\"" + r.config.name + "\",verdict=\"" + std::string(toString(v)) +
-                 "\"}",
-             r.state.verdict == v ? 1 : 0);
+      appendSample(out,
+                   "hale_aggregator_region_verdict{region=\"" + r.config.name + "\",verdict=\"" +
+                       std::string(toString(v)) + "\"}",
+                   r.state.verdict == v ? 1 : 0);
     }
-    sample(out, "hale_aggregator_region_active{region=\"" + r.config.name + "\"}",
-           r.config.name == state_.active_region ? 1 : 0);
+    appendSample(out, "hale_aggregator_region_active{region=\"" + r.config.name + "\"}",
+                 r.config.name == state_.active_region ? 1 : 0);
   }
   const struct {
     const char* name;
@@ -91,8 +71,8 @@ std::string Engine::metrics() const {
       {"hale_aggregator_plan_running", "gauge", "1 while a plan runs.", state_.plan_running ? 1U : 0U},
   };
   for (const auto& r : rows) {
-    header(out, r.name, r.type, r.help);
-    sample(out, r.name, r.value);
+    appendMetricHeader(out, r.name, r.type, r.help);
+    appendSample(out, r.name, r.value);
   }
   return out;
 }

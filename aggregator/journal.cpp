@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "log.h"
+
 namespace hale::aggregator {
 namespace {
 
@@ -77,6 +79,16 @@ class Transaction {
 };
 
 }  // namespace
+
+bool journaled(const Result<void>& r, const std::string& what) {
+  if (!r) logError("-journal-write-failed", what + ": " + r.error().message);
+  return r.ok();
+}
+
+bool journaled(const Result<int64_t>& r, const std::string& what) {
+  if (!r) logError("-journal-write-failed", what + ": " + r.error().message);
+  return r.ok();
+}
 
 Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
   sqlite3* db = nullptr;

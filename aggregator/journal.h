@@ -54,6 +54,11 @@ struct PlanRecord {
   std::vector<StepRecord> steps;
 };
 
+// For a journal write that failed after the fact (what it records already happened and cannot be undone):
+// logs it loudly, so the log holds what the journal could not. Returns whether the write succeeded.
+bool journaled(const Result<void>& r, const std::string& what);
+bool journaled(const Result<int64_t>& r, const std::string& what);
+
 class Journal {
  public:
   static Result<std::unique_ptr<Journal>> open(const std::string& path);

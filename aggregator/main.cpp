@@ -2,16 +2,11 @@
 // failover plans with a SQLite journal. Signals: SIGTERM/SIGINT stop (a running plan resumes at the next
 // start). A configuration change needs a restart: SIGHUP only says so.
 
-#include <curl/curl.h>
-#include <signal.h>
-#include <systemd/sd-daemon.h>
-
-#include <csignal>
-#include <cstdlib>
 #include <iostream>
 
 #include "aggregator_config.h"
 #include "cli_args.h"
+#include "daemon.h"
 #include "engine.h"
 #include "hale/version.h"
 #include "log.h"
@@ -62,8 +57,6 @@ int run(int argc, char** argv) {
     }
     hale::setLogLevel(l);
   }
-  if (std::getenv("JOURNAL_STREAM") != nullptr) hale::setLogTimestamps(false);
-
   const std::string config_path = args.valueOr("config", kDefaultConfig);
   auto config = hale::aggregator::loadAggregatorConfig(config_path);
   if (args.has("check-config")) {
@@ -81,48 +74,19 @@ int run(int argc, char** argv) {
     return hale::kExitUnavailable;
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by every thread: only sigtimedwait sees them
-  std::signal(SIGPIPE, SIG_IGN);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-
+  hale::prepareDaemonProcess();  // before any thread starts
   hale::aggregator::Engine engine(std::move(config).value());
   if (auto started = engine.start(); !started) {
     hale::logError("-aggregator-start-failed", started.error().message);
     engine.stop();
     return hale::kExitUnavailable;
   }
-  sd_notify(0, "READY=1\nSTATUS=running");
-  uint64_t watchdog_usec = 0;
-  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  const long wait_ms = watchdog ? static_cast<long>(watchdog_usec / 2000) : 1000;
-  for (;;) {
-    const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
-    const int sig = sigtimedwait(&signals, nullptr, &timeout);
-    if (watchdog) sd_notify(0, "WATCHDOG=1");
-    if (sig == SIGHUP) {
-      hale::logWarn("-reload-unsupported", "the aggregator applies a new configuration on restart");
-    } else if (sig == SIGTERM || sig == SIGINT) {
-      sd_notify(0, "STOPPING=1");
-      hale::logInfo("+aggregator-stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      engine.stop();
-      return hale::kExitOk;
-    }
-  }
+  hale::serveUntilStopped(
+      [] { hale::logWarn("-reload-unsupported", "the aggregator applies a new configuration on restart"); });
+  engine.stop();
+  return hale::kExitOk;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  // Nothing may escape main unreported: an uncaught exception would abort without a word.
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "fatal: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "fatal: unknown exception\n";
-  }
-  return hale::kExitUnavailable;
-}
+int main(int argc, char** argv) { return hale::runGuarded(run, argc, argv); }

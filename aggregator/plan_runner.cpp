@@ -9,13 +9,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kMaxBackoff{30000};
 
-// A journal write that failed after the fact (the action already happened) cannot be undone; it is
-// logged loudly so the log holds what the journal could not.
-template <typename T>
-void mustJournal(const Result<T>& r, const std::string& what) {
-  if (!r) logError("-journal-write-failed", what + ": " + r.error().message);
-}
-
 // Sleeps up to `d`, waking early on cancel. False when cancelled.
 bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
   const auto until = std::chrono::steady_clock::now() + d;
@@ -91,9 +84,9 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
       return false;
     }
     counters_.retried.fetch_add(1, std::memory_order_relaxed);
-    mustJournal(journal_.event({0, nowMs(), "+plan-step-retry", step.action,
-                                detail + "; retrying in " + std::to_string(wait.count()) + "ms", plan.id, step.idx}),
-                "+plan-step-retry " + detail);
+    journaled(journal_.event({0, nowMs(), "+plan-step-retry", step.action,
+                              detail + "; retrying in " + std::to_string(wait.count()) + "ms", plan.id, step.idx}),
+              "+plan-step-retry " + detail);
     if (!sleepFor(wait, cancel)) return false;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
@@ -108,16 +101,15 @@ std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& can
     const std::string pid = std::to_string(plan.id);
     if (!ok) {
       counters_.failed.fetch_add(1, std::memory_order_relaxed);
-      mustJournal(
+      journaled(
           journal_.stepFinished(plan.id, step.idx, "failed", {0, nowMs(), "-plan-step-failed", step.action, detail}),
           "-plan-step-failed " + detail);
       logError("-plan-step-failed",
                "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
-      mustJournal(
-          journal_.setPlanState(plan.id, "failed",
-                                {0, nowMs(), "-plan-failed", plan.to,
-                                 "step " + std::to_string(step.idx) + " " + step.action + " failed: " + detail}),
-          "-plan-failed " + pid);
+      journaled(journal_.setPlanState(plan.id, "failed",
+                                      {0, nowMs(), "-plan-failed", plan.to,
+                                       "step " + std::to_string(step.idx) + " " + step.action + " failed: " + detail}),
+                "-plan-failed " + pid);
       return "failed";
     }
     if (auto r = journal_.stepFinished(plan.id, step.idx, "done", {0, nowMs(), "+plan-step-done", step.action, detail});
@@ -129,10 +121,10 @@ std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& can
     logInfo("+plan-step-done",
             "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
   }
-  mustJournal(journal_.setPlanState(
-                  plan.id, "done",
-                  {0, nowMs(), "+plan-done", plan.to, plan.kind + " " + plan.from + " -> " + plan.to + " complete"}),
-              "+plan-done " + std::to_string(plan.id));
+  journaled(journal_.setPlanState(
+                plan.id, "done",
+                {0, nowMs(), "+plan-done", plan.to, plan.kind + " " + plan.from + " -> " + plan.to + " complete"}),
+            "+plan-done " + std::to_string(plan.id));
   logInfo("+plan-done", "plan " + std::to_string(plan.id) + ": " + plan.kind + " " + plan.from + " -> " + plan.to);
   return "done";
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "daemon.h"
 #include "duration.h"
 #include "hale/version.h"
 
@@ -92,14 +93,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  // Nothing may escape main unreported: an uncaught exception would abort without a word.
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "fatal: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "fatal: unknown exception\n";
-  }
-  return hale::kExitUnavailable;
-}
+int main(int argc, char** argv) { return hale::runGuarded(run, argc, argv); }

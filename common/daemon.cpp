@@ -1,0 +1,66 @@
+#include "daemon.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "log.h"
+
+namespace hale {
+namespace {
+
+sigset_t daemonSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  return set;
+}
+
+}  // namespace
+
+int runGuarded(int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "fatal: unknown exception\n";
+  }
+  return 2;
+}
+
+void prepareDaemonProcess() {
+  const sigset_t signals = daemonSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (std::getenv("JOURNAL_STREAM") != nullptr) setLogTimestamps(false);
+}
+
+void serveUntilStopped(const std::function<void()>& on_reload) {
+  const sigset_t signals = daemonSignals();
+  sd_notify(0, "READY=1\nSTATUS=running");
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  const long wait_ms = watchdog ? static_cast<long>(watchdog_usec / 2000) : 1000;
+  for (;;) {
+    const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
+    if (sig == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      on_reload();
+      sd_notify(0, "READY=1");
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      sd_notify(0, "STOPPING=1");
+      logInfo("+stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      return;
+    }
+  }
+}
+
+}  // namespace hale

@@ -1,0 +1,24 @@
+#pragma once
+
+// What hale-agent and hale-aggregator do the same way as processes: how signals are taken, how systemd is
+// told about readiness and liveness, and how nothing escapes main unreported.
+
+#include <functional>
+
+namespace hale {
+
+// Runs `run`; an exception escaping it is printed as "fatal: ..." and becomes exit code 2, instead of an
+// abort without a word.
+int runGuarded(int (*run)(int, char**), int argc, char** argv);
+
+// Call before starting any thread: blocks SIGTERM, SIGINT and SIGHUP in this and every later thread (only
+// serveUntilStopped sees them), ignores SIGPIPE, initialises libcurl. Under systemd (JOURNAL_STREAM set)
+// log lines lose their own timestamps, since journald adds them.
+void prepareDaemonProcess();
+
+// Tells systemd READY=1, then waits for signals, petting the watchdog (WATCHDOG=1 at half its interval)
+// when systemd asked for one. SIGHUP calls `on_reload` between RELOADING=1 and READY=1. Returns after
+// SIGTERM or SIGINT, having said STOPPING=1.
+void serveUntilStopped(const std::function<void()>& on_reload);
+
+}  // namespace hale
