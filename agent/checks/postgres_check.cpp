@@ -6,14 +6,12 @@
 // Connection problems are transient errors; a wrong role or too much lag is a definitive failure; a
 // standby whose WAL receiver is not streaming is degraded (warn).
 
-#include <libpq-fe.h>
-#include <poll.h>
-
-#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "check_util.h"
 #include "factories.h"
+#include "pg_client.h"
 #include "secret_file.h"
 
 namespace hale::agent {
@@ -28,15 +26,6 @@ constexpr const char* kQuery =
     "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END, "
     "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)";
 
-struct Conn {
-  PGconn* c = nullptr;
-  ~Conn() {
-    if (c != nullptr) PQfinish(c);
-  }
-};
-
-std::string pqError(PGconn* c) { return firstLine(PQerrorMessage(c)); }
-
 class PostgresCheck final : public Check {
  public:
   PostgresCheck(std::string conninfo, std::string password, std::string expected_role,
@@ -47,48 +36,26 @@ class PostgresCheck final : public Check {
         max_lag_(max_lag) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
-    const char* keys[] = {"dbname", "password", "application_name", nullptr};
-    const char* values[] = {conninfo_.c_str(), password_.empty() ? nullptr : password_.c_str(), "hale-agent", nullptr};
-    Conn conn;
-    conn.c = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
-    if (conn.c == nullptr) return {Outcome::error, "out of memory"};
-    if (PQstatus(conn.c) == CONNECTION_BAD) return {Outcome::error, pqError(conn.c)};
-
-    // The handshake, step by step, never blocking past the deadline.
-    for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
-      if (st == PGRES_POLLING_OK) break;
-      if (st == PGRES_POLLING_FAILED) return {Outcome::error, pqError(conn.c)};
-      if (pollUntil(PQsocket(conn.c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, ctx) == 0) {
-        return {Outcome::error, "no answer within the timeout (connecting)"};
-      }
-      st = PQconnectPoll(conn.c);
+    try {
+      const PgDeadline d{ctx.deadline, ctx.stopping, ctx.clock};
+      auto conn = PgConnection::connect(conninfo_, password_, d, "hale-agent");
+      if (!conn) return {Outcome::error, conn.error().message};
+      auto rows = conn.value().query(kQuery, d);
+      if (!rows) return {Outcome::error, rows.error().message};
+      return evaluate(rows.value());
+    } catch (const std::exception& e) {
+      return {Outcome::error, e.what()};
     }
-    if (PQsetnonblocking(conn.c, 1) != 0 || PQsendQuery(conn.c, kQuery) == 0) return {Outcome::error, pqError(conn.c)};
-    while (PQflush(conn.c) == 1) {
-      if (pollUntil(PQsocket(conn.c), POLLOUT, ctx) == 0)
-        return {Outcome::error, "no answer within the timeout (query)"};
-    }
-    while (PQisBusy(conn.c) != 0) {
-      if (pollUntil(PQsocket(conn.c), POLLIN, ctx) == 0)
-        return {Outcome::error, "no answer within the timeout (query)"};
-      if (PQconsumeInput(conn.c) == 0) return {Outcome::error, pqError(conn.c)};
-    }
-    PGresult* res = PQgetResult(conn.c);
-    CheckResult out = evaluate(res);
-    PQclear(res);
-    while ((res = PQgetResult(conn.c)) != nullptr) PQclear(res);
-    return out;
   }
 
  private:
-  CheckResult evaluate(PGresult* res) const {
-    if (res == nullptr || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-      return {Outcome::error, res != nullptr ? firstLine(PQresultErrorMessage(res)) : "no result"};
-    }
-    const bool standby = std::string_view(PQgetvalue(res, 0, 0)) == "t";
-    const bool lag_known = PQgetisnull(res, 0, 1) == 0;
-    const double lag_s = lag_known ? std::atof(PQgetvalue(res, 0, 1)) : 0.0;
-    const std::string receiver = PQgetisnull(res, 0, 2) != 0 ? "" : PQgetvalue(res, 0, 2);
+  CheckResult evaluate(const PgRows& rows) const {
+    if (rows.values.size() != 1 || rows.values[0].size() != 3) return {Outcome::error, "unexpected answer"};
+    const auto& row = rows.values[0];
+    const bool standby = row[0] == "t";
+    const bool lag_known = !rows.null[0][1];
+    const double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
+    const std::string receiver = rows.null[0][2] ? "" : row[2];
     const std::string role = standby ? "standby" : "primary";
     if (expected_role_ != "any" && expected_role_ != role) {
       return {Outcome::fail, "role is " + role + ", expected " + expected_role_};
@@ -124,21 +91,10 @@ std::unique_ptr<Check> makePostgresCheck(ConfigTable& t, const CheckSettings&) {
   std::chrono::milliseconds max_lag{0};
   bool ok = t.get("conninfo", conninfo, Presence::required);
   if (ok) {
-    char* err = nullptr;
-    PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
-    if (parsed == nullptr) {
-      t.error("conninfo", "not a libpq connection string: " + firstLine(err != nullptr ? err : "parse error"));
+    if (const std::string problem = checkConninfo(conninfo); !problem.empty()) {
+      t.error("conninfo", problem);
       ok = false;
-    } else {
-      for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
-        if (std::string_view(o->keyword) == "password" && o->val != nullptr) {
-          t.error("conninfo", "must not hold a password; use password_file");
-          ok = false;
-        }
-      }
-      PQconninfoFree(parsed);
     }
-    if (err != nullptr) PQfreemem(err);
   }
   std::string password;
   if (t.get("password_file", password_file)) {

@@ -104,7 +104,7 @@ TEST(AgentConfig, RefusesBadTypeSpecificSettings) {
       {"type = \"exec\"\ncommand = []\n", "check[0].command: must name a program"},
       {"type = \"exec\"\ncommand = [\"/nonexistent/plugin\"]\n", "\"/nonexistent/plugin\" is not an executable file"},
       {"type = \"postgres\"\nconninfo = \"host=h password=p\"\n",
-       "check[0].conninfo: must not hold a password; use password_file"},
+       "check[0].conninfo: must not hold a password; use a password file"},
       {"type = \"postgres\"\nconninfo = \"nonsense\"\n", "check[0].conninfo: not a libpq connection string"},
       {"type = \"postgres\"\nconninfo = \"host=h\"\npassword_file = \"/nonexistent/pw\"\n",
        "cannot read secret file /nonexistent/pw"},

@@ -1,0 +1,118 @@
+#include "pg_client.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace hale {
+namespace {
+
+std::string firstLine(const char* text) {
+  std::string s = text != nullptr ? text : "";
+  s = s.substr(0, s.find('\n'));
+  return s.substr(0, 200);
+}
+
+// Waits for `events` on `fd` in short slices until the deadline or a cancel; false when neither came.
+bool waitFd(int fd, short events, const PgDeadline& d) {
+  constexpr std::chrono::milliseconds kSlice{100};
+  for (;;) {
+    if (d.cancel != nullptr && d.cancel->load(std::memory_order_relaxed)) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(d.at - d.clock->steadyNow());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(1, std::min(left, kSlice).count())));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return true;  // let libpq report the socket's error
+  }
+}
+
+}  // namespace
+
+PgConnection& PgConnection::operator=(PgConnection&& o) noexcept {
+  if (this != &o) {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = o.conn_;
+    o.conn_ = nullptr;
+  }
+  return *this;
+}
+
+PgConnection::~PgConnection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+Result<PgConnection> PgConnection::connect(const std::string& conninfo, const std::string& password,
+                                           const PgDeadline& d, const char* application_name) {
+  const char* keys[] = {"dbname", "password", "application_name", nullptr};
+  const char* values[] = {conninfo.c_str(), password.empty() ? nullptr : password.c_str(), application_name, nullptr};
+  PGconn* c = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
+  if (c == nullptr) return makeError("connect", "out of memory");
+  PgConnection conn(c);
+  if (PQstatus(c) == CONNECTION_BAD) return makeError("connect", firstLine(PQerrorMessage(c)));
+  for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
+    if (st == PGRES_POLLING_OK) break;
+    if (st == PGRES_POLLING_FAILED) return makeError("connect", firstLine(PQerrorMessage(c)));
+    if (!waitFd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, d)) {
+      return makeError("timeout", "no answer within the timeout (connecting)");
+    }
+    st = PQconnectPoll(c);
+  }
+  if (PQsetnonblocking(c, 1) != 0) return makeError("connect", firstLine(PQerrorMessage(c)));
+  return conn;
+}
+
+Result<PgRows> PgConnection::query(const std::string& sql, const PgDeadline& d) {
+  if (PQsendQuery(conn_, sql.c_str()) == 0) return makeError("query", firstLine(PQerrorMessage(conn_)));
+  while (PQflush(conn_) == 1) {
+    if (!waitFd(PQsocket(conn_), POLLOUT, d)) return makeError("timeout", "no answer within the timeout (query)");
+  }
+  PgRows rows;
+  std::string error;
+  for (;;) {
+    while (PQisBusy(conn_) != 0) {
+      if (!waitFd(PQsocket(conn_), POLLIN, d)) return makeError("timeout", "no answer within the timeout (query)");
+      if (PQconsumeInput(conn_) == 0) return makeError("query", firstLine(PQerrorMessage(conn_)));
+    }
+    PGresult* res = PQgetResult(conn_);
+    if (res == nullptr) break;  // every statement's result has been read
+    const ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK) {
+      rows = {};
+      for (int r = 0; r < PQntuples(res); ++r) {
+        rows.values.emplace_back();
+        rows.null.emplace_back();
+        for (int f = 0; f < PQnfields(res); ++f) {
+          rows.values.back().emplace_back(PQgetvalue(res, r, f));
+          rows.null.back().push_back(PQgetisnull(res, r, f) != 0);
+        }
+      }
+    } else if (st != PGRES_COMMAND_OK && error.empty()) {
+      error = firstLine(PQresultErrorMessage(res));
+    }
+    PQclear(res);
+  }
+  if (!error.empty()) return makeError("query", error);
+  return rows;
+}
+
+std::string checkConninfo(const std::string& conninfo) {
+  char* err = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
+  if (parsed == nullptr) {
+    std::string why = "not a libpq connection string: " + firstLine(err != nullptr ? err : "parse error");
+    if (err != nullptr) PQfreemem(err);
+    return why;
+  }
+  std::string problem;
+  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val != nullptr)
+      problem = "must not hold a password; use a password file";
+  }
+  PQconninfoFree(parsed);
+  return problem;
+}
+
+}  // namespace hale
