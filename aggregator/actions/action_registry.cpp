@@ -5,6 +5,7 @@ namespace {
 
 constexpr ActionType kActionTypes[] = {
     {"exec", makeExecAction},
+    {"postgres_promote", makePostgresPromoteAction},
     {"record", makeRecordAction},
     {"webhook", makeWebhookAction},
 };

@@ -1,0 +1,157 @@
+// postgres_promote: makes a streaming standby the primary, safely.
+//   standby = "host=10.0.2.5 port=5432 user=postgres dbname=postgres"   (the server to promote)
+//   standby_password_file = "pg-standby"                              (optional)
+//   old_primary = "host=10.0.1.5 port=5432 user=postgres dbname=postgres"  (optional: fenced first)
+//   old_primary_password_file = "pg-primary"                          (optional)
+//   max_lag = "30s"          RPO gate: refuse to promote a standby further behind, unless forced
+//   fence_timeout = "2s"     how long to try reaching the old primary (it is usually down)
+// Steps: the standby already primary -> already_applied (idempotent no-op). Lag over max_lag (or unknown
+// while replay is behind) and not forced -> permanent. The old primary, when reachable and still primary,
+// is fenced: default_transaction_read_only = on, reloaded, its client sessions ended so they reconnect
+// read-only. Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
+
+#include <cstdlib>
+
+#include "action_registry.h"
+#include "pg_client.h"
+#include "secret_file.h"
+
+namespace hale::aggregator {
+namespace {
+
+constexpr const char* kLagQuery =
+    "SELECT pg_is_in_recovery(), "
+    "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+    "     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
+    "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END";
+
+// Three statements sent one by one: ALTER SYSTEM refuses to run inside the implicit transaction of a
+// multi-statement query. The last ends other client sessions so they come back under the new default;
+// replication and background processes are left alone.
+constexpr const char* kFence[] = {
+    "ALTER SYSTEM SET default_transaction_read_only = on",
+    "SELECT pg_reload_conf()",
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+};
+
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+class PostgresPromoteAction final : public Action {
+ public:
+  struct Options {
+    std::string standby;
+    std::string standby_password;
+    std::string old_primary;
+    std::string old_primary_password;
+    std::chrono::milliseconds max_lag{30000};
+    std::chrono::milliseconds fence_timeout{2000};
+  };
+  explicit PostgresPromoteAction(Options o) : o_(std::move(o)) {}
+
+  ActionResult execute(const ActionRequest& r) override {
+    const PgDeadline d{r.deadline, r.cancel, r.clock};
+    auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
+    if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
+    auto state = standby.value().query(kLagQuery, d);
+    if (!state) return {ActionStatus::retryable, "standby: " + state.error().message};
+    if (state.value().values.at(0).at(0) != "t")
+      return {ActionStatus::already_applied, "standby is already the primary"};
+
+    const bool lag_known = !state.value().null.at(0).at(1);
+    const double lag_s = lag_known ? std::atof(state.value().values[0][1].c_str()) : 0.0;
+    const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
+    std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
+    if (over && !r.forced) {
+      return {ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
+                                           seconds(o_.max_lag.count() / 1000.0) +
+                                           " (RPO gate); a forced decision overrides it"};
+    }
+    if (over) detail += " over max_lag, promoted anyway (forced)";
+
+    detail += "; " + fence(r);
+    auto promoted = standby.value().query(
+        "SELECT pg_promote(wait => true, wait_seconds => " +
+            std::to_string(std::max<int64_t>(
+                1, std::chrono::duration_cast<std::chrono::seconds>(r.deadline - r.clock->steadyNow()).count())) +
+            ")",
+        d);
+    if (!promoted) return {ActionStatus::retryable, "pg_promote: " + promoted.error().message + "; " + detail};
+    if (promoted.value().values.at(0).at(0) != "t")
+      return {ActionStatus::retryable, "pg_promote did not finish in time; " + detail};
+    return {ActionStatus::applied, "promoted; " + detail};
+  }
+
+  ActionResult verify(const ActionRequest& r) override {
+    const PgDeadline d{r.clock->steadyNow() + std::chrono::seconds{5}, r.cancel, r.clock};
+    auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
+    if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
+    auto rows = standby.value().query("SELECT pg_is_in_recovery()", d);
+    if (!rows) return {ActionStatus::retryable, rows.error().message};
+    return rows.value().values.at(0).at(0) == "f" ? ActionResult{ActionStatus::applied, "is primary"}
+                                                  : ActionResult{ActionStatus::retryable, "still in recovery"};
+  }
+
+ private:
+  // Best effort: the old primary is usually down when this runs. Returns what happened, for the journal.
+  std::string fence(const ActionRequest& r) const {
+    if (o_.old_primary.empty()) return "no old primary configured to fence";
+    const PgDeadline d{std::min(r.deadline, r.clock->steadyNow() + o_.fence_timeout), r.cancel, r.clock};
+    auto old = PgConnection::connect(o_.old_primary, o_.old_primary_password, d, "hale-aggregator");
+    if (!old) return "old primary unreachable (" + old.error().message + "), not fenced";
+    auto role = old.value().query("SELECT pg_is_in_recovery()", d);
+    if (!role) return "old primary did not answer (" + role.error().message + "), not fenced";
+    if (role.value().values.at(0).at(0) == "t") return "old primary is a standby, nothing to fence";
+    std::string ended = "0";
+    for (const char* sql : kFence) {
+      auto step = old.value().query(sql, d);
+      if (!step) return "fencing the old primary failed: " + step.error().message;
+      if (!step.value().values.empty()) ended = step.value().values[0][0];
+    }
+    return "old primary fenced read-only (" + ended + " sessions ended)";
+  }
+
+  Options o_;
+};
+
+bool readPassword(ConfigTable& t, const char* key, std::string& out) {
+  std::string file;
+  if (!t.get(key, file)) return true;
+  auto secret = readSecretFile(file);
+  if (!secret) {
+    t.error(key, secret.error().message);
+    return false;
+  }
+  out = secret.value();
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& t) {
+  PostgresPromoteAction::Options o;
+  bool ok = t.get("standby", o.standby, Presence::required);
+  t.get("old_primary", o.old_primary);
+  for (const char* key : {"standby", "old_primary"}) {
+    std::string value;
+    if (t.has(key) && t.get(key, value)) {
+      if (const std::string problem = checkConninfo(value); !problem.empty()) {
+        t.error(key, problem);
+        ok = false;
+      }
+    }
+  }
+  ok &= readPassword(t, "standby_password_file", o.standby_password);
+  ok &= readPassword(t, "old_primary_password_file", o.old_primary_password);
+  t.getDuration("max_lag", o.max_lag, Presence::optional, std::chrono::milliseconds{0}, std::chrono::hours{24});
+  t.getDuration("fence_timeout", o.fence_timeout, Presence::optional, std::chrono::milliseconds{100},
+                std::chrono::minutes{1});
+  if (!ok) return nullptr;
+  return std::make_unique<PostgresPromoteAction>(std::move(o));
+}
+
+}  // namespace hale::aggregator

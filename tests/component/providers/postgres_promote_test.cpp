@@ -1,0 +1,121 @@
+// postgres_promote against the harness's primary + streaming standby.
+
+#include <gtest/gtest.h>
+
+#include "aggregator_config.h"
+#include "postgres_pair.h"
+
+namespace hale::aggregator {
+namespace {
+
+using hale::test::PostgresPair;
+using Node = PostgresPair::Node;
+using std::chrono::milliseconds;
+
+std::string conninfo(const PostgresPair& pg, Node n) {
+  return "host=127.0.0.1 port=" + std::to_string(pg.port(n)) + " user=postgres dbname=postgres connect_timeout=2";
+}
+
+std::shared_ptr<Action> promoteAction(const PostgresPair& pg, const std::string& extra = "",
+                                      bool with_old_primary = true) {
+  std::string body =
+      "type = \"postgres_promote\"\nstandby = \"" + conninfo(pg, Node::standby) + "\"\nmax_lag = \"1s\"\n";
+  if (with_old_primary) body += "old_primary = \"" + conninfo(pg, Node::primary) + "\"\nfence_timeout = \"500ms\"\n";
+  auto c = parseAggregatorConfig(
+      "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
+      "[[action]]\nname = \"promote\"\n" +
+          body + extra,
+      "t.toml");
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return nullptr;
+  }
+  return c.value().actions.at("promote").action;
+}
+
+ActionRequest request(bool forced = false) {
+  static std::atomic<bool> never{false};
+  ActionRequest r;
+  r.request_id = "1.1";
+  r.event = "failover";
+  r.from = "eu";
+  r.to = "us";
+  r.forced = forced;
+  r.clock = &SystemClock::instance();
+  r.deadline = r.clock->steadyNow() + std::chrono::seconds{20};
+  r.cancel = &never;
+  return r;
+}
+
+// Makes the standby fall behind: it receives WAL but does not replay it.
+void holdBackReplay(PostgresPair& pg) {
+  pg.query(Node::primary, "CREATE TABLE IF NOT EXISTS t (v int)");
+  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+      std::chrono::seconds{10}));
+  pg.query(Node::standby, "SELECT pg_wal_replay_pause()");
+  pg.query(Node::primary, "INSERT INTO t VALUES (1)");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()") == "t"; },
+      std::chrono::seconds{10}));
+  std::this_thread::sleep_for(milliseconds{1500});  // the last replayed commit is now older than max_lag
+}
+
+TEST(PostgresPromote, FencesPromotesVerifiesAndIsIdempotent) {
+  PostgresPair pg;
+  pg.start();
+  auto promote = promoteAction(pg);
+  const ActionResult r = promote->execute(request());
+  ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
+  EXPECT_NE(r.detail.find("old primary fenced read-only"), std::string::npos) << r.detail;
+  EXPECT_EQ(promote->verify(request()).status, ActionStatus::applied);
+
+  // The new primary takes writes; the old one refuses them.
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
+  pg.query(Node::standby, "CREATE TABLE after_failover (v int); INSERT INTO after_failover VALUES (1)");
+  EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "on");
+  EXPECT_THROW(pg.query(Node::primary, "CREATE TABLE split_brain (v int)"), std::runtime_error);
+
+  const ActionResult again = promote->execute(request());
+  EXPECT_EQ(again.status, ActionStatus::already_applied) << again.detail;
+}
+
+TEST(PostgresPromote, LagGateRefusesABehindStandbyUnlessForced) {
+  PostgresPair pg;
+  pg.start();
+  holdBackReplay(pg);
+  auto promote = promoteAction(pg);
+  const ActionResult refused = promote->execute(request());
+  EXPECT_EQ(refused.status, ActionStatus::permanent);
+  EXPECT_NE(refused.detail.find("exceeds max_lag 1.0s (RPO gate)"), std::string::npos) << refused.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");            // nothing changed
+  EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "off");  // not even the fence
+
+  const ActionResult forced = promote->execute(request(/*forced=*/true));
+  ASSERT_EQ(forced.status, ActionStatus::applied) << forced.detail;
+  EXPECT_NE(forced.detail.find("promoted anyway (forced)"), std::string::npos) << forced.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
+}
+
+TEST(PostgresPromote, PromotesWhenTheOldPrimaryIsDown) {
+  PostgresPair pg;
+  pg.start();
+  pg.kill(Node::primary);
+  const ActionResult r = promoteAction(pg)->execute(request());
+  ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
+  EXPECT_NE(r.detail.find("old primary unreachable"), std::string::npos) << r.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
+}
+
+TEST(PostgresPromote, UnreachableStandbyIsRetryable) {
+  PostgresPair pg;
+  pg.start();
+  pg.stop(Node::standby);
+  const ActionResult r = promoteAction(pg, "", false)->execute(request());
+  EXPECT_EQ(r.status, ActionStatus::retryable);
+  EXPECT_NE(r.detail.find("standby:"), std::string::npos) << r.detail;
+}
+
+}  // namespace
+}  // namespace hale::aggregator
