@@ -7,6 +7,7 @@ constexpr ActionType kActionTypes[] = {
     {"exec", makeExecAction},
     {"postgres_promote", makePostgresPromoteAction},
     {"record", makeRecordAction},
+    {"rfc2136", makeRfc2136Action},
     {"webhook", makeWebhookAction},
 };
 

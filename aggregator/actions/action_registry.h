@@ -27,6 +27,7 @@ const ActionType* findActionType(std::string_view name);
 std::unique_ptr<Action> makeExecAction(ConfigTable& table);
 std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& table);
 std::unique_ptr<Action> makeRecordAction(ConfigTable& table);
+std::unique_ptr<Action> makeRfc2136Action(ConfigTable& table);
 std::unique_ptr<Action> makeWebhookAction(ConfigTable& table);
 
 }  // namespace hale::aggregator
