@@ -9,55 +9,20 @@
 
 #include <mysql.h>
 
-#include <cmath>
-#include <map>
+#include <cstdlib>
 
 #include "check_util.h"
 #include "factories.h"
+#include "mysql_client.h"
 #include "secret_file.h"
 
 namespace hale::agent {
 namespace {
 
-constexpr unsigned kErrParse = 1064;  // ER_PARSE_ERROR: the server does not know SHOW REPLICA STATUS
-
-struct Handle {
-  MYSQL* m = mysql_init(nullptr);
-  ~Handle() {
-    if (m != nullptr) mysql_close(m);
-  }
-};
-
-// The first row of `sql` as column name -> value ("NULL" for NULL); empty when no row.
-bool queryRow(MYSQL* m, const char* sql, std::map<std::string, std::string>& row) {
-  row.clear();
-  if (mysql_query(m, sql) != 0) return false;
-  MYSQL_RES* res = mysql_store_result(m);
-  if (res == nullptr) return mysql_field_count(m) == 0;
-  const unsigned n = mysql_num_fields(res);
-  MYSQL_FIELD* fields = mysql_fetch_fields(res);
-  if (MYSQL_ROW r = mysql_fetch_row(res)) {
-    for (unsigned i = 0; i < n; ++i) row[fields[i].name] = r[i] != nullptr ? r[i] : "NULL";
-  }
-  mysql_free_result(res);
-  return true;
-}
-
-// MySQL 8 renamed the columns (Replica_*, *_Source); MariaDB kept the Slave_* names.
-std::string column(const std::map<std::string, std::string>& row, const char* old_name, const char* new_name) {
-  if (auto it = row.find(old_name); it != row.end()) return it->second;
-  if (auto it = row.find(new_name); it != row.end()) return it->second;
-  return "";
-}
-
 class MysqlCheck final : public Check {
  public:
   struct Options {
-    std::string host = "127.0.0.1";
-    uint16_t port = 3306;
-    std::string socket;
-    std::string user;
-    std::string password;
+    MysqlTarget target;
     std::string expected_role = "any";
     std::chrono::milliseconds max_lag{0};
   };
@@ -65,36 +30,26 @@ class MysqlCheck final : public Check {
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     mysql_thread_init();  // each check thread needs the library's per-thread state
-    CheckResult r = probe(ctx);
+    CheckResult r;
+    try {
+      r = probe(ctx);
+    } catch (const std::exception& e) {
+      r = {Outcome::error, e.what()};
+    }
     mysql_thread_end();
     return r;
   }
 
  private:
   CheckResult probe(const CheckContext& ctx) const {
-    Handle h;
-    if (h.m == nullptr) return {Outcome::error, "out of memory"};
-    // Connector/C counts whole seconds; the scheduler's watchdog covers the remainder.
-    const unsigned secs = static_cast<unsigned>(std::max<int64_t>(1, (ctx.remaining().count() + 999) / 1000));
-    mysql_options(h.m, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
-    mysql_options(h.m, MYSQL_OPT_READ_TIMEOUT, &secs);
-    mysql_options(h.m, MYSQL_OPT_WRITE_TIMEOUT, &secs);
-    const char* socket = o_.socket.empty() ? nullptr : o_.socket.c_str();
-    const char* host = o_.socket.empty() ? o_.host.c_str() : "localhost";
-    if (mysql_real_connect(h.m, host, o_.user.c_str(), o_.password.empty() ? nullptr : o_.password.c_str(), nullptr,
-                           o_.port, socket, 0) == nullptr) {
-      return {Outcome::error, firstLine(mysql_error(h.m))};
-    }
-    std::map<std::string, std::string> row;
-    if (!queryRow(h.m, "SELECT @@global.read_only AS ro", row)) return {Outcome::error, firstLine(mysql_error(h.m))};
-    const bool read_only = row["ro"] == "1";
-    std::map<std::string, std::string> repl;
-    if (!queryRow(h.m, "SHOW REPLICA STATUS", repl)) {
-      if (mysql_errno(h.m) != kErrParse || !queryRow(h.m, "SHOW SLAVE STATUS", repl)) {
-        return {Outcome::error, firstLine(mysql_error(h.m))};
-      }
-    }
-    const bool standby = !repl.empty();
+    auto conn = MysqlConnection::connect(o_.target, ctx.remaining());
+    if (!conn) return {Outcome::error, conn.error().message};
+    auto ro = conn.value().query("SELECT @@global.read_only AS ro");
+    if (!ro || ro.value().empty()) return {Outcome::error, ro ? "no answer to SELECT @@read_only" : ro.error().message};
+    const bool read_only = ro.value()[0]["ro"] == "1";
+    auto status = replicationStatus(conn.value());
+    if (!status) return {Outcome::error, status.error().message};
+    const bool standby = !status.value().empty();
     const std::string role = standby ? "standby" : "primary";
     if (o_.expected_role != "any" && o_.expected_role != role) {
       return {Outcome::fail, "role is " + role + ", expected " + o_.expected_role};
@@ -103,11 +58,12 @@ class MysqlCheck final : public Check {
       if (read_only && o_.expected_role == "primary") return {Outcome::fail, "primary has read_only on"};
       return {Outcome::pass, read_only ? "primary (read_only on)" : "primary"};
     }
-    const std::string io = column(repl, "Slave_IO_Running", "Replica_IO_Running");
-    const std::string sql = column(repl, "Slave_SQL_Running", "Replica_SQL_Running");
-    const std::string behind = column(repl, "Seconds_Behind_Master", "Seconds_Behind_Source");
+    const MysqlRow& repl = status.value()[0];
+    const std::string io = replicationColumn(repl, "Slave_IO_Running", "Replica_IO_Running");
+    const std::string sql = replicationColumn(repl, "Slave_SQL_Running", "Replica_SQL_Running");
+    const std::string behind = replicationColumn(repl, "Seconds_Behind_Master", "Seconds_Behind_Source");
     if (sql != "Yes") {
-      const std::string err = column(repl, "Last_SQL_Error", "Last_SQL_Error");
+      const std::string err = replicationColumn(repl, "Last_SQL_Error", "Last_SQL_Error");
       return {Outcome::fail, "replication SQL thread stopped" + (err.empty() ? "" : ": " + firstLine(err, 150))};
     }
     if (behind == "NULL" || behind.empty()) {
@@ -131,16 +87,16 @@ class MysqlCheck final : public Check {
 std::unique_ptr<Check> makeMysqlCheck(ConfigTable& t, const CheckSettings&) {
   MysqlCheck::Options o;
   bool ok = true;
-  t.get("host", o.host);
-  int64_t port = o.port;
-  if (t.get("port", port, Presence::optional, 1, 65535)) o.port = static_cast<uint16_t>(port);
-  t.get("socket", o.socket);
-  ok &= t.get("user", o.user, Presence::required);
+  t.get("host", o.target.host);
+  int64_t port = o.target.port;
+  if (t.get("port", port, Presence::optional, 1, 65535)) o.target.port = static_cast<uint16_t>(port);
+  t.get("socket", o.target.socket);
+  ok &= t.get("user", o.target.user, Presence::required);
   std::string password_file;
   if (t.get("password_file", password_file)) {
     auto secret = readSecretFile(password_file);
     if (secret) {
-      o.password = secret.value();
+      o.target.password = secret.value();
     } else {
       t.error("password_file", secret.error().message);
       ok = false;

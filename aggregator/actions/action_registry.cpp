@@ -5,6 +5,7 @@ namespace {
 
 constexpr ActionType kActionTypes[] = {
     {"exec", makeExecAction},
+    {"mysql_promote", makeMysqlPromoteAction},
     {"postgres_promote", makePostgresPromoteAction},
     {"record", makeRecordAction},
     {"rfc2136", makeRfc2136Action},

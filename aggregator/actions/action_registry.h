@@ -25,6 +25,7 @@ std::span<const ActionType> actionTypes();
 const ActionType* findActionType(std::string_view name);
 
 std::unique_ptr<Action> makeExecAction(ConfigTable& table);
+std::unique_ptr<Action> makeMysqlPromoteAction(ConfigTable& table);
 std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& table);
 std::unique_ptr<Action> makeRecordAction(ConfigTable& table);
 std::unique_ptr<Action> makeRfc2136Action(ConfigTable& table);

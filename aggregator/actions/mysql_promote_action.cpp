@@ -1,0 +1,159 @@
+// mysql_promote: makes a MySQL / MariaDB replica the primary, safely.
+//   replica_host = "10.0.2.6"   replica_port = 3306           (or replica_socket)
+//   old_primary_host = "10.0.1.6"   old_primary_port = 3306    (optional: fenced first)
+//   user = "hale"   password_file = "mysql-admin"              (the same account on both)
+//   max_lag = "30s"        RPO gate: refuse a replica further behind (or whose lag is unknown), unless forced
+//   fence_timeout = "2s"
+// Steps: no replication configured and writable -> already_applied (idempotent no-op). The old primary,
+// when reachable, gets read_only (and super_read_only where the server has it) so its last writes are
+// final; the replica then applies what it already received (MariaDB: MASTER_GTID_WAIT on gtid_io_pos),
+// stops and forgets replication, and turns read_only off. verify() checks it is writable and replicates
+// from nobody.
+
+#include <cstdlib>
+
+#include "action_registry.h"
+#include "mysql_client.h"
+#include "secret_file.h"
+
+namespace hale::aggregator {
+namespace {
+
+constexpr unsigned kErrUnknownSystemVariable = 1193;
+
+class MysqlPromoteAction final : public Action {
+ public:
+  struct Options {
+    MysqlTarget replica;
+    MysqlTarget old_primary;  // host empty: none configured
+    std::chrono::milliseconds max_lag{30000};
+    std::chrono::milliseconds fence_timeout{2000};
+  };
+  explicit MysqlPromoteAction(Options o) : o_(std::move(o)) {}
+
+  ActionResult execute(const ActionRequest& r) override {
+    auto replica = MysqlConnection::connect(o_.replica, remaining(r));
+    if (!replica) return {ActionStatus::retryable, "replica: " + replica.error().message};
+    auto status = replicationStatus(replica.value());
+    if (!status) return {ActionStatus::retryable, "replica: " + status.error().message};
+    auto ro = replica.value().query("SELECT @@global.read_only AS ro");
+    if (!ro || ro.value().empty()) return {ActionStatus::retryable, "replica: cannot read read_only"};
+    if (status.value().empty() && ro.value()[0]["ro"] == "0")
+      return {ActionStatus::already_applied, "replica is already a writable primary"};
+
+    std::string detail;
+    if (!status.value().empty()) {
+      const MysqlRow& s = status.value()[0];
+      const std::string behind = replicationColumn(s, "Seconds_Behind_Master", "Seconds_Behind_Source");
+      bool known = !behind.empty() && behind != "NULL";
+      long lag_s = known ? std::atol(behind.c_str()) : 0;
+      detail = known ? "replica lag " + std::to_string(lag_s) + "s" : "replica lag unknown";
+      // With the primary gone the IO thread cannot connect and Seconds_Behind_Master is NULL. A replica
+      // whose SQL thread applied everything it received is as current as it can be: the same rule as
+      // PostgreSQL's "replay caught up with receive".
+      const bool caught_up = replicationColumn(s, "Slave_SQL_Running", "Replica_SQL_Running") == "Yes" &&
+                             replicationColumn(s, "Read_Master_Log_Pos", "Read_Source_Log_Pos") ==
+                                 replicationColumn(s, "Exec_Master_Log_Pos", "Exec_Source_Log_Pos") &&
+                             replicationColumn(s, "Master_Log_File", "Source_Log_File") ==
+                                 replicationColumn(s, "Relay_Master_Log_File", "Relay_Source_Log_File");
+      if (!known && caught_up) {
+        known = true;
+        lag_s = 0;
+        detail = "replica applied everything it received (IO thread " +
+                 replicationColumn(s, "Slave_IO_Running", "Replica_IO_Running") + ")";
+      }
+      const bool over = !known || lag_s * 1000 > o_.max_lag.count();
+      if (over && !r.forced) {
+        return {ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
+                                             std::to_string(o_.max_lag.count() / 1000) +
+                                             "s (RPO gate); a forced decision overrides it"};
+      }
+      if (over) detail += " over max_lag, promoted anyway (forced)";
+    }
+    detail += (detail.empty() ? "" : "; ") + fence(r);
+
+    // Apply what was already received before cutting replication (MariaDB; elsewhere the query fails and
+    // the replica's SQL thread had its chance while the fence was applied).
+    (void)replica.value().query("SELECT MASTER_GTID_WAIT(@@global.gtid_io_pos, " +
+                                std::to_string(std::max<int64_t>(1, remaining(r).count() / 2000)) + ")");
+    for (const char* sql : {"STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = OFF"}) {
+      if (auto step = replica.value().query(sql); !step) {
+        return {ActionStatus::retryable, std::string(sql) + ": " + step.error().message + "; " + detail};
+      }
+    }
+    auto super = replica.value().query("SET GLOBAL super_read_only = OFF");  // MySQL only
+    if (!super && replica.value().errorNumber() != kErrUnknownSystemVariable) {
+      return {ActionStatus::retryable, "super_read_only: " + super.error().message + "; " + detail};
+    }
+    return {ActionStatus::applied, "promoted; " + detail};
+  }
+
+  ActionResult verify(const ActionRequest& r) override {
+    auto replica = MysqlConnection::connect(o_.replica, remaining(r));
+    if (!replica) return {ActionStatus::retryable, "replica: " + replica.error().message};
+    auto status = replicationStatus(replica.value());
+    auto ro = replica.value().query("SELECT @@global.read_only AS ro");
+    if (!status || !ro || ro.value().empty()) return {ActionStatus::retryable, "replica did not answer"};
+    if (!status.value().empty()) return {ActionStatus::retryable, "replication is still configured"};
+    if (ro.value()[0]["ro"] != "0") return {ActionStatus::retryable, "read_only is still on"};
+    return {ActionStatus::applied, "writable primary"};
+  }
+
+ private:
+  static std::chrono::milliseconds remaining(const ActionRequest& r) {
+    return std::max(std::chrono::milliseconds{1000},
+                    std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - r.clock->steadyNow()));
+  }
+
+  // Best effort: the old primary is usually down when this runs. Returns what happened, for the journal.
+  std::string fence(const ActionRequest& r) const {
+    if (o_.old_primary.host.empty() && o_.old_primary.socket.empty()) return "no old primary configured to fence";
+    auto old = MysqlConnection::connect(o_.old_primary, std::min(o_.fence_timeout, remaining(r)));
+    if (!old) return "old primary unreachable (" + old.error().message + "), not fenced";
+    if (auto ro = old.value().query("SET GLOBAL read_only = ON"); !ro)
+      return "fencing the old primary failed: " + ro.error().message;
+    auto super = old.value().query("SET GLOBAL super_read_only = ON");
+    if (!super && old.value().errorNumber() != kErrUnknownSystemVariable) {
+      return "old primary read_only, but super_read_only failed: " + super.error().message;
+    }
+    return "old primary fenced (read_only on)";
+  }
+
+  Options o_;
+};
+
+}  // namespace
+
+std::unique_ptr<Action> makeMysqlPromoteAction(ConfigTable& t) {
+  MysqlPromoteAction::Options o;
+  bool ok = true;
+  o.old_primary.host.clear();
+  t.get("replica_host", o.replica.host);
+  t.get("replica_socket", o.replica.socket);
+  int64_t port = 3306;
+  if (t.get("replica_port", port, Presence::optional, 1, 65535)) o.replica.port = static_cast<uint16_t>(port);
+  t.get("old_primary_host", o.old_primary.host);
+  t.get("old_primary_socket", o.old_primary.socket);
+  port = 3306;
+  if (t.get("old_primary_port", port, Presence::optional, 1, 65535)) o.old_primary.port = static_cast<uint16_t>(port);
+  ok &= t.get("user", o.replica.user, Presence::required);
+  std::string password_file;
+  if (t.get("password_file", password_file)) {
+    auto secret = readSecretFile(password_file);
+    if (secret) {
+      o.replica.password = secret.value();
+    } else {
+      t.error("password_file", secret.error().message);
+      ok = false;
+    }
+  }
+  o.old_primary.user = o.replica.user;
+  o.old_primary.password = o.replica.password;
+  t.getDuration("max_lag", o.max_lag, Presence::optional, std::chrono::milliseconds{0}, std::chrono::hours{24});
+  t.getDuration("fence_timeout", o.fence_timeout, Presence::optional, std::chrono::milliseconds{100},
+                std::chrono::minutes{1});
+  if (!ok) return nullptr;
+  return std::make_unique<MysqlPromoteAction>(std::move(o));
+}
+
+}  // namespace hale::aggregator

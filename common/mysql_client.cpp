@@ -1,0 +1,73 @@
+#include "mysql_client.h"
+
+#include <mysql.h>
+
+#include <algorithm>
+
+namespace hale {
+namespace {
+
+constexpr unsigned kErrParse = 1064;  // ER_PARSE_ERROR: the server does not know SHOW REPLICA STATUS
+
+std::string firstLine(const char* text) {
+  std::string s = text != nullptr ? text : "";
+  return s.substr(0, s.find('\n')).substr(0, 200);
+}
+
+}  // namespace
+
+Result<MysqlConnection> MysqlConnection::connect(const MysqlTarget& t, std::chrono::milliseconds timeout) {
+  MYSQL* m = mysql_init(nullptr);
+  if (m == nullptr) return makeError("connect", "out of memory");
+  MysqlConnection conn(m);
+  const unsigned secs = static_cast<unsigned>(std::max<int64_t>(1, (timeout.count() + 999) / 1000));
+  mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
+  mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &secs);
+  mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &secs);
+  const char* socket = t.socket.empty() ? nullptr : t.socket.c_str();
+  const char* host = t.socket.empty() ? t.host.c_str() : "localhost";
+  if (mysql_real_connect(m, host, t.user.c_str(), t.password.empty() ? nullptr : t.password.c_str(), nullptr, t.port,
+                         socket, 0) == nullptr) {
+    return makeError("connect", firstLine(mysql_error(m)));
+  }
+  return conn;
+}
+
+MysqlConnection::~MysqlConnection() {
+  if (m_ != nullptr) mysql_close(m_);
+}
+
+unsigned MysqlConnection::errorNumber() const { return mysql_errno(m_); }
+
+Result<std::vector<MysqlRow>> MysqlConnection::query(const std::string& sql) {
+  if (mysql_query(m_, sql.c_str()) != 0) return makeError("query", firstLine(mysql_error(m_)));
+  std::vector<MysqlRow> rows;
+  MYSQL_RES* res = mysql_store_result(m_);
+  if (res == nullptr) {
+    if (mysql_field_count(m_) != 0) return makeError("query", firstLine(mysql_error(m_)));
+    return rows;  // a statement without a result set
+  }
+  const unsigned n = mysql_num_fields(res);
+  MYSQL_FIELD* fields = mysql_fetch_fields(res);
+  while (MYSQL_ROW r = mysql_fetch_row(res)) {
+    MysqlRow row;
+    for (unsigned i = 0; i < n; ++i) row[fields[i].name] = r[i] != nullptr ? r[i] : "NULL";
+    rows.push_back(std::move(row));
+  }
+  mysql_free_result(res);
+  return rows;
+}
+
+Result<std::vector<MysqlRow>> replicationStatus(MysqlConnection& c) {
+  auto rows = c.query("SHOW REPLICA STATUS");
+  if (!rows && c.errorNumber() == kErrParse) rows = c.query("SHOW SLAVE STATUS");
+  return rows;
+}
+
+std::string replicationColumn(const MysqlRow& row, const char* old_name, const char* new_name) {
+  if (auto it = row.find(old_name); it != row.end()) return it->second;
+  if (auto it = row.find(new_name); it != row.end()) return it->second;
+  return "";
+}
+
+}  // namespace hale

@@ -1,0 +1,102 @@
+// mysql_promote against the harness's MariaDB primary + GTID replica.
+
+#include <gtest/gtest.h>
+
+#include "aggregator_config.h"
+#include "mariadb_pair.h"
+#include "temp_dir.h"
+
+namespace hale::aggregator {
+namespace {
+
+using hale::test::MariadbPair;
+using Node = MariadbPair::Node;
+
+std::shared_ptr<Action> promoteAction(const MariadbPair& db, const test::TempDir& dir, bool old_primary = true) {
+  const std::string pw = dir.writeFile("pw", std::string(MariadbPair::kPassword) + "\n");
+  std::string body = "type = \"mysql_promote\"\nreplica_host = \"127.0.0.1\"\nreplica_port = " +
+                     std::to_string(db.port(Node::replica)) + "\nuser = \"hale\"\npassword_file = \"" + pw +
+                     "\"\nmax_lag = \"5s\"\nfence_timeout = \"1s\"\n";
+  if (old_primary)
+    body += "old_primary_host = \"127.0.0.1\"\nold_primary_port = " + std::to_string(db.port(Node::primary)) + "\n";
+  auto c = parseAggregatorConfig(
+      "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
+      "[[action]]\nname = \"promote\"\n" +
+          body,
+      "t.toml");
+  if (!c) {
+    ADD_FAILURE() << c.error().message;
+    return nullptr;
+  }
+  return c.value().actions.at("promote").action;
+}
+
+ActionRequest request(bool forced = false) {
+  static std::atomic<bool> never{false};
+  ActionRequest r;
+  r.request_id = "1.1";
+  r.forced = forced;
+  r.clock = &SystemClock::instance();
+  r.deadline = r.clock->steadyNow() + std::chrono::seconds{20};
+  r.cancel = &never;
+  return r;
+}
+
+TEST(MysqlPromote, FencesPromotesVerifiesAndIsIdempotent) {
+  MariadbPair db;
+  db.start();
+  test::TempDir dir("mypromote");
+  auto promote = promoteAction(db, dir);
+  const ActionResult r = promote->execute(request());
+  ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
+  EXPECT_NE(r.detail.find("replica lag 0s"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("old primary fenced (read_only on)"), std::string::npos) << r.detail;
+  EXPECT_EQ(promote->verify(request()).status, ActionStatus::applied);
+  EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "0");
+  EXPECT_EQ(db.queryColumn(Node::replica, "SHOW SLAVE STATUS", "Slave_IO_Running"), "");
+  EXPECT_EQ(db.query(Node::primary, "SELECT @@read_only"), "1");
+  db.query(Node::replica, "CREATE TABLE hale_test.after_failover (v INT)");
+  EXPECT_EQ(promote->execute(request()).status, ActionStatus::already_applied);
+}
+
+TEST(MysqlPromote, LagGateRefusesAStoppedReplicaUnlessForced) {
+  MariadbPair db;
+  db.start();
+  test::TempDir dir("mypromote");
+  db.query(Node::replica, "STOP SLAVE SQL_THREAD");  // lag becomes unknown: Seconds_Behind_Master is NULL
+  auto promote = promoteAction(db, dir);
+  const ActionResult refused = promote->execute(request());
+  EXPECT_EQ(refused.status, ActionStatus::permanent);
+  EXPECT_NE(refused.detail.find("replica lag unknown exceeds max_lag 5s (RPO gate)"), std::string::npos)
+      << refused.detail;
+  EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "1");  // nothing changed
+  EXPECT_EQ(db.query(Node::primary, "SELECT @@read_only"), "0");
+  const ActionResult forced = promote->execute(request(/*forced=*/true));
+  ASSERT_EQ(forced.status, ActionStatus::applied) << forced.detail;
+  EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "0");
+}
+
+TEST(MysqlPromote, PromotesWhenTheOldPrimaryIsDown) {
+  MariadbPair db;
+  db.start();
+  test::TempDir dir("mypromote");
+  db.query(Node::primary, "CREATE TABLE hale_test.last_write (v INT)");
+  const std::string gtid = db.query(Node::primary, "SELECT @@gtid_binlog_pos");
+  ASSERT_EQ(db.query(Node::replica, "SELECT MASTER_GTID_WAIT('" + gtid + "', 10)"), "0");
+  db.kill(Node::primary);
+  // Once the IO thread has lost the primary, Seconds_Behind_Master is NULL; the replica applied all it
+  // received, so the gate lets an automatic (unforced) failover through, as a real region death needs.
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return db.queryColumn(Node::replica, "SHOW SLAVE STATUS", "Seconds_Behind_Master") == "NULL"; },
+      std::chrono::seconds{15}));
+  const ActionResult r = promoteAction(db, dir)->execute(request());
+  ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
+  EXPECT_NE(r.detail.find("replica applied everything it received"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("old primary unreachable"), std::string::npos) << r.detail;
+  EXPECT_EQ(db.query(Node::replica, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'last_write'"),
+            "1");
+  EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "0");
+}
+
+}  // namespace
+}  // namespace hale::aggregator
