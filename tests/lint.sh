@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# clang-format and clang-tidy over the project's sources. Needs a configured build directory (for
-# compile_commands.json): HALE_BUILD_DIR, default ./build.
+# clang-format and clang-tidy over the project's sources (every tracked file, or the files given).
+# Needs a configured build directory (for compile_commands.json): HALE_BUILD_DIR, default ./build.
+# The whole tree takes about ten minutes of clang-tidy on two cores; name files to check just those.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_BUILD_DIR:-$root/build}
 cd "$root"
-mapfile -t sources < <(git ls-files '*.cpp' '*.h')
+if [ $# -gt 0 ]; then
+  sources=("$@")
+else
+  mapfile -t sources < <(git ls-files '*.cpp' '*.h')
+fi
 clang-format --dry-run --Werror "${sources[@]}"
-mapfile -t units < <(git ls-files '*.cpp')
-printf '%s\n' "${units[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet
+units=()
+for f in "${sources[@]}"; do [[ $f == *.cpp ]] && units+=("$f"); done
+if [ ${#units[@]} -gt 0 ]; then
+  printf '%s\n' "${units[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet
+fi
 echo "lint: clean"

@@ -28,12 +28,11 @@ constexpr const char* kLagQuery =
 // Three statements sent one by one: ALTER SYSTEM refuses to run inside the implicit transaction of a
 // multi-statement query. The last ends other client sessions so they come back under the new default;
 // replication and background processes are left alone.
-constexpr const char* kFence[] = {
-    "ALTER SYSTEM SET default_transaction_read_only = on",
-    "SELECT pg_reload_conf()",
+constexpr const char* kEndClientSessions =
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-};
+    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()";
+constexpr const char* kFence[] = {"ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()",
+                                  kEndClientSessions};
 
 std::string seconds(double s) {
   char buf[32];
@@ -68,7 +67,7 @@ class PostgresPromoteAction final : public Action {
     std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
     if (over && !r.forced) {
       return {ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
-                                           seconds(o_.max_lag.count() / 1000.0) +
+                                           seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
                                            " (RPO gate); a forced decision overrides it"};
     }
     if (over) detail += " over max_lag, promoted anyway (forced)";
