@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "aggregator_config.h"
+#include "action_fixture.h"
 #include "canned_http_server.h"
 #include "temp_dir.h"
 
@@ -15,42 +15,12 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::shared_ptr<Action> actionFrom(const std::string& body) {
-  auto c = parseAggregatorConfig(
-      "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
-      "[[action]]\nname = \"a\"\n" +
-          body,
-      "t.toml");
-  if (!c) {
-    ADD_FAILURE() << c.error().message;
-    return nullptr;
-  }
-  return c.value().actions.at("a").action;
-}
-
-ActionRequest request(milliseconds timeout = milliseconds{2000}) {
-  static std::atomic<bool> never{false};
-  ActionRequest r;
-  r.request_id = "7.2";
-  r.plan_id = 7;
-  r.step = 2;
-  r.event = "failover";
-  r.from = "eu";
-  r.to = "us";
-  r.reason = "region eu down";
-  r.forced = true;
-  r.clock = &SystemClock::instance();
-  r.deadline = r.clock->steadyNow() + timeout;
-  r.cancel = &never;
-  return r;
-}
-
 TEST(ExecAction, PassesTheEventAndMapsExitCodes) {
-  test::TempDir dir("execaction");
+  hale::test::TempDir dir("execaction");
   const std::string out = dir.path() + "/env";
-  auto a = actionFrom("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"env | grep ^HALE_ | sort > " + out +
-                      "; echo fenced\"]\n");
-  const ActionResult r = a->execute(request());
+  auto a = test::actionFromConfig("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"env | grep ^HALE_ | sort > " +
+                                  out + "; echo fenced\"]\n");
+  const ActionResult r = a->execute(test::actionRequest(std::chrono::seconds{2}, true));
   EXPECT_EQ(r.status, ActionStatus::applied);
   EXPECT_EQ(r.detail, "fenced");
   std::ifstream in(out);
@@ -59,23 +29,26 @@ TEST(ExecAction, PassesTheEventAndMapsExitCodes) {
             "HALE_EVENT=failover\nHALE_FORCED=1\nHALE_FROM=eu\nHALE_PLAN_ID=7\nHALE_REASON=region eu down\n"
             "HALE_REQUEST_ID=7.2\nHALE_STEP=2\nHALE_TO=us\n");
 
-  EXPECT_EQ(actionFrom("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"exit 75\"]\n")->execute(request()).status,
+  EXPECT_EQ(test::actionFromConfig("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"exit 75\"]\n")
+                ->execute(test::actionRequest(std::chrono::seconds{2}, true))
+                .status,
             ActionStatus::retryable);
   const ActionResult refused =
-      actionFrom("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"echo nope; exit 1\"]\n")->execute(request());
+      test::actionFromConfig("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"echo nope; exit 1\"]\n")
+          ->execute(test::actionRequest(std::chrono::seconds{2}, true));
   EXPECT_EQ(refused.status, ActionStatus::permanent);
   EXPECT_EQ(refused.detail, "exit 1: nope");
-  const ActionResult slow =
-      actionFrom("type = \"exec\"\ncommand = [\"/bin/sleep\", \"30\"]\n")->execute(request(milliseconds{200}));
+  const ActionResult slow = test::actionFromConfig("type = \"exec\"\ncommand = [\"/bin/sleep\", \"30\"]\n")
+                                ->execute(test::actionRequest(milliseconds{200}, true));
   EXPECT_EQ(slow.status, ActionStatus::retryable);
   EXPECT_NE(slow.detail.find("timed out"), std::string::npos);
 }
 
 TEST(WebhookAction, PostsJsonAndClassifiesAnswers) {
-  test::CannedHttpServer hook;
-  auto a = actionFrom("type = \"webhook\"\nurl = \"" + hook.url("/hale") + "\"\n");
+  hale::test::CannedHttpServer hook;
+  auto a = test::actionFromConfig("type = \"webhook\"\nurl = \"" + hook.url("/hale") + "\"\n");
   hook.respond(204, "");
-  EXPECT_EQ(a->execute(request()).status, ActionStatus::applied);
+  EXPECT_EQ(a->execute(test::actionRequest(std::chrono::seconds{2}, true)).status, ActionStatus::applied);
   const std::string sent = hook.lastRequest();
   EXPECT_EQ(sent.rfind("POST /hale HTTP/1.1", 0), 0u) << sent;
   EXPECT_NE(sent.find("Idempotency-Key: hale-7.2"), std::string::npos) << sent;
@@ -87,28 +60,28 @@ TEST(WebhookAction, PostsJsonAndClassifiesAnswers) {
   EXPECT_EQ(body["forced"], true);
 
   hook.respond(503, "busy");
-  EXPECT_EQ(a->execute(request()).status, ActionStatus::retryable);
+  EXPECT_EQ(a->execute(test::actionRequest(std::chrono::seconds{2}, true)).status, ActionStatus::retryable);
   hook.respond(429, "slow down", milliseconds{0}, "Retry-After: 3\r\n");
-  const ActionResult limited = a->execute(request());
+  const ActionResult limited = a->execute(test::actionRequest(std::chrono::seconds{2}, true));
   EXPECT_EQ(limited.status, ActionStatus::retryable);
   EXPECT_EQ(limited.retry_after, std::chrono::seconds{3});
   hook.respond(404, "no such hook");
-  const ActionResult missing = a->execute(request());
+  const ActionResult missing = a->execute(test::actionRequest(std::chrono::seconds{2}, true));
   EXPECT_EQ(missing.status, ActionStatus::permanent);
   EXPECT_EQ(missing.detail, "HTTP 404");
   hook.respond(200, "late", milliseconds{2000});
-  const ActionResult slow = a->execute(request(milliseconds{300}));
+  const ActionResult slow = a->execute(test::actionRequest(milliseconds{300}, true));
   EXPECT_EQ(slow.status, ActionStatus::retryable);
 }
 
 TEST(WebhookAction, SlackFormatAndAuthHeaderFromASecretFile) {
-  test::TempDir dir("hook");
-  test::CannedHttpServer hook;
+  hale::test::TempDir dir("hook");
+  hale::test::CannedHttpServer hook;
   const std::string secret = dir.writeFile("auth", "Authorization: Bearer s3cret\n");
-  auto a = actionFrom("type = \"webhook\"\nurl = \"" + hook.url() + "\"\nformat = \"slack\"\nheader_file = \"" +
-                      secret + "\"\n");
+  auto a = test::actionFromConfig("type = \"webhook\"\nurl = \"" + hook.url() +
+                                  "\"\nformat = \"slack\"\nheader_file = \"" + secret + "\"\n");
   hook.respond(200, "ok");
-  const ActionResult r = a->execute(request());
+  const ActionResult r = a->execute(test::actionRequest(std::chrono::seconds{2}, true));
   EXPECT_EQ(r.status, ActionStatus::applied);
   EXPECT_EQ(r.detail.find("s3cret"), std::string::npos);  // secrets never reach the journal
   const std::string sent = hook.lastRequest();

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "aggregator_config.h"
+#include "action_fixture.h"
 #include "mariadb_pair.h"
 #include "temp_dir.h"
 
@@ -12,7 +12,7 @@ namespace {
 using hale::test::MariadbPair;
 using Node = MariadbPair::Node;
 
-std::shared_ptr<Action> promoteAction(const MariadbPair& db, const test::TempDir& dir, bool old_primary = true) {
+std::shared_ptr<Action> promoteAction(const MariadbPair& db, const hale::test::TempDir& dir, bool old_primary = true) {
   const std::string pw = dir.writeFile("pw", std::string(MariadbPair::kPassword) + "\n");
   std::string body = "type = \"mysql_promote\"\nreplica_host = \"127.0.0.1\"\nreplica_port = " +
                      std::to_string(db.port(Node::replica)) + "\nuser = \"hale\"\npassword_file = \"" + pw +
@@ -31,47 +31,36 @@ std::shared_ptr<Action> promoteAction(const MariadbPair& db, const test::TempDir
   return c.value().actions.at("promote").action;
 }
 
-ActionRequest request(bool forced = false) {
-  static std::atomic<bool> never{false};
-  ActionRequest r;
-  r.request_id = "1.1";
-  r.forced = forced;
-  r.clock = &SystemClock::instance();
-  r.deadline = r.clock->steadyNow() + std::chrono::seconds{20};
-  r.cancel = &never;
-  return r;
-}
-
 TEST(MysqlPromote, FencesPromotesVerifiesAndIsIdempotent) {
   MariadbPair db;
   db.start();
-  test::TempDir dir("mypromote");
+  hale::test::TempDir dir("mypromote");
   auto promote = promoteAction(db, dir);
-  const ActionResult r = promote->execute(request());
+  const ActionResult r = promote->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("replica lag 0s"), std::string::npos) << r.detail;
   EXPECT_NE(r.detail.find("old primary fenced (read_only on)"), std::string::npos) << r.detail;
-  EXPECT_EQ(promote->verify(request()).status, ActionStatus::applied);
+  EXPECT_EQ(promote->verify(test::actionRequest()).status, ActionStatus::applied);
   EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "0");
   EXPECT_EQ(db.queryColumn(Node::replica, "SHOW SLAVE STATUS", "Slave_IO_Running"), "");
   EXPECT_EQ(db.query(Node::primary, "SELECT @@read_only"), "1");
   db.query(Node::replica, "CREATE TABLE hale_test.after_failover (v INT)");
-  EXPECT_EQ(promote->execute(request()).status, ActionStatus::already_applied);
+  EXPECT_EQ(promote->execute(test::actionRequest()).status, ActionStatus::already_applied);
 }
 
 TEST(MysqlPromote, LagGateRefusesAStoppedReplicaUnlessForced) {
   MariadbPair db;
   db.start();
-  test::TempDir dir("mypromote");
+  hale::test::TempDir dir("mypromote");
   db.query(Node::replica, "STOP SLAVE SQL_THREAD");  // lag becomes unknown: Seconds_Behind_Master is NULL
   auto promote = promoteAction(db, dir);
-  const ActionResult refused = promote->execute(request());
+  const ActionResult refused = promote->execute(test::actionRequest());
   EXPECT_EQ(refused.status, ActionStatus::permanent);
   EXPECT_NE(refused.detail.find("replica lag unknown exceeds max_lag 5s (RPO gate)"), std::string::npos)
       << refused.detail;
   EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "1");  // nothing changed
   EXPECT_EQ(db.query(Node::primary, "SELECT @@read_only"), "0");
-  const ActionResult forced = promote->execute(request(/*forced=*/true));
+  const ActionResult forced = promote->execute(test::actionRequest(std::chrono::seconds{20}, /*forced=*/true));
   ASSERT_EQ(forced.status, ActionStatus::applied) << forced.detail;
   EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "0");
 }
@@ -79,7 +68,7 @@ TEST(MysqlPromote, LagGateRefusesAStoppedReplicaUnlessForced) {
 TEST(MysqlPromote, PromotesWhenTheOldPrimaryIsDown) {
   MariadbPair db;
   db.start();
-  test::TempDir dir("mypromote");
+  hale::test::TempDir dir("mypromote");
   db.query(Node::primary, "CREATE TABLE hale_test.last_write (v INT)");
   const std::string gtid = db.query(Node::primary, "SELECT @@gtid_binlog_pos");
   ASSERT_EQ(db.query(Node::replica, "SELECT MASTER_GTID_WAIT('" + gtid + "', 10)"), "0");
@@ -89,7 +78,7 @@ TEST(MysqlPromote, PromotesWhenTheOldPrimaryIsDown) {
   ASSERT_TRUE(hale::test::waitFor(
       [&] { return db.queryColumn(Node::replica, "SHOW SLAVE STATUS", "Seconds_Behind_Master") == "NULL"; },
       std::chrono::seconds{15}));
-  const ActionResult r = promoteAction(db, dir)->execute(request());
+  const ActionResult r = promoteAction(db, dir)->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("replica applied everything it received"), std::string::npos) << r.detail;
   EXPECT_NE(r.detail.find("old primary unreachable"), std::string::npos) << r.detail;

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "aggregator_config.h"
+#include "action_fixture.h"
 #include "postgres_pair.h"
 
 namespace hale::aggregator {
@@ -33,20 +33,6 @@ std::shared_ptr<Action> promoteAction(const PostgresPair& pg, const std::string&
   return c.value().actions.at("promote").action;
 }
 
-ActionRequest request(bool forced = false) {
-  static std::atomic<bool> never{false};
-  ActionRequest r;
-  r.request_id = "1.1";
-  r.event = "failover";
-  r.from = "eu";
-  r.to = "us";
-  r.forced = forced;
-  r.clock = &SystemClock::instance();
-  r.deadline = r.clock->steadyNow() + std::chrono::seconds{20};
-  r.cancel = &never;
-  return r;
-}
-
 // Makes the standby fall behind: it receives WAL but does not replay it.
 void holdBackReplay(PostgresPair& pg) {
   pg.query(Node::primary, "CREATE TABLE IF NOT EXISTS t (v int)");
@@ -66,10 +52,10 @@ TEST(PostgresPromote, FencesPromotesVerifiesAndIsIdempotent) {
   PostgresPair pg;
   pg.start();
   auto promote = promoteAction(pg);
-  const ActionResult r = promote->execute(request());
+  const ActionResult r = promote->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("old primary fenced read-only"), std::string::npos) << r.detail;
-  EXPECT_EQ(promote->verify(request()).status, ActionStatus::applied);
+  EXPECT_EQ(promote->verify(test::actionRequest()).status, ActionStatus::applied);
 
   // The new primary takes writes; the old one refuses them.
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
@@ -77,7 +63,7 @@ TEST(PostgresPromote, FencesPromotesVerifiesAndIsIdempotent) {
   EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "on");
   EXPECT_THROW(pg.query(Node::primary, "CREATE TABLE split_brain (v int)"), std::runtime_error);
 
-  const ActionResult again = promote->execute(request());
+  const ActionResult again = promote->execute(test::actionRequest());
   EXPECT_EQ(again.status, ActionStatus::already_applied) << again.detail;
 }
 
@@ -86,13 +72,13 @@ TEST(PostgresPromote, LagGateRefusesABehindStandbyUnlessForced) {
   pg.start();
   holdBackReplay(pg);
   auto promote = promoteAction(pg);
-  const ActionResult refused = promote->execute(request());
+  const ActionResult refused = promote->execute(test::actionRequest());
   EXPECT_EQ(refused.status, ActionStatus::permanent);
   EXPECT_NE(refused.detail.find("exceeds max_lag 1.0s (RPO gate)"), std::string::npos) << refused.detail;
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");            // nothing changed
   EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "off");  // not even the fence
 
-  const ActionResult forced = promote->execute(request(/*forced=*/true));
+  const ActionResult forced = promote->execute(test::actionRequest(std::chrono::seconds{20}, /*forced=*/true));
   ASSERT_EQ(forced.status, ActionStatus::applied) << forced.detail;
   EXPECT_NE(forced.detail.find("promoted anyway (forced)"), std::string::npos) << forced.detail;
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
@@ -102,7 +88,7 @@ TEST(PostgresPromote, PromotesWhenTheOldPrimaryIsDown) {
   PostgresPair pg;
   pg.start();
   pg.kill(Node::primary);
-  const ActionResult r = promoteAction(pg)->execute(request());
+  const ActionResult r = promoteAction(pg)->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("old primary unreachable"), std::string::npos) << r.detail;
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
@@ -112,7 +98,7 @@ TEST(PostgresPromote, UnreachableStandbyIsRetryable) {
   PostgresPair pg;
   pg.start();
   pg.stop(Node::standby);
-  const ActionResult r = promoteAction(pg, "", false)->execute(request());
+  const ActionResult r = promoteAction(pg, "", false)->execute(test::actionRequest());
   EXPECT_EQ(r.status, ActionStatus::retryable);
   EXPECT_NE(r.detail.find("standby:"), std::string::npos) << r.detail;
 }

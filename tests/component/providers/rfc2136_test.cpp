@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "aggregator_config.h"
+#include "action_fixture.h"
 #include "bind_server.h"
 #include "ports.h"
 #include "temp_dir.h"
@@ -15,9 +15,9 @@ using std::chrono::milliseconds;
 class Rfc2136Test : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dns_ = new test::BindServer();
+    dns_ = new hale::test::BindServer();
     dns_->start();
-    dir_ = new test::TempDir("rfc2136");
+    dir_ = new hale::test::TempDir("rfc2136");
   }
   static void TearDownTestSuite() {
     delete dns_;
@@ -26,61 +26,44 @@ class Rfc2136Test : public ::testing::Test {
 
   static std::shared_ptr<Action> action(const std::string& values, const std::string& secret, uint16_t port = 0) {
     const std::string secret_file = dir_->writeFile("secret", secret + "\n");
-    auto c = parseAggregatorConfig(
-        "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
-        "[[action]]\nname = \"dns\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " +
-            std::to_string(port != 0 ? port : dns_->port()) + "\nzone = \"" + dns_->zone() + "\"\nrecord = \"app." +
-            dns_->zone() + "\"\nvalues = " + values + "\nttl = 30\nkey_name = \"" + dns_->keyName() +
-            "\"\nkey_secret_file = \"" + secret_file + "\"\n",
-        "t.toml");
-    if (!c) {
-      ADD_FAILURE() << c.error().message;
-      return nullptr;
-    }
-    return c.value().actions.at("dns").action;
+    return test::actionFromConfig(
+        "type = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(port != 0 ? port : dns_->port()) +
+        "\nzone = \"" + dns_->zone() + "\"\nrecord = \"app." + dns_->zone() + "\"\nvalues = " + values +
+        "\nttl = 30\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" + secret_file + "\"\n");
   }
 
-  static ActionRequest request(milliseconds timeout = milliseconds{3000}) {
-    static std::atomic<bool> never{false};
-    ActionRequest r;
-    r.request_id = "1.2";
-    r.clock = &SystemClock::instance();
-    r.deadline = r.clock->steadyNow() + timeout;
-    r.cancel = &never;
-    return r;
-  }
-
-  static test::BindServer* dns_;
-  static test::TempDir* dir_;
+  static hale::test::BindServer* dns_;
+  static hale::test::TempDir* dir_;
 };
-test::BindServer* Rfc2136Test::dns_ = nullptr;
-test::TempDir* Rfc2136Test::dir_ = nullptr;
+hale::test::BindServer* Rfc2136Test::dns_ = nullptr;
+hale::test::TempDir* Rfc2136Test::dir_ = nullptr;
 
 TEST_F(Rfc2136Test, SwitchesTheRecordAndARealQuerySeesIt) {
   auto dns = action("[\"198.51.100.7\", \"198.51.100.8\"]", dns_->keySecret());
-  const ActionResult r = dns->execute(request());
+  const ActionResult r = dns->execute(test::actionRequest(milliseconds{3000}));
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_EQ(r.detail, "app.hale.test. 192.0.2.10 -> 198.51.100.7,198.51.100.8");
   EXPECT_EQ(dns_->lookup("app." + dns_->zone()), (std::vector<std::string>{"198.51.100.7", "198.51.100.8"}));
-  EXPECT_EQ(dns->verify(request()).status, ActionStatus::applied);
+  EXPECT_EQ(dns->verify(test::actionRequest(milliseconds{3000})).status, ActionStatus::applied);
 
   // Already right: nothing is sent.
-  const ActionResult again = dns->execute(request());
+  const ActionResult again = dns->execute(test::actionRequest(milliseconds{3000}));
   EXPECT_EQ(again.status, ActionStatus::already_applied) << again.detail;
 }
 
 TEST_F(Rfc2136Test, WrongKeyIsAPermanentError) {
   auto dns = action("[\"203.0.113.9\"]", "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS16b25lcy1rZXk=");
   const std::vector<std::string> before = dns_->lookup("app." + dns_->zone());
-  const ActionResult r = dns->execute(request());
+  const ActionResult r = dns->execute(test::actionRequest(milliseconds{3000}));
   EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
   EXPECT_EQ(dns_->lookup("app." + dns_->zone()), before);
 }
 
 TEST_F(Rfc2136Test, SilentServerIsRetryable) {
-  const uint16_t nobody = test::freeLoopbackPort(/*also_udp=*/true);
+  const uint16_t nobody = hale::test::freeLoopbackPort(/*also_udp=*/true);
   const auto t0 = std::chrono::steady_clock::now();
-  const ActionResult r = action("[\"203.0.113.9\"]", dns_->keySecret(), nobody)->execute(request(milliseconds{500}));
+  const ActionResult r =
+      action("[\"203.0.113.9\"]", dns_->keySecret(), nobody)->execute(test::actionRequest(milliseconds{500}));
   EXPECT_EQ(r.status, ActionStatus::retryable) << r.detail;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds{3});
 }
