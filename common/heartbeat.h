@@ -42,8 +42,6 @@ inline constexpr uint8_t kMaxCheckStatus = 3;
 
 std::string_view toString(NodeStatus s);
 std::string_view toString(CheckStatus s);
-bool parseNodeStatus(std::string_view text, NodeStatus& out);
-bool parseCheckStatus(std::string_view text, CheckStatus& out);
 
 struct CheckReport {
   std::string name;

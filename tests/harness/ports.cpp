@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace hale::test {
 namespace {
@@ -36,6 +37,36 @@ uint16_t freeLoopbackPort(bool also_udp) {
     if (!also_udp || tryBind(SOCK_DGRAM, port) == port) return port;
   }
   throw std::runtime_error("no free loopback port");
+}
+
+}  // namespace hale::test
+
+namespace hale::test {
+
+LoopbackListener::LoopbackListener() { open(); }
+
+LoopbackListener::~LoopbackListener() { close(); }
+
+void LoopbackListener::open() {
+  close();
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port_);
+  socklen_t len = sizeof addr;
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 64) != 0 ||
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("LoopbackListener: cannot listen on 127.0.0.1:" + std::to_string(port_));
+  }
+  port_ = ntohs(addr.sin_port);
+}
+
+void LoopbackListener::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace hale::test

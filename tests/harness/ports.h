@@ -11,3 +11,26 @@ namespace hale::test {
 uint16_t freeLoopbackPort(bool also_udp = false);
 
 }  // namespace hale::test
+
+namespace hale::test {
+
+// A TCP listener on 127.0.0.1 that never accepts: connections complete in the kernel's backlog and then
+// hear nothing, which is both "the port is open" (tcp checks) and "a server that does not answer" (HTTP
+// clients time out). close() and open() again reuse the same port, to take a peer down and up.
+class LoopbackListener {
+ public:
+  LoopbackListener();  // listens at once, on a free port
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+
+  void open();
+  void close();
+  uint16_t port() const { return port_; }
+
+ private:
+  uint16_t port_ = 0;
+  int fd_ = -1;
+};
+
+}  // namespace hale::test

@@ -32,18 +32,7 @@ class AgentProcessTest : public ::testing::Test {
   void SetUp() override {
     socket_ = dir_.path() + "/agent.sock";
     config_ = dir_.path() + "/agent.toml";
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ASSERT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(::listen(listener_, 64), 0);
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
-    app_port_ = ntohs(a.sin_port);
-  }
-  void TearDown() override {
-    if (listener_ >= 0) ::close(listener_);
+    app_port_ = app_.port();
   }
 
   std::string config(const std::string& checks, const std::string& extra = "") const {
@@ -69,15 +58,12 @@ class AgentProcessTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
   }
-  void closeApp() {
-    ::close(listener_);
-    listener_ = -1;
-  }
+  void closeApp() { app_.close(); }
 
   hale::test::TempDir dir_{"agentproc"};
   std::string socket_;
   std::string config_;
-  int listener_ = -1;
+  hale::test::LoopbackListener app_;  // the "application" the tcp checks probe
   uint16_t app_port_ = 0;
 };
 

@@ -23,31 +23,7 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 // A TCP listener the test opens and closes to drive a tcp check.
-class Listener {
- public:
-  Listener() : port_(hale::test::freeLoopbackPort()) { open(); }
-  ~Listener() { close(); }
-  void open() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port_);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 64) != 0)
-      ADD_FAILURE() << "listen";
-  }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  uint16_t port_;
-  int fd_ = -1;
-};
+using Listener = hale::test::LoopbackListener;
 
 AgentConfig configFrom(const std::string& text) {
   auto c = parseAgentConfig(text, "agent.toml");

@@ -8,6 +8,7 @@
 #include "check_runner.h"
 #include "http_client.h"
 #include "moto_server.h"
+#include "ports.h"
 #include "temp_dir.h"
 
 namespace hale::agent {
@@ -87,18 +88,8 @@ TEST_F(DynamodbCheckTest, MissingTableFailsWithTheApiError) {
 }
 
 TEST_F(DynamodbCheckTest, SilentEndpointFailsAtTheTimeout) {
-  // A listener that accepts connections (kernel backlog) but never answers.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 8), 0);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  auto r = runCheck(conf("table = \"app\"\n", "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port))),
-                    milliseconds{500});
-  ::close(fd);
+  const hale::test::LoopbackListener silent;  // accepts connections, never answers
+  auto r = runCheck(conf("table = \"app\"\n", "http://127.0.0.1:" + std::to_string(silent.port())), milliseconds{500});
   EXPECT_OUTCOME(r, Outcome::error);
   EXPECT_EQ(r.result.message, "no answer within the timeout");
   EXPECT_GE(r.elapsed, milliseconds{450});

@@ -54,18 +54,11 @@ TEST(HttpCheck, NoAnswerIsATransientError) {
 }
 
 TEST(TcpCheck, OpenAndClosedPorts) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 8), 0);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const std::string port = std::to_string(ntohs(addr.sin_port));
+  hale::test::LoopbackListener listener;
+  const std::string port = std::to_string(listener.port());
   EXPECT_OUTCOME(runCheck("type = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + port + "\n"), Outcome::pass);
   EXPECT_OUTCOME(runCheck("type = \"tcp\"\nhost = \"localhost\"\nport = " + port + "\n"), Outcome::pass);
-  ::close(fd);
+  listener.close();
   auto r = runCheck("type = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + port + "\n");
   EXPECT_OUTCOME(r, Outcome::error);
   EXPECT_NE(r.result.message.find("Connection refused"), std::string::npos) << r.result.message;
