@@ -150,6 +150,34 @@ bool ConfigTable::get(std::string_view key, std::vector<std::string>& out, Prese
   return true;
 }
 
+bool ConfigTable::get(std::string_view key, std::vector<int64_t>& out, Presence p, int64_t min, int64_t max) {
+  const toml::node* node = lookup(key, p);
+  if (node == nullptr) return false;
+  const auto* arr = node->as_array();
+  if (arr == nullptr) {
+    wrongType(key, *node, "an array of integers");
+    return false;
+  }
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const auto* v = (*arr)[i].as_integer();
+    const std::string where = keyPath(key) + "[" + std::to_string(i) + "]";
+    if (v == nullptr) {
+      errors_->add(ConfigIssue{file_, lineOfNode((*arr)[i]), where,
+                               "expected an integer, got " + std::string(typeName((*arr)[i]))});
+      return false;
+    }
+    if (v->get() < min || v->get() > max) {
+      errors_->add(ConfigIssue{file_, lineOfNode((*arr)[i]), where,
+                               "must be between " + std::to_string(min) + " and " + std::to_string(max)});
+      return false;
+    }
+    values.push_back(v->get());
+  }
+  out = std::move(values);
+  return true;
+}
+
 bool ConfigTable::getDuration(std::string_view key, std::chrono::milliseconds& out, Presence p,
                               std::chrono::milliseconds min, std::chrono::milliseconds max) {
   const toml::node* node = lookup(key, p);

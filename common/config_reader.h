@@ -57,6 +57,8 @@ class ConfigTable {
   // Integers must lie in [min, max].
   bool get(std::string_view key, int64_t& out, Presence p, int64_t min, int64_t max);
   bool get(std::string_view key, std::vector<std::string>& out, Presence p = Presence::optional);
+  // An array of integers, each in [min, max] (ids, say).
+  bool get(std::string_view key, std::vector<int64_t>& out, Presence p, int64_t min, int64_t max);
   // A duration string (see duration.h) in [min, max].
   bool getDuration(std::string_view key, std::chrono::milliseconds& out, Presence p, std::chrono::milliseconds min,
                    std::chrono::milliseconds max);

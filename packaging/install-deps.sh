@@ -5,7 +5,9 @@
 #
 # The test servers (PostgreSQL, MariaDB, BIND, etcd) are installed but never started as system
 # services: the tests run their own instances on free loopback ports. moto_server is not packaged by
-# Debian; it comes with the machine image's Python, and this script only checks that it is there.
+# Debian; it comes with the machine image's Python, and this script only checks that it is there. Prism
+# (the contract-validating mock that serves the published Linode and OVH APIs to the tests) comes from the
+# npm registry, pinned, into /opt/hale-test/prism.
 set -euo pipefail
 
 build_packages=(
@@ -55,3 +57,17 @@ if [ -z "$moto" ]; then
   exit 1
 fi
 echo "install-deps: moto_server at $moto"
+
+prism_dir=/opt/hale-test/prism
+prism_version=5.14.2
+if [ ! -x "$prism_dir/node_modules/.bin/prism" ]; then
+  if ! command -v npm > /dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  echo "install-deps: installing Prism $prism_version into $prism_dir"
+  mkdir -p "$prism_dir"
+  npm install --prefix "$prism_dir" --no-audit --no-fund --loglevel=error "@stoplight/prism-cli@$prism_version"
+fi
+echo "install-deps: prism at $prism_dir/node_modules/.bin/prism"

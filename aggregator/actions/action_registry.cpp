@@ -5,10 +5,15 @@ namespace {
 
 constexpr ActionType kActionTypes[] = {
     {"exec", makeExecAction},
+    {"linode_dns", makeLinodeDnsAction},
+    {"linode_nodebalancer", makeLinodeNodeBalancerAction},
     {"mysql_promote", makeMysqlPromoteAction},
+    {"ovh_dns", makeOvhDnsAction},
+    {"ovh_iplb", makeOvhIplbAction},
     {"postgres_promote", makePostgresPromoteAction},
     {"record", makeRecordAction},
     {"rfc2136", makeRfc2136Action},
+    {"route53", makeRoute53Action},
     {"webhook", makeWebhookAction},
 };
 

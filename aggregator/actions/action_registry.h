@@ -25,10 +25,15 @@ std::span<const ActionType> actionTypes();
 const ActionType* findActionType(std::string_view name);
 
 std::unique_ptr<Action> makeExecAction(ConfigTable& table);
+std::unique_ptr<Action> makeLinodeDnsAction(ConfigTable& table);
+std::unique_ptr<Action> makeLinodeNodeBalancerAction(ConfigTable& table);
 std::unique_ptr<Action> makeMysqlPromoteAction(ConfigTable& table);
+std::unique_ptr<Action> makeOvhDnsAction(ConfigTable& table);
+std::unique_ptr<Action> makeOvhIplbAction(ConfigTable& table);
 std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& table);
 std::unique_ptr<Action> makeRecordAction(ConfigTable& table);
 std::unique_ptr<Action> makeRfc2136Action(ConfigTable& table);
+std::unique_ptr<Action> makeRoute53Action(ConfigTable& table);
 std::unique_ptr<Action> makeWebhookAction(ConfigTable& table);
 
 }  // namespace hale::aggregator

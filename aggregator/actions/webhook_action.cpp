@@ -3,12 +3,14 @@
 //   format = "json" | "slack"   json: {"event","from","to","reason","plan_id","step","request_id","forced"};
 //                               slack: {"text": "hale: failover eu -> us (region eu down ...)"}
 //   header_file = "webhook-auth"  (optional: one "Name: value" header, e.g. a bearer token, from a secret file)
-// 2xx: applied. 429, 5xx and no answer: retryable (Retry-After honoured). Other answers: permanent.
+// Answers are classified by http_outcome.h: 2xx applied; no answer, 408, 429, 5xx retryable (Retry-After
+// honoured); anything else permanent.
 
 #include <nlohmann/json.hpp>
 
 #include "action_registry.h"
 #include "http_client.h"
+#include "http_outcome.h"
 #include "secret_file.h"
 
 namespace hale::aggregator {
@@ -29,29 +31,12 @@ class WebhookAction final : public Action {
               {"reason", r.reason},         {"plan_id", r.plan_id}, {"step", r.step},
               {"request_id", r.request_id}, {"forced", r.forced}};
     }
-    HttpRequest req;
-    req.method = "POST";
-    req.url = url_;
+    HttpRequest req = boundedRequest(r, "POST", url_);
     req.headers = {"Content-Type: application/json", "Idempotency-Key: hale-" + r.request_id};
     if (!header_.empty()) req.headers.push_back(header_);
     req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    req.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - r.clock->steadyNow());
-    req.cancel = r.cancel;
     req.max_body = 4096;
-    const HttpResponse resp = httpPerform(req);
-    if (resp.status == 0)
-      return {ActionStatus::retryable, resp.timed_out ? "no answer within the timeout" : resp.error};
-    const std::string status = "HTTP " + std::to_string(resp.status);
-    if (resp.status >= 200 && resp.status < 300) return {ActionStatus::applied, status};
-    if (resp.status == 429 || resp.status >= 500) {
-      ActionResult result{ActionStatus::retryable, status};
-      const std::string retry_after = resp.header("retry-after");
-      if (!retry_after.empty() && std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
-        result.retry_after = std::chrono::seconds{std::stoll(retry_after)};
-      }
-      return result;
-    }
-    return {ActionStatus::permanent, status};
+    return classifyHttp(httpPerform(req), "POST webhook");
   }
 
  private:

@@ -32,15 +32,27 @@ CannedHttpServer::~CannedHttpServer() {
 
 void CannedHttpServer::respond(int status, std::string body, std::chrono::milliseconds delay, std::string headers) {
   std::lock_guard lock(mu_);
-  status_ = status;
-  body_ = std::move(body);
-  delay_ = delay;
-  headers_ = std::move(headers);
+  standing_ = {status, std::move(body), delay, std::move(headers)};
+}
+
+void CannedHttpServer::enqueue(int status, std::string body, std::chrono::milliseconds delay, std::string headers) {
+  std::lock_guard lock(mu_);
+  queue_.push_back({status, std::move(body), delay, std::move(headers)});
+}
+
+size_t CannedHttpServer::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 std::string CannedHttpServer::lastRequest() const {
   std::lock_guard lock(mu_);
-  return last_request_;
+  return full_requests_.empty() ? std::string() : full_requests_.back();
+}
+
+std::vector<std::string> CannedHttpServer::fullRequests() const {
+  std::lock_guard lock(mu_);
+  return full_requests_;
 }
 
 std::vector<std::string> CannedHttpServer::requests() const {
@@ -76,25 +88,24 @@ void CannedHttpServer::serve() {
         in.append(buf, static_cast<size_t>(n));
       }
     }
-    int status = 0;
-    std::string body;
-    std::string headers;
-    std::chrono::milliseconds delay{0};
+    Answer a;
     {
       std::lock_guard lock(mu_);
       requests_.push_back(in.substr(0, in.find("\r\n")));
-      last_request_ = in;
-      headers = headers_;
-      status = status_;
-      body = body_;
-      delay = delay_;
+      full_requests_.push_back(in);
+      if (queue_.empty()) {
+        a = standing_;
+      } else {
+        a = std::move(queue_.front());
+        queue_.pop_front();
+      }
     }
-    const auto until = std::chrono::steady_clock::now() + delay;
+    const auto until = std::chrono::steady_clock::now() + a.delay;
     while (!stopping_ && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    const std::string out = "HTTP/1.1 " + std::to_string(status) +
-                            " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-                            "\r\nConnection: close\r\n" + headers + "\r\n" + body;
+    const std::string out = "HTTP/1.1 " + std::to_string(a.status) +
+                            " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(a.body.size()) +
+                            "\r\nConnection: close\r\n" + a.headers + "\r\n" + a.body;
     [[maybe_unused]] const ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
     ::close(fd);
   }

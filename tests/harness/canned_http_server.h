@@ -1,11 +1,13 @@
 #pragma once
 
-// A tiny HTTP/1.1 server on a free loopback port for tests: every request gets the answer the test set
-// (status, body, optional delay before answering). It records the requests it saw. One connection at a
-// time, one request per connection (it answers with Connection: close).
+// A tiny HTTP/1.1 server on a free loopback port for tests: each request gets the next queued answer
+// (enqueue), else the standing one (respond): status, body, optional delay before answering. It records
+// the requests it saw. One connection at a time, one request per connection (it answers with
+// Connection: close). A fake of a stateful API is a script of answers in the order the client asks.
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,10 +26,16 @@ class CannedHttpServer {
   // `headers`: extra response header lines, each ending in "\r\n" (e.g. "Retry-After: 1\r\n").
   void respond(int status, std::string body, std::chrono::milliseconds delay = std::chrono::milliseconds{0},
                std::string headers = "");
+  // Answers used once each, in order, before the standing answer.
+  void enqueue(int status, std::string body, std::chrono::milliseconds delay = std::chrono::milliseconds{0},
+               std::string headers = "");
+  size_t queued() const;
   // Request lines seen so far ("GET /health HTTP/1.1").
   std::vector<std::string> requests() const;
   // The last request whole: request line, headers and body.
   std::string lastRequest() const;
+  // Every request whole, in order.
+  std::vector<std::string> fullRequests() const;
 
  private:
   void serve();
@@ -36,12 +44,16 @@ class CannedHttpServer {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
-  int status_ = 200;
-  std::string body_ = "ok";
-  std::chrono::milliseconds delay_{0};
-  std::string headers_;
+  struct Answer {
+    int status = 200;
+    std::string body = "ok";
+    std::chrono::milliseconds delay{0};
+    std::string headers;
+  };
+  Answer standing_;
+  std::deque<Answer> queue_;
   std::vector<std::string> requests_;
-  std::string last_request_;
+  std::vector<std::string> full_requests_;
   std::thread thread_;
 };
 

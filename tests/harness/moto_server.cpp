@@ -1,5 +1,6 @@
 #include "moto_server.h"
 
+#include <fstream>
 #include <regex>
 #include <stdexcept>
 
@@ -73,6 +74,29 @@ MotoServer::AccessKey MotoServer::enableIamAuth() {
                                        .body = "0"});
   if (on.status != 200) throw std::runtime_error("moto reset-auth failed: " + on.body);
   return AccessKey{id[1], secret[1]};
+}
+
+std::string MotoServer::createHostedZone(const std::string& name, const AccessKey& key) {
+  const HttpResponse r = httpPerform({.method = "POST",
+                                      .url = endpoint() + "/2013-04-01/hostedzone",
+                                      .headers = {"Content-Type: text/xml"},
+                                      .body = "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/"
+                                              "2013-04-01/\"><Name>" +
+                                              name + "</Name><CallerReference>" + name +
+                                              "</CallerReference></CreateHostedZoneRequest>",
+                                      .aws_sigv4 = "aws:amz:us-east-1:route53",
+                                      .userpwd = key.id + ":" + key.secret});
+  std::smatch id;
+  if (r.status != 201 || !std::regex_search(r.body, id, std::regex("<Id>/hostedzone/([^<]+)</Id>")))
+    throw std::runtime_error("moto CreateHostedZone failed (" + std::to_string(r.status) + "): " + r.body);
+  return id[1];
+}
+
+int MotoServer::requestsLogged(const std::string& needle) const {
+  std::ifstream in(dir_.path() + "/moto.log");
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos ? 1 : 0;
+  return n;
 }
 
 }  // namespace hale::test

@@ -33,6 +33,11 @@ class MotoServer {
   // that key's correctly signed requests are accepted.
   AccessKey enableIamAuth();
 
+  // Creates a Route 53 hosted zone and returns its id (without "/hostedzone/").
+  std::string createHostedZone(const std::string& name, const AccessKey& key = {kAccessKey, kSecretKey});
+  // Request lines moto has logged so far that contain `needle` (e.g. "POST /2013-04-01/hostedzone/").
+  int requestsLogged(const std::string& needle) const;
+
   void kill();
 
  private:

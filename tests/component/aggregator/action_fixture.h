@@ -10,6 +10,8 @@
 #include <string>
 
 #include "aggregator_config.h"
+#include "plan_runner.h"
+#include "temp_dir.h"
 
 namespace hale::aggregator::test {
 
@@ -43,6 +45,33 @@ inline ActionRequest actionRequest(std::chrono::milliseconds timeout = std::chro
   r.deadline = r.clock->steadyNow() + timeout;
   r.cancel = &never;
   return r;
+}
+
+// Runs `action` as the single step of a journaled plan through the real PlanRunner (retries, backoff,
+// Retry-After, deadline) and returns the step as journaled.
+inline StepRecord runAsPlanStep(std::shared_ptr<Action> action, StepPolicy policy, std::string* plan_state = nullptr) {
+  hale::test::TempDir dir("plan-step");
+  auto journal = Journal::open(dir.path() + "/journal.db");
+  if (!journal) {
+    ADD_FAILURE() << journal.error().message;
+    return {};
+  }
+  ActionTable actions;
+  actions["a"] = ConfiguredAction{"a", "test", policy, std::move(action)};
+  PlanRecord plan;
+  plan.kind = "failover";
+  plan.from = "eu";
+  plan.to = "us";
+  plan.reason = "test";
+  plan.state = "running";
+  plan.steps.push_back({0, "a"});
+  EXPECT_TRUE(journal.value()->createPlan(plan, {0, 1, "+decision", "", ""}).ok());
+  StepCounters counters;
+  std::atomic<bool> cancel{false};
+  PlanRunner runner(*journal.value(), actions, SystemClock::instance(), counters);
+  const std::string state = runner.run(*journal.value()->plan(plan.id).value(), cancel);
+  if (plan_state != nullptr) *plan_state = state;
+  return journal.value()->plan(plan.id).value()->steps.at(0);
 }
 
 }  // namespace hale::aggregator::test

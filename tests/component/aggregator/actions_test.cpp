@@ -68,7 +68,7 @@ TEST(WebhookAction, PostsJsonAndClassifiesAnswers) {
   hook.respond(404, "no such hook");
   const ActionResult missing = a->execute(test::actionRequest(std::chrono::seconds{2}, true));
   EXPECT_EQ(missing.status, ActionStatus::permanent);
-  EXPECT_EQ(missing.detail, "HTTP 404");
+  EXPECT_EQ(missing.detail, "POST webhook: HTTP 404");
   hook.respond(200, "late", milliseconds{2000});
   const ActionResult slow = a->execute(test::actionRequest(milliseconds{300}, true));
   EXPECT_EQ(slow.status, ActionStatus::retryable);

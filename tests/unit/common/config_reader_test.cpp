@@ -17,6 +17,7 @@ struct Sample {
   double ratio = 0.5;
   std::chrono::milliseconds interval{1000};
   std::vector<std::string> endpoints;
+  std::vector<int64_t> ids;
   struct Check {
     std::string name;
     std::string type;
@@ -42,6 +43,7 @@ ConfigErrors readSample(std::string_view text, Sample& out) {
   root.getDuration("interval", out.interval, Presence::optional, std::chrono::milliseconds{100},
                    std::chrono::minutes{5});
   root.get("endpoints", out.endpoints);
+  root.get("ids", out.ids, Presence::optional, 1, 999);
   for (ConfigTable& t : root.tables("checks")) {
     Sample::Check c;
     t.get("name", c.name, Presence::required);
@@ -155,6 +157,15 @@ TEST(ConfigReader, ValueOutOfRange) {
   EXPECT_EQ(onlyError("node = \"a\"\nport = 70000\n"), "agent.toml:2: port: must be between 1 and 65535, got 70000");
   EXPECT_EQ(onlyError("node = \"a\"\ninterval = \"2h\"\n"),
             "agent.toml:2: interval: must be between 100ms and 5m, got 2h");
+}
+
+TEST(ConfigReader, IntegerArrays) {
+  Sample s;
+  EXPECT_TRUE(readSample("node = \"a\"\nids = [3, 1]\n", s).empty());
+  EXPECT_EQ(s.ids, (std::vector<int64_t>{3, 1}));
+  EXPECT_EQ(onlyError("node = \"a\"\nids = [3, 1000]\n"), "agent.toml:2: ids[1]: must be between 1 and 999");
+  EXPECT_EQ(onlyError("node = \"a\"\nids = [3, \"x\"]\n"), "agent.toml:2: ids[1]: expected an integer, got a string");
+  EXPECT_EQ(onlyError("node = \"a\"\nids = 3\n"), "agent.toml:2: ids: expected an array of integers, got an integer");
 }
 
 TEST(ConfigReader, InvalidDuration) {

@@ -1,0 +1,277 @@
+// route53: points a record of a Route 53 hosted zone at the target region (ChangeResourceRecordSets UPSERT,
+// signed with SigV4 by libcurl).
+//   hosted_zone_id = "Z0123456789ABC"
+//   record = "app.example.com"   record_type = "A"   (A, AAAA or CNAME)
+//   values = ["198.51.100.7"]    ttl = 60
+//   wait_insync = false   (true: the step finishes only when Route 53 reports the change INSYNC)
+//   endpoint = "https://route53.amazonaws.com"   (another partition, or a test server)
+//   access_key_file / secret_key_file / session_token_file / profile: see common/aws_credentials.h
+// Reads the record set first: already right -> already_applied, nothing written. Throttling and
+// PriorRequestNotComplete (HTTP 400 on Route 53) are retryable, like 429, 5xx and no answer; auth and
+// validation errors are permanent. A change still PENDING at the deadline is retryable; the retry resumes
+// waiting for the same change instead of writing again.
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "action_registry.h"
+#include "aws_credentials.h"
+#include "aws_error.h"
+#include "digest.h"
+#include "http_outcome.h"
+
+namespace hale::aggregator {
+namespace {
+
+std::string withDot(std::string name) { return name.empty() || name.back() == '.' ? name : name + "."; }
+
+std::string xmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// Text of every <tag>...</tag> in `doc`, in order. Route 53's answers are flat enough that the elements
+// read here (Name, Type, TTL, Value, Id, Status) never nest in themselves.
+std::vector<std::string_view> xmlTexts(std::string_view doc, std::string_view tag) {
+  std::vector<std::string_view> out;
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  for (size_t at = doc.find(open); at != std::string_view::npos; at = doc.find(open, at)) {
+    const size_t begin = at + open.size();
+    const size_t end = doc.find(close, begin);
+    if (end == std::string_view::npos) break;
+    out.push_back(doc.substr(begin, end - begin));
+    at = end + close.size();
+  }
+  return out;
+}
+
+std::string_view xmlFirst(std::string_view doc, std::string_view tag) {
+  auto all = xmlTexts(doc, tag);
+  return all.empty() ? std::string_view{} : all.front();
+}
+
+struct Options {
+  std::string endpoint = "https://route53.amazonaws.com";
+  std::string zone_id;  // without "/hostedzone/"
+  std::string record;   // with the final dot
+  std::string type = "A";
+  std::vector<std::string> values;  // sorted
+  int64_t ttl = 60;
+  bool wait_insync = false;
+  AwsCredentialSource credentials;
+};
+
+struct RecordSet {
+  bool exists = false;
+  std::vector<std::string> values;  // sorted
+  int64_t ttl = 0;
+};
+
+class Route53Action final : public Action {
+ public:
+  explicit Route53Action(Options o) : o_(std::move(o)) {}
+
+  ActionResult execute(const ActionRequest& req) override {
+    auto creds = resolveAwsCredentials(o_.credentials);
+    if (!creds) return {ActionStatus::permanent, creds.error().message};
+    if (std::string change = pendingChange(req.request_id); !change.empty()) return waitInsync(req, creds.value(), change);
+
+    RecordSet current;
+    if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
+    if (current.exists && current.values == o_.values && current.ttl == o_.ttl)
+      return {ActionStatus::already_applied, o_.record + " " + o_.type + " already " + join(o_.values)};
+
+    const HttpResponse resp =
+        send(req, creds.value(), "POST", "/2013-04-01/hostedzone/" + o_.zone_id + "/rrset/", changeBatch(req));
+    if (resp.status != 200) return failure(resp, "ChangeResourceRecordSets");
+    const std::string change(xmlFirst(resp.body, "Id"));
+    const std::string status(xmlFirst(resp.body, "Status"));
+    const std::string done = o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + change + " " + status + ")";
+    if (!o_.wait_insync || status == "INSYNC") return {ActionStatus::applied, done};
+    remember(req.request_id, change);
+    return waitInsync(req, creds.value(), change);
+  }
+
+  ActionResult verify(const ActionRequest& req) override {
+    auto creds = resolveAwsCredentials(o_.credentials);
+    if (!creds) return {ActionStatus::permanent, creds.error().message};
+    RecordSet current;
+    if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
+    if (current.values != o_.values) {
+      return {ActionStatus::permanent,
+              o_.record + " answers " + (current.exists ? join(current.values) : "nothing") + ", not " + join(o_.values)};
+    }
+    return {ActionStatus::applied, o_.record + " " + o_.type + " " + join(o_.values)};
+  }
+
+ private:
+  static std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const std::string& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  }
+
+  HttpResponse send(const ActionRequest& req, const AwsCredentials& creds, std::string method, const std::string& path,
+                    std::string body = "") const {
+    HttpRequest http = boundedRequest(req, std::move(method), o_.endpoint + path);
+    http.aws_sigv4 = "aws:amz:us-east-1:route53";  // Route 53 is global; it signs for us-east-1
+    http.userpwd = creds.access_key_id + ":" + creds.secret_access_key;
+    if (!creds.session_token.empty()) http.headers.push_back("X-Amz-Security-Token: " + creds.session_token);
+    // The payload hash, signed along: optional for Route 53, but verifiers that recompute the signature
+    // (moto's IAM mode among them) need it to agree on bodiless GETs.
+    http.headers.push_back("x-amz-content-sha256: " + sha256Hex(body));
+    if (!body.empty()) {
+      // moto (and Route 53 itself) read a form-typed POST as the query protocol: say it is XML.
+      http.headers.push_back("Content-Type: text/xml");
+      http.body = std::move(body);
+    }
+    return httpPerform(http);
+  }
+
+  // Route 53 says "slow down" with HTTP 400 and a code, not with 429.
+  static ActionResult failure(const HttpResponse& resp, std::string_view what) {
+    const AwsError e = parseAwsError(resp.body);
+    const std::string problem = e.code.empty() ? excerpt(resp.body) : e.code + (e.message.empty() ? "" : ": " + e.message);
+    ActionResult r = classifyHttp(resp, what, problem);
+    if (e.code == "Throttling" || e.code == "PriorRequestNotComplete" || e.code == "ServiceUnavailable")
+      r.status = ActionStatus::retryable;
+    if (r.status == ActionStatus::applied) r.status = ActionStatus::permanent;  // 2xx, but not the expected 200
+    return r;
+  }
+
+  std::optional<ActionResult> readRecordSet(const ActionRequest& req, const AwsCredentials& creds, RecordSet& out) const {
+    // Query parameters in key order: libcurl signs the query string as given, and AWS wants it sorted.
+    const HttpResponse resp =
+        send(req, creds, "GET",
+             "/2013-04-01/hostedzone/" + o_.zone_id + "/rrset?maxitems=1&name=" + o_.record + "&type=" + o_.type);
+    if (resp.status != 200) return failure(resp, "ListResourceRecordSets");
+    // The list starts at name/type; the first set is ours only when both match.
+    const std::string_view set = xmlFirst(resp.body, "ResourceRecordSet");
+    if (set.empty() || withDot(std::string(xmlFirst(set, "Name"))) != o_.record || xmlFirst(set, "Type") != o_.type)
+      return std::nullopt;
+    out.exists = true;
+    for (std::string_view v : xmlTexts(set, "Value")) out.values.emplace_back(v);
+    std::sort(out.values.begin(), out.values.end());
+    const std::string ttl(xmlFirst(set, "TTL"));
+    out.ttl = ttl.empty() ? 0 : std::strtoll(ttl.c_str(), nullptr, 10);
+    return std::nullopt;
+  }
+
+  std::string changeBatch(const ActionRequest& req) const {
+    std::string xml =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ChangeResourceRecordSetsRequest xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><ChangeBatch>"
+        "<Comment>" +
+        xmlEscape("hale " + req.event + " " + req.from + " -> " + req.to + " (" + req.request_id + ")") +
+        "</Comment><Changes><Change><Action>UPSERT</Action><ResourceRecordSet><Name>" + xmlEscape(o_.record) +
+        "</Name><Type>" + o_.type + "</Type><TTL>" + std::to_string(o_.ttl) + "</TTL><ResourceRecords>";
+    for (const std::string& v : o_.values) xml += "<ResourceRecord><Value>" + xmlEscape(v) + "</Value></ResourceRecord>";
+    return xml + "</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+  }
+
+  ActionResult waitInsync(const ActionRequest& req, const AwsCredentials& creds, const std::string& change) {
+    // "/change/C123" or "C123", depending on who answers.
+    const std::string id = change.substr(change.rfind('/') == std::string::npos ? 0 : change.rfind('/') + 1);
+    for (;;) {
+      const HttpResponse resp = send(req, creds, "GET", "/2013-04-01/change/" + id);
+      if (resp.status != 200) return failure(resp, "GetChange " + id);
+      const std::string_view status = xmlFirst(resp.body, "Status");
+      if (status == "INSYNC") {
+        forget(req.request_id);
+        return {ActionStatus::applied, o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + id + " INSYNC)"};
+      }
+      const SteadyTime next = req.clock->steadyNow() + std::chrono::seconds{1};
+      if (next >= req.deadline) return {ActionStatus::retryable, "change " + id + " still " + std::string(status)};
+      while (req.clock->steadyNow() < next) {
+        if (req.cancel != nullptr && req.cancel->load()) return {ActionStatus::retryable, "cancelled"};
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      }
+    }
+  }
+
+  std::string pendingChange(const std::string& request_id) {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(request_id);
+    return it == pending_.end() ? std::string() : it->second;
+  }
+  void remember(const std::string& request_id, const std::string& change) {
+    std::lock_guard lock(mu_);
+    pending_[request_id] = change;
+  }
+  void forget(const std::string& request_id) {
+    std::lock_guard lock(mu_);
+    pending_.erase(request_id);
+  }
+
+  Options o_;
+  std::mutex mu_;
+  std::map<std::string, std::string> pending_;  // request id -> change id still PENDING
+};
+
+}  // namespace
+
+std::unique_ptr<Action> makeRoute53Action(ConfigTable& t) {
+  Options o;
+  bool ok = t.get("hosted_zone_id", o.zone_id, Presence::required);
+  if (o.zone_id.rfind("/hostedzone/", 0) == 0) o.zone_id.erase(0, 12);
+  if (ok && (o.zone_id.empty() || o.zone_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != std::string::npos)) {
+    t.error("hosted_zone_id", "must be a hosted zone id such as Z0123456789ABC");
+    ok = false;
+  }
+  ok &= t.get("record", o.record, Presence::required);
+  t.getEnum("record_type", o.type, {"A", "AAAA", "CNAME"});
+  ok &= t.get("values", o.values, Presence::required);
+  if (ok && o.values.empty()) {
+    t.error("values", "must name at least one value");
+    ok = false;
+  }
+  in6_addr scratch{};
+  for (const std::string& v : o.values) {
+    if (o.type != "CNAME" && ::inet_pton(o.type == "AAAA" ? AF_INET6 : AF_INET, v.c_str(), &scratch) != 1) {
+      t.error("values", "\"" + v + "\" is not an " + (o.type == "AAAA" ? "IPv6" : "IPv4") + " address");
+      ok = false;
+    }
+  }
+  if (o.type == "CNAME" && o.values.size() != 1) {
+    t.error("values", "a CNAME has exactly one value");
+    ok = false;
+  }
+  std::sort(o.values.begin(), o.values.end());
+  t.get("ttl", o.ttl, Presence::optional, 0, 2147483647);
+  t.get("wait_insync", o.wait_insync);
+  if (t.get("endpoint", o.endpoint) && o.endpoint.rfind("http://", 0) != 0 && o.endpoint.rfind("https://", 0) != 0) {
+    t.error("endpoint", "must start with http:// or https://");
+    ok = false;
+  }
+  while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  t.get("access_key_file", o.credentials.access_key_file);
+  t.get("secret_key_file", o.credentials.secret_key_file);
+  t.get("session_token_file", o.credentials.session_token_file);
+  t.get("profile", o.credentials.profile);
+  if (ok) {
+    if (auto creds = resolveAwsCredentials(o.credentials); !creds) {
+      t.error(o.credentials.access_key_file.empty() ? "" : "access_key_file", creds.error().message);
+      ok = false;
+    }
+  }
+  if (!ok) return nullptr;
+  o.record = withDot(o.record);
+  return std::make_unique<Route53Action>(std::move(o));
+}
+
+}  // namespace hale::aggregator
