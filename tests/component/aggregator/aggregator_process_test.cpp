@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "clock.h"
+#include "hale_processes.h"
 #include "heartbeat_codec.h"
 #include "ports.h"
 #include "process.h"
@@ -20,47 +21,11 @@ namespace hale::aggregator {
 namespace {
 
 using std::chrono::milliseconds;
+using test::AggregatorProcess;
 using test::ChildProcess;
 using test::CommandResult;
 using test::SpawnOptions;
 using test::waitFor;
-
-class AggregatorProcess {
- public:
-  AggregatorProcess(const test::TempDir& dir, const std::string& body) : dir_(dir) {
-    endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
-    config_ =
-        dir.writeFile("agg.toml", "listen = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + socket() +
-                                      "\"\njournal = \"" + dir.path() + "/journal.db\"\n[http]\nport = -1\n" + body);
-  }
-  void start() {
-    process_ = std::make_unique<ChildProcess>(
-        SpawnOptions{.argv = {HALE_AGGREGATOR_BIN, "--config", config_}, .log_path = dir_.path() + "/aggregator.log"});
-    ASSERT_TRUE(waitFor([&] { return halectl({"regions"}).exit_code == 0; }, milliseconds{5000}))
-        << process_->logTail();
-  }
-  void kill() { process_->stop(SIGKILL, milliseconds{2000}); }
-  std::string socket() const { return dir_.path() + "/agg.sock"; }
-  const std::string& endpoint() const { return endpoint_; }
-  std::string log() const { return process_->logTail(8000); }
-
-  CommandResult halectl(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {HALECTL_BIN, "--socket", socket()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return test::runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
-  }
-  nlohmann::json json(std::vector<std::string> args) const {
-    args.push_back("--json");
-    const CommandResult r = halectl(args);
-    return nlohmann::json::parse(r.output, nullptr, false);
-  }
-
- private:
-  const test::TempDir& dir_;
-  std::string endpoint_;
-  std::string config_;
-  std::unique_ptr<ChildProcess> process_;
-};
 
 std::vector<std::string> lines(const std::string& path) {
   std::ifstream in(path);
@@ -291,7 +256,7 @@ TEST(AggregatorProcess, CheckConfig) {
   const std::string bad =
       dir.writeFile("bad.toml", "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nnodes = []\n");
   const CommandResult r = test::runCommand(
-      SpawnOptions{.argv = {HALE_AGGREGATOR_BIN, "--config", bad, "--check-config"}}, milliseconds{5000});
+      SpawnOptions{.argv = {test::aggregatorBinary(), "--config", bad, "--check-config"}}, milliseconds{5000});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find(bad + ":4: region[0].nodes: list the region's nodes"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("exactly one region must have role = \"active\""), std::string::npos) << r.output;

@@ -1,0 +1,81 @@
+#include "hale_processes.h"
+
+#include <stdexcept>
+
+#include "ports.h"
+
+namespace hale::test {
+
+using std::chrono::milliseconds;
+
+const char* aggregatorBinary() { return HALE_AGGREGATOR_BIN; }
+const char* agentBinary() { return HALE_AGENT_BIN; }
+const char* halectlBinary() { return HALECTL_BIN; }
+
+CommandResult halectl(const std::string& socket, std::vector<std::string> args) {
+  std::vector<std::string> argv = {HALECTL_BIN, "--socket", socket};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
+}
+
+AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name)
+    : dir_(dir), name_(name) {
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(freeLoopbackPort());
+  config_ = dir.writeFile(name + ".toml", "listen = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + socket() +
+                                              "\"\njournal = \"" + journalPath() + "\"\n[http]\nport = -1\n" + body);
+}
+
+void AggregatorProcess::start() {
+  process_ = std::make_unique<ChildProcess>(
+      SpawnOptions{.argv = {HALE_AGGREGATOR_BIN, "--config", config_}, .log_path = logPath()});
+  if (!waitFor([&] { return !process_->running() || halectl({"regions"}).exit_code == 0; }, milliseconds{10000}) ||
+      !process_->running()) {
+    throw std::runtime_error(name_ + " did not start:\n" + process_->logTail());
+  }
+}
+
+void AggregatorProcess::kill() {
+  if (process_) process_->stop(SIGKILL, milliseconds{2000});
+}
+void AggregatorProcess::stop() {
+  if (process_) process_->stop(SIGTERM, milliseconds{5000});
+}
+void AggregatorProcess::signal(int sig) const {
+  if (process_) process_->signalGroup(sig);
+}
+
+nlohmann::json AggregatorProcess::json(std::vector<std::string> args) const {
+  args.emplace_back("--json");
+  const CommandResult r = halectl(args);
+  return nlohmann::json::parse(r.output, nullptr, false);
+}
+
+AgentProcess::AgentProcess(const TempDir& dir, const std::string& node, const std::string& region,
+                           const std::vector<std::string>& aggregators, const std::string& body)
+    : dir_(dir), node_(node) {
+  http_port_ = freeLoopbackPort();
+  std::string list;
+  for (const std::string& a : aggregators) list += (list.empty() ? "\"" : ", \"") + a + "\"";
+  config_ = dir.writeFile(node + ".toml", "node = \"" + node + "\"\nregion = \"" + region + "\"\naggregators = [" +
+                                              list + "]\ncontrol_socket = \"" + socket() + "\"\n" + body +
+                                              "\n[http]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(http_port_) +
+                                              "\n");
+}
+
+void AgentProcess::start() {
+  process_ = std::make_unique<ChildProcess>(
+      SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = dir_.path() + "/" + node_ + ".log"});
+  if (!waitFor([&] { return !process_->running() || halectl(socket(), {"status"}).exit_code != 2; }, milliseconds{10000}) ||
+      !process_->running()) {
+    throw std::runtime_error("agent " + node_ + " did not start:\n" + process_->logTail());
+  }
+}
+
+void AgentProcess::kill() {
+  if (process_) process_->stop(SIGKILL, milliseconds{2000});
+}
+void AgentProcess::signal(int sig) const {
+  if (process_) process_->signalGroup(sig);
+}
+
+}  // namespace hale::test

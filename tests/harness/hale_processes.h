@@ -1,0 +1,77 @@
+#pragma once
+
+// hale's own daemons as an operator runs them, for end-to-end tests and the drill: the real binaries
+// with a config written to a temp dir, their control sockets, and halectl.
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::test {
+
+// Paths of the built binaries (set by CMake).
+const char* aggregatorBinary();
+const char* agentBinary();
+const char* halectlBinary();
+
+// Runs halectl against `socket` (5 s bound).
+CommandResult halectl(const std::string& socket, std::vector<std::string> args);
+
+class AggregatorProcess {
+ public:
+  // `body`: everything but listen, control_socket, journal and [http], which are set here.
+  AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name = "aggregator");
+
+  void start();  // returns once `halectl regions` answers; throws std::runtime_error otherwise
+  void kill();   // SIGKILL
+  void stop();   // SIGTERM, as systemd does
+  void signal(int sig) const;
+  bool running() { return process_ && process_->running(); }
+
+  const std::string& endpoint() const { return endpoint_; }
+  std::string socket() const { return dir_.path() + "/" + name_ + ".sock"; }
+  std::string journalPath() const { return dir_.path() + "/" + name_ + "-journal.db"; }
+  std::string logPath() const { return dir_.path() + "/" + name_ + ".log"; }
+  std::string log() const { return process_ ? process_->logTail(8000) : ""; }
+
+  CommandResult halectl(std::vector<std::string> args) const { return test::halectl(socket(), std::move(args)); }
+  // `halectl ARGS --json`, parsed (discarded on failure).
+  nlohmann::json json(std::vector<std::string> args) const;
+
+ private:
+  const TempDir& dir_;
+  std::string name_;
+  std::string endpoint_;
+  std::string config_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+class AgentProcess {
+ public:
+  // `body`: the agent's checks and settings; node, region, aggregators, [http] and control_socket are set here.
+  AgentProcess(const TempDir& dir, const std::string& node, const std::string& region,
+               const std::vector<std::string>& aggregators, const std::string& body);
+
+  void start();  // returns once `halectl status` answers
+  void kill();   // SIGKILL
+  void signal(int sig) const;
+  bool running() { return process_ && process_->running(); }
+
+  const std::string& node() const { return node_; }
+  uint16_t httpPort() const { return http_port_; }
+  std::string socket() const { return dir_.path() + "/" + node_ + ".sock"; }
+  std::string log() const { return process_ ? process_->logTail(4000) : ""; }
+
+ private:
+  const TempDir& dir_;
+  std::string node_;
+  uint16_t http_port_ = 0;
+  std::string config_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+}  // namespace hale::test
