@@ -17,7 +17,9 @@ bool callDaemon(const Context& ctx, const std::string& cmd, const nlohmann::json
   if (ctx.json) {
     std::cout << nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump() << "\n";
   } else {
-    std::cerr << "halectl: " << e.code << ": " << e.message << "\n";
+    // Policy reasons already start with their verdict ("refused: ..."): do not say it twice.
+    const bool prefixed = e.message.rfind(e.code + ":", 0) == 0;
+    std::cerr << "halectl: " << (prefixed ? "" : e.code + ": ") << e.message << "\n";
   }
   const bool transport = e.code == control::errc::unreachable || e.code == control::errc::timeout ||
                          e.code == control::errc::bad_response || e.code == control::errc::busy;

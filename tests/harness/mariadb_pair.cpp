@@ -204,4 +204,6 @@ void MariadbPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
 void MariadbPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
 bool MariadbPair::running(Node n) { return server(n).process && server(n).process->running(); }
 
+pid_t MariadbPair::pid(Node n) const { return server(n).process ? server(n).process->pid() : -1; }
+
 }  // namespace hale::test

@@ -38,6 +38,8 @@ class MariadbPair {
   void freeze(Node n);
   void thaw(Node n);
   bool running(Node n);
+  // The server's main process id (-1 when not running): what a fence script kills.
+  pid_t pid(Node n) const;
 
  private:
   struct Server;

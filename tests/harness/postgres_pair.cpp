@@ -152,28 +152,43 @@ void PostgresPair::start() {
   }
 
   standby_->port = freeLoopbackPort();
+  cloneFrom(*primary_, *standby_);
+}
+
+void PostgresPair::cloneFrom(Server& source, Server& target) {
   const CommandResult backup = runCommand(
-      SpawnOptions{.argv = {bin_dir_ + "/pg_basebackup", "-h", "127.0.0.1", "-p", std::to_string(primary_->port), "-U",
-                            "postgres", "-D", standby_->data_dir, "-R", "-X", "stream", "-c", "fast", "--no-sync"},
+      SpawnOptions{.argv = {bin_dir_ + "/pg_basebackup", "-h", "127.0.0.1", "-p", std::to_string(source.port), "-U",
+                            "postgres", "-D", target.data_dir, "-R", "-X", "stream", "-c", "fast", "--no-sync"},
                    .run_as = "postgres"},
       seconds{60});
   if (backup.exit_code != 0) throw std::runtime_error("pg_basebackup failed:\n" + backup.output);
   // postgresql.auto.conf (written by -R with primary_conninfo) is read last, so its port wins.
   const CommandResult port_conf =
-      runCommand(SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + standby_->data_dir + "/postgresql.auto.conf'"},
+      runCommand(SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + target.data_dir + "/postgresql.auto.conf'"},
                               .run_as = "postgres"},
-                 seconds{5}, "port = " + std::to_string(standby_->port) + "\n");
+                 seconds{5}, "port = " + std::to_string(target.port) + "\n");
   if (port_conf.exit_code != 0) throw std::runtime_error("cannot configure the standby: " + port_conf.output);
-  launch(*standby_);
-  waitReady(*standby_);
+  launch(target);
+  waitReady(target);
 
+  const Node src = &source == primary_.get() ? Node::primary : Node::standby;
+  const Node dst = src == Node::primary ? Node::standby : Node::primary;
   const bool streaming = waitFor(
       [&] {
-        return query(Node::primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1" &&
-               query(Node::standby, "SELECT status FROM pg_stat_wal_receiver") == "streaming";
+        return query(src, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1" &&
+               query(dst, "SELECT status FROM pg_stat_wal_receiver") == "streaming";
       },
       seconds{30}, milliseconds{50});
-  if (!streaming) throw std::runtime_error("standby is not streaming:\n" + standby_->process->logTail());
+  if (!streaming) throw std::runtime_error(target.name + " is not streaming:\n" + target.process->logTail());
+}
+
+void PostgresPair::rebuildAsStandby(Node n) {
+  Server& target = server(n);
+  Server& source = server(n == Node::primary ? Node::standby : Node::primary);
+  if (target.process) target.process->stop(SIGKILL, seconds{5});
+  const CommandResult wiped = runCommand(SpawnOptions{.argv = {"/bin/rm", "-rf", target.data_dir}}, seconds{30});
+  if (wiped.exit_code != 0) throw std::runtime_error("cannot remove " + target.data_dir + ": " + wiped.output);
+  cloneFrom(source, target);
 }
 
 void PostgresPair::stop(Node n) {
@@ -196,5 +211,7 @@ void PostgresPair::kill(Node n) {
 void PostgresPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
 void PostgresPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
 bool PostgresPair::running(Node n) { return server(n).process && server(n).process->running(); }
+
+pid_t PostgresPair::pid(Node n) const { return server(n).process ? server(n).process->pid() : -1; }
 
 }  // namespace hale::test

@@ -32,6 +32,9 @@ class PostgresPair {
   // Fast shutdown; start() is not repeatable, but a stopped node can be started again with restart().
   void stop(Node n);
   void restart(Node n);
+  // Throws `n`'s data away and makes it a streaming standby of the other node (pg_basebackup), as an
+  // operator does with a failed old primary before failing back. Returns once it streams.
+  void rebuildAsStandby(Node n);
   // SIGKILL the node's postmaster and all its backends, as a crash or power loss would.
   void kill(Node n);
   // SIGSTOP / SIGCONT the node's whole process group: it accepts TCP connections (kernel backlog) but
@@ -39,6 +42,8 @@ class PostgresPair {
   void freeze(Node n);
   void thaw(Node n);
   bool running(Node n);
+  // The server's main process id (-1 when not running): what a fence script kills.
+  pid_t pid(Node n) const;
 
   const std::string& dir() const { return dir_.path(); }
 
@@ -47,6 +52,7 @@ class PostgresPair {
   Server& server(Node n) const;
   void launch(Server& s);
   void waitReady(Server& s);
+  void cloneFrom(Server& source, Server& target);
 
   std::string bin_dir_;
   TempDir dir_;

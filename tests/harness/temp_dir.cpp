@@ -27,6 +27,7 @@ TempDir::TempDir(const std::string& tag, const std::string& owner) : owner_(owne
 }
 
 TempDir::~TempDir() {
+  if (keep_) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

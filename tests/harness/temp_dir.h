@@ -16,6 +16,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  // Leaves the directory in place on destruction (a drill's journal and logs, for the operator).
+  void keep() { keep_ = true; }
   // Creates `relative` (and parents) inside the directory, owned like the directory; returns its path.
   std::string makeSubdir(const std::string& relative) const;
   // Writes `content` to `relative`, owned like the directory; returns its path.
@@ -24,6 +26,7 @@ class TempDir {
  private:
   std::string path_;
   std::string owner_;
+  bool keep_ = false;
 };
 
 // Changes the owner of `path` to `user` (and that user's group). Aborts the test binary on failure:

@@ -1,0 +1,242 @@
+#include "deployment.h"
+
+#include <fstream>
+#include <stdexcept>
+
+#include "clock.h"
+
+namespace hale::drill {
+
+using std::chrono::milliseconds;
+using test::waitFor;
+
+namespace {
+
+std::string ms(milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+std::string nodeList(const std::string& region, int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) out += (i == 1 ? "" : ", ") + quoted(region + "-" + std::to_string(i));
+  return "[" + out + "]";
+}
+
+}  // namespace
+
+Deployment::Deployment(DrillOptions options) : options_(std::move(options)), dir_("drill") {
+  if (options_.db != "postgres" && options_.db != "mysql") throw std::runtime_error("--db must be postgres or mysql");
+  if (options_.keep_files) dir_.keep();
+}
+
+Deployment::~Deployment() {
+  // Agents first (they would only log the servers going away), then the aggregator, then the servers
+  // (their destructors).
+  agents_a_.clear();
+  agents_b_.clear();
+  if (aggregator_) aggregator_->stop();
+}
+
+std::vector<std::unique_ptr<test::AgentProcess>>& Deployment::agents(const std::string& region) {
+  return region == kRegionA ? agents_a_ : agents_b_;
+}
+
+std::string Deployment::agentChecks(const std::string& region) const {
+  // The database check is what makes a node healthy; 1 s apart, bounded well inside the heartbeat.
+  const milliseconds interval = options_.heartbeat;
+  const milliseconds timeout = std::max(milliseconds{200}, options_.heartbeat * 8 / 10);
+  std::string check = "heartbeat_interval = \"" + ms(options_.heartbeat) + "\"\n[[check]]\nname = \"db\"\n";
+  if (options_.db == "postgres") {
+    const auto n = region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby;
+    check += "type = \"postgres\"\nconninfo = \"" + pg_->conninfo(n) + "\"\n";
+  } else {
+    const auto n = region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica;
+    check += "type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(mysql_->port(n)) + "\nuser = \"" +
+             test::MariadbPair::kUser + "\"\npassword_file = \"" + dir_.path() + "/mysql-password\"\n";
+  }
+  return check + "interval = \"" + ms(interval) + "\"\ntimeout = \"" + ms(timeout) + "\"\n";
+}
+
+std::string Deployment::aggregatorConfig() const {
+  const std::string d = dir_.path();
+  const int n = options_.nodes_per_region;
+  // Detection scaled to the heartbeat: one lost heartbeat (a 2-interval gap) never fails a node.
+  std::string c = "[detection]\nsuspect_after = \"" + ms(options_.heartbeat * 3 / 2) + "\"\nmiss_after = \"" +
+                  ms(options_.heartbeat * 5 / 2) + "\"\n[guards]\ndry_run = " + (options_.dry_run ? "true" : "false") +
+                  "\nfailback = \"manual\"\n"
+                  // The drill fails back seconds after failing over; production keeps the 10m default.
+                  "min_failover_interval = \"0s\"\n";
+  for (const char* region : {kRegionA, kRegionB}) {
+    c += "[[region]]\nname = \"" + std::string(region) + "\"\nrole = \"" + (region == kRegionA ? "active" : "standby") +
+         "\"\nnodes = " + nodeList(region, n) + "\nmin_healthy = " + std::to_string(n / 2 + 1) +
+         "\ndown_after = \"500ms\"\nup_after = \"1s\"\n";
+  }
+  // Fence: power the old primary off for good (STONITH). Idempotent: an already dead server is fenced.
+  pid_t db_pid = options_.db == "postgres" ? pg_->pid(test::PostgresPair::Node::primary)
+                                           : mysql_->pid(test::MariadbPair::Node::primary);
+  const std::string pid = std::to_string(db_pid);
+  c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"-c\", "
+       "\"kill -KILL " + pid + " 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do s=$(awk '/^State/{print $2}' "
+       "/proc/" + pid + "/status 2>/dev/null); if [ -z \\\"$s\\\" ] || [ \\\"$s\\\" = Z ]; then echo "
+       "\\\"$HALE_REQUEST_ID\\\" >> " + d + "/fence.log; echo eu database powered off; exit 0; fi; sleep 0.1; done; "
+       "exit 75\"]\n";
+  // Promotions and DNS, both directions (the second pair serves the failback).
+  for (const char* to : {kRegionB, kRegionA}) {
+    const bool to_b = std::string(to) == kRegionB;
+    c += "[[action]]\nname = \"promote-" + std::string(to) + "\"\ntimeout = \"10s\"\n";
+    if (options_.db == "postgres") {
+      using Node = test::PostgresPair::Node;
+      c += "type = \"postgres_promote\"\nstandby = \"" + pg_->conninfo(to_b ? Node::standby : Node::primary) +
+           "\"\nold_primary = \"" + pg_->conninfo(to_b ? Node::primary : Node::standby) +
+           "\"\nmax_lag = \"30s\"\nfence_timeout = \"500ms\"\n";
+    } else {
+      using Node = test::MariadbPair::Node;
+      c += "type = \"mysql_promote\"\nreplica_host = \"127.0.0.1\"\nreplica_port = " +
+           std::to_string(mysql_->port(to_b ? Node::replica : Node::primary)) +
+           "\nold_primary_host = \"127.0.0.1\"\nold_primary_port = " +
+           std::to_string(mysql_->port(to_b ? Node::primary : Node::replica)) + "\nuser = \"" +
+           test::MariadbPair::kUser + "\"\npassword_file = \"" + d + "/mysql-password\"\nmax_lag = \"30s\"\n"
+           "fence_timeout = \"500ms\"\n";
+    }
+    c += "[[action]]\nname = \"dns-" + std::string(to) + "\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " +
+         std::to_string(dns_->port()) + "\nzone = \"" + dns_->zone() + "\"\nrecord = \"app." + dns_->zone() +
+         "\"\nvalues = [\"" + (to_b ? kAddressB : kAddressA) + "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() +
+         "\"\nkey_secret_file = \"" + d + "/tsig-secret\"\ntimeout = \"3s\"\n";
+  }
+  // Notify, keepalived style: one line per request id, however often the step runs.
+  c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"grep -qs "
+       "\\\"^$HALE_REQUEST_ID \\\" " + d + "/notifications.log || echo \\\"$HALE_REQUEST_ID $HALE_EVENT "
+       "$HALE_FROM -> $HALE_TO: $HALE_REASON\\\" >> " + d + "/notifications.log\"]\n";
+  c += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", \"notify\"]\n";
+  c += "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"promote-eu\", \"dns-eu\", \"notify\"]\n";
+  return c;
+}
+
+void Deployment::startAgents(const std::string& region) {
+  auto& list = agents(region);
+  list.clear();
+  for (int i = 1; i <= options_.nodes_per_region; ++i) {
+    list.push_back(std::make_unique<test::AgentProcess>(dir_, region + "-" + std::to_string(i), region,
+                                                        std::vector<std::string>{aggregator_->endpoint()},
+                                                        agentChecks(region)));
+    list.back()->start();
+  }
+}
+
+bool Deployment::regionUp(const std::string& region) const {
+  const nlohmann::json regions = aggregator_->json({"regions"});
+  if (!regions.is_array()) return false;
+  for (const auto& r : regions) {
+    if (r.value("name", "") == region) return r.value("verdict", "") == "up" && r.value("healthy", 0) == options_.nodes_per_region;
+  }
+  return false;
+}
+
+void Deployment::start(const std::function<void(const std::string&)>& say) {
+  if (options_.db == "postgres") {
+    say("starting PostgreSQL: primary (eu) and streaming standby (us)");
+    pg_ = std::make_unique<test::PostgresPair>();
+    pg_->start();
+    pg_->query(test::PostgresPair::Node::primary, "CREATE TABLE orders (id serial PRIMARY KEY, placed timestamptz DEFAULT now())");
+  } else {
+    say("starting MariaDB: primary (eu) and GTID replica (us)");
+    mysql_ = std::make_unique<test::MariadbPair>();
+    mysql_->start();
+    mysql_->query(test::MariadbPair::Node::primary,
+                  "CREATE TABLE IF NOT EXISTS hale_test.orders (id int AUTO_INCREMENT PRIMARY KEY)");
+    dir_.writeFile("mysql-password", std::string(test::MariadbPair::kPassword) + "\n");
+  }
+  say("starting BIND: app.hale.test A " + std::string(kAddressA) + " (eu), TSIG-signed updates");
+  dns_ = std::make_unique<test::BindServer>();
+  dns_->start();
+  dir_.writeFile("tsig-secret", dns_->keySecret() + "\n");
+
+  say("starting hale-aggregator");
+  aggregator_ = std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig());
+  aggregator_->start();
+  for (const char* region : {kRegionA, kRegionB}) {
+    say("starting " + std::to_string(options_.nodes_per_region) + " hale-agents in region " + region +
+        " (heartbeat every " + ms(options_.heartbeat) + ")");
+    startAgents(region);
+  }
+  if (!waitFor([&] { return regionUp(kRegionA) && regionUp(kRegionB); }, milliseconds{20000}, milliseconds{100})) {
+    throw std::runtime_error("the regions did not come up:\n" + aggregator_->halectl({"regions"}).output +
+                             aggregator_->log());
+  }
+  say("both regions up; eu is active");
+}
+
+int64_t Deployment::killRegionA() {
+  const int64_t at = hale::toUnixMillis(hale::SystemClock::instance().wallNow());
+  for (auto& a : agents_a_) a->signal(SIGKILL);
+  if (pg_) {
+    pg_->kill(test::PostgresPair::Node::primary);
+  } else {
+    mysql_->kill(test::MariadbPair::Node::primary);
+  }
+  for (auto& a : agents_a_) a->kill();  // reaped
+  return at;
+}
+
+void Deployment::restoreRegionA(const std::function<void(const std::string&)>& say) {
+  if (!pg_) throw std::runtime_error("failback is available for the PostgreSQL flavour");
+  say("rebuilding eu's database as a standby of us (pg_basebackup)");
+  pg_->rebuildAsStandby(test::PostgresPair::Node::primary);
+  say("restarting eu's agents");
+  startAgents(kRegionA);
+  if (!waitFor([&] { return regionUp(kRegionA); }, milliseconds{20000}, milliseconds{100}))
+    throw std::runtime_error("region eu did not come back up:\n" + aggregator_->halectl({"regions"}).output);
+  say("region eu up again");
+}
+
+std::vector<std::string> Deployment::dnsAnswer() const { return dns_->lookup("app." + dns_->zone()); }
+
+bool Deployment::databaseIsWritablePrimary(const std::string& region) {
+  try {
+    if (pg_) {
+      using Node = test::PostgresPair::Node;
+      const Node n = region == kRegionA ? Node::primary : Node::standby;
+      if (pg_->query(n, "SELECT pg_is_in_recovery()") != "f") return false;
+      pg_->query(n, "INSERT INTO orders DEFAULT VALUES");
+      return true;
+    }
+    using Node = test::MariadbPair::Node;
+    const Node n = region == kRegionA ? Node::primary : Node::replica;
+    if (mysql_->query(n, "SELECT @@global.read_only") != "0") return false;
+    if (!mysql_->queryColumn(n, "SHOW SLAVE STATUS", "Slave_IO_State").empty()) return false;
+    mysql_->query(n, "INSERT INTO hale_test.orders VALUES ()");
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void Deployment::freezeDatabase(const std::string& region) {
+  if (pg_) {
+    pg_->freeze(region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby);
+  } else {
+    mysql_->freeze(region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica);
+  }
+}
+
+void Deployment::thawDatabase(const std::string& region) {
+  if (pg_) {
+    pg_->thaw(region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby);
+  } else {
+    mysql_->thaw(region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica);
+  }
+}
+
+std::vector<std::string> Deployment::notifications() const {
+  std::ifstream in(dir_.path() + "/notifications.log");
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string Deployment::describeFiles() const {
+  return "  journal      " + aggregator_->journalPath() + "  (halectl --socket " + aggregator_->socket() +
+         " journal)\n  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() + "/*.toml\n";
+}
+
+}  // namespace hale::drill

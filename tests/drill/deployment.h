@@ -1,0 +1,84 @@
+#pragma once
+
+// The drill's deployment: two regions on loopback made of the production binaries and config format.
+//   region eu (active):  3 hale-agents, the database primary
+//   region us (standby): 3 hale-agents, the streaming standby (PostgreSQL) or GTID replica (MariaDB)
+//   BIND serving app.hale.test, pointing at eu (192.0.2.10); RFC 2136 updates with a TSIG key
+//   one hale-aggregator: plan eu -> us = fence eu, promote us's database, point DNS at us, notify;
+//                        plan us -> eu (failback) = promote eu's database, point DNS at eu, notify
+// Used by hale-drill (the README's first command) and by the drill's end-to-end tests.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bind_server.h"
+#include "hale_processes.h"
+#include "mariadb_pair.h"
+#include "postgres_pair.h"
+#include "temp_dir.h"
+
+namespace hale::drill {
+
+struct DrillOptions {
+  std::string db = "postgres";  // or "mysql" (MariaDB)
+  int nodes_per_region = 3;
+  std::chrono::milliseconds heartbeat{1000};
+  bool dry_run = false;
+  bool keep_files = false;  // leave the journal, logs and configs behind (hale-drill does)
+};
+
+inline constexpr const char* kRegionA = "eu";
+inline constexpr const char* kRegionB = "us";
+inline constexpr const char* kAddressA = "192.0.2.10";
+inline constexpr const char* kAddressB = "198.51.100.10";
+
+class Deployment {
+ public:
+  explicit Deployment(DrillOptions options);
+  ~Deployment();
+
+  // Starts the servers, the aggregator and the agents; returns once both regions are up and eu is active.
+  // `say` gets one line per milestone. Throws std::runtime_error on any failure.
+  void start(const std::function<void(const std::string&)>& say);
+
+  // Region eu dies: SIGKILL its agents and its database server. Returns the wall-clock ms of the kill.
+  int64_t killRegionA();
+  // Region eu comes back for a failback: its database rebuilt as a standby of us's (PostgreSQL), its
+  // agents restarted. Returns once the aggregator sees eu up.
+  void restoreRegionA(const std::function<void(const std::string&)>& say);
+
+  // The app's A records as a real DNS query sees them.
+  std::vector<std::string> dnsAnswer() const;
+  // Is `region`'s database the writable primary? Also proves it by writing a row.
+  bool databaseIsWritablePrimary(const std::string& region);
+  void freezeDatabase(const std::string& region);
+  void thawDatabase(const std::string& region);
+
+  test::AggregatorProcess& aggregator() { return *aggregator_; }
+  std::vector<std::unique_ptr<test::AgentProcess>>& agents(const std::string& region);
+  const test::TempDir& dir() const { return dir_; }
+  const DrillOptions& options() const { return options_; }
+  // Where the journal, the logs and the configs are.
+  std::string describeFiles() const;
+  // Lines of the notification log written by the plan's notify step.
+  std::vector<std::string> notifications() const;
+
+ private:
+  std::string aggregatorConfig() const;
+  std::string agentChecks(const std::string& region) const;
+  void startAgents(const std::string& region);
+  bool regionUp(const std::string& region) const;
+
+  DrillOptions options_;
+  test::TempDir dir_;
+  std::unique_ptr<test::PostgresPair> pg_;
+  std::unique_ptr<test::MariadbPair> mysql_;
+  std::unique_ptr<test::BindServer> dns_;
+  std::unique_ptr<test::AggregatorProcess> aggregator_;
+  std::vector<std::unique_ptr<test::AgentProcess>> agents_a_;
+  std::vector<std::unique_ptr<test::AgentProcess>> agents_b_;
+};
+
+}  // namespace hale::drill

@@ -1,0 +1,51 @@
+#pragma once
+
+// The drill's scenarios on a Deployment, shared by hale-drill and the end-to-end tests: kill a region
+// and follow the failover to its verified end, fail back, and check the end state.
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "deployment.h"
+#include "timeline.h"
+
+namespace hale::drill {
+
+using Printer = std::function<void(const std::string&)>;
+
+struct FailoverRun {
+  Timeline timeline{0};
+  int64_t plan_id = 0;
+  bool plan_done = false;
+  bool plan_failed = false;
+  bool dns_switched = false;
+  bool interrupted = false;
+};
+
+// Kills region eu, then prints the timeline as it happens until the plan finished and DNS answers us
+// (or `limit` passes, or `stop` becomes true). In dry-run mode it follows until the decision plus a
+// settling time, since nothing will change.
+FailoverRun killAndFollow(Deployment& d, const Printer& print, std::chrono::milliseconds limit,
+                          const std::atomic<bool>& stop);
+
+// Waits for plan `plan_id`'s end (done or failed), printing its journal entries; true when done.
+bool followPlan(Deployment& d, Timeline& timeline, int64_t plan_id, const Printer& print,
+                std::chrono::milliseconds limit, const std::atomic<bool>& stop);
+
+struct Check {
+  std::string what;
+  bool ok = false;
+  std::string detail;
+};
+
+// The verified end state of a failover to `region`: its database is the writable primary, DNS answers
+// its address, the notification was sent once, and the journal holds each step of plan `plan_id` started
+// once and done once.
+std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int64_t plan_id);
+
+// The newest plan's id and state (0, "" when none).
+std::pair<int64_t, std::string> newestPlan(Deployment& d);
+
+}  // namespace hale::drill
