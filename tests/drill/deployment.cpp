@@ -1,5 +1,6 @@
 #include "deployment.h"
 
+#include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
@@ -75,10 +76,13 @@ std::string Deployment::aggregatorConfig() const {
   pid_t db_pid = options_.db == "postgres" ? pg_->pid(test::PostgresPair::Node::primary)
                                            : mysql_->pid(test::MariadbPair::Node::primary);
   const std::string pid = std::to_string(db_pid);
+  char settle[16];
+  std::snprintf(settle, sizeof settle, "%.3f", static_cast<double>(options_.fence_settle.count()) / 1000.0);
   c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"-c\", "
        "\"kill -KILL " + pid + " 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do s=$(awk '/^State/{print $2}' "
        "/proc/" + pid + "/status 2>/dev/null); if [ -z \\\"$s\\\" ] || [ \\\"$s\\\" = Z ]; then echo "
-       "\\\"$HALE_REQUEST_ID\\\" >> " + d + "/fence.log; echo eu database powered off; exit 0; fi; sleep 0.1; done; "
+       "\\\"$HALE_REQUEST_ID\\\" >> " + d + "/fence.log; echo eu database powered off; sleep " + settle +
+       "; exit 0; fi; sleep 0.1; done; "
        "exit 75\"]\n";
   // Promotions and DNS, both directions (the second pair serves the failback).
   for (const char* to : {kRegionB, kRegionA}) {
@@ -227,8 +231,8 @@ void Deployment::thawDatabase(const std::string& region) {
   }
 }
 
-std::vector<std::string> Deployment::notifications() const {
-  std::ifstream in(dir_.path() + "/notifications.log");
+std::vector<std::string> Deployment::lines(const std::string& file) const {
+  std::ifstream in(dir_.path() + "/" + file);
   std::vector<std::string> out;
   for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;

@@ -27,6 +27,9 @@ struct DrillOptions {
   std::chrono::milliseconds heartbeat{1000};
   bool dry_run = false;
   bool keep_files = false;  // leave the journal, logs and configs behind (hale-drill does)
+  // The fence step waits this long after powering eu's database off, as a STONITH device confirms (tests
+  // use it to act between fence and promote).
+  std::chrono::milliseconds fence_settle{0};
 };
 
 inline constexpr const char* kRegionA = "eu";
@@ -62,14 +65,16 @@ class Deployment {
   const DrillOptions& options() const { return options_; }
   // Where the journal, the logs and the configs are.
   std::string describeFiles() const;
-  // Lines of the notification log written by the plan's notify step.
-  std::vector<std::string> notifications() const;
+  // Lines written by the plan's notify step, and by the fence step (one request id per fencing).
+  std::vector<std::string> notifications() const { return lines("notifications.log"); }
+  std::vector<std::string> fencings() const { return lines("fence.log"); }
 
  private:
   std::string aggregatorConfig() const;
   std::string agentChecks(const std::string& region) const;
   void startAgents(const std::string& region);
   bool regionUp(const std::string& region) const;
+  std::vector<std::string> lines(const std::string& file) const;
 
   DrillOptions options_;
   test::TempDir dir_;

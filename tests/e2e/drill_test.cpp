@@ -1,0 +1,161 @@
+// The drill's deployment under the failures hale must act on and the ones it must not (label drill).
+// Every case is bounded in time; the deployment's destructor stops every process it started.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "scenario.h"
+
+namespace hale::drill {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+void quiet(const std::string&) {}
+void echo(const std::string& line) { std::cout << line << "\n"; }
+
+std::atomic<bool> never{false};
+
+void expectVerified(const std::vector<Check>& checks) {
+  for (const Check& c : checks) EXPECT_TRUE(c.ok) << c.what << " [" << c.detail << "]";
+}
+
+// Every journal event named `event`, from the aggregator's journal.
+int countEvents(Deployment& d, const std::string& event) {
+  int n = 0;
+  for (const auto& e : readJournal(d.aggregator().socket(), 5000)) n += e.value("event", "") == event ? 1 : 0;
+  return n;
+}
+
+void regionDeath(const std::string& db) {
+  Deployment d(DrillOptions{.db = db});
+  d.start(quiet);
+  FailoverRun r = killAndFollow(d, echo, seconds{30}, never);
+  ASSERT_TRUE(r.plan_done) << d.aggregator().halectl({"plans"}).output << d.aggregator().log();
+  ASSERT_TRUE(r.dns_switched);
+  expectVerified(verifyFailover(d, kRegionB, r.plan_id));
+  // From the kill to the verified DNS answer, from the journal's and the timeline's own timestamps.
+  const auto done = r.timeline.offset("+plan-done");
+  const auto dns = r.timeline.offset("dns-answer");
+  ASSERT_TRUE(done && dns);
+  EXPECT_LE(std::max(*done, *dns), 5000) << "kill to verified DNS answer, 1 s heartbeats";
+  EXPECT_LE(*r.timeline.offset("+region-down", kRegionA), *r.timeline.offset("+decision"));
+  EXPECT_EQ(d.fencings().size(), 1u);
+  EXPECT_EQ(d.notifications().size(), 1u);
+}
+
+TEST(Drill, RegionDeathFailsOverWithinFiveSeconds) { regionDeath("postgres"); }
+
+TEST(Drill, MariadbRegionDeathFailsOverWithinFiveSeconds) { regionDeath("mysql"); }
+
+TEST(Drill, FailbackReturnsToTheRestoredRegion) {
+  Deployment d(DrillOptions{});
+  d.start(quiet);
+  FailoverRun r = killAndFollow(d, quiet, seconds{30}, never);
+  ASSERT_TRUE(r.plan_done);
+  d.restoreRegionA(quiet);
+  // Failback is manual here: nothing happens until the operator asks.
+  std::this_thread::sleep_for(seconds{2});
+  EXPECT_EQ(newestPlan(d).first, r.plan_id);
+  const test::CommandResult fb = d.aggregator().halectl({"failback"});
+  ASSERT_EQ(fb.exit_code, 0) << fb.output;
+  const int64_t plan = newestPlan(d).first;
+  ASSERT_GT(plan, r.plan_id);
+  Timeline back(0);
+  ASSERT_TRUE(followPlan(d, back, plan, quiet, seconds{30}, never)) << d.aggregator().halectl({"plans"}).output;
+  expectVerified(verifyFailover(d, kRegionA, plan));
+}
+
+TEST(Drill, DryRunJournalsTheDecisionAndChangesNothing) {
+  Deployment d(DrillOptions{.dry_run = true});
+  d.start(quiet);
+  FailoverRun r = killAndFollow(d, echo, seconds{20}, never);
+  EXPECT_TRUE(r.timeline.offset("+decision").has_value()) << d.aggregator().log();
+  EXPECT_FALSE(r.plan_done);
+  EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
+  EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB));
+  EXPECT_TRUE(d.fencings().empty());
+  EXPECT_TRUE(d.notifications().empty());
+  EXPECT_EQ(countEvents(d, "+plan-step-start"), 0);
+}
+
+TEST(Drill, TheAggregatorsOwnStallIsNotARegionDeath) {
+  Deployment d(DrillOptions{});
+  d.start(quiet);
+  d.aggregator().signal(SIGSTOP);
+  std::this_thread::sleep_for(seconds{10});
+  d.aggregator().signal(SIGCONT);
+  std::this_thread::sleep_for(seconds{12});
+  EXPECT_EQ(countEvents(d, "+decision"), 0) << d.aggregator().halectl({"journal", "--limit", "60"}).output;
+  EXPECT_EQ(countEvents(d, "+region-down"), 0);
+  EXPECT_GE(countEvents(d, "+tilt"), 1) << "the stall was noticed";
+  EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
+}
+
+TEST(Drill, BlipsDoNotFailOverInSixtySeconds) {
+  Deployment d(DrillOptions{});
+  d.start(quiet);
+  const auto start = std::chrono::steady_clock::now();
+  const milliseconds hb = d.options().heartbeat;
+  auto pause = [](test::AgentProcess& a, milliseconds how_long) {
+    a.signal(SIGSTOP);
+    std::this_thread::sleep_for(how_long);
+    a.signal(SIGCONT);
+  };
+  // One lost heartbeat per node, one node after the other.
+  for (const char* region : {kRegionA, kRegionB}) {
+    for (auto& a : d.agents(region)) pause(*a, hb * 3 / 2);
+  }
+  // One DB check slow but within its timeout (the database stalls for half the check's timeout).
+  d.freezeDatabase(kRegionA);
+  std::this_thread::sleep_for(milliseconds{400});
+  d.thawDatabase(kRegionA);
+  // A 2 s hiccup of one node: nothing from it for 2 s.
+  pause(*d.agents(kRegionB)[2], seconds{2});
+  // One of three nodes flapping (silent long enough to fail, back long enough to recover), until 60 s.
+  test::AgentProcess& flapper = *d.agents(kRegionA)[1];
+  while (std::chrono::steady_clock::now() - start < seconds{55}) {
+    pause(flapper, hb * 7 / 2);
+    std::this_thread::sleep_for(hb * 3);
+  }
+  std::this_thread::sleep_for(seconds{60} - (std::chrono::steady_clock::now() - start));
+  EXPECT_EQ(countEvents(d, "+decision"), 0) << d.aggregator().halectl({"journal", "--limit", "80"}).output;
+  EXPECT_EQ(countEvents(d, "+region-down"), 0);
+  EXPECT_GE(countEvents(d, "+node-failed"), 2) << "the flapping node failed and came back";
+  EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
+  EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB));
+}
+
+TEST(Drill, AggregatorKilledBetweenFenceAndPromoteFinishesThePlanOnRestart) {
+  Deployment d(DrillOptions{.fence_settle = milliseconds{1500}});
+  d.start(quiet);
+  auto journaled = [&](const std::string& event, int step) {
+    for (const auto& e : readJournal(d.aggregator().socket())) {
+      if (e.value("event", "") == event && e.value("step", -1) == step) return true;
+    }
+    return false;
+  };
+  d.killRegionA();
+  ASSERT_TRUE(test::waitFor([&] { return journaled("+plan-step-start", 0); }, seconds{15}, milliseconds{20}));
+  // us's database stops answering: promote cannot take effect until it is thawed.
+  d.freezeDatabase(kRegionB);
+  ASSERT_TRUE(test::waitFor([&] { return journaled("+plan-step-start", 1); }, seconds{10}, milliseconds{20}));
+  std::this_thread::sleep_for(milliseconds{300});
+  d.aggregator().kill();
+  d.thawDatabase(kRegionB);
+  EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB)) << "promote had not happened before the kill";
+
+  d.aggregator().start();
+  const int64_t plan = newestPlan(d).first;
+  Timeline t(0);
+  ASSERT_TRUE(followPlan(d, t, plan, quiet, seconds{30}, never)) << d.aggregator().log();
+  expectVerified(verifyFailover(d, kRegionB, plan));
+  EXPECT_EQ(d.fencings().size(), 1u) << "fence ran once";
+  EXPECT_EQ(d.notifications().size(), 1u);
+}
+
+}  // namespace
+}  // namespace hale::drill
