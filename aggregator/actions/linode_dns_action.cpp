@@ -18,7 +18,8 @@ namespace hale::aggregator {
 namespace {
 
 // The TTLs Linode keeps as given (published API); any other is rounded, which would never compare equal.
-constexpr int64_t kLinodeTtls[] = {300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600, 2419200};
+constexpr int64_t kLinodeTtls[] = {300,   3600,   7200,   14400,  28800,   57600,
+                                   86400, 172800, 345600, 604800, 1209600, 2419200};
 
 struct Options {
   LinodeEndpoint api;
@@ -55,7 +56,8 @@ class LinodeDnsAction final : public Action {
     LinodeAnswer current = linodeCall(req, o_.api, "GET", path, nullptr, "GET record " + std::to_string(id));
     if (current.failure) return *current.failure;
     if (!matches(current.body))
-      return {ActionStatus::permanent, describe(id) + " is " + current.body.value("target", "?") + ", not " + o_.target};
+      return {ActionStatus::permanent,
+              describe(id) + " is " + current.body.value("target", "?") + ", not " + o_.target};
     return {ActionStatus::applied, describe(id) + " " + o_.target};
   }
 
@@ -93,7 +95,8 @@ class LinodeDnsAction final : public Action {
             rec.contains("id") && rec["id"].is_number_integer())
           found.push_back(rec["id"].get<int64_t>());
       }
-      if (list.body.contains("pages") && list.body["pages"].is_number_integer()) pages = list.body["pages"].get<int64_t>();
+      if (list.body.contains("pages") && list.body["pages"].is_number_integer())
+        pages = list.body["pages"].get<int64_t>();
     }
     if (found.size() != 1) {
       return ActionResult{ActionStatus::permanent, std::to_string(found.size()) + " records named " + o_.name + " " +
@@ -125,8 +128,9 @@ std::unique_ptr<Action> makeLinodeDnsAction(ConfigTable& t) {
   ok &= t.get("target", o.target, Presence::required);
   if (t.get("ttl", o.ttl, Presence::optional, 1, 2419200) &&
       std::find(std::begin(kLinodeTtls), std::end(kLinodeTtls), o.ttl) == std::end(kLinodeTtls)) {
-    t.error("ttl", "Linode keeps only 300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600 "
-                   "or 2419200 (it rounds other values)");
+    t.error("ttl",
+            "Linode keeps only 300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600 "
+            "or 2419200 (it rounds other values)");
     ok = false;
   }
   if (!ok) return nullptr;

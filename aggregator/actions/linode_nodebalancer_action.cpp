@@ -33,7 +33,8 @@ class LinodeNodeBalancerAction final : public Action {
       if (current.body.value("mode", "") == o_.mode) continue;
       LinodeAnswer put = linodeCall(req, o_.api, "PUT", path(node), {{"mode", o_.mode}}, "PUT " + what);
       if (put.failure) return *put.failure;
-      changed += (changed.empty() ? "" : ", ") + std::to_string(node) + " " + current.body.value("mode", "?") + "->" + o_.mode;
+      changed +=
+          (changed.empty() ? "" : ", ") + std::to_string(node) + " " + current.body.value("mode", "?") + "->" + o_.mode;
     }
     if (changed.empty()) return {ActionStatus::already_applied, "nodes already " + o_.mode};
     return {ActionStatus::applied, "nodes " + changed};

@@ -33,7 +33,8 @@ bool OvhApi::read(ConfigTable& t) {
     ok = false;
   }
   ok &= t.get("application_key", app_key_, Presence::required);
-  for (auto [key, out] : {std::pair{"application_secret_file", &app_secret_}, std::pair{"consumer_key_file", &consumer_key_}}) {
+  for (auto [key, out] :
+       {std::pair{"application_secret_file", &app_secret_}, std::pair{"consumer_key_file", &consumer_key_}}) {
     std::string file;
     if (!t.get(key, file, Presence::required)) {
       ok = false;
@@ -74,9 +75,7 @@ OvhApi::Answer OvhApi::call(const ActionRequest& r, const std::string& method, c
   HttpRequest req = boundedRequest(r, method, base_url_ + path);
   if (!body.is_null()) req.body = body.dump();
   const int64_t ts = static_cast<int64_t>(std::time(nullptr)) + offset_.load();
-  req.headers = {"Accept: application/json",
-                 "X-Ovh-Application: " + app_key_,
-                 "X-Ovh-Consumer: " + consumer_key_,
+  req.headers = {"Accept: application/json", "X-Ovh-Application: " + app_key_, "X-Ovh-Consumer: " + consumer_key_,
                  "X-Ovh-Timestamp: " + std::to_string(ts),
                  "X-Ovh-Signature: " + ovhSignature(app_secret_, consumer_key_, method, req.url, req.body, ts)};
   if (!body.is_null()) req.headers.emplace_back("Content-Type: application/json");

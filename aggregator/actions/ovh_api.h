@@ -7,8 +7,8 @@
 //   endpoint = "ovh-eu" | "ovh-ca" | "ovh-us" | "https://..."   (a base URL including /1.0)
 //   application_key = "..."   application_secret_file = "..."   consumer_key_file = "..."
 
-#include <nlohmann/json.hpp>
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 

@@ -38,7 +38,8 @@ class OvhDnsAction final : public Action {
     if (current.failure) return *current.failure;
     std::string detail = "record " + std::to_string(id) + " " + current.body.value("target", "?") + " -> " + o_.target;
     if (matches(current.body)) {
-      if (!refreshPending(req.request_id)) return {ActionStatus::already_applied, "record " + std::to_string(id) + " already " + o_.target};
+      if (!refreshPending(req.request_id))
+        return {ActionStatus::already_applied, "record " + std::to_string(id) + " already " + o_.target};
       detail = "record " + std::to_string(id) + " " + o_.target + " (refresh retried)";
     } else {
       nlohmann::json body = {{"target", o_.target}};
@@ -47,7 +48,8 @@ class OvhDnsAction final : public Action {
       OvhApi::Answer put = api_->call(req, "PUT", path, body, "PUT record " + std::to_string(id));
       if (put.failure) return *put.failure;
     }
-    OvhApi::Answer refresh = api_->call(req, "POST", "/domain/zone/" + o_.zone + "/refresh", nullptr, "POST zone refresh");
+    OvhApi::Answer refresh =
+        api_->call(req, "POST", "/domain/zone/" + o_.zone + "/refresh", nullptr, "POST zone refresh");
     if (refresh.failure) return *refresh.failure;
     setRefreshPending(req.request_id, false);
     return {ActionStatus::applied, detail + ", zone refreshed"};
@@ -69,7 +71,8 @@ class OvhDnsAction final : public Action {
  private:
   bool matches(const nlohmann::json& record) const {
     if (!record.is_object() || record.value("target", "") != o_.target) return false;
-    return o_.ttl < 0 || (record.contains("ttl") && record["ttl"].is_number_integer() && record["ttl"].get<int64_t>() == o_.ttl);
+    return o_.ttl < 0 ||
+           (record.contains("ttl") && record["ttl"].is_number_integer() && record["ttl"].get<int64_t>() == o_.ttl);
   }
 
   std::optional<ActionResult> resolveId(const ActionRequest& req, int64_t& id) {

@@ -47,7 +47,8 @@ class OvhIplbAction final : public Action {
     std::optional<int64_t> task = pendingTask(req.request_id);
     if (!task) return {ActionStatus::already_applied, "servers already " + o_.status};
     if (*task == 0) {
-      OvhApi::Answer refresh = api_->call(req, "POST", "/ipLoadbalancing/" + o_.service + "/refresh", nullptr, "POST refresh");
+      OvhApi::Answer refresh =
+          api_->call(req, "POST", "/ipLoadbalancing/" + o_.service + "/refresh", nullptr, "POST refresh");
       if (refresh.failure) return *refresh.failure;
       if (!refresh.body.is_object() || !refresh.body.contains("id") || !refresh.body["id"].is_number_integer())
         return {ActionStatus::retryable, "POST refresh: answer has no task id"};
@@ -55,11 +56,13 @@ class OvhIplbAction final : public Action {
       pending(req.request_id, *task);
       if (refresh.body.value("status", "") == "done") {
         forget(req.request_id);
-        return {ActionStatus::applied, "servers " + changed + " " + o_.status + ", refresh task " + std::to_string(*task) + " done"};
+        return {ActionStatus::applied,
+                "servers " + changed + " " + o_.status + ", refresh task " + std::to_string(*task) + " done"};
       }
     }
     ActionResult waited = waitForTask(req, *task);
-    if (waited.status == ActionStatus::applied && !changed.empty()) waited.detail = "servers " + changed + " " + o_.status + ", " + waited.detail;
+    if (waited.status == ActionStatus::applied && !changed.empty())
+      waited.detail = "servers " + changed + " " + o_.status + ", " + waited.detail;
     return waited;
   }
 
@@ -96,7 +99,8 @@ class OvhIplbAction final : public Action {
         return {ActionStatus::permanent, what + " " + status};
       }
       const SteadyTime next = req.clock->steadyNow() + std::chrono::milliseconds{500};
-      if (next >= req.deadline) return {ActionStatus::retryable, what + " still " + (status.empty() ? "unknown" : status)};
+      if (next >= req.deadline)
+        return {ActionStatus::retryable, what + " still " + (status.empty() ? "unknown" : status)};
       while (req.clock->steadyNow() < next) {
         if (req.cancel != nullptr && req.cancel->load()) return {ActionStatus::retryable, "cancelled"};
         std::this_thread::sleep_for(std::chrono::milliseconds{20});

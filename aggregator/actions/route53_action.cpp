@@ -89,7 +89,8 @@ class Route53Action final : public Action {
   ActionResult execute(const ActionRequest& req) override {
     auto creds = resolveAwsCredentials(o_.credentials);
     if (!creds) return {ActionStatus::permanent, creds.error().message};
-    if (std::string change = pendingChange(req.request_id); !change.empty()) return waitInsync(req, creds.value(), change);
+    if (std::string change = pendingChange(req.request_id); !change.empty())
+      return waitInsync(req, creds.value(), change);
 
     RecordSet current;
     if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
@@ -101,7 +102,8 @@ class Route53Action final : public Action {
     if (resp.status != 200) return failure(resp, "ChangeResourceRecordSets");
     const std::string change(xmlFirst(resp.body, "Id"));
     const std::string status(xmlFirst(resp.body, "Status"));
-    const std::string done = o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + change + " " + status + ")";
+    const std::string done =
+        o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + change + " " + status + ")";
     if (!o_.wait_insync || status == "INSYNC") return {ActionStatus::applied, done};
     remember(req.request_id, change);
     return waitInsync(req, creds.value(), change);
@@ -113,8 +115,8 @@ class Route53Action final : public Action {
     RecordSet current;
     if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
     if (current.values != o_.values) {
-      return {ActionStatus::permanent,
-              o_.record + " answers " + (current.exists ? join(current.values) : "nothing") + ", not " + join(o_.values)};
+      return {ActionStatus::permanent, o_.record + " answers " + (current.exists ? join(current.values) : "nothing") +
+                                           ", not " + join(o_.values)};
     }
     return {ActionStatus::applied, o_.record + " " + o_.type + " " + join(o_.values)};
   }
@@ -146,7 +148,8 @@ class Route53Action final : public Action {
   // Route 53 says "slow down" with HTTP 400 and a code, not with 429.
   static ActionResult failure(const HttpResponse& resp, std::string_view what) {
     const AwsError e = parseAwsError(resp.body);
-    const std::string problem = e.code.empty() ? excerpt(resp.body) : e.code + (e.message.empty() ? "" : ": " + e.message);
+    const std::string problem =
+        e.code.empty() ? excerpt(resp.body) : e.code + (e.message.empty() ? "" : ": " + e.message);
     ActionResult r = classifyHttp(resp, what, problem);
     if (e.code == "Throttling" || e.code == "PriorRequestNotComplete" || e.code == "ServiceUnavailable")
       r.status = ActionStatus::retryable;
@@ -154,7 +157,8 @@ class Route53Action final : public Action {
     return r;
   }
 
-  std::optional<ActionResult> readRecordSet(const ActionRequest& req, const AwsCredentials& creds, RecordSet& out) const {
+  std::optional<ActionResult> readRecordSet(const ActionRequest& req, const AwsCredentials& creds,
+                                            RecordSet& out) const {
     // Query parameters in key order: libcurl signs the query string as given, and AWS wants it sorted.
     const HttpResponse resp =
         send(req, creds, "GET",
@@ -180,8 +184,10 @@ class Route53Action final : public Action {
         xmlEscape("hale " + req.event + " " + req.from + " -> " + req.to + " (" + req.request_id + ")") +
         "</Comment><Changes><Change><Action>UPSERT</Action><ResourceRecordSet><Name>" + xmlEscape(o_.record) +
         "</Name><Type>" + o_.type + "</Type><TTL>" + std::to_string(o_.ttl) + "</TTL><ResourceRecords>";
-    for (const std::string& v : o_.values) xml += "<ResourceRecord><Value>" + xmlEscape(v) + "</Value></ResourceRecord>";
-    return xml + "</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+    for (const std::string& v : o_.values)
+      xml += "<ResourceRecord><Value>" + xmlEscape(v) + "</Value></ResourceRecord>";
+    return xml +
+           "</ResourceRecords></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
   }
 
   ActionResult waitInsync(const ActionRequest& req, const AwsCredentials& creds, const std::string& change) {
@@ -193,7 +199,8 @@ class Route53Action final : public Action {
       const std::string_view status = xmlFirst(resp.body, "Status");
       if (status == "INSYNC") {
         forget(req.request_id);
-        return {ActionStatus::applied, o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + id + " INSYNC)"};
+        return {ActionStatus::applied,
+                o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + id + " INSYNC)"};
       }
       const SteadyTime next = req.clock->steadyNow() + std::chrono::seconds{1};
       if (next >= req.deadline) return {ActionStatus::retryable, "change " + id + " still " + std::string(status)};
@@ -229,7 +236,8 @@ std::unique_ptr<Action> makeRoute53Action(ConfigTable& t) {
   Options o;
   bool ok = t.get("hosted_zone_id", o.zone_id, Presence::required);
   if (o.zone_id.rfind("/hostedzone/", 0) == 0) o.zone_id.erase(0, 12);
-  if (ok && (o.zone_id.empty() || o.zone_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != std::string::npos)) {
+  if (ok &&
+      (o.zone_id.empty() || o.zone_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != std::string::npos)) {
     t.error("hosted_zone_id", "must be a hosted zone id such as Z0123456789ABC");
     ok = false;
   }

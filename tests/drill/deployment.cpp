@@ -79,9 +79,14 @@ std::string Deployment::aggregatorConfig() const {
   char settle[16];
   std::snprintf(settle, sizeof settle, "%.3f", static_cast<double>(options_.fence_settle.count()) / 1000.0);
   c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"-c\", "
-       "\"kill -KILL " + pid + " 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do s=$(awk '/^State/{print $2}' "
-       "/proc/" + pid + "/status 2>/dev/null); if [ -z \\\"$s\\\" ] || [ \\\"$s\\\" = Z ]; then echo "
-       "\\\"$HALE_REQUEST_ID\\\" >> " + d + "/fence.log; echo eu database powered off; sleep " + settle +
+       "\"kill -KILL " +
+       pid +
+       " 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do s=$(awk '/^State/{print $2}' "
+       "/proc/" +
+       pid +
+       "/status 2>/dev/null); if [ -z \\\"$s\\\" ] || [ \\\"$s\\\" = Z ]; then echo "
+       "\\\"$HALE_REQUEST_ID\\\" >> " +
+       d + "/fence.log; echo eu database powered off; sleep " + settle +
        "; exit 0; fi; sleep 0.1; done; "
        "exit 75\"]\n";
   // Promotions and DNS, both directions (the second pair serves the failback).
@@ -99,18 +104,23 @@ std::string Deployment::aggregatorConfig() const {
            std::to_string(mysql_->port(to_b ? Node::replica : Node::primary)) +
            "\nold_primary_host = \"127.0.0.1\"\nold_primary_port = " +
            std::to_string(mysql_->port(to_b ? Node::primary : Node::replica)) + "\nuser = \"" +
-           test::MariadbPair::kUser + "\"\npassword_file = \"" + d + "/mysql-password\"\nmax_lag = \"30s\"\n"
+           test::MariadbPair::kUser + "\"\npassword_file = \"" + d +
+           "/mysql-password\"\nmax_lag = \"30s\"\n"
            "fence_timeout = \"500ms\"\n";
     }
-    c += "[[action]]\nname = \"dns-" + std::string(to) + "\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " +
-         std::to_string(dns_->port()) + "\nzone = \"" + dns_->zone() + "\"\nrecord = \"app." + dns_->zone() +
-         "\"\nvalues = [\"" + (to_b ? kAddressB : kAddressA) + "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() +
-         "\"\nkey_secret_file = \"" + d + "/tsig-secret\"\ntimeout = \"3s\"\n";
+    c += "[[action]]\nname = \"dns-" + std::string(to) +
+         "\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(dns_->port()) + "\nzone = \"" +
+         dns_->zone() + "\"\nrecord = \"app." + dns_->zone() + "\"\nvalues = [\"" + (to_b ? kAddressB : kAddressA) +
+         "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" + d +
+         "/tsig-secret\"\ntimeout = \"3s\"\n";
   }
   // Notify, keepalived style: one line per request id, however often the step runs.
   c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"grep -qs "
-       "\\\"^$HALE_REQUEST_ID \\\" " + d + "/notifications.log || echo \\\"$HALE_REQUEST_ID $HALE_EVENT "
-       "$HALE_FROM -> $HALE_TO: $HALE_REASON\\\" >> " + d + "/notifications.log\"]\n";
+       "\\\"^$HALE_REQUEST_ID \\\" " +
+       d +
+       "/notifications.log || echo \\\"$HALE_REQUEST_ID $HALE_EVENT "
+       "$HALE_FROM -> $HALE_TO: $HALE_REASON\\\" >> " +
+       d + "/notifications.log\"]\n";
   c += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", \"notify\"]\n";
   c += "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"promote-eu\", \"dns-eu\", \"notify\"]\n";
   return c;
@@ -131,7 +141,8 @@ bool Deployment::regionUp(const std::string& region) const {
   const nlohmann::json regions = aggregator_->json({"regions"});
   if (!regions.is_array()) return false;
   for (const auto& r : regions) {
-    if (r.value("name", "") == region) return r.value("verdict", "") == "up" && r.value("healthy", 0) == options_.nodes_per_region;
+    if (r.value("name", "") == region)
+      return r.value("verdict", "") == "up" && r.value("healthy", 0) == options_.nodes_per_region;
   }
   return false;
 }
@@ -141,7 +152,8 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     say("starting PostgreSQL: primary (eu) and streaming standby (us)");
     pg_ = std::make_unique<test::PostgresPair>();
     pg_->start();
-    pg_->query(test::PostgresPair::Node::primary, "CREATE TABLE orders (id serial PRIMARY KEY, placed timestamptz DEFAULT now())");
+    pg_->query(test::PostgresPair::Node::primary,
+               "CREATE TABLE orders (id serial PRIMARY KEY, placed timestamptz DEFAULT now())");
   } else {
     say("starting MariaDB: primary (eu) and GTID replica (us)");
     mysql_ = std::make_unique<test::MariadbPair>();

@@ -83,7 +83,8 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
   } else {
     say("verification:");
     ok = r.plan_done && report(verifyFailover(d, kRegionB, r.plan_id));
-    if (!r.plan_done) say(r.plan_failed ? "  FAIL  the plan failed: see halectl plans" : "  FAIL  no completed plan within 30 s");
+    if (!r.plan_done)
+      say(r.plan_failed ? "  FAIL  the plan failed: see halectl plans" : "  FAIL  no completed plan within 30 s");
     const auto detect = t.offset("+region-down", kRegionA);
     const auto decide = t.offset("+decision");
     const auto done = t.offset("+plan-done");

@@ -116,7 +116,8 @@ std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int6
   std::string got;
   for (const std::string& a : answer) got += (got.empty() ? "" : ",") + a;
   checks.push_back({"DNS app.hale.test answers " + addressOf(region) + " (" + region + ")",
-                    answer == std::vector<std::string>{addressOf(region)}, "answers " + (got.empty() ? "nothing" : got)});
+                    answer == std::vector<std::string>{addressOf(region)},
+                    "answers " + (got.empty() ? "nothing" : got)});
 
   std::map<int, int> starts;
   std::map<int, int> done;

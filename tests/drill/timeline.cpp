@@ -10,10 +10,23 @@ namespace {
 // Journal events that tell the story of a failover; everything else (node-healthy on start-up, ...) is
 // left to `halectl journal`.
 const std::set<std::string> kShown = {
-    "+node-suspect", "+node-failed",     "+region-degraded", "+region-down",     "-region-down",
-    "+tilt",         "-tilt",            "+fail-static",     "-fail-static",     "+decision",
-    "+plan-approved", "+plan-step-start", "+plan-step-retry", "+plan-step-done", "-plan-step-failed",
-    "+plan-done",    "-plan-failed",
+    "+node-suspect",
+    "+node-failed",
+    "+region-degraded",
+    "+region-down",
+    "-region-down",
+    "+tilt",
+    "-tilt",
+    "+fail-static",
+    "-fail-static",
+    "+decision",
+    "+plan-approved",
+    "+plan-step-start",
+    "+plan-step-retry",
+    "+plan-step-done",
+    "-plan-step-failed",
+    "+plan-done",
+    "-plan-failed",
 };
 
 }  // namespace

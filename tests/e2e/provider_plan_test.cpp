@@ -42,19 +42,30 @@ TEST(ProviderPlan, FencePromoteDnsLbNotifyRunsOnceEachThroughTheAggregator) {
   const std::string tsig = dir.writeFile("tsig", dns.keySecret() + "\n");
   const std::string lb = "type = \"linode_nodebalancer\"\napi_url = \"" + linode.url("/v4") + "\"\ntoken_file = \"" +
                          token + "\"\nnodebalancer_id = 10\nconfig_id = 20\n";
-  AggregatorProcess agg(
-      dir,
-      "[[region]]\nname = \"eu\"\nrole = \"active\"\naccept_any_node = true\n"
-      "[[region]]\nname = \"us\"\naccept_any_node = true\n"
-      "[[action]]\nname = \"fence-eu\"\n" + lb + "nodes = [1]\nmode = \"reject\"\n"
-      "[[action]]\nname = \"promote-us\"\ntype = \"postgres_promote\"\nstandby = \"" + pg.conninfo(Node::standby) +
-      "\"\nold_primary = \"" + pg.conninfo(Node::primary) + "\"\nmax_lag = \"30s\"\n"
-      "[[action]]\nname = \"dns-us\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(dns.port()) +
-      "\nzone = \"" + dns.zone() + "\"\nrecord = \"app." + dns.zone() + "\"\nvalues = [\"198.51.100.7\"]\nttl = 5\n"
-      "key_name = \"" + dns.keyName() + "\"\nkey_secret_file = \"" + tsig + "\"\n"
-      "[[action]]\nname = \"lb-us\"\n" + lb + "nodes = [2]\nmode = \"accept\"\n"
-      "[[action]]\nname = \"notify\"\ntype = \"webhook\"\nurl = \"" + hook.url("/hale") + "\"\n"
-      "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", \"lb-us\", \"notify\"]\n");
+  AggregatorProcess agg(dir,
+                        "[[region]]\nname = \"eu\"\nrole = \"active\"\naccept_any_node = true\n"
+                        "[[region]]\nname = \"us\"\naccept_any_node = true\n"
+                        "[[action]]\nname = \"fence-eu\"\n" +
+                            lb +
+                            "nodes = [1]\nmode = \"reject\"\n"
+                            "[[action]]\nname = \"promote-us\"\ntype = \"postgres_promote\"\nstandby = \"" +
+                            pg.conninfo(Node::standby) + "\"\nold_primary = \"" + pg.conninfo(Node::primary) +
+                            "\"\nmax_lag = \"30s\"\n"
+                            "[[action]]\nname = \"dns-us\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " +
+                            std::to_string(dns.port()) + "\nzone = \"" + dns.zone() + "\"\nrecord = \"app." +
+                            dns.zone() +
+                            "\"\nvalues = [\"198.51.100.7\"]\nttl = 5\n"
+                            "key_name = \"" +
+                            dns.keyName() + "\"\nkey_secret_file = \"" + tsig +
+                            "\"\n"
+                            "[[action]]\nname = \"lb-us\"\n" +
+                            lb +
+                            "nodes = [2]\nmode = \"accept\"\n"
+                            "[[action]]\nname = \"notify\"\ntype = \"webhook\"\nurl = \"" +
+                            hook.url("/hale") +
+                            "\"\n"
+                            "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", "
+                            "\"lb-us\", \"notify\"]\n");
   agg.start();
 
   const CommandResult started = agg.halectl({"failover", "--to", "us", "--force"});

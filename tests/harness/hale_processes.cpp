@@ -65,7 +65,8 @@ AgentProcess::AgentProcess(const TempDir& dir, const std::string& node, const st
 void AgentProcess::start() {
   process_ = std::make_unique<ChildProcess>(
       SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = dir_.path() + "/" + node_ + ".log"});
-  if (!waitFor([&] { return !process_->running() || halectl(socket(), {"status"}).exit_code != 2; }, milliseconds{10000}) ||
+  if (!waitFor([&] { return !process_->running() || halectl(socket(), {"status"}).exit_code != 2; },
+               milliseconds{10000}) ||
       !process_->running()) {
     throw std::runtime_error("agent " + node_ + " did not start:\n" + process_->logTail());
   }

@@ -77,15 +77,15 @@ MotoServer::AccessKey MotoServer::enableIamAuth() {
 }
 
 std::string MotoServer::createHostedZone(const std::string& name, const AccessKey& key) {
-  const HttpResponse r = httpPerform({.method = "POST",
-                                      .url = endpoint() + "/2013-04-01/hostedzone",
-                                      .headers = {"Content-Type: text/xml"},
-                                      .body = "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/"
-                                              "2013-04-01/\"><Name>" +
-                                              name + "</Name><CallerReference>" + name +
-                                              "</CallerReference></CreateHostedZoneRequest>",
-                                      .aws_sigv4 = "aws:amz:us-east-1:route53",
-                                      .userpwd = key.id + ":" + key.secret});
+  const HttpResponse r =
+      httpPerform({.method = "POST",
+                   .url = endpoint() + "/2013-04-01/hostedzone",
+                   .headers = {"Content-Type: text/xml"},
+                   .body = "<CreateHostedZoneRequest xmlns=\"https://route53.amazonaws.com/doc/"
+                           "2013-04-01/\"><Name>" +
+                           name + "</Name><CallerReference>" + name + "</CallerReference></CreateHostedZoneRequest>",
+                   .aws_sigv4 = "aws:amz:us-east-1:route53",
+                   .userpwd = key.id + ":" + key.secret});
   std::smatch id;
   if (r.status != 201 || !std::regex_search(r.body, id, std::regex("<Id>/hostedzone/([^<]+)</Id>")))
     throw std::runtime_error("moto CreateHostedZone failed (" + std::to_string(r.status) + "): " + r.body);

@@ -28,8 +28,9 @@ std::string PrismServer::contractsDir() {
   for (const std::string& c : candidates) {
     if (::access((c + "/linode/openapi.json").c_str(), R_OK) == 0) return c;
   }
-  throw std::runtime_error("the published API contracts were not found (looked in ../shared/contracts beside the "
-                           "source tree and /work/shared/contracts; set HALE_CONTRACTS_DIR)");
+  throw std::runtime_error(
+      "the published API contracts were not found (looked in ../shared/contracts beside the "
+      "source tree and /work/shared/contracts; set HALE_CONTRACTS_DIR)");
 }
 
 void PrismServer::start() {

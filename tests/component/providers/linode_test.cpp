@@ -14,8 +14,8 @@
 namespace hale::aggregator {
 namespace {
 
-using std::chrono::milliseconds;
 using hale::test::CannedHttpServer;
+using std::chrono::milliseconds;
 
 class LinodeTest : public ::testing::Test {
  protected:
@@ -61,10 +61,11 @@ TEST_F(LinodeTest, NodeAlreadyInModeIsLeftAlone) {
 
 TEST_F(LinodeTest, DnsRecordFoundByNameAndUpdatedWithinTheContract) {
   // The contract's example domain holds one A record named "test" (id 123456, target 192.0.2.0).
-  const ActionResult r = action(prismApi(),
-                                "type = \"linode_dns\"\ndomain_id = 1234\nrecord_name = \"test\"\ntarget = \"198.51.100.7\"\n"
-                                "ttl = 300\n")
-                             ->execute(test::actionRequest());
+  const ActionResult r =
+      action(prismApi(),
+             "type = \"linode_dns\"\ndomain_id = 1234\nrecord_name = \"test\"\ntarget = \"198.51.100.7\"\n"
+             "ttl = 300\n")
+          ->execute(test::actionRequest());
   EXPECT_EQ(r.status, ActionStatus::applied) << r.detail << "\n" << prism_->log();
   EXPECT_EQ(r.detail, "record 123456 (test A) 192.0.2.0 -> 198.51.100.7");
 
@@ -74,7 +75,8 @@ TEST_F(LinodeTest, DnsRecordFoundByNameAndUpdatedWithinTheContract) {
   EXPECT_EQ(same.status, ActionStatus::already_applied) << same.detail;
 
   const ActionResult missing =
-      action(prismApi(), "type = \"linode_dns\"\ndomain_id = 1234\nrecord_name = \"nosuch\"\ntarget = \"198.51.100.7\"\n")
+      action(prismApi(),
+             "type = \"linode_dns\"\ndomain_id = 1234\nrecord_name = \"nosuch\"\ntarget = \"198.51.100.7\"\n")
           ->execute(test::actionRequest());
   EXPECT_EQ(missing.status, ActionStatus::permanent);
   EXPECT_EQ(missing.detail, "0 records named nosuch A in domain 1234");
@@ -128,16 +130,17 @@ TEST_F(LinodeTest, ClassifiesRateLimitsServerErrorsAuthAndStalls) {
 
   // The token is sent as a bearer token and appears nowhere in a detail.
   EXPECT_NE(fake.lastRequest().find("Authorization: Bearer linode-test-token"), std::string::npos);
-  for (const ActionResult& r : {limited, denied, stalled}) EXPECT_EQ(r.detail.find("linode-test-token"), std::string::npos);
+  for (const ActionResult& r : {limited, denied, stalled})
+    EXPECT_EQ(r.detail.find("linode-test-token"), std::string::npos);
 }
 
 TEST_F(LinodeTest, TheRunnerRetriesHonoursRetryAfterThenVerifies) {
   CannedHttpServer fake;
-  fake.enqueue(503, "");                                                   // attempt 1: GET
-  fake.enqueue(429, "", milliseconds{0}, "Retry-After: 1\r\n");            // attempt 2: GET
-  fake.enqueue(200, kNodeAccept);                                          // attempt 3: GET
-  fake.enqueue(200, kNodeReject);                                          //            PUT
-  fake.enqueue(200, kNodeReject);                                          // verify:    GET
+  fake.enqueue(503, "");                                         // attempt 1: GET
+  fake.enqueue(429, "", milliseconds{0}, "Retry-After: 1\r\n");  // attempt 2: GET
+  fake.enqueue(200, kNodeAccept);                                // attempt 3: GET
+  fake.enqueue(200, kNodeReject);                                //            PUT
+  fake.enqueue(200, kNodeReject);                                // verify:    GET
   const auto started = std::chrono::steady_clock::now();
   std::string state;
   const StepRecord step = test::runAsPlanStep(
@@ -162,7 +165,8 @@ TEST_F(LinodeTest, TheRunnerGivesUpAtTheDeadlineAndNeverRetriesAPermanentError) 
   std::string state;
   const StepRecord stalled = test::runAsPlanStep(
       action(stalling.url("/v4"), std::string(kNodes) + "nodes = [1]\nmode = \"reject\"\n"),
-      StepPolicy{.timeout = milliseconds{300}, .attempts = 10, .backoff = milliseconds{100}, .deadline = milliseconds{1000}},
+      StepPolicy{
+          .timeout = milliseconds{300}, .attempts = 10, .backoff = milliseconds{100}, .deadline = milliseconds{1000}},
       &state);
   EXPECT_EQ(state, "failed");
   EXPECT_GE(stalled.attempts, 2);
@@ -182,11 +186,12 @@ TEST_F(LinodeTest, TheRunnerGivesUpAtTheDeadlineAndNeverRetriesAPermanentError) 
 TEST_F(LinodeTest, AlreadyInTheDesiredStateWritesNothing) {
   CannedHttpServer fake;
   fake.respond(200, R"({"id":5,"name":"app","type":"A","target":"198.51.100.7","ttl_sec":300})");
-  auto a = action(fake.url("/v4"), "type = \"linode_dns\"\ndomain_id = 9\nrecord_id = 5\ntarget = \"198.51.100.7\"\nttl = 300\n");
+  auto a = action(fake.url("/v4"),
+                  "type = \"linode_dns\"\ndomain_id = 9\nrecord_id = 5\ntarget = \"198.51.100.7\"\nttl = 300\n");
   EXPECT_EQ(a->execute(test::actionRequest()).status, ActionStatus::already_applied);
   EXPECT_EQ(a->verify(test::actionRequest()).status, ActionStatus::applied);
-  EXPECT_EQ(fake.requests(), (std::vector<std::string>{"GET /v4/domains/9/records/5 HTTP/1.1",
-                                                       "GET /v4/domains/9/records/5 HTTP/1.1"}));
+  EXPECT_EQ(fake.requests(),
+            (std::vector<std::string>{"GET /v4/domains/9/records/5 HTTP/1.1", "GET /v4/domains/9/records/5 HTTP/1.1"}));
 }
 
 }  // namespace

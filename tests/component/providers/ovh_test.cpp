@@ -17,8 +17,8 @@
 namespace hale::aggregator {
 namespace {
 
-using std::chrono::milliseconds;
 using hale::test::CannedHttpServer;
+using std::chrono::milliseconds;
 
 constexpr const char* kSecret = "9ufkBmLaTQ9nz5yMUlg79taH0GNnzDjk";
 constexpr const char* kConsumer = "5mBuy6SUQcRw2ZUxg0cG68BoDKpED4KY";
@@ -26,10 +26,14 @@ constexpr const char* kConsumer = "5mBuy6SUQcRw2ZUxg0cG68BoDKpED4KY";
 TEST(OvhSignature, MatchesThePublishedTestVectors) {
   const std::string url = "https://eu.api.ovh.com/1.0/auth";
   const std::string body = R"({"a":"b","c":"d"})";
-  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "GET", url, "", 1457018875), "$1$e9556054b6309771395efa467c22e627407461ad");
-  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "POST", url, body, 1457018875), "$1$ec2fb5c7a81f64723c77d2e5b609ae6f58a84fc1");
-  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "PUT", url, body, 1457018875), "$1$8a75a9e7c8e7296c9dbeda6a2a735eb6bd58ec4b");
-  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "DELETE", url, "", 1457018875), "$1$a1eecd00b3b02b6cf5708b84b9ff42059a950d85");
+  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "GET", url, "", 1457018875),
+            "$1$e9556054b6309771395efa467c22e627407461ad");
+  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "POST", url, body, 1457018875),
+            "$1$ec2fb5c7a81f64723c77d2e5b609ae6f58a84fc1");
+  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "PUT", url, body, 1457018875),
+            "$1$8a75a9e7c8e7296c9dbeda6a2a735eb6bd58ec4b");
+  EXPECT_EQ(ovhSignature(kSecret, kConsumer, "DELETE", url, "", 1457018875),
+            "$1$a1eecd00b3b02b6cf5708b84b9ff42059a950d85");
 }
 
 // The value of header `name` in a raw request ("" when absent).
@@ -67,7 +71,8 @@ hale::test::PrismServer* OvhTest::prism_ = nullptr;
 hale::test::TempDir* OvhTest::dir_ = nullptr;
 std::string OvhTest::keys_;
 
-constexpr const char* kDns = "type = \"ovh_dns\"\nzone = \"example.com\"\nrecord_id = 5\ntarget = \"198.51.100.7\"\nttl = 60\n";
+constexpr const char* kDns =
+    "type = \"ovh_dns\"\nzone = \"example.com\"\nrecord_id = 5\ntarget = \"198.51.100.7\"\nttl = 60\n";
 constexpr const char* kIplb =
     "type = \"ovh_iplb\"\nservice_name = \"loadbalancer-1\"\nfarm_id = 2\nservers = [3, 4]\nstatus = \"inactive\"\n";
 
@@ -90,7 +95,8 @@ TEST_F(OvhTest, FarmServerChangesAndRefreshPassTheContract) {
 TEST_F(OvhTest, SignsEveryRequestWithTheServerClockOffset) {
   CannedHttpServer fake;
   fake.enqueue(200, "1457018875");  // GET /auth/time: the server is years behind this machine
-  fake.enqueue(200, R"({"id":5,"subDomain":"app","fieldType":"A","target":"192.0.2.10","ttl":60,"zone":"example.com"})");
+  fake.enqueue(200,
+               R"({"id":5,"subDomain":"app","fieldType":"A","target":"192.0.2.10","ttl":60,"zone":"example.com"})");
   fake.enqueue(200, "");      // PUT
   fake.enqueue(200, "null");  // refresh
   const ActionResult r = action(fake.url("/1.0"), kDns)->execute(test::actionRequest());
@@ -111,10 +117,10 @@ TEST_F(OvhTest, SignsEveryRequestWithTheServerClockOffset) {
     const std::string line = sent[i].substr(0, sent[i].find("\r\n"));
     const std::string method = line.substr(0, line.find(' '));
     const std::string path = line.substr(method.size() + 1, line.rfind(' ') - method.size() - 1);
-    const std::string text = std::string(kSecret) + "+" + kConsumer + "+" + method + "+" +
-                             fake.url(path) + "+" + bodyOf(sent[i]) + "+" + ts;
-    const hale::test::CommandResult sha =
-        hale::test::runCommand({.argv = {"/bin/sh", "-c", "printf '%s' \"$0\" | sha1sum", text}}, std::chrono::seconds{5});
+    const std::string text =
+        std::string(kSecret) + "+" + kConsumer + "+" + method + "+" + fake.url(path) + "+" + bodyOf(sent[i]) + "+" + ts;
+    const hale::test::CommandResult sha = hale::test::runCommand(
+        {.argv = {"/bin/sh", "-c", "printf '%s' \"$0\" | sha1sum", text}}, std::chrono::seconds{5});
     EXPECT_EQ(headerOf(sent[i], "X-Ovh-Signature"), "$1$" + sha.output.substr(0, 40)) << line;
   }
 }
@@ -124,7 +130,7 @@ TEST_F(OvhTest, AFailedRefreshIsRetriedWithoutWritingAgain) {
   auto a = action(fake.url("/1.0"), kDns);
   fake.enqueue(200, "1457018875");
   fake.enqueue(200, R"({"id":5,"target":"192.0.2.10","ttl":60})");
-  fake.enqueue(200, "");                                                      // PUT
+  fake.enqueue(200, "");                                                                   // PUT
   fake.enqueue(503, R"({"class":"Server::ServiceUnavailable","message":"maintenance"})");  // refresh
   const ActionResult first = a->execute(test::actionRequest());
   EXPECT_EQ(first.status, ActionStatus::retryable) << first.detail;

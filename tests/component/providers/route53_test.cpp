@@ -12,8 +12,8 @@
 namespace hale::aggregator {
 namespace {
 
-using std::chrono::milliseconds;
 using hale::test::MotoServer;
+using std::chrono::milliseconds;
 
 class Route53Test : public ::testing::Test {
  protected:
@@ -103,7 +103,8 @@ TEST_F(Route53Test, ThrottlingAndPriorRequestNotCompleteAreRetryable) {
     EXPECT_EQ(r.status, ActionStatus::retryable) << r.detail;
     EXPECT_NE(r.detail.find(code), std::string::npos) << r.detail;
   }
-  aws.respond(400, "<ErrorResponse><Error><Code>InvalidChangeBatch</Code><Message>bad</Message></Error></ErrorResponse>");
+  aws.respond(400,
+              "<ErrorResponse><Error><Code>InvalidChangeBatch</Code><Message>bad</Message></Error></ErrorResponse>");
   EXPECT_EQ(a->execute(test::actionRequest()).status, ActionStatus::permanent);
   aws.respond(503, "");
   EXPECT_EQ(a->execute(test::actionRequest()).status, ActionStatus::retryable);
