@@ -11,7 +11,7 @@ std::string hexDigest(const EVP_MD* md, std::string_view data) {
   EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * len);
+  out.reserve(size_t{2} * len);
   for (unsigned int i = 0; i < len; ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 0xf];

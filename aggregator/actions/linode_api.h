@@ -21,6 +21,7 @@ struct LinodeEndpoint {
 // False (errors recorded in the table) when api_url or token_file is unusable.
 bool readLinodeEndpoint(ConfigTable& t, LinodeEndpoint& out);
 
+// NOLINTNEXTLINE(bugprone-exception-escape): its implicit moves only move a json and an optional
 struct LinodeAnswer {
   nlohmann::json body;                  // the parsed 2xx answer
   std::optional<ActionResult> failure;  // set instead when the call did not succeed

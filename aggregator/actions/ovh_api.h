@@ -26,6 +26,7 @@ class OvhApi {
   // False (errors recorded in the table) when a key is missing or a secret file unreadable.
   bool read(ConfigTable& t);
 
+  // NOLINTNEXTLINE(bugprone-exception-escape): its implicit moves only move a json and an optional
   struct Answer {
     nlohmann::json body;                  // the parsed 2xx answer (null when the answer had no body)
     std::optional<ActionResult> failure;  // set instead when the call did not succeed

@@ -13,6 +13,7 @@
 
 #include "cli_args.h"
 #include "clock.h"
+#include "daemon.h"
 #include "duration.h"
 #include "scenario.h"
 
@@ -127,9 +128,7 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
   return ok ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int drillMain(int argc, char** argv) {
   auto parsed = hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"}, {"db", "heartbeat"});
   if (!parsed) {
     std::cerr << "hale-drill: " << parsed.error().message << "\n";
@@ -182,3 +181,7 @@ int main(int argc, char** argv) {
     return hale::kExitFailure;
   }
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return hale::runGuarded(drillMain, argc, argv); }

@@ -30,27 +30,6 @@ int countEvents(Deployment& d, const std::string& event) {
   return n;
 }
 
-void regionDeath(const std::string& db) {
-  Deployment d(DrillOptions{.db = db});
-  d.start(quiet);
-  FailoverRun r = killAndFollow(d, echo, seconds{30}, never);
-  ASSERT_TRUE(r.plan_done) << d.aggregator().halectl({"plans"}).output << d.aggregator().log();
-  ASSERT_TRUE(r.dns_switched);
-  expectVerified(verifyFailover(d, kRegionB, r.plan_id));
-  // From the kill to the verified DNS answer, from the journal's and the timeline's own timestamps.
-  const auto done = r.timeline.offset("+plan-done");
-  const auto dns = r.timeline.offset("dns-answer");
-  ASSERT_TRUE(done && dns);
-  EXPECT_LE(std::max(*done, *dns), 5000) << "kill to verified DNS answer, 1 s heartbeats";
-  EXPECT_LE(*r.timeline.offset("+region-down", kRegionA), *r.timeline.offset("+decision"));
-  EXPECT_EQ(d.fencings().size(), 1u);
-  EXPECT_EQ(d.notifications().size(), 1u);
-}
-
-TEST(Drill, RegionDeathFailsOverWithinFiveSeconds) { regionDeath("postgres"); }
-
-TEST(Drill, MariadbRegionDeathFailsOverWithinFiveSeconds) { regionDeath("mysql"); }
-
 TEST(Drill, FailbackReturnsToTheRestoredRegion) {
   Deployment d(DrillOptions{});
   d.start(quiet);

@@ -22,7 +22,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using test::AggregatorProcess;
-using test::ChildProcess;
 using test::CommandResult;
 using test::SpawnOptions;
 using test::waitFor;

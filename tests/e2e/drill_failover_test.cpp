@@ -1,0 +1,40 @@
+// Region death on the drill's deployment, timed: from the kill to the verified DNS answer within 5 s with
+// 1 s heartbeats. These run alone (RUN_SERIAL): the budget is about hale, not about a loaded machine.
+
+#include <gtest/gtest.h>
+
+#include "scenario.h"
+
+namespace hale::drill {
+namespace {
+
+using std::chrono::seconds;
+
+void quiet(const std::string&) {}
+void echo(const std::string& line) { std::cout << line << "\n"; }
+
+std::atomic<bool> never{false};
+
+void regionDeath(const std::string& db) {
+  Deployment d(DrillOptions{.db = db});
+  d.start(quiet);
+  FailoverRun r = killAndFollow(d, echo, seconds{30}, never);
+  ASSERT_TRUE(r.plan_done) << d.aggregator().halectl({"plans"}).output << d.aggregator().log();
+  ASSERT_TRUE(r.dns_switched);
+  for (const Check& c : verifyFailover(d, kRegionB, r.plan_id)) EXPECT_TRUE(c.ok) << c.what << " [" << c.detail << "]";
+  // From the kill to the verified DNS answer, from the journal's and the timeline's own timestamps.
+  const auto done = r.timeline.offset("+plan-done");
+  const auto dns = r.timeline.offset("dns-answer");
+  ASSERT_TRUE(done && dns);
+  EXPECT_LE(std::max(*done, *dns), 5000) << "kill to verified DNS answer, 1 s heartbeats";
+  EXPECT_LE(*r.timeline.offset("+region-down", kRegionA), *r.timeline.offset("+decision"));
+  EXPECT_EQ(d.fencings().size(), 1u);
+  EXPECT_EQ(d.notifications().size(), 1u);
+}
+
+TEST(Drill, RegionDeathFailsOverWithinFiveSeconds) { regionDeath("postgres"); }
+
+TEST(Drill, MariadbRegionDeathFailsOverWithinFiveSeconds) { regionDeath("mysql"); }
+
+}  // namespace
+}  // namespace hale::drill
