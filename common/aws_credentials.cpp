@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "config_reader.h"
 #include "secret_file.h"
 
 namespace hale {
@@ -78,6 +79,18 @@ Result<AwsCredentials> resolveAwsCredentials(const AwsCredentialSource& source) 
   if (profile.empty()) profile = env("AWS_PROFILE");
   if (profile.empty()) profile = "default";
   return fromSharedFile(path, profile);
+}
+
+bool readAwsCredentialSource(ConfigTable& t, AwsCredentialSource& out) {
+  t.get("access_key_file", out.access_key_file);
+  t.get("secret_key_file", out.secret_key_file);
+  t.get("session_token_file", out.session_token_file);
+  t.get("profile", out.profile);
+  if (auto creds = resolveAwsCredentials(out); !creds) {
+    t.error(out.access_key_file.empty() ? "" : "access_key_file", creds.error().message);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace hale

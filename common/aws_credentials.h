@@ -28,4 +28,10 @@ struct AwsCredentials {
 
 Result<AwsCredentials> resolveAwsCredentials(const AwsCredentialSource& source);
 
+class ConfigTable;
+// Reads access_key_file, secret_key_file, session_token_file and profile from a config table and checks
+// that credentials can be found now (a signer that can never sign is a configuration error). False, with
+// the error recorded in the table, when they cannot.
+bool readAwsCredentialSource(ConfigTable& t, AwsCredentialSource& out);
+
 }  // namespace hale

@@ -165,17 +165,7 @@ std::unique_ptr<Check> makeDynamodbCheck(ConfigTable& t, const CheckSettings&) {
     ok = false;
   }
   t.get("write_probe", o.write_probe);
-  t.get("access_key_file", o.credentials.access_key_file);
-  t.get("secret_key_file", o.credentials.secret_key_file);
-  t.get("session_token_file", o.credentials.session_token_file);
-  t.get("profile", o.credentials.profile);
-  if (ok) {
-    // Found now or the config is refused: a check that can never sign is a configuration error.
-    if (auto creds = resolveAwsCredentials(o.credentials); !creds) {
-      t.error(o.credentials.access_key_file.empty() ? "" : "access_key_file", creds.error().message);
-      ok = false;
-    }
-  }
+  if (ok) ok = readAwsCredentialSource(t, o.credentials);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);  // the probe item is per machine, so nodes never overwrite each other
   o.node_id = host;

@@ -37,24 +37,20 @@ class LinodeDnsAction final : public Action {
 
   ActionResult execute(const ActionRequest& req) override {
     int64_t id = 0;
-    if (auto failed = resolveId(req, id)) return *failed;
-    const std::string path = "/domains/" + std::to_string(o_.domain_id) + "/records/" + std::to_string(id);
-    LinodeAnswer current = linodeCall(req, o_.api, "GET", path, nullptr, "GET record " + std::to_string(id));
-    if (current.failure) return *current.failure;
+    LinodeAnswer current;
+    if (auto failed = readRecord(req, id, current)) return *failed;
     if (matches(current.body)) return {ActionStatus::already_applied, describe(id) + " already " + o_.target};
     nlohmann::json body = {{"target", o_.target}};
     if (o_.ttl != 0) body["ttl_sec"] = o_.ttl;
-    LinodeAnswer put = linodeCall(req, o_.api, "PUT", path, body, "PUT record " + std::to_string(id));
+    LinodeAnswer put = linodeCall(req, o_.api, "PUT", recordPath(id), body, "PUT record " + std::to_string(id));
     if (put.failure) return *put.failure;
     return {ActionStatus::applied, describe(id) + " " + current.body.value("target", "?") + " -> " + o_.target};
   }
 
   ActionResult verify(const ActionRequest& req) override {
     int64_t id = 0;
-    if (auto failed = resolveId(req, id)) return *failed;
-    const std::string path = "/domains/" + std::to_string(o_.domain_id) + "/records/" + std::to_string(id);
-    LinodeAnswer current = linodeCall(req, o_.api, "GET", path, nullptr, "GET record " + std::to_string(id));
-    if (current.failure) return *current.failure;
+    LinodeAnswer current;
+    if (auto failed = readRecord(req, id, current)) return *failed;
     if (!matches(current.body))
       return {ActionStatus::permanent,
               describe(id) + " is " + current.body.value("target", "?") + ", not " + o_.target};
@@ -62,6 +58,16 @@ class LinodeDnsAction final : public Action {
   }
 
  private:
+  std::string recordPath(int64_t id) const {
+    return "/domains/" + std::to_string(o_.domain_id) + "/records/" + std::to_string(id);
+  }
+
+  std::optional<ActionResult> readRecord(const ActionRequest& req, int64_t& id, LinodeAnswer& out) {
+    if (auto failed = resolveId(req, id)) return failed;
+    out = linodeCall(req, o_.api, "GET", recordPath(id), nullptr, "GET record " + std::to_string(id));
+    return out.failure;
+  }
+
   bool matches(const nlohmann::json& record) const {
     if (!record.is_object() || record.value("target", "") != o_.target) return false;
     return o_.ttl == 0 || (record.contains("ttl_sec") && record["ttl_sec"].is_number_integer() &&

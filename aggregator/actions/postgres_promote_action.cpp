@@ -8,9 +8,11 @@
 // Steps: the standby already primary -> already_applied (idempotent no-op). Lag over max_lag (or unknown
 // while replay is behind) and not forced -> permanent. The old primary, when reachable and still primary,
 // is fenced: default_transaction_read_only = on, reloaded, its client sessions ended so they reconnect
-// read-only. Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
+// read-only; the standby then replays the fenced primary's WAL to its end (a planned switchover loses no
+// commit). Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
 
 #include <cstdlib>
+#include <thread>
 
 #include "action_registry.h"
 #include "pg_client.h"
@@ -72,7 +74,21 @@ class PostgresPromoteAction final : public Action {
     }
     if (over) detail += " over max_lag, promoted anyway (forced)";
 
-    detail += "; " + fence(r);
+    const Fence fenced = fence(r);
+    detail += "; " + fenced.detail;
+    // A reachable old primary is fenced, so its WAL ends here: let the standby replay all of it first, so a
+    // planned switchover loses nothing.
+    if (!fenced.last_lsn.empty()) {
+      // Forced: the operator has accepted losing what the standby lacks; wait briefly, then go on.
+      const PgDeadline wait{r.forced ? std::min(d.at, r.clock->steadyNow() + std::chrono::seconds{2}) : d.at, d.cancel,
+                            d.clock};
+      if (auto waited = waitForReplay(standby.value(), fenced.last_lsn, wait); !waited.empty()) {
+        if (!r.forced) return {ActionStatus::retryable, waited + "; " + detail};
+        detail += "; " + waited + ", promoted anyway (forced)";
+      } else {
+        detail += "; standby replayed the old primary's WAL to " + fenced.last_lsn;
+      }
+    }
     auto promoted = standby.value().query(
         "SELECT pg_promote(wait => true, wait_seconds => " +
             std::to_string(std::max<int64_t>(
@@ -96,22 +112,44 @@ class PostgresPromoteAction final : public Action {
   }
 
  private:
-  // Best effort: the old primary is usually down when this runs. Returns what happened, for the journal.
-  std::string fence(const ActionRequest& r) const {
-    if (o_.old_primary.empty()) return "no old primary configured to fence";
+  struct Fence {
+    std::string detail;    // what happened, for the journal
+    std::string last_lsn;  // the fenced old primary's WAL end; empty when it was not fenced
+  };
+
+  // Best effort: the old primary is usually down when this runs.
+  Fence fence(const ActionRequest& r) const {
+    if (o_.old_primary.empty()) return {"no old primary configured to fence", ""};
     const PgDeadline d{std::min(r.deadline, r.clock->steadyNow() + o_.fence_timeout), r.cancel, r.clock};
     auto old = PgConnection::connect(o_.old_primary, o_.old_primary_password, d, "hale-aggregator");
-    if (!old) return "old primary unreachable (" + old.error().message + "), not fenced";
+    if (!old) return {"old primary unreachable (" + old.error().message + "), not fenced", ""};
     auto role = old.value().query("SELECT pg_is_in_recovery()", d);
-    if (!role) return "old primary did not answer (" + role.error().message + "), not fenced";
-    if (role.value().values.at(0).at(0) == "t") return "old primary is a standby, nothing to fence";
+    if (!role) return {"old primary did not answer (" + role.error().message + "), not fenced", ""};
+    if (role.value().values.at(0).at(0) == "t") return {"old primary is a standby, nothing to fence", ""};
     std::string ended = "0";
     for (const char* sql : kFence) {
       auto step = old.value().query(sql, d);
-      if (!step) return "fencing the old primary failed: " + step.error().message;
+      if (!step) return {"fencing the old primary failed: " + step.error().message, ""};
       if (!step.value().values.empty()) ended = step.value().values[0][0];
     }
-    return "old primary fenced read-only (" + ended + " sessions ended)";
+    // The insert position, not the flush one: with synchronous_commit off a commit can be ahead of the flush,
+    // and the WAL writer flushes (and the walsender ships) it shortly.
+    auto lsn = old.value().query("SELECT pg_current_wal_insert_lsn()", d);
+    return {"old primary fenced read-only (" + ended + " sessions ended)",
+            lsn && !lsn.value().values.empty() ? lsn.value().values[0][0] : ""};
+  }
+
+  // Polls until the standby has replayed up to `lsn`; "" when it has, else why not.
+  static std::string waitForReplay(PgConnection& standby, const std::string& lsn, const PgDeadline& d) {
+    const std::string sql = "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn";
+    for (;;) {
+      auto caught_up = standby.query(sql, d);
+      if (!caught_up) return "standby: " + caught_up.error().message;
+      if (caught_up.value().values.at(0).at(0) == "t") return "";
+      if (d.clock->steadyNow() + std::chrono::milliseconds{20} >= d.at)
+        return "standby has not replayed the old primary's WAL up to " + lsn + " yet";
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
   }
 
   Options o_;

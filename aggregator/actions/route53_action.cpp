@@ -267,16 +267,7 @@ std::unique_ptr<Action> makeRoute53Action(ConfigTable& t) {
     ok = false;
   }
   while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
-  t.get("access_key_file", o.credentials.access_key_file);
-  t.get("secret_key_file", o.credentials.secret_key_file);
-  t.get("session_token_file", o.credentials.session_token_file);
-  t.get("profile", o.credentials.profile);
-  if (ok) {
-    if (auto creds = resolveAwsCredentials(o.credentials); !creds) {
-      t.error(o.credentials.access_key_file.empty() ? "" : "access_key_file", creds.error().message);
-      ok = false;
-    }
-  }
+  if (ok) ok = readAwsCredentialSource(t, o.credentials);
   if (!ok) return nullptr;
   o.record = withDot(o.record);
   return std::make_unique<Route53Action>(std::move(o));
