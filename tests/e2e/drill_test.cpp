@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "scenario.h"
@@ -21,6 +23,21 @@ std::atomic<bool> never{false};
 
 void expectVerified(const std::vector<Check>& checks) {
   for (const Check& c : checks) EXPECT_TRUE(c.ok) << c.what << " [" << c.detail << "]";
+}
+
+// Children of this test process still alive (or unreaped), from every thread's /proc children list.
+std::vector<std::string> childProcesses() {
+  std::vector<std::string> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "children");
+    for (std::string pid; in >> pid;) {
+      std::ifstream cmd("/proc/" + pid + "/cmdline");
+      std::string line;
+      std::getline(cmd, line, '\0');
+      out.push_back(pid + " " + line);
+    }
+  }
+  return out;
 }
 
 // Every journal event named `event`, from the aggregator's journal.
@@ -49,16 +66,21 @@ TEST(Drill, FailbackReturnsToTheRestoredRegion) {
 }
 
 TEST(Drill, DryRunJournalsTheDecisionAndChangesNothing) {
-  Deployment d(DrillOptions{.dry_run = true});
-  d.start(quiet);
-  FailoverRun r = killAndFollow(d, echo, seconds{20}, never);
-  EXPECT_TRUE(r.timeline.offset("+decision").has_value()) << d.aggregator().log();
-  EXPECT_FALSE(r.plan_done);
-  EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
-  EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB));
-  EXPECT_TRUE(d.fencings().empty());
-  EXPECT_TRUE(d.notifications().empty());
-  EXPECT_EQ(countEvents(d, "+plan-step-start"), 0);
+  {
+    Deployment d(DrillOptions{.dry_run = true});
+    d.start(quiet);
+    EXPECT_GE(childProcesses().size(), 9u);  // 6 agents, the aggregator, 2 database servers, BIND
+    FailoverRun r = killAndFollow(d, echo, seconds{20}, never);
+    EXPECT_TRUE(r.timeline.offset("+decision").has_value()) << d.aggregator().log();
+    EXPECT_FALSE(r.plan_done);
+    EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
+    EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB));
+    EXPECT_TRUE(d.fencings().empty());
+    EXPECT_TRUE(d.notifications().empty());
+    EXPECT_EQ(countEvents(d, "+plan-step-start"), 0);
+  }
+  // The deployment leaves no process behind.
+  EXPECT_EQ(childProcesses(), std::vector<std::string>{});
 }
 
 TEST(Drill, TheAggregatorsOwnStallIsNotARegionDeath) {
