@@ -72,23 +72,9 @@ std::string Deployment::aggregatorConfig() const {
          "\"\nnodes = " + nodeList(region, n) + "\nmin_healthy = " + std::to_string(n / 2 + 1) +
          "\ndown_after = \"500ms\"\nup_after = \"1s\"\n";
   }
-  // Fence: power the old primary off for good (STONITH). Idempotent: an already dead server is fenced.
-  pid_t db_pid = options_.db == "postgres" ? pg_->pid(test::PostgresPair::Node::primary)
-                                           : mysql_->pid(test::MariadbPair::Node::primary);
-  const std::string pid = std::to_string(db_pid);
-  char settle[16];
-  std::snprintf(settle, sizeof settle, "%.3f", static_cast<double>(options_.fence_settle.count()) / 1000.0);
-  c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"-c\", "
-       "\"kill -KILL " +
-       pid +
-       " 2>/dev/null; for i in 1 2 3 4 5 6 7 8 9 10; do s=$(awk '/^State/{print $2}' "
-       "/proc/" +
-       pid +
-       "/status 2>/dev/null); if [ -z \\\"$s\\\" ] || [ \\\"$s\\\" = Z ]; then echo "
-       "\\\"$HALE_REQUEST_ID\\\" >> " +
-       d + "/fence.log; echo eu database powered off; sleep " + settle +
-       "; exit 0; fi; sleep 0.1; done; "
-       "exit 75\"]\n";
+  // Fence: power the old primary off for good (STONITH), by the script writeScripts() wrote.
+  c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"" + d +
+       "/fence-eu.sh\"]\n";
   // Promotions and DNS, both directions (the second pair serves the failback).
   for (const char* to : {kRegionB, kRegionA}) {
     const bool to_b = std::string(to) == kRegionB;
@@ -114,16 +100,53 @@ std::string Deployment::aggregatorConfig() const {
          "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" + d +
          "/tsig-secret\"\ntimeout = \"3s\"\n";
   }
-  // Notify, keepalived style: one line per request id, however often the step runs.
-  c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"grep -qs "
-       "\\\"^$HALE_REQUEST_ID \\\" " +
-       d +
-       "/notifications.log || echo \\\"$HALE_REQUEST_ID $HALE_EVENT "
-       "$HALE_FROM -> $HALE_TO: $HALE_REASON\\\" >> " +
-       d + "/notifications.log\"]\n";
+  // Notify, keepalived style, by a script: one line per request id, however often the step runs.
+  c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"" + d + "/notify.sh\"]\n";
   c += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", \"notify\"]\n";
   c += "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"promote-eu\", \"dns-eu\", \"notify\"]\n";
   return c;
+}
+
+void Deployment::writeScripts() const {
+  const std::string d = dir_.path();
+  char settle[16];
+  std::snprintf(settle, sizeof settle, "%.3f", static_cast<double>(options_.fence_settle.count()) / 1000.0);
+  // The pid comes from a file the deployment rewrites when eu's database is restored (its pid changes).
+  dir_.writeFile("fence-eu.sh",
+                 "# STONITH for the drill: SIGKILL eu's database server and wait until it is gone. Idempotent.\n"
+                 "pid=$(cat " +
+                     d +
+                     "/eu-db.pid)\n"
+                     "kill -KILL \"$pid\" 2>/dev/null\n"
+                     "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
+                     "  state=$(awk '/^State/ {print $2}' /proc/$pid/status 2>/dev/null)\n"
+                     "  if [ -z \"$state\" ] || [ \"$state\" = Z ]; then\n"
+                     "    echo \"$HALE_REQUEST_ID\" >> " +
+                     d +
+                     "/fence.log\n"
+                     "    echo \"eu database powered off\"\n"
+                     "    sleep " +
+                     settle +
+                     "\n"
+                     "    exit 0\n"
+                     "  fi\n"
+                     "  sleep 0.1\n"
+                     "done\n"
+                     "exit 75  # still alive: retry\n",
+                 0755);
+  dir_.writeFile("notify.sh",
+                 "# Notification for the drill: one line per request id in notifications.log.\n"
+                 "log=" +
+                     d +
+                     "/notifications.log\n"
+                     "grep -qs \"^$HALE_REQUEST_ID \" \"$log\" || "
+                     "echo \"$HALE_REQUEST_ID $HALE_EVENT $HALE_FROM -> $HALE_TO: $HALE_REASON\" >> \"$log\"\n",
+                 0755);
+}
+
+void Deployment::recordDatabasePid() const {
+  const pid_t pid = pg_ ? pg_->pid(test::PostgresPair::Node::primary) : mysql_->pid(test::MariadbPair::Node::primary);
+  dir_.writeFile("eu-db.pid", std::to_string(pid) + "\n");
 }
 
 void Deployment::startAgents(const std::string& region) {
@@ -167,6 +190,8 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
   dns_->start();
   dir_.writeFile("tsig-secret", dns_->keySecret() + "\n");
 
+  writeScripts();
+  recordDatabasePid();
   say("starting hale-aggregator");
   aggregator_ = std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig());
   aggregator_->start();
@@ -195,9 +220,14 @@ int64_t Deployment::killRegionA() {
 }
 
 void Deployment::restoreRegionA(const std::function<void(const std::string&)>& say) {
-  if (!pg_) throw std::runtime_error("failback is available for the PostgreSQL flavour");
-  say("rebuilding eu's database as a standby of us (pg_basebackup)");
-  pg_->rebuildAsStandby(test::PostgresPair::Node::primary);
+  if (pg_) {
+    say("rebuilding eu's database as a standby of us (pg_basebackup)");
+    pg_->rebuildAsStandby(test::PostgresPair::Node::primary);
+  } else {
+    say("restarting eu's database read-only as a GTID replica of us");
+    mysql_->rejoinAsReplica(test::MariadbPair::Node::primary);
+  }
+  recordDatabasePid();
   say("restarting eu's agents");
   startAgents(kRegionA);
   if (!waitFor([&] { return regionUp(kRegionA); }, milliseconds{20000}, milliseconds{100}))

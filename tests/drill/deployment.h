@@ -48,8 +48,9 @@ class Deployment {
 
   // Region eu dies: SIGKILL its agents and its database server. Returns the wall-clock ms of the kill.
   int64_t killRegionA();
-  // Region eu comes back for a failback: its database rebuilt as a standby of us's (PostgreSQL), its
-  // agents restarted. Returns once the aggregator sees eu up.
+  // Region eu comes back for a failback: its database rebuilt as a standby of us's (PostgreSQL) or
+  // restarted as a GTID replica of it (MariaDB), its agents restarted. Returns once the aggregator sees
+  // eu up.
   void restoreRegionA(const std::function<void(const std::string&)>& say);
 
   // The app's A records as a real DNS query sees them.
@@ -73,6 +74,8 @@ class Deployment {
   std::string aggregatorConfig() const;
   std::string agentChecks(const std::string& region) const;
   void startAgents(const std::string& region);
+  void writeScripts() const;       // fence-eu.sh and notify.sh, run by the exec actions
+  void recordDatabasePid() const;  // eu-db.pid, what fence-eu.sh kills
   bool regionUp(const std::string& region) const;
   std::vector<std::string> lines(const std::string& file) const;
 

@@ -27,7 +27,7 @@ void usage(std::ostream& out) {
   out << "usage: hale-drill [--db postgres|mysql] [--failback] [--keep] [--dry-run] [--heartbeat 1s]\n"
          "  Runs a two-region hale deployment on loopback, kills region eu and shows the failover to us.\n"
          "  --db        the database flavour (default postgres; mysql runs MariaDB)\n"
-         "  --failback  then restore eu and return to it with `halectl failback` (PostgreSQL)\n"
+         "  --failback  then restore eu and return to it with `halectl failback`\n"
          "  --keep      leave everything running for exploration with halectl; Ctrl-C ends it\n"
          "  --dry-run   the aggregator decides and journals, changes nothing\n"
          "  --heartbeat the agents' heartbeat interval (default 1s; detection scales with it)\n";
@@ -153,10 +153,6 @@ int drillMain(int argc, char** argv) {
   const std::string heartbeat = args.valueOr("heartbeat", "1s");
   if (options.db != "postgres" && options.db != "mysql") {
     std::cerr << "hale-drill: --db must be postgres or mysql\n";
-    return hale::kExitUsage;
-  }
-  if (failback && options.db != "postgres") {
-    std::cerr << "hale-drill: --failback is available with --db postgres\n";
     return hale::kExitUsage;
   }
   const auto hb = hale::parseDuration(heartbeat);

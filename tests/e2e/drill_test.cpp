@@ -47,8 +47,8 @@ int countEvents(Deployment& d, const std::string& event) {
   return n;
 }
 
-TEST(Drill, FailbackReturnsToTheRestoredRegion) {
-  Deployment d(DrillOptions{});
+void failback(const std::string& db) {
+  Deployment d(DrillOptions{.db = db});
   d.start(quiet);
   FailoverRun r = killAndFollow(d, quiet, seconds{30}, never);
   ASSERT_TRUE(r.plan_done);
@@ -63,7 +63,11 @@ TEST(Drill, FailbackReturnsToTheRestoredRegion) {
   Timeline back(0);
   ASSERT_TRUE(followPlan(d, back, plan, quiet, seconds{30}, never)) << d.aggregator().halectl({"plans"}).output;
   expectVerified(verifyFailover(d, kRegionA, plan));
+  EXPECT_EQ(d.notifications().size(), 2u);
 }
+
+TEST(Drill, FailbackReturnsToTheRestoredRegion) { failback("postgres"); }
+TEST(Drill, MariadbFailbackReturnsToTheRestoredRegion) { failback("mysql"); }
 
 TEST(Drill, DryRunJournalsTheDecisionAndChangesNothing) {
   {

@@ -200,6 +200,26 @@ void MariadbPair::kill(Node n) {
   if (s.process) s.process->stop(SIGKILL, seconds{5});
 }
 
+void MariadbPair::rejoinAsReplica(Node n) {
+  Server& s = server(n);
+  const Node source = n == Node::primary ? Node::replica : Node::primary;
+  if (s.process && s.process->running()) stop(n);
+  launch(s);
+  waitReady(s);
+  query(n, "SET GLOBAL read_only = ON");
+  // Its own history is where replication resumes: the other node has it too (log-slave-updates).
+  query(n, "SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos");
+  query(n, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=" + std::to_string(server(source).port) +
+               ", MASTER_USER='repl', MASTER_PASSWORD='repl-pw', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1");
+  query(n, "START SLAVE");
+  const std::string gtid = query(source, "SELECT @@gtid_binlog_pos");
+  if (query(n, "SELECT MASTER_GTID_WAIT('" + gtid + "', 30)") != "0") {
+    throw std::runtime_error("MariaDB " + s.name +
+                             " did not catch up: " + queryColumn(n, "SHOW SLAVE STATUS", "Last_IO_Error") + " " +
+                             queryColumn(n, "SHOW SLAVE STATUS", "Last_SQL_Error"));
+  }
+}
+
 void MariadbPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
 void MariadbPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
 bool MariadbPair::running(Node n) { return server(n).process && server(n).process->running(); }

@@ -35,6 +35,9 @@ class MariadbPair {
   void stop(Node n);
   void restart(Node n);
   void kill(Node n);
+  // Restarts `n` (after a kill, say) read-only and makes it a GTID replica of the other node, as an
+  // operator does with a failed old primary before failing back. Returns once it has caught up.
+  void rejoinAsReplica(Node n);
   void freeze(Node n);
   void thaw(Node n);
   bool running(Node n);
