@@ -59,6 +59,8 @@ std::string Engine::metrics() const {
        counters_.steps.failed.load()},
       {"hale_aggregator_plan_step_retries_total", "counter", "Retries of retryable step outcomes.",
        counters_.steps.retried.load()},
+      {"hale_aggregator_plan_step_exceptions_total", "counter", "Plan step attempts that ended in an exception.",
+       counters_.steps.exceptions.load()},
       {"hale_aggregator_plans_failed_total", "counter", "Plans stopped by a failed step.",
        counters_.plans_failed.load()},
       {"hale_aggregator_journal_errors_total", "counter", "Journal writes that failed.",

@@ -65,9 +65,9 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
             "plan " + std::to_string(plan.id) + " step " + std::to_string(step.idx) + ": " + intent);
     req.deadline = clock_.steadyNow() + a.policy.timeout;
     if (bounded) req.deadline = std::min(req.deadline, step_deadline);
-    ActionResult result = a.action->execute(req);
+    ActionResult result = guarded([&] { return a.action->execute(req); });
     if (result.status == ActionStatus::applied || result.status == ActionStatus::already_applied) {
-      const ActionResult verified = a.action->verify(req);
+      const ActionResult verified = guarded([&] { return a.action->verify(req); });
       if (verified.status == ActionStatus::applied || verified.status == ActionStatus::already_applied) {
         detail = std::string(toString(result.status)) + (result.detail.empty() ? "" : ": " + result.detail);
         return true;
@@ -89,6 +89,20 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
               "+plan-step-retry " + detail);
     if (!sleepFor(wait, cancel)) return false;
     backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+ActionResult PlanRunner::guarded(const std::function<ActionResult()>& call) {
+  // An action that throws fails this attempt (retryable, within its attempts), not the aggregator: a crash
+  // here would resume into the same step and crash again.
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
+    return {ActionStatus::retryable, std::string("unexpected error: ") + e.what()};
+  } catch (...) {
+    counters_.exceptions.fetch_add(1, std::memory_order_relaxed);
+    return {ActionStatus::retryable, "unexpected error"};
   }
 }
 

@@ -8,6 +8,7 @@
 // id, which idempotent actions turn into already_applied.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@ struct StepCounters {
   std::atomic<uint64_t> done{0};
   std::atomic<uint64_t> failed{0};
   std::atomic<uint64_t> retried{0};
+  std::atomic<uint64_t> exceptions{0};  // an action threw: a bug or an answer it did not expect
 };
 
 class PlanRunner {
@@ -42,6 +44,7 @@ class PlanRunner {
 
  private:
   bool runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel, std::string& detail);
+  ActionResult guarded(const std::function<ActionResult()>& call);
   int64_t nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
   Journal& journal_;

@@ -23,6 +23,12 @@ std::chrono::milliseconds retryAfter(const HttpResponse& resp) {
   return std::chrono::seconds{std::stoll(v)};
 }
 
+std::string jsonText(const nlohmann::json& j, const char* key, const std::string& fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 std::string excerpt(std::string_view text, size_t max) {
   text = text.substr(0, text.find('\n'));
   std::string out(text.substr(0, max));

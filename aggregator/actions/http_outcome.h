@@ -8,6 +8,7 @@
 // Provider-specific codes that say "try again" inside a 4xx (Route 53's Throttling) are mapped by the
 // provider before falling back to this rule.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ ActionResult classifyHttp(const HttpResponse& resp, std::string_view what, std::
 
 // Retry-After as delta seconds (the form APIs use); 0 when absent or not a number.
 std::chrono::milliseconds retryAfter(const HttpResponse& resp);
+
+// The string at `key` of a JSON object; `fallback` when `j` is not an object or the value is not a string.
+// API answers are read through this: a malformed answer must be an error, never an exception.
+std::string jsonText(const nlohmann::json& j, const char* key, const std::string& fallback = "");
 
 // The first line of `text`, at most `max` bytes, for a journal detail.
 std::string excerpt(std::string_view text, size_t max = 160);

@@ -35,7 +35,8 @@ LinodeAnswer linodeCall(const ActionRequest& r, const LinodeEndpoint& api, const
   LinodeAnswer out;
   const bool ok = resp.status >= 200 && resp.status < 300;
   out.body = nlohmann::json::parse(resp.body, nullptr, false);
-  if (ok && !out.body.is_discarded()) return out;
+  // Every Linode API v4 answer is a JSON object (lists come paginated inside one).
+  if (ok && out.body.is_object()) return out;
   std::string problem;
   if (!ok && out.body.is_object() && out.body.contains("errors") && out.body["errors"].is_array()) {
     for (const auto& e : out.body["errors"]) {
@@ -46,8 +47,8 @@ LinodeAnswer linodeCall(const ActionRequest& r, const LinodeEndpoint& api, const
     }
   }
   ActionResult failed = classifyHttp(resp, what, problem);
-  // A 2xx that is not JSON: the API (or something in front of it) is not answering as Linode does.
-  if (ok) failed = {ActionStatus::retryable, what + ": answer is not JSON"};
+  // A 2xx that is not a JSON object: the API (or something in front of it) is not answering as Linode does.
+  if (ok) failed = {ActionStatus::retryable, what + ": answer is not a JSON object"};
   out.failure = failed;
   return out;
 }

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "action_registry.h"
+#include "http_outcome.h"
 #include "linode_api.h"
 
 namespace hale::aggregator {
@@ -44,7 +45,7 @@ class LinodeDnsAction final : public Action {
     if (o_.ttl != 0) body["ttl_sec"] = o_.ttl;
     LinodeAnswer put = linodeCall(req, o_.api, "PUT", recordPath(id), body, "PUT record " + std::to_string(id));
     if (put.failure) return *put.failure;
-    return {ActionStatus::applied, describe(id) + " " + current.body.value("target", "?") + " -> " + o_.target};
+    return {ActionStatus::applied, describe(id) + " " + jsonText(current.body, "target", "?") + " -> " + o_.target};
   }
 
   ActionResult verify(const ActionRequest& req) override {
@@ -53,7 +54,7 @@ class LinodeDnsAction final : public Action {
     if (auto failed = readRecord(req, id, current)) return *failed;
     if (!matches(current.body))
       return {ActionStatus::permanent,
-              describe(id) + " is " + current.body.value("target", "?") + ", not " + o_.target};
+              describe(id) + " is " + jsonText(current.body, "target", "?") + ", not " + o_.target};
     return {ActionStatus::applied, describe(id) + " " + o_.target};
   }
 
@@ -69,7 +70,7 @@ class LinodeDnsAction final : public Action {
   }
 
   bool matches(const nlohmann::json& record) const {
-    if (!record.is_object() || record.value("target", "") != o_.target) return false;
+    if (!record.is_object() || jsonText(record, "target", "") != o_.target) return false;
     return o_.ttl == 0 || (record.contains("ttl_sec") && record["ttl_sec"].is_number_integer() &&
                            record["ttl_sec"].get<int64_t>() == o_.ttl);
   }
@@ -97,7 +98,7 @@ class LinodeDnsAction final : public Action {
       if (!list.body.contains("data") || !list.body["data"].is_array())
         return ActionResult{ActionStatus::retryable, "GET records: answer has no data list"};
       for (const auto& rec : list.body["data"]) {
-        if (rec.is_object() && rec.value("name", "") == o_.name && rec.value("type", "") == o_.type &&
+        if (rec.is_object() && jsonText(rec, "name", "") == o_.name && jsonText(rec, "type", "") == o_.type &&
             rec.contains("id") && rec["id"].is_number_integer())
           found.push_back(rec["id"].get<int64_t>());
       }

@@ -7,6 +7,7 @@
 // Reads each node first and writes only those whose mode differs; verify() reads them all back.
 
 #include "action_registry.h"
+#include "http_outcome.h"
 #include "linode_api.h"
 
 namespace hale::aggregator {
@@ -30,11 +31,11 @@ class LinodeNodeBalancerAction final : public Action {
       const std::string what = "node " + std::to_string(node);
       LinodeAnswer current = linodeCall(req, o_.api, "GET", path(node), nullptr, "GET " + what);
       if (current.failure) return *current.failure;
-      if (current.body.value("mode", "") == o_.mode) continue;
+      if (jsonText(current.body, "mode", "") == o_.mode) continue;
       LinodeAnswer put = linodeCall(req, o_.api, "PUT", path(node), {{"mode", o_.mode}}, "PUT " + what);
       if (put.failure) return *put.failure;
-      changed +=
-          (changed.empty() ? "" : ", ") + std::to_string(node) + " " + current.body.value("mode", "?") + "->" + o_.mode;
+      changed += (changed.empty() ? "" : ", ") + std::to_string(node) + " " + jsonText(current.body, "mode", "?") +
+                 "->" + o_.mode;
     }
     if (changed.empty()) return {ActionStatus::already_applied, "nodes already " + o_.mode};
     return {ActionStatus::applied, "nodes " + changed};
@@ -44,9 +45,9 @@ class LinodeNodeBalancerAction final : public Action {
     for (int64_t node : o_.nodes) {
       LinodeAnswer current = linodeCall(req, o_.api, "GET", path(node), nullptr, "GET node " + std::to_string(node));
       if (current.failure) return *current.failure;
-      if (current.body.value("mode", "") != o_.mode) {
+      if (jsonText(current.body, "mode", "") != o_.mode) {
         return {ActionStatus::permanent,
-                "node " + std::to_string(node) + " is " + current.body.value("mode", "?") + ", not " + o_.mode};
+                "node " + std::to_string(node) + " is " + jsonText(current.body, "mode", "?") + ", not " + o_.mode};
       }
     }
     return {ActionStatus::applied, "nodes " + o_.mode};

@@ -92,9 +92,9 @@ OvhApi::Answer OvhApi::call(const ActionRequest& r, const std::string& method, c
   std::string cls;
   std::string message;
   if (out.body.is_object()) {
-    code = out.body.value("errorCode", "");
-    cls = out.body.value("class", "");
-    message = out.body.value("message", "");
+    code = jsonText(out.body, "errorCode", "");
+    cls = jsonText(out.body, "class", "");
+    message = jsonText(out.body, "message", "");
   }
   const std::string query_id = resp.header("x-ovh-queryid");
   std::string problem = (code.empty() ? cls : code) + (message.empty() ? "" : ": " + message);

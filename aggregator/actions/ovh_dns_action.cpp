@@ -12,6 +12,7 @@
 #include <set>
 
 #include "action_registry.h"
+#include "http_outcome.h"
 #include "ovh_api.h"
 
 namespace hale::aggregator {
@@ -36,7 +37,10 @@ class OvhDnsAction final : public Action {
     const std::string path = "/domain/zone/" + o_.zone + "/record/" + std::to_string(id);
     OvhApi::Answer current = api_->call(req, "GET", path, nullptr, "GET record " + std::to_string(id));
     if (current.failure) return *current.failure;
-    std::string detail = "record " + std::to_string(id) + " " + current.body.value("target", "?") + " -> " + o_.target;
+    if (!current.body.is_object())
+      return {ActionStatus::retryable, "GET record " + std::to_string(id) + ": not a record"};
+    std::string detail =
+        "record " + std::to_string(id) + " " + jsonText(current.body, "target", "?") + " -> " + o_.target;
     if (matches(current.body)) {
       if (!refreshPending(req.request_id))
         return {ActionStatus::already_applied, "record " + std::to_string(id) + " already " + o_.target};
@@ -63,14 +67,14 @@ class OvhDnsAction final : public Action {
     if (current.failure) return *current.failure;
     if (!matches(current.body)) {
       return {ActionStatus::permanent,
-              "record " + std::to_string(id) + " is " + current.body.value("target", "?") + ", not " + o_.target};
+              "record " + std::to_string(id) + " is " + jsonText(current.body, "target", "?") + ", not " + o_.target};
     }
     return {ActionStatus::applied, "record " + std::to_string(id) + " " + o_.target};
   }
 
  private:
   bool matches(const nlohmann::json& record) const {
-    if (!record.is_object() || record.value("target", "") != o_.target) return false;
+    if (!record.is_object() || jsonText(record, "target", "") != o_.target) return false;
     return o_.ttl < 0 ||
            (record.contains("ttl") && record["ttl"].is_number_integer() && record["ttl"].get<int64_t>() == o_.ttl);
   }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "action_registry.h"
+#include "http_outcome.h"
 #include "ovh_api.h"
 
 namespace hale::aggregator {
@@ -38,7 +39,8 @@ class OvhIplbAction final : public Action {
       const std::string what = "server " + std::to_string(server);
       OvhApi::Answer current = api_->call(req, "GET", path(server), nullptr, "GET " + what);
       if (current.failure) return *current.failure;
-      if (current.body.is_object() && current.body.value("status", "") == o_.status) continue;
+      if (!current.body.is_object()) return {ActionStatus::retryable, "GET " + what + ": not a farm server"};
+      if (jsonText(current.body, "status", "") == o_.status) continue;
       pending(req.request_id, 0);  // staged from here on: the refresh is owed even if a later call fails
       OvhApi::Answer put = api_->call(req, "PUT", path(server), {{"status", o_.status}}, "PUT " + what);
       if (put.failure) return *put.failure;
@@ -54,7 +56,7 @@ class OvhIplbAction final : public Action {
         return {ActionStatus::retryable, "POST refresh: answer has no task id"};
       task = refresh.body["id"].get<int64_t>();
       pending(req.request_id, *task);
-      if (refresh.body.value("status", "") == "done") {
+      if (jsonText(refresh.body, "status", "") == "done") {
         forget(req.request_id);
         return {ActionStatus::applied,
                 "servers " + changed + " " + o_.status + ", refresh task " + std::to_string(*task) + " done"};
@@ -70,7 +72,7 @@ class OvhIplbAction final : public Action {
     for (int64_t server : o_.servers) {
       OvhApi::Answer current = api_->call(req, "GET", path(server), nullptr, "GET server " + std::to_string(server));
       if (current.failure) return *current.failure;
-      const std::string status = current.body.is_object() ? current.body.value("status", "?") : "?";
+      const std::string status = current.body.is_object() ? jsonText(current.body, "status", "?") : "?";
       if (status != o_.status)
         return {ActionStatus::permanent, "server " + std::to_string(server) + " is " + status + ", not " + o_.status};
     }
@@ -89,7 +91,7 @@ class OvhIplbAction final : public Action {
       OvhApi::Answer t = api_->call(req, "GET", "/ipLoadbalancing/" + o_.service + "/task/" + std::to_string(task),
                                     nullptr, "GET " + what);
       if (t.failure) return *t.failure;
-      const std::string status = t.body.is_object() ? t.body.value("status", "") : "";
+      const std::string status = t.body.is_object() ? jsonText(t.body, "status", "") : "";
       if (status == "done") {
         forget(req.request_id);
         return {ActionStatus::applied, what + " done"};

@@ -183,6 +183,28 @@ TEST_F(LinodeTest, TheRunnerGivesUpAtTheDeadlineAndNeverRetriesAPermanentError) 
   EXPECT_EQ(refusing.requests().size(), 1u);
 }
 
+TEST_F(LinodeTest, MalformedAnswersAreErrorsNotCrashes) {
+  CannedHttpServer fake;
+  auto nodes = action(fake.url("/v4"), std::string(kNodes) + "nodes = [1]\nmode = \"reject\"\n");
+  auto dns = action(fake.url("/v4"),
+                    "type = \"linode_dns\"\ndomain_id = 9\nrecord_name = \"app\"\ntarget = \"198.51.100.7\"\n");
+  // Whatever an action makes of a malformed answer, execute-then-verify never reports success on it.
+  auto succeeds = [](Action& a) {
+    const ActionStatus e = a.execute(test::actionRequest()).status;
+    if (e != ActionStatus::applied && e != ActionStatus::already_applied) return false;
+    const ActionStatus v = a.verify(test::actionRequest()).status;
+    return v == ActionStatus::applied || v == ActionStatus::already_applied;
+  };
+  for (const char* body : {"[]", "\"mode\"", R"({"mode": 5})", "null", "{not json", ""}) {
+    SCOPED_TRACE(body);
+    fake.respond(200, body);
+    EXPECT_FALSE(succeeds(*nodes));
+    EXPECT_FALSE(succeeds(*dns));
+  }
+  fake.respond(200, R"({"data": [{"id": "x", "name": "app", "type": "A"}, 7], "pages": "many"})");
+  EXPECT_EQ(dns->execute(test::actionRequest()).status, ActionStatus::permanent);
+}
+
 TEST_F(LinodeTest, AlreadyInTheDesiredStateWritesNothing) {
   CannedHttpServer fake;
   fake.respond(200, R"({"id":5,"name":"app","type":"A","target":"198.51.100.7","ttl_sec":300})");

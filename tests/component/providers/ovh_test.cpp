@@ -228,6 +228,24 @@ TEST_F(OvhTest, ErrorCodesDecideNotTheStatus) {
   EXPECT_EQ(stalled.detail, "GET record 5: no answer within the timeout");
 }
 
+TEST_F(OvhTest, MalformedAnswersAreErrorsNotCrashes) {
+  CannedHttpServer fake;
+  auto dns = action(fake.url("/1.0"), kDns);
+  auto lb = action(fake.url("/1.0"), kIplb);
+  fake.enqueue(200, "not a time");
+  EXPECT_EQ(dns->execute(test::actionRequest()).status, ActionStatus::retryable);
+  for (const char* body : {"[]", R"({"target": 7})", R"({"status": ["done"]})", "{oops", "1457018875"}) {
+    SCOPED_TRACE(body);
+    fake.respond(200, body);
+    const ActionResult r = dns->execute(test::actionRequest());
+    EXPECT_NE(r.status, ActionStatus::already_applied) << r.detail;
+    const ActionResult l = lb->execute(test::actionRequest(milliseconds{600}));
+    EXPECT_NE(l.status, ActionStatus::already_applied) << l.detail;
+  }
+  fake.respond(403, R"({"errorCode": 12, "class": null, "message": ["x"]})");
+  EXPECT_EQ(dns->execute(test::actionRequest()).status, ActionStatus::permanent);
+}
+
 TEST_F(OvhTest, EndpointNamesAndConfigErrors) {
   auto c = parseAggregatorConfig(
       "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"x\"]\n"

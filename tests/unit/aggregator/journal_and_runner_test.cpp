@@ -167,6 +167,30 @@ TEST_F(PlanRunnerTest, GivesUpAfterItsAttempts) {
   EXPECT_EQ(journal_->plan(p.id).value()->steps[1].state, "pending");
 }
 
+// An action that throws (a bug, or an answer it did not expect) fails its attempts, not the aggregator.
+class ThrowingAction final : public Action {
+ public:
+  ActionResult execute(const ActionRequest&) override {
+    ++calls;
+    throw std::out_of_range("answer had no field \"id\"");
+  }
+  int calls = 0;
+};
+
+TEST_F(PlanRunnerTest, AnActionThatThrowsFailsItsStepAndIsCounted) {
+  auto thrower = std::make_shared<ThrowingAction>();
+  actions_["throws"] =
+      ConfiguredAction{"throws", "test", StepPolicy{.attempts = 2, .backoff = std::chrono::milliseconds{5}}, thrower};
+  const PlanRecord p = create({"throws", "two"});
+  EXPECT_EQ(run(p), "failed");
+  EXPECT_EQ(thrower->calls, 2);
+  const auto plan = journal_->plan(p.id).value();
+  EXPECT_EQ(plan->steps[0].state, "failed");
+  EXPECT_EQ(plan->steps[0].detail, "retryable: unexpected error: answer had no field \"id\"");
+  EXPECT_EQ(plan->steps[1].state, "pending");
+  EXPECT_EQ(counters_.exceptions.load(), 2u);
+}
+
 TEST_F(PlanRunnerTest, PermanentFailureStopsThePlanAtOnce) {
   const PlanRecord p = create({"one", "broken", "two"});
   EXPECT_EQ(run(p), "failed");
