@@ -76,7 +76,10 @@ std::string Timeline::render(const TimelineEntry& e) const {
   } else {
     what = e.event + (e.subject.empty() ? "" : " " + e.subject);
   }
-  if (!e.detail.empty()) what += " (" + e.detail + ")";
+  // Step details repeat the action's name ("fence-eu attempt 1/3"): once is enough.
+  std::string detail = e.detail;
+  if (!e.subject.empty() && detail.rfind(e.subject + " ", 0) == 0) detail.erase(0, e.subject.size() + 1);
+  if (!detail.empty()) what += " (" + detail + ")";
   return offset + what;
 }
 
