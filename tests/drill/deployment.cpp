@@ -281,8 +281,9 @@ std::vector<std::string> Deployment::lines(const std::string& file) const {
 }
 
 std::string Deployment::describeFiles() const {
-  return "  journal      " + aggregator_->journalPath() + "  (halectl --socket " + aggregator_->socket() +
-         " journal)\n  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() + "/*.toml\n";
+  return "  journal      " + aggregator_->journalPath() + "  (SQLite; with --keep, read it live: halectl --socket " +
+         aggregator_->socket() + " journal)\n  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() +
+         "/*.toml\n";
 }
 
 }  // namespace hale::drill

@@ -5,9 +5,26 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${HALE_BUILD_DIR:-$root/build}
 
-bash "$root/packaging/install-deps.sh" > /dev/null
-echo "building hale (first run: a few minutes) ..."
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build "$build" --parallel "$(nproc)" --target hale-drill hale-agent hale-aggregator halectl > /dev/null
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tests/drill/run.sh: run as root (it installs packages and starts PostgreSQL, MariaDB and BIND)" >&2
+  exit 1
+fi
+mkdir -p "$build"
+log=$build/drill-setup.log
+: > "$log"
+# Quiet when all goes well; the whole story when something does not.
+step() {
+  echo "$1"
+  shift
+  if ! "$@" >> "$log" 2>&1; then
+    echo "failed; the last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+}
+step "installing dependencies (Debian packages, Prism) ..." bash "$root/packaging/install-deps.sh"
+step "configuring ..." cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "building hale (the first time takes a few minutes) ..." \
+  cmake --build "$build" --parallel "$(nproc)" --target hale-drill hale-agent hale-aggregator halectl
 echo
 exec "$build/tests/drill/hale-drill" "$@"
