@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "action_fixture.h"
 #include "canned_http_server.h"
 #include "http_client.h"
@@ -112,6 +114,34 @@ TEST_F(Route53Test, ThrottlingAndPriorRequestNotCompleteAreRetryable) {
   const ActionResult stalled = a->execute(test::actionRequest(milliseconds{300}));
   EXPECT_EQ(stalled.status, ActionStatus::retryable) << stalled.detail;
   EXPECT_NE(stalled.detail.find("timeout"), std::string::npos) << stalled.detail;
+}
+
+TEST_F(Route53Test, WaitsForInsyncAndResumesTheSameChangeAfterADeadline) {
+  hale::test::CannedHttpServer aws;
+  auto a = action(aws.url(""), "Z1", "[\"198.51.100.7\"]", "wait_insync = true\n");
+  const std::string pending =
+      "<GetChangeResponse><ChangeInfo><Id>/change/C42</Id><Status>PENDING</Status>"
+      "</ChangeInfo></GetChangeResponse>";
+  aws.enqueue(200, "<ListResourceRecordSetsResponse><ResourceRecordSets/></ListResourceRecordSetsResponse>");
+  aws.enqueue(200,
+              "<ChangeResourceRecordSetsResponse><ChangeInfo><Id>/change/C42</Id><Status>PENDING</Status>"
+              "</ChangeInfo></ChangeResourceRecordSetsResponse>");
+  aws.respond(200, pending);
+  // Still PENDING when this attempt's time is up: retryable.
+  const ActionResult first = a->execute(test::actionRequest(milliseconds{1500}));
+  EXPECT_EQ(first.status, ActionStatus::retryable) << first.detail;
+  EXPECT_EQ(first.detail, "change C42 still PENDING");
+  // The retry waits for the same change: no second write.
+  aws.enqueue(200, pending);
+  aws.respond(200,
+              "<GetChangeResponse><ChangeInfo><Id>/change/C42</Id><Status>INSYNC</Status></ChangeInfo>"
+              "</GetChangeResponse>");
+  const ActionResult second = a->execute(test::actionRequest(milliseconds{5000}));
+  EXPECT_EQ(second.status, ActionStatus::applied) << second.detail;
+  EXPECT_EQ(second.detail, "app.hale.test. A -> 198.51.100.7 (change C42 INSYNC)");
+  const std::vector<std::string> lines = aws.requests();
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l.rfind("POST", 0) == 0; }), 1);
+  EXPECT_EQ(lines.back(), "GET /2013-04-01/change/C42 HTTP/1.1");
 }
 
 // Its own moto: IAM mode is server-wide.
