@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 #include "clock.h"
 
@@ -42,14 +43,17 @@ std::vector<std::unique_ptr<test::AgentProcess>>& Deployment::agents(const std::
   return region == kRegionA ? agents_a_ : agents_b_;
 }
 
-std::string Deployment::agentChecks(const std::string& region) const {
+std::string Deployment::agentChecks(const std::string& region, bool isolated) const {
   // The database check is what makes a node healthy; 1 s apart, bounded well inside the heartbeat.
   const milliseconds interval = options_.heartbeat;
   const milliseconds timeout = std::max(milliseconds{200}, options_.heartbeat * 8 / 10);
   std::string check = "heartbeat_interval = \"" + ms(options_.heartbeat) + "\"\n[[check]]\nname = \"db\"\n";
   if (options_.db == "postgres") {
     const auto n = region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby;
-    check += "type = \"postgres\"\nconninfo = \"" + pg_->conninfo(n) + "\"\n";
+    std::string conninfo = pg_->conninfo(n);
+    // The isolated node reaches its database over its namespace's link.
+    if (isolated) conninfo.replace(conninfo.find("127.0.0.1"), 9, netns_->hostAddress());
+    check += "type = \"postgres\"\nconninfo = \"" + conninfo + "\"\n";
   } else {
     const auto n = region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica;
     check += "type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(mysql_->port(n)) + "\nuser = \"" +
@@ -153,9 +157,11 @@ void Deployment::startAgents(const std::string& region) {
   auto& list = agents(region);
   list.clear();
   for (int i = 1; i <= options_.nodes_per_region; ++i) {
-    list.push_back(std::make_unique<test::AgentProcess>(dir_, region + "-" + std::to_string(i), region,
-                                                        std::vector<std::string>{aggregator_->endpoint()},
-                                                        agentChecks(region)));
+    const bool isolated = netns_ && region == kRegionB && i == options_.nodes_per_region;
+    list.push_back(std::make_unique<test::AgentProcess>(
+        dir_, region + "-" + std::to_string(i), region,
+        std::vector<std::string>{isolated ? aggregator_->endpointOn(netns_->hostAddress()) : aggregator_->endpoint()},
+        agentChecks(region, isolated), isolated ? netns_->wrap({}) : std::vector<std::string>{}));
     list.back()->start();
   }
 }
@@ -190,10 +196,18 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
   dns_->start();
   dir_.writeFile("tsig-secret", dns_->keySecret() + "\n");
 
+  std::vector<std::string> extra_hosts;
+  if (options_.isolate_one_node) {
+    if (!pg_) throw std::runtime_error("isolating a node needs the PostgreSQL flavour");
+    say("network namespace for us-" + std::to_string(options_.nodes_per_region) + " (its own link to the others)");
+    netns_ = std::make_unique<test::NetworkNamespace>();
+    pg_->acceptClientsOn(test::PostgresPair::Node::standby, netns_->hostAddress(), netns_->innerAddress() + "/32");
+    extra_hosts.push_back(netns_->hostAddress());
+  }
   writeScripts();
   recordDatabasePid();
   say("starting hale-aggregator");
-  aggregator_ = std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig());
+  aggregator_ = std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig(), "aggregator", extra_hosts);
   aggregator_->start();
   for (const char* region : {kRegionA, kRegionB}) {
     say("starting " + std::to_string(options_.nodes_per_region) + " hale-agents in region " + region +
@@ -255,6 +269,13 @@ bool Deployment::databaseIsWritablePrimary(const std::string& region) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+void Deployment::networkHiccup(std::chrono::milliseconds how_long) {
+  if (!netns_) throw std::runtime_error("networkHiccup needs isolate_one_node");
+  netns_->linkDown();
+  std::this_thread::sleep_for(how_long);
+  netns_->linkUp();
 }
 
 void Deployment::freezeDatabase(const std::string& region) {

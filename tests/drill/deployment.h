@@ -16,6 +16,7 @@
 #include "bind_server.h"
 #include "hale_processes.h"
 #include "mariadb_pair.h"
+#include "network_namespace.h"
 #include "postgres_pair.h"
 #include "temp_dir.h"
 
@@ -30,6 +31,9 @@ struct DrillOptions {
   // The fence step waits this long after powering eu's database off, as a STONITH device confirms (tests
   // use it to act between fence and promote).
   std::chrono::milliseconds fence_settle{0};
+  // Runs us's last agent in a network namespace of its own, reaching the aggregator and its database over
+  // a veth link that networkHiccup() can take down (PostgreSQL flavour).
+  bool isolate_one_node = false;
 };
 
 inline constexpr const char* kRegionA = "eu";
@@ -57,6 +61,9 @@ class Deployment {
   std::vector<std::string> dnsAnswer() const;
   // Is `region`'s database the writable primary? Also proves it by writing a row.
   bool databaseIsWritablePrimary(const std::string& region);
+  // The isolated node's link goes down for `how_long`: its packets are lost, its TCP connections
+  // retransmit, and its queued heartbeats arrive late. Needs isolate_one_node.
+  void networkHiccup(std::chrono::milliseconds how_long);
   void freezeDatabase(const std::string& region);
   void thawDatabase(const std::string& region);
 
@@ -72,7 +79,7 @@ class Deployment {
 
  private:
   std::string aggregatorConfig() const;
-  std::string agentChecks(const std::string& region) const;
+  std::string agentChecks(const std::string& region, bool isolated = false) const;
   void startAgents(const std::string& region);
   void writeScripts() const;       // fence-eu.sh and notify.sh, run by the exec actions
   void recordDatabasePid() const;  // eu-db.pid, what fence-eu.sh kills
@@ -84,6 +91,7 @@ class Deployment {
   std::unique_ptr<test::PostgresPair> pg_;
   std::unique_ptr<test::MariadbPair> mysql_;
   std::unique_ptr<test::BindServer> dns_;
+  std::unique_ptr<test::NetworkNamespace> netns_;
   std::unique_ptr<test::AggregatorProcess> aggregator_;
   std::vector<std::unique_ptr<test::AgentProcess>> agents_a_;
   std::vector<std::unique_ptr<test::AgentProcess>> agents_b_;

@@ -18,10 +18,14 @@ CommandResult halectl(const std::string& socket, std::vector<std::string> args) 
   return runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
 }
 
-AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name)
+AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name,
+                                     const std::vector<std::string>& extra_hosts)
     : dir_(dir), name_(name) {
-  endpoint_ = "tcp://127.0.0.1:" + std::to_string(freeLoopbackPort());
-  config_ = dir.writeFile(name + ".toml", "listen = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + socket() +
+  port_ = freeLoopbackPort();
+  endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
+  std::string listen = "\"" + endpoint_ + "\"";
+  for (const std::string& host : extra_hosts) listen += ", \"" + endpointOn(host) + "\"";
+  config_ = dir.writeFile(name + ".toml", "listen = [" + listen + "]\ncontrol_socket = \"" + socket() +
                                               "\"\njournal = \"" + journalPath() + "\"\n[http]\nport = -1\n" + body);
 }
 
@@ -51,8 +55,9 @@ nlohmann::json AggregatorProcess::json(std::vector<std::string> args) const {
 }
 
 AgentProcess::AgentProcess(const TempDir& dir, const std::string& node, const std::string& region,
-                           const std::vector<std::string>& aggregators, const std::string& body)
-    : dir_(dir), node_(node) {
+                           const std::vector<std::string>& aggregators, const std::string& body,
+                           std::vector<std::string> wrapper)
+    : dir_(dir), node_(node), wrapper_(std::move(wrapper)) {
   http_port_ = freeLoopbackPort();
   std::string list;
   for (const std::string& a : aggregators) list += (list.empty() ? "\"" : ", \"") + a + "\"";
@@ -63,8 +68,9 @@ AgentProcess::AgentProcess(const TempDir& dir, const std::string& node, const st
 }
 
 void AgentProcess::start() {
-  process_ = std::make_unique<ChildProcess>(
-      SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = dir_.path() + "/" + node_ + ".log"});
+  std::vector<std::string> argv = wrapper_;
+  argv.insert(argv.end(), {HALE_AGENT_BIN, "--config", config_});
+  process_ = std::make_unique<ChildProcess>(SpawnOptions{.argv = argv, .log_path = dir_.path() + "/" + node_ + ".log"});
   if (!waitFor([&] { return !process_->running() || halectl(socket(), {"status"}).exit_code != 2; },
                milliseconds{10000}) ||
       !process_->running()) {

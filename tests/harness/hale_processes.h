@@ -23,8 +23,10 @@ CommandResult halectl(const std::string& socket, std::vector<std::string> args);
 
 class AggregatorProcess {
  public:
-  // `body`: everything but listen, control_socket, journal and [http], which are set here.
-  AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name = "aggregator");
+  // `body`: everything but listen, control_socket, journal and [http], which are set here. Heartbeats are
+  // taken on 127.0.0.1 and on each of `extra_hosts` (a network namespace's host side), on one port.
+  AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name = "aggregator",
+                    const std::vector<std::string>& extra_hosts = {});
 
   void start();  // returns once `halectl regions` answers; throws std::runtime_error otherwise
   void kill();   // SIGKILL
@@ -33,6 +35,8 @@ class AggregatorProcess {
   bool running() { return process_ && process_->running(); }
 
   const std::string& endpoint() const { return endpoint_; }
+  // The endpoint on one of the extra hosts.
+  std::string endpointOn(const std::string& host) const { return "tcp://" + host + ":" + std::to_string(port_); }
   std::string socket() const { return dir_.path() + "/" + name_ + ".sock"; }
   std::string journalPath() const { return dir_.path() + "/" + name_ + "-journal.db"; }
   std::string logPath() const { return dir_.path() + "/" + name_ + ".log"; }
@@ -45,6 +49,7 @@ class AggregatorProcess {
  private:
   const TempDir& dir_;
   std::string name_;
+  uint16_t port_ = 0;
   std::string endpoint_;
   std::string config_;
   std::unique_ptr<ChildProcess> process_;
@@ -53,8 +58,10 @@ class AggregatorProcess {
 class AgentProcess {
  public:
   // `body`: the agent's checks and settings; node, region, aggregators, [http] and control_socket are set here.
+  // `wrapper`: a prefix for its command line, e.g. NetworkNamespace::wrap's ("ip netns exec NAME").
   AgentProcess(const TempDir& dir, const std::string& node, const std::string& region,
-               const std::vector<std::string>& aggregators, const std::string& body);
+               const std::vector<std::string>& aggregators, const std::string& body,
+               std::vector<std::string> wrapper = {});
 
   void start();  // returns once `halectl status` answers
   void kill();   // SIGKILL
@@ -71,6 +78,7 @@ class AgentProcess {
   std::string node_;
   uint16_t http_port_ = 0;
   std::string config_;
+  std::vector<std::string> wrapper_;
   std::unique_ptr<ChildProcess> process_;
 };
 

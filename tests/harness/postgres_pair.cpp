@@ -182,6 +182,16 @@ void PostgresPair::cloneFrom(Server& source, Server& target) {
   if (!streaming) throw std::runtime_error(target.name + " is not streaming:\n" + target.process->logTail());
 }
 
+void PostgresPair::acceptClientsOn(Node n, const std::string& address, const std::string& cidr) {
+  Server& s = server(n);
+  const CommandResult hba = runCommand(
+      SpawnOptions{.argv = {"/bin/sh", "-c", "cat >> '" + s.data_dir + "/pg_hba.conf'"}, .run_as = "postgres"},
+      seconds{5}, "host all all " + cidr + " trust\n");
+  if (hba.exit_code != 0) throw std::runtime_error("cannot extend pg_hba.conf: " + hba.output);
+  query(n, "ALTER SYSTEM SET listen_addresses = '127.0.0.1," + address + "'");
+  restart(n);
+}
+
 void PostgresPair::rebuildAsStandby(Node n) {
   Server& target = server(n);
   Server& source = server(n == Node::primary ? Node::standby : Node::primary);

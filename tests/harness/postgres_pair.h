@@ -32,6 +32,9 @@ class PostgresPair {
   // Fast shutdown; start() is not repeatable, but a stopped node can be started again with restart().
   void stop(Node n);
   void restart(Node n);
+  // Makes `n` listen on `address` too and trust clients from `cidr` (a network namespace's link), then
+  // restarts it.
+  void acceptClientsOn(Node n, const std::string& address, const std::string& cidr);
   // Throws `n`'s data away and makes it a streaming standby of the other node (pg_basebackup), as an
   // operator does with a failed old primary before failing back. Returns once it streams.
   void rebuildAsStandby(Node n);

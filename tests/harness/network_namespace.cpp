@@ -1,0 +1,72 @@
+#include "network_namespace.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+
+#include "process.h"
+
+namespace hale::test {
+namespace {
+
+using std::chrono::seconds;
+
+void run(const std::vector<std::string>& argv) {
+  const CommandResult r = runCommand(SpawnOptions{.argv = argv}, seconds{10});
+  if (r.exit_code != 0) {
+    std::string line;
+    for (const std::string& a : argv) line += a + " ";
+    throw std::runtime_error("network namespace: " + line + "failed: " + r.output);
+  }
+}
+
+}  // namespace
+
+NetworkNamespace::NetworkNamespace() {
+  // Unique per process and instance: pid and a counter, both small enough for 15-character link names.
+  static std::atomic<int> counter{0};
+  const int n = counter.fetch_add(1);
+  const int subnet = (static_cast<int>(::getpid()) * 7 + n) % 250 + 1;
+  const std::string tag = std::to_string(::getpid() % 100000) + "x" + std::to_string(n);
+  name_ = "hale-" + tag;
+  host_if_ = "hh" + tag;
+  const std::string inner_if = "hn" + tag;
+  host_ip_ = "10.213." + std::to_string(subnet) + ".1";
+  inner_ip_ = "10.213." + std::to_string(subnet) + ".2";
+  const std::string ip = findExecutable("ip", {"/usr/sbin", "/sbin"});
+  if (ip.empty()) throw std::runtime_error("network namespace: ip (iproute2) not found");
+  run({ip, "netns", "add", name_});
+  try {
+    run({ip, "link", "add", host_if_, "type", "veth", "peer", "name", inner_if});
+    run({ip, "link", "set", inner_if, "netns", name_});
+    run({ip, "addr", "add", host_ip_ + "/30", "dev", host_if_});
+    run({ip, "link", "set", host_if_, "up"});
+    run({ip, "netns", "exec", name_, ip, "addr", "add", inner_ip_ + "/30", "dev", inner_if});
+    run({ip, "netns", "exec", name_, ip, "link", "set", inner_if, "up"});
+    run({ip, "netns", "exec", name_, ip, "link", "set", "lo", "up"});
+  } catch (...) {
+    runCommand(SpawnOptions{.argv = {ip, "netns", "del", name_}}, seconds{10});
+    runCommand(SpawnOptions{.argv = {ip, "link", "del", host_if_}}, seconds{10});
+    throw;
+  }
+}
+
+NetworkNamespace::~NetworkNamespace() {
+  const std::string ip = findExecutable("ip", {"/usr/sbin", "/sbin"});
+  runCommand(SpawnOptions{.argv = {ip, "netns", "del", name_}}, seconds{10});    // takes the veth pair with it
+  runCommand(SpawnOptions{.argv = {ip, "link", "del", host_if_}}, seconds{10});  // in case it did not
+}
+
+std::vector<std::string> NetworkNamespace::wrap(std::vector<std::string> argv) const {
+  std::vector<std::string> out = {findExecutable("ip", {"/usr/sbin", "/sbin"}), "netns", "exec", name_};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+void NetworkNamespace::linkDown() {
+  run({findExecutable("ip", {"/usr/sbin", "/sbin"}), "link", "set", host_if_, "down"});
+}
+void NetworkNamespace::linkUp() { run({findExecutable("ip", {"/usr/sbin", "/sbin"}), "link", "set", host_if_, "up"}); }
+
+}  // namespace hale::test
