@@ -27,15 +27,19 @@ NetworkNamespace::NetworkNamespace() {
   // Unique per process and instance: pid and a counter, both small enough for 15-character link names.
   static std::atomic<int> counter{0};
   const int n = counter.fetch_add(1);
-  const int subnet = (static_cast<int>(::getpid()) * 7 + n) % 250 + 1;
   const std::string tag = std::to_string(::getpid() % 100000) + "x" + std::to_string(n);
+  const std::string ip = findExecutable("ip", {"/usr/sbin", "/sbin"});
+  if (ip.empty()) throw std::runtime_error("network namespace: ip (iproute2) not found");
+  // A /30 no other test process holds right now (tests run in parallel).
+  const std::string taken = runCommand(SpawnOptions{.argv = {ip, "-4", "-o", "addr", "show"}}, seconds{10}).output;
+  int subnet = (static_cast<int>(::getpid()) * 7 + n) % 250 + 1;
+  for (int i = 0; i < 250 && taken.find("10.213." + std::to_string(subnet) + ".") != std::string::npos; ++i)
+    subnet = subnet % 250 + 1;
   name_ = "hale-" + tag;
   host_if_ = "hh" + tag;
   const std::string inner_if = "hn" + tag;
   host_ip_ = "10.213." + std::to_string(subnet) + ".1";
   inner_ip_ = "10.213." + std::to_string(subnet) + ".2";
-  const std::string ip = findExecutable("ip", {"/usr/sbin", "/sbin"});
-  if (ip.empty()) throw std::runtime_error("network namespace: ip (iproute2) not found");
   run({ip, "netns", "add", name_});
   try {
     run({ip, "link", "add", host_if_, "type", "veth", "peer", "name", inner_if});
