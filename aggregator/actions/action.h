@@ -48,6 +48,11 @@ class Action {
   virtual ActionResult verify(const ActionRequest&) { return {ActionStatus::applied, ""}; }
 };
 
+// For actions that poll (a change to propagate, a task to finish, a standby to replay): waits `interval`
+// and returns true, or returns false at once when the attempt's deadline would pass first, or as soon as
+// the request is cancelled.
+bool pauseBeforePoll(const ActionRequest& r, std::chrono::milliseconds interval);
+
 // Retry settings every action has, from its config table.
 struct StepPolicy {
   std::chrono::milliseconds timeout{30000};  // per attempt

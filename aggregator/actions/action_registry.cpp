@@ -19,16 +19,6 @@ constexpr ActionType kActionTypes[] = {
 
 }  // namespace
 
-std::string_view toString(ActionStatus s) {
-  switch (s) {
-    case ActionStatus::applied: return "applied";
-    case ActionStatus::already_applied: return "already_applied";
-    case ActionStatus::retryable: return "retryable";
-    case ActionStatus::permanent: return "permanent";
-  }
-  return "?";
-}
-
 std::span<const ActionType> actionTypes() { return kActionTypes; }
 
 const ActionType* findActionType(std::string_view name) {

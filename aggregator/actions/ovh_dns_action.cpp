@@ -9,11 +9,11 @@
 // it for the same request and the refresh has not succeeded yet (then only the refresh is sent).
 
 #include <mutex>
-#include <set>
 
 #include "action_registry.h"
 #include "http_outcome.h"
 #include "ovh_api.h"
+#include "request_memo.h"
 
 namespace hale::aggregator {
 namespace {
@@ -42,20 +42,20 @@ class OvhDnsAction final : public Action {
     std::string detail =
         "record " + std::to_string(id) + " " + jsonText(current.body, "target", "?") + " -> " + o_.target;
     if (matches(current.body)) {
-      if (!refreshPending(req.request_id))
+      if (!refresh_owed_.get(req.request_id))
         return {ActionStatus::already_applied, "record " + std::to_string(id) + " already " + o_.target};
       detail = "record " + std::to_string(id) + " " + o_.target + " (refresh retried)";
     } else {
       nlohmann::json body = {{"target", o_.target}};
       if (o_.ttl >= 0) body["ttl"] = o_.ttl;
-      setRefreshPending(req.request_id, true);  // before the write: a failed refresh must be retried
+      refresh_owed_.set(req.request_id, true);  // before the write: a failed refresh must be retried
       OvhApi::Answer put = api_->call(req, "PUT", path, body, "PUT record " + std::to_string(id));
       if (put.failure) return *put.failure;
     }
     OvhApi::Answer refresh =
         api_->call(req, "POST", "/domain/zone/" + o_.zone + "/refresh", nullptr, "POST zone refresh");
     if (refresh.failure) return *refresh.failure;
-    setRefreshPending(req.request_id, false);
+    refresh_owed_.forget(req.request_id);
     return {ActionStatus::applied, detail + ", zone refreshed"};
   }
 
@@ -102,23 +102,10 @@ class OvhDnsAction final : public Action {
     return std::nullopt;
   }
 
-  bool refreshPending(const std::string& request_id) {
-    std::lock_guard lock(mu_);
-    return pending_.count(request_id) != 0;
-  }
-  void setRefreshPending(const std::string& request_id, bool pending) {
-    std::lock_guard lock(mu_);
-    if (pending) {
-      pending_.insert(request_id);
-    } else {
-      pending_.erase(request_id);
-    }
-  }
-
   std::unique_ptr<OvhApi> api_;
   std::mutex mu_;
   Options o_;
-  std::set<std::string> pending_;  // request ids whose record was written but whose refresh has not succeeded
+  RequestMemo<bool> refresh_owed_;  // the record was written, the refresh has not succeeded yet
 };
 
 }  // namespace

@@ -10,13 +10,10 @@
 // permanent; one still todo, doing or blocked at the deadline is retryable, and the retry waits for the
 // same task.
 
-#include <map>
-#include <mutex>
-#include <thread>
-
 #include "action_registry.h"
 #include "http_outcome.h"
 #include "ovh_api.h"
+#include "request_memo.h"
 
 namespace hale::aggregator {
 namespace {
@@ -41,12 +38,12 @@ class OvhIplbAction final : public Action {
       if (current.failure) return *current.failure;
       if (!current.body.is_object()) return {ActionStatus::retryable, "GET " + what + ": not a farm server"};
       if (jsonText(current.body, "status", "") == o_.status) continue;
-      pending(req.request_id, 0);  // staged from here on: the refresh is owed even if a later call fails
+      tasks_.set(req.request_id, 0);  // staged from here on: the refresh is owed even if a later call fails
       OvhApi::Answer put = api_->call(req, "PUT", path(server), {{"status", o_.status}}, "PUT " + what);
       if (put.failure) return *put.failure;
       changed += (changed.empty() ? "" : ", ") + std::to_string(server);
     }
-    std::optional<int64_t> task = pendingTask(req.request_id);
+    std::optional<int64_t> task = tasks_.get(req.request_id);
     if (!task) return {ActionStatus::already_applied, "servers already " + o_.status};
     if (*task == 0) {
       OvhApi::Answer refresh =
@@ -55,9 +52,9 @@ class OvhIplbAction final : public Action {
       if (!refresh.body.is_object() || !refresh.body.contains("id") || !refresh.body["id"].is_number_integer())
         return {ActionStatus::retryable, "POST refresh: answer has no task id"};
       task = refresh.body["id"].get<int64_t>();
-      pending(req.request_id, *task);
+      tasks_.set(req.request_id, *task);
       if (jsonText(refresh.body, "status", "") == "done") {
-        forget(req.request_id);
+        tasks_.forget(req.request_id);
         return {ActionStatus::applied,
                 "servers " + changed + " " + o_.status + ", refresh task " + std::to_string(*task) + " done"};
       }
@@ -93,42 +90,21 @@ class OvhIplbAction final : public Action {
       if (t.failure) return *t.failure;
       const std::string status = t.body.is_object() ? jsonText(t.body, "status", "") : "";
       if (status == "done") {
-        forget(req.request_id);
+        tasks_.forget(req.request_id);
         return {ActionStatus::applied, what + " done"};
       }
       if (status == "error" || status == "cancelled") {
-        forget(req.request_id);  // a new attempt stages and refreshes again
+        tasks_.forget(req.request_id);  // a new attempt stages and refreshes again
         return {ActionStatus::permanent, what + " " + status};
       }
-      const SteadyTime next = req.clock->steadyNow() + std::chrono::milliseconds{500};
-      if (next >= req.deadline)
+      if (!pauseBeforePoll(req, std::chrono::milliseconds{500}))
         return {ActionStatus::retryable, what + " still " + (status.empty() ? "unknown" : status)};
-      while (req.clock->steadyNow() < next) {
-        if (req.cancel != nullptr && req.cancel->load()) return {ActionStatus::retryable, "cancelled"};
-        std::this_thread::sleep_for(std::chrono::milliseconds{20});
-      }
     }
-  }
-
-  // Per request id: the refresh owed (task 0: not yet asked for) or the task to wait for.
-  std::optional<int64_t> pendingTask(const std::string& id) {
-    std::lock_guard lock(mu_);
-    auto it = tasks_.find(id);
-    return it == tasks_.end() ? std::nullopt : std::optional<int64_t>(it->second);
-  }
-  void pending(const std::string& id, int64_t task) {
-    std::lock_guard lock(mu_);
-    tasks_[id] = task;
-  }
-  void forget(const std::string& id) {
-    std::lock_guard lock(mu_);
-    tasks_.erase(id);
   }
 
   std::unique_ptr<OvhApi> api_;
   Options o_;
-  std::mutex mu_;
-  std::map<std::string, int64_t> tasks_;
+  RequestMemo<int64_t> tasks_;  // the refresh owed (0: not yet asked for) or the task to wait for
 };
 
 }  // namespace

@@ -12,7 +12,6 @@
 // commit). Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
 
 #include <cstdlib>
-#include <thread>
 
 #include "action_registry.h"
 #include "pg_client.h"
@@ -80,9 +79,9 @@ class PostgresPromoteAction final : public Action {
     // planned switchover loses nothing.
     if (!fenced.last_lsn.empty()) {
       // Forced: the operator has accepted losing what the standby lacks; wait briefly, then go on.
-      const PgDeadline wait{r.forced ? std::min(d.at, r.clock->steadyNow() + std::chrono::seconds{2}) : d.at, d.cancel,
-                            d.clock};
-      if (auto waited = waitForReplay(standby.value(), fenced.last_lsn, wait); !waited.empty()) {
+      ActionRequest wait = r;
+      if (r.forced) wait.deadline = std::min(r.deadline, r.clock->steadyNow() + std::chrono::seconds{2});
+      if (auto waited = waitForReplay(standby.value(), fenced.last_lsn, d, wait); !waited.empty()) {
         if (!r.forced) return {ActionStatus::retryable, waited + "; " + detail};
         detail += "; " + waited + ", promoted anyway (forced)";
       } else {
@@ -139,16 +138,18 @@ class PostgresPromoteAction final : public Action {
             lsn && !lsn.value().values.empty() ? lsn.value().values[0][0] : ""};
   }
 
-  // Polls until the standby has replayed up to `lsn`; "" when it has, else why not.
-  static std::string waitForReplay(PgConnection& standby, const std::string& lsn, const PgDeadline& d) {
+  // Polls until the standby has replayed up to `lsn`, until `wait`'s deadline; "" when it has, else why
+  // not. Each query is bounded by the step's deadline `d`, not the wait's: a query cut short would leave the
+  // connection busy for the pg_promote that follows.
+  static std::string waitForReplay(PgConnection& standby, const std::string& lsn, const PgDeadline& d,
+                                   const ActionRequest& wait) {
     const std::string sql = "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn";
     for (;;) {
       auto caught_up = standby.query(sql, d);
       if (!caught_up) return "standby: " + caught_up.error().message;
       if (caught_up.value().values.at(0).at(0) == "t") return "";
-      if (d.clock->steadyNow() + std::chrono::milliseconds{20} >= d.at)
+      if (!pauseBeforePoll(wait, std::chrono::milliseconds{20}))
         return "standby has not replayed the old primary's WAL up to " + lsn + " yet";
-      std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
   }
 

@@ -14,16 +14,14 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 #include "action_registry.h"
 #include "aws_credentials.h"
 #include "aws_error.h"
 #include "digest.h"
 #include "http_outcome.h"
+#include "request_memo.h"
 
 namespace hale::aggregator {
 namespace {
@@ -89,8 +87,7 @@ class Route53Action final : public Action {
   ActionResult execute(const ActionRequest& req) override {
     auto creds = resolveAwsCredentials(o_.credentials);
     if (!creds) return {ActionStatus::permanent, creds.error().message};
-    if (std::string change = pendingChange(req.request_id); !change.empty())
-      return waitInsync(req, creds.value(), change);
+    if (auto change = pending_.get(req.request_id)) return waitInsync(req, creds.value(), *change);
 
     RecordSet current;
     if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
@@ -105,7 +102,7 @@ class Route53Action final : public Action {
     const std::string done =
         o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + change + " " + status + ")";
     if (!o_.wait_insync || status == "INSYNC") return {ActionStatus::applied, done};
-    remember(req.request_id, change);
+    pending_.set(req.request_id, change);
     return waitInsync(req, creds.value(), change);
   }
 
@@ -198,36 +195,17 @@ class Route53Action final : public Action {
       if (resp.status != 200) return failure(resp, "GetChange " + id);
       const std::string_view status = xmlFirst(resp.body, "Status");
       if (status == "INSYNC") {
-        forget(req.request_id);
+        pending_.forget(req.request_id);
         return {ActionStatus::applied,
                 o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + id + " INSYNC)"};
       }
-      const SteadyTime next = req.clock->steadyNow() + std::chrono::seconds{1};
-      if (next >= req.deadline) return {ActionStatus::retryable, "change " + id + " still " + std::string(status)};
-      while (req.clock->steadyNow() < next) {
-        if (req.cancel != nullptr && req.cancel->load()) return {ActionStatus::retryable, "cancelled"};
-        std::this_thread::sleep_for(std::chrono::milliseconds{50});
-      }
+      if (!pauseBeforePoll(req, std::chrono::seconds{1}))
+        return {ActionStatus::retryable, "change " + id + " still " + std::string(status)};
     }
   }
 
-  std::string pendingChange(const std::string& request_id) {
-    std::lock_guard lock(mu_);
-    auto it = pending_.find(request_id);
-    return it == pending_.end() ? std::string() : it->second;
-  }
-  void remember(const std::string& request_id, const std::string& change) {
-    std::lock_guard lock(mu_);
-    pending_[request_id] = change;
-  }
-  void forget(const std::string& request_id) {
-    std::lock_guard lock(mu_);
-    pending_.erase(request_id);
-  }
-
   Options o_;
-  std::mutex mu_;
-  std::map<std::string, std::string> pending_;  // request id -> change id still PENDING
+  RequestMemo<std::string> pending_;  // the change id still PENDING
 };
 
 }  // namespace

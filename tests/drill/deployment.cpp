@@ -278,19 +278,16 @@ void Deployment::networkHiccup(std::chrono::milliseconds how_long) {
   netns_->linkUp();
 }
 
-void Deployment::freezeDatabase(const std::string& region) {
-  if (pg_) {
-    pg_->freeze(region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby);
-  } else {
-    mysql_->freeze(region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica);
-  }
-}
+void Deployment::freezeDatabase(const std::string& region) { signalDatabase(region, true); }
+void Deployment::thawDatabase(const std::string& region) { signalDatabase(region, false); }
 
-void Deployment::thawDatabase(const std::string& region) {
+void Deployment::signalDatabase(const std::string& region, bool freeze) {
   if (pg_) {
-    pg_->thaw(region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby);
+    const auto n = region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby;
+    freeze ? pg_->freeze(n) : pg_->thaw(n);
   } else {
-    mysql_->thaw(region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica);
+    const auto n = region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica;
+    freeze ? mysql_->freeze(n) : mysql_->thaw(n);
   }
 }
 

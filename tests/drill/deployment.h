@@ -85,6 +85,7 @@ class Deployment {
   void recordDatabasePid() const;  // eu-db.pid, what fence-eu.sh kills
   bool regionUp(const std::string& region) const;
   std::vector<std::string> lines(const std::string& file) const;
+  void signalDatabase(const std::string& region, bool freeze);
 
   DrillOptions options_;
   test::TempDir dir_;

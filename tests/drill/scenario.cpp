@@ -23,12 +23,23 @@ std::pair<int64_t, std::string> newestPlan(Deployment& d) {
   return {plans[0].value("id", int64_t{0}), plans[0].value("state", "")};
 }
 
+// Prints the journal's new timeline entries and returns them.
+std::vector<TimelineEntry> printNew(Deployment& d, Timeline& timeline, const Printer& print) {
+  std::vector<TimelineEntry> added = timeline.addJournal(readJournal(d.aggregator().socket()));
+  for (const TimelineEntry& e : added) print(timeline.render(e));
+  return added;
+}
+
+void mark(Timeline& timeline, const TimelineEntry& e, const Printer& print) {
+  timeline.addMark(e);
+  print(timeline.render(e));
+}
+
 FailoverRun killAndFollow(Deployment& d, const Printer& print, milliseconds limit, const std::atomic<bool>& stop) {
   FailoverRun run;
-  const int64_t before = newestPlan(d).first;
   const int64_t kill_ms = d.killRegionA();
   run.timeline = Timeline(kill_ms);
-  print("      0 ms  KILL region eu: its agents and its database server (SIGKILL)");
+  print(run.timeline.render({kill_ms, "kill", kRegionA}));
 
   // The last heartbeat the aggregator heard from eu, from its own clock ("heard N ms ago").
   const int64_t asked = nowMs();
@@ -40,14 +51,9 @@ FailoverRun killAndFollow(Deployment& d, const Printer& print, milliseconds limi
       if (ago >= 0) last = std::max(last, asked - ago);
     }
   }
-  if (last > 0) {
-    TimelineEntry mark{last, "last-heartbeat", kRegionA, "", -1};
-    run.timeline.addMark(mark);
-    char line[96];
-    std::snprintf(line, sizeof line, "%+7lld ms  last heartbeat heard from eu", static_cast<long long>(last - kill_ms));
-    print(line);
-  }
+  if (last > 0) mark(run.timeline, {last, "last-heartbeat", kRegionA}, print);
 
+  // The plan's progress comes from the journal's own events, the DNS answer from a real query.
   const auto deadline = std::chrono::steady_clock::now() + limit;
   auto next_dns = std::chrono::steady_clock::now();
   int64_t decided_ms = 0;
@@ -56,35 +62,24 @@ FailoverRun killAndFollow(Deployment& d, const Printer& print, milliseconds limi
       run.interrupted = true;
       return run;
     }
-    for (const TimelineEntry& e : run.timeline.addJournal(readJournal(d.aggregator().socket()))) {
-      print(run.timeline.render(e));
-      if (e.event == "+decision") decided_ms = e.at_ms;
-    }
-    const auto [plan, state] = newestPlan(d);
-    if (plan > before) {
-      run.plan_id = plan;
-      run.plan_done = state == "done";
-      run.plan_failed = state == "failed";
+    for (const TimelineEntry& e : printNew(d, run.timeline, print)) {
+      if (e.event == "+decision") {
+        decided_ms = e.at_ms;
+        run.plan_id = e.plan_id;
+      }
+      if (e.plan_id != 0 && e.plan_id == run.plan_id) {
+        run.plan_done |= e.event == "+plan-done";
+        run.plan_failed |= e.event == "-plan-failed";
+      }
     }
     if (!run.dns_switched && std::chrono::steady_clock::now() >= next_dns) {
       next_dns = std::chrono::steady_clock::now() + milliseconds{100};
       if (d.dnsAnswer() == std::vector<std::string>{kAddressB}) {
         run.dns_switched = true;
-        TimelineEntry mark{nowMs(), "dns-answer", kRegionB, "", -1};
-        run.timeline.addMark(mark);
-        char line[128];
-        std::snprintf(line, sizeof line, "%+7lld ms  DNS: app.hale.test answers %s (us), seen by a real query",
-                      static_cast<long long>(mark.at_ms - kill_ms), kAddressB);
-        print(line);
+        mark(run.timeline, {nowMs(), "dns-answer", kRegionB, kAddressB}, print);
       }
     }
-    if (run.plan_failed) break;
-    if (run.plan_done && run.dns_switched) {
-      // The last journal entries (plan-done lands with the state), then stop.
-      for (const TimelineEntry& e : run.timeline.addJournal(readJournal(d.aggregator().socket())))
-        print(run.timeline.render(e));
-      break;
-    }
+    if (run.plan_failed || (run.plan_done && run.dns_switched)) break;
     // Dry run: the decision is journaled and nothing else will happen; give it a moment to prove that.
     if (d.options().dry_run && decided_ms != 0 && nowMs() - decided_ms > 3000) break;
     std::this_thread::sleep_for(milliseconds{20});
@@ -96,12 +91,9 @@ bool followPlan(Deployment& d, Timeline& timeline, int64_t plan_id, const Printe
                 const std::atomic<bool>& stop) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline && !stop) {
-    for (const TimelineEntry& e : timeline.addJournal(readJournal(d.aggregator().socket()))) print(timeline.render(e));
-    const auto [plan, state] = newestPlan(d);
-    if (plan == plan_id && (state == "done" || state == "failed")) {
-      for (const TimelineEntry& e : timeline.addJournal(readJournal(d.aggregator().socket())))
-        print(timeline.render(e));
-      return state == "done";
+    for (const TimelineEntry& e : printNew(d, timeline, print)) {
+      if (e.plan_id == plan_id && e.event == "+plan-done") return true;
+      if (e.plan_id == plan_id && e.event == "-plan-failed") return false;
     }
     std::this_thread::sleep_for(milliseconds{50});
   }

@@ -38,8 +38,8 @@ std::vector<TimelineEntry> Timeline::addJournal(const nlohmann::json& events) {
     const int64_t id = e.value("id", int64_t{0});
     if (id <= last_id_) continue;
     last_id_ = id;
-    TimelineEntry t{e.value("ts_ms", int64_t{0}), e.value("event", ""), e.value("subject", ""), e.value("detail", ""),
-                    e.value("step", -1)};
+    TimelineEntry t{e.value("ts_ms", int64_t{0}), e.value("event", ""), e.value("subject", ""),
+                    e.value("detail", ""),        e.value("step", -1),  e.value("plan_id", int64_t{0})};
     if (t.at_ms < kill_ms_ || kShown.count(t.event) == 0) continue;
     entries_.push_back(t);
     added.push_back(t);
@@ -51,7 +51,14 @@ std::string Timeline::render(const TimelineEntry& e) const {
   char offset[32];
   std::snprintf(offset, sizeof offset, "%+7lld ms  ", static_cast<long long>(e.at_ms - kill_ms_));
   std::string what;
-  if (e.event == "+node-suspect") {
+  if (e.event == "kill") {
+    what = "KILL region " + e.subject + ": its agents and its database server (SIGKILL)";
+  } else if (e.event == "last-heartbeat") {
+    what = "last heartbeat heard from " + e.subject;
+  } else if (e.event == "dns-answer") {
+    return std::string(offset) + "DNS: app.hale.test answers " + e.detail + " (" + e.subject +
+           "), seen by a real query";
+  } else if (e.event == "+node-suspect") {
     what = "node " + e.subject + " suspect";
   } else if (e.event == "+node-failed") {
     what = "node " + e.subject + " failed";

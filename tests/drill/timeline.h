@@ -19,6 +19,7 @@ struct TimelineEntry {
   std::string subject;
   std::string detail;
   int step = -1;
+  int64_t plan_id = 0;  // the journal's plan, 0 for events of none
 };
 
 class Timeline {
@@ -30,7 +31,8 @@ class Timeline {
   std::vector<TimelineEntry> addJournal(const nlohmann::json& events);
   void addMark(TimelineEntry e) { entries_.push_back(std::move(e)); }
 
-  // One line: "  +2712 ms  node eu-1 failed (silent for 2500ms)".
+  // One line: "  +2712 ms  node eu-1 failed (silent for 2500ms)". The drill's own marks ("kill",
+  // "last-heartbeat", "dns-answer") read as what they are.
   std::string render(const TimelineEntry& e) const;
 
   // Offset from the kill of the first entry named `event` (and `subject`, and `step` when given).

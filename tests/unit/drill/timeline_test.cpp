@@ -14,7 +14,7 @@ nlohmann::json event(int64_t id, int64_t ts, const std::string& name, const std:
 
 TEST(Timeline, KeepsTheStoryAfterTheKillOnceEach) {
   Timeline t(10'000);
-  const nlohmann::json journal = {
+  nlohmann::json journal = {
       event(1, 9'000, "+node-suspect", "eu-1"),   // before the kill: not part of this story
       event(2, 10'500, "+node-healthy", "us-1"),  // not a failover event
       event(3, 11'200, "+node-suspect", "eu-1", "silent for 1500ms"),
@@ -22,6 +22,7 @@ TEST(Timeline, KeepsTheStoryAfterTheKillOnceEach) {
       event(5, 12'701, "+decision", "failover eu -> us", "region eu down"),
       event(6, 12'702, "+plan-step-start", "fence-eu", "fence-eu attempt 1/3", 0),
   };
+  journal[4]["plan_id"] = 3;
   const std::vector<TimelineEntry> added = t.addJournal(journal);
   ASSERT_EQ(added.size(), 4u);
   EXPECT_TRUE(t.addJournal(journal).empty()) << "the same events again add nothing";
@@ -33,8 +34,13 @@ TEST(Timeline, KeepsTheStoryAfterTheKillOnceEach) {
   EXPECT_EQ(t.offset("+plan-step-start", "", 0), 2702);
   EXPECT_EQ(t.offset("+plan-done"), std::nullopt);
 
-  t.addMark({13'100, "dns-answer", "us", "", -1});
+  t.addMark({13'100, "dns-answer", "us", "198.51.100.10"});
   EXPECT_EQ(t.offset("dns-answer"), 3100);
+  EXPECT_EQ(t.render(t.entries().back()),
+            "  +3100 ms  DNS: app.hale.test answers 198.51.100.10 (us), seen by a real query");
+  EXPECT_EQ(t.render({10'000, "kill", "eu"}),
+            "     +0 ms  KILL region eu: its agents and its database server (SIGKILL)");
+  EXPECT_EQ(added[2].plan_id, 3);
 }
 
 TEST(Timeline, IgnoresAnAnswerThatIsNotAJournal) {
