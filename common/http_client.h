@@ -20,6 +20,9 @@ struct HttpRequest {
   const std::atomic<bool>* cancel = nullptr;  // aborts the transfer when it becomes true
   size_t max_body = size_t{1} << 20;          // bytes of the answer kept; the rest is discarded
   bool verify_tls = true;
+  std::string ca_file;    // PEM bundle to verify the server against; empty: the system's
+  std::string cert_file;  // PEM client certificate (mutual TLS), with key_file
+  std::string key_file;
   std::string aws_sigv4;  // "aws:amz:REGION:SERVICE"; empty: unsigned
   std::string userpwd;    // "ACCESS_KEY:SECRET_KEY" when signing
 };
