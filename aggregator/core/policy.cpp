@@ -98,10 +98,13 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
   // about the facts it would need (isolation), unless forced.
   if (request) {
     if (seen.isolated && !request->force) return none("refused: fail static (every region silent; use --force)");
+    if (seen.quorum_lost && !request->force)
+      return none("refused: no quorum of observers (" + seen.quorum_detail + "; use --force)");
     return operatorDecision(seen, state, config, *request, wall_now);
   }
   if (seen.tilt) return none("tilt: own loop stalled recently, not acting");
   if (seen.isolated) return none("fail static: every region silent at once, suspecting own isolation");
+  if (seen.quorum_lost) return none("no quorum: " + seen.quorum_detail + ", not acting");
   if (state.paused) return none("paused");
   if (state.plan_running) return none("a plan is running");
   if (!state.awaiting_approval.empty()) return none("awaiting approval of plan " + state.awaiting_approval);
@@ -123,9 +126,11 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
     if (config.dry_run && state.dry_run_decided == active->name + ">" + target->name) {
       return none("dry run: failover " + active->name + " to " + target->name + " already journaled");
     }
-    return act(Decision::Kind::failover, active->name, target->name,
-               "region " + active->name + " down: below its minimum for " + human(now - active->below_since) + " (" +
-                   std::to_string(active->healthy) + "/" + std::to_string(active->total) + " nodes healthy)",
+    const std::string why = active->quorum.empty() ? "below its minimum for " + human(now - active->below_since) +
+                                                         " (" + std::to_string(active->healthy) + "/" +
+                                                         std::to_string(active->total) + " nodes healthy)"
+                                                   : active->quorum;
+    return act(Decision::Kind::failover, active->name, target->name, "region " + active->name + " down: " + why,
                config);
   }
 

@@ -21,6 +21,9 @@ struct RegionSummary {
   SteadyTime below_since{};  // when it fell below its minimum (meaningful while down)
   uint32_t healthy = 0;
   uint32_t total = 0;
+  // With several observers: how the quorum reached `verdict` (core/quorum), which then replaces this
+  // aggregator's own view; empty when one aggregator decides alone.
+  std::string quorum;
 };
 
 struct PolicyConfig {
@@ -55,6 +58,10 @@ struct Observations {
   std::vector<RegionSummary> regions;
   bool isolated = false;
   bool tilt = false;
+  // With several observers: fewer than a quorum of them could be heard, so nothing is known well enough
+  // to act on (fail static extended to the observers).
+  bool quorum_lost = false;
+  std::string quorum_detail;
 };
 
 struct Decision {
