@@ -49,6 +49,66 @@ void readGuards(ConfigTable& root, AggregatorConfig& c) {
   t->finish();
 }
 
+void readCoordination(ConfigTable& root, AggregatorConfig& c) {
+  std::string mode;
+  if (!root.has("coordination")) {
+    root.error("coordination",
+               "required: \"none\" (this aggregator decides alone, and a path cut between it and a healthy region "
+               "can fail that region over) or \"etcd\" (a quorum of observers and one leader; see [etcd])");
+  }
+  root.getEnum("coordination", mode, {"none", "etcd"});
+  CoordinationConfig& k = c.coordination;
+  k.mode = mode == "etcd" ? CoordinationConfig::Mode::etcd : CoordinationConfig::Mode::none;
+  auto t = root.table("etcd");
+  if (!t) {
+    if (mode == "etcd") root.error("etcd", "coordination = \"etcd\" needs an [etcd] table (endpoints, name, observers)");
+    return;
+  }
+  if (mode != "etcd") t->error("endpoints", "an [etcd] table needs coordination = \"etcd\"");
+  t->get("endpoints", k.store.endpoints, Presence::required);
+  for (const std::string& e : k.store.endpoints) {
+    if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0)
+      t->error("endpoints", "\"" + e + "\" is not an http:// or https:// URL");
+  }
+  t->get("cluster", k.cluster);
+  if (k.cluster.empty() || k.cluster.find('/') != std::string::npos) t->error("cluster", "must be a name without '/'");
+  t->get("name", k.name, Presence::required);
+  t->get("observers", k.quorum.observers, Presence::required);
+  if (t->has("name") && std::find(k.quorum.observers.begin(), k.quorum.observers.end(), k.name) ==
+                            k.quorum.observers.end()) {
+    t->error("observers", "must list this aggregator's own name \"" + k.name + "\"");
+  }
+  for (const std::string& o : k.quorum.observers) {
+    if (o.empty() || o.size() > 64 || o.find('/') != std::string::npos)
+      t->error("observers", "observer names must be 1..64 bytes without '/'");
+    if (std::count(k.quorum.observers.begin(), k.quorum.observers.end(), o) > 1)
+      t->error("observers", "observer \"" + o + "\" is listed twice");
+  }
+  int64_t quorum = 0;
+  if (t->get("quorum", quorum, Presence::optional, 1, 1000)) {
+    k.quorum.quorum = static_cast<uint32_t>(quorum);
+    if (quorum > static_cast<int64_t>(k.quorum.observers.size()))
+      t->error("quorum", "is more than the " + std::to_string(k.quorum.observers.size()) + " observers");
+    else if (quorum * 2 <= static_cast<int64_t>(k.quorum.observers.size()))
+      t->error("quorum", "must be a strict majority of the observers, or two disjoint halves could both decide");
+  }
+  t->getDuration("lease_ttl", k.lease_ttl, Presence::optional, milliseconds{2000}, std::chrono::minutes{1});
+  t->getDuration("publish_interval", k.publish_interval, Presence::optional, milliseconds{50}, milliseconds{5000});
+  t->getDuration("verdict_fresh", k.quorum.fresh_within, Presence::optional, milliseconds{100}, std::chrono::minutes{1});
+  if (k.quorum.fresh_within < k.publish_interval * 2)
+    t->error("verdict_fresh", "must be at least twice publish_interval, or live observers would look silent");
+  t->getDuration("timeout", k.store.timeout, Presence::optional, milliseconds{50}, milliseconds{30000});
+  t->get("ca_file", k.store.ca_file);
+  t->get("cert_file", k.store.cert_file);
+  t->get("key_file", k.store.key_file);
+  if (k.store.cert_file.empty() != k.store.key_file.empty()) t->error("cert_file", "cert_file and key_file go together");
+  t->get("username", k.store.username);
+  t->get("password_file", k.password_file);
+  if (k.store.username.empty() != k.password_file.empty())
+    t->error("username", "username and password_file go together");
+  t->finish();
+}
+
 void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node_ids) {
   RegionSetup setup;
   RegionConfig rc;
@@ -131,6 +191,7 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
     c.http_port = static_cast<int>(port);
     http->finish();
   }
+  readCoordination(root, c);
   readDetection(root, c);
   readGuards(root, c);
   std::set<std::string> node_ids;

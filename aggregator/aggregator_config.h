@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "coordination.h"
 #include "observer.h"
 #include "plan_runner.h"
 #include "policy.h"
@@ -35,6 +36,9 @@ struct AggregatorConfig {
   std::string http_listen = "127.0.0.1";
   int http_port = 9181;  // /metrics; -1 disables it
   std::chrono::milliseconds tick{100};
+  // `coordination` (required): "none", one aggregator deciding alone, or "etcd", several observers, a
+  // quorum and one leader; the [etcd] table configures the latter.
+  CoordinationConfig coordination;
   ObserverConfig observer;
   PolicyConfig policy;
   std::vector<RegionSetup> regions;

@@ -3,6 +3,7 @@
 #include "heartbeat_codec.h"
 #include "log.h"
 #include "plan_runner.h"
+#include "secret_file.h"
 
 namespace hale::aggregator {
 namespace {
@@ -45,12 +46,35 @@ Result<void> Engine::start() {
   auto running = journal_->plansInState("running");
   if (!running) return running.error();
   for (const PlanRecord& p : running.value()) {
+    if (config_.coordination.mode == CoordinationConfig::Mode::etcd) {
+      // The shared plan in etcd is the truth: whoever leads resumes it, maybe not us.
+      logWarn("+plan-resume", "plan " + std::to_string(p.id) + " (" + stepLabel(p) +
+                                  ") was running at the last stop; the leader resumes it from the shared plan");
+      continue;
+    }
     plan_queue_.push_front(p.id);  // oldest first (the list is newest first)
     state_.plan_running = true;
     logWarn("+plan-resume", "plan " + std::to_string(p.id) + " (" + stepLabel(p) + ") was running at the last stop");
   }
   if (auto waiting = journal_->plansInState("awaiting_approval"); waiting && !waiting.value().empty()) {
     state_.awaiting_approval = std::to_string(waiting.value().front().id);
+  }
+
+  if (config_.coordination.mode == CoordinationConfig::Mode::etcd) {
+    if (!config_.coordination.password_file.empty()) {
+      auto password = readSecretFile(config_.coordination.password_file);
+      if (!password) return makeError("config", "etcd.password_file: " + password.error().message);
+      config_.coordination.store.password = password.value();
+    }
+    coordinator_ = std::make_unique<Coordinator>(config_.coordination, clock_, [this] {
+      // What we publish as this observer. Isolated or in TILT we abstain on every region: our own trouble
+      // must not become a vote.
+      std::vector<std::pair<std::string, Verdict>> out;
+      std::lock_guard lock(mu_);
+      if (observer_.isolated() || observer_.tilted(clock_.steadyNow())) return out;
+      for (const TrackedRegion& r : observer_.regions()) out.emplace_back(r.config.name, r.state.verdict);
+      return out;
+    });
   }
 
   try {
@@ -91,6 +115,18 @@ Result<void> Engine::start() {
   logInfo("+aggregator-started", "active region " + state_.active_region + ", " +
                                      std::to_string(observer_.nodes().size()) + " known nodes, journal " +
                                      config_.journal);
+  if (coordinator_) {
+    logInfo("+coordination", "etcd: observer " + config_.coordination.name + " of " +
+                                 std::to_string(config_.coordination.quorum.observers.size()) + ", quorum " +
+                                 std::to_string(config_.coordination.quorum.needed()) + ", cluster " +
+                                 config_.coordination.cluster);
+    coordinator_->start();
+  } else {
+    logWarn("+coordination-none",
+            "this aggregator decides alone (coordination = \"none\"): a network path cut between it and a healthy "
+            "region looks like that region dying and can fail it over; use coordination = \"etcd\" with several "
+            "observers to require a quorum");
+  }
   ingest_thread_ = std::thread([this] { ingestLoop(); });
   tick_thread_ = std::thread([this] { tickLoop(); });
   executor_thread_ = std::thread([this] { executorLoop(); });
@@ -108,6 +144,7 @@ void Engine::stop() {
   for (std::thread* t : {&ingest_thread_, &tick_thread_, &executor_thread_}) {
     if (t->joinable()) t->join();
   }
+  if (coordinator_) coordinator_->stop();  // revokes our lease: verdicts and leadership go now
   if (control_) control_->stop();
   if (http_) http_->stop();
   sub_.reset();
@@ -187,10 +224,11 @@ void Engine::persistState() {
   put("blocked_by_failed_plan", state_.blocked_by_failed_plan);
 }
 
-Result<int64_t> Engine::enact(const Decision& d) {
-  counters_.decisions.fetch_add(1, std::memory_order_relaxed);
+namespace {
+
+PlanRecord planFor(const Decision& d, const std::vector<PlanSetup>& plans, int64_t created_ms) {
   PlanRecord p;
-  p.created_ms = nowMs();
+  p.created_ms = created_ms;
   p.kind = std::string(toString(d.kind));
   p.from = d.from;
   p.to = d.to;
@@ -199,7 +237,7 @@ Result<int64_t> Engine::enact(const Decision& d) {
   p.operator_requested = d.operator_requested;
   p.dry_run = d.dry_run;
   p.state = d.dry_run ? "dry_run" : d.needs_approval ? "awaiting_approval" : "running";
-  for (const PlanSetup& ps : config_.plans) {
+  for (const PlanSetup& ps : plans) {
     if (ps.from != d.from || ps.to != d.to) continue;
     for (size_t i = 0; i < ps.steps.size(); ++i) {
       StepRecord s;
@@ -209,10 +247,28 @@ Result<int64_t> Engine::enact(const Decision& d) {
       p.steps.push_back(s);
     }
   }
+  return p;
+}
+
+std::string decisionDetail(const Decision& d) {
   std::string detail = d.reason;
   if (d.dry_run) detail += " [dry run: nothing changes]";
   if (d.needs_approval) detail += " [awaiting approval]";
   if (d.forced) detail += " [forced]";
+  return detail;
+}
+
+nlohmann::json decisionJson(const Decision& d, int64_t id) {
+  return nlohmann::json{{"plan_id", id}, {"kind", toString(d.kind)}, {"from", d.from}, {"to", d.to},
+                        {"reason", d.reason}, {"dry_run", d.dry_run}};
+}
+
+}  // namespace
+
+Result<int64_t> Engine::enact(const Decision& d) {
+  counters_.decisions.fetch_add(1, std::memory_order_relaxed);
+  PlanRecord p = planFor(d, config_.plans, nowMs());
+  const std::string detail = decisionDetail(d);
   if (auto r = journal_->createPlan(p, {0, p.created_ms, "+decision", p.kind + " " + d.from + " -> " + d.to, detail});
       !r) {
     counters_.journal_errors.fetch_add(1);
@@ -231,29 +287,174 @@ Result<int64_t> Engine::enact(const Decision& d) {
   return p.id;
 }
 
+Result<int64_t> Engine::enactShared(const Decision& d, const CoordinationView& v) {
+  counters_.decisions.fetch_add(1, std::memory_order_relaxed);
+  PlanRecord p = planFor(d, config_.plans, nowMs());
+  const std::string detail = decisionDetail(d);
+  int64_t floor = 0;
+  if (auto recent = journal_->recentPlans(1); recent && !recent.value().empty()) floor = recent.value().front().id;
+  // The shared plan first: what is not in etcd, no other leader could resume.
+  auto id = coordinator_->createPlan(v.epoch, sharedPlan(p, p.state), floor, v.plan_revision);
+  if (!id) {
+    logError("-decision-not-shared", stepLabel(p) + ": " + id.error().code + ": " + id.error().message);
+    return id.error();
+  }
+  p.id = id.value();
+  if (auto r = journal_->createPlan(p, {0, p.created_ms, "+decision", p.kind + " " + d.from + " -> " + d.to,
+                                        detail + " [epoch " + std::to_string(v.epoch) + "]", 0, -1, v.epoch});
+      !r) {
+    counters_.journal_errors.fetch_add(1);
+    // Shared but not journaled here: not run here either; the takeover path adopts it into the journal.
+    logError("-decision-not-journaled", "plan " + std::to_string(p.id) + ": " + r.error().message);
+    return r.error();
+  }
+  logWarn("+decision", "plan " + std::to_string(p.id) + " (epoch " + std::to_string(v.epoch) + "): " + stepLabel(p) +
+                           ": " + detail);
+  std::lock_guard lock(mu_);
+  if (d.dry_run) {
+    state_.dry_run_decided = d.from + ">" + d.to;
+  } else if (d.needs_approval) {
+    state_.awaiting_approval = std::to_string(p.id);
+  } else {
+    state_.plan_running = true;
+    plan_queue_.push_back(p.id);
+    plan_epoch_[p.id] = v.epoch;
+    plan_cv_.notify_all();
+  }
+  return p.id;
+}
+
+Observations Engine::seenNow(SteadyTime now, const CoordinationView* shared) const {
+  Observations seen = observer_.observations(now);
+  if (shared == nullptr) return seen;
+  std::vector<std::string> names;
+  for (const RegionSummary& r : seen.regions) names.push_back(r.name);
+  applyTally(seen, tally(config_.coordination.quorum, names, shared->reports, now));
+  if (!shared->reachable) {
+    seen.quorum_lost = true;
+    seen.quorum_detail = "etcd unreachable (" + shared->error + ")";
+  }
+  return seen;
+}
+
+void Engine::adoptShared(const CoordinationView& v) {
+  if (!v.reachable) return;  // keep what we knew; nobody acts without the store anyway
+  journal_->setEpoch(v.epoch);
+  if (v.state) {
+    if (observer_.region(v.state->active_region) != nullptr) state_.active_region = v.state->active_region;
+    state_.paused = v.state->paused;
+    state_.last_failover = v.state->last_failover_ms != 0 ? std::optional(fromUnixMillis(v.state->last_failover_ms))
+                                                          : std::nullopt;
+    state_.blocked_by_failed_plan = v.state->blocked_by_failed_plan;
+  }
+  const bool shared_running = v.plan && v.plan->status == "running" && v.plan->id != finished_shared_;
+  state_.plan_running = shared_running || executing_ != 0 || !plan_queue_.empty();
+  state_.awaiting_approval =
+      v.plan && v.plan->status == "awaiting_approval" ? std::to_string(v.plan->id) : std::string();
+}
+
+void Engine::resumeSharedPlan(const CoordinationView& v) {
+  if (!v.leading || !v.plan || v.plan->status != "running") return;
+  const int64_t id = v.plan->id;
+  {
+    std::lock_guard lock(mu_);
+    if (executing_ == id || finished_shared_ == id ||
+        std::find(plan_queue_.begin(), plan_queue_.end(), id) != plan_queue_.end()) {
+      return;
+    }
+  }
+  const PlanRecord p = planRecord(*v.plan);
+  const std::string detail = "plan " + std::to_string(id) + " (" + stepLabel(p) + ") resumed by " +
+                             config_.coordination.name + " under epoch " + std::to_string(v.epoch) +
+                             " (last written under epoch " + std::to_string(v.plan->epoch) + ")";
+  if (auto r = journal_->adoptPlan(p, {0, nowMs(), "+plan-takeover", p.to, detail, 0, -1, v.epoch}); !r) {
+    counters_.journal_errors.fetch_add(1);
+    logError("-plan-takeover-failed", detail + ": " + r.error().message);
+    return;
+  }
+  logWarn("+plan-takeover", detail);
+  std::lock_guard lock(mu_);
+  plan_queue_.push_back(id);
+  plan_epoch_[id] = v.epoch;
+  state_.plan_running = true;
+  plan_cv_.notify_all();
+}
+
+SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome) {
+  SharedState s;
+  const CoordinationView v = coordinator_->view();
+  if (v.state) {
+    s = *v.state;
+  } else {
+    std::lock_guard lock(mu_);
+    s.active_region = state_.active_region;
+    s.paused = state_.paused;
+  }
+  if (outcome == "done") {
+    s.active_region = p.to;
+    s.last_failover_ms = nowMs();
+  } else {
+    s.blocked_by_failed_plan = std::to_string(p.id);
+  }
+  return s;
+}
+
+Result<nlohmann::json> Engine::decideAndEnact(const std::optional<OperatorRequest>& request) {
+  std::lock_guard serial(enact_mu_);
+  std::optional<CoordinationView> shared;
+  if (coordinator_) shared = coordinator_->view();
+  Decision d;
+  {
+    std::lock_guard lock(mu_);
+    if (shared && !shared->leading) {
+      return makeError("refused", "not the leader: " +
+                                      (shared->leader.empty()
+                                           ? std::string("nobody leads") +
+                                                 (shared->reachable ? "" : " we can see (etcd: " + shared->error + ")")
+                                           : shared->leader + " leads (epoch " + std::to_string(shared->epoch) +
+                                                 "); ask its aggregator"));
+    }
+    if (shared) adoptShared(*shared);
+    const SteadyTime now = clock_.steadyNow();
+    d = decide(seenNow(now, shared ? &*shared : nullptr), state_, config_.policy, request, now, clock_.wallNow());
+    if (!d.acts()) return makeError("refused", d.reason);
+    if (!shared) {
+      auto id = enact(d);
+      if (!id) return id.error();
+      return decisionJson(d, id.value());
+    }
+  }
+  auto id = enactShared(d, *shared);
+  if (!id) return id.error();
+  return decisionJson(d, id.value());
+}
+
 void Engine::tickLoop() {
   std::vector<Event> events;
   while (!cancel_.load()) {
     std::this_thread::sleep_for(config_.tick);
     const SteadyTime now = clock_.steadyNow();
     events.clear();
+    std::optional<CoordinationView> shared;
+    if (coordinator_) shared = coordinator_->view();
     bool acts = false;
     {
       std::lock_guard lock(mu_);
       events.swap(pending_events_);
       observer_.tick(now, events);
-      const Observations seen = observer_.observations(now);
+      if (shared) adoptShared(*shared);
+      const Observations seen = seenNow(now, shared ? &*shared : nullptr);
       refreshState(state_, seen);
-      acts = decide(seen, state_, config_.policy, std::nullopt, now, clock_.wallNow()).acts();
+      acts = (!shared || shared->leading) &&
+             decide(seen, state_, config_.policy, std::nullopt, now, clock_.wallNow()).acts();
     }
     // Events reach the journal before the decision they lead to, and without the lock held, so ingest
     // never waits on the disk.
     publish(events);
+    if (shared) resumeSharedPlan(*shared);
     if (!acts) continue;
-    std::lock_guard lock(mu_);
-    const Decision d = decide(observer_.observations(now), state_, config_.policy, std::nullopt, now, clock_.wallNow());
-    if (d.acts()) {
-      if (auto r = enact(d); !r) logError("-decision-not-journaled", r.error().message + "; will decide again");
+    if (auto r = decideAndEnact(std::nullopt); !r && r.error().code != "refused") {
+      logError("-decision-not-enacted", r.error().message + "; will decide again");
     }
   }
 }
@@ -262,62 +463,74 @@ void Engine::executorLoop() {
   PlanRunner runner(*journal_, config_.actions, clock_, counters_.steps);
   for (;;) {
     int64_t id = 0;
+    int64_t epoch = 0;
     {
       std::unique_lock lock(mu_);
       plan_cv_.wait(lock, [&] { return stopping_ || !plan_queue_.empty(); });
       if (stopping_) return;
       id = plan_queue_.front();
       plan_queue_.pop_front();
+      epoch = plan_epoch_[id];
+      plan_epoch_.erase(id);
+      executing_ = id;
     }
     auto plan = journal_->plan(id);
     if (!plan || !plan.value()) {
       logError("-plan-missing", "plan " + std::to_string(id) + " not in the journal");
       std::lock_guard lock(mu_);
+      executing_ = 0;
       state_.plan_running = !plan_queue_.empty();
       continue;
     }
-    const std::string outcome = runner.run(*plan.value(), cancel_);
-    std::lock_guard lock(mu_);
-    if (outcome.empty()) return;  // stopping: the plan resumes at the next start
     const PlanRecord& p = *plan.value();
+    std::unique_ptr<EpochFence> fence;
+    if (coordinator_) {
+      fence = std::make_unique<EpochFence>(*coordinator_, epoch, sharedPlan(p, "running"),
+                                           [this, &p](const std::string& outcome) { return finalState(p, outcome); });
+    }
+    const std::string outcome = runner.run(p, cancel_, fence.get());
+    std::lock_guard lock(mu_);
+    executing_ = 0;
+    if (outcome.empty()) return;  // stopping: the plan resumes at the next start
     if (outcome == "done") {
       counters_.plans_done.fetch_add(1);
       state_.active_region = p.to;
       state_.last_failover = clock_.wallNow();
-    } else {
+      if (coordinator_) finished_shared_ = id;
+    } else if (outcome == "failed") {
       counters_.plans_failed.fetch_add(1);
       state_.blocked_by_failed_plan = std::to_string(p.id);
+      if (coordinator_) finished_shared_ = id;
     }
+    // "deposed" and "held": the shared plan goes on under whoever leads (us again, once we can).
     state_.plan_running = !plan_queue_.empty();
     persistState();
   }
 }
 
 Result<nlohmann::json> Engine::requestFailover(const std::string& to, bool force) {
-  std::lock_guard lock(mu_);
-  const SteadyTime now = clock_.steadyNow();
-  const Decision d = decide(observer_.observations(now), state_, config_.policy,
-                            OperatorRequest{OperatorRequest::Kind::failover, to, force}, now, clock_.wallNow());
-  if (!d.acts()) return makeError("refused", d.reason);
-  auto id = enact(d);
-  if (!id) return id.error();
-  return nlohmann::json{{"plan_id", id.value()}, {"kind", toString(d.kind)}, {"from", d.from}, {"to", d.to},
-                        {"reason", d.reason},    {"dry_run", d.dry_run}};
+  return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failover, to, force});
 }
 
 Result<nlohmann::json> Engine::requestFailback(bool force) {
-  std::lock_guard lock(mu_);
-  const SteadyTime now = clock_.steadyNow();
-  const Decision d = decide(observer_.observations(now), state_, config_.policy,
-                            OperatorRequest{OperatorRequest::Kind::failback, "", force}, now, clock_.wallNow());
-  if (!d.acts()) return makeError("refused", d.reason);
-  auto id = enact(d);
-  if (!id) return id.error();
-  return nlohmann::json{{"plan_id", id.value()}, {"kind", toString(d.kind)}, {"from", d.from}, {"to", d.to},
-                        {"reason", d.reason},    {"dry_run", d.dry_run}};
+  return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failback, "", force});
 }
 
 Result<nlohmann::json> Engine::approve(int64_t plan_id) {
+  if (coordinator_) {
+    // The shared plan is approved where it lives; whoever leads then runs it (the takeover path).
+    const CoordinationView v = coordinator_->view();
+    if (!v.leading) return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
+    if (!v.plan || v.plan->id != plan_id || v.plan->status != "awaiting_approval")
+      return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
+    SharedPlan approved = *v.plan;
+    approved.status = "running";
+    if (auto r = coordinator_->updatePlan(v.epoch, approved); !r) return r.error();
+    journaled(journal_->setPlanState(plan_id, "running",
+                                     {0, nowMs(), "+plan-approved", approved.to, "approved by an operator"}),
+              "+plan-approved");
+    return nlohmann::json{{"plan_id", plan_id}, {"state", "running"}};
+  }
   std::lock_guard lock(mu_);
   auto plan = journal_->plan(plan_id);
   if (!plan) return plan.error();
@@ -340,6 +553,21 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
 }
 
 Result<nlohmann::json> Engine::setPaused(bool paused) {
+  if (coordinator_) {
+    // Pause is cluster-wide: every aggregator adopts it, whoever leads now or later.
+    const CoordinationView v = coordinator_->view();
+    if (!v.reachable) return makeError("unavailable", "etcd unreachable (" + v.error + "); the pause is shared there");
+    SharedState s;
+    if (v.state) {
+      s = *v.state;
+    } else {
+      std::lock_guard lock(mu_);
+      s.active_region = state_.active_region;
+    }
+    s.paused = paused;
+    if (!paused) s.blocked_by_failed_plan.clear();
+    if (auto r = coordinator_->updateState(s, v.state_revision); !r) return r.error();
+  }
   std::lock_guard lock(mu_);
   state_.paused = paused;
   std::string detail =
@@ -352,6 +580,11 @@ Result<nlohmann::json> Engine::setPaused(bool paused) {
   persistState();
   logWarn(paused ? "+pause" : "-pause", detail);
   return nlohmann::json{{"paused", paused}};
+}
+
+std::optional<CoordinationView> Engine::coordination() const {
+  if (!coordinator_) return std::nullopt;
+  return coordinator_->view();
 }
 
 }  // namespace hale::aggregator

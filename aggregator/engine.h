@@ -5,10 +5,13 @@
 //   tick      advances the observer (silence, TILT, fail static, verdicts), journals events, asks the policy
 //   executor  runs one plan at a time (plan_runner), then records the outcome
 //   control   the control socket's commands (engine_commands.cpp)
-// The pure core (observer, policy state) is guarded by one mutex held only for in-memory work.
+//   coordination (coordination = "etcd" only) publishes our verdicts, campaigns, reads the others back
+// The pure core (observer, policy state) is guarded by one mutex held only for in-memory work. With etcd,
+// only the leader decides and runs plans; every aggregator adopts the shared plan and state from the store.
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -17,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "aggregator_config.h"
+#include "coordination.h"
 #include "control_server.h"
 #include "http_server.h"
 #include "ingest_counters.h"
@@ -57,6 +61,8 @@ class Engine {
   Result<nlohmann::json> requestFailback(bool force);
   Result<nlohmann::json> approve(int64_t plan_id);
   Result<nlohmann::json> setPaused(bool paused);
+  // With etcd: the coordination view (for halectl and /metrics); nullopt without.
+  std::optional<CoordinationView> coordination() const;
 
   const IngestCounters& ingestCounters() const { return ingest_; }
   uint16_t httpPort() const { return http_ ? http_->port() : 0; }
@@ -67,12 +73,23 @@ class Engine {
   void tickLoop();
   void executorLoop();
   void handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heartbeat::Decoder& decoder);
+  // What the policy sees now: our own view, or with etcd the quorum's. Called with mu_ held.
+  Observations seenNow(SteadyTime now, const CoordinationView* shared) const;
+  // With etcd: adopts the shared state and plan (called with mu_ held), and resumes a running shared plan
+  // when we lead and nobody runs it here (called without it).
+  void adoptShared(const CoordinationView& v);
+  void resumeSharedPlan(const CoordinationView& v);
+  // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.
+  Result<nlohmann::json> decideAndEnact(const std::optional<OperatorRequest>& request);
+  Result<int64_t> enactShared(const Decision& d, const CoordinationView& v);
+  SharedState finalState(const PlanRecord& p, const std::string& outcome);
   // Journals and logs events produced under the lock (called without it).
   void publish(const std::vector<Event>& events);
   // Turns an acting decision into a journaled plan and, unless dry-run or awaiting approval, runs it.
   // Called with mu_ held; journal writes happen under it so no two decisions interleave.
   Result<int64_t> enact(const Decision& d);
   void persistState();
+  bool coordinated() const { return coordinator_ != nullptr; }
   void registerCommands();
   int64_t nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
@@ -88,9 +105,14 @@ class Engine {
   SequenceGuard sequences_;
   std::vector<Event> pending_events_;
   std::deque<int64_t> plan_queue_;
+  std::map<int64_t, int64_t> plan_epoch_;  // with etcd: the epoch a queued plan runs under
+  int64_t executing_ = 0;                  // the plan the executor runs now
+  int64_t finished_shared_ = 0;            // the last shared plan whose end was written to the store
   std::condition_variable plan_cv_;
   bool stopping_ = false;
 
+  std::mutex enact_mu_;  // one decision enacted at a time (held without mu_ around store writes)
+  std::unique_ptr<Coordinator> coordinator_;
   std::atomic<bool> cancel_{false};
   zmq::context_t zmq_{1};
   std::unique_ptr<zmq::socket_t> sub_;

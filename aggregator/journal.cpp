@@ -105,6 +105,11 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
                           "PRAGMA foreign_keys=ON", kSchema}) {
     if (auto r = j->exec(sql); !r) return makeError("journal", path + ": " + r.error().message);
   }
+  // Added after the first release: the leadership epoch of each event (0 for events written before).
+  if (!j->exec("SELECT epoch FROM events LIMIT 0")) {
+    if (auto r = j->exec("ALTER TABLE events ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0"); !r)
+      return makeError("journal", path + ": " + r.error().message);
+  }
   auto version = j->meta("schema_version");
   if (!version || !version.value() || *version.value() != "1") {
     return makeError("journal", path + ": unsupported journal schema version");
@@ -126,10 +131,11 @@ Result<void> Journal::exec(const char* sql) const {
 
 Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
   Stmt s(db_,
-         "INSERT INTO events (ts_ms, name, subject, detail, plan_id, step) VALUES (?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, "
-         "-1))");
+         "INSERT INTO events (ts_ms, name, subject, detail, plan_id, step, epoch) VALUES (?, ?, ?, ?, NULLIF(?, 0), "
+         "NULLIF(?, -1), ?)");
   if (!s.ok()) return s.error();
   s.bind(1, e.ts_ms).bind(2, e.name).bind(3, e.subject).bind(4, e.detail).bind(5, e.plan_id).bind(6, int64_t{e.step});
+  s.bind(7, e.epoch != 0 ? e.epoch : epoch_.load());
   if (s.step() != SQLITE_DONE) return s.error();
   return sqlite3_last_insert_rowid(db_);
 }
@@ -142,16 +148,17 @@ Result<int64_t> Journal::event(const JournalEvent& e) {
 Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, plan_id != 0
-                  ? "SELECT id, ts_ms, name, subject, detail, COALESCE(plan_id, 0), COALESCE(step, -1) FROM events "
-                    "WHERE plan_id = ?2 ORDER BY id DESC LIMIT ?1"
-                  : "SELECT id, ts_ms, name, subject, detail, COALESCE(plan_id, 0), COALESCE(step, -1) FROM events "
-                    "ORDER BY id DESC LIMIT ?1");
+                  ? "SELECT id, ts_ms, name, subject, detail, COALESCE(plan_id, 0), COALESCE(step, -1), epoch FROM "
+                    "events WHERE plan_id = ?2 ORDER BY id DESC LIMIT ?1"
+                  : "SELECT id, ts_ms, name, subject, detail, COALESCE(plan_id, 0), COALESCE(step, -1), epoch FROM "
+                    "events ORDER BY id DESC LIMIT ?1");
   if (!s.ok()) return s.error();
   s.bind(1, static_cast<int64_t>(limit));
   if (plan_id != 0) s.bind(2, plan_id);
   std::vector<JournalEvent> out;
   for (int rc; (rc = s.step()) == SQLITE_ROW;) {
-    out.push_back({s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.i64(5), static_cast<int>(s.i64(6))});
+    out.push_back(
+        {s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.i64(5), static_cast<int>(s.i64(6)), s.i64(7)});
   }
   return std::vector<JournalEvent>(out.rbegin(), out.rend());
 }
@@ -160,9 +167,10 @@ Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   Stmt p(db_,
-         "INSERT INTO plans (created_ms, kind, from_region, to_region, reason, state, forced, operator, dry_run) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+         "INSERT INTO plans (created_ms, kind, from_region, to_region, reason, state, forced, operator, dry_run, id) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))");
   if (!p.ok()) return p.error();
+  p.bind(10, plan.id);
   p.bind(1, plan.created_ms)
       .bind(2, plan.kind)
       .bind(3, plan.from)
@@ -182,10 +190,36 @@ Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
   return tx.commit();
 }
 
+Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  Stmt p(db_,
+         "INSERT OR IGNORE INTO plans (id, created_ms, kind, from_region, to_region, reason, state, forced, operator, "
+         "dry_run) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, 0)");
+  if (!p.ok()) return p.error();
+  p.bind(1, plan.id).bind(2, plan.created_ms).bind(3, plan.kind).bind(4, plan.from).bind(5, plan.to);
+  p.bind(6, plan.reason).bind(7, int64_t{plan.forced}).bind(8, int64_t{plan.operator_requested});
+  if (p.step() != SQLITE_DONE) return p.error();
+  Stmt r(db_, "UPDATE plans SET state = 'running' WHERE id = ?");
+  r.bind(1, plan.id);
+  if (r.step() != SQLITE_DONE) return r.error();
+  for (const StepRecord& step : plan.steps) {
+    // A step done anywhere is done here; a step this journal saw started stays started (resumed).
+    Stmt s(db_,
+           "INSERT INTO steps (plan_id, idx, action, state) VALUES (?, ?, ?, ?) ON CONFLICT (plan_id, idx) DO UPDATE "
+           "SET state = CASE WHEN excluded.state = 'done' THEN 'done' ELSE steps.state END");
+    s.bind(1, plan.id).bind(2, int64_t{step.idx}).bind(3, step.action).bind(4, step.state);
+    if (s.step() != SQLITE_DONE) return s.error();
+  }
+  e.plan_id = plan.id;
+  if (auto ev = insertEvent(e); !ev) return ev.error();
+  return tx.commit();
+}
+
 Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
-  const bool final = state == "done" || state == "failed";
+  const bool final = state == "done" || state == "failed" || state == "deposed";
   Stmt s(db_, "UPDATE plans SET state = ?, finished_ms = CASE WHEN ? THEN ? ELSE finished_ms END WHERE id = ?");
   s.bind(1, state).bind(2, int64_t{final}).bind(3, e.ts_ms).bind(4, plan_id);
   if (s.step() != SQLITE_DONE) return s.error();

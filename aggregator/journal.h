@@ -6,6 +6,7 @@
 // Secrets never reach it: providers keep them out of the details they return.
 // Thread-safe: one connection behind a mutex; each call is one transaction.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@ struct JournalEvent {
   std::string detail;
   int64_t plan_id = 0;  // 0: not about a plan
   int step = -1;        // -1: not about a step
+  int64_t epoch = 0;    // the leadership epoch in force when written (0: no coordination); set by the journal
 };
 
 struct StepRecord {
@@ -70,8 +72,12 @@ class Journal {
   // The newest `limit` events (of one plan when plan_id != 0), oldest first.
   Result<std::vector<JournalEvent>> events(size_t limit, int64_t plan_id = 0) const;
 
-  // Inserts the plan, its steps and the decision event in one transaction; sets plan.id.
+  // Inserts the plan, its steps and the decision event in one transaction. A plan whose id is 0 gets the
+  // next local id; a nonzero id (allocated cluster-wide by the coordination store) is kept.
   Result<void> createPlan(PlanRecord& plan, JournalEvent decision);
+  // Takes over a plan another aggregator started (ids are cluster-wide): inserts it when absent, marks the
+  // steps the store says are done as done, and sets it running, with `e` in the same transaction.
+  Result<void> adoptPlan(const PlanRecord& plan, JournalEvent e);
   Result<void> setPlanState(int64_t plan_id, const std::string& state, JournalEvent e);
   // Step intent (before running it) and result (after), each with its event, each one transaction.
   Result<void> stepStarted(int64_t plan_id, int idx, int attempt, JournalEvent e);
@@ -80,6 +86,10 @@ class Journal {
   Result<std::optional<PlanRecord>> plan(int64_t id) const;
   Result<std::vector<PlanRecord>> plansInState(const std::string& state) const;
   Result<std::vector<PlanRecord>> recentPlans(size_t limit) const;
+
+  // Every event written from now on carries `epoch` (the leadership epoch this aggregator acts under, or
+  // the leader's it follows).
+  void setEpoch(int64_t epoch) { epoch_.store(epoch); }
 
   Result<void> setMeta(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> meta(const std::string& key) const;
@@ -92,6 +102,7 @@ class Journal {
 
   mutable std::mutex mu_;
   sqlite3* db_;
+  std::atomic<int64_t> epoch_{0};
 };
 
 }  // namespace hale::aggregator

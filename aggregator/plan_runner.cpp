@@ -24,12 +24,12 @@ bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
 PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters)
     : journal_(journal), actions_(actions), clock_(clock), counters_(counters) {}
 
-bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
-                         std::string& detail) {
+PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step,
+                                        const std::atomic<bool>& cancel, StepFence* fence, std::string& detail) {
   const auto it = actions_.find(step.action);
   if (it == actions_.end()) {
     detail = "action " + step.action + " is not configured";
-    return false;
+    return StepEnd::failed;
   }
   const ConfiguredAction& a = it->second;
   ActionRequest req;
@@ -45,7 +45,7 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
   req.clock = &clock_;
   if (auto pre = a.action->preflight(req); !pre) {
     detail = "preflight: " + pre.error().message;
-    return false;
+    return StepEnd::failed;
   }
   auto backoff = a.policy.backoff;
   const bool bounded = a.policy.deadline.count() > 0;
@@ -55,11 +55,20 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
         step.state == "started" && attempt == step.attempts + 1 ? " (resumed after restart)" : "";
     const std::string intent =
         step.action + " attempt " + std::to_string(attempt) + "/" + std::to_string(a.policy.attempts) + resumed;
+    // With several aggregators, the epoch is checked (and the intent shared) before every attempt: a leader
+    // deposed while it slept or retried acts no more.
+    if (fence != nullptr) {
+      if (auto f = fence->beforeAttempt(plan, step.idx); !f) {
+        detail = f.error().code + ": " + f.error().message;
+        halt_ = f.error();
+        return StepEnd::halted;
+      }
+    }
     if (auto r =
             journal_.stepStarted(plan.id, step.idx, attempt, {0, nowMs(), "+plan-step-start", step.action, intent});
         !r) {
       detail = "journal: " + r.error().message;  // never act without the intent on disk
-      return false;
+      return StepEnd::failed;
     }
     logInfo("+plan-step-start",
             "plan " + std::to_string(plan.id) + " step " + std::to_string(step.idx) + ": " + intent);
@@ -70,24 +79,24 @@ bool PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const s
       const ActionResult verified = guarded([&] { return a.action->verify(req); });
       if (verified.status == ActionStatus::applied || verified.status == ActionStatus::already_applied) {
         detail = std::string(toString(result.status)) + (result.detail.empty() ? "" : ": " + result.detail);
-        return true;
+        return StepEnd::done;
       }
       result = {verified.status == ActionStatus::permanent ? ActionStatus::permanent : ActionStatus::retryable,
                 "verify: " + verified.detail};
     }
     detail = std::string(toString(result.status)) + ": " + result.detail;
-    if (result.status == ActionStatus::permanent || attempt >= a.policy.attempts) return false;
-    if (cancel.load()) return false;
+    if (result.status == ActionStatus::permanent || attempt >= a.policy.attempts) return StepEnd::failed;
+    if (cancel.load()) return StepEnd::failed;
     const auto wait = std::max(backoff, result.retry_after);
     if (bounded && clock_.steadyNow() + wait >= step_deadline) {
       detail += "; step deadline of " + std::to_string(a.policy.deadline.count()) + "ms reached";
-      return false;
+      return StepEnd::failed;
     }
     counters_.retried.fetch_add(1, std::memory_order_relaxed);
     journaled(journal_.event({0, nowMs(), "+plan-step-retry", step.action,
                               detail + "; retrying in " + std::to_string(wait.count()) + "ms", plan.id, step.idx}),
               "+plan-step-retry " + detail);
-    if (!sleepFor(wait, cancel)) return false;
+    if (!sleepFor(wait, cancel)) return StepEnd::failed;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
@@ -106,11 +115,35 @@ ActionResult PlanRunner::guarded(const std::function<ActionResult()>& call) {
   }
 }
 
-std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel) {
+std::string PlanRunner::halt(const PlanRecord& plan, int step, const Error& why) {
+  const std::string pid = std::to_string(plan.id);
+  if (why.code == "deposed") {
+    // Another leader owns the plan now and resumes it at its first unfinished step; this aggregator never
+    // acts on it again under the epoch it had.
+    journaled(journal_.setPlanState(plan.id, "deposed",
+                                    {0, nowMs(), "-plan-deposed", plan.to,
+                                     "step " + std::to_string(step) + ": refused by epoch: " + why.message, plan.id,
+                                     step}),
+              "-plan-deposed " + pid);
+    logError("-plan-deposed", "plan " + pid + " step " + std::to_string(step) + ": " + why.message);
+    return "deposed";
+  }
+  journaled(journal_.event({0, nowMs(), "-plan-held", plan.to,
+                            "step " + std::to_string(step) + ": coordination unavailable (" + why.message +
+                                "); resumes when this aggregator leads again",
+                            plan.id, step}),
+            "-plan-held " + pid);
+  logError("-plan-held", "plan " + pid + " step " + std::to_string(step) + ": " + why.message);
+  return "held";
+}
+
+std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence) {
   for (const StepRecord& step : plan.steps) {
     if (step.state == "done" || step.state == "skipped") continue;  // finished before a restart: never again
     std::string detail;
-    const bool ok = runStep(plan, step, cancel, detail);
+    const StepEnd end = runStep(plan, step, cancel, fence, detail);
+    if (end == StepEnd::halted) return halt(plan, step.idx, halt_);
+    const bool ok = end == StepEnd::done;
     if (cancel.load() && !ok) return "";  // shutting down: the step stays "started", resumed next time
     const std::string pid = std::to_string(plan.id);
     if (!ok) {
@@ -120,6 +153,10 @@ std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& can
           "-plan-step-failed " + detail);
       logError("-plan-step-failed",
                "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
+      if (fence != nullptr) {
+        if (auto f = fence->afterStep(plan, step.idx, false); !f) return halt(plan, step.idx, f.error());
+        if (auto f = fence->finish(plan, "failed"); !f) return halt(plan, step.idx, f.error());
+      }
       journaled(journal_.setPlanState(plan.id, "failed",
                                       {0, nowMs(), "-plan-failed", plan.to,
                                        "step " + std::to_string(step.idx) + " " + step.action + " failed: " + detail}),
@@ -134,6 +171,12 @@ std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& can
     counters_.done.fetch_add(1, std::memory_order_relaxed);
     logInfo("+plan-step-done",
             "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
+    if (fence != nullptr) {
+      if (auto f = fence->afterStep(plan, step.idx, true); !f) return halt(plan, step.idx, f.error());
+    }
+  }
+  if (fence != nullptr) {
+    if (auto f = fence->finish(plan, "done"); !f) return halt(plan, static_cast<int>(plan.steps.size()), f.error());
   }
   journaled(journal_.setPlanState(
                 plan.id, "done",

@@ -34,16 +34,32 @@ struct StepCounters {
   std::atomic<uint64_t> exceptions{0};  // an action threw: a bug or an answer it did not expect
 };
 
+// Lets a plan go on only while this aggregator may act on it: with several aggregators, the fencing epoch
+// of the leader (coordination.h). Each call returns an error whose code is "deposed" (another leader took
+// over: stop, and never retry under this epoch) or anything else (the coordination store could not be
+// asked: stop before acting; the plan resumes when this aggregator leads again).
+class StepFence {
+ public:
+  virtual ~StepFence() = default;
+  virtual Result<void> beforeAttempt(const PlanRecord& plan, int step) = 0;
+  virtual Result<void> afterStep(const PlanRecord& plan, int step, bool done) = 0;
+  virtual Result<void> finish(const PlanRecord& plan, const std::string& outcome) = 0;  // "done", "failed"
+};
+
 class PlanRunner {
  public:
   PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters);
 
-  // Runs `plan` to its end; returns "done" or "failed" (also journaled as the plan's state), or "" when
-  // `cancel` stopped it (the plan stays running and resumes on the next start).
-  std::string run(const PlanRecord& plan, const std::atomic<bool>& cancel);
+  // Runs `plan` to its end; returns "done" or "failed" (also journaled as the plan's state), "" when
+  // `cancel` stopped it (the plan stays running and resumes on the next start), and with a fence
+  // "deposed" (journaled, the plan's local state too) or "held" (journaled; the plan stays running).
+  std::string run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence = nullptr);
 
  private:
-  bool runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel, std::string& detail);
+  enum class StepEnd { done, failed, halted };
+  StepEnd runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel, StepFence* fence,
+                  std::string& detail);
+  std::string halt(const PlanRecord& plan, int step, const Error& why);
   ActionResult guarded(const std::function<ActionResult()>& call);
   int64_t nowMs() const { return toUnixMillis(clock_.wallNow()); }
 
@@ -51,6 +67,7 @@ class PlanRunner {
   const ActionTable& actions_;
   const Clock& clock_;
   StepCounters& counters_;
+  Error halt_;  // why the last step halted
 };
 
 }  // namespace hale::aggregator

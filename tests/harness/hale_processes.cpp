@@ -19,13 +19,13 @@ CommandResult halectl(const std::string& socket, std::vector<std::string> args) 
 }
 
 AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name,
-                                     const std::vector<std::string>& extra_hosts)
+                                     const std::vector<std::string>& extra_hosts, const std::string& top)
     : dir_(dir), name_(name) {
   port_ = freeLoopbackPort();
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
   std::string listen = "\"" + endpoint_ + "\"";
   for (const std::string& host : extra_hosts) listen += ", \"" + endpointOn(host) + "\"";
-  config_ = dir.writeFile(name + ".toml", "listen = [" + listen + "]\ncontrol_socket = \"" + socket() +
+  config_ = dir.writeFile(name + ".toml", top + "listen = [" + listen + "]\ncontrol_socket = \"" + socket() +
                                               "\"\njournal = \"" + journalPath() + "\"\n[http]\nport = -1\n" + body);
 }
 

@@ -23,10 +23,12 @@ CommandResult halectl(const std::string& socket, std::vector<std::string> args);
 
 class AggregatorProcess {
  public:
-  // `body`: everything but listen, control_socket, journal and [http], which are set here. Heartbeats are
-  // taken on 127.0.0.1 and on each of `extra_hosts` (a network namespace's host side), on one port.
+  // `body`: everything but listen, control_socket, journal, [http] and `top` (top-level keys, by default
+  // one aggregator deciding alone), which are set here. Heartbeats are taken on 127.0.0.1 and on each of
+  // `extra_hosts` (a network namespace's host side), on one port.
   AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name = "aggregator",
-                    const std::vector<std::string>& extra_hosts = {});
+                    const std::vector<std::string>& extra_hosts = {},
+                    const std::string& top = "coordination = \"none\"\n");
 
   void start();  // returns once `halectl regions` answers; throws std::runtime_error otherwise
   void kill();   // SIGKILL

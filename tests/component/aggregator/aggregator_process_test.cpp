@@ -253,7 +253,7 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
 TEST(AggregatorProcess, CheckConfig) {
   test::TempDir dir("aggcfg");
   const std::string bad =
-      dir.writeFile("bad.toml", "listen = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nnodes = []\n");
+      dir.writeFile("bad.toml", "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nnodes = []\n");
   const CommandResult r = test::runCommand(
       SpawnOptions{.argv = {test::aggregatorBinary(), "--config", bad, "--check-config"}}, milliseconds{5000});
   EXPECT_EQ(r.exit_code, 2);

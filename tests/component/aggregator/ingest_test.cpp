@@ -23,7 +23,7 @@ class IngestTest : public ::testing::Test {
   void SetUp() override {
     endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
     auto config =
-        parseAggregatorConfig("listen = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + dir_.path() +
+        parseAggregatorConfig("coordination = \"none\"\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + dir_.path() +
                                   "/agg.sock\"\njournal = \"" + dir_.path() +
                                   "/journal.db\"\n"
                                   "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"

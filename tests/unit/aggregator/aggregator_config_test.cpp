@@ -5,7 +5,8 @@
 namespace hale::aggregator {
 namespace {
 
-constexpr const char* kValid = R"(listen = ["tcp://127.0.0.1:7450"]
+constexpr const char* kValid = R"(coordination = "none"
+listen = ["tcp://127.0.0.1:7450"]
 journal = "/tmp/j.db"
 [detection]
 suspect_after = "1s"
@@ -77,7 +78,7 @@ TEST(AggregatorConfig, LoadsAFullConfig) {
 
 TEST(AggregatorConfig, CrossReferencesAreChecked) {
   EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\", \"fence\"]"))
-                .find("agg.toml:36: plan[0].steps: no action named \"fence\""),
+                .find("agg.toml:37: plan[0].steps: no action named \"fence\""),
             std::string::npos);
   EXPECT_NE(errorsOf(replaced(kValid, "to = \"us\"", "to = \"ap\"")).find("plan[0].to: unknown region \"ap\""),
             std::string::npos);
@@ -95,7 +96,7 @@ TEST(AggregatorConfig, CrossReferencesAreChecked) {
 
 TEST(AggregatorConfig, BadValuesNameFileLineAndKey) {
   EXPECT_NE(errorsOf(replaced(kValid, "approval = \"manual\"", "approval = \"maybe\""))
-                .find("agg.toml:8: guards.approval: must be one of auto, manual"),
+                .find("agg.toml:9: guards.approval: must be one of auto, manual"),
             std::string::npos);
   EXPECT_NE(errorsOf(replaced(kValid, "miss_after = \"3s\"", "miss_after = \"500ms\""))
                 .find("detection.suspect_after: must be shorter than miss_after"),
@@ -109,6 +110,83 @@ TEST(AggregatorConfig, BadValuesNameFileLineAndKey) {
                 .find("action[1].channel: unknown key"),
             std::string::npos);
   EXPECT_NE(errorsOf("journal = \"x\"\n").find("listen: required key is missing"), std::string::npos);
+}
+
+TEST(AggregatorConfig, CoordinationMustBeChosenExplicitly) {
+  const std::string errors = errorsOf(replaced(kValid, "coordination = \"none\"\n", ""));
+  EXPECT_NE(errors.find("agg.toml:1: coordination: required: \"none\" (this aggregator decides alone, and a path cut"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errorsOf(replaced(kValid, "coordination = \"none\"", "coordination = \"zookeeper\""))
+                .find("coordination: must be one of none, etcd"),
+            std::string::npos);
+  auto c = parseAggregatorConfig(kValid, "agg.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c.value().coordination.mode, CoordinationConfig::Mode::none);
+}
+
+constexpr const char* kEtcd = R"(
+[etcd]
+endpoints = ["http://127.0.0.1:2379", "https://etcd-2:2379"]
+cluster = "prod"
+name = "eu"
+observers = ["eu", "us", "witness"]
+lease_ttl = "4s"
+publish_interval = "200ms"
+verdict_fresh = "1s"
+ca_file = "/etc/hale/etcd-ca.pem"
+cert_file = "/etc/hale/etcd.pem"
+key_file = "/etc/hale/etcd.key"
+username = "hale"
+password_file = "etcd-password"
+)";
+
+TEST(AggregatorConfig, EtcdCoordination) {
+  auto c = parseAggregatorConfig(replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"") + kEtcd,
+                                 "agg.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  const CoordinationConfig& k = c.value().coordination;
+  EXPECT_EQ(k.mode, CoordinationConfig::Mode::etcd);
+  EXPECT_EQ(k.cluster, "prod");
+  EXPECT_EQ(k.name, "eu");
+  EXPECT_EQ(k.quorum.observers.size(), 3u);
+  EXPECT_EQ(k.quorum.needed(), 2u);
+  EXPECT_EQ(k.store.endpoints.size(), 2u);
+  EXPECT_EQ(k.lease_ttl, std::chrono::seconds{4});
+  EXPECT_EQ(k.publish_interval, std::chrono::milliseconds{200});
+  EXPECT_EQ(k.quorum.fresh_within, std::chrono::seconds{1});
+  EXPECT_EQ(k.store.username, "hale");
+  EXPECT_EQ(k.password_file, "etcd-password");
+  EXPECT_TRUE(k.store.password.empty());  // read from the file at start, never from config text
+}
+
+TEST(AggregatorConfig, EtcdCoordinationErrors) {
+  const std::string etcd = replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"");
+  EXPECT_NE(errorsOf(etcd).find("etcd: coordination = \"etcd\" needs an [etcd] table"), std::string::npos);
+  EXPECT_NE(errorsOf(kValid + std::string(kEtcd)).find("etcd.endpoints: an [etcd] table needs coordination"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "name = \"eu\"", "name = \"ap\""))
+                .find("etcd.observers: must list this aggregator's own name \"ap\""),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "name = \"eu\"", "name = \"eu\"\nquorum = 1"))
+                .find("etcd.quorum: must be a strict majority"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "name = \"eu\"", "name = \"eu\"\nquorum = 4"))
+                .find("etcd.quorum: is more than the 3 observers"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "verdict_fresh = \"1s\"", "verdict_fresh = \"300ms\""))
+                .find("etcd.verdict_fresh: must be at least twice publish_interval"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "\"http://127.0.0.1:2379\"", "\"127.0.0.1:2379\""))
+                .find("etcd.endpoints: \"127.0.0.1:2379\" is not an http:// or https:// URL"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "key_file = \"/etc/hale/etcd.key\"\n", ""))
+                .find("etcd.cert_file: cert_file and key_file go together"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "observers = [\"eu\", \"us\", \"witness\"]",
+                                     "observers = [\"eu\", \"us\", \"us\"]"))
+                .find("etcd.observers: observer \"us\" is listed twice"),
+            std::string::npos);
 }
 
 }  // namespace

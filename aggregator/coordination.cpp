@@ -1,0 +1,385 @@
+#include "coordination.h"
+
+#include <nlohmann/json.hpp>
+
+#include "log.h"
+
+namespace hale::aggregator {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+std::optional<Verdict> verdictNamed(const std::string& s) {
+  for (Verdict v : {Verdict::up, Verdict::degraded, Verdict::down}) {
+    if (toString(v) == s) return v;
+  }
+  return std::nullopt;
+}
+
+// Our own lease counts as lost this long before it can expire in the store: the store's clock may run
+// faster than ours, and a renewal in flight may not have landed.
+milliseconds safetyMargin(milliseconds ttl) { return std::min(milliseconds{1000}, ttl / 3); }
+
+std::optional<ObserverReport> decodeReport(const std::string& name, const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  const auto regions = j.find("regions");
+  if (regions == j.end() || !regions->is_object()) return std::nullopt;
+  ObserverReport r;
+  r.observer = name;
+  for (const auto& [region, v] : regions->items()) {
+    if (!v.is_string()) return std::nullopt;
+    const auto verdict = verdictNamed(v.get<std::string>());
+    if (!verdict) return std::nullopt;
+    r.verdicts.emplace_back(region, *verdict);
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string encodePlan(const SharedPlan& p) {
+  json steps = json::array();
+  for (const SharedStep& s : p.steps) steps.push_back({{"action", s.action}, {"state", s.state}});
+  return json{{"id", p.id},
+              {"epoch", p.epoch},
+              {"created_ms", p.created_ms},
+              {"kind", p.kind},
+              {"from", p.from},
+              {"to", p.to},
+              {"reason", p.reason},
+              {"forced", p.forced},
+              {"operator_requested", p.operator_requested},
+              {"status", p.status},
+              {"steps", steps}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::optional<SharedPlan> decodePlan(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    SharedPlan p;
+    p.id = j.at("id").get<int64_t>();
+    p.epoch = j.at("epoch").get<int64_t>();
+    p.created_ms = j.at("created_ms").get<int64_t>();
+    p.kind = j.at("kind").get<std::string>();
+    p.from = j.at("from").get<std::string>();
+    p.to = j.at("to").get<std::string>();
+    p.reason = j.at("reason").get<std::string>();
+    p.forced = j.at("forced").get<bool>();
+    p.operator_requested = j.at("operator_requested").get<bool>();
+    p.status = j.at("status").get<std::string>();
+    for (const json& s : j.at("steps")) p.steps.push_back({s.at("action").get<std::string>(), s.at("state").get<std::string>()});
+    if (p.id <= 0) return std::nullopt;
+    return p;
+  } catch (const json::exception&) {
+    return std::nullopt;  // a record we cannot read is no plan to act on; the caller reports it
+  }
+}
+
+std::string encodeState(const SharedState& s) {
+  return json{{"active_region", s.active_region},
+              {"paused", s.paused},
+              {"last_failover_ms", s.last_failover_ms},
+              {"blocked_by_failed_plan", s.blocked_by_failed_plan}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::optional<SharedState> decodeState(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    SharedState s;
+    s.active_region = j.at("active_region").get<std::string>();
+    s.paused = j.at("paused").get<bool>();
+    s.last_failover_ms = j.at("last_failover_ms").get<int64_t>();
+    s.blocked_by_failed_plan = j.at("blocked_by_failed_plan").get<std::string>();
+    return s;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+Coordinator::Coordinator(CoordinationConfig config, const Clock& clock, VerdictSource verdicts)
+    : config_(std::move(config)),
+      clock_(clock),
+      verdicts_(std::move(verdicts)),
+      client_(config_.store),
+      prefix_("/hale/" + config_.cluster + "/") {
+  view_.error = "not started";
+}
+
+Coordinator::~Coordinator() { stop(); }
+
+void Coordinator::start() {
+  stop_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Coordinator::stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+  if (lease_ != 0) {
+    if (auto r = client_.revoke(lease_); !r) logWarn("-coordination-revoke", r.error().message);
+    lease_ = 0;
+  }
+  std::lock_guard lock(mu_);
+  view_.leading = false;
+}
+
+CoordinationView Coordinator::view() const {
+  std::lock_guard lock(mu_);
+  CoordinationView v = view_;
+  v.leading = v.leading && clock_.steadyNow() < lease_valid_until_;
+  return v;
+}
+
+bool Coordinator::leads(int64_t epoch) const {
+  std::lock_guard lock(mu_);
+  return view_.leading && view_.epoch == epoch && clock_.steadyNow() < lease_valid_until_;
+}
+
+void Coordinator::loop() {
+  while (!stop_.load()) {
+    const SteadyTime started = clock_.steadyNow();
+    round();
+    // Sleep the rest of the interval, in small steps so stop() is prompt.
+    while (!stop_.load() && clock_.steadyNow() - started < config_.publish_interval) {
+      std::this_thread::sleep_for(std::min(milliseconds{20}, config_.publish_interval));
+    }
+  }
+}
+
+void Coordinator::lost(const std::string& why) {
+  std::lock_guard lock(mu_);
+  if (view_.reachable || view_.error != why) logWarn("-coordination", why);
+  view_.reachable = false;
+  view_.error = why;
+  view_.leading = false;
+}
+
+void Coordinator::round() {
+  const SteadyTime sent = clock_.steadyNow();
+  if (lease_ == 0) {
+    auto l = client_.grant(config_.lease_ttl);
+    if (!l) return lost("etcd: " + l.error().message);
+    lease_ = l.value().id;
+    granted_ttl_ = l.value().ttl;
+    next_keepalive_ = sent + granted_ttl_ / 3;
+    std::lock_guard lock(mu_);
+    lease_valid_until_ = sent + granted_ttl_ - safetyMargin(granted_ttl_);
+  } else if (sent >= next_keepalive_) {
+    auto ttl = client_.keepAlive(lease_);
+    if (!ttl) return lost("etcd: " + ttl.error().message);
+    if (ttl.value().count() == 0) {
+      lease_ = 0;  // expired in the store (we were stopped or cut off too long): a new one next round
+      return lost("our lease expired in etcd; leadership and verdicts lapsed");
+    }
+    next_keepalive_ = sent + granted_ttl_ / 3;
+    std::lock_guard lock(mu_);
+    lease_valid_until_ = sent + ttl.value() - safetyMargin(granted_ttl_);
+  }
+
+  json regions = json::object();
+  for (const auto& [region, verdict] : verdicts_()) regions[region] = std::string(toString(verdict));
+  const std::string mine = json{{"seq", ++published_}, {"regions", regions}}.dump();
+  const std::vector<etcd::Operation> reads = {etcd::get(key("leader")), etcd::get(key("observers/"), true),
+                                              etcd::get(key("plan")), etcd::get(key("state"))};
+  std::vector<etcd::Operation> success = {etcd::put(key("observers/" + config_.name), mine, lease_),
+                                          etcd::put(key("leader"), config_.name, lease_)};
+  std::vector<etcd::Operation> failure = {etcd::put(key("observers/" + config_.name), mine, lease_)};
+  success.insert(success.end(), reads.begin(), reads.end());
+  failure.insert(failure.end(), reads.begin(), reads.end());
+  auto r = client_.txn({etcd::createRevisionIs(key("leader"), 0)}, success, failure);
+  if (!r) {
+    if (r.error().message.find("lease not found") != std::string::npos) lease_ = 0;
+    return lost("etcd: " + r.error().message);
+  }
+  if (r.value().ranges.size() != reads.size()) return lost("etcd: a transaction answer without its reads");
+  readBack(r.value(), clock_.steadyNow());
+}
+
+void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  const bool was_leading = view_.leading;
+  const std::string previous_leader = view_.leader;
+  view_.reachable = true;
+  view_.error.clear();
+  view_.leader.clear();
+  view_.epoch = 0;
+  view_.leading = false;
+  if (!r.ranges[0].empty()) {
+    const etcd::KeyValue& l = r.ranges[0].front();
+    view_.leader = l.value;
+    view_.epoch = l.create_revision;
+    view_.leading = l.value == config_.name && l.lease == lease_ && lease_ != 0 && now < lease_valid_until_;
+  }
+  if (view_.leading && !was_leading) {
+    logWarn("+leader", config_.name + " leads with epoch " + std::to_string(view_.epoch));
+  } else if (!view_.leading && was_leading) {
+    logWarn("-leader", config_.name + " no longer leads (leader now: " +
+                           (view_.leader.empty() ? std::string("none") : view_.leader) + ")");
+  } else if (view_.leader != previous_leader && !view_.leader.empty()) {
+    logInfo("+leader", view_.leader + " leads with epoch " + std::to_string(view_.epoch));
+  }
+
+  const std::string observers = key("observers/");
+  std::vector<ObserverReport> reports;
+  std::vector<std::pair<std::string, int64_t>> revisions;
+  for (const etcd::KeyValue& kv : r.ranges[1]) {
+    const std::string name = kv.key.substr(observers.size());
+    auto report = decodeReport(name, kv.value);
+    if (!report) {
+      logDebug("-observer-report-unreadable", name);
+      continue;
+    }
+    // Fresh when its revision changed since we last looked: timed by our own clock, never by theirs.
+    report->heard = now;
+    for (const auto& [seen, rev] : seen_revisions_) {
+      if (seen != name || rev != kv.mod_revision) continue;
+      for (const ObserverReport& old : view_.reports) {
+        if (old.observer == name) report->heard = old.heard;
+      }
+    }
+    revisions.emplace_back(name, kv.mod_revision);
+    reports.push_back(std::move(*report));
+  }
+  seen_revisions_ = std::move(revisions);
+  view_.reports = std::move(reports);
+
+  view_.plan.reset();
+  view_.plan_revision = 0;
+  if (!r.ranges[2].empty()) {
+    view_.plan = decodePlan(r.ranges[2].front().value);
+    view_.plan_revision = r.ranges[2].front().mod_revision;
+    if (!view_.plan) logError("-shared-plan-unreadable", "the plan in etcd cannot be read; not acting on it");
+  }
+  view_.state.reset();
+  view_.state_revision = 0;
+  if (!r.ranges[3].empty()) {
+    view_.state = decodeState(r.ranges[3].front().value);
+    view_.state_revision = r.ranges[3].front().mod_revision;
+  }
+}
+
+Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision) {
+  auto seq = client_.range(key("plan_seq"));
+  if (!seq) return seq.error();
+  int64_t last = 0;
+  int64_t seq_revision = 0;
+  if (!seq.value().empty()) {
+    seq_revision = seq.value().front().mod_revision;
+    last = std::strtoll(seq.value().front().value.c_str(), nullptr, 10);
+  }
+  plan.id = std::max(last, floor) + 1;
+  plan.epoch = epoch;
+  auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch), etcd::modRevisionIs(key("plan_seq"), seq_revision),
+                        etcd::modRevisionIs(key("plan"), plan_revision)},
+                       {etcd::put(key("plan_seq"), std::to_string(plan.id)), etcd::put(key("plan"), encodePlan(plan))});
+  if (!r) return r.error();
+  if (!r.value().succeeded) {
+    auto current = currentEpoch();
+    if (current && current.value() == epoch)
+      return makeError("conflict", "the shared plan changed since it was read; deciding again");
+    return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
+  }
+  return plan.id;
+}
+
+Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state) {
+  SharedPlan p = plan;
+  p.epoch = epoch;
+  std::vector<etcd::Operation> ops = {etcd::put(key("plan"), encodePlan(p))};
+  if (state) ops.push_back(etcd::put(key("state"), encodeState(*state)));
+  auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch)}, ops);
+  if (!r) return r.error();
+  if (!r.value().succeeded) return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
+  return {};
+}
+
+Result<int64_t> Coordinator::currentEpoch() {
+  auto r = client_.range(key("leader"));
+  if (!r) return r.error();
+  return r.value().empty() ? int64_t{0} : r.value().front().create_revision;
+}
+
+Result<void> Coordinator::updateState(const SharedState& state, int64_t expected_revision) {
+  auto r = client_.txn({etcd::modRevisionIs(key("state"), expected_revision)},
+                       {etcd::put(key("state"), encodeState(state))});
+  if (!r) return r.error();
+  if (!r.value().succeeded) return makeError("conflict", "the shared state changed meanwhile; try again");
+  return {};
+}
+
+EpochFence::EpochFence(Coordinator& coordinator, int64_t epoch, SharedPlan plan, FinalState final_state)
+    : coordinator_(coordinator), epoch_(epoch), plan_(std::move(plan)), final_state_(std::move(final_state)) {}
+
+Result<void> EpochFence::beforeAttempt(const PlanRecord&, int step) {
+  if (!coordinator_.leads(epoch_)) {
+    // Tell a lost leadership (refused by epoch) from one we merely cannot confirm.
+    auto current = coordinator_.currentEpoch();
+    if (!current) return makeError("unavailable", current.error().message);
+    if (current.value() != epoch_) {
+      return makeError("deposed", "epoch " + std::to_string(epoch_) + " has ended; the leader's epoch is now " +
+                                      std::to_string(current.value()));
+    }
+    return makeError("unavailable", "our lease may lapse before the step ends (by our own clock)");
+  }
+  if (step < 0 || static_cast<size_t>(step) >= plan_.steps.size()) return makeError("unavailable", "no such step");
+  plan_.steps[static_cast<size_t>(step)].state = "started";
+  return coordinator_.updatePlan(epoch_, plan_);
+}
+
+Result<void> EpochFence::afterStep(const PlanRecord&, int step, bool done) {
+  if (step < 0 || static_cast<size_t>(step) >= plan_.steps.size()) return makeError("unavailable", "no such step");
+  plan_.steps[static_cast<size_t>(step)].state = done ? "done" : "failed";
+  return coordinator_.updatePlan(epoch_, plan_);
+}
+
+Result<void> EpochFence::finish(const PlanRecord&, const std::string& outcome) {
+  plan_.status = outcome;
+  return coordinator_.updatePlan(epoch_, plan_, final_state_(outcome));
+}
+
+SharedPlan sharedPlan(const PlanRecord& p, const std::string& status) {
+  SharedPlan s;
+  s.id = p.id;
+  s.created_ms = p.created_ms;
+  s.kind = p.kind;
+  s.from = p.from;
+  s.to = p.to;
+  s.reason = p.reason;
+  s.forced = p.forced;
+  s.operator_requested = p.operator_requested;
+  s.status = status;
+  for (const StepRecord& step : p.steps) {
+    s.steps.push_back({step.action, step.state == "skipped" ? "pending" : step.state});
+  }
+  return s;
+}
+
+PlanRecord planRecord(const SharedPlan& s) {
+  PlanRecord p;
+  p.id = s.id;
+  p.created_ms = s.created_ms;
+  p.kind = s.kind;
+  p.from = s.from;
+  p.to = s.to;
+  p.reason = s.reason;
+  p.forced = s.forced;
+  p.operator_requested = s.operator_requested;
+  p.state = "running";
+  for (size_t i = 0; i < s.steps.size(); ++i) {
+    StepRecord step;
+    step.idx = static_cast<int>(i);
+    step.action = s.steps[i].action;
+    step.state = s.steps[i].state == "done" ? "done" : "pending";
+    p.steps.push_back(step);
+  }
+  return p;
+}
+
+}  // namespace hale::aggregator

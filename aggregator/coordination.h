@@ -1,0 +1,176 @@
+#pragma once
+
+// Several aggregators, one decision, through etcd (DESIGN §9; aggregator/README.md "Coordination").
+//
+// Every aggregator is an observer: it publishes its own per-region verdicts under a key bound to its own
+// lease, so a dead observer's verdicts vanish with it. One of them leads: the holder of the election key
+// (put-if-absent, on its lease). Its epoch is the key's create revision, unique per leadership. The shared
+// plan and the shared policy state (active region, pause, last failover, a failed plan) live in the store,
+// and the leader writes them only in transactions that compare the election key's create revision with its
+// epoch, so a deposed leader's late write fails instead of landing.
+//
+// Keys, under /hale/<cluster>/:  leader  observers/<name>  plan  state  plan_seq
+//
+// One thread per aggregator renews the lease, publishes, campaigns and reads everything back in one
+// transaction every publish_interval. Nothing here decides: the engine tallies the reports (core/quorum)
+// and asks whether it leads.
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clock.h"
+#include "etcd_client.h"
+#include "plan_runner.h"
+#include "quorum.h"
+#include "result.h"
+
+namespace hale::aggregator {
+
+struct CoordinationConfig {
+  enum class Mode { none, etcd };
+  Mode mode = Mode::none;
+  std::string cluster = "hale";
+  std::string name;    // this aggregator, as an observer
+  QuorumConfig quorum;  // observers, quorum, fresh_within
+  etcd::Options store;
+  std::string password_file;  // read at start; the password never reaches a log or an answer
+  std::chrono::milliseconds lease_ttl{3000};
+  std::chrono::milliseconds publish_interval{250};
+};
+
+struct SharedStep {
+  std::string action;
+  std::string state = "pending";  // pending, started, done, failed
+};
+
+// The plan as the store holds it: the one every leader resumes.
+struct SharedPlan {
+  int64_t id = 0;
+  int64_t epoch = 0;  // of the leader that last wrote it
+  int64_t created_ms = 0;
+  std::string kind;
+  std::string from;
+  std::string to;
+  std::string reason;
+  bool forced = false;
+  bool operator_requested = false;
+  std::string status;  // running, awaiting_approval, done, failed, dry_run
+  std::vector<SharedStep> steps;
+};
+
+// The policy state every aggregator adopts from the store.
+struct SharedState {
+  std::string active_region;
+  bool paused = false;
+  int64_t last_failover_ms = 0;
+  std::string blocked_by_failed_plan;
+};
+
+struct CoordinationView {
+  bool reachable = false;
+  std::string error;  // why not, when not
+  std::string leader;
+  int64_t epoch = 0;     // the current leader's
+  bool leading = false;  // we hold the election key and our lease is valid by our own clock
+  std::vector<ObserverReport> reports;
+  std::optional<SharedPlan> plan;
+  int64_t plan_revision = 0;
+  std::optional<SharedState> state;
+  int64_t state_revision = 0;
+};
+
+class Coordinator {
+ public:
+  // `verdicts` is called on the coordinator's thread for this observer's own verdicts.
+  using VerdictSource = std::function<std::vector<std::pair<std::string, Verdict>>()>;
+  Coordinator(CoordinationConfig config, const Clock& clock, VerdictSource verdicts);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  void start();
+  // Revokes the lease: our verdicts and leadership go at once instead of at expiry.
+  void stop();
+
+  CoordinationView view() const;
+  // True while we lead with `epoch` and our lease is valid by our own clock (checked before every step).
+  bool leads(int64_t epoch) const;
+
+  // The leader's writes. Each is one transaction that holds only while the election key's create revision
+  // is still `epoch` (error code "deposed" otherwise); "etcd_*" errors mean the store could not be asked.
+  // Allocates a cluster-wide plan id (above `floor`, the highest id in the local journal) and writes the
+  // plan, only if the shared plan is still the one seen at `plan_revision` (0: none yet).
+  Result<int64_t> createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision);
+  Result<void> updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state = {});
+  // An operator's change of the shared state (pause, resume), from any aggregator: compare-and-swap on the
+  // revision read in `view()`, so it never overwrites a concurrent change unseen.
+  Result<void> updateState(const SharedState& state, int64_t expected_revision);
+
+  // The current leader's epoch as the store says now (0: nobody leads), read directly.
+  Result<int64_t> currentEpoch();
+
+  std::string key(const std::string& suffix) const { return prefix_ + suffix; }
+
+ private:
+  void loop();
+  void round();
+  void readBack(const etcd::TxnResult& r, SteadyTime now);
+  void lost(const std::string& why);
+
+  CoordinationConfig config_;
+  const Clock& clock_;
+  VerdictSource verdicts_;
+  etcd::Client client_;
+  std::string prefix_;
+
+  // The coordinator thread's own state.
+  int64_t lease_ = 0;
+  std::chrono::milliseconds granted_ttl_{0};
+  SteadyTime next_keepalive_{};
+  uint64_t published_ = 0;
+  std::vector<std::pair<std::string, int64_t>> seen_revisions_;  // observer -> mod revision last seen
+
+  mutable std::mutex mu_;
+  CoordinationView view_;
+  SteadyTime lease_valid_until_{};  // by our own clock: last renewal sent + granted TTL - margin
+  int64_t own_lease_for_view_ = 0;
+
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// The plan runner's fence with several aggregators: before every attempt, this aggregator must still lead
+// with `epoch` by its own clock and the store (else "deposed", or "unavailable" when it cannot tell), and the
+// step's intent is written to the shared plan under that epoch; each result and the plan's end likewise.
+class EpochFence final : public StepFence {
+ public:
+  using FinalState = std::function<SharedState(const std::string& outcome)>;
+  EpochFence(Coordinator& coordinator, int64_t epoch, SharedPlan plan, FinalState final_state);
+
+  Result<void> beforeAttempt(const PlanRecord& plan, int step) override;
+  Result<void> afterStep(const PlanRecord& plan, int step, bool done) override;
+  Result<void> finish(const PlanRecord& plan, const std::string& outcome) override;
+
+ private:
+  Coordinator& coordinator_;
+  int64_t epoch_;
+  SharedPlan plan_;
+  FinalState final_state_;
+};
+
+// The shared form of a journaled plan, and back (a plan another aggregator started, to adopt).
+SharedPlan sharedPlan(const PlanRecord& p, const std::string& status);
+PlanRecord planRecord(const SharedPlan& p);
+
+// JSON forms of the shared records (also used by tests and halectl's raw views).
+std::string encodePlan(const SharedPlan& p);
+std::optional<SharedPlan> decodePlan(const std::string& text);
+std::string encodeState(const SharedState& s);
+std::optional<SharedState> decodeState(const std::string& text);
+
+}  // namespace hale::aggregator
