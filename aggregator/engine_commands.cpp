@@ -35,6 +35,31 @@ nlohmann::json planJson(const PlanRecord& p) {
           {"steps", steps}};
 }
 
+nlohmann::json coordinationJson(const CoordinationConfig& c, const CoordinationView& v, const Tally& t, SteadyTime now) {
+  nlohmann::json observers = nlohmann::json::array();
+  for (const std::string& name : c.quorum.observers) {
+    nlohmann::json o = {{"name", name}, {"fresh", false}, {"heard_ms_ago", -1}};
+    for (const ObserverReport& r : v.reports) {
+      if (r.observer != name) continue;
+      o["heard_ms_ago"] = agoMs(now, r.heard);
+      o["fresh"] = now - r.heard <= c.quorum.fresh_within;
+    }
+    observers.push_back(o);
+  }
+  return {{"mode", "etcd"},
+          {"name", c.name},
+          {"cluster", c.cluster},
+          {"reachable", v.reachable},
+          {"error", v.error},
+          {"leader", v.leader},
+          {"epoch", v.epoch},
+          {"leading", v.leading},
+          {"quorum", t.needed},
+          {"observers_heard", t.fresh},
+          {"quorum_visible", t.visible && v.reachable},
+          {"observers", observers}};
+}
+
 }  // namespace
 
 nlohmann::json Engine::status() const {
@@ -53,15 +78,44 @@ nlohmann::json Engine::status() const {
           {"blocked_by_failed_plan", state_.blocked_by_failed_plan},
           {"last_failover_ms", state_.last_failover ? toUnixMillis(*state_.last_failover) : 0},
           {"heartbeats_accepted", ingest_.accepted.load()},
-          {"journal", config_.journal}};
+          {"journal", config_.journal},
+          {"coordination", coordinationStatus(now)}};
+}
+
+nlohmann::json Engine::coordinationStatus(SteadyTime now) const {
+  if (!coordinator_) return {{"mode", "none"}};
+  const CoordinationView v = coordinator_->view();
+  std::vector<std::string> names;
+  for (const TrackedRegion& r : observer_.regions()) names.push_back(r.config.name);
+  return coordinationJson(config_.coordination, v, tally(config_.coordination.quorum, names, v.reports, now), now);
 }
 
 nlohmann::json Engine::regions() const {
   std::lock_guard lock(mu_);
   const SteadyTime now = clock_.steadyNow();
   nlohmann::json out = nlohmann::json::array();
+  std::optional<CoordinationView> shared;
+  std::vector<std::string> names;
+  for (const TrackedRegion& r : observer_.regions()) names.push_back(r.config.name);
+  if (coordinator_) shared = coordinator_->view();
+  const Tally t = shared ? tally(config_.coordination.quorum, names, shared->reports, now) : Tally{};
   for (const TrackedRegion& r : observer_.regions()) {
+    nlohmann::json quorum;
+    if (shared) {
+      // Each observer's own verdict on this region, and what the quorum makes of them.
+      nlohmann::json verdicts = nlohmann::json::object();
+      for (const ObserverReport& rep : shared->reports) {
+        for (const auto& [region, verdict] : rep.verdicts) {
+          if (region == r.config.name) verdicts[rep.observer] = toString(verdict);
+        }
+      }
+      const RegionTally* rt = t.region(r.config.name);
+      quorum = {{"verdict", rt != nullptr && t.visible && shared->reachable ? toString(rt->verdict) : "unknown"},
+                {"detail", rt != nullptr ? describe(*rt, t) : ""},
+                {"observers", verdicts}};
+    }
     out.push_back({{"name", r.config.name},
+                   {"quorum", quorum},
                    {"active", r.config.name == state_.active_region},
                    {"home", r.config.name == config_.policy.home_region},
                    {"priority", r.config.priority},
@@ -100,6 +154,7 @@ Result<nlohmann::json> Engine::journalEvents(size_t limit) const {
     nlohmann::json j{{"id", e.id}, {"ts_ms", e.ts_ms}, {"event", e.name}, {"subject", e.subject}, {"detail", e.detail}};
     if (e.plan_id != 0) j["plan_id"] = e.plan_id;
     if (e.step >= 0) j["step"] = e.step;
+    j["epoch"] = e.epoch;
     out.push_back(std::move(j));
   }
   return out;

@@ -40,6 +40,10 @@ class RecordAction final : public Action {
       if (r.cancel != nullptr && r.cancel->load()) return {ActionStatus::retryable, "cancelled"};
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
     }
+    // An attempt that outlived its deadline (its aggregator was stopped, say) does nothing: another attempt,
+    // maybe another aggregator's, owns the step by now.
+    if (r.clock->steadyNow() >= r.deadline) return {ActionStatus::retryable, "deadline passed while waiting"};
+    if (recorded(r.request_id)) return {ActionStatus::already_applied, "already recorded"};
     const std::string line = r.request_id + " " + label_ + "\n";
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return {ActionStatus::permanent, "cannot open " + path_};

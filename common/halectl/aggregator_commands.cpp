@@ -1,6 +1,7 @@
 // halectl regions / nodes / journal / plans / failover / failback / approve / pause / resume: the
 // regional hale-aggregator.
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -56,16 +57,54 @@ Result<uint64_t> positiveNumber(const std::string& s, const char* what) {
 
 }  // namespace
 
+// With several observers: one line on who leads and how many observers are heard, before the table.
+void printCoordination(const nlohmann::json& c) {
+  if (c.value("mode", "none") != "etcd") return;
+  std::string line = "coordination: etcd, this observer " + c.value("name", "?") + ", ";
+  if (!c.value("reachable", false)) {
+    line += "etcd UNREACHABLE (" + c.value("error", "") + "): nothing is decided";
+  } else {
+    const std::string leader = c.value("leader", "");
+    line += leader.empty() ? "nobody leads" : "leader " + leader + " (epoch " + std::to_string(c.value("epoch", 0)) + ")";
+    line += ", " + std::to_string(c.value("observers_heard", 0)) + " of " +
+            std::to_string(c.value("observers", nlohmann::json::array()).size()) + " observers heard, quorum " +
+            std::to_string(c.value("quorum", 0));
+    if (!c.value("quorum_visible", false)) line += ": NO QUORUM, nothing is decided";
+  }
+  std::cout << line << "\n";
+}
+
 int aggregatorRegions(const Context& ctx) {
-  return callAndPrint(ctx, "regions", nlohmann::json::object(), [](const nlohmann::json& r) {
-    Table t({"REGION", "ROLE", "VERDICT", "FOR", "HEALTHY", "SUSPECT", "FAILED", "UNKNOWN", "PRIORITY"});
+  return callAndPrint(ctx, "regions", nlohmann::json::object(), [&ctx](const nlohmann::json& r) {
+    nlohmann::json status;
+    int code = kExitOk;
+    const bool shared = std::any_of(r.begin(), r.end(), [](const auto& x) { return x.contains("quorum") && x["quorum"].is_object(); });
+    if (shared && callDaemon(ctx, "status", nlohmann::json::object(), status, code) && status.contains("coordination"))
+      printCoordination(status["coordination"]);
+    std::vector<std::string> columns = {"REGION", "ROLE", "VERDICT", "FOR", "HEALTHY", "SUSPECT", "FAILED", "UNKNOWN",
+                                        "PRIORITY"};
+    if (shared) columns.insert(columns.end(), {"QUORUM", "OBSERVERS"});
+    Table t(columns);
     for (const auto& x : r) {
       std::string role = x.value("active", false) ? "active" : "standby";
       if (x.value("home", false)) role += " (home)";
-      t.add({x.value("name", "?"), role, x.value("verdict", "?"), duration(x.value("verdict_for_ms", int64_t{0})),
-             std::to_string(x.value("healthy", 0)) + "/" + std::to_string(x.value("nodes", 0)),
-             std::to_string(x.value("suspect", 0)), std::to_string(x.value("failed", 0)),
-             std::to_string(x.value("unknown", 0)), std::to_string(x.value("priority", 0))});
+      std::vector<std::string> row = {
+          x.value("name", "?"), role, x.value("verdict", "?"), duration(x.value("verdict_for_ms", int64_t{0})),
+          std::to_string(x.value("healthy", 0)) + "/" + std::to_string(x.value("nodes", 0)),
+          std::to_string(x.value("suspect", 0)), std::to_string(x.value("failed", 0)),
+          std::to_string(x.value("unknown", 0)), std::to_string(x.value("priority", 0))};
+      if (shared) {
+        const nlohmann::json q = x.value("quorum", nlohmann::json::object());
+        std::string observers;
+        nlohmann::json verdicts = nlohmann::json::object();
+        if (q.contains("observers") && q["observers"].is_object()) verdicts = q["observers"];
+        for (const auto& [name, verdict] : verdicts.items()) {
+          observers += (observers.empty() ? "" : " ") + name + "=" + (verdict.is_string() ? verdict.get<std::string>() : "?");
+        }
+        row.push_back(q.value("verdict", "?"));
+        row.push_back(observers.empty() ? "-" : observers);
+      }
+      t.add(row);
     }
     t.print(std::cout);
   });
@@ -93,12 +132,18 @@ int aggregatorJournal(const Context& ctx) {
     return kExitUsage;
   }
   return callAndPrint(ctx, "journal", {{"limit", limit.value()}}, [](const nlohmann::json& r) {
-    Table t({"TIME (UTC)", "EVENT", "SUBJECT", "PLAN", "DETAIL"});
+    // The epoch column only where some entry was written under a leadership (coordination = "etcd").
+    const bool epochs = std::any_of(r.begin(), r.end(), [](const auto& e) { return e.value("epoch", 0) != 0; });
+    std::vector<std::string> columns = {"TIME (UTC)", "EVENT", "SUBJECT", "PLAN", "DETAIL"};
+    if (epochs) columns.insert(columns.begin() + 1, "EPOCH");
+    Table t(columns);
     for (const auto& e : r) {
       std::string plan = e.contains("plan_id") ? std::to_string(e["plan_id"].get<int64_t>()) : "";
       if (e.contains("step")) plan += "." + std::to_string(e["step"].get<int>());
-      t.add({clockTime(e.value("ts_ms", int64_t{0})), e.value("event", "?"), e.value("subject", ""), plan,
-             e.value("detail", "")});
+      std::vector<std::string> row = {clockTime(e.value("ts_ms", int64_t{0})), e.value("event", "?"),
+                                      e.value("subject", ""), plan, e.value("detail", "")};
+      if (epochs) row.insert(row.begin() + 1, std::to_string(e.value("epoch", int64_t{0})));
+      t.add(row);
     }
     t.print(std::cout);
   });

@@ -36,6 +36,7 @@ class AggregatorProcess {
   void signal(int sig) const;
   bool running() { return process_ && process_->running(); }
 
+  const std::string& name() const { return name_; }
   const std::string& endpoint() const { return endpoint_; }
   // The endpoint on one of the extra hosts.
   std::string endpointOn(const std::string& host) const { return "tcp://" + host + ":" + std::to_string(port_); }

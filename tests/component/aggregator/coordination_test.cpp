@@ -1,0 +1,348 @@
+// Three hale-aggregators (observers eu, us and a witness w) coordinating through a real etcd: the quorum
+// decides, exactly one leader acts, a deposed leader's late step is refused by epoch, and etcd trouble
+// stops new plans. Nodes are simulated per aggregator link, so a path between one node set and one
+// observer can be cut while every other path works (a one-sided view, as a partition gives one observer).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "clock.h"
+#include "control_client.h"
+#include "etcd_server.h"
+#include "hale_processes.h"
+#include "heartbeat_codec.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+using test::AggregatorProcess;
+using test::waitFor;
+
+const std::vector<std::string> kObservers = {"eu", "us", "w"};
+
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// Heartbeats of nodes eu-1, eu-2 (region eu) and us-1, us-2 (region us) to every aggregator, every 200 ms,
+// over one ZeroMQ link per aggregator, so a region's path to one aggregator can be cut alone.
+class Fleet {
+ public:
+  explicit Fleet(const std::vector<std::string>& endpoints) {
+    for (const std::string& e : endpoints) {
+      links_.emplace_back(context_, zmq::socket_type::pub);
+      links_.back().set(zmq::sockopt::linger, 0);
+      links_.back().connect(e);
+    }
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Fleet() {
+    stop_ = true;
+    thread_.join();
+  }
+  void killRegion(const std::string& region) {
+    std::lock_guard lock(mu_);
+    dead_.insert(region);
+  }
+  // No heartbeat of `region` reaches aggregator number `link` (its other paths work).
+  void cut(const std::string& region, size_t link) {
+    std::lock_guard lock(mu_);
+    cut_.insert({region, link});
+  }
+
+ private:
+  void loop() {
+    uint64_t seq = 0;
+    std::string frame;
+    while (!stop_) {
+      ++seq;
+      std::set<std::string> dead;
+      std::set<std::pair<std::string, size_t>> cut;
+      {
+        std::lock_guard lock(mu_);
+        dead = dead_;
+        cut = cut_;
+      }
+      for (const std::string node : {"eu-1", "eu-2", "us-1", "us-2"}) {
+        const std::string region = node.substr(0, 2);
+        if (dead.count(region) != 0) continue;
+        heartbeat::Heartbeat hb;
+        hb.node_id = node;
+        hb.region = region;
+        hb.boot_id = "fleet";
+        hb.seq = seq;
+        hb.sent_unix_ms = toUnixMillis(SystemClock::instance().wallNow());
+        hb.status = heartbeat::NodeStatus::healthy;
+        heartbeat::encode(hb, frame);
+        for (size_t i = 0; i < links_.size(); ++i) {
+          if (cut.count({region, i}) == 0) links_[i].send(zmq::buffer(frame), zmq::send_flags::dontwait);
+        }
+      }
+      std::this_thread::sleep_for(milliseconds{200});
+    }
+  }
+
+  zmq::context_t context_;
+  std::vector<zmq::socket_t> links_;
+  std::mutex mu_;
+  std::set<std::string> dead_;
+  std::set<std::pair<std::string, size_t>> cut_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class Coordination : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    etcd_ = new test::EtcdServer();
+    etcd_->start();
+  }
+  static void TearDownTestSuite() {
+    delete etcd_;
+    etcd_ = nullptr;
+  }
+
+  // Three observers; plan eu -> us of three `record` steps, each `step_delay` long, bounded by `timeout`.
+  void start(milliseconds step_delay = milliseconds{200}, milliseconds timeout = milliseconds{5000}) {
+    cluster_ = "t" + std::to_string(++clusters_);
+    for (const std::string& name : kObservers) {
+      std::string body = "[etcd]\nendpoints = [\"" + etcd_->endpoint() + "\"]\ncluster = \"" + cluster_ +
+                         "\"\nname = \"" + name +
+                         "\"\nobservers = [\"eu\", \"us\", \"w\"]\nlease_ttl = \"2s\"\npublish_interval = "
+                         "\"100ms\"\nverdict_fresh = \"1s\"\n"
+                         "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\n[guards]\n"
+                         "min_failover_interval = \"0s\"\n"
+                         "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\ndown_after = "
+                         "\"500ms\"\nup_after = \"500ms\"\n"
+                         "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = "
+                         "\"500ms\"\n";
+      for (int i = 0; i < 3; ++i) {
+        body += "[[action]]\nname = \"s" + std::to_string(i) + "\"\ntype = \"record\"\npath = \"" + dir_.path() +
+                "/record\"\nlabel = \"s" + std::to_string(i) + "\"\ndelay = \"" +
+                std::to_string(step_delay.count()) + "ms\"\ntimeout = \"" + std::to_string(timeout.count()) +
+                "ms\"\nattempts = 5\nbackoff = \"200ms\"\n";
+      }
+      body += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"s0\", \"s1\", \"s2\"]\n";
+      aggs_.push_back(std::make_unique<AggregatorProcess>(dir_, body, name, std::vector<std::string>{},
+                                                          "coordination = \"etcd\"\n"));
+    }
+    std::vector<std::string> endpoints;
+    for (auto& a : aggs_) {
+      a->start();
+      endpoints.push_back(a->endpoint());
+    }
+    fleet_ = std::make_unique<Fleet>(endpoints);
+    // Settled: one leader, every observer fresh, both regions up by quorum.
+    ASSERT_TRUE(waitFor(
+        [&] {
+          const nlohmann::json s = status(0);
+          const nlohmann::json c = s.value("coordination", nlohmann::json::object());
+          if (!c.value("quorum_visible", false) || c.value("observers_heard", 0) != 3 || c.value("leader", "").empty())
+            return false;
+          const nlohmann::json r = aggs_[0]->json({"regions"});
+          return r.is_array() && r.size() == 2 && r[0]["quorum"].value("verdict", "") == "up" &&
+                 r[1]["quorum"].value("verdict", "") == "up";
+        },
+        milliseconds{15000}))
+        << aggs_[0]->log();
+  }
+
+  nlohmann::json status(size_t i) const {
+    auto r = control::call(aggs_[i]->socket(), "status", nlohmann::json::object(), milliseconds{2000});
+    return r ? r.value() : nlohmann::json::object();
+  }
+  // The index of the aggregator that leads (-1: none).
+  int leader() const {
+    for (size_t i = 0; i < aggs_.size(); ++i) {
+      if (aggs_[i]->running() && status(i).value("coordination", nlohmann::json::object()).value("leading", false))
+        return static_cast<int>(i);
+    }
+    return -1;
+  }
+  std::vector<nlohmann::json> journal(size_t i) const {
+    std::vector<nlohmann::json> out;
+    const nlohmann::json j = aggs_[i]->json({"journal", "--limit", "1000"});
+    EXPECT_TRUE(j.is_array()) << aggs_[i]->name() << ": journal unreadable";
+    if (j.is_array()) out.assign(j.begin(), j.end());
+    return out;
+  }
+  int count(size_t i, const std::string& event) const {
+    int n = 0;
+    for (const auto& e : journal(i)) n += e.value("event", "") == event ? 1 : 0;
+    return n;
+  }
+  // Some running aggregator says the newest plan is `state`.
+  bool planState(const std::string& state) const {
+    for (size_t i = 0; i < aggs_.size(); ++i) {
+      if (!aggs_[i]->running()) continue;
+      const nlohmann::json p = aggs_[i]->json({"plans", "--limit", "1"});
+      if (p.is_array() && !p.empty() && p[0].value("state", "") == state) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> recorded() const { return lines(dir_.path() + "/record"); }
+
+  static test::EtcdServer* etcd_;
+  static int clusters_;
+  std::string cluster_;
+  test::TempDir dir_{"coord"};
+  std::vector<std::unique_ptr<AggregatorProcess>> aggs_;
+  std::unique_ptr<Fleet> fleet_;
+};
+
+test::EtcdServer* Coordination::etcd_ = nullptr;
+int Coordination::clusters_ = 0;
+
+TEST_F(Coordination, RegionDeathWithItsObserverFailsOverOnceByOneLeader) {
+  start();
+  fleet_->killRegion("eu");
+  aggs_[0]->kill();  // eu's own aggregator dies with eu
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000})) << aggs_[1]->log();
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+  // Exactly one aggregator ran steps; the other survivor ran none, and both now see us active.
+  int runners = 0;
+  for (size_t i : {1u, 2u}) {
+    const int starts = count(i, "+plan-step-start");
+    EXPECT_TRUE(starts == 0 || starts == 3) << aggs_[i]->name() << " started " << starts << " steps";
+    runners += starts == 3 ? 1 : 0;
+    ASSERT_TRUE(waitFor([&] { return aggs_[i]->json({"regions"})[1].value("active", false); }, milliseconds{3000}))
+        << aggs_[i]->name() << " does not see us active";
+  }
+  EXPECT_EQ(runners, 1);
+  // The decision names the quorum, and every journal entry of the plan carries the leader's epoch.
+  const int l = leader();
+  ASSERT_GE(l, 1);
+  bool decided = false;
+  for (const auto& e : journal(static_cast<size_t>(l))) {
+    if (e.value("event", "") == "+decision") {
+      decided = true;
+      EXPECT_NE(e.value("detail", "").find("down by quorum: 2 of 2 needed observers say down"), std::string::npos)
+          << e.dump();
+    }
+    if (e.contains("plan_id")) {
+      EXPECT_GT(e.value("epoch", 0), 0) << e.dump();
+    }
+  }
+  EXPECT_TRUE(decided);
+}
+
+TEST_F(Coordination, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
+  start();
+  fleet_->cut("eu", 1);  // us's aggregator no longer hears eu; eu and the witness still do
+  // us's own verdict on eu turns down and is visible to every observer...
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json r = aggs_[2]->json({"regions"});
+        return r.is_array() && r[0]["quorum"]["observers"].value("us", "") == "down";
+      },
+      milliseconds{10000}));
+  // ... and stays a lone verdict: no plan anywhere, for longer than a real outage takes to act on.
+  std::this_thread::sleep_for(milliseconds{4000});
+  for (size_t i = 0; i < aggs_.size(); ++i) {
+    const nlohmann::json p = aggs_[i]->json({"plans"});
+    EXPECT_TRUE(p.is_array() && p.empty()) << aggs_[i]->name() << ": " << p.dump();
+    EXPECT_TRUE(aggs_[i]->json({"regions"})[0].value("active", false));
+  }
+  EXPECT_TRUE(recorded().empty());
+  const nlohmann::json r = aggs_[0]->json({"regions"});
+  EXPECT_EQ(r[0]["quorum"].value("verdict", ""), "up") << r.dump();  // two of three still see eu up
+  // The operator sees it in the table too.
+  const test::CommandResult table = aggs_[0]->halectl({"regions"});
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.output.find("us=down"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("3 of 3 observers heard, quorum 2"), std::string::npos) << table.output;
+}
+
+TEST_F(Coordination, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce) {
+  start(milliseconds{1500});
+  fleet_->killRegion("eu");  // every observer sees eu die
+  int l = -1;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        l = leader();
+        return l >= 0 && count(static_cast<size_t>(l), "+plan-step-done") >= 1;
+      },
+      milliseconds{20000}));
+  aggs_[static_cast<size_t>(l)]->kill();  // during step 1
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+  const int next = leader();
+  ASSERT_GE(next, 0);
+  EXPECT_NE(next, l);
+  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-takeover"), 1);
+  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-done"), 1);
+  // The new leader never ran step 0 again: the store said it was done.
+  int step0 = 0;
+  for (const auto& e : journal(static_cast<size_t>(next))) {
+    if (e.value("event", "") == "+plan-step-start" && e.value("step", -1) == 0) ++step0;
+  }
+  EXPECT_EQ(step0, 0);
+}
+
+TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
+  // Attempts bounded well under the stop, so the stopped leader's in-flight attempt cannot land late.
+  start(milliseconds{1000}, milliseconds{1500});
+  fleet_->killRegion("eu");
+  int l = -1;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        l = leader();
+        return l >= 0 && count(static_cast<size_t>(l), "+plan-step-start") >= 1;
+      },
+      milliseconds{20000}));
+  const size_t stopped = static_cast<size_t>(l);
+  aggs_[stopped]->signal(SIGSTOP);
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
+  aggs_[stopped]->signal(SIGCONT);
+  ASSERT_TRUE(waitFor([&] { return count(stopped, "-plan-deposed") + count(stopped, "-plan-held") >= 1; },
+                      milliseconds{10000}))
+      << aggs_[stopped]->log();
+  EXPECT_EQ(count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
+  bool refused = false;
+  for (const auto& e : journal(stopped)) {
+    if (e.value("event", "") == "-plan-deposed")
+      refused = e.value("detail", "").find("refused by epoch") != std::string::npos;
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(count(stopped, "+plan-done"), 0);
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+}
+
+TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
+  start();
+  etcd_->freeze();
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json c = status(1).value("coordination", nlohmann::json::object());
+        return !c.value("reachable", true);
+      },
+      milliseconds{10000}));
+  std::this_thread::sleep_for(milliseconds{3000});
+  for (size_t i = 0; i < aggs_.size(); ++i) {
+    const nlohmann::json p = aggs_[i]->json({"plans"});
+    EXPECT_TRUE(p.is_array() && p.empty()) << aggs_[i]->name() << ": " << p.dump();
+  }
+  const test::CommandResult table = aggs_[1]->halectl({"regions"});
+  EXPECT_NE(table.output.find("etcd UNREACHABLE"), std::string::npos) << table.output;
+  etcd_->thaw();
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+}
+
+}  // namespace
+}  // namespace hale::aggregator
