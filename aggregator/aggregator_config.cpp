@@ -61,7 +61,8 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
   k.mode = mode == "etcd" ? CoordinationConfig::Mode::etcd : CoordinationConfig::Mode::none;
   auto t = root.table("etcd");
   if (!t) {
-    if (mode == "etcd") root.error("etcd", "coordination = \"etcd\" needs an [etcd] table (endpoints, name, observers)");
+    if (mode == "etcd")
+      root.error("etcd", "coordination = \"etcd\" needs an [etcd] table (endpoints, name, observers)");
     return;
   }
   if (mode != "etcd") t->error("endpoints", "an [etcd] table needs coordination = \"etcd\"");
@@ -74,8 +75,8 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
   if (k.cluster.empty() || k.cluster.find('/') != std::string::npos) t->error("cluster", "must be a name without '/'");
   t->get("name", k.name, Presence::required);
   t->get("observers", k.quorum.observers, Presence::required);
-  if (t->has("name") && std::find(k.quorum.observers.begin(), k.quorum.observers.end(), k.name) ==
-                            k.quorum.observers.end()) {
+  if (t->has("name") &&
+      std::find(k.quorum.observers.begin(), k.quorum.observers.end(), k.name) == k.quorum.observers.end()) {
     t->error("observers", "must list this aggregator's own name \"" + k.name + "\"");
   }
   for (const std::string& o : k.quorum.observers) {
@@ -94,14 +95,16 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
   }
   t->getDuration("lease_ttl", k.lease_ttl, Presence::optional, milliseconds{2000}, std::chrono::minutes{1});
   t->getDuration("publish_interval", k.publish_interval, Presence::optional, milliseconds{50}, milliseconds{5000});
-  t->getDuration("verdict_fresh", k.quorum.fresh_within, Presence::optional, milliseconds{100}, std::chrono::minutes{1});
+  t->getDuration("verdict_fresh", k.quorum.fresh_within, Presence::optional, milliseconds{100},
+                 std::chrono::minutes{1});
   if (k.quorum.fresh_within < k.publish_interval * 2)
     t->error("verdict_fresh", "must be at least twice publish_interval, or live observers would look silent");
   t->getDuration("timeout", k.store.timeout, Presence::optional, milliseconds{50}, milliseconds{30000});
   t->get("ca_file", k.store.ca_file);
   t->get("cert_file", k.store.cert_file);
   t->get("key_file", k.store.key_file);
-  if (k.store.cert_file.empty() != k.store.key_file.empty()) t->error("cert_file", "cert_file and key_file go together");
+  if (k.store.cert_file.empty() != k.store.key_file.empty())
+    t->error("cert_file", "cert_file and key_file go together");
   t->get("username", k.store.username);
   t->get("password_file", k.password_file);
   if (k.store.username.empty() != k.password_file.empty())

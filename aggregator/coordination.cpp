@@ -42,17 +42,10 @@ std::optional<ObserverReport> decodeReport(const std::string& name, const std::s
 std::string encodePlan(const SharedPlan& p) {
   json steps = json::array();
   for (const SharedStep& s : p.steps) steps.push_back({{"action", s.action}, {"state", s.state}});
-  return json{{"id", p.id},
-              {"epoch", p.epoch},
-              {"created_ms", p.created_ms},
-              {"kind", p.kind},
-              {"from", p.from},
-              {"to", p.to},
-              {"reason", p.reason},
-              {"forced", p.forced},
-              {"operator_requested", p.operator_requested},
-              {"status", p.status},
-              {"steps", steps}}
+  return json{{"id", p.id},         {"epoch", p.epoch},   {"created_ms", p.created_ms},
+              {"kind", p.kind},     {"from", p.from},     {"to", p.to},
+              {"reason", p.reason}, {"forced", p.forced}, {"operator_requested", p.operator_requested},
+              {"status", p.status}, {"steps", steps}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -71,7 +64,8 @@ std::optional<SharedPlan> decodePlan(const std::string& text) {
     p.forced = j.at("forced").get<bool>();
     p.operator_requested = j.at("operator_requested").get<bool>();
     p.status = j.at("status").get<std::string>();
-    for (const json& s : j.at("steps")) p.steps.push_back({s.at("action").get<std::string>(), s.at("state").get<std::string>()});
+    for (const json& s : j.at("steps"))
+      p.steps.push_back({s.at("action").get<std::string>(), s.at("state").get<std::string>()});
     if (p.id <= 0) return std::nullopt;
     return p;
   } catch (const json::exception&) {
@@ -276,9 +270,10 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
   }
   plan.id = std::max(last, floor) + 1;
   plan.epoch = epoch;
-  auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch), etcd::modRevisionIs(key("plan_seq"), seq_revision),
-                        etcd::modRevisionIs(key("plan"), plan_revision)},
-                       {etcd::put(key("plan_seq"), std::to_string(plan.id)), etcd::put(key("plan"), encodePlan(plan))});
+  auto r =
+      client_.txn({etcd::createRevisionIs(key("leader"), epoch), etcd::modRevisionIs(key("plan_seq"), seq_revision),
+                   etcd::modRevisionIs(key("plan"), plan_revision)},
+                  {etcd::put(key("plan_seq"), std::to_string(plan.id)), etcd::put(key("plan"), encodePlan(plan))});
   if (!r) return r.error();
   if (!r.value().succeeded) {
     auto current = currentEpoch();
@@ -296,7 +291,8 @@ Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, cons
   if (state) ops.push_back(etcd::put(key("state"), encodeState(*state)));
   auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch)}, ops);
   if (!r) return r.error();
-  if (!r.value().succeeded) return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
+  if (!r.value().succeeded)
+    return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
   return {};
 }
 

@@ -35,7 +35,7 @@ struct CoordinationConfig {
   enum class Mode { none, etcd };
   Mode mode = Mode::none;
   std::string cluster = "hale";
-  std::string name;    // this aggregator, as an observer
+  std::string name;     // this aggregator, as an observer
   QuorumConfig quorum;  // observers, quorum, fresh_within
   etcd::Options store;
   std::string password_file;  // read at start; the password never reaches a log or an answer

@@ -259,8 +259,8 @@ std::string decisionDetail(const Decision& d) {
 }
 
 nlohmann::json decisionJson(const Decision& d, int64_t id) {
-  return nlohmann::json{{"plan_id", id}, {"kind", toString(d.kind)}, {"from", d.from}, {"to", d.to},
-                        {"reason", d.reason}, {"dry_run", d.dry_run}};
+  return nlohmann::json{{"plan_id", id}, {"kind", toString(d.kind)}, {"from", d.from},
+                        {"to", d.to},    {"reason", d.reason},       {"dry_run", d.dry_run}};
 }
 
 }  // namespace
@@ -308,8 +308,8 @@ Result<int64_t> Engine::enactShared(const Decision& d, const CoordinationView& v
     logError("-decision-not-journaled", "plan " + std::to_string(p.id) + ": " + r.error().message);
     return r.error();
   }
-  logWarn("+decision", "plan " + std::to_string(p.id) + " (epoch " + std::to_string(v.epoch) + "): " + stepLabel(p) +
-                           ": " + detail);
+  logWarn("+decision",
+          "plan " + std::to_string(p.id) + " (epoch " + std::to_string(v.epoch) + "): " + stepLabel(p) + ": " + detail);
   std::lock_guard lock(mu_);
   if (d.dry_run) {
     state_.dry_run_decided = d.from + ">" + d.to;
@@ -343,8 +343,8 @@ void Engine::adoptShared(const CoordinationView& v) {
   if (v.state) {
     if (observer_.region(v.state->active_region) != nullptr) state_.active_region = v.state->active_region;
     state_.paused = v.state->paused;
-    state_.last_failover = v.state->last_failover_ms != 0 ? std::optional(fromUnixMillis(v.state->last_failover_ms))
-                                                          : std::nullopt;
+    state_.last_failover =
+        v.state->last_failover_ms != 0 ? std::optional(fromUnixMillis(v.state->last_failover_ms)) : std::nullopt;
     state_.blocked_by_failed_plan = v.state->blocked_by_failed_plan;
   }
   const bool shared_running = v.plan && v.plan->status == "running" && v.plan->id != finished_shared_;
@@ -520,7 +520,8 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
   if (coordinator_) {
     // The shared plan is approved where it lives; whoever leads then runs it (the takeover path).
     const CoordinationView v = coordinator_->view();
-    if (!v.leading) return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
+    if (!v.leading)
+      return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
     if (!v.plan || v.plan->id != plan_id || v.plan->status != "awaiting_approval")
       return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
     SharedPlan approved = *v.plan;

@@ -20,8 +20,8 @@
 #include <zmq.hpp>
 
 #include "aggregator_config.h"
-#include "coordination.h"
 #include "control_server.h"
+#include "coordination.h"
 #include "http_server.h"
 #include "ingest_counters.h"
 #include "journal.h"

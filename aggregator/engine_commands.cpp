@@ -35,7 +35,8 @@ nlohmann::json planJson(const PlanRecord& p) {
           {"steps", steps}};
 }
 
-nlohmann::json coordinationJson(const CoordinationConfig& c, const CoordinationView& v, const Tally& t, SteadyTime now) {
+nlohmann::json coordinationJson(const CoordinationConfig& c, const CoordinationView& v, const Tally& t,
+                                SteadyTime now) {
   nlohmann::json observers = nlohmann::json::array();
   for (const std::string& name : c.quorum.observers) {
     nlohmann::json o = {{"name", name}, {"fresh", false}, {"heard_ms_ago", -1}};

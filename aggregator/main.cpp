@@ -67,6 +67,12 @@ int run(int argc, char** argv) {
     }
     std::cout << config_path << ": valid (" << config.value().regions.size() << " regions, "
               << config.value().plans.size() << " plans, " << config.value().actions.size() << " actions)\n";
+    if (config.value().coordination.mode == hale::aggregator::CoordinationConfig::Mode::none) {
+      std::cout << config_path
+                << ": warning: coordination = \"none\": this aggregator decides alone; a network path cut between it "
+                   "and a healthy region can fail that region over, and a second aggregator would act on its own "
+                   "(use coordination = \"etcd\" with several observers)\n";
+    }
     return hale::kExitOk;
   }
   if (!config) {

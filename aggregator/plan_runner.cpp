@@ -24,8 +24,8 @@ bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
 PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters)
     : journal_(journal), actions_(actions), clock_(clock), counters_(counters) {}
 
-PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step,
-                                        const std::atomic<bool>& cancel, StepFence* fence, std::string& detail) {
+PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
+                                        StepFence* fence, std::string& detail) {
   const auto it = actions_.find(step.action);
   if (it == actions_.end()) {
     detail = "action " + step.action + " is not configured";
@@ -120,11 +120,11 @@ std::string PlanRunner::halt(const PlanRecord& plan, int step, const Error& why)
   if (why.code == "deposed") {
     // Another leader owns the plan now and resumes it at its first unfinished step; this aggregator never
     // acts on it again under the epoch it had.
-    journaled(journal_.setPlanState(plan.id, "deposed",
-                                    {0, nowMs(), "-plan-deposed", plan.to,
-                                     "step " + std::to_string(step) + ": refused by epoch: " + why.message, plan.id,
-                                     step}),
-              "-plan-deposed " + pid);
+    journaled(
+        journal_.setPlanState(plan.id, "deposed",
+                              {0, nowMs(), "-plan-deposed", plan.to,
+                               "step " + std::to_string(step) + ": refused by epoch: " + why.message, plan.id, step}),
+        "-plan-deposed " + pid);
     logError("-plan-deposed", "plan " + pid + " step " + std::to_string(step) + ": " + why.message);
     return "deposed";
   }

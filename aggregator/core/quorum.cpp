@@ -48,10 +48,14 @@ Tally tally(const QuorumConfig& config, const std::vector<std::string>& regions,
   }
   t.visible = t.needed > 0 && t.fresh >= t.needed;
   for (RegionTally& rt : t.regions) {
-    if (t.needed == 0) rt.verdict = Verdict::degraded;
-    else if (rt.down >= t.needed) rt.verdict = Verdict::down;
-    else if (rt.up >= t.needed) rt.verdict = Verdict::up;
-    else rt.verdict = Verdict::degraded;
+    if (t.needed == 0)
+      rt.verdict = Verdict::degraded;
+    else if (rt.down >= t.needed)
+      rt.verdict = Verdict::down;
+    else if (rt.up >= t.needed)
+      rt.verdict = Verdict::up;
+    else
+      rt.verdict = Verdict::degraded;
   }
   return t;
 }

@@ -65,7 +65,8 @@ void printCoordination(const nlohmann::json& c) {
     line += "etcd UNREACHABLE (" + c.value("error", "") + "): nothing is decided";
   } else {
     const std::string leader = c.value("leader", "");
-    line += leader.empty() ? "nobody leads" : "leader " + leader + " (epoch " + std::to_string(c.value("epoch", 0)) + ")";
+    line +=
+        leader.empty() ? "nobody leads" : "leader " + leader + " (epoch " + std::to_string(c.value("epoch", 0)) + ")";
     line += ", " + std::to_string(c.value("observers_heard", 0)) + " of " +
             std::to_string(c.value("observers", nlohmann::json::array()).size()) + " observers heard, quorum " +
             std::to_string(c.value("quorum", 0));
@@ -78,28 +79,34 @@ int aggregatorRegions(const Context& ctx) {
   return callAndPrint(ctx, "regions", nlohmann::json::object(), [&ctx](const nlohmann::json& r) {
     nlohmann::json status;
     int code = kExitOk;
-    const bool shared = std::any_of(r.begin(), r.end(), [](const auto& x) { return x.contains("quorum") && x["quorum"].is_object(); });
+    const bool shared =
+        std::any_of(r.begin(), r.end(), [](const auto& x) { return x.contains("quorum") && x["quorum"].is_object(); });
     if (shared && callDaemon(ctx, "status", nlohmann::json::object(), status, code) && status.contains("coordination"))
       printCoordination(status["coordination"]);
-    std::vector<std::string> columns = {"REGION", "ROLE", "VERDICT", "FOR", "HEALTHY", "SUSPECT", "FAILED", "UNKNOWN",
-                                        "PRIORITY"};
+    std::vector<std::string> columns = {"REGION",  "ROLE",   "VERDICT", "FOR",     "HEALTHY",
+                                        "SUSPECT", "FAILED", "UNKNOWN", "PRIORITY"};
     if (shared) columns.insert(columns.end(), {"QUORUM", "OBSERVERS"});
     Table t(columns);
     for (const auto& x : r) {
       std::string role = x.value("active", false) ? "active" : "standby";
       if (x.value("home", false)) role += " (home)";
-      std::vector<std::string> row = {
-          x.value("name", "?"), role, x.value("verdict", "?"), duration(x.value("verdict_for_ms", int64_t{0})),
-          std::to_string(x.value("healthy", 0)) + "/" + std::to_string(x.value("nodes", 0)),
-          std::to_string(x.value("suspect", 0)), std::to_string(x.value("failed", 0)),
-          std::to_string(x.value("unknown", 0)), std::to_string(x.value("priority", 0))};
+      std::vector<std::string> row = {x.value("name", "?"),
+                                      role,
+                                      x.value("verdict", "?"),
+                                      duration(x.value("verdict_for_ms", int64_t{0})),
+                                      std::to_string(x.value("healthy", 0)) + "/" + std::to_string(x.value("nodes", 0)),
+                                      std::to_string(x.value("suspect", 0)),
+                                      std::to_string(x.value("failed", 0)),
+                                      std::to_string(x.value("unknown", 0)),
+                                      std::to_string(x.value("priority", 0))};
       if (shared) {
         const nlohmann::json q = x.value("quorum", nlohmann::json::object());
         std::string observers;
         nlohmann::json verdicts = nlohmann::json::object();
         if (q.contains("observers") && q["observers"].is_object()) verdicts = q["observers"];
         for (const auto& [name, verdict] : verdicts.items()) {
-          observers += (observers.empty() ? "" : " ") + name + "=" + (verdict.is_string() ? verdict.get<std::string>() : "?");
+          observers +=
+              (observers.empty() ? "" : " ") + name + "=" + (verdict.is_string() ? verdict.get<std::string>() : "?");
         }
         row.push_back(q.value("verdict", "?"));
         row.push_back(observers.empty() ? "-" : observers);

@@ -252,13 +252,25 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
 
 TEST(AggregatorProcess, CheckConfig) {
   test::TempDir dir("aggcfg");
-  const std::string bad =
-      dir.writeFile("bad.toml", "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nnodes = []\n");
+  const std::string bad = dir.writeFile(
+      "bad.toml", "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nnodes = []\n");
   const CommandResult r = test::runCommand(
       SpawnOptions{.argv = {test::aggregatorBinary(), "--config", bad, "--check-config"}}, milliseconds{5000});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find(bad + ":4: region[0].nodes: list the region's nodes"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(bad + ":5: region[0].nodes: list the region's nodes"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("exactly one region must have role = \"active\""), std::string::npos) << r.output;
+
+  // A valid config that decides alone says what that risks.
+  const std::string alone =
+      dir.writeFile("alone.toml",
+                    "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+                    "\"active\"\nnodes = [\"a\"]\n");
+  const CommandResult ok = test::runCommand(
+      SpawnOptions{.argv = {test::aggregatorBinary(), "--config", alone, "--check-config"}}, milliseconds{5000});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("warning: coordination = \"none\": this aggregator decides alone; a network path cut"),
+            std::string::npos)
+      << ok.output;
 }
 
 }  // namespace

@@ -132,9 +132,8 @@ class Coordination : public ::testing::Test {
                          "\"500ms\"\n";
       for (int i = 0; i < 3; ++i) {
         body += "[[action]]\nname = \"s" + std::to_string(i) + "\"\ntype = \"record\"\npath = \"" + dir_.path() +
-                "/record\"\nlabel = \"s" + std::to_string(i) + "\"\ndelay = \"" +
-                std::to_string(step_delay.count()) + "ms\"\ntimeout = \"" + std::to_string(timeout.count()) +
-                "ms\"\nattempts = 5\nbackoff = \"200ms\"\n";
+                "/record\"\nlabel = \"s" + std::to_string(i) + "\"\ndelay = \"" + std::to_string(step_delay.count()) +
+                "ms\"\ntimeout = \"" + std::to_string(timeout.count()) + "ms\"\nattempts = 5\nbackoff = \"200ms\"\n";
       }
       body += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"s0\", \"s1\", \"s2\"]\n";
       aggs_.push_back(std::make_unique<AggregatorProcess>(dir_, body, name, std::vector<std::string>{},
@@ -308,8 +307,8 @@ TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   aggs_[stopped]->signal(SIGSTOP);
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
   aggs_[stopped]->signal(SIGCONT);
-  ASSERT_TRUE(waitFor([&] { return count(stopped, "-plan-deposed") + count(stopped, "-plan-held") >= 1; },
-                      milliseconds{10000}))
+  ASSERT_TRUE(
+      waitFor([&] { return count(stopped, "-plan-deposed") + count(stopped, "-plan-held") >= 1; }, milliseconds{10000}))
       << aggs_[stopped]->log();
   EXPECT_EQ(count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
   bool refused = false;

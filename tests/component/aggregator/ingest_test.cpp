@@ -23,8 +23,8 @@ class IngestTest : public ::testing::Test {
   void SetUp() override {
     endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
     auto config =
-        parseAggregatorConfig("coordination = \"none\"\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" + dir_.path() +
-                                  "/agg.sock\"\njournal = \"" + dir_.path() +
+        parseAggregatorConfig("coordination = \"none\"\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" +
+                                  dir_.path() + "/agg.sock\"\njournal = \"" + dir_.path() +
                                   "/journal.db\"\n"
                                   "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
                                   "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"

@@ -93,7 +93,8 @@ TEST_F(LinodeTest, ARequestThatBreaksTheContractIsRefusedAndPermanent) {
 
 TEST_F(LinodeTest, ConfigErrorsAreNamed) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"x\"]\n"
+      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "= [\"x\"]\n"
       "[[action]]\nname = \"a\"\ntype = \"linode_dns\"\ntoken_file = \"" +
           token_file_ + "\"\ndomain_id = 1\ntarget = \"198.51.100.7\"\nttl = 60\n",
       "t.toml");

@@ -20,7 +20,8 @@ std::shared_ptr<Action> promoteAction(const MariadbPair& db, const hale::test::T
   if (old_primary)
     body += "old_primary_host = \"127.0.0.1\"\nold_primary_port = " + std::to_string(db.port(Node::primary)) + "\n";
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
+      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "= [\"a\"]\n"
       "[[action]]\nname = \"promote\"\n" +
           body,
       "t.toml");

@@ -248,7 +248,8 @@ TEST_F(OvhTest, MalformedAnswersAreErrorsNotCrashes) {
 
 TEST_F(OvhTest, EndpointNamesAndConfigErrors) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"x\"]\n"
+      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "= [\"x\"]\n"
       "[[action]]\nname = \"a\"\ntype = \"ovh_dns\"\nendpoint = \"ovh-asia\"\nzone = \"z\"\ntarget = \"t\"\n",
       "t.toml");
   ASSERT_FALSE(c.ok());

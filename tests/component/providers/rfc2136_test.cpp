@@ -70,7 +70,8 @@ TEST_F(Rfc2136Test, SilentServerIsRetryable) {
 
 TEST_F(Rfc2136Test, ConfigChecksAddresses) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n"
+      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "= [\"a\"]\n"
       "[[action]]\nname = \"dns\"\ntype = \"rfc2136\"\nserver = \"ns1.example.com\"\nzone = \"z\"\n"
       "record = \"r.z\"\nvalues = [\"not-an-ip\"]\nkey_name = \"k\"\nkey_secret_file = \"/nonexistent\"\n",
       "t.toml");

@@ -142,8 +142,8 @@ password_file = "etcd-password"
 )";
 
 TEST(AggregatorConfig, EtcdCoordination) {
-  auto c = parseAggregatorConfig(replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"") + kEtcd,
-                                 "agg.toml");
+  auto c =
+      parseAggregatorConfig(replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"") + kEtcd, "agg.toml");
   ASSERT_TRUE(c) << c.error().message;
   const CoordinationConfig& k = c.value().coordination;
   EXPECT_EQ(k.mode, CoordinationConfig::Mode::etcd);

@@ -34,8 +34,8 @@ TEST(Quorum, DefaultIsAStrictMajorityOfConfiguredObservers) {
 }
 
 TEST(Quorum, TwoOfThreeDownIsDown) {
-  const Tally t = run(three(), {report("us", 100, V::down, V::up), report("w", 200, V::down, V::up),
-                                report("eu", 100, V::up, V::up)});
+  const Tally t = run(
+      three(), {report("us", 100, V::down, V::up), report("w", 200, V::down, V::up), report("eu", 100, V::up, V::up)});
   EXPECT_TRUE(t.visible);
   EXPECT_EQ(t.region("eu")->verdict, V::down);
   EXPECT_EQ(t.region("eu")->down_by, (std::vector<std::string>{"us", "w"}));
@@ -44,8 +44,8 @@ TEST(Quorum, TwoOfThreeDownIsDown) {
 
 TEST(Quorum, OneObserverAloneIsNotDown) {
   // The observer cut off from eu says down; the other two see eu healthy.
-  const Tally t = run(three(), {report("us", 100, V::down, V::up), report("w", 100, V::up, V::up),
-                                report("eu", 100, V::up, V::up)});
+  const Tally t = run(
+      three(), {report("us", 100, V::down, V::up), report("w", 100, V::up, V::up), report("eu", 100, V::up, V::up)});
   EXPECT_EQ(t.region("eu")->verdict, V::up);
   EXPECT_EQ(t.region("eu")->down, 1u);
 }
@@ -102,8 +102,8 @@ TEST(Quorum, AnObserverVotesOnceWhateverItsReportCount) {
 }
 
 TEST(Quorum, TheNewestReportOfAnObserverIsTheOneThatCounts) {
-  const Tally t = run(three(), {report("us", 100, V::up, V::up), report("us", 1000, V::down, V::up),
-                                report("w", 100, V::down, V::up)});
+  const Tally t = run(
+      three(), {report("us", 100, V::up, V::up), report("us", 1000, V::down, V::up), report("w", 100, V::down, V::up)});
   EXPECT_EQ(t.region("eu")->down, 1u);
   EXPECT_EQ(t.region("eu")->verdict, V::degraded);
 }
@@ -149,14 +149,14 @@ TEST(Quorum, ThreeRegionsFiveObservers) {
                         t0);
   EXPECT_TRUE(t.visible);
   EXPECT_EQ(t.needed, 3u);
-  EXPECT_EQ(t.region("eu")->verdict, V::down);  // 3 of 5
-  EXPECT_EQ(t.region("us")->verdict, V::up);    // 4 of 5
+  EXPECT_EQ(t.region("eu")->verdict, V::down);      // 3 of 5
+  EXPECT_EQ(t.region("us")->verdict, V::up);        // 4 of 5
   EXPECT_EQ(t.region("ap")->verdict, V::degraded);  // 2 down, 2 up: neither
 }
 
 TEST(Quorum, AnObserverThatDoesNotKnowARegionDoesNotVoteOnIt) {
-  const Tally t = tally(three(), {"eu", "us", "ap"},
-                        {report("us", 100, V::down, V::up), report("w", 100, V::down, V::up)}, t0);
+  const Tally t =
+      tally(three(), {"eu", "us", "ap"}, {report("us", 100, V::down, V::up), report("w", 100, V::down, V::up)}, t0);
   EXPECT_EQ(t.region("ap")->up + t.region("ap")->down + t.region("ap")->degraded, 0u);
   EXPECT_EQ(t.region("ap")->verdict, V::degraded);
 }
@@ -222,8 +222,7 @@ TEST(QuorumPolicy, NoVisibleQuorumDecidesNothing) {
   applyTally(seen, run(three(), {report("us", 100, V::down, V::up)}));
   const Decision d = decide(seen, activeEu(), policy(), std::nullopt, t0, WallTime{});
   EXPECT_FALSE(d.acts());
-  EXPECT_NE(d.reason.find("no quorum: 1 of 2 needed observers heard (silent: eu, w)"), std::string::npos)
-      << d.reason;
+  EXPECT_NE(d.reason.find("no quorum: 1 of 2 needed observers heard (silent: eu, w)"), std::string::npos) << d.reason;
 }
 
 TEST(QuorumPolicy, AnOperatorFailoverWithoutQuorumNeedsForce) {
