@@ -224,6 +224,7 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
   std::vector<ObserverReport> reports;
   std::vector<std::pair<std::string, int64_t>> revisions;
   for (const etcd::KeyValue& kv : r.ranges[1]) {
+    if (kv.key.size() <= observers.size()) continue;
     const std::string name = kv.key.substr(observers.size());
     auto report = decodeReport(name, kv.value);
     if (!report) {
@@ -246,10 +247,13 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
 
   view_.plan.reset();
   view_.plan_revision = 0;
+  view_.plan_unreadable = false;
   if (!r.ranges[2].empty()) {
     view_.plan = decodePlan(r.ranges[2].front().value);
     view_.plan_revision = r.ranges[2].front().mod_revision;
-    if (!view_.plan) logError("-shared-plan-unreadable", "the plan in etcd cannot be read; not acting on it");
+    view_.plan_unreadable = !view_.plan;
+    if (!view_.plan)
+      logError("-shared-plan-unreadable", "the plan in etcd cannot be read; deciding nothing until it is");
   }
   view_.state.reset();
   view_.state_revision = 0;
@@ -372,7 +376,8 @@ PlanRecord planRecord(const SharedPlan& s) {
     StepRecord step;
     step.idx = static_cast<int>(i);
     step.action = s.steps[i].action;
-    step.state = s.steps[i].state == "done" ? "done" : "pending";
+    // done stays done; failed stays failed (a resumed plan never retries a failed step); the rest runs.
+    step.state = s.steps[i].state == "done" || s.steps[i].state == "failed" ? s.steps[i].state : "pending";
     p.steps.push_back(step);
   }
   return p;

@@ -79,6 +79,7 @@ struct CoordinationView {
   bool leading = false;  // we hold the election key and our lease is valid by our own clock
   std::vector<ObserverReport> reports;
   std::optional<SharedPlan> plan;
+  bool plan_unreadable = false;  // a plan is there but cannot be read: treated as running (nothing decided)
   int64_t plan_revision = 0;
   std::optional<SharedState> state;
   int64_t state_revision = 0;

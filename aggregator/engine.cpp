@@ -347,7 +347,8 @@ void Engine::adoptShared(const CoordinationView& v) {
         v.state->last_failover_ms != 0 ? std::optional(fromUnixMillis(v.state->last_failover_ms)) : std::nullopt;
     state_.blocked_by_failed_plan = v.state->blocked_by_failed_plan;
   }
-  const bool shared_running = v.plan && v.plan->status == "running" && v.plan->id != finished_shared_;
+  const bool shared_running =
+      v.plan_unreadable || (v.plan && v.plan->status == "running" && v.plan->id != finished_shared_);
   state_.plan_running = shared_running || executing_ != 0 || !plan_queue_.empty();
   state_.awaiting_approval =
       v.plan && v.plan->status == "awaiting_approval" ? std::to_string(v.plan->id) : std::string();

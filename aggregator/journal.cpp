@@ -200,6 +200,17 @@ Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
   p.bind(1, plan.id).bind(2, plan.created_ms).bind(3, plan.kind).bind(4, plan.from).bind(5, plan.to);
   p.bind(6, plan.reason).bind(7, int64_t{plan.forced}).bind(8, int64_t{plan.operator_requested});
   if (p.step() != SQLITE_DONE) return p.error();
+  // An id this journal already holds must be the same plan: a local plan of the same number (from before
+  // coordination, or a store that was wiped) is another plan, and adopting it would run the wrong steps.
+  Stmt same(db_, "SELECT kind, from_region, to_region, created_ms FROM plans WHERE id = ?");
+  same.bind(1, plan.id);
+  if (same.step() != SQLITE_ROW) return same.error();
+  if (same.text(0) != plan.kind || same.text(1) != plan.from || same.text(2) != plan.to ||
+      same.i64(3) != plan.created_ms) {
+    return makeError("conflict", "plan id " + std::to_string(plan.id) + " in this journal is another plan (" +
+                                     same.text(0) + " " + same.text(1) + " -> " + same.text(2) +
+                                     "); not adopting the shared plan under it");
+  }
   Stmt r(db_, "UPDATE plans SET state = 'running' WHERE id = ?");
   r.bind(1, plan.id);
   if (r.step() != SQLITE_DONE) return r.error();
@@ -207,7 +218,7 @@ Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
     // A step done anywhere is done here; a step this journal saw started stays started (resumed).
     Stmt s(db_,
            "INSERT INTO steps (plan_id, idx, action, state) VALUES (?, ?, ?, ?) ON CONFLICT (plan_id, idx) DO UPDATE "
-           "SET state = CASE WHEN excluded.state = 'done' THEN 'done' ELSE steps.state END");
+           "SET state = CASE WHEN excluded.state IN ('done', 'failed') THEN excluded.state ELSE steps.state END");
     s.bind(1, plan.id).bind(2, int64_t{step.idx}).bind(3, step.action).bind(4, step.state);
     if (s.step() != SQLITE_DONE) return s.error();
   }

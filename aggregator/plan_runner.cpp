@@ -140,6 +140,19 @@ std::string PlanRunner::halt(const PlanRecord& plan, int step, const Error& why)
 std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence) {
   for (const StepRecord& step : plan.steps) {
     if (step.state == "done" || step.state == "skipped") continue;  // finished before a restart: never again
+    if (step.state == "failed") {
+      // Failed under an earlier run (another leader's): a resumed plan never retries it; it ends failed, and
+      // automation waits for an operator as after any failed plan.
+      const std::string why =
+          "step " + std::to_string(step.idx) + " " + step.action + " failed before the plan resumed";
+      if (fence != nullptr) {
+        if (auto f = fence->finish(plan, "failed"); !f) return halt(plan, step.idx, f.error());
+      }
+      journaled(journal_.setPlanState(plan.id, "failed", {0, nowMs(), "-plan-failed", plan.to, why}),
+                "-plan-failed " + std::to_string(plan.id));
+      logError("-plan-failed", "plan " + std::to_string(plan.id) + ": " + why);
+      return "failed";
+    }
     std::string detail;
     const StepEnd end = runStep(plan, step, cancel, fence, detail);
     if (end == StepEnd::halted) return halt(plan, step.idx, halt_);

@@ -188,7 +188,10 @@ Result<std::string> Client::attempt(size_t endpoint, const std::string& path, co
   }
   if (r.status != 200) {
     const json e = json::parse(r.body, nullptr, false);
-    std::string message = e.is_object() ? e.value("message", e.value("error", std::string())) : std::string();
+    std::string message;
+    for (const char* field : {"message", "error"}) {
+      if (message.empty() && e.is_object() && e.contains(field) && e[field].is_string()) message = e[field];
+    }
     if (message.empty()) message = "HTTP " + std::to_string(r.status);
     return makeError("etcd_error", options_.endpoints[endpoint] + ": " + message);
   }
@@ -242,25 +245,35 @@ Result<std::string> Client::call(const std::string& path, const std::string& bod
 }
 
 Result<Lease> Client::grant(std::chrono::milliseconds ttl) {
-  const int64_t seconds = std::max<int64_t>(1, (ttl.count() + 999) / 1000);
-  auto j = parse(call("/v3/lease/grant", json{{"TTL", std::to_string(seconds)}}.dump()));
-  if (!j) return j.error();
-  Lease lease;
-  int64_t granted = 0;
-  if (!int64Field(j.value(), "ID", lease.id) || !int64Field(j.value(), "TTL", granted) || lease.id == 0)
-    return malformed("a lease grant without an id");
-  lease.ttl = std::chrono::seconds{granted};
-  return lease;
+  // An answer of the wrong shape anywhere is an error, never an exception.
+  try {
+    const int64_t seconds = std::max<int64_t>(1, (ttl.count() + 999) / 1000);
+    auto j = parse(call("/v3/lease/grant", json{{"TTL", std::to_string(seconds)}}.dump()));
+    if (!j) return j.error();
+    Lease lease;
+    int64_t granted = 0;
+    if (!int64Field(j.value(), "ID", lease.id) || !int64Field(j.value(), "TTL", granted) || lease.id == 0)
+      return malformed("a lease grant without an id");
+    lease.ttl = std::chrono::seconds{granted};
+    return lease;
+  } catch (const json::exception& e) {
+    return malformed(std::string("something unexpected (") + e.what() + ")");
+  }
 }
 
 Result<std::chrono::milliseconds> Client::keepAlive(int64_t lease) {
-  auto j = parse(call("/v3/lease/keepalive", json{{"ID", std::to_string(lease)}}.dump()));
-  if (!j) return j.error();
-  const auto result = j.value().find("result");
-  if (result == j.value().end() || !result->is_object()) return malformed("a keepalive without a result");
-  int64_t ttl = 0;
-  if (!int64Field(*result, "TTL", ttl)) return malformed("a keepalive TTL that is not a number");
-  return std::chrono::milliseconds{std::chrono::seconds{std::max<int64_t>(ttl, 0)}};
+  // An answer of the wrong shape anywhere is an error, never an exception.
+  try {
+    auto j = parse(call("/v3/lease/keepalive", json{{"ID", std::to_string(lease)}}.dump()));
+    if (!j) return j.error();
+    const auto result = j.value().find("result");
+    if (result == j.value().end() || !result->is_object()) return malformed("a keepalive without a result");
+    int64_t ttl = 0;
+    if (!int64Field(*result, "TTL", ttl)) return malformed("a keepalive TTL that is not a number");
+    return std::chrono::milliseconds{std::chrono::seconds{std::max<int64_t>(ttl, 0)}};
+  } catch (const json::exception& e) {
+    return malformed(std::string("something unexpected (") + e.what() + ")");
+  }
 }
 
 Result<void> Client::revoke(int64_t lease) {
@@ -270,40 +283,50 @@ Result<void> Client::revoke(int64_t lease) {
 }
 
 Result<std::vector<KeyValue>> Client::range(const std::string& key, bool prefix) {
-  json body = {{"key", base64(key)}};
-  if (prefix) body["range_end"] = base64(prefixEnd(key));
-  auto j = parse(call("/v3/kv/range", body.dump()));
-  if (!j) return j.error();
-  return readKvs(j.value());
+  // An answer of the wrong shape anywhere is an error, never an exception.
+  try {
+    json body = {{"key", base64(key)}};
+    if (prefix) body["range_end"] = base64(prefixEnd(key));
+    auto j = parse(call("/v3/kv/range", body.dump()));
+    if (!j) return j.error();
+    return readKvs(j.value());
+  } catch (const json::exception& e) {
+    return malformed(std::string("something unexpected (") + e.what() + ")");
+  }
 }
 
 Result<TxnResult> Client::txn(const std::vector<Compare>& compare, const std::vector<Operation>& success,
                               const std::vector<Operation>& failure) {
-  json body = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
-  for (const Compare& c : compare) body["compare"].push_back(compareJson(c));
-  for (const Operation& o : success) body["success"].push_back(operationJson(o));
-  for (const Operation& o : failure) body["failure"].push_back(operationJson(o));
-  auto j = parse(call("/v3/kv/txn", body.dump()));
-  if (!j) return j.error();
-  TxnResult out;
-  const json& a = j.value();
-  out.succeeded = a.value("succeeded", false);
-  if (const auto h = a.find("header"); h != a.end() && h->is_object()) {
-    if (!int64Field(*h, "revision", out.revision)) return malformed("a revision that is not a number");
+  // An answer of the wrong shape anywhere is an error, never an exception.
+  try {
+    json body = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
+    for (const Compare& c : compare) body["compare"].push_back(compareJson(c));
+    for (const Operation& o : success) body["success"].push_back(operationJson(o));
+    for (const Operation& o : failure) body["failure"].push_back(operationJson(o));
+    auto j = parse(call("/v3/kv/txn", body.dump()));
+    if (!j) return j.error();
+    TxnResult out;
+    const json& a = j.value();
+    out.succeeded = a.value("succeeded", false);
+    if (const auto h = a.find("header"); h != a.end() && h->is_object()) {
+      if (!int64Field(*h, "revision", out.revision)) return malformed("a revision that is not a number");
+    }
+    const auto responses = a.find("responses");
+    if (responses == a.end()) return out;
+    if (!responses->is_array()) return malformed("transaction responses that are not a list");
+    for (const json& r : *responses) {
+      if (!r.is_object()) return malformed("a transaction response that is not an object");
+      const auto range = r.find("response_range");
+      if (range == r.end()) continue;
+      if (!range->is_object()) return malformed("a range response that is not an object");
+      auto kvs = readKvs(*range);
+      if (!kvs) return kvs.error();
+      out.ranges.push_back(std::move(kvs).value());
+    }
+    return out;
+  } catch (const json::exception& e) {
+    return malformed(std::string("something unexpected (") + e.what() + ")");
   }
-  const auto responses = a.find("responses");
-  if (responses == a.end()) return out;
-  if (!responses->is_array()) return malformed("transaction responses that are not a list");
-  for (const json& r : *responses) {
-    if (!r.is_object()) return malformed("a transaction response that is not an object");
-    const auto range = r.find("response_range");
-    if (range == r.end()) continue;
-    if (!range->is_object()) return malformed("a range response that is not an object");
-    auto kvs = readKvs(*range);
-    if (!kvs) return kvs.error();
-    out.ranges.push_back(std::move(kvs).value());
-  }
-  return out;
 }
 
 }  // namespace hale::etcd
