@@ -5,6 +5,12 @@
 #include "log.h"
 
 namespace hale::aggregator {
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedStep, action, state)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedPlan, id, epoch, created_ms, kind, from, to, reason, forced,
+                                   operator_requested, status, steps)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedState, active_region, paused, last_failover_ms, blocked_by_failed_plan)
+
 namespace {
 
 using nlohmann::json;
@@ -37,64 +43,26 @@ std::optional<ObserverReport> decodeReport(const std::string& name, const std::s
   return r;
 }
 
-}  // namespace
-
-std::string encodePlan(const SharedPlan& p) {
-  json steps = json::array();
-  for (const SharedStep& s : p.steps) steps.push_back({{"action", s.action}, {"state", s.state}});
-  return json{{"id", p.id},         {"epoch", p.epoch},   {"created_ms", p.created_ms},
-              {"kind", p.kind},     {"from", p.from},     {"to", p.to},
-              {"reason", p.reason}, {"forced", p.forced}, {"operator_requested", p.operator_requested},
-              {"status", p.status}, {"steps", steps}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+// The shared records in the store, as JSON objects whose keys are the field names (nlohmann's
+// definitions), dumped with replacement so an odd byte can never make a record unwritable.
+template <typename T>
+std::string encode(const T& record) {
+  return json(record).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::optional<SharedPlan> decodePlan(const std::string& text) {
+// nullopt for a record that is not JSON or misses a field: it is reported, never guessed at.
+template <typename T>
+std::optional<T> decode(const std::string& text) {
   const json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return std::nullopt;
   try {
-    SharedPlan p;
-    p.id = j.at("id").get<int64_t>();
-    p.epoch = j.at("epoch").get<int64_t>();
-    p.created_ms = j.at("created_ms").get<int64_t>();
-    p.kind = j.at("kind").get<std::string>();
-    p.from = j.at("from").get<std::string>();
-    p.to = j.at("to").get<std::string>();
-    p.reason = j.at("reason").get<std::string>();
-    p.forced = j.at("forced").get<bool>();
-    p.operator_requested = j.at("operator_requested").get<bool>();
-    p.status = j.at("status").get<std::string>();
-    for (const json& s : j.at("steps"))
-      p.steps.push_back({s.at("action").get<std::string>(), s.at("state").get<std::string>()});
-    if (p.id <= 0) return std::nullopt;
-    return p;
-  } catch (const json::exception&) {
-    return std::nullopt;  // a record we cannot read is no plan to act on; the caller reports it
-  }
-}
-
-std::string encodeState(const SharedState& s) {
-  return json{{"active_region", s.active_region},
-              {"paused", s.paused},
-              {"last_failover_ms", s.last_failover_ms},
-              {"blocked_by_failed_plan", s.blocked_by_failed_plan}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::optional<SharedState> decodeState(const std::string& text) {
-  const json j = json::parse(text, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
-  try {
-    SharedState s;
-    s.active_region = j.at("active_region").get<std::string>();
-    s.paused = j.at("paused").get<bool>();
-    s.last_failover_ms = j.at("last_failover_ms").get<int64_t>();
-    s.blocked_by_failed_plan = j.at("blocked_by_failed_plan").get<std::string>();
-    return s;
+    return j.get<T>();
   } catch (const json::exception&) {
     return std::nullopt;
   }
 }
+
+}  // namespace
 
 Coordinator::Coordinator(CoordinationConfig config, const Clock& clock, VerdictSource verdicts)
     : config_(std::move(config)),
@@ -222,7 +190,7 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
 
   const std::string observers = key("observers/");
   std::vector<ObserverReport> reports;
-  std::vector<std::pair<std::string, int64_t>> revisions;
+  std::map<std::string, Sighting> sightings;
   for (const etcd::KeyValue& kv : r.ranges[1]) {
     if (kv.key.size() <= observers.size()) continue;
     const std::string name = kv.key.substr(observers.size());
@@ -232,24 +200,21 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
       continue;
     }
     // Fresh when its revision changed since we last looked: timed by our own clock, never by theirs.
-    report->heard = now;
-    for (const auto& [seen, rev] : seen_revisions_) {
-      if (seen != name || rev != kv.mod_revision) continue;
-      for (const ObserverReport& old : view_.reports) {
-        if (old.observer == name) report->heard = old.heard;
-      }
-    }
-    revisions.emplace_back(name, kv.mod_revision);
+    const auto last = sightings_.find(name);
+    const bool same = last != sightings_.end() && last->second.revision == kv.mod_revision;
+    report->heard = same ? last->second.first_seen : now;
+    sightings[name] = {kv.mod_revision, report->heard};
     reports.push_back(std::move(*report));
   }
-  seen_revisions_ = std::move(revisions);
+  sightings_ = std::move(sightings);
   view_.reports = std::move(reports);
 
   view_.plan.reset();
   view_.plan_revision = 0;
   view_.plan_unreadable = false;
   if (!r.ranges[2].empty()) {
-    view_.plan = decodePlan(r.ranges[2].front().value);
+    view_.plan = decode<SharedPlan>(r.ranges[2].front().value);
+    if (view_.plan && view_.plan->id <= 0) view_.plan.reset();
     view_.plan_revision = r.ranges[2].front().mod_revision;
     view_.plan_unreadable = !view_.plan;
     if (!view_.plan)
@@ -258,7 +223,7 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
   view_.state.reset();
   view_.state_revision = 0;
   if (!r.ranges[3].empty()) {
-    view_.state = decodeState(r.ranges[3].front().value);
+    view_.state = decode<SharedState>(r.ranges[3].front().value);
     view_.state_revision = r.ranges[3].front().mod_revision;
   }
 }
@@ -277,7 +242,7 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
   auto r =
       client_.txn({etcd::createRevisionIs(key("leader"), epoch), etcd::modRevisionIs(key("plan_seq"), seq_revision),
                    etcd::modRevisionIs(key("plan"), plan_revision)},
-                  {etcd::put(key("plan_seq"), std::to_string(plan.id)), etcd::put(key("plan"), encodePlan(plan))});
+                  {etcd::put(key("plan_seq"), std::to_string(plan.id)), etcd::put(key("plan"), encode(plan))});
   if (!r) return r.error();
   if (!r.value().succeeded) {
     auto current = currentEpoch();
@@ -291,8 +256,8 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
 Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state) {
   SharedPlan p = plan;
   p.epoch = epoch;
-  std::vector<etcd::Operation> ops = {etcd::put(key("plan"), encodePlan(p))};
-  if (state) ops.push_back(etcd::put(key("state"), encodeState(*state)));
+  std::vector<etcd::Operation> ops = {etcd::put(key("plan"), encode(p))};
+  if (state) ops.push_back(etcd::put(key("state"), encode(*state)));
   auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch)}, ops);
   if (!r) return r.error();
   if (!r.value().succeeded)
@@ -307,8 +272,8 @@ Result<int64_t> Coordinator::currentEpoch() {
 }
 
 Result<void> Coordinator::updateState(const SharedState& state, int64_t expected_revision) {
-  auto r = client_.txn({etcd::modRevisionIs(key("state"), expected_revision)},
-                       {etcd::put(key("state"), encodeState(state))});
+  auto r =
+      client_.txn({etcd::modRevisionIs(key("state"), expected_revision)}, {etcd::put(key("state"), encode(state))});
   if (!r) return r.error();
   if (!r.value().succeeded) return makeError("conflict", "the shared state changed meanwhile; try again");
   return {};

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -134,12 +135,15 @@ class Coordinator {
   std::chrono::milliseconds granted_ttl_{0};
   SteadyTime next_keepalive_{};
   uint64_t published_ = 0;
-  std::vector<std::pair<std::string, int64_t>> seen_revisions_;  // observer -> mod revision last seen
+  struct Sighting {
+    int64_t revision = 0;     // of the observer's key when last read
+    SteadyTime first_seen{};  // when that revision was first read, by our clock
+  };
+  std::map<std::string, Sighting> sightings_;  // by observer
 
   mutable std::mutex mu_;
   CoordinationView view_;
   SteadyTime lease_valid_until_{};  // by our own clock: last renewal sent + granted TTL - margin
-  int64_t own_lease_for_view_ = 0;
 
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -167,11 +171,5 @@ class EpochFence final : public StepFence {
 // The shared form of a journaled plan, and back (a plan another aggregator started, to adopt).
 SharedPlan sharedPlan(const PlanRecord& p, const std::string& status);
 PlanRecord planRecord(const SharedPlan& p);
-
-// JSON forms of the shared records (also used by tests and halectl's raw views).
-std::string encodePlan(const SharedPlan& p);
-std::optional<SharedPlan> decodePlan(const std::string& text);
-std::string encodeState(const SharedState& s);
-std::optional<SharedState> decodeState(const std::string& text);
 
 }  // namespace hale::aggregator

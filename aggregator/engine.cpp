@@ -265,32 +265,43 @@ nlohmann::json decisionJson(const Decision& d, int64_t id) {
 
 }  // namespace
 
-Result<int64_t> Engine::enact(const Decision& d) {
-  counters_.decisions.fetch_add(1, std::memory_order_relaxed);
-  PlanRecord p = planFor(d, config_.plans, nowMs());
-  const std::string detail = decisionDetail(d);
-  if (auto r = journal_->createPlan(p, {0, p.created_ms, "+decision", p.kind + " " + d.from + " -> " + d.to, detail});
+Result<void> Engine::journalDecision(PlanRecord& p, const Decision& d, int64_t epoch) {
+  std::string detail = decisionDetail(d);
+  if (epoch != 0) detail += " [epoch " + std::to_string(epoch) + "]";
+  if (auto r = journal_->createPlan(
+          p, {0, p.created_ms, "+decision", p.kind + " " + d.from + " -> " + d.to, detail, 0, -1, epoch});
       !r) {
     counters_.journal_errors.fetch_add(1);
     return r.error();  // nothing acts on a decision that is not on disk
   }
   logWarn("+decision", "plan " + std::to_string(p.id) + ": " + stepLabel(p) + ": " + detail);
+  return {};
+}
+
+void Engine::noteDecided(const Decision& d, int64_t id, int64_t epoch) {
   if (d.dry_run) {
     state_.dry_run_decided = d.from + ">" + d.to;
   } else if (d.needs_approval) {
-    state_.awaiting_approval = std::to_string(p.id);
+    state_.awaiting_approval = std::to_string(id);
   } else {
     state_.plan_running = true;
-    plan_queue_.push_back(p.id);
+    plan_queue_.push_back(id);
+    plan_epoch_[id] = epoch;
     plan_cv_.notify_all();
   }
+}
+
+Result<int64_t> Engine::enact(const Decision& d) {
+  counters_.decisions.fetch_add(1, std::memory_order_relaxed);
+  PlanRecord p = planFor(d, config_.plans, nowMs());
+  if (auto r = journalDecision(p, d, 0); !r) return r.error();
+  noteDecided(d, p.id, 0);
   return p.id;
 }
 
 Result<int64_t> Engine::enactShared(const Decision& d, const CoordinationView& v) {
   counters_.decisions.fetch_add(1, std::memory_order_relaxed);
   PlanRecord p = planFor(d, config_.plans, nowMs());
-  const std::string detail = decisionDetail(d);
   int64_t floor = 0;
   if (auto recent = journal_->recentPlans(1); recent && !recent.value().empty()) floor = recent.value().front().id;
   // The shared plan first: what is not in etcd, no other leader could resume.
@@ -300,27 +311,10 @@ Result<int64_t> Engine::enactShared(const Decision& d, const CoordinationView& v
     return id.error();
   }
   p.id = id.value();
-  if (auto r = journal_->createPlan(p, {0, p.created_ms, "+decision", p.kind + " " + d.from + " -> " + d.to,
-                                        detail + " [epoch " + std::to_string(v.epoch) + "]", 0, -1, v.epoch});
-      !r) {
-    counters_.journal_errors.fetch_add(1);
-    // Shared but not journaled here: not run here either; the takeover path adopts it into the journal.
-    logError("-decision-not-journaled", "plan " + std::to_string(p.id) + ": " + r.error().message);
-    return r.error();
-  }
-  logWarn("+decision",
-          "plan " + std::to_string(p.id) + " (epoch " + std::to_string(v.epoch) + "): " + stepLabel(p) + ": " + detail);
+  // Shared but not journaled here: not run here either; the takeover path adopts it into the journal.
+  if (auto r = journalDecision(p, d, v.epoch); !r) return r.error();
   std::lock_guard lock(mu_);
-  if (d.dry_run) {
-    state_.dry_run_decided = d.from + ">" + d.to;
-  } else if (d.needs_approval) {
-    state_.awaiting_approval = std::to_string(p.id);
-  } else {
-    state_.plan_running = true;
-    plan_queue_.push_back(p.id);
-    plan_epoch_[p.id] = v.epoch;
-    plan_cv_.notify_all();
-  }
+  noteDecided(d, p.id, v.epoch);
   return p.id;
 }
 

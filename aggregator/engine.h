@@ -82,6 +82,11 @@ class Engine {
   // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.
   Result<nlohmann::json> decideAndEnact(const std::optional<OperatorRequest>& request);
   Result<int64_t> enactShared(const Decision& d, const CoordinationView& v);
+  // Journals decision `d` as plan `p` (id 0: a local id) written under `epoch` (0: no coordination).
+  Result<void> journalDecision(PlanRecord& p, const Decision& d, int64_t epoch);
+  // What a journaled decision changes in memory: a dry run noted, an approval awaited, or the plan queued.
+  // Called with mu_ held.
+  void noteDecided(const Decision& d, int64_t id, int64_t epoch);
   SharedState finalState(const PlanRecord& p, const std::string& outcome);
   // Journals and logs events produced under the lock (called without it).
   void publish(const std::vector<Event>& events);

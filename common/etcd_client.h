@@ -96,7 +96,6 @@ class Client {
   std::string endpoint() const;
 
  private:
-  struct Answer;
   Result<std::string> call(const std::string& path, const std::string& body);
   Result<std::string> attempt(size_t endpoint, const std::string& path, const std::string& body,
                               const std::string& token, long& status);

@@ -4,15 +4,13 @@
 #include <signal.h>
 
 #include <fstream>
-#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <zmq.hpp>
 
 #include "clock.h"
+#include "fake_fleet.h"
 #include "hale_processes.h"
-#include "heartbeat_codec.h"
 #include "ports.h"
 #include "process.h"
 #include "temp_dir.h"
@@ -92,57 +90,6 @@ TEST(AggregatorCrash, ResumesAfterAKillDuringEachStepAndRunsEveryStepOnce) {
   }
 }
 
-// Publishes heartbeats for a set of nodes every 200 ms until stopped.
-class FakeNodes {
- public:
-  explicit FakeNodes(const std::string& endpoint) : socket_(context_, zmq::socket_type::pub) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.connect(endpoint);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~FakeNodes() {
-    stop_ = true;
-    thread_.join();
-  }
-  void setAlive(std::set<std::pair<std::string, std::string>> nodes) {
-    std::lock_guard lock(mu_);
-    alive_ = std::move(nodes);
-  }
-
- private:
-  void loop() {
-    uint64_t seq = 0;
-    std::string frame;
-    while (!stop_) {
-      std::set<std::pair<std::string, std::string>> alive;
-      {
-        std::lock_guard lock(mu_);
-        alive = alive_;
-      }
-      ++seq;
-      for (const auto& [node, region] : alive) {
-        heartbeat::Heartbeat hb;
-        hb.node_id = node;
-        hb.region = region;
-        hb.boot_id = "fake";
-        hb.seq = seq;
-        hb.sent_unix_ms = toUnixMillis(SystemClock::instance().wallNow());
-        hb.status = heartbeat::NodeStatus::healthy;
-        heartbeat::encode(hb, frame);
-        socket_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-      }
-      std::this_thread::sleep_for(milliseconds{200});
-    }
-  }
-
-  zmq::context_t context_;
-  zmq::socket_t socket_;
-  std::mutex mu_;
-  std::set<std::pair<std::string, std::string>> alive_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 std::string operatorConfig(const test::TempDir& dir, const std::string& guards) {
   return "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\n[guards]\nmin_failover_interval = \"0s\"\n" +
          guards +
@@ -160,7 +107,7 @@ TEST(AggregatorHalectl, CommandsAndExitCodes) {
   test::TempDir dir("halectl");
   AggregatorProcess agg(dir, operatorConfig(dir, ""));
   agg.start();
-  FakeNodes nodes(agg.endpoint());
+  test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
   ASSERT_TRUE(waitFor(
       [&] {
@@ -225,7 +172,7 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   test::TempDir dir("approve");
   AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
   agg.start();
-  FakeNodes nodes(agg.endpoint());
+  test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
   ASSERT_TRUE(
       waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },

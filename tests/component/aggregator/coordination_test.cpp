@@ -1,24 +1,22 @@
 // Three hale-aggregators (observers eu, us and a witness w) coordinating through a real etcd: the quorum
 // decides, exactly one leader acts, a deposed leader's late step is refused by epoch, and etcd trouble
-// stops new plans. Nodes are simulated per aggregator link, so a path between one node set and one
-// observer can be cut while every other path works (a one-sided view, as a partition gives one observer).
+// stops new plans. Nodes are simulated per aggregator link (test::FakeFleet), so a path between one
+// region and one observer can be cut while every other path works (the one-sided view of a partition).
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <fstream>
 #include <map>
-#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <zmq.hpp>
 
 #include "clock.h"
 #include "control_client.h"
 #include "etcd_server.h"
+#include "fake_fleet.h"
 #include "hale_processes.h"
-#include "heartbeat_codec.h"
 #include "process.h"
 #include "temp_dir.h"
 
@@ -38,73 +36,6 @@ std::vector<std::string> lines(const std::string& path) {
   return out;
 }
 
-// Heartbeats of nodes eu-1, eu-2 (region eu) and us-1, us-2 (region us) to every aggregator, every 200 ms,
-// over one ZeroMQ link per aggregator, so a region's path to one aggregator can be cut alone.
-class Fleet {
- public:
-  explicit Fleet(const std::vector<std::string>& endpoints) {
-    for (const std::string& e : endpoints) {
-      links_.emplace_back(context_, zmq::socket_type::pub);
-      links_.back().set(zmq::sockopt::linger, 0);
-      links_.back().connect(e);
-    }
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~Fleet() {
-    stop_ = true;
-    thread_.join();
-  }
-  void killRegion(const std::string& region) {
-    std::lock_guard lock(mu_);
-    dead_.insert(region);
-  }
-  // No heartbeat of `region` reaches aggregator number `link` (its other paths work).
-  void cut(const std::string& region, size_t link) {
-    std::lock_guard lock(mu_);
-    cut_.insert({region, link});
-  }
-
- private:
-  void loop() {
-    uint64_t seq = 0;
-    std::string frame;
-    while (!stop_) {
-      ++seq;
-      std::set<std::string> dead;
-      std::set<std::pair<std::string, size_t>> cut;
-      {
-        std::lock_guard lock(mu_);
-        dead = dead_;
-        cut = cut_;
-      }
-      for (const std::string node : {"eu-1", "eu-2", "us-1", "us-2"}) {
-        const std::string region = node.substr(0, 2);
-        if (dead.count(region) != 0) continue;
-        heartbeat::Heartbeat hb;
-        hb.node_id = node;
-        hb.region = region;
-        hb.boot_id = "fleet";
-        hb.seq = seq;
-        hb.sent_unix_ms = toUnixMillis(SystemClock::instance().wallNow());
-        hb.status = heartbeat::NodeStatus::healthy;
-        heartbeat::encode(hb, frame);
-        for (size_t i = 0; i < links_.size(); ++i) {
-          if (cut.count({region, i}) == 0) links_[i].send(zmq::buffer(frame), zmq::send_flags::dontwait);
-        }
-      }
-      std::this_thread::sleep_for(milliseconds{200});
-    }
-  }
-
-  zmq::context_t context_;
-  std::vector<zmq::socket_t> links_;
-  std::mutex mu_;
-  std::set<std::string> dead_;
-  std::set<std::pair<std::string, size_t>> cut_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 class Coordination : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -116,8 +47,10 @@ class Coordination : public ::testing::Test {
     etcd_ = nullptr;
   }
 
-  // Three observers; plan eu -> us of three `record` steps, each `step_delay` long, bounded by `timeout`.
-  void start(milliseconds step_delay = milliseconds{200}, milliseconds timeout = milliseconds{5000}) {
+  // Three observers; plan eu -> us of three `record` steps, each `step_delay` long, bounded by `timeout`;
+  // `guards`: more [guards] keys.
+  void start(milliseconds step_delay = milliseconds{200}, milliseconds timeout = milliseconds{5000},
+             const std::string& guards = "") {
     cluster_ = "t" + std::to_string(++clusters_);
     for (const std::string& name : kObservers) {
       std::string body = "[etcd]\nendpoints = [\"" + etcd_->endpoint() + "\"]\ncluster = \"" + cluster_ +
@@ -125,7 +58,8 @@ class Coordination : public ::testing::Test {
                          "\"\nobservers = [\"eu\", \"us\", \"w\"]\nlease_ttl = \"2s\"\npublish_interval = "
                          "\"100ms\"\nverdict_fresh = \"1s\"\n"
                          "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\n[guards]\n"
-                         "min_failover_interval = \"0s\"\n"
+                         "min_failover_interval = \"0s\"\n" +
+                         guards +
                          "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\ndown_after = "
                          "\"500ms\"\nup_after = \"500ms\"\n"
                          "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = "
@@ -144,7 +78,8 @@ class Coordination : public ::testing::Test {
       a->start();
       endpoints.push_back(a->endpoint());
     }
-    fleet_ = std::make_unique<Fleet>(endpoints);
+    fleet_ = std::make_unique<test::FakeFleet>(endpoints);
+    fleet_->setAlive({{"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"us-2", "us"}});
     // Settled: one leader, every observer fresh, both regions up by quorum.
     ASSERT_TRUE(waitFor(
         [&] {
@@ -200,7 +135,7 @@ class Coordination : public ::testing::Test {
   std::string cluster_;
   test::TempDir dir_{"coord"};
   std::vector<std::unique_ptr<AggregatorProcess>> aggs_;
-  std::unique_ptr<Fleet> fleet_;
+  std::unique_ptr<test::FakeFleet> fleet_;
 };
 
 test::EtcdServer* Coordination::etcd_ = nullptr;
@@ -208,8 +143,12 @@ int Coordination::clusters_ = 0;
 
 TEST_F(Coordination, RegionDeathWithItsObserverFailsOverOnceByOneLeader) {
   start();
-  fleet_->killRegion("eu");
-  aggs_[0]->kill();  // eu's own aggregator dies with eu
+  // eu dies piece by piece: one node, the other 700 ms later, its aggregator last.
+  fleet_->killNode("eu-1");
+  std::this_thread::sleep_for(milliseconds{700});
+  fleet_->killNode("eu-2");
+  std::this_thread::sleep_for(milliseconds{300});
+  aggs_[0]->kill();
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000})) << aggs_[1]->log();
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
   // Exactly one aggregator ran steps; the other survivor ran none, and both now see us active.
@@ -264,6 +203,16 @@ TEST_F(Coordination, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_NE(table.output.find("us=down"), std::string::npos) << table.output;
   EXPECT_NE(table.output.find("3 of 3 observers heard, quorum 2"), std::string::npos) << table.output;
+
+  // The path heals: us's own verdict on eu comes back up, and still nothing was ever decided.
+  fleet_->heal("eu", 1);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json r = aggs_[2]->json({"regions"});
+        return r.is_array() && r[0]["quorum"]["observers"].value("us", "") == "up";
+      },
+      milliseconds{10000}));
+  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(count(i, "+decision"), 0) << aggs_[i]->name();
 }
 
 TEST_F(Coordination, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce) {
@@ -340,6 +289,84 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   EXPECT_NE(table.output.find("etcd UNREACHABLE"), std::string::npos) << table.output;
   etcd_->thaw();
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+}
+
+TEST_F(Coordination, AnIsolatedObserverAbstainsAndTheOthersStillDecide) {
+  start();
+  // The witness hears nobody (its own isolation: fail static); it stays an observer but votes on nothing.
+  fleet_->cut("eu", 2);
+  std::this_thread::sleep_for(milliseconds{400});
+  fleet_->cut("us", 2);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json r = aggs_[0]->json({"regions"});
+        return r.is_array() && !r[0]["quorum"]["observers"].contains("w") &&
+               !r[1]["quorum"]["observers"].contains("w") && r[0]["quorum"].value("verdict", "") == "up";
+      },
+      milliseconds{10000}))
+      << aggs_[0]->json({"regions"}).dump();
+  // Then eu dies, node by node: eu's and us's observers both see it, which is a quorum without the witness.
+  fleet_->killNode("eu-2");
+  std::this_thread::sleep_for(milliseconds{500});
+  fleet_->killNode("eu-1");
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+  // The witness never said eu was down.
+  const nlohmann::json r = aggs_[1]->json({"regions"});
+  EXPECT_FALSE(r[0]["quorum"]["observers"].contains("w")) << r.dump();
+}
+
+TEST_F(Coordination, APauseOnAnyAggregatorHoldsTheLeaderUntilResumed) {
+  start();
+  const int l = leader();
+  ASSERT_GE(l, 0);
+  const size_t follower = static_cast<size_t>((l + 1) % 3);
+  const test::CommandResult paused = aggs_[follower]->halectl({"pause"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.output;
+  ASSERT_TRUE(waitFor([&] { return status(static_cast<size_t>(l)).value("paused", false); }, milliseconds{5000}));
+  fleet_->killRegion("eu");
+  std::this_thread::sleep_for(milliseconds{4000});  // eu is down by quorum well within this
+  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(count(i, "+decision"), 0) << aggs_[i]->name();
+  const test::CommandResult resumed = aggs_[(follower + 1) % 3]->halectl({"resume"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{15000}));
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+}
+
+TEST_F(Coordination, ManualApprovalIsGivenToTheLeaderAndRunsOnce) {
+  start(milliseconds{200}, milliseconds{5000}, "approval = \"manual\"\n");
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor([&] { return planState("awaiting_approval"); }, milliseconds{15000}));
+  const int l = leader();
+  ASSERT_GE(l, 0);
+  const size_t follower = static_cast<size_t>((l + 1) % 3);
+  const test::CommandResult refused = aggs_[follower]->halectl({"approve", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("not the leader"), std::string::npos) << refused.output;
+  EXPECT_TRUE(recorded().empty());
+  const test::CommandResult approved = aggs_[static_cast<size_t>(l)]->halectl({"approve", "1"});
+  ASSERT_EQ(approved.exit_code, 0) << approved.output;
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{15000}));
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+}
+
+TEST_F(Coordination, EtcdLostMidPlanHoldsThePlanAndItFinishesOnceWhenEtcdReturns) {
+  start(milliseconds{1500});
+  fleet_->killRegion("eu");
+  int l = -1;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        l = leader();
+        return l >= 0 && count(static_cast<size_t>(l), "+plan-step-done") >= 1;
+      },
+      milliseconds{20000}));
+  etcd_->freeze();  // during step 1
+  ASSERT_TRUE(waitFor([&] { return count(static_cast<size_t>(l), "-plan-held") >= 1; }, milliseconds{15000}))
+      << aggs_[static_cast<size_t>(l)]->log();
+  EXPECT_EQ(count(static_cast<size_t>(l), "+plan-done"), 0);
+  etcd_->thaw();
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
