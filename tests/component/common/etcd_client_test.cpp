@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "canned_http_server.h"
 #include "etcd_server.h"
 #include "ports.h"
+#include "process.h"
+#include "temp_dir.h"
 
 namespace hale::etcd {
 namespace {
@@ -130,6 +133,112 @@ TEST(EtcdClientAnswers, ErrorsAndMalformedAnswersAreErrorsNeverGuesses) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok.value().id, 99);
   EXPECT_EQ(ok.value().ttl, std::chrono::seconds{3});
+}
+
+void run(const std::vector<std::string>& argv) {
+  const test::CommandResult r = test::runCommand(test::SpawnOptions{.argv = argv}, milliseconds{20000});
+  ASSERT_EQ(r.exit_code, 0) << argv[0] << " " << argv[1] << ": " << r.output;
+}
+
+TEST(EtcdClientAuth, UserAndPasswordAreSentAndAWrongOneIsRefused) {
+  test::EtcdServer server;  // its own: authentication cannot be turned off again
+  server.start();
+  const std::string e = "--endpoints=" + server.endpoint();
+  run({"etcdctl", e, "user", "add", "root", "--new-user-password=s3cret"});
+  run({"etcdctl", e, "auth", "enable"});
+
+  Client anonymous(Options{.endpoints = {server.endpoint()}});
+  auto refused = anonymous.range("/k");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "etcd_error");
+
+  Client wrong(Options{.endpoints = {server.endpoint()}, .username = "root", .password = "nope"});
+  auto bad = wrong.range("/k");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message.find("nope"), std::string::npos);  // the password is never in an error
+
+  Client root(Options{.endpoints = {server.endpoint()}, .username = "root", .password = "s3cret"});
+  ASSERT_TRUE(root.txn({}, {put("/k", "v")})) << "authenticated put";
+  auto read = root.range("/k");
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(read.value()[0].value, "v");
+}
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl command.
+struct Certificates {
+  explicit Certificates(const test::TempDir& dir) : d(dir.path() + "/") {
+    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+    auto req = [&](const std::string& name, const std::string& cn) {
+      std::vector<std::string> a = {"openssl", "req"};
+      a.insert(a.end(), ec.begin(), ec.end());
+      a.insert(a.end(), {"-keyout", d + name + ".key", "-out", d + name + ".csr", "-subj", "/CN=" + cn});
+      run(a);
+    };
+    std::vector<std::string> ca = {"openssl", "req", "-x509"};
+    ca.insert(ca.end(), ec.begin(), ec.end());
+    ca.insert(ca.end(), {"-keyout", d + "ca.key", "-out", d + "ca.pem", "-days", "1", "-subj", "/CN=hale-test-ca"});
+    run(ca);
+    req("server", "127.0.0.1");
+    req("client", "hale");
+    std::ofstream(d + "server.ext") << "subjectAltName=IP:127.0.0.1\n"
+                                       "extendedKeyUsage=serverAuth,clientAuth\n";
+    std::ofstream(d + "client.ext") << "extendedKeyUsage=clientAuth\n";
+    for (const std::string name : {"server", "client"}) {
+      run({"openssl", "x509", "-req", "-in", d + name + ".csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
+           "-CAcreateserial", "-out", d + name + ".pem", "-days", "1", "-extfile", d + name + ".ext"});
+    }
+  }
+  std::string d;
+};
+
+TEST(EtcdClientTls, ClientCertificatesAgainstAnEtcdThatRequiresThem) {
+  test::TempDir dir("etcdtls");
+  const Certificates certs(dir);
+  const std::string client_url = "https://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
+  const std::string peer_url = "http://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
+  test::ChildProcess etcd(test::SpawnOptions{.argv = {"etcd",
+                                                      "--name",
+                                                      "tls",
+                                                      "--data-dir",
+                                                      dir.path() + "/data",
+                                                      "--listen-client-urls",
+                                                      client_url,
+                                                      "--advertise-client-urls",
+                                                      client_url,
+                                                      "--listen-peer-urls",
+                                                      peer_url,
+                                                      "--initial-advertise-peer-urls",
+                                                      peer_url,
+                                                      "--initial-cluster",
+                                                      "tls=" + peer_url,
+                                                      "--cert-file",
+                                                      certs.d + "server.pem",
+                                                      "--key-file",
+                                                      certs.d + "server.key",
+                                                      "--trusted-ca-file",
+                                                      certs.d + "ca.pem",
+                                                      "--client-cert-auth",
+                                                      "--log-level",
+                                                      "warn"},
+                                             .log_path = dir.path() + "/etcd.log"});
+  Client client(Options{.endpoints = {client_url},
+                        .ca_file = certs.d + "ca.pem",
+                        .cert_file = certs.d + "client.pem",
+                        .key_file = certs.d + "client.key"});
+  ASSERT_TRUE(test::waitFor([&] { return client.range("/k").ok(); }, milliseconds{20000})) << etcd.logTail();
+  ASSERT_TRUE(client.txn({}, {put("/k", "tls")}));
+  EXPECT_EQ(client.range("/k").value()[0].value, "tls");
+
+  // Without a client certificate, or trusting another CA, there is no answer to trust: an error, no guess.
+  Client no_cert(Options{.endpoints = {client_url}, .ca_file = certs.d + "ca.pem"});
+  EXPECT_FALSE(no_cert.range("/k"));
+  Client wrong_ca(Options{.endpoints = {client_url},
+                          .ca_file = certs.d + "client.pem",
+                          .cert_file = certs.d + "client.pem",
+                          .key_file = certs.d + "client.key"});
+  auto untrusted = wrong_ca.range("/k");
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.error().code, "etcd_unreachable");
 }
 
 }  // namespace
