@@ -253,16 +253,40 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
   return plan.id;
 }
 
-Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state) {
+Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state,
+                                     int64_t plan_revision) {
   SharedPlan p = plan;
   p.epoch = epoch;
   std::vector<etcd::Operation> ops = {etcd::put(key("plan"), encode(p))};
   if (state) ops.push_back(etcd::put(key("state"), encode(*state)));
-  auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch)}, ops);
+  std::vector<etcd::Compare> compare = {etcd::createRevisionIs(key("leader"), epoch)};
+  if (plan_revision >= 0) compare.push_back(etcd::modRevisionIs(key("plan"), plan_revision));
+  auto r = client_.txn(compare, ops);
   if (!r) return r.error();
-  if (!r.value().succeeded)
-    return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
-  return {};
+  if (r.value().succeeded) return {};
+  if (plan_revision >= 0) {
+    auto current = currentEpoch();
+    if (current && current.value() == epoch) return makeError("conflict", "the shared plan changed meanwhile");
+  }
+  return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
+}
+
+Result<Coordinator::SharedRead> Coordinator::readShared() {
+  auto r = client_.txn({}, {etcd::get(key("plan")), etcd::get(key("state"))});
+  if (!r) return r.error();
+  if (r.value().ranges.size() != 2) return makeError("etcd_malformed", "a transaction answer without its reads");
+  SharedRead out;
+  if (!r.value().ranges[0].empty()) {
+    out.plan_revision = r.value().ranges[0].front().mod_revision;
+    out.plan = decode<SharedPlan>(r.value().ranges[0].front().value);
+    if (!out.plan) return makeError("etcd_malformed", "the shared plan cannot be read");
+  }
+  if (!r.value().ranges[1].empty()) {
+    out.state_revision = r.value().ranges[1].front().mod_revision;
+    out.state = decode<SharedState>(r.value().ranges[1].front().value);
+    if (!out.state) return makeError("etcd_malformed", "the shared state cannot be read");
+  }
+  return out;
 }
 
 Result<int64_t> Coordinator::currentEpoch() {

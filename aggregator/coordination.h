@@ -108,7 +108,18 @@ class Coordinator {
   // Allocates a cluster-wide plan id (above `floor`, the highest id in the local journal) and writes the
   // plan, only if the shared plan is still the one seen at `plan_revision` (0: none yet).
   Result<int64_t> createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision);
-  Result<void> updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state = {});
+  // With `plan_revision` >= 0, only if the shared plan is still the one read at that revision.
+  Result<void> updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state = {},
+                          int64_t plan_revision = -1);
+  // The shared plan and state as the store holds them now (not as of the last round), with their
+  // revisions, for operator commands that must act on what is current.
+  struct SharedRead {
+    std::optional<SharedPlan> plan;
+    int64_t plan_revision = 0;
+    std::optional<SharedState> state;
+    int64_t state_revision = 0;
+  };
+  Result<SharedRead> readShared();
   // An operator's change of the shared state (pause, resume), from any aggregator: compare-and-swap on the
   // revision read in `view()`, so it never overwrites a concurrent change unseen.
   Result<void> updateState(const SharedState& state, int64_t expected_revision);

@@ -513,15 +513,20 @@ Result<nlohmann::json> Engine::requestFailback(bool force) {
 
 Result<nlohmann::json> Engine::approve(int64_t plan_id) {
   if (coordinator_) {
-    // The shared plan is approved where it lives; whoever leads then runs it (the takeover path).
+    // The shared plan is approved where it lives, as it is there now (a decision seconds old is not yet in
+    // our last round's view); whoever leads then runs it (the takeover path).
     const CoordinationView v = coordinator_->view();
     if (!v.leading)
       return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
-    if (!v.plan || v.plan->id != plan_id || v.plan->status != "awaiting_approval")
+    auto current = coordinator_->readShared();
+    if (!current) return current.error();
+    const std::optional<SharedPlan>& shared = current.value().plan;
+    if (!shared || shared->id != plan_id || shared->status != "awaiting_approval")
       return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
-    SharedPlan approved = *v.plan;
+    SharedPlan approved = *shared;
     approved.status = "running";
-    if (auto r = coordinator_->updatePlan(v.epoch, approved); !r) return r.error();
+    if (auto r = coordinator_->updatePlan(v.epoch, approved, std::nullopt, current.value().plan_revision); !r)
+      return r.error();
     journaled(journal_->setPlanState(plan_id, "running",
                                      {0, nowMs(), "+plan-approved", approved.to, "approved by an operator"}),
               "+plan-approved");
@@ -550,19 +555,20 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
 
 Result<nlohmann::json> Engine::setPaused(bool paused) {
   if (coordinator_) {
-    // Pause is cluster-wide: every aggregator adopts it, whoever leads now or later.
-    const CoordinationView v = coordinator_->view();
-    if (!v.reachable) return makeError("unavailable", "etcd unreachable (" + v.error + "); the pause is shared there");
+    // Pause is cluster-wide: every aggregator adopts it, whoever leads now or later. Read fresh, so a
+    // change of the last moments is neither lost nor a reason to refuse.
+    auto current = coordinator_->readShared();
+    if (!current) return makeError("unavailable", "etcd: " + current.error().message + "; the pause is shared there");
     SharedState s;
-    if (v.state) {
-      s = *v.state;
+    if (current.value().state) {
+      s = *current.value().state;
     } else {
       std::lock_guard lock(mu_);
       s.active_region = state_.active_region;
     }
     s.paused = paused;
     if (!paused) s.blocked_by_failed_plan.clear();
-    if (auto r = coordinator_->updateState(s, v.state_revision); !r) return r.error();
+    if (auto r = coordinator_->updateState(s, current.value().state_revision); !r) return r.error();
   }
   std::lock_guard lock(mu_);
   state_.paused = paused;
