@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <stdexcept>
 
 #include "process.h"
@@ -71,6 +72,22 @@ std::vector<std::string> NetworkNamespace::wrap(std::vector<std::string> argv) c
 void NetworkNamespace::linkDown() {
   run({findExecutable("ip", {"/usr/sbin", "/sbin"}), "link", "set", host_if_, "down"});
 }
-void NetworkNamespace::linkUp() { run({findExecutable("ip", {"/usr/sbin", "/sbin"}), "link", "set", host_if_, "up"}); }
+void NetworkNamespace::linkUp() {
+  const std::string ip = findExecutable("ip", {"/usr/sbin", "/sbin"});
+  run({ip, "link", "set", host_if_, "up"});
+  // Neighbours that failed to answer while the link was down would otherwise delay the first packets.
+  run({ip, "neigh", "flush", "dev", host_if_});
+  run({ip, "netns", "exec", name_, ip, "neigh", "flush", "all"});
+  // Return once the link carries packets again (operstate up on our side, which needs both ends up), so a
+  // test's next packet is not lost to a link still coming up.
+  const std::string state = "/sys/class/net/" + host_if_ + "/operstate";
+  waitFor(
+      [&] {
+        std::ifstream in(state);
+        std::string s;
+        return std::getline(in, s) && s == "up";
+      },
+      seconds{5}, std::chrono::milliseconds{10});
+}
 
 }  // namespace hale::test
