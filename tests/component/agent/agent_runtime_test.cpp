@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <iostream>
+
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -202,7 +204,11 @@ TEST(AgentRuntime, HungDatabaseFailsAtItsTimeoutWhileHealthzStaysFast) {
   ASSERT_TRUE(failed) << "the check never failed while the server was frozen";
   // Fails within one interval plus the timeout (plus scheduling slack), while every /healthz was fast.
   EXPECT_LT(failed_after, milliseconds{1000 + 500 + 300});
-  EXPECT_LT(slowest, milliseconds{10}) << "slowest /healthz over " << answers << " requests";
+  // A /healthz that waited on the hung check would take its 500 ms timeout; every answer came from the
+  // cache if the slowest is far below it. (How fast /healthz is, is the benchmark's to measure: a
+  // wall-clock bound of a few ms here failed under the suite's own load.)
+  EXPECT_LT(slowest, milliseconds{100}) << "slowest /healthz over " << answers << " requests";
+  std::cout << "slowest /healthz while the check hung: " << slowest.count() << " ms over " << answers << " requests\n";
   EXPECT_GT(answers, 20);
   const std::string message = agent.snapshot()->checks[0].message;
   EXPECT_NE(message.find("timeout"), std::string::npos) << message;
