@@ -129,6 +129,17 @@ class Coordination : public ::testing::Test {
     return false;
   }
   std::vector<std::string> recorded() const { return lines(dir_.path() + "/record"); }
+  // The leader, once its journal holds `event` (-1 when that takes over 20 s).
+  int leaderOnceItJournals(const std::string& event) const {
+    int l = -1;
+    waitFor(
+        [&] {
+          l = leader();
+          return l >= 0 && count(static_cast<size_t>(l), event) >= 1;
+        },
+        milliseconds{20000});
+    return l >= 0 && count(static_cast<size_t>(l), event) >= 1 ? l : -1;
+  }
 
   static test::EtcdServer* etcd_;
   static int clusters_;
@@ -218,13 +229,8 @@ TEST_F(Coordination, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
 TEST_F(Coordination, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce) {
   start(milliseconds{1500});
   fleet_->killRegion("eu");  // every observer sees eu die
-  int l = -1;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        l = leader();
-        return l >= 0 && count(static_cast<size_t>(l), "+plan-step-done") >= 1;
-      },
-      milliseconds{20000}));
+  const int l = leaderOnceItJournals("+plan-step-done");
+  ASSERT_GE(l, 0);
   aggs_[static_cast<size_t>(l)]->kill();  // during step 1
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
@@ -245,13 +251,8 @@ TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   // Attempts bounded well under the stop, so the stopped leader's in-flight attempt cannot land late.
   start(milliseconds{1000}, milliseconds{1500});
   fleet_->killRegion("eu");
-  int l = -1;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        l = leader();
-        return l >= 0 && count(static_cast<size_t>(l), "+plan-step-start") >= 1;
-      },
-      milliseconds{20000}));
+  const int l = leaderOnceItJournals("+plan-step-start");
+  ASSERT_GE(l, 0);
   const size_t stopped = static_cast<size_t>(l);
   aggs_[stopped]->signal(SIGSTOP);
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
@@ -354,13 +355,8 @@ TEST_F(Coordination, ManualApprovalIsGivenToTheLeaderAndRunsOnce) {
 TEST_F(Coordination, EtcdLostMidPlanHoldsThePlanAndItFinishesOnceWhenEtcdReturns) {
   start(milliseconds{1500});
   fleet_->killRegion("eu");
-  int l = -1;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        l = leader();
-        return l >= 0 && count(static_cast<size_t>(l), "+plan-step-done") >= 1;
-      },
-      milliseconds{20000}));
+  const int l = leaderOnceItJournals("+plan-step-done");
+  ASSERT_GE(l, 0);
   etcd_->freeze();  // during step 1
   ASSERT_TRUE(waitFor([&] { return count(static_cast<size_t>(l), "-plan-held") >= 1; }, milliseconds{15000}))
       << aggs_[static_cast<size_t>(l)]->log();
