@@ -145,13 +145,14 @@ void Coordinator::round() {
     lease_valid_until_ = sent + ttl.value() - safetyMargin(granted_ttl_);
   }
 
+  const Standing standing = verdicts_();
   json regions = json::object();
-  for (const auto& [region, verdict] : verdicts_()) regions[region] = std::string(toString(verdict));
+  for (const auto& [region, verdict] : standing.verdicts) regions[region] = std::string(toString(verdict));
   const std::string mine = json{{"seq", ++published_}, {"regions", regions}}.dump();
   const std::vector<etcd::Operation> reads = {etcd::get(key("leader")), etcd::get(key("observers/"), true),
                                               etcd::get(key("plan")), etcd::get(key("state"))};
-  std::vector<etcd::Operation> success = {etcd::put(key("observers/" + config_.name), mine, lease_),
-                                          etcd::put(key("leader"), config_.name, lease_)};
+  std::vector<etcd::Operation> success = {etcd::put(key("observers/" + config_.name), mine, lease_)};
+  if (standing.unfit.empty()) success.push_back(etcd::put(key("leader"), config_.name, lease_));
   std::vector<etcd::Operation> failure = {etcd::put(key("observers/" + config_.name), mine, lease_)};
   success.insert(success.end(), reads.begin(), reads.end());
   failure.insert(failure.end(), reads.begin(), reads.end());
@@ -161,12 +162,28 @@ void Coordinator::round() {
     return lost("etcd: " + r.error().message);
   }
   if (r.value().ranges.size() != reads.size()) return lost("etcd: a transaction answer without its reads");
-  readBack(r.value(), clock_.steadyNow());
+  readBack(r.value(), clock_.steadyNow(), standing.unfit);
+  if (!standing.unfit.empty() && !r.value().ranges[0].empty() && r.value().ranges[0].front().lease == lease_) {
+    resign(standing.unfit);
+  }
 }
 
-void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
+void Coordinator::resign(const std::string& why) {
+  int64_t epoch = 0;
+  {
+    std::lock_guard lock(mu_);
+    epoch = view_.epoch;
+  }
+  auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch)}, {etcd::erase(key("leader"))});
+  if (!r) return logWarn("-leader-resign-failed", "etcd: " + r.error().message + "; our lease ends it anyway");
+  if (r.value().succeeded) logWarn("-leader-resigned", config_.name + " gives up epoch " + std::to_string(epoch) + ": " + why);
+}
+
+void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::string& unfit) {
   std::lock_guard lock(mu_);
+  view_.unfit = unfit;
   const bool was_leading = view_.leading;
+  const int64_t previous_epoch = view_.epoch;
   const std::string previous_leader = view_.leader;
   view_.reachable = true;
   view_.error.clear();
@@ -177,8 +194,10 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now) {
     const etcd::KeyValue& l = r.ranges[0].front();
     view_.leader = l.value;
     view_.epoch = l.create_revision;
-    view_.leading = l.value == config_.name && l.lease == lease_ && lease_ != 0 && now < lease_valid_until_;
+    view_.leading =
+        unfit.empty() && l.value == config_.name && l.lease == lease_ && lease_ != 0 && now < lease_valid_until_;
   }
+  if (view_.leading && (!was_leading || view_.epoch != previous_epoch)) view_.leading_since = now;
   if (view_.leading && !was_leading) {
     logWarn("+leader", config_.name + " leads with epoch " + std::to_string(view_.epoch));
   } else if (!view_.leading && was_leading) {

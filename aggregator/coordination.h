@@ -78,6 +78,8 @@ struct CoordinationView {
   std::string leader;
   int64_t epoch = 0;     // the current leader's
   bool leading = false;  // we hold the election key and our lease is valid by our own clock
+  SteadyTime leading_since{};  // by our clock, when this leadership (epoch) was first seen: times takeover waits
+  std::string unfit;           // why this observer does not campaign now ("" when it does)
   std::vector<ObserverReport> reports;
   std::optional<SharedPlan> plan;
   bool plan_unreadable = false;  // a plan is there but cannot be read: treated as running (nothing decided)
@@ -88,8 +90,14 @@ struct CoordinationView {
 
 class Coordinator {
  public:
-  // `verdicts` is called on the coordinator's thread for this observer's own verdicts.
-  using VerdictSource = std::function<std::vector<std::pair<std::string, Verdict>>()>;
+  // What this observer publishes, asked on the coordinator's thread every round: its own verdicts, and
+  // why it may not lead now ("" when it may: an isolated or TILTed observer, or one whose journal fails,
+  // does not campaign, and resigns if it leads).
+  struct Standing {
+    std::vector<std::pair<std::string, Verdict>> verdicts;
+    std::string unfit;
+  };
+  using VerdictSource = std::function<Standing()>;
   Coordinator(CoordinationConfig config, const Clock& clock, VerdictSource verdicts);
   ~Coordinator();
   Coordinator(const Coordinator&) = delete;
@@ -132,7 +140,8 @@ class Coordinator {
  private:
   void loop();
   void round();
-  void readBack(const etcd::TxnResult& r, SteadyTime now);
+  void readBack(const etcd::TxnResult& r, SteadyTime now, const std::string& unfit);
+  void resign(const std::string& why);
   void lost(const std::string& why);
 
   CoordinationConfig config_;

@@ -66,15 +66,7 @@ Result<void> Engine::start() {
       if (!password) return makeError("config", "etcd.password_file: " + password.error().message);
       config_.coordination.store.password = password.value();
     }
-    coordinator_ = std::make_unique<Coordinator>(config_.coordination, clock_, [this] {
-      // What we publish as this observer. Isolated or in TILT we abstain on every region: our own trouble
-      // must not become a vote.
-      std::vector<std::pair<std::string, Verdict>> out;
-      std::lock_guard lock(mu_);
-      if (observer_.isolated() || observer_.tilted(clock_.steadyNow())) return out;
-      for (const TrackedRegion& r : observer_.regions()) out.emplace_back(r.config.name, r.state.verdict);
-      return out;
-    });
+    coordinator_ = std::make_unique<Coordinator>(config_.coordination, clock_, [this] { return standing(); });
   }
 
   try {
@@ -291,6 +283,33 @@ void Engine::noteDecided(const Decision& d, int64_t id, int64_t epoch) {
   }
 }
 
+Coordinator::Standing Engine::standing() {
+  // What we publish as this observer. Isolated or in TILT we abstain on every region, since our own trouble
+  // must not become a vote, and we do not lead: a leader that hears nobody, or whose clock jumps, decides
+  // nothing, and would only keep a healthy observer from deciding. Nor while our journal fails: nothing acts
+  // on a decision that is not on disk.
+  Coordinator::Standing out;
+  const SteadyTime now = clock_.steadyNow();
+  const uint64_t journal_errors = counters_.journal_errors.load();
+  if (journal_errors != journal_errors_seen_) {
+    journal_errors_seen_ = journal_errors;
+    journal_failed_at_ = now;
+  }
+  std::lock_guard lock(mu_);
+  if (observer_.isolated()) {
+    out.unfit = "isolated: no heartbeat from any node";
+  } else if (observer_.tilted(now)) {
+    out.unfit = "TILT: the clock jumped or the process stalled";
+  } else {
+    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, r.state.verdict);
+  }
+  if (out.unfit.empty() && journal_failed_at_ != SteadyTime{} && now - journal_failed_at_ < kJournalUnfitFor) {
+    out.unfit = "the journal failed a write in the last " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kJournalUnfitFor).count()) + " s";
+  }
+  return out;
+}
+
 Result<int64_t> Engine::enact(const Decision& d) {
   counters_.decisions.fetch_add(1, std::memory_order_relaxed);
   PlanRecord p = planFor(d, config_.plans, nowMs());
@@ -359,6 +378,16 @@ void Engine::resumeSharedPlan(const CoordinationView& v) {
     }
   }
   const PlanRecord p = planRecord(*v.plan);
+  if (auto wait = takeoverWait(*v.plan, v); wait.count() > 0) {
+    if (takeover_wait_logged_ != id) {
+      takeover_wait_logged_ = id;
+      logWarn("+plan-takeover-wait",
+              "plan " + std::to_string(id) + ": a step was started under epoch " + std::to_string(v.plan->epoch) +
+                  "; its attempt may still be running there, so it runs here again only " +
+                  std::to_string(wait.count()) + "ms from now (the step's attempt bound)");
+    }
+    return;
+  }
   const std::string detail = "plan " + std::to_string(id) + " (" + stepLabel(p) + ") resumed by " +
                              config_.coordination.name + " under epoch " + std::to_string(v.epoch) +
                              " (last written under epoch " + std::to_string(v.plan->epoch) + ")";
@@ -373,6 +402,28 @@ void Engine::resumeSharedPlan(const CoordinationView& v) {
   plan_epoch_[id] = v.epoch;
   state_.plan_running = true;
   plan_cv_.notify_all();
+}
+
+std::chrono::milliseconds Engine::takeoverWait(const SharedPlan& plan, const CoordinationView& v) const {
+  // A step another leadership started may still be running there: a deposed leader's attempt (or the
+  // command it spawned, which outlives a killed aggregator) ends within the step's attempt bound of its
+  // start, and that start came before its lease lapsed, so before our leadership began. Until that bound
+  // has passed by our clock (with room for clocks that run at different rates), running the step again
+  // here could overlap it.
+  if (plan.epoch == v.epoch) return std::chrono::milliseconds{0};
+  for (const SharedStep& step : plan.steps) {
+    if (step.state != "started") continue;
+    const auto a = config_.actions.find(step.action);
+    if (a == config_.actions.end()) return std::chrono::milliseconds{0};
+    const StepPolicy& policy = a->second.policy;
+    auto bound = policy.timeout;
+    if (policy.deadline.count() > 0) bound = std::min(bound, policy.deadline);
+    bound += bound / 10 + std::chrono::milliseconds{100};
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - v.leading_since);
+    return std::max(std::chrono::milliseconds{0}, bound - waited);
+  }
+  return std::chrono::milliseconds{0};
 }
 
 SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome) {

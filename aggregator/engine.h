@@ -79,6 +79,9 @@ class Engine {
   // when we lead and nobody runs it here (called without it).
   void adoptShared(const CoordinationView& v);
   void resumeSharedPlan(const CoordinationView& v);
+  Coordinator::Standing standing();  // on the coordinator's thread
+  // How long a new leader still waits before running again a step another leadership started.
+  std::chrono::milliseconds takeoverWait(const SharedPlan& plan, const CoordinationView& v) const;
   // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.
   Result<nlohmann::json> decideAndEnact(const std::optional<OperatorRequest>& request);
   Result<int64_t> enactShared(const Decision& d, const CoordinationView& v);
@@ -113,6 +116,11 @@ class Engine {
   std::deque<int64_t> plan_queue_;
   std::map<int64_t, int64_t> plan_epoch_;  // with etcd: the epoch a queued plan runs under
   int64_t executing_ = 0;                  // the plan the executor runs now
+  // The coordinator thread's view of journal health: a failed write makes us unfit to lead for a while.
+  static constexpr std::chrono::seconds kJournalUnfitFor{10};
+  uint64_t journal_errors_seen_ = 0;
+  SteadyTime journal_failed_at_{};
+  int64_t takeover_wait_logged_ = 0;      // the shared plan whose takeover wait was last logged
   int64_t finished_shared_ = 0;            // the last shared plan whose end was written to the store
   std::condition_variable plan_cv_;
   bool stopping_ = false;

@@ -55,6 +55,7 @@ nlohmann::json coordinationJson(const CoordinationConfig& c, const CoordinationV
           {"leader", v.leader},
           {"epoch", v.epoch},
           {"leading", v.leading},
+          {"unfit", v.unfit},
           {"quorum", t.needed},
           {"observers_heard", t.fresh},
           {"quorum_visible", t.visible && v.reachable},

@@ -71,6 +71,7 @@ void printCoordination(const nlohmann::json& c) {
             std::to_string(c.value("observers", nlohmann::json::array()).size()) + " observers heard, quorum " +
             std::to_string(c.value("quorum", 0));
     if (!c.value("quorum_visible", false)) line += ": NO QUORUM, nothing is decided";
+    if (const std::string unfit = c.value("unfit", ""); !unfit.empty()) line += "; not a candidate (" + unfit + ")";
   }
   std::cout << line << "\n";
 }

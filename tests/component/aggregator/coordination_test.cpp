@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <map>
@@ -49,8 +50,9 @@ class Coordination : public ::testing::Test {
 
   // Three observers; plan eu -> us of three `record` steps, each `step_delay` long, bounded by `timeout`;
   // `guards`: more [guards] keys.
+  // `s1`: another [[action]] body for step s1 (its name and type included).
   void start(milliseconds step_delay = milliseconds{200}, milliseconds timeout = milliseconds{5000},
-             const std::string& guards = "") {
+             const std::string& guards = "", const std::string& s1 = "") {
     cluster_ = "t" + std::to_string(++clusters_);
     for (const std::string& name : kObservers) {
       std::string body = "[etcd]\nendpoints = [\"" + etcd_->endpoint() + "\"]\ncluster = \"" + cluster_ +
@@ -65,6 +67,10 @@ class Coordination : public ::testing::Test {
                          "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = "
                          "\"500ms\"\n";
       for (int i = 0; i < 3; ++i) {
+        if (i == 1 && !s1.empty()) {
+          body += "[[action]]\n" + s1;
+          continue;
+        }
         body += "[[action]]\nname = \"s" + std::to_string(i) + "\"\ntype = \"record\"\npath = \"" + dir_.path() +
                 "/record\"\nlabel = \"s" + std::to_string(i) + "\"\ndelay = \"" + std::to_string(step_delay.count()) +
                 "ms\"\ntimeout = \"" + std::to_string(timeout.count()) + "ms\"\nattempts = 5\nbackoff = \"200ms\"\n";
@@ -247,6 +253,39 @@ TEST_F(Coordination, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce)
   EXPECT_EQ(step0, 0);
 }
 
+TEST_F(Coordination, ALeaderKilledMidStepHasItsCommandFinishBeforeTheNextLeaderRunsItAgain) {
+  // The killed aggregator's command lives on in its own process group: the next leader must not run the
+  // step again while it may still be running (here 2.5 s of a 4 s attempt bound, on a 2 s lease).
+  const std::string log = dir_.path() + "/exec.log";
+  const std::string script = dir_.path() + "/slow-step";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\necho \"start $(date +%s%N)\" >> " << log << "\nsleep 2.5\necho \"end $(date +%s%N)\" >> "
+        << log << "\n";
+  }
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  start(milliseconds{200}, milliseconds{5000}, "",
+        "name = \"s1\"\ntype = \"exec\"\ncommand = [\"" + script +
+            "\"]\ntimeout = \"4s\"\nattempts = 3\nbackoff = \"200ms\"\n");
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor([&] { return !lines(log).empty(); }, milliseconds{20000}));
+  const int l = leader();
+  ASSERT_GE(l, 0);
+  aggs_[static_cast<size_t>(l)]->kill();  // its command goes on
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}));
+  const int next = leader();
+  ASSERT_GE(next, 0);
+  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-takeover"), 1);
+  // Every run of the command ended before the next one started.
+  const std::vector<std::string> runs = lines(log);
+  ASSERT_EQ(runs.size(), 4u) << ::testing::PrintToString(runs);  // the killed leader's run, then the next's
+  for (size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ(runs[i].rfind(i % 2 == 0 ? "start " : "end ", 0), 0u) << "runs overlapped: "
+                                                                     << ::testing::PrintToString(runs);
+  }
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.2 s2"}));
+}
+
 TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   // Attempts bounded well under the stop, so the stopped leader's in-flight attempt cannot land late.
   start(milliseconds{1000}, milliseconds{1500});
@@ -293,29 +332,39 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
-TEST_F(Coordination, AnIsolatedObserverAbstainsAndTheOthersStillDecide) {
+TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   start();
-  // The witness hears nobody (its own isolation: fail static); it stays an observer but votes on nothing.
-  fleet_->cut("eu", 2);
+  // The leader hears nobody (its own isolation: fail static): it stays an observer but votes on nothing, and
+  // gives up the lead, since a leader that hears nobody decides nothing and would block the others.
+  const int l = leader();
+  ASSERT_GE(l, 0);
+  const size_t iso = static_cast<size_t>(l);
+  const std::string name = kObservers[iso];
+  const size_t other = (iso + 1) % 3;
+  fleet_->cut("eu", iso);
   std::this_thread::sleep_for(milliseconds{400});
-  fleet_->cut("us", 2);
+  fleet_->cut("us", iso);
   ASSERT_TRUE(waitFor(
       [&] {
-        const nlohmann::json r = aggs_[0]->json({"regions"});
-        return r.is_array() && !r[0]["quorum"]["observers"].contains("w") &&
-               !r[1]["quorum"]["observers"].contains("w") && r[0]["quorum"].value("verdict", "") == "up";
+        const nlohmann::json r = aggs_[other]->json({"regions"});
+        return r.is_array() && !r[0]["quorum"]["observers"].contains(name) &&
+               !r[1]["quorum"]["observers"].contains(name) && r[0]["quorum"].value("verdict", "") == "up";
       },
       milliseconds{10000}))
-      << aggs_[0]->json({"regions"}).dump();
-  // Then eu dies, node by node: eu's and us's observers both see it, which is a quorum without the witness.
+      << aggs_[other]->json({"regions"}).dump();
+  ASSERT_TRUE(waitFor([&] { return leader() >= 0 && leader() != l; }, milliseconds{5000}));
+  EXPECT_NE(status(iso)["coordination"].value("unfit", "").find("isolated"), std::string::npos) << status(iso).dump();
+  EXPECT_NE(aggs_[iso]->halectl({"regions"}).output.find("not a candidate (isolated"), std::string::npos);
+  // Then eu dies, node by node: the two other observers both see it, which is a quorum without the isolated.
   fleet_->killNode("eu-2");
   std::this_thread::sleep_for(milliseconds{500});
   fleet_->killNode("eu-1");
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
-  // The witness never said eu was down.
-  const nlohmann::json r = aggs_[1]->json({"regions"});
-  EXPECT_FALSE(r[0]["quorum"]["observers"].contains("w")) << r.dump();
+  EXPECT_EQ(count(iso, "+decision"), 0);
+  // The isolated observer never said eu was down.
+  const nlohmann::json r = aggs_[other]->json({"regions"});
+  EXPECT_FALSE(r[0]["quorum"]["observers"].contains(name)) << r.dump();
 }
 
 TEST_F(Coordination, APauseOnAnyAggregatorHoldsTheLeaderUntilResumed) {
