@@ -273,19 +273,20 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
 }
 
 Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state,
-                                     int64_t plan_revision) {
+                                     int64_t plan_revision, int64_t state_revision) {
   SharedPlan p = plan;
   p.epoch = epoch;
   std::vector<etcd::Operation> ops = {etcd::put(key("plan"), encode(p))};
   if (state) ops.push_back(etcd::put(key("state"), encode(*state)));
   std::vector<etcd::Compare> compare = {etcd::createRevisionIs(key("leader"), epoch)};
   if (plan_revision >= 0) compare.push_back(etcd::modRevisionIs(key("plan"), plan_revision));
+  if (state_revision >= 0) compare.push_back(etcd::modRevisionIs(key("state"), state_revision));
   auto r = client_.txn(compare, ops);
   if (!r) return r.error();
   if (r.value().succeeded) return {};
-  if (plan_revision >= 0) {
+  if (plan_revision >= 0 || state_revision >= 0) {
     auto current = currentEpoch();
-    if (current && current.value() == epoch) return makeError("conflict", "the shared plan changed meanwhile");
+    if (current && current.value() == epoch) return makeError("conflict", "the shared plan or state changed meanwhile");
   }
   return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
 }
@@ -349,7 +350,20 @@ Result<void> EpochFence::afterStep(const PlanRecord&, int step, bool done) {
 
 Result<void> EpochFence::finish(const PlanRecord&, const std::string& outcome) {
   plan_.status = outcome;
-  return coordinator_.updatePlan(epoch_, plan_, final_state_(outcome));
+  // The end's state is computed from the state as the store holds it now and written only if it is still
+  // that one, so a pause set meanwhile on any aggregator is never overwritten; a change between the read
+  // and the write is read again.
+  constexpr int kAttempts = 3;
+  Error last = makeError("conflict", "the shared state kept changing");
+  for (int i = 0; i < kAttempts; ++i) {
+    auto now = coordinator_.readShared();
+    if (!now) return now.error();
+    auto r = coordinator_.updatePlan(epoch_, plan_, final_state_(outcome, now.value().state), -1,
+                                     now.value().state_revision);
+    if (r || r.error().code != "conflict") return r;
+    last = r.error();
+  }
+  return last;
 }
 
 SharedPlan sharedPlan(const PlanRecord& p, const std::string& status) {

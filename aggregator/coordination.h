@@ -116,9 +116,10 @@ class Coordinator {
   // Allocates a cluster-wide plan id (above `floor`, the highest id in the local journal) and writes the
   // plan, only if the shared plan is still the one seen at `plan_revision` (0: none yet).
   Result<int64_t> createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision);
-  // With `plan_revision` >= 0, only if the shared plan is still the one read at that revision.
+  // With `plan_revision` >= 0, only if the shared plan is still the one read at that revision; with
+  // `state_revision` >= 0 likewise for the shared state (0: none yet).
   Result<void> updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state = {},
-                          int64_t plan_revision = -1);
+                          int64_t plan_revision = -1, int64_t state_revision = -1);
   // The shared plan and state as the store holds them now (not as of the last round), with their
   // revisions, for operator commands that must act on what is current.
   struct SharedRead {
@@ -174,7 +175,8 @@ class Coordinator {
 // step's intent is written to the shared plan under that epoch; each result and the plan's end likewise.
 class EpochFence final : public StepFence {
  public:
-  using FinalState = std::function<SharedState(const std::string& outcome)>;
+  // The shared state a plan's end leaves, from the state the store holds now (nullopt: none yet).
+  using FinalState = std::function<SharedState(const std::string& outcome, const std::optional<SharedState>& now)>;
   EpochFence(Coordinator& coordinator, int64_t epoch, SharedPlan plan, FinalState final_state);
 
   Result<void> beforeAttempt(const PlanRecord& plan, int step) override;

@@ -426,11 +426,11 @@ std::chrono::milliseconds Engine::takeoverWait(const SharedPlan& plan, const Coo
   return std::chrono::milliseconds{0};
 }
 
-SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome) {
+SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome,
+                               const std::optional<SharedState>& now) {
   SharedState s;
-  const CoordinationView v = coordinator_->view();
-  if (v.state) {
-    s = *v.state;
+  if (now) {
+    s = *now;
   } else {
     std::lock_guard lock(mu_);
     s.active_region = state_.active_region;
@@ -532,7 +532,9 @@ void Engine::executorLoop() {
     std::unique_ptr<EpochFence> fence;
     if (coordinator_) {
       fence = std::make_unique<EpochFence>(*coordinator_, epoch, sharedPlan(p, "running"),
-                                           [this, &p](const std::string& outcome) { return finalState(p, outcome); });
+                                           [this, &p](const std::string& outcome, const std::optional<SharedState>& now) {
+                                             return finalState(p, outcome, now);
+                                           });
     }
     const std::string outcome = runner.run(p, cancel_, fence.get());
     std::lock_guard lock(mu_);

@@ -90,7 +90,8 @@ class Engine {
   // What a journaled decision changes in memory: a dry run noted, an approval awaited, or the plan queued.
   // Called with mu_ held.
   void noteDecided(const Decision& d, int64_t id, int64_t epoch);
-  SharedState finalState(const PlanRecord& p, const std::string& outcome);
+  // The shared state plan `p`'s end leaves, from the store's state `now`.
+  SharedState finalState(const PlanRecord& p, const std::string& outcome, const std::optional<SharedState>& now);
   // Journals and logs events produced under the lock (called without it).
   void publish(const std::vector<Event>& events);
   // Turns an acting decision into a journaled plan and, unless dry-run or awaiting approval, runs it.
