@@ -1,5 +1,7 @@
 #include "coordination.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "log.h"
@@ -27,9 +29,19 @@ std::optional<Verdict> verdictNamed(const std::string& s) {
 // faster than ours, and a renewal in flight may not have landed.
 milliseconds safetyMargin(milliseconds ttl) { return std::min(milliseconds{1000}, ttl / 3); }
 
-std::optional<ObserverReport> decodeReport(const std::string& name, const std::string& text) {
+// What every observer must agree on for a quorum to mean the same thing everywhere, readable in etcd.
+std::string quorumFingerprint(const QuorumConfig& q) {
+  std::vector<std::string> names = q.observers;
+  std::sort(names.begin(), names.end());
+  std::string out = "observers=";
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? "," : "") + names[i];
+  return out + ";quorum=" + std::to_string(q.needed()) + ";fresh_ms=" + std::to_string(q.fresh_within.count());
+}
+
+std::optional<ObserverReport> decodeReport(const std::string& name, const std::string& text, std::string& config) {
   const json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return std::nullopt;
+  config = j.value("config", std::string());
   const auto regions = j.find("regions");
   if (regions == j.end() || !regions->is_object()) return std::nullopt;
   ObserverReport r;
@@ -69,7 +81,8 @@ Coordinator::Coordinator(CoordinationConfig config, const Clock& clock, VerdictS
       clock_(clock),
       verdicts_(std::move(verdicts)),
       client_(config_.store),
-      prefix_("/hale/" + config_.cluster + "/") {
+      prefix_("/hale/" + config_.cluster + "/"),
+      fingerprint_(quorumFingerprint(config_.quorum)) {
   view_.error = "not started";
 }
 
@@ -118,6 +131,7 @@ void Coordinator::loop() {
 void Coordinator::lost(const std::string& why) {
   std::lock_guard lock(mu_);
   if (view_.reachable || view_.error != why) logWarn("-coordination", why);
+  ++view_.etcd_errors;
   view_.reachable = false;
   view_.error = why;
   view_.leading = false;
@@ -145,15 +159,24 @@ void Coordinator::round() {
     lease_valid_until_ = sent + ttl.value() - safetyMargin(granted_ttl_);
   }
 
-  const Standing standing = verdicts_();
+  Standing standing = verdicts_();
+  // A configuration conflict seen in the last round (another quorum setup, an unlisted observer, our own
+  // name used by another aggregator) makes this observer no candidate; a name clash also silences its
+  // verdicts, which the other aggregator's would overwrite anyway.
+  if (standing.unfit.empty()) standing.unfit = conflict_;
+  if (name_clash_) standing.verdicts.clear();
   json regions = json::object();
   for (const auto& [region, verdict] : standing.verdicts) regions[region] = std::string(toString(verdict));
-  const std::string mine = json{{"seq", ++published_}, {"regions", regions}}.dump();
-  const std::vector<etcd::Operation> reads = {etcd::get(key("leader")), etcd::get(key("observers/"), true),
-                                              etcd::get(key("plan")), etcd::get(key("state"))};
-  std::vector<etcd::Operation> success = {etcd::put(key("observers/" + config_.name), mine, lease_)};
+  const std::string mine =
+      json{{"seq", ++published_}, {"config", fingerprint_}, {"regions", regions}}.dump();
+  // The observers are read before our own put, so our key as another aggregator left it shows a clash.
+  const std::vector<etcd::Operation> reads = {etcd::get(key("leader")), etcd::get(key("plan")),
+                                              etcd::get(key("state"))};
+  std::vector<etcd::Operation> success = {etcd::get(key("observers/"), true),
+                                          etcd::put(key("observers/" + config_.name), mine, lease_)};
   if (standing.unfit.empty()) success.push_back(etcd::put(key("leader"), config_.name, lease_));
-  std::vector<etcd::Operation> failure = {etcd::put(key("observers/" + config_.name), mine, lease_)};
+  std::vector<etcd::Operation> failure = {etcd::get(key("observers/"), true),
+                                          etcd::put(key("observers/" + config_.name), mine, lease_)};
   success.insert(success.end(), reads.begin(), reads.end());
   failure.insert(failure.end(), reads.begin(), reads.end());
   auto r = client_.txn({etcd::createRevisionIs(key("leader"), 0)}, success, failure);
@@ -161,9 +184,9 @@ void Coordinator::round() {
     if (r.error().message.find("lease not found") != std::string::npos) lease_ = 0;
     return lost("etcd: " + r.error().message);
   }
-  if (r.value().ranges.size() != reads.size()) return lost("etcd: a transaction answer without its reads");
+  if (r.value().ranges.size() != reads.size() + 1) return lost("etcd: a transaction answer without its reads");
   readBack(r.value(), clock_.steadyNow(), standing.unfit);
-  if (!standing.unfit.empty() && !r.value().ranges[0].empty() && r.value().ranges[0].front().lease == lease_) {
+  if (!standing.unfit.empty() && !r.value().ranges[1].empty() && r.value().ranges[1].front().lease == lease_) {
     resign(standing.unfit);
   }
 }
@@ -176,7 +199,10 @@ void Coordinator::resign(const std::string& why) {
   }
   auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch)}, {etcd::erase(key("leader"))});
   if (!r) return logWarn("-leader-resign-failed", "etcd: " + r.error().message + "; our lease ends it anyway");
-  if (r.value().succeeded) logWarn("-leader-resigned", config_.name + " gives up epoch " + std::to_string(epoch) + ": " + why);
+  if (!r.value().succeeded) return;
+  logWarn("-leader-resigned", config_.name + " gives up epoch " + std::to_string(epoch) + ": " + why);
+  std::lock_guard lock(mu_);
+  ++view_.resignations;
 }
 
 void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::string& unfit) {
@@ -190,14 +216,15 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
   view_.leader.clear();
   view_.epoch = 0;
   view_.leading = false;
-  if (!r.ranges[0].empty()) {
-    const etcd::KeyValue& l = r.ranges[0].front();
+  if (!r.ranges[1].empty()) {
+    const etcd::KeyValue& l = r.ranges[1].front();
     view_.leader = l.value;
     view_.epoch = l.create_revision;
     view_.leading =
         unfit.empty() && l.value == config_.name && l.lease == lease_ && lease_ != 0 && now < lease_valid_until_;
   }
   if (view_.leading && (!was_leading || view_.epoch != previous_epoch)) view_.leading_since = now;
+  if (view_.leading && (!was_leading || view_.epoch != previous_epoch)) ++view_.terms_won;
   if (view_.leading && !was_leading) {
     logWarn("+leader", config_.name + " leads with epoch " + std::to_string(view_.epoch));
   } else if (!view_.leading && was_leading) {
@@ -210,13 +237,28 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
   const std::string observers = key("observers/");
   std::vector<ObserverReport> reports;
   std::map<std::string, Sighting> sightings;
-  for (const etcd::KeyValue& kv : r.ranges[1]) {
+  std::string conflict;
+  bool clash = false;
+  for (const etcd::KeyValue& kv : r.ranges[0]) {
     if (kv.key.size() <= observers.size()) continue;
     const std::string name = kv.key.substr(observers.size());
-    auto report = decodeReport(name, kv.value);
+    std::string their_config;
+    auto report = decodeReport(name, kv.value, their_config);
     if (!report) {
       logDebug("-observer-report-unreadable", name);
       continue;
+    }
+    if (name == config_.name && kv.lease != lease_) {
+      clash = true;
+      conflict = "another aggregator also publishes as observer " + name;
+      continue;
+    }
+    if (std::find(config_.quorum.observers.begin(), config_.quorum.observers.end(), name) ==
+        config_.quorum.observers.end()) {
+      if (conflict.empty()) conflict = "observer " + name + " publishes but is not in etcd.observers here";
+    } else if (their_config != fingerprint_ && conflict.empty()) {
+      conflict = "observer " + name + " runs another quorum configuration (" +
+                 (their_config.empty() ? std::string("none given") : their_config) + "; here: " + fingerprint_ + ")";
     }
     // Fresh when its revision changed since we last looked: timed by our own clock, never by theirs.
     const auto last = sightings_.find(name);
@@ -227,6 +269,16 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
   }
   sightings_ = std::move(sightings);
   view_.reports = std::move(reports);
+  if (conflict != conflict_) {
+    if (!conflict.empty()) logError("-coordination-conflict", conflict + ": this observer does not lead until it is fixed");
+    else logInfo("+coordination-conflict-cleared", "every observer agrees on the quorum configuration");
+  }
+  conflict_ = conflict;
+  name_clash_ = clash;
+  if (!conflict_.empty()) {
+    view_.leading = false;
+    if (view_.unfit.empty()) view_.unfit = conflict_;
+  }
 
   view_.plan.reset();
   view_.plan_revision = 0;

@@ -80,6 +80,10 @@ struct CoordinationView {
   bool leading = false;  // we hold the election key and our lease is valid by our own clock
   SteadyTime leading_since{};  // by our clock, when this leadership (epoch) was first seen: times takeover waits
   std::string unfit;           // why this observer does not campaign now ("" when it does)
+  // Since start: rounds that could not reach etcd, leaderships this observer won, and gave up.
+  uint64_t etcd_errors = 0;
+  uint64_t terms_won = 0;
+  uint64_t resignations = 0;
   std::vector<ObserverReport> reports;
   std::optional<SharedPlan> plan;
   bool plan_unreadable = false;  // a plan is there but cannot be read: treated as running (nothing decided)
@@ -150,6 +154,7 @@ class Coordinator {
   VerdictSource verdicts_;
   etcd::Client client_;
   std::string prefix_;
+  std::string fingerprint_;  // of our quorum configuration, published with our verdicts
 
   // The coordinator thread's own state.
   int64_t lease_ = 0;
@@ -161,6 +166,8 @@ class Coordinator {
     SteadyTime first_seen{};  // when that revision was first read, by our clock
   };
   std::map<std::string, Sighting> sightings_;  // by observer
+  std::string conflict_;  // a configuration conflict seen in the last round ("" when none)
+  bool name_clash_ = false;
 
   mutable std::mutex mu_;
   CoordinationView view_;

@@ -98,6 +98,7 @@ class Engine {
   // Called with mu_ held; journal writes happen under it so no two decisions interleave.
   Result<int64_t> enact(const Decision& d);
   void persistState();
+  void appendCoordinationMetrics(std::string& out, SteadyTime now) const;  // with mu_ held
   nlohmann::json coordinationStatus(SteadyTime now) const;  // with mu_ held
   bool coordinated() const { return coordinator_ != nullptr; }
   void registerCommands();

@@ -1,6 +1,7 @@
 // /metrics for the aggregator, Prometheus text: heartbeats accepted and refused by reason, nodes by
-// health, region verdicts, decisions, plans and steps, self-suspicion.
+// health, region verdicts, decisions, plans and steps, self-suspicion, and with etcd the coordination.
 
+#include <algorithm>
 #include <array>
 
 #include "engine.h"
@@ -34,8 +35,8 @@ std::string Engine::metrics() const {
     appendSample(out, "hale_aggregator_nodes{health=\"" + std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
                  by_health[h]);
   }
+  // Each family's samples together, as the exposition format requires.
   appendMetricHeader(out, "hale_aggregator_region_verdict", "gauge", "1 for the region's current verdict.");
-  appendMetricHeader(out, "hale_aggregator_region_active", "gauge", "1 for the active region.");
   for (const TrackedRegion& r : observer_.regions()) {
     for (Verdict v : {Verdict::up, Verdict::degraded, Verdict::down}) {
       appendSample(out,
@@ -43,9 +44,13 @@ std::string Engine::metrics() const {
                        std::string(toString(v)) + "\"}",
                    r.state.verdict == v ? 1 : 0);
     }
+  }
+  appendMetricHeader(out, "hale_aggregator_region_active", "gauge", "1 for the active region.");
+  for (const TrackedRegion& r : observer_.regions()) {
     appendSample(out, "hale_aggregator_region_active{region=\"" + r.config.name + "\"}",
                  r.config.name == state_.active_region ? 1 : 0);
   }
+  if (coordinator_) appendCoordinationMetrics(out, now);
   const struct {
     const char* name;
     const char* type;
@@ -77,6 +82,54 @@ std::string Engine::metrics() const {
     appendSample(out, r.name, r.value);
   }
   return out;
+}
+
+// With etcd: whether the store answers, who leads, the quorum, and each region's verdict by quorum.
+void Engine::appendCoordinationMetrics(std::string& out, SteadyTime now) const {
+  const CoordinationView v = coordinator_->view();
+  std::vector<std::string> names;
+  for (const TrackedRegion& r : observer_.regions()) names.push_back(r.config.name);
+  const Tally t = tally(config_.coordination.quorum, names, v.reports, now);
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t value;
+  } rows[] = {
+      {"hale_aggregator_etcd_reachable", "gauge", "1 while the last round reached etcd.", v.reachable ? 1U : 0U},
+      {"hale_aggregator_etcd_errors_total", "counter", "Coordination rounds that could not reach etcd.",
+       v.etcd_errors},
+      {"hale_aggregator_leader", "gauge", "1 while this aggregator leads.", v.leading ? 1U : 0U},
+      {"hale_aggregator_leader_epoch", "gauge", "The current leader's epoch (0: nobody leads).",
+       static_cast<uint64_t>(std::max<int64_t>(0, v.epoch))},
+      {"hale_aggregator_leader_candidate", "gauge", "1 while this aggregator may lead (not isolated, TILTed, ...).",
+       v.unfit.empty() ? 1U : 0U},
+      {"hale_aggregator_leader_terms_total", "counter", "Leaderships this aggregator won.", v.terms_won},
+      {"hale_aggregator_leader_resignations_total", "counter", "Leaderships this aggregator gave up.",
+       v.resignations},
+      {"hale_aggregator_observers_configured", "gauge", "Observers in etcd.observers.",
+       config_.coordination.quorum.observers.size()},
+      {"hale_aggregator_observers_heard", "gauge", "Observers whose verdicts are fresh.", t.fresh},
+      {"hale_aggregator_quorum", "gauge", "Observers needed for a verdict.", t.needed},
+      {"hale_aggregator_quorum_visible", "gauge", "1 while a quorum of observers is heard and etcd answers.",
+       t.visible && v.reachable ? 1U : 0U},
+  };
+  for (const auto& r : rows) {
+    appendMetricHeader(out, r.name, r.type, r.help);
+    appendSample(out, r.name, r.value);
+  }
+  appendMetricHeader(out, "hale_aggregator_region_quorum_verdict", "gauge",
+                     "1 for the region's verdict by quorum of observers (all 0: unknown, no quorum).");
+  for (const std::string& name : names) {
+    const RegionTally* rt = t.region(name);
+    const bool known = rt != nullptr && t.visible && v.reachable;
+    for (Verdict verdict : {Verdict::up, Verdict::degraded, Verdict::down}) {
+      appendSample(out,
+                   "hale_aggregator_region_quorum_verdict{region=\"" + name + "\",verdict=\"" +
+                       std::string(toString(verdict)) + "\"}",
+                   known && rt->verdict == verdict ? 1 : 0);
+    }
+  }
 }
 
 }  // namespace hale::aggregator

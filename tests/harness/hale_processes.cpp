@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "http_client.h"
 #include "ports.h"
 
 namespace hale::test {
@@ -25,8 +26,19 @@ AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
   std::string listen = "\"" + endpoint_ + "\"";
   for (const std::string& host : extra_hosts) listen += ", \"" + endpointOn(host) + "\"";
+  http_port_ = freeLoopbackPort();
   config_ = dir.writeFile(name + ".toml", top + "listen = [" + listen + "]\ncontrol_socket = \"" + socket() +
-                                              "\"\njournal = \"" + journalPath() + "\"\n[http]\nport = -1\n" + body);
+                                              "\"\njournal = \"" + journalPath() +
+                                              "\"\n[http]\nlisten = \"127.0.0.1\"\nport = " +
+                                              std::to_string(http_port_) + "\n" + body);
+}
+
+std::string AggregatorProcess::metrics() const {
+  HttpRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(http_port_) + "/metrics";
+  request.timeout = std::chrono::milliseconds{2000};
+  const HttpResponse response = httpPerform(request);
+  return response.status == 200 ? response.body : std::string();
 }
 
 void AggregatorProcess::start() {

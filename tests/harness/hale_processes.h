@@ -48,11 +48,14 @@ class AggregatorProcess {
   CommandResult halectl(std::vector<std::string> args) const { return test::halectl(socket(), std::move(args)); }
   // `halectl ARGS --json`, parsed (discarded on failure).
   nlohmann::json json(std::vector<std::string> args) const;
+  // GET /metrics ("" when it does not answer 200).
+  std::string metrics() const;
 
  private:
   const TempDir& dir_;
   std::string name_;
   uint16_t port_ = 0;
+  uint16_t http_port_ = 0;
   std::string endpoint_;
   std::string config_;
   std::unique_ptr<ChildProcess> process_;

@@ -327,6 +327,10 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   }
   const test::CommandResult table = aggs_[1]->halectl({"regions"});
   EXPECT_NE(table.output.find("etcd UNREACHABLE"), std::string::npos) << table.output;
+  const std::string metrics = aggs_[1]->metrics();
+  EXPECT_NE(metrics.find("hale_aggregator_etcd_reachable 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("hale_aggregator_quorum_visible 0\n"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("hale_aggregator_etcd_errors_total 0\n"), std::string::npos) << metrics;
   etcd_->thaw();
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
@@ -354,6 +358,15 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
       << aggs_[other]->json({"regions"}).dump();
   ASSERT_TRUE(waitFor([&] { return leader() >= 0 && leader() != l; }, milliseconds{5000}));
   EXPECT_NE(status(iso)["coordination"].value("unfit", "").find("isolated"), std::string::npos) << status(iso).dump();
+  const std::string metrics = aggs_[iso]->metrics();
+  for (const char* line : {"hale_aggregator_leader 0\n", "hale_aggregator_leader_candidate 0\n",
+                           "hale_aggregator_leader_resignations_total 1\n", "hale_aggregator_etcd_reachable 1\n",
+                           "hale_aggregator_observers_configured 3\n", "hale_aggregator_quorum 2\n",
+                           // heard: the isolated one too, publishing no verdict
+                           "hale_aggregator_observers_heard 3\n", "hale_aggregator_quorum_visible 1\n",
+                           "hale_aggregator_region_quorum_verdict{region=\"eu\",verdict=\"up\"} 1\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << " not in:\n" << metrics;
+  }
   EXPECT_NE(aggs_[iso]->halectl({"regions"}).output.find("not a candidate (isolated"), std::string::npos);
   // Then eu dies, node by node: the two other observers both see it, which is a quorum without the isolated.
   fleet_->killNode("eu-2");

@@ -1,0 +1,174 @@
+// aggregator/coordination's Coordinator and EpochFence against a real etcd, from inside one process so the
+// instants between a round's read and a write can be chosen: a plan's end never overwrites a pause set
+// meanwhile, a deposed epoch writes nothing, and observers that disagree on the quorum configuration, or
+// share a name, lead nobody.
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "clock.h"
+#include "coordination.h"
+#include "etcd_server.h"
+#include "process.h"
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    etcd_ = new test::EtcdServer();
+    etcd_->start();
+  }
+  static void TearDownTestSuite() {
+    delete etcd_;
+    etcd_ = nullptr;
+  }
+
+  static std::unique_ptr<Coordinator> observer(const std::string& cluster, const std::string& name,
+                                               std::vector<std::string> observers, milliseconds interval) {
+    CoordinationConfig c;
+    c.mode = CoordinationConfig::Mode::etcd;
+    c.cluster = cluster;
+    c.name = name;
+    c.quorum.observers = std::move(observers);
+    c.store.endpoints = {etcd_->endpoint()};
+    c.lease_ttl = milliseconds{3000};
+    c.publish_interval = interval;
+    auto coordinator = std::make_unique<Coordinator>(c, clock_, [] {
+      return Coordinator::Standing{{{"eu", Verdict::down}, {"us", Verdict::up}}, ""};
+    });
+    coordinator->start();
+    return coordinator;
+  }
+
+  // A coordinator whose rounds are far apart (10 s), so its view of the store stays as of its first round.
+  std::unique_ptr<Coordinator> leader(const std::string& cluster) {
+    auto coordinator = observer(cluster, "a", {"a"}, milliseconds{10000});
+    EXPECT_TRUE(test::waitFor([&] { return coordinator->view().leading; }, milliseconds{5000}));
+    return coordinator;
+  }
+
+  static SharedPlan plan() {
+    SharedPlan p;
+    p.kind = "failover";
+    p.from = "eu";
+    p.to = "us";
+    p.status = "running";
+    p.steps = {{"s0", "pending"}};
+    return p;
+  }
+
+  // What the engine's end of a plan leaves: the store's state now, with the new active region.
+  static SharedState afterDone(const std::string&, const std::optional<SharedState>& now) {
+    SharedState s = now.value_or(SharedState{"eu", false, 0, ""});
+    s.active_region = "us";
+    s.last_failover_ms = 1;
+    return s;
+  }
+
+  static test::EtcdServer* etcd_;
+  static SystemClock clock_;
+};
+
+SystemClock CoordinatorTest::clock_;
+
+test::EtcdServer* CoordinatorTest::etcd_ = nullptr;
+
+TEST_F(CoordinatorTest, APauseSetDuringThePlanSurvivesItsEnd) {
+  auto c = leader("fence-pause");
+  const int64_t epoch = c->view().epoch;
+  ASSERT_GT(epoch, 0);
+  ASSERT_TRUE(c->updateState({"eu", false, 0, ""}, 0));
+  auto id = c->createPlan(epoch, plan(), 0, 0);
+  ASSERT_TRUE(id) << id.error().message;
+  SharedPlan p = plan();
+  p.id = id.value();
+  // An operator pauses on another aggregator while the step runs; this leader's view is older than that.
+  auto before = c->readShared();
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(c->updateState({"eu", true, 0, ""}, before.value().state_revision));
+  EpochFence fence(*c, epoch, p, afterDone);
+  ASSERT_TRUE(fence.afterStep({}, 0, true));
+  ASSERT_TRUE(fence.finish({}, "done"));
+  auto after = c->readShared();
+  ASSERT_TRUE(after);
+  ASSERT_TRUE(after.value().state);
+  EXPECT_TRUE(after.value().state->paused);
+  EXPECT_EQ(after.value().state->active_region, "us");
+  ASSERT_TRUE(after.value().plan);
+  EXPECT_EQ(after.value().plan->status, "done");
+  EXPECT_EQ(after.value().plan->steps.at(0).state, "done");
+}
+
+TEST_F(CoordinatorTest, ADeposedEpochWritesNeitherStepNorEnd) {
+  auto c = leader("fence-deposed");
+  const int64_t epoch = c->view().epoch;
+  auto id = c->createPlan(epoch, plan(), 0, 0);
+  ASSERT_TRUE(id);
+  SharedPlan p = plan();
+  p.id = id.value();
+  EpochFence stale(*c, epoch - 1, p, afterDone);  // an epoch that is not the leader key's
+  auto step = stale.afterStep({}, 0, true);
+  ASSERT_FALSE(step);
+  EXPECT_EQ(step.error().code, "deposed");
+  auto end = stale.finish({}, "done");
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error().code, "deposed");
+  auto after = c->readShared();
+  ASSERT_TRUE(after);
+  ASSERT_TRUE(after.value().plan);
+  EXPECT_EQ(after.value().plan->status, "running");
+  EXPECT_EQ(after.value().plan->steps.at(0).state, "pending");
+  EXPECT_FALSE(after.value().state.has_value());
+  auto before = stale.beforeAttempt({}, 0);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, "deposed");
+}
+
+TEST_F(CoordinatorTest, ObserversThatDisagreeOnTheQuorumLeadNobody) {
+  // b was given a quorum of its own (observers a, b, c where a has a and b): neither may lead, since their
+  // majorities would not mean the same thing.
+  auto a = observer("conflict-quorum", "a", {"a", "b"}, milliseconds{100});
+  auto b = observer("conflict-quorum", "b", {"a", "b", "c"}, milliseconds{100});
+  ASSERT_TRUE(test::waitFor(
+      [&] {
+        const CoordinationView va = a->view();
+        const CoordinationView vb = b->view();
+        return va.reachable && vb.reachable && va.leader.empty() && !va.unfit.empty() && !vb.unfit.empty();
+      },
+      milliseconds{5000}))
+      << "a: leader " << a->view().leader << ", unfit " << a->view().unfit << "; b: unfit " << b->view().unfit;
+  EXPECT_NE(a->view().unfit.find("another quorum configuration"), std::string::npos) << a->view().unfit;
+  EXPECT_FALSE(a->view().leading);
+  EXPECT_FALSE(b->view().leading);
+  // Once b agrees (restarted with a's configuration), one of them leads again.
+  b.reset();
+  b = observer("conflict-quorum", "b", {"a", "b"}, milliseconds{100});
+  ASSERT_TRUE(test::waitFor(
+      [&] { return (a->view().leading || b->view().leading) && a->view().unfit.empty() && b->view().unfit.empty(); },
+      milliseconds{8000}))
+      << a->view().unfit << " / " << b->view().unfit;
+}
+
+TEST_F(CoordinatorTest, TwoAggregatorsWithOneNameLeadNobodyAndVoteNothing) {
+  auto first = observer("conflict-name", "a", {"a", "b"}, milliseconds{100});
+  auto second = observer("conflict-name", "a", {"a", "b"}, milliseconds{100});
+  ASSERT_TRUE(test::waitFor(
+      [&] {
+        return first->view().unfit.find("also publishes as observer a") != std::string::npos &&
+               second->view().unfit.find("also publishes as observer a") != std::string::npos;
+      },
+      milliseconds{5000}))
+      << first->view().unfit << " / " << second->view().unfit;
+  ASSERT_TRUE(test::waitFor([&] { return first->view().leader.empty(); }, milliseconds{5000}))
+      << "leader: " << first->view().leader;
+  EXPECT_FALSE(first->view().leading);
+  EXPECT_FALSE(second->view().leading);
+}
+
+}  // namespace
+}  // namespace hale::aggregator
