@@ -185,10 +185,41 @@ void Coordinator::round() {
     return lost("etcd: " + r.error().message);
   }
   if (r.value().ranges.size() != reads.size() + 1) return lost("etcd: a transaction answer without its reads");
-  readBack(r.value(), clock_.steadyNow(), standing.unfit);
+  const SteadyTime now = clock_.steadyNow();
+  readBack(r.value(), now, standing.unfit);
   if (!standing.unfit.empty() && !r.value().ranges[1].empty() && r.value().ranges[1].front().lease == lease_) {
     resign(standing.unfit);
+  } else if (standing.unfit.empty()) {
+    evictSilentLeader(now);
   }
+}
+
+void Coordinator::evictSilentLeader(SteadyTime now) {
+  std::string leader;
+  int64_t epoch = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (view_.leader.empty() || view_.leader == config_.name) return;
+    leader = view_.leader;
+    epoch = view_.epoch;
+  }
+  const auto seen = sightings_.find(leader);
+  if (seen == sightings_.end()) return;
+  // Silent for a whole lease by our clock, and we have heard etcd long enough for a live leader to have
+  // written since (etcd's own trouble silences everyone).
+  const auto grace = 2 * config_.publish_interval + config_.store.timeout;
+  if (now - seen->second.first_seen <= config_.lease_ttl || now - reachable_since_ <= grace) return;
+  auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch),
+                        etcd::modRevisionIs(key("observers/" + leader), seen->second.revision)},
+                       {etcd::erase(key("leader"))});
+  if (!r) return logWarn("-leader-evict-failed", "etcd: " + r.error().message);
+  if (!r.value().succeeded) return;  // it spoke meanwhile, or someone else evicted it
+  logWarn("+leader-evicted",
+          leader + " (epoch " + std::to_string(epoch) + ") has published nothing for " +
+              std::to_string(std::chrono::duration_cast<milliseconds>(now - seen->second.first_seen).count()) +
+              "ms; its key is deleted so another observer can lead");
+  std::lock_guard lock(mu_);
+  ++view_.evictions;
 }
 
 void Coordinator::resign(const std::string& why) {
@@ -207,6 +238,7 @@ void Coordinator::resign(const std::string& why) {
 
 void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::string& unfit) {
   std::lock_guard lock(mu_);
+  if (!view_.reachable) reachable_since_ = now;
   view_.unfit = unfit;
   const bool was_leading = view_.leading;
   const int64_t previous_epoch = view_.epoch;

@@ -14,6 +14,13 @@
 // One thread per aggregator renews the lease, publishes, campaigns and reads everything back in one
 // transaction every publish_interval. Nothing here decides: the engine tallies the reports (core/quorum)
 // and asks whether it leads.
+//
+// A leader whose own reports have not changed for a lease TTL, while this observer has reached etcd for a
+// while, is dead or cut off: its key is deleted (compared on its epoch and on the report seen), rather
+// than waited out. etcd extends every lease when its own leader changes, so a region dying with both its
+// aggregator and etcd's leader would otherwise hold the election for seconds more. Deleting the key is
+// safe: every step's intent is written under the epoch first, so an evicted leader that is alive after all
+// cannot start another attempt, and a new leader waits out an attempt in flight (takeover wait).
 
 #include <atomic>
 #include <functional>
@@ -84,6 +91,7 @@ struct CoordinationView {
   uint64_t etcd_errors = 0;
   uint64_t terms_won = 0;
   uint64_t resignations = 0;
+  uint64_t evictions = 0;  // dead leaders' keys this observer deleted
   std::vector<ObserverReport> reports;
   std::optional<SharedPlan> plan;
   bool plan_unreadable = false;  // a plan is there but cannot be read: treated as running (nothing decided)
@@ -147,6 +155,7 @@ class Coordinator {
   void round();
   void readBack(const etcd::TxnResult& r, SteadyTime now, const std::string& unfit);
   void resign(const std::string& why);
+  void evictSilentLeader(SteadyTime now);
   void lost(const std::string& why);
 
   CoordinationConfig config_;
@@ -167,6 +176,7 @@ class Coordinator {
   };
   std::map<std::string, Sighting> sightings_;  // by observer
   std::string conflict_;  // a configuration conflict seen in the last round ("" when none)
+  SteadyTime reachable_since_{};  // first successful round since etcd was last unreachable (by our clock)
   bool name_clash_ = false;
 
   mutable std::mutex mu_;

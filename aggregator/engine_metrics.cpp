@@ -107,6 +107,8 @@ void Engine::appendCoordinationMetrics(std::string& out, SteadyTime now) const {
       {"hale_aggregator_leader_terms_total", "counter", "Leaderships this aggregator won.", v.terms_won},
       {"hale_aggregator_leader_resignations_total", "counter", "Leaderships this aggregator gave up.",
        v.resignations},
+      {"hale_aggregator_leader_evictions_total", "counter", "Silent leaders' keys this aggregator deleted.",
+       v.evictions},
       {"hale_aggregator_observers_configured", "gauge", "Observers in etcd.observers.",
        config_.coordination.quorum.observers.size()},
       {"hale_aggregator_observers_heard", "gauge", "Observers whose verdicts are fresh.", t.fresh},

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "clock.h"
@@ -29,18 +30,21 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   static std::unique_ptr<Coordinator> observer(const std::string& cluster, const std::string& name,
-                                               std::vector<std::string> observers, milliseconds interval) {
+                                               std::vector<std::string> observers, milliseconds interval,
+                                               Coordinator::VerdictSource standing = nullptr,
+                                               milliseconds ttl = milliseconds{3000}) {
     CoordinationConfig c;
     c.mode = CoordinationConfig::Mode::etcd;
     c.cluster = cluster;
     c.name = name;
     c.quorum.observers = std::move(observers);
     c.store.endpoints = {etcd_->endpoint()};
-    c.lease_ttl = milliseconds{3000};
+    c.lease_ttl = ttl;
     c.publish_interval = interval;
-    auto coordinator = std::make_unique<Coordinator>(c, clock_, [] {
-      return Coordinator::Standing{{{"eu", Verdict::down}, {"us", Verdict::up}}, ""};
-    });
+    if (!standing) {
+      standing = [] { return Coordinator::Standing{{{"eu", Verdict::down}, {"us", Verdict::up}}, ""}; };
+    }
+    auto coordinator = std::make_unique<Coordinator>(c, clock_, std::move(standing));
     coordinator->start();
     return coordinator;
   }
@@ -168,6 +172,52 @@ TEST_F(CoordinatorTest, TwoAggregatorsWithOneNameLeadNobodyAndVoteNothing) {
       << "leader: " << first->view().leader;
   EXPECT_FALSE(first->view().leading);
   EXPECT_FALSE(second->view().leading);
+}
+
+// A leader that stops between two rounds (its thread stuck here, as a SIGSTOPped or dead aggregator's
+// would be) keeps its lease in etcd for its whole TTL, and longer when etcd's own leader changes.
+struct Stoppable {
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> released{false};
+  Coordinator::VerdictSource source() {
+    return [this] {
+      while (stopped && !released) std::this_thread::sleep_for(milliseconds{10});
+      return Coordinator::Standing{{{"eu", Verdict::up}, {"us", Verdict::up}}, ""};
+    };
+  }
+};
+
+TEST_F(CoordinatorTest, ALeaderSilentForALeaseIsEvictedBeforeItsLeaseEnds) {
+  Stoppable a_state;
+  // a's lease is long (20 s), b counts silence in its own 2 s lease: only an eviction makes b lead soon.
+  auto a = observer("evict", "a", {"a", "b"}, milliseconds{100}, a_state.source(), milliseconds{20000});
+  ASSERT_TRUE(test::waitFor([&] { return a->view().leading; }, milliseconds{5000}));
+  auto b = observer("evict", "b", {"a", "b"}, milliseconds{100}, nullptr, milliseconds{2000});
+  ASSERT_TRUE(test::waitFor([&] { return b->view().reachable && b->view().leader == "a"; }, milliseconds{5000}));
+  a_state.stopped = true;
+  ASSERT_TRUE(test::waitFor([&] { return b->view().leading; }, milliseconds{10000})) << b->view().leader;
+  EXPECT_EQ(b->view().evictions, 1u);
+  EXPECT_GT(b->view().epoch, a->view().epoch);
+  // a, back, finds it leads no more: its lease is alive, but the key is b's.
+  a_state.released = true;
+  ASSERT_TRUE(test::waitFor([&] { return a->view().leader == "b"; }, milliseconds{5000}));
+  EXPECT_FALSE(a->view().leading);
+  EXPECT_FALSE(a->leads(a->view().epoch));
+}
+
+TEST_F(CoordinatorTest, ALiveLeaderIsNotEvictedAfterEtcdItselfWasSilent) {
+  auto a = observer("no-evict", "a", {"a", "b"}, milliseconds{100});
+  ASSERT_TRUE(test::waitFor([&] { return a->view().leading; }, milliseconds{5000}));
+  auto b = observer("no-evict", "b", {"a", "b"}, milliseconds{100}, nullptr, milliseconds{1000});
+  ASSERT_TRUE(test::waitFor([&] { return b->view().reachable && b->view().leader == "a"; }, milliseconds{5000}));
+  // etcd stalls for longer than b's lease TTL (a's is 3 s and survives it): nobody could write meanwhile.
+  etcd_->freeze();
+  std::this_thread::sleep_for(milliseconds{1500});
+  etcd_->thaw();
+  std::this_thread::sleep_for(milliseconds{2500});
+  EXPECT_EQ(b->view().evictions, 0u);
+  EXPECT_EQ(b->view().leader, "a");
+  EXPECT_TRUE(a->view().leading);
 }
 
 }  // namespace
