@@ -1,7 +1,9 @@
 // bench_failover: runs the drill N times (default 10) on fresh deployments and prints the median and p95
 // of detect (kill -> region down), decide (kill -> decision journaled) and complete (kill -> plan done and
 // DNS answering the new region), against the goal of 5 s to completed failover.
-//   bench_failover [--runs N] [--db postgres|mysql] [--heartbeat 1s]
+// With --aggregators 3, three aggregators decide by quorum through a 3-member etcd, and region eu dies
+// with its aggregator and its etcd member.
+//   bench_failover [--runs N] [--db postgres|mysql] [--heartbeat 1s] [--aggregators 1|3]
 
 #include <curl/curl.h>
 #include <unistd.h>
@@ -29,17 +31,20 @@ int64_t percentile(std::vector<int64_t> v, double p) {
 }  // namespace
 
 int benchMain(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"runs", "db", "heartbeat"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"runs", "db", "heartbeat", "aggregators"});
   if (!parsed || !parsed.value().positional().empty()) {
-    std::cerr << "usage: bench_failover [--runs N] [--db postgres|mysql] [--heartbeat 1s]\n";
+    std::cerr << "usage: bench_failover [--runs N] [--db postgres|mysql] [--heartbeat 1s] [--aggregators 1|3]\n";
     return hale::kExitUsage;
   }
   const hale::CliArgs& args = parsed.value();
   const int runs = std::atoi(args.valueOr("runs", "10").c_str());
   const auto hb = hale::parseDuration(args.valueOr("heartbeat", "1s"));
   hale::drill::DrillOptions options{.db = args.valueOr("db", "postgres")};
-  if (runs < 1 || runs > 1000 || !hb || (options.db != "postgres" && options.db != "mysql")) {
-    std::cerr << "bench_failover: --runs 1..1000, --db postgres|mysql, --heartbeat a duration\n";
+  const std::string aggregators = args.valueOr("aggregators", "1");
+  options.aggregators = aggregators == "3" ? 3 : 1;
+  if (runs < 1 || runs > 1000 || !hb || (options.db != "postgres" && options.db != "mysql") ||
+      (aggregators != "1" && aggregators != "3")) {
+    std::cerr << "bench_failover: --runs 1..1000, --db postgres|mysql, --heartbeat a duration, --aggregators 1|3\n";
     return hale::kExitUsage;
   }
   if (::geteuid() != 0) {
@@ -76,8 +81,9 @@ int benchMain(int argc, char** argv) {
     std::fflush(stdout);
   }
   if (complete.empty()) return hale::kExitFailure;
-  std::printf("\n%zu of %d runs completed (%s, heartbeat %lld ms)\n", complete.size(), runs, options.db.c_str(),
-              static_cast<long long>(options.heartbeat.count()));
+  std::printf("\n%zu of %d runs completed (%s, heartbeat %lld ms, %d aggregator%s)\n", complete.size(), runs,
+              options.db.c_str(), static_cast<long long>(options.heartbeat.count()), options.aggregators,
+              options.aggregators > 1 ? "s by quorum through etcd" : " deciding alone");
   std::printf("%-9s %8s %8s\n", "", "median", "p95");
   for (auto [name, v] : {std::pair{"detect", &detect}, std::pair{"decide", &decide}, std::pair{"complete", &complete}})
     std::printf("%-9s %6lld ms %6lld ms\n", name, static_cast<long long>(percentile(*v, 0.5)),

@@ -18,6 +18,9 @@ std::string ms(milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// The observers with aggregators = 3: one per region, then the witness.
+const char* const kObservers[] = {"eu", "us", "w"};
+
 std::string nodeList(const std::string& region, int n) {
   std::string out;
   for (int i = 1; i <= n; ++i) out += (i == 1 ? "" : ", ") + quoted(region + "-" + std::to_string(i));
@@ -28,6 +31,9 @@ std::string nodeList(const std::string& region, int n) {
 
 Deployment::Deployment(DrillOptions options) : options_(std::move(options)), dir_("drill") {
   if (options_.db != "postgres" && options_.db != "mysql") throw std::runtime_error("--db must be postgres or mysql");
+  if (options_.aggregators != 1 && options_.aggregators != 3) throw std::runtime_error("--aggregators must be 1 or 3");
+  if (options_.aggregators != 1 && options_.isolate_one_node)
+    throw std::runtime_error("isolating a node needs a single aggregator");
   if (options_.keep_files) dir_.keep();
 }
 
@@ -36,7 +42,32 @@ Deployment::~Deployment() {
   // (their destructors).
   agents_a_.clear();
   agents_b_.clear();
-  if (aggregator_) aggregator_->stop();
+  for (auto& a : aggregators_) {
+    if (a->running()) a->stop();
+  }
+}
+
+void Deployment::followLeader() {
+  if (aggregators_.size() < 2) return;
+  size_t first_running = aggregators_.size();
+  for (size_t i = 0; i < aggregators_.size(); ++i) {
+    if (!aggregators_[i]->running()) continue;
+    if (first_running == aggregators_.size()) first_running = i;
+    const nlohmann::json s = aggregators_[i]->json({"status"});
+    if (s.is_object() && s.value("coordination", nlohmann::json::object()).value("leading", false)) {
+      acting_ = i;
+      return;
+    }
+  }
+  if (!aggregators_[acting_]->running() && first_running < aggregators_.size()) acting_ = first_running;
+}
+
+std::vector<test::AggregatorProcess*> Deployment::runningAggregators() {
+  std::vector<test::AggregatorProcess*> out;
+  for (auto& a : aggregators_) {
+    if (a->running()) out.push_back(a.get());
+  }
+  return out;
 }
 
 std::vector<std::unique_ptr<test::AgentProcess>>& Deployment::agents(const std::string& region) {
@@ -158,22 +189,47 @@ void Deployment::startAgents(const std::string& region) {
   list.clear();
   for (int i = 1; i <= options_.nodes_per_region; ++i) {
     const bool isolated = netns_ && region == kRegionB && i == options_.nodes_per_region;
-    list.push_back(std::make_unique<test::AgentProcess>(
-        dir_, region + "-" + std::to_string(i), region,
-        std::vector<std::string>{isolated ? aggregator_->endpointOn(netns_->hostAddress()) : aggregator_->endpoint()},
-        agentChecks(region, isolated), isolated ? netns_->wrap({}) : std::vector<std::string>{}));
+    // Every agent publishes to every aggregator, as agent.toml's `aggregators` list says.
+    std::vector<std::string> endpoints;
+    for (const auto& a : aggregators_) {
+      endpoints.push_back(isolated ? a->endpointOn(netns_->hostAddress()) : a->endpoint());
+    }
+    list.push_back(std::make_unique<test::AgentProcess>(dir_, region + "-" + std::to_string(i), region, endpoints,
+                                                        agentChecks(region, isolated),
+                                                        isolated ? netns_->wrap({}) : std::vector<std::string>{}));
     list.back()->start();
   }
 }
 
 bool Deployment::regionUp(const std::string& region) const {
-  const nlohmann::json regions = aggregator_->json({"regions"});
-  if (!regions.is_array()) return false;
-  for (const auto& r : regions) {
-    if (r.value("name", "") == region)
-      return r.value("verdict", "") == "up" && r.value("healthy", 0) == options_.nodes_per_region;
+  for (const auto& a : aggregators_) {
+    if (!a->running()) continue;
+    const nlohmann::json regions = a->json({"regions"});
+    if (!regions.is_array()) return false;
+    bool up = false;
+    for (const auto& r : regions) {
+      if (r.value("name", "") != region) continue;
+      up = r.value("verdict", "") == "up" && r.value("healthy", 0) == options_.nodes_per_region;
+      // With etcd, up by quorum too.
+      if (aggregators_.size() > 1) up = up && r["quorum"].value("verdict", "") == "up";
+    }
+    if (!up) return false;
   }
-  return false;
+  return true;
+}
+
+bool Deployment::settled() const {
+  if (!regionUp(kRegionA) || !regionUp(kRegionB)) return false;
+  if (aggregators_.size() < 2) return true;
+  for (const auto& a : aggregators_) {
+    const nlohmann::json s = a->json({"status"});
+    const nlohmann::json c = s.is_object() ? s.value("coordination", nlohmann::json::object()) : nlohmann::json();
+    if (!c.is_object() || c.value("leader", "").empty() || !c.value("quorum_visible", false) ||
+        c.value("observers_heard", 0) != static_cast<int>(aggregators_.size())) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void Deployment::start(const std::function<void(const std::string&)>& say) {
@@ -206,19 +262,41 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
   }
   writeScripts();
   recordDatabasePid();
-  say("starting hale-aggregator");
-  aggregator_ = std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig(), "aggregator", extra_hosts);
-  aggregator_->start();
+  if (options_.aggregators == 1) {
+    say("starting hale-aggregator (deciding alone: coordination = \"none\")");
+    aggregators_.push_back(
+        std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig(), "aggregator", extra_hosts));
+    aggregators_.back()->start();
+  } else {
+    say("starting etcd: 3 members (m0 with eu, m1 with us, m2 with the witness)");
+    etcd_ = std::make_unique<test::EtcdCluster>(3);
+    etcd_->start();
+    std::string endpoints;
+    for (const std::string& e : etcd_->endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + quoted(e);
+    // None leads before it hears the agents (an isolated observer is no candidate); then the first to
+    // campaign does. When that is eu's, its death with eu is also a takeover.
+    for (const char* name : kObservers) {
+      say(std::string("starting hale-aggregator ") + name + " (observer of a quorum of 2 of eu, us, w)");
+      const std::string etcd = "[etcd]\nendpoints = [" + endpoints + "]\ncluster = \"drill\"\nname = \"" + name +
+                               "\"\nobservers = [\"eu\", \"us\", \"w\"]\n";
+      aggregators_.push_back(std::make_unique<test::AggregatorProcess>(
+          dir_, etcd + aggregatorConfig(), std::string("aggregator-") + name, extra_hosts,
+          "coordination = \"etcd\"\n"));
+      aggregators_.back()->start();
+    }
+  }
   for (const char* region : {kRegionA, kRegionB}) {
     say("starting " + std::to_string(options_.nodes_per_region) + " hale-agents in region " + region +
         " (heartbeat every " + ms(options_.heartbeat) + ")");
     startAgents(region);
   }
-  if (!waitFor([&] { return regionUp(kRegionA) && regionUp(kRegionB); }, milliseconds{20000}, milliseconds{100})) {
-    throw std::runtime_error("the regions did not come up:\n" + aggregator_->halectl({"regions"}).output +
-                             aggregator_->log());
+  if (!waitFor([&] { return settled(); }, milliseconds{20000}, milliseconds{100})) {
+    throw std::runtime_error("the regions did not come up:\n" + aggregator().halectl({"regions"}).output +
+                             aggregator().log());
   }
-  say("both regions up; eu is active");
+  followLeader();
+  say(aggregators_.size() > 1 ? "both regions up by quorum; eu is active; " + aggregator().name() + " leads"
+                              : "both regions up; eu is active");
 }
 
 int64_t Deployment::killRegionA() {
@@ -230,6 +308,10 @@ int64_t Deployment::killRegionA() {
     mysql_->kill(test::MariadbPair::Node::primary);
   }
   for (auto& a : agents_a_) a->kill();  // reaped
+  if (aggregators_.size() > 1) {
+    aggregators_.front()->kill();  // eu's observer, and eu's etcd member, die with it
+    etcd_->kill(0);
+  }
   return at;
 }
 
@@ -242,10 +324,16 @@ void Deployment::restoreRegionA(const std::function<void(const std::string&)>& s
     mysql_->rejoinAsReplica(test::MariadbPair::Node::primary);
   }
   recordDatabasePid();
+  if (aggregators_.size() > 1) {
+    say("restarting eu's etcd member and eu's aggregator");
+    etcd_->restart(0);
+    aggregators_.front()->start();
+  }
   say("restarting eu's agents");
   startAgents(kRegionA);
-  if (!waitFor([&] { return regionUp(kRegionA); }, milliseconds{20000}, milliseconds{100}))
-    throw std::runtime_error("region eu did not come back up:\n" + aggregator_->halectl({"regions"}).output);
+  if (!waitFor([&] { return settled(); }, milliseconds{20000}, milliseconds{100}))
+    throw std::runtime_error("region eu did not come back up:\n" + aggregator().halectl({"regions"}).output);
+  followLeader();
   say("region eu up again");
 }
 
@@ -299,8 +387,12 @@ std::vector<std::string> Deployment::lines(const std::string& file) const {
 }
 
 std::string Deployment::describeFiles() const {
-  return "  journal      " + aggregator_->journalPath() + "  (SQLite; with --keep, read it live: halectl --socket " +
-         aggregator_->socket() + " journal)\n  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() +
+  std::string journals;
+  for (const auto& a : aggregators_) {
+    journals += "  journal      " + a->journalPath() + "  (SQLite; with --keep, read it live: halectl --socket " +
+                a->socket() + " journal)\n";
+  }
+  return journals + "  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() +
          "/*.toml\n";
 }
 

@@ -6,6 +6,9 @@
 //   BIND serving app.hale.test, pointing at eu (192.0.2.10); RFC 2136 updates with a TSIG key
 //   one hale-aggregator: plan eu -> us = fence eu, promote us's database, point DNS at us, notify;
 //                        plan us -> eu (failback) = promote eu's database, point DNS at eu, notify
+//   or, with aggregators = 3, three of them (observers eu, us and the witness w, each hearing every agent)
+//   and a three-member etcd cluster (one member "in" each region and one at the witness): the quorum
+//   decides and one leader acts. Region eu then dies with its aggregator and its etcd member.
 // Used by hale-drill (the README's first command) and by the drill's end-to-end tests.
 
 #include <functional>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "bind_server.h"
+#include "etcd_server.h"
 #include "hale_processes.h"
 #include "mariadb_pair.h"
 #include "network_namespace.h"
@@ -34,6 +38,8 @@ struct DrillOptions {
   // Runs us's last agent in a network namespace of its own, reaching the aggregator and its database over
   // a veth link that networkHiccup() can take down (PostgreSQL flavour).
   bool isolate_one_node = false;
+  // 1 (deciding alone, coordination = "none") or 3 (coordination through etcd).
+  int aggregators = 1;
 };
 
 inline constexpr const char* kRegionA = "eu";
@@ -67,7 +73,12 @@ class Deployment {
   void freezeDatabase(const std::string& region);
   void thawDatabase(const std::string& region);
 
-  test::AggregatorProcess& aggregator() { return *aggregator_; }
+  // The aggregator that acts: the only one, or with several the one that led when followLeader() last
+  // looked (the first still running when none led).
+  test::AggregatorProcess& aggregator() { return *aggregators_.at(acting_); }
+  void followLeader();
+  // Every aggregator still running.
+  std::vector<test::AggregatorProcess*> runningAggregators();
   std::vector<std::unique_ptr<test::AgentProcess>>& agents(const std::string& region);
   const test::TempDir& dir() const { return dir_; }
   const DrillOptions& options() const { return options_; }
@@ -84,6 +95,7 @@ class Deployment {
   void writeScripts() const;       // fence-eu.sh and notify.sh, run by the exec actions
   void recordDatabasePid() const;  // eu-db.pid, what fence-eu.sh kills
   bool regionUp(const std::string& region) const;
+  bool settled() const;  // both regions up everywhere; with etcd also a leader and a quorum in sight
   std::vector<std::string> lines(const std::string& file) const;
   void signalDatabase(const std::string& region, bool freeze);
 
@@ -93,7 +105,9 @@ class Deployment {
   std::unique_ptr<test::MariadbPair> mysql_;
   std::unique_ptr<test::BindServer> dns_;
   std::unique_ptr<test::NetworkNamespace> netns_;
-  std::unique_ptr<test::AggregatorProcess> aggregator_;
+  std::unique_ptr<test::EtcdCluster> etcd_;
+  std::vector<std::unique_ptr<test::AggregatorProcess>> aggregators_;  // eu's first
+  size_t acting_ = 0;
   std::vector<std::unique_ptr<test::AgentProcess>> agents_a_;
   std::vector<std::unique_ptr<test::AgentProcess>> agents_b_;
 };

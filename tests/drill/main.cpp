@@ -1,6 +1,6 @@
 // hale-drill: the two-region failover drill on one machine (see deployment.h for what it starts).
 // Kills region eu and prints the failover as it happens, then verifies the end state; exit 0 only when
-// verified. Options: --db postgres|mysql, --failback, --keep, --dry-run, --heartbeat DURATION.
+// verified. Options: --db postgres|mysql, --aggregators 1|3, --failback, --keep, --dry-run, --heartbeat DURATION.
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -24,9 +24,12 @@ std::atomic<bool> g_stop{false};
 void onSignal(int) { g_stop = true; }
 
 void usage(std::ostream& out) {
-  out << "usage: hale-drill [--db postgres|mysql] [--failback] [--keep] [--dry-run] [--heartbeat 1s]\n"
+  out << "usage: hale-drill [--db postgres|mysql] [--aggregators 1|3] [--failback] [--keep] [--dry-run]\n"
+         "                  [--heartbeat 1s]\n"
          "  Runs a two-region hale deployment on loopback, kills region eu and shows the failover to us.\n"
          "  --db        the database flavour (default postgres; mysql runs MariaDB)\n"
+         "  --aggregators 3: three aggregators (eu, us, a witness) deciding by quorum through a 3-member etcd;\n"
+         "              eu's aggregator and etcd member die with eu (default 1: one aggregator decides alone)\n"
          "  --failback  then restore eu and return to it with `halectl failback`\n"
          "  --keep      leave everything running for exploration with halectl; Ctrl-C ends it\n"
          "  --dry-run   the aggregator decides and journals, changes nothing\n"
@@ -58,6 +61,9 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
       (options.db == "postgres" ? "PostgreSQL primary" : "MariaDB primary") + ", DNS app.hale.test -> " + kAddressA);
   say("  us (standby): " + std::to_string(options.nodes_per_region) + " agents, the " +
       (options.db == "postgres" ? "streaming standby" : "GTID replica"));
+  if (options.aggregators > 1) {
+    say("  3 aggregators (observers eu, us and the witness w; quorum 2) and 3 etcd members; eu's die with eu");
+  }
   say("  plan eu -> us: fence eu (power its database off), promote us's database, point DNS at us (" +
       std::string(kAddressB) + "), notify" + (options.dry_run ? "   [dry run: decide and journal only]" : ""));
   say("");
@@ -65,7 +71,7 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
   d.start([](const std::string& line) { say("  . " + line); });
   if (g_stop) return 130;
   say("");
-  say("timeline (milliseconds from the kill):");
+  say("timeline (milliseconds from the kill; journal of the aggregator that acts):");
   FailoverRun r = killAndFollow(d, say, limit, g_stop);
   if (r.interrupted) return 130;
   say("");
@@ -117,6 +123,7 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
     say("");
     say("--keep: everything stays up. Try, in another terminal:");
     const std::string ctl = "halectl --socket " + d.aggregator().socket();
+    if (options.aggregators > 1) say("  (" + d.aggregator().name() + ", the leader; every aggregator has a socket)");
     say("  " + ctl + " regions");
     say("  " + ctl + " nodes");
     say("  " + ctl + " journal --limit 40");
@@ -129,7 +136,7 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
 }
 
 int drillMain(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"}, {"db", "heartbeat"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"}, {"db", "heartbeat", "aggregators"});
   if (!parsed) {
     std::cerr << "hale-drill: " << parsed.error().message << "\n";
     usage(std::cerr);
@@ -151,6 +158,12 @@ int drillMain(int argc, char** argv) {
   const bool failback = args.has("failback");
   const bool keep = args.has("keep");
   const std::string heartbeat = args.valueOr("heartbeat", "1s");
+  const std::string aggregators = args.valueOr("aggregators", "1");
+  if (aggregators != "1" && aggregators != "3") {
+    std::cerr << "hale-drill: --aggregators must be 1 or 3\n";
+    return hale::kExitUsage;
+  }
+  options.aggregators = aggregators == "3" ? 3 : 1;
   if (options.db != "postgres" && options.db != "mysql") {
     std::cerr << "hale-drill: --db must be postgres or mysql\n";
     return hale::kExitUsage;

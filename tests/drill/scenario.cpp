@@ -25,7 +25,9 @@ std::pair<int64_t, std::string> newestPlan(Deployment& d) {
 
 // Prints the journal's new timeline entries and returns them.
 std::vector<TimelineEntry> printNew(Deployment& d, Timeline& timeline, const Printer& print) {
-  std::vector<TimelineEntry> added = timeline.addJournal(readJournal(d.aggregator().socket()));
+  d.followLeader();
+  std::vector<TimelineEntry> added =
+      timeline.addJournal(readJournal(d.aggregator().socket()), d.aggregator().name());
   for (const TimelineEntry& e : added) print(timeline.render(e));
   return added;
 }
@@ -111,14 +113,26 @@ std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int6
                     answer == std::vector<std::string>{addressOf(region)},
                     "answers " + (got.empty() ? "nothing" : got)});
 
+  // Each step done once across every aggregator's journal (the ones still running: the drill's eu
+  // aggregator dies with eu, before anything is decided), and by one aggregator.
   std::map<int, int> starts;
   std::map<int, int> done;
-  const nlohmann::json events = readJournal(d.aggregator().socket(), 2000);
-  for (const auto& e : events) {
-    if (e.value("plan_id", int64_t{0}) != plan_id) continue;
-    if (e.value("event", "") == "+plan-step-start") ++starts[e.value("step", -1)];
-    if (e.value("event", "") == "+plan-step-done") ++done[e.value("step", -1)];
+  std::string ran_by;
+  int runners = 0;
+  for (test::AggregatorProcess* a : d.runningAggregators()) {
+    bool ran = false;
+    for (const auto& e : readJournal(a->socket(), 2000)) {
+      if (e.value("plan_id", int64_t{0}) != plan_id) continue;
+      if (e.value("event", "") == "+plan-step-start") ++starts[e.value("step", -1)];
+      if (e.value("event", "") == "+plan-step-done") ++done[e.value("step", -1)];
+      ran |= e.value("event", "") == "+plan-step-start";
+    }
+    if (ran) {
+      ++runners;
+      ran_by += (ran_by.empty() ? "" : ", ") + a->name();
+    }
   }
+  d.followLeader();
   const nlohmann::json plans = d.aggregator().json({"plans", "--limit", "10"});
   size_t steps = 0;
   if (plans.is_array()) {
@@ -136,6 +150,10 @@ std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int6
   checks.push_back({"the journal holds each of plan " + std::to_string(plan_id) + "'s " + std::to_string(steps) +
                         " steps done exactly once",
                     once, "done/started per step: " + counts});
+  if (d.runningAggregators().size() > 1) {
+    checks.push_back({"exactly one aggregator ran the plan", runners == 1,
+                      ran_by.empty() ? "none did" : "ran by " + ran_by});
+  }
   return checks;
 }
 

@@ -31,13 +31,14 @@ const std::set<std::string> kShown = {
 
 }  // namespace
 
-std::vector<TimelineEntry> Timeline::addJournal(const nlohmann::json& events) {
+std::vector<TimelineEntry> Timeline::addJournal(const nlohmann::json& events, const std::string& source) {
   std::vector<TimelineEntry> added;
   if (!events.is_array()) return added;
+  int64_t& last = last_id_[source];
   for (const auto& e : events) {
     const int64_t id = e.value("id", int64_t{0});
-    if (id <= last_id_) continue;
-    last_id_ = id;
+    if (id <= last) continue;
+    last = id;
     TimelineEntry t{e.value("ts_ms", int64_t{0}), e.value("event", ""), e.value("subject", ""),
                     e.value("detail", ""),        e.value("step", -1),  e.value("plan_id", int64_t{0})};
     if (t.at_ms < kill_ms_ || kShown.count(t.event) == 0) continue;

@@ -5,6 +5,7 @@
 // heard from the dead region, the first DNS answer that points at the new one).
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,9 +27,10 @@ class Timeline {
  public:
   explicit Timeline(int64_t kill_ms) : kill_ms_(kill_ms) {}
 
-  // Takes the journal's events (halectl journal --json, oldest first); returns the entries not seen
-  // before that belong on the timeline (after the kill, and of a kind worth showing).
-  std::vector<TimelineEntry> addJournal(const nlohmann::json& events);
+  // Takes the journal's events (halectl journal --json, oldest first) from the aggregator named `source`;
+  // returns the entries not seen before from it that belong on the timeline (after the kill, and of a kind
+  // worth showing). With several aggregators, the one that acts changes and so may the source.
+  std::vector<TimelineEntry> addJournal(const nlohmann::json& events, const std::string& source = "");
   void addMark(TimelineEntry e) { entries_.push_back(std::move(e)); }
 
   // One line: "  +2712 ms  node eu-1 failed (silent for 2500ms)". The drill's own marks ("kill",
@@ -42,7 +44,7 @@ class Timeline {
 
  private:
   int64_t kill_ms_;
-  int64_t last_id_ = 0;
+  std::map<std::string, int64_t> last_id_;  // by source
   std::vector<TimelineEntry> entries_;
 };
 

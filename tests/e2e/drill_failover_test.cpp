@@ -1,5 +1,5 @@
 // Region death on the drill's deployment, timed: from the kill to the verified DNS answer within 5 s with
-// 1 s heartbeats. These run alone (RUN_SERIAL): the budget is about hale, not about a loaded machine.
+// 1 s heartbeats, with one aggregator and with three coordinating through etcd. These run alone (RUN_SERIAL): the budget is about hale, not about a loaded machine.
 
 #include <gtest/gtest.h>
 
@@ -15,8 +15,8 @@ void echo(const std::string& line) { std::cout << line << "\n"; }
 
 std::atomic<bool> never{false};
 
-void regionDeath(const std::string& db) {
-  Deployment d(DrillOptions{.db = db});
+void regionDeath(const std::string& db, int aggregators = 1) {
+  Deployment d(DrillOptions{.db = db, .aggregators = aggregators});
   d.start(quiet);
   FailoverRun r = killAndFollow(d, echo, seconds{30}, never);
   ASSERT_TRUE(r.plan_done) << d.aggregator().halectl({"plans"}).output << d.aggregator().log();
@@ -35,6 +35,10 @@ void regionDeath(const std::string& db) {
 TEST(Drill, RegionDeathFailsOverWithinFiveSeconds) { regionDeath("postgres"); }
 
 TEST(Drill, MariadbRegionDeathFailsOverWithinFiveSeconds) { regionDeath("mysql"); }
+
+// Three aggregators deciding by quorum through a 3-member etcd; eu dies with its aggregator and its etcd
+// member (and when eu's aggregator led, with the leader): the survivors agree, one of them runs the plan.
+TEST(Drill, RegionDeathWithItsAggregatorAndEtcdMemberFailsOverOnceByQuorum) { regionDeath("postgres", 3); }
 
 }  // namespace
 }  // namespace hale::drill

@@ -65,4 +65,78 @@ void EtcdServer::start() {
   }
 }
 
+EtcdCluster::EtcdCluster(int members) : dir_("etcd-cluster"), members_(static_cast<size_t>(members)) {}
+
+EtcdCluster::~EtcdCluster() {
+  for (int i = 0; i < size(); ++i) kill(i);
+}
+
+std::string EtcdCluster::endpoint(int member) const {
+  return "http://127.0.0.1:" + std::to_string(members_.at(static_cast<size_t>(member)).client_port);
+}
+
+std::vector<std::string> EtcdCluster::endpoints() const {
+  std::vector<std::string> out;
+  for (int i = 0; i < size(); ++i) out.push_back(endpoint(i));
+  return out;
+}
+
+void EtcdCluster::kill(int member) {
+  Member& m = members_.at(static_cast<size_t>(member));
+  if (m.process) m.process->stop(SIGKILL, seconds{5});
+}
+void EtcdCluster::freeze(int member) { members_.at(static_cast<size_t>(member)).process->signalGroup(SIGSTOP); }
+void EtcdCluster::thaw(int member) { members_.at(static_cast<size_t>(member)).process->signalGroup(SIGCONT); }
+
+void EtcdCluster::spawn(size_t i) {
+  const std::string name = "m" + std::to_string(i);
+  members_[i].process = std::make_unique<ChildProcess>(SpawnOptions{
+      .argv = members_[i].argv,
+      .log_path = dir_.path() + "/" + name + ".log",
+  });
+}
+
+void EtcdCluster::waitHealthy(size_t i) {
+  const std::string client = endpoint(static_cast<int>(i));
+  const bool ready = waitFor(
+      [&] {
+        if (!members_[i].process->running()) return true;
+        const HttpResponse r = httpPerform({.url = client + "/health", .timeout = milliseconds{500}});
+        return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;
+      },
+      seconds{30}, milliseconds{50});
+  if (!ready || !members_[i].process->running()) {
+    throw std::runtime_error("etcd member m" + std::to_string(i) + " did not start:\n" +
+                             members_[i].process->logTail());
+  }
+}
+
+void EtcdCluster::restart(int member) {
+  const auto i = static_cast<size_t>(member);
+  kill(member);
+  spawn(i);
+  waitHealthy(i);
+}
+
+void EtcdCluster::start() {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    members_[i].client_port = freeLoopbackPort();
+    members_[i].peer_port = freeLoopbackPort();
+    initial_cluster_ += (i ? "," : "") + std::string("m") + std::to_string(i) +
+                        "=http://127.0.0.1:" + std::to_string(members_[i].peer_port);
+  }
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const std::string name = "m" + std::to_string(i);
+    const std::string client = "http://127.0.0.1:" + std::to_string(members_[i].client_port);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(members_[i].peer_port);
+    members_[i].argv = {"etcd", "--name", name, "--data-dir", dir_.path() + "/" + name, "--listen-client-urls",
+                        client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                        "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster_,
+                        "--initial-cluster-token", "hale-test", "--initial-cluster-state", "new", "--logger", "zap",
+                        "--log-level", "warn"};
+    spawn(i);
+  }
+  for (size_t i = 0; i < members_.size(); ++i) waitHealthy(i);
+}
+
 }  // namespace hale::test

@@ -1,9 +1,10 @@
 #pragma once
 
-// A single-member etcd (v3 API, JSON gateway) on free loopback client and peer ports.
+// etcd (v3 API, JSON gateway) on free loopback client and peer ports: one member, or a cluster.
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "process.h"
 #include "temp_dir.h"
@@ -29,6 +30,38 @@ class EtcdServer {
   uint16_t peer_port_ = 0;
   TempDir dir_;
   std::unique_ptr<ChildProcess> process_;
+};
+
+// A multi-member etcd cluster on loopback (static bootstrap), for quorum loss and member death.
+class EtcdCluster {
+ public:
+  explicit EtcdCluster(int members = 3);
+  ~EtcdCluster();
+
+  void start();  // returns once every member's /health says true; throws with their output otherwise
+
+  // Every member's client URL, for an aggregator's etcd.endpoints.
+  std::vector<std::string> endpoints() const;
+  std::string endpoint(int member) const;
+  void kill(int member);     // SIGKILL
+  void restart(int member);  // a killed member back, on its own data: it rejoins the cluster
+  void freeze(int member);
+  void thaw(int member);
+  int size() const { return static_cast<int>(members_.size()); }
+
+ private:
+  struct Member {
+    uint16_t client_port = 0;
+    uint16_t peer_port = 0;
+    std::vector<std::string> argv;
+    std::unique_ptr<ChildProcess> process;
+  };
+  void spawn(size_t member);
+  void waitHealthy(size_t member);
+
+  TempDir dir_;
+  std::string initial_cluster_;
+  std::vector<Member> members_;
 };
 
 }  // namespace hale::test
