@@ -268,8 +268,11 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
         std::make_unique<test::AggregatorProcess>(dir_, aggregatorConfig(), "aggregator", extra_hosts));
     aggregators_.back()->start();
   } else {
-    say("starting etcd: 3 members (m0 with eu, m1 with us, m2 with the witness)");
-    etcd_ = std::make_unique<test::EtcdCluster>(3);
+    // Tuned for loopback as etcd's guide says (heartbeat about the round trip, election ten of them);
+    // between real regions etcd's defaults (100 ms, 1 s) fit, and a region dying with etcd's leader then
+    // takes up to about a second more to fail over.
+    say("starting etcd: 3 members (m0 with eu, m1 with us, m2 with the witness), election timeout 500ms");
+    etcd_ = std::make_unique<test::EtcdCluster>(3, milliseconds{500});
     etcd_->start();
     std::string endpoints;
     for (const std::string& e : etcd_->endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + quoted(e);

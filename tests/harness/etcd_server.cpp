@@ -65,7 +65,8 @@ void EtcdServer::start() {
   }
 }
 
-EtcdCluster::EtcdCluster(int members) : dir_("etcd-cluster"), members_(static_cast<size_t>(members)) {}
+EtcdCluster::EtcdCluster(int members, milliseconds election_timeout)
+    : dir_("etcd-cluster"), election_timeout_(election_timeout), members_(static_cast<size_t>(members)) {}
 
 EtcdCluster::~EtcdCluster() {
   for (int i = 0; i < size(); ++i) kill(i);
@@ -134,6 +135,11 @@ void EtcdCluster::start() {
                         "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster_,
                         "--initial-cluster-token", "hale-test", "--initial-cluster-state", "new", "--logger", "zap",
                         "--log-level", "warn"};
+    if (election_timeout_.count() > 0) {
+      members_[i].argv.insert(members_[i].argv.end(),
+                              {"--election-timeout", std::to_string(election_timeout_.count()),
+                               "--heartbeat-interval", std::to_string(election_timeout_.count() / 10)});
+    }
     spawn(i);
   }
   for (size_t i = 0; i < members_.size(); ++i) waitHealthy(i);
