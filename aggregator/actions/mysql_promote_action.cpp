@@ -6,7 +6,8 @@
 //   fence_timeout = "2s"
 // Steps: no replication configured and writable -> already_applied (idempotent no-op). The old primary,
 // when reachable, gets read_only (and super_read_only where the server has it) so its last writes are
-// final; the replica then applies what it already received (MariaDB: MASTER_GTID_WAIT on gtid_io_pos),
+// final; when it is reachable and that fails, nothing is promoted, forced or not (permanent: it would be a
+// second writable primary); the replica then applies what it already received (MariaDB: MASTER_GTID_WAIT on gtid_io_pos),
 // stops and forgets replication, and turns read_only off. verify() checks it is writable and replicates
 // from nobody.
 
@@ -70,7 +71,9 @@ class MysqlPromoteAction final : public Action {
       }
       if (over) detail += " over max_lag, promoted anyway (forced)";
     }
-    detail += (detail.empty() ? "" : "; ") + fence(r);
+    const Fence fenced = fence(r);
+    if (fenced.refused) return {ActionStatus::permanent, fenced.detail + (detail.empty() ? "" : "; " + detail)};
+    detail += (detail.empty() ? "" : "; ") + fenced.detail;
 
     // Apply what was already received before cutting replication (MariaDB; elsewhere the query fails and
     // the replica's SQL thread had its chance while the fence was applied).
@@ -105,18 +108,28 @@ class MysqlPromoteAction final : public Action {
                     std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - r.clock->steadyNow()));
   }
 
-  // Best effort: the old primary is usually down when this runs. Returns what happened, for the journal.
-  std::string fence(const ActionRequest& r) const {
-    if (o_.old_primary.host.empty() && o_.old_primary.socket.empty()) return "no old primary configured to fence";
+  struct Fence {
+    std::string detail;  // what happened, for the journal
+    bool refused = false;
+  };
+
+  // The old primary is usually down when this runs; when it is up, it is fenced or nothing is promoted.
+  Fence fence(const ActionRequest& r) const {
+    if (o_.old_primary.host.empty() && o_.old_primary.socket.empty()) return {"no old primary configured to fence"};
     auto old = MysqlConnection::connect(o_.old_primary, std::min(o_.fence_timeout, remaining(r)));
-    if (!old) return "old primary unreachable (" + old.error().message + "), not fenced";
-    if (auto ro = old.value().query("SET GLOBAL read_only = ON"); !ro)
-      return "fencing the old primary failed: " + ro.error().message;
+    if (!old) return {"old primary unreachable (" + old.error().message + "), not fenced"};
+    if (auto ro = old.value().query("SET GLOBAL read_only = ON"); !ro) {
+      return {"refused: fencing the reachable old primary failed (read_only: " + ro.error().message +
+                  "); promoting would make two writable primaries",
+              true};
+    }
     auto super = old.value().query("SET GLOBAL super_read_only = ON");
     if (!super && old.value().errorNumber() != kErrUnknownSystemVariable) {
-      return "old primary read_only, but super_read_only failed: " + super.error().message;
+      return {"refused: the old primary is read_only but super_read_only failed (" + super.error().message +
+                  "), so privileged sessions could still write; promoting would make two writable primaries",
+              true};
     }
-    return "old primary fenced (read_only on)";
+    return {"old primary fenced (read_only on)"};
   }
 
   Options o_;

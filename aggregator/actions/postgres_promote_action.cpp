@@ -9,9 +9,12 @@
 // while replay is behind) and not forced -> permanent. The old primary, when reachable and still primary,
 // is fenced: default_transaction_read_only = on, reloaded, its client sessions ended so they reconnect
 // read-only; the standby then replays the fenced primary's WAL to its end (a planned switchover loses no
-// commit). Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
+// commit). A reachable old primary that cannot be fenced stops the promotion, forced or not: it would be a
+// second writable primary (permanent; retryable when it answered the connection but not the question).
+// Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
 
 #include <cstdlib>
+#include <optional>
 
 #include "action_registry.h"
 #include "pg_client.h"
@@ -74,6 +77,7 @@ class PostgresPromoteAction final : public Action {
     if (over) detail += " over max_lag, promoted anyway (forced)";
 
     const Fence fenced = fence(r);
+    if (fenced.refused) return {*fenced.refused, fenced.detail + "; " + detail};
     detail += "; " + fenced.detail;
     // A reachable old primary is fenced, so its WAL ends here: let the standby replay all of it first, so a
     // planned switchover loses nothing.
@@ -114,6 +118,7 @@ class PostgresPromoteAction final : public Action {
   struct Fence {
     std::string detail;    // what happened, for the journal
     std::string last_lsn;  // the fenced old primary's WAL end; empty when it was not fenced
+    std::optional<ActionStatus> refused = std::nullopt;  // set: do not promote
   };
 
   // Best effort: the old primary is usually down when this runs.
@@ -123,12 +128,20 @@ class PostgresPromoteAction final : public Action {
     auto old = PgConnection::connect(o_.old_primary, o_.old_primary_password, d, "hale-aggregator");
     if (!old) return {"old primary unreachable (" + old.error().message + "), not fenced", ""};
     auto role = old.value().query("SELECT pg_is_in_recovery()", d);
-    if (!role) return {"old primary did not answer (" + role.error().message + "), not fenced", ""};
+    if (!role) {
+      return {"refused: the old primary is reachable but did not say whether it is a primary (" +
+                  role.error().message + "); not promoting while it may take writes",
+              "", ActionStatus::retryable};
+    }
     if (role.value().values.at(0).at(0) == "t") return {"old primary is a standby, nothing to fence", ""};
     std::string ended = "0";
     for (const char* sql : kFence) {
       auto step = old.value().query(sql, d);
-      if (!step) return {"fencing the old primary failed: " + step.error().message, ""};
+      if (!step) {
+        return {"refused: fencing the reachable, writable old primary failed (" + step.error().message +
+                    "); promoting would make two writable primaries",
+                "", ActionStatus::permanent};
+      }
       if (!step.value().values.empty()) ended = step.value().values[0][0];
     }
     // The insert position, not the flush one: with synchronous_commit off a commit can be ahead of the flush,

@@ -66,6 +66,27 @@ TEST(MysqlPromote, LagGateRefusesAStoppedReplicaUnlessForced) {
   EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "0");
 }
 
+TEST(MysqlPromote, AReachableWritablePrimaryThatCannotBeFencedIsNeverJoinedByASecond) {
+  MariadbPair db;
+  db.start();
+  hale::test::TempDir dir("mypromote");
+  // hale may not set read_only on the primary (the revocation replicates; the replica gets its grant back).
+  db.query(Node::primary, "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'hale'@'%'");
+  db.query(Node::primary, "GRANT SELECT ON *.* TO 'hale'@'%'");
+  const std::string gtid = db.query(Node::primary, "SELECT @@gtid_binlog_pos");
+  ASSERT_EQ(db.query(Node::replica, "SELECT MASTER_GTID_WAIT('" + gtid + "', 10)"), "0");
+  db.query(Node::replica, "GRANT ALL PRIVILEGES ON *.* TO 'hale'@'%' WITH GRANT OPTION");
+  auto promote = promoteAction(db, dir);
+  for (const bool forced : {false, true}) {
+    const ActionResult r = promote->execute(test::actionRequest(std::chrono::seconds{10}, forced));
+    EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
+    EXPECT_NE(r.detail.find("fencing the reachable old primary failed"), std::string::npos) << r.detail;
+    EXPECT_EQ(db.query(Node::replica, "SELECT @@read_only"), "1");  // not promoted
+    EXPECT_NE(db.queryColumn(Node::replica, "SHOW SLAVE STATUS", "Slave_IO_Running"), "");
+  }
+  EXPECT_EQ(db.query(Node::primary, "SELECT @@read_only"), "0");
+}
+
 TEST(MysqlPromote, PromotesWhenTheOldPrimaryIsDown) {
   MariadbPair db;
   db.start();

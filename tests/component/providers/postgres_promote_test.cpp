@@ -95,6 +95,23 @@ TEST(PostgresPromote, PromotesWhenTheOldPrimaryIsDown) {
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
 }
 
+TEST(PostgresPromote, AReachableWritablePrimaryThatCannotBeFencedIsNeverJoinedByASecond) {
+  PostgresPair pg;
+  pg.start();
+  // The old primary is reached as a role that may not ALTER SYSTEM: the fence fails while it takes writes.
+  pg.query(Node::primary, "CREATE ROLE weak LOGIN");
+  const std::string weak =
+      "host=127.0.0.1 port=" + std::to_string(pg.port(Node::primary)) + " user=weak dbname=postgres connect_timeout=2";
+  auto promote = promoteAction(pg, "old_primary = \"" + weak + "\"\nfence_timeout = \"2s\"\n", false);
+  for (const bool forced : {false, true}) {
+    const ActionResult r = promote->execute(test::actionRequest(std::chrono::seconds{10}, forced));
+    EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
+    EXPECT_NE(r.detail.find("fencing the reachable, writable old primary failed"), std::string::npos) << r.detail;
+    EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");  // not promoted
+  }
+  EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "off");
+}
+
 TEST(PostgresPromote, UnreachableStandbyIsRetryable) {
   PostgresPair pg;
   pg.start();
