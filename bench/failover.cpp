@@ -59,6 +59,7 @@ int benchMain(int argc, char** argv) {
     try {
       hale::drill::Deployment d(options);
       d.start([](const std::string&) {});
+      const std::string leader = options.aggregators > 1 ? d.aggregator().name() : "";
       const hale::drill::FailoverRun r = hale::drill::killAndFollow(
           d, [](const std::string&) {}, std::chrono::seconds{30}, g_never);
       const auto down = r.timeline.offset("+region-down", hale::drill::kRegionA);
@@ -72,9 +73,10 @@ int benchMain(int argc, char** argv) {
       detect.push_back(*down);
       decide.push_back(*decided);
       complete.push_back(std::max(*done, *dns));
-      std::printf("run %2d: detect %5lld ms  decide %5lld ms  complete %5lld ms\n", i,
+      std::printf("run %2d: detect %5lld ms  decide %5lld ms  complete %5lld ms%s\n", i,
                   static_cast<long long>(detect.back()), static_cast<long long>(decide.back()),
-                  static_cast<long long>(complete.back()));
+                  static_cast<long long>(complete.back()),
+                  leader.empty() ? "" : ("  (" + leader + " led at the kill)").c_str());
     } catch (const std::exception& e) {
       std::printf("run %2d: %s\n", i, e.what());
     }
