@@ -27,6 +27,8 @@ void readDetection(ConfigTable& root, AggregatorConfig& c) {
   t->getDuration("tilt_threshold", c.observer.tilt_threshold, Presence::optional, milliseconds{500},
                  std::chrono::minutes{1});
   t->getDuration("tilt_period", c.observer.tilt_period, Presence::optional, milliseconds{0}, std::chrono::hours{1});
+  t->getDuration("startup_grace", c.observer.startup_grace, Presence::optional, milliseconds{0},
+                 std::chrono::minutes{10});
   t->getDuration("tick", c.tick, Presence::optional, milliseconds{10}, milliseconds{1000});
   if (c.tick * 2 >= c.observer.tilt_threshold) t->error("tick", "must be under half of tilt_threshold");
   t->finish();

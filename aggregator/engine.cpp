@@ -301,7 +301,7 @@ Coordinator::Standing Engine::standing() {
   } else if (observer_.tilted(now)) {
     out.unfit = "TILT: the clock jumped or the process stalled";
   } else {
-    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, r.state.verdict);
+    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, r.verdict());
   }
   if (out.unfit.empty() && journal_failed_at_ != SteadyTime{} && now - journal_failed_at_ < kJournalUnfitFor) {
     out.unfit = "the journal failed a write in the last " +

@@ -42,7 +42,7 @@ std::string Engine::metrics() const {
       appendSample(out,
                    "hale_aggregator_region_verdict{region=\"" + r.config.name + "\",verdict=\"" +
                        std::string(toString(v)) + "\"}",
-                   r.state.verdict == v ? 1 : 0);
+                   r.verdict() == v ? 1 : 0);
     }
   }
   appendMetricHeader(out, "hale_aggregator_region_active", "gauge", "1 for the active region.");

@@ -9,7 +9,8 @@ std::string ms(std::chrono::nanoseconds d) {
 
 }  // namespace
 
-Observer::Observer(ObserverConfig config, SteadyTime now) : config_(std::move(config)), last_tick_(now) {
+Observer::Observer(ObserverConfig config, SteadyTime now)
+    : config_(std::move(config)), started_(now), last_tick_(now) {
   for (const RegionConfig& r : config_.regions) regions_.push_back(TrackedRegion{r, newRegion(now), {}});
 }
 
@@ -47,6 +48,7 @@ void Observer::countNodes() {
     for (TrackedRegion& r : regions_) {
       if (r.config.name != n.region) continue;
       ++r.counts.total;
+      r.heard |= n.state.heard;
       switch (n.state.health) {
         case NodeHealth::healthy: ++r.counts.healthy; break;
         case NodeHealth::suspect: ++r.counts.suspect; break;
@@ -73,15 +75,9 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
     events.push_back({"-tilt", "", "acting again"});
   }
 
-  for (auto& [id, n] : nodes_) {
-    const NodeHealth before = onTick(n.state, now, config_.detection);
-    if (const auto e = nodeEvent(before, n.state.health); !e.empty()) {
-      events.push_back({std::string(e), id, "silent for " + ms(now - n.state.last_heard)});
-    }
-  }
+  // Fail static: with nodes in two or more regions, all of them silent at once (by when each was last
+  // heard, not by their health, which is not aged while we are isolated).
   countNodes();
-
-  // Fail static: with nodes in two or more regions, all of them silent at once.
   size_t regions_with_nodes = 0;
   bool all_silent = !nodes_.empty();
   for (const TrackedRegion& r : regions_) regions_with_nodes += r.counts.total > 0 ? 1 : 0;
@@ -99,9 +95,28 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
                          : Event{"-fail-static", "", "heartbeats are arriving again"});
   }
 
+  // While isolated or in TILT our view of time is not the nodes' fault: nodes are not aged, and when it
+  // ends every node gets a fresh grace period, so regions that come back at different instants are not
+  // read as the later ones dying.
   const bool frozen = isolated_ || tilted(now);
+  if (frozen_ && !frozen) {
+    for (auto& [id, n] : nodes_) forgiveSilence(n.state, now);
+  }
+  frozen_ = frozen;
+  if (!frozen) {
+    for (auto& [id, n] : nodes_) {
+      const NodeHealth before = onTick(n.state, now, config_.detection);
+      if (const auto e = nodeEvent(before, n.state.health); !e.empty()) {
+        events.push_back({std::string(e), id, "silent for " + ms(now - n.state.last_heard)});
+      }
+    }
+  }
+  countNodes();
+
+  // Nothing is decided about a region during the start-up grace, nor before it was heard at all.
+  const bool starting = now - started_ < config_.startup_grace;
   for (TrackedRegion& r : regions_) {
-    const Verdict before = evaluate(r.state, r.counts, now, r.config.params, frozen);
+    const Verdict before = evaluate(r.state, r.counts, now, r.config.params, frozen || starting || !r.heard);
     if (const auto e = regionEvent(before, r.state.verdict); !e.empty()) {
       events.push_back({std::string(e), r.config.name,
                         std::to_string(r.counts.healthy) + "/" + std::to_string(r.counts.total) + " nodes healthy, " +
@@ -115,7 +130,7 @@ Observations Observer::observations(SteadyTime now) const {
   o.isolated = isolated_;
   o.tilt = tilted(now);
   for (const TrackedRegion& r : regions_) {
-    o.regions.push_back({r.config.name, r.config.priority, r.state.verdict, r.state.since, r.state.below_since,
+    o.regions.push_back({r.config.name, r.config.priority, r.verdict(), r.state.since, r.state.below_since,
                          r.counts.healthy, r.counts.total});
   }
   return o;

@@ -6,6 +6,8 @@
 //             whole world, so verdicts freeze and nothing acts ("fail static").
 //   tilt      our own loop stalled (a gap between ticks over tilt_threshold, e.g. the process was stopped
 //             or the clock jumped): silence is forgiven and nothing acts for tilt_period.
+// While either holds, nodes are not aged and region clocks stand still; when it ends, every node's silence
+// counts afresh. Nothing is decided during the start-up grace, nor about a region never heard.
 // Deterministic: the same calls with the same `now` give the same state and events.
 
 #include <map>
@@ -29,6 +31,8 @@ struct ObserverConfig {
   std::vector<RegionConfig> regions;
   std::chrono::milliseconds tilt_threshold{2000};
   std::chrono::milliseconds tilt_period{10000};
+  // Nothing is decided about any region this long after start (agents start, connect and send in turn).
+  std::chrono::milliseconds startup_grace{5000};
 };
 
 // A named state change, in the same words in logs, metrics, the journal and halectl.
@@ -48,6 +52,10 @@ struct TrackedRegion {
   RegionConfig config;
   RegionState state;
   NodeCounts counts;
+  bool heard = false;  // some node of it has sent a heartbeat since start
+
+  // The verdict to act and vote on: a region never heard is neither up nor down (degraded).
+  Verdict verdict() const { return heard ? state.verdict : Verdict::degraded; }
 };
 
 class Observer {
@@ -78,9 +86,11 @@ class Observer {
   ObserverConfig config_;
   std::map<std::string, TrackedNode> nodes_;
   std::vector<TrackedRegion> regions_;
+  SteadyTime started_;
   SteadyTime last_tick_;
   SteadyTime tilt_until_{};
   bool isolated_ = false;
+  bool frozen_ = false;  // isolated or in TILT at the last tick
 };
 
 }  // namespace hale::aggregator

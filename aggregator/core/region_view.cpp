@@ -38,7 +38,12 @@ Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const Regi
     r.above = above;
     r.above_since = now;
   }
-  if (frozen) return before;
+  if (frozen) {
+    // The clocks restart when the freeze ends: time spent frozen is no evidence either way.
+    r.below_since = now;
+    r.above_since = now;
+    return before;
+  }
 
   Verdict next = r.verdict;
   if (r.verdict == Verdict::down) {

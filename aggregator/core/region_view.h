@@ -2,8 +2,7 @@
 
 // A region's verdict from its nodes: up / degraded / down, with hysteresis. Pure.
 //
-//   alive   = healthy + suspect + unknown nodes (not yet failed: the benefit of the doubt, which also keeps
-//             a region whose first heartbeat is late at start-up from looking dead)
+//   alive   = healthy + suspect + unknown nodes (not yet failed: the benefit of the doubt)
 //   below   = alive < min_healthy, or alive / known nodes < min_healthy_share
 //   up      = healthy >= min_healthy and healthy / nodes >= min_healthy_share
 // `down` only after `below` held for down_after; back out of `down` only after `up` held for up_after.
@@ -46,8 +45,9 @@ struct RegionState {
 
 RegionState newRegion(SteadyTime now);
 
-// Re-evaluates with the current counts. `frozen` (the aggregator suspects its own isolation, or is in
-// TILT) keeps the verdict where it is. Returns the verdict before.
+// Re-evaluates with the current counts. `frozen` (the aggregator suspects its own isolation, is in TILT
+// or starting, or has not heard the region yet) keeps the verdict where it is and restarts the
+// down_after/up_after clocks. Returns the verdict before.
 Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const RegionParams& p, bool frozen);
 
 std::string_view regionEvent(Verdict before, Verdict after);

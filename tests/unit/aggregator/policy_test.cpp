@@ -135,9 +135,65 @@ TEST(Policy, IsolationThatEndsDoesNotFailOver) {
   expectReason(s.last(), "active region eu is up");
 }
 
-TEST(Policy, StartingWithTheActiveRegionAlreadyDead) {
+// Leaving fail static: every region silent together, then back one after the other. Nothing is decided
+// on the clocks that ran during the silence; every node gets a fresh grace period (miss_after 4 s plus
+// down_after 2 s here) from the end of the isolation.
+TEST(Policy, RegionsBackFromFailStaticAtDifferentInstantsFailNothingOver) {
+  for (const int64_t eu_later_ms : {0, 1'000, 3'000, 5'000}) {
+    for (const int64_t silence_ms : {5'000, 30'000}) {
+      Sim s;
+      s.setRegion("us", sim::silentBetween(10'000, 10'000 + silence_ms));
+      s.setRegion("eu", sim::silentBetween(10'000, 10'000 + silence_ms + eu_later_ms));
+      s.runUntil(90'000);
+      EXPECT_TRUE(s.acted().empty()) << "eu back " << eu_later_ms << " ms after us, silence " << silence_ms << " ms";
+      expectReason(s.last(), "active region eu is up");
+    }
+  }
+  // And the other way round: the standby back last is no reason for anything either.
+  Sim s;
+  s.setRegion("eu", sim::silentBetween(10'000, 40'000));
+  s.setRegion("us", sim::silentBetween(10'000, 43'000));
+  s.runUntil(90'000);
+  EXPECT_TRUE(s.acted().empty());
+}
+
+TEST(Policy, ARegionThatStaysSilentAfterFailStaticFailsOverAfterAFreshGrace) {
+  Sim s;
+  s.setRegion("us", sim::silentBetween(10'000, 40'000));
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(90'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].to, "us");
+  // us is heard again at 40 s: eu's nodes fail 4 s after that, the region 2 s later, not at once.
+  EXPECT_GE(s.actedAt(0), 40'000 + 4'000 + 2'000);
+}
+
+// A region never heard since the aggregator started is not decided about: not failed over from (nothing
+// shows it died: the aggregator may be misconfigured, or the agents not yet started), not failed over to.
+TEST(Policy, ARegionNeverHeardIsNeitherFailedOverNorATarget) {
   Sim s;
   s.setRegion("eu", sim::diesAt(0));
+  s.runUntil(30'000);
+  EXPECT_TRUE(s.acted().empty());
+  Sim t;
+  t.setRegion("us", sim::diesAt(0));
+  t.setRegion("eu", sim::diesAt(10'000));
+  t.runUntil(40'000);
+  EXPECT_TRUE(t.acted().empty());
+}
+
+TEST(Policy, NothingIsDecidedDuringTheStartUpGrace) {
+  Sim s;
+  s.observer_config.startup_grace = std::chrono::milliseconds{15'000};
+  s.setRegion("eu", sim::diesAt(1'000));  // heard once, then silent
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_GE(s.actedAt(0), 15'000 + 2'000 - 100);  // down_after from the grace's end (one 100 ms tick)
+}
+
+TEST(Policy, StartingWithTheActiveRegionDyingSoonAfterFailsOver) {
+  Sim s;
+  s.setRegion("eu", sim::diesAt(2'000));
   s.runUntil(30'000);
   ASSERT_EQ(s.acted().size(), 1u);
   EXPECT_EQ(s.acted()[0].to, "us");
