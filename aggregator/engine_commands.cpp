@@ -73,6 +73,7 @@ nlohmann::json Engine::status() const {
           {"paused", state_.paused},
           {"dry_run", config_.policy.dry_run},
           {"approval", config_.policy.manual_approval ? "manual" : "auto"},
+          {"starting", observer_.starting(now)},  // within the start-up grace: nothing is decided
           {"tilt", observer_.tilted(now)},
           {"fail_static", observer_.isolated()},
           {"plan_running", state_.plan_running},

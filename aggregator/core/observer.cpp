@@ -114,9 +114,8 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
   countNodes();
 
   // Nothing is decided about a region during the start-up grace, nor before it was heard at all.
-  const bool starting = now - started_ < config_.startup_grace;
   for (TrackedRegion& r : regions_) {
-    const Verdict before = evaluate(r.state, r.counts, now, r.config.params, frozen || starting || !r.heard);
+    const Verdict before = evaluate(r.state, r.counts, now, r.config.params, frozen || starting(now) || !r.heard);
     if (const auto e = regionEvent(before, r.state.verdict); !e.empty()) {
       events.push_back({std::string(e), r.config.name,
                         std::to_string(r.counts.healthy) + "/" + std::to_string(r.counts.total) + " nodes healthy, " +

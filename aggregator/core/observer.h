@@ -76,6 +76,7 @@ class Observer {
 
   bool isolated() const { return isolated_; }
   bool tilted(SteadyTime now) const { return now < tilt_until_; }
+  bool starting(SteadyTime now) const { return now - started_ < config_.startup_grace; }
   const std::map<std::string, TrackedNode>& nodes() const { return nodes_; }
   const std::vector<TrackedRegion>& regions() const { return regions_; }
   const TrackedRegion* region(const std::string& name) const;

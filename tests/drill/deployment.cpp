@@ -220,6 +220,11 @@ bool Deployment::regionUp(const std::string& region) const {
 
 bool Deployment::settled() const {
   if (!regionUp(kRegionA) || !regionUp(kRegionB)) return false;
+  // Past every aggregator's start-up grace: the drill measures a failover in steady state.
+  for (const auto& a : aggregators_) {
+    const nlohmann::json s = a->json({"status"});
+    if (!s.is_object() || s.value("starting", true)) return false;
+  }
   if (aggregators_.size() < 2) return true;
   for (const auto& a : aggregators_) {
     const nlohmann::json s = a->json({"status"});

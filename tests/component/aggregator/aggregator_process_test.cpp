@@ -91,7 +91,7 @@ TEST(AggregatorCrash, ResumesAfterAKillDuringEachStepAndRunsEveryStepOnce) {
 }
 
 std::string operatorConfig(const test::TempDir& dir, const std::string& guards) {
-  return "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\n[guards]\nmin_failover_interval = \"0s\"\n" +
+  return "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n[guards]\nmin_failover_interval = \"0s\"\n" +
          guards +
          "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\"]\ndown_after = \"500ms\"\nup_after = "
          "\"500ms\"\n"

@@ -59,7 +59,7 @@ class Coordination : public ::testing::Test {
                          "\"\nname = \"" + name +
                          "\"\nobservers = [\"eu\", \"us\", \"w\"]\nlease_ttl = \"2s\"\npublish_interval = "
                          "\"100ms\"\nverdict_fresh = \"1s\"\n"
-                         "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\n[guards]\n"
+                         "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n[guards]\n"
                          "min_failover_interval = \"0s\"\n" +
                          guards +
                          "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\ndown_after = "
