@@ -72,8 +72,15 @@ EtcdCluster::~EtcdCluster() {
   for (int i = 0; i < size(); ++i) kill(i);
 }
 
+void EtcdCluster::place(int member, std::string address, std::vector<std::string> wrapper) {
+  Member& m = members_.at(static_cast<size_t>(member));
+  m.address = std::move(address);
+  m.wrapper = std::move(wrapper);
+}
+
 std::string EtcdCluster::endpoint(int member) const {
-  return "http://127.0.0.1:" + std::to_string(members_.at(static_cast<size_t>(member)).client_port);
+  const Member& m = members_.at(static_cast<size_t>(member));
+  return "http://" + m.address + ":" + std::to_string(m.client_port);
 }
 
 std::vector<std::string> EtcdCluster::endpoints() const {
@@ -91,8 +98,10 @@ void EtcdCluster::thaw(int member) { members_.at(static_cast<size_t>(member)).pr
 
 void EtcdCluster::spawn(size_t i) {
   const std::string name = "m" + std::to_string(i);
+  std::vector<std::string> argv = members_[i].wrapper;
+  argv.insert(argv.end(), members_[i].argv.begin(), members_[i].argv.end());
   members_[i].process = std::make_unique<ChildProcess>(SpawnOptions{
-      .argv = members_[i].argv,
+      .argv = argv,
       .log_path = dir_.path() + "/" + name + ".log",
   });
 }
@@ -123,13 +132,13 @@ void EtcdCluster::start() {
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].client_port = freeLoopbackPort();
     members_[i].peer_port = freeLoopbackPort();
-    initial_cluster_ += (i ? "," : "") + std::string("m") + std::to_string(i) +
-                        "=http://127.0.0.1:" + std::to_string(members_[i].peer_port);
+    initial_cluster_ += (i ? "," : "") + std::string("m") + std::to_string(i) + "=http://" + members_[i].address +
+                        ":" + std::to_string(members_[i].peer_port);
   }
   for (size_t i = 0; i < members_.size(); ++i) {
     const std::string name = "m" + std::to_string(i);
-    const std::string client = "http://127.0.0.1:" + std::to_string(members_[i].client_port);
-    const std::string peer = "http://127.0.0.1:" + std::to_string(members_[i].peer_port);
+    const std::string client = endpoint(static_cast<int>(i));
+    const std::string peer = "http://" + members_[i].address + ":" + std::to_string(members_[i].peer_port);
     members_[i].argv = {"etcd", "--name", name, "--data-dir", dir_.path() + "/" + name, "--listen-client-urls",
                         client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
                         "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster_,

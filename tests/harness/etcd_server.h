@@ -39,6 +39,10 @@ class EtcdCluster {
   // `election_timeout` 0: etcd's default (1 s, heartbeats every 100 ms); otherwise heartbeats every tenth
   // of it, as etcd's tuning guide advises for a network with that little round-trip time.
   explicit EtcdCluster(int members = 3, std::chrono::milliseconds election_timeout = std::chrono::milliseconds{0});
+
+  // Where a member runs: on `address` (default 127.0.0.1), its command line prefixed with `wrapper`
+  // (NetworkFabric::wrap's, to run it in a network namespace). Before start().
+  void place(int member, std::string address, std::vector<std::string> wrapper);
   ~EtcdCluster();
 
   void start();  // returns once every member's /health says true; throws with their output otherwise
@@ -54,6 +58,8 @@ class EtcdCluster {
 
  private:
   struct Member {
+    std::string address = "127.0.0.1";
+    std::vector<std::string> wrapper;
     uint16_t client_port = 0;
     uint16_t peer_port = 0;
     std::vector<std::string> argv;

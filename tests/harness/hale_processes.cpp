@@ -20,8 +20,9 @@ CommandResult halectl(const std::string& socket, std::vector<std::string> args) 
 }
 
 AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name,
-                                     const std::vector<std::string>& extra_hosts, const std::string& top)
-    : dir_(dir), name_(name) {
+                                     const std::vector<std::string>& extra_hosts, const std::string& top,
+                                     std::vector<std::string> wrapper)
+    : dir_(dir), name_(name), wrapper_(std::move(wrapper)) {
   port_ = freeLoopbackPort();
   endpoint_ = "tcp://127.0.0.1:" + std::to_string(port_);
   std::string listen = "\"" + endpoint_ + "\"";
@@ -42,8 +43,9 @@ std::string AggregatorProcess::metrics() const {
 }
 
 void AggregatorProcess::start() {
-  process_ = std::make_unique<ChildProcess>(
-      SpawnOptions{.argv = {HALE_AGGREGATOR_BIN, "--config", config_}, .log_path = logPath()});
+  std::vector<std::string> argv = wrapper_;
+  argv.insert(argv.end(), {HALE_AGGREGATOR_BIN, "--config", config_});
+  process_ = std::make_unique<ChildProcess>(SpawnOptions{.argv = argv, .log_path = logPath()});
   if (!waitFor([&] { return !process_->running() || halectl({"regions"}).exit_code == 0; }, milliseconds{10000}) ||
       !process_->running()) {
     throw std::runtime_error(name_ + " did not start:\n" + process_->logTail());

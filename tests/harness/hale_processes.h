@@ -26,9 +26,10 @@ class AggregatorProcess {
   // `body`: everything but listen, control_socket, journal, [http] and `top` (top-level keys, by default
   // one aggregator deciding alone), which are set here. Heartbeats are taken on 127.0.0.1 and on each of
   // `extra_hosts` (a network namespace's host side), on one port.
+  // `wrapper`: a prefix for its command line (NetworkFabric::wrap's), run inside a network namespace.
   AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name = "aggregator",
                     const std::vector<std::string>& extra_hosts = {},
-                    const std::string& top = "coordination = \"none\"\n");
+                    const std::string& top = "coordination = \"none\"\n", std::vector<std::string> wrapper = {});
 
   void start();  // returns once `halectl regions` answers; throws std::runtime_error otherwise
   void kill();   // SIGKILL
@@ -58,6 +59,7 @@ class AggregatorProcess {
   uint16_t http_port_ = 0;
   std::string endpoint_;
   std::string config_;
+  std::vector<std::string> wrapper_;
   std::unique_ptr<ChildProcess> process_;
 };
 
