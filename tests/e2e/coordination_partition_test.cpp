@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bind_server.h"
 #include "etcd_server.h"
 #include "hale_processes.h"
 #include "network_fabric.h"
@@ -31,10 +32,14 @@ const std::vector<std::string> kObservers = {"eu", "us", "w"};
 class Partitions : public ::testing::Test {
  protected:
   // Region eu: eu-1, eu-2 in namespace "eu"; region us likewise; observer X's aggregator and etcd member
-  // in namespace "obs-X". Plan eu -> us: three `record` steps of `step_delay`, attempts bounded by `timeout`.
+  // in namespace "obs-X"; BIND on the host, reached on the bridge. Plan eu -> us: three `record` steps of
+  // `step_delay`, attempts bounded by `timeout`, then DNS pointed at us (RFC 2136, TSIG-signed).
   void start(milliseconds step_delay = milliseconds{200}, milliseconds timeout = milliseconds{5000}) {
     for (const char* m : {"eu", "us"}) fabric_.add(m);
     for (const std::string& o : kObservers) fabric_.add("obs-" + o);
+    dns_.listenAlso(fabric_.hostAddress());
+    dns_.start();
+    const std::string secret = dir_.writeFile("tsig-secret", dns_.keySecret() + "\n");
     etcd_ = std::make_unique<test::EtcdCluster>(3, milliseconds{500});
     for (int i = 0; i < 3; ++i) {
       const std::string ns = "obs-" + kObservers[static_cast<size_t>(i)];
@@ -58,7 +63,11 @@ class Partitions : public ::testing::Test {
                 "/record\"\nlabel = \"s" + std::to_string(i) + "\"\ndelay = \"" + std::to_string(step_delay.count()) +
                 "ms\"\ntimeout = \"" + std::to_string(timeout.count()) + "ms\"\nattempts = 5\nbackoff = \"200ms\"\n";
       }
-      body += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"s0\", \"s1\", \"s2\"]\n";
+      body += "[[action]]\nname = \"dns-us\"\ntype = \"rfc2136\"\nserver = \"" + fabric_.hostAddress() +
+              "\"\nport = " + std::to_string(dns_.port()) + "\nzone = \"" + dns_.zone() + "\"\nrecord = \"app." +
+              dns_.zone() + "\"\nvalues = [\"" + kAddressUs + "\"]\nttl = 5\nkey_name = \"" + dns_.keyName() +
+              "\"\nkey_secret_file = \"" + secret + "\"\ntimeout = \"3s\"\n";
+      body += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"s0\", \"s1\", \"s2\", \"dns-us\"]\n";
       const std::string ns = "obs-" + name;
       aggs_.push_back(std::make_unique<AggregatorProcess>(dir_, body, "aggregator-" + name,
                                                           std::vector<std::string>{fabric_.address(ns)},
@@ -166,9 +175,14 @@ class Partitions : public ::testing::Test {
     return l >= 0 && count(static_cast<size_t>(l), event) >= 1 ? l : -1;
   }
 
+  std::vector<std::string> dnsAnswer() const { return dns_.lookup("app." + dns_.zone()); }
+
+  static constexpr const char* kAddressEu = "192.0.2.10";
+  static constexpr const char* kAddressUs = "198.51.100.10";
   const std::vector<std::string> kAllSteps = {"1.0 s0", "1.1 s1", "1.2 s2"};
   test::NetworkFabric fabric_;
   test::TempDir dir_{"partitions"};
+  test::BindServer dns_;
   std::unique_ptr<test::EtcdCluster> etcd_;
   std::vector<std::unique_ptr<AggregatorProcess>> aggs_;
   std::map<std::string, std::vector<std::unique_ptr<AgentProcess>>> agents_;
@@ -182,6 +196,7 @@ TEST_F(Partitions, RegionDeathWithItsObserverAndEtcdMemberFailsOverOnceByOneAggr
   ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}))
       << aggs_[1]->halectl({"regions"}).output << aggs_[1]->log();
   EXPECT_EQ(recorded(), kAllSteps);
+  EXPECT_EQ(dnsAnswer(), std::vector<std::string>{kAddressUs});  // a real query, as clients see it
   EXPECT_EQ(runners(), 1);
   const int l = leader();
   ASSERT_GT(l, 0);
@@ -209,6 +224,7 @@ TEST_F(Partitions, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
   const test::CommandResult table = aggs_[2]->halectl({"regions"});
   EXPECT_EQ(table.exit_code, 0) << table.output;
   EXPECT_TRUE(recorded().empty());
+  EXPECT_EQ(dnsAnswer(), std::vector<std::string>{kAddressEu});
   // Healed, us hears eu again and the partition leaves no trace but the journal.
   fabric_.heal("obs-us", "eu");
   ASSERT_TRUE(waitFor(

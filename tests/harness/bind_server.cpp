@@ -60,7 +60,8 @@ void BindServer::start() {
                                                 "\";\n"
                                                 "  listen-on port " +
                                                 std::to_string(port_) +
-                                                " { 127.0.0.1; };\n"
+                                                " { 127.0.0.1; " + (also_listen_.empty() ? "" : also_listen_ + "; ") +
+                                                "};\n"
                                                 "  listen-on-v6 { none; };\n"
                                                 "  recursion no;\n"
                                                 "  notify no;\n"

@@ -19,6 +19,8 @@ class BindServer {
   explicit BindServer(std::string zone = "hale.test");
   ~BindServer();
 
+  // Also answer on `address` (a NetworkFabric's host side, for clients in its namespaces). Before start().
+  void listenAlso(std::string address) { also_listen_ = std::move(address); }
   void start();  // throws std::runtime_error with named's output on failure
 
   uint16_t port() const { return port_; }
@@ -44,6 +46,7 @@ class BindServer {
   std::string key_secret_;
   std::string key_file_;
   uint16_t port_ = 0;
+  std::string also_listen_;
   TempDir dir_;
   std::unique_ptr<ChildProcess> process_;
 };
