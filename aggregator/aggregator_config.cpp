@@ -48,6 +48,7 @@ void readGuards(ConfigTable& root, AggregatorConfig& c) {
   t->getEnum("failback", failback, {"manual", "auto"});
   p.auto_failback = failback == "auto";
   t->getDuration("failback_after", p.failback_after, Presence::optional, milliseconds{0}, std::chrono::hours{24 * 7});
+  t->getDuration("max_retry_after", c.max_retry_after, Presence::optional, milliseconds{0}, std::chrono::hours{1});
   t->finish();
 }
 

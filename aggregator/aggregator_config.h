@@ -36,6 +36,7 @@ struct AggregatorConfig {
   std::string http_listen = "127.0.0.1";
   int http_port = 9181;  // /metrics; -1 disables it
   std::chrono::milliseconds tick{100};
+  std::chrono::milliseconds max_retry_after{60000};  // [guards]: the longest a server's Retry-After is honoured
   // `coordination` (required): "none", one aggregator deciding alone, or "etcd", several observers, a
   // quorum and one leader; the [etcd] table configures the latter.
   CoordinationConfig coordination;

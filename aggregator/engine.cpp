@@ -506,7 +506,7 @@ void Engine::tickLoop() {
 }
 
 void Engine::executorLoop() {
-  PlanRunner runner(*journal_, config_.actions, clock_, counters_.steps);
+  PlanRunner runner(*journal_, config_.actions, clock_, counters_.steps, config_.max_retry_after);
   for (;;) {
     int64_t id = 0;
     int64_t epoch = 0;

@@ -21,8 +21,9 @@ bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancel) {
 
 }  // namespace
 
-PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters)
-    : journal_(journal), actions_(actions), clock_(clock), counters_(counters) {}
+PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters,
+                       std::chrono::milliseconds max_retry_after)
+    : journal_(journal), actions_(actions), clock_(clock), counters_(counters), max_retry_after_(max_retry_after) {}
 
 PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
                                         StepFence* fence, std::string& detail) {
@@ -87,14 +88,21 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
     detail = std::string(toString(result.status)) + ": " + result.detail;
     if (result.status == ActionStatus::permanent || attempt >= a.policy.attempts) return StepEnd::failed;
     if (cancel.load()) return StepEnd::failed;
-    const auto wait = std::max(backoff, result.retry_after);
+    // A server's Retry-After is honoured up to the global maximum (an API answering "in 11 days" must not
+    // park the plan), and never past the step's deadline (checked next).
+    const auto asked = result.retry_after;
+    const auto wait = std::max(backoff, std::min(asked, max_retry_after_));
+    const std::string capped = asked > max_retry_after_ ? " (the server asked for " + std::to_string(asked.count()) +
+                                                              "ms; capped by max_retry_after)"
+                                                        : "";
     if (bounded && clock_.steadyNow() + wait >= step_deadline) {
       detail += "; step deadline of " + std::to_string(a.policy.deadline.count()) + "ms reached";
       return StepEnd::failed;
     }
     counters_.retried.fetch_add(1, std::memory_order_relaxed);
     journaled(journal_.event({0, nowMs(), "+plan-step-retry", step.action,
-                              detail + "; retrying in " + std::to_string(wait.count()) + "ms", plan.id, step.idx}),
+                              detail + "; retrying in " + std::to_string(wait.count()) + "ms" + capped, plan.id,
+                              step.idx}),
               "+plan-step-retry " + detail);
     if (!sleepFor(wait, cancel)) return StepEnd::failed;
     backoff = std::min(backoff * 2, kMaxBackoff);

@@ -48,7 +48,9 @@ class StepFence {
 
 class PlanRunner {
  public:
-  PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters);
+  // `max_retry_after`: the longest a server's Retry-After is honoured ([guards] max_retry_after).
+  PlanRunner(Journal& journal, const ActionTable& actions, const Clock& clock, StepCounters& counters,
+             std::chrono::milliseconds max_retry_after = std::chrono::seconds{60});
 
   // Runs `plan` to its end; returns "done" or "failed" (also journaled as the plan's state), "" when
   // `cancel` stopped it (the plan stays running and resumes on the next start), and with a fence
@@ -67,6 +69,7 @@ class PlanRunner {
   const ActionTable& actions_;
   const Clock& clock_;
   StepCounters& counters_;
+  std::chrono::milliseconds max_retry_after_;
   Error halt_;  // why the last step halted
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include <fstream>
 
 #include "aggregator_config.h"
@@ -107,9 +109,9 @@ class PlanRunnerTest : public ::testing::Test {
     EXPECT_TRUE(journal_->createPlan(p, {0, 1, "+decision", "", ""}).ok());
     return p;
   }
-  std::string run(const PlanRecord& p) {
+  std::string run(const PlanRecord& p, std::chrono::milliseconds max_retry_after = std::chrono::seconds{60}) {
     std::atomic<bool> cancel{false};
-    PlanRunner runner(*journal_, actions_, SystemClock::instance(), counters_);
+    PlanRunner runner(*journal_, actions_, SystemClock::instance(), counters_, max_retry_after);
     return runner.run(*journal_->plan(p.id).value(), cancel);
   }
   std::vector<std::string> eventNames(int64_t plan) {
@@ -145,6 +147,35 @@ TEST_F(PlanRunnerTest, RetriesRetryableOutcomes) {
   EXPECT_EQ(std::count(names.begin(), names.end(), "+plan-step-retry@0"), 2);
   EXPECT_EQ(counters_.retried.load(), 2u);
   EXPECT_EQ(counters_.done.load(), 1u);
+}
+
+// A server's Retry-After of 999999 s (11 days) is capped by the global maximum, and the cap is journaled.
+TEST_F(PlanRunnerTest, AServersRetryAfterIsCappedByTheGlobalMaximum) {
+  class SlowDown final : public Action {
+   public:
+    ActionResult execute(const ActionRequest&) override {
+      if (++calls == 1) return {ActionStatus::retryable, "429 slow down", std::chrono::seconds{999'999}};
+      return {ActionStatus::applied, "ok"};
+    }
+    ActionResult verify(const ActionRequest&) override { return {ActionStatus::applied, ""}; }
+    int calls = 0;
+  };
+  auto slow = std::make_shared<SlowDown>();
+  actions_["slow"] = {"slow", "test", StepPolicy{std::chrono::seconds{1}, 3, std::chrono::milliseconds{10}}, slow};
+  const PlanRecord p = create({"slow"});
+  auto outcome = std::async(std::launch::async, [&] { return run(p, std::chrono::milliseconds{50}); });
+  ASSERT_EQ(outcome.wait_for(std::chrono::seconds{20}), std::future_status::ready) << "waited on the server's 11 days";
+  EXPECT_EQ(outcome.get(), "done");
+  EXPECT_EQ(slow->calls, 2);
+  bool capped = false;
+  const auto events = journal_->events(100, p.id);  // kept alive for the loop
+  ASSERT_TRUE(events.ok());
+  for (const JournalEvent& e : events.value()) {
+    if (e.name == "+plan-step-retry")
+      capped = e.detail.find("retrying in 50ms (the server asked for 999999000ms; capped by max_retry_after)") !=
+               std::string::npos;
+  }
+  EXPECT_TRUE(capped);
 }
 
 TEST_F(PlanRunnerTest, GivesUpAtTheStepDeadline) {
