@@ -1,10 +1,11 @@
 #pragma once
 
 // Runs a program to completion under a deadline, for the agent's exec checks and the aggregator's exec
-// actions. The child gets its own process group, stdin from /dev/null, an unblocked signal mask and the
-// caller's environment plus `extra_env`; stdout and stderr are captured together (up to max_output
-// bytes, the rest read and dropped). At the deadline, or when `cancel` becomes true, the whole group is
-// killed, so grandchildren cannot linger.
+// actions. The child gets its own process group, stdin from /dev/null, an unblocked signal mask and a
+// minimal environment (PATH, HOME, LANG, LC_ALL, LC_CTYPE, TZ from the caller's) plus `extra_env`; stdout
+// and stderr are captured together (up to max_output bytes, the rest read and dropped). At the deadline,
+// or when `cancel` becomes true, the whole group is killed, so grandchildren cannot linger; a program
+// that closes its output and goes on is bound by the deadline all the same.
 
 #include <atomic>
 #include <chrono>
