@@ -482,8 +482,10 @@ PlanRecord planRecord(const SharedPlan& s) {
     StepRecord step;
     step.idx = static_cast<int>(i);
     step.action = s.steps[i].action;
-    // done stays done; failed stays failed (a resumed plan never retries a failed step); the rest runs.
-    step.state = s.steps[i].state == "done" || s.steps[i].state == "failed" ? s.steps[i].state : "pending";
+    // done stays done; failed stays failed (a resumed plan never retries a failed step); started stays
+    // started (the plan has acted: its gates are not run again); the rest runs.
+    const std::string& was = s.steps[i].state;
+    step.state = was == "done" || was == "failed" || was == "started" ? was : "pending";
     p.steps.push_back(step);
   }
   return p;

@@ -1,5 +1,6 @@
 #include "plan_runner.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "log.h"
@@ -25,14 +26,8 @@ PlanRunner::PlanRunner(Journal& journal, const ActionTable& actions, const Clock
                        std::chrono::milliseconds max_retry_after)
     : journal_(journal), actions_(actions), clock_(clock), counters_(counters), max_retry_after_(max_retry_after) {}
 
-PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
-                                        StepFence* fence, std::string& detail) {
-  const auto it = actions_.find(step.action);
-  if (it == actions_.end()) {
-    detail = "action " + step.action + " is not configured";
-    return StepEnd::failed;
-  }
-  const ConfiguredAction& a = it->second;
+ActionRequest PlanRunner::request(const PlanRecord& plan, const StepRecord& step,
+                                  const std::atomic<bool>& cancel) const {
   ActionRequest req;
   req.request_id = std::to_string(plan.id) + "." + std::to_string(step.idx);
   req.plan_id = plan.id;
@@ -44,6 +39,38 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
   req.forced = plan.forced;
   req.cancel = &cancel;
   req.clock = &clock_;
+  return req;
+}
+
+std::string PlanRunner::gates(const PlanRecord& plan, const std::atomic<bool>& cancel) {
+  for (const StepRecord& step : plan.steps) {
+    const auto it = actions_.find(step.action);
+    if (it == actions_.end()) return "step " + std::to_string(step.idx) + ": action " + step.action + " is not configured";
+    const ConfiguredAction& a = it->second;
+    ActionRequest req = request(plan, step, cancel);
+    auto backoff = a.policy.backoff;
+    for (int attempt = 1;; ++attempt) {
+      req.deadline = clock_.steadyNow() + a.policy.timeout;
+      const ActionResult r = guarded([&] { return a.action->gate(req); });
+      if (r.status == ActionStatus::applied || r.status == ActionStatus::already_applied) break;
+      const std::string why = "step " + std::to_string(step.idx) + " " + step.action + ": " + r.detail;
+      if (r.status == ActionStatus::permanent || attempt >= a.policy.attempts) return why;
+      if (!sleepFor(backoff, cancel)) return why + " (stopping)";
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+  return "";
+}
+
+PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel,
+                                        StepFence* fence, std::string& detail) {
+  const auto it = actions_.find(step.action);
+  if (it == actions_.end()) {
+    detail = "action " + step.action + " is not configured";
+    return StepEnd::failed;
+  }
+  const ConfiguredAction& a = it->second;
+  ActionRequest req = request(plan, step, cancel);
   if (auto pre = a.action->preflight(req); !pre) {
     detail = "preflight: " + pre.error().message;
     return StepEnd::failed;
@@ -146,6 +173,23 @@ std::string PlanRunner::halt(const PlanRecord& plan, int step, const Error& why)
 }
 
 std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence) {
+  // A fresh plan passes every step's gate before its first step acts: one that cannot promote does not
+  // fence. A resumed plan has acted already; its remaining steps meet their gates as they run.
+  const bool fresh = std::all_of(plan.steps.begin(), plan.steps.end(),
+                                 [](const StepRecord& s) { return s.state == "pending" && s.attempts == 0; });
+  if (fresh) {
+    if (const std::string refused = gates(plan, cancel); !refused.empty()) {
+      if (cancel.load()) return "";
+      const std::string why = "refused before any step ran: " + refused;
+      if (fence != nullptr) {
+        if (auto f = fence->finish(plan, "failed"); !f) return halt(plan, 0, f.error());
+      }
+      journaled(journal_.setPlanState(plan.id, "failed", {0, nowMs(), "-plan-failed", plan.to, why}),
+                "-plan-failed " + std::to_string(plan.id));
+      logError("-plan-failed", "plan " + std::to_string(plan.id) + ": " + why);
+      return "failed";
+    }
+  }
   for (const StepRecord& step : plan.steps) {
     if (step.state == "done" || step.state == "skipped") continue;  // finished before a restart: never again
     if (step.state == "failed") {

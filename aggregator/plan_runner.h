@@ -59,6 +59,9 @@ class PlanRunner {
 
  private:
   enum class StepEnd { done, failed, halted };
+  // Every step's gate, before a fresh plan's first step; "" when all pass, else why the plan cannot run.
+  std::string gates(const PlanRecord& plan, const std::atomic<bool>& cancel);
+  ActionRequest request(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel) const;
   StepEnd runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel, StepFence* fence,
                   std::string& detail);
   std::string halt(const PlanRecord& plan, int step, const Error& why);

@@ -42,6 +42,10 @@ class Action {
   virtual ~Action() = default;
   // Checks without I/O that the request can be served (e.g. the target region is one this action knows).
   virtual Result<void> preflight(const ActionRequest&) const { return {}; }
+  // Checks, with I/O but no side effect, that the action can succeed now (e.g. the RPO lag gate of a
+  // promotion). Run for every step of a plan before its first step does anything, so a plan that could
+  // not promote does not fence first. applied: passes; permanent: refuses; retryable: cannot tell yet.
+  virtual ActionResult gate(const ActionRequest&) { return {ActionStatus::applied, ""}; }
   // Brings the world to the desired state. Must be safe to call again with the same request id.
   virtual ActionResult execute(const ActionRequest& request) = 0;
   // Confirms the desired state without side effects. Default: trust execute().

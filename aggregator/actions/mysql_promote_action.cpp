@@ -12,6 +12,7 @@
 // from nobody.
 
 #include <cstdlib>
+#include <optional>
 
 #include "action_registry.h"
 #include "mysql_client.h"
@@ -32,45 +33,21 @@ class MysqlPromoteAction final : public Action {
   };
   explicit MysqlPromoteAction(Options o) : o_(std::move(o)) {}
 
+  // The RPO gate before the plan's first step: the replica answers and is within max_lag (no side effect).
+  ActionResult gate(const ActionRequest& r) override {
+    auto replica = MysqlConnection::connect(o_.replica, remaining(r));
+    if (!replica) return {ActionStatus::retryable, "replica: " + replica.error().message};
+    const LagGate g = lagGate(replica.value(), r.forced);
+    return g.refused ? *g.refused : ActionResult{ActionStatus::applied, g.detail};
+  }
+
   ActionResult execute(const ActionRequest& r) override {
     auto replica = MysqlConnection::connect(o_.replica, remaining(r));
     if (!replica) return {ActionStatus::retryable, "replica: " + replica.error().message};
-    auto status = replicationStatus(replica.value());
-    if (!status) return {ActionStatus::retryable, "replica: " + status.error().message};
-    auto ro = replica.value().query("SELECT @@global.read_only AS ro");
-    if (!ro || ro.value().empty()) return {ActionStatus::retryable, "replica: cannot read read_only"};
-    if (status.value().empty() && ro.value()[0]["ro"] == "0")
-      return {ActionStatus::already_applied, "replica is already a writable primary"};
-
-    std::string detail;
-    if (!status.value().empty()) {
-      const MysqlRow& s = status.value()[0];
-      const std::string behind = replicationColumn(s, "Seconds_Behind_Master", "Seconds_Behind_Source");
-      bool known = !behind.empty() && behind != "NULL";
-      long lag_s = known ? std::atol(behind.c_str()) : 0;
-      detail = known ? "replica lag " + std::to_string(lag_s) + "s" : "replica lag unknown";
-      // With the primary gone the IO thread cannot connect and Seconds_Behind_Master is NULL. A replica
-      // whose SQL thread applied everything it received is as current as it can be: the same rule as
-      // PostgreSQL's "replay caught up with receive".
-      const bool caught_up = replicationColumn(s, "Slave_SQL_Running", "Replica_SQL_Running") == "Yes" &&
-                             replicationColumn(s, "Read_Master_Log_Pos", "Read_Source_Log_Pos") ==
-                                 replicationColumn(s, "Exec_Master_Log_Pos", "Exec_Source_Log_Pos") &&
-                             replicationColumn(s, "Master_Log_File", "Source_Log_File") ==
-                                 replicationColumn(s, "Relay_Master_Log_File", "Relay_Source_Log_File");
-      if (!known && caught_up) {
-        known = true;
-        lag_s = 0;
-        detail = "replica applied everything it received (IO thread " +
-                 replicationColumn(s, "Slave_IO_Running", "Replica_IO_Running") + ")";
-      }
-      const bool over = !known || lag_s * 1000 > o_.max_lag.count();
-      if (over && !r.forced) {
-        return {ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
-                                             std::to_string(o_.max_lag.count() / 1000) +
-                                             "s (RPO gate); a forced decision overrides it"};
-      }
-      if (over) detail += " over max_lag, promoted anyway (forced)";
-    }
+    const LagGate g = lagGate(replica.value(), r.forced);
+    if (g.refused) return *g.refused;
+    if (g.primary) return {ActionStatus::already_applied, g.detail};
+    std::string detail = g.detail;
     const Fence fenced = fence(r);
     if (fenced.refused) return {ActionStatus::permanent, fenced.detail + (detail.empty() ? "" : "; " + detail)};
     detail += (detail.empty() ? "" : "; ") + fenced.detail;
@@ -106,6 +83,51 @@ class MysqlPromoteAction final : public Action {
   static std::chrono::milliseconds remaining(const ActionRequest& r) {
     return std::max(std::chrono::milliseconds{1000},
                     std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - r.clock->steadyNow()));
+  }
+
+  struct LagGate {
+    std::string detail;
+    bool primary = false;                  // already a writable primary: nothing to gate
+    std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
+  };
+
+  LagGate lagGate(MysqlConnection& replica, bool forced) const {
+    auto status = replicationStatus(replica);
+    if (!status) return {"", false, ActionResult{ActionStatus::retryable, "replica: " + status.error().message}};
+    auto ro = replica.query("SELECT @@global.read_only AS ro");
+    if (!ro || ro.value().empty())
+      return {"", false, ActionResult{ActionStatus::retryable, "replica: cannot read read_only"}};
+    if (status.value().empty() && ro.value()[0]["ro"] == "0")
+      return {"replica is already a writable primary", true, std::nullopt};
+    if (status.value().empty()) return {"", false, std::nullopt};
+    const MysqlRow& s = status.value()[0];
+    const std::string behind = replicationColumn(s, "Seconds_Behind_Master", "Seconds_Behind_Source");
+    bool known = !behind.empty() && behind != "NULL";
+    long lag_s = known ? std::atol(behind.c_str()) : 0;
+    std::string detail = known ? "replica lag " + std::to_string(lag_s) + "s" : "replica lag unknown";
+    // With the primary gone the IO thread cannot connect and Seconds_Behind_Master is NULL. A replica
+    // whose SQL thread applied everything it received is as current as it can be: the same rule as
+    // PostgreSQL's "replay caught up with receive".
+    const bool caught_up = replicationColumn(s, "Slave_SQL_Running", "Replica_SQL_Running") == "Yes" &&
+                           replicationColumn(s, "Read_Master_Log_Pos", "Read_Source_Log_Pos") ==
+                               replicationColumn(s, "Exec_Master_Log_Pos", "Exec_Source_Log_Pos") &&
+                           replicationColumn(s, "Master_Log_File", "Source_Log_File") ==
+                               replicationColumn(s, "Relay_Master_Log_File", "Relay_Source_Log_File");
+    if (!known && caught_up) {
+      known = true;
+      lag_s = 0;
+      detail = "replica applied everything it received (IO thread " +
+               replicationColumn(s, "Slave_IO_Running", "Replica_IO_Running") + ")";
+    }
+    const bool over = !known || lag_s * 1000 > o_.max_lag.count();
+    if (over && !forced) {
+      return {detail, false,
+              ActionResult{ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
+                                                        std::to_string(o_.max_lag.count() / 1000) +
+                                                        "s (RPO gate); a forced decision overrides it"}};
+    }
+    if (over) detail += " over max_lag, promoted anyway (forced)";
+    return {detail, false, std::nullopt};
   }
 
   struct Fence {

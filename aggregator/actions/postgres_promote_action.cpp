@@ -56,25 +56,23 @@ class PostgresPromoteAction final : public Action {
   };
   explicit PostgresPromoteAction(Options o) : o_(std::move(o)) {}
 
+  // The RPO gate before the plan's first step: the standby answers and is within max_lag (no side effect).
+  ActionResult gate(const ActionRequest& r) override {
+    const PgDeadline d{r.deadline, r.cancel, r.clock};
+    auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
+    if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
+    const LagGate g = lagGate(standby.value(), d, r.forced);
+    return g.refused ? *g.refused : ActionResult{ActionStatus::applied, g.detail};
+  }
+
   ActionResult execute(const ActionRequest& r) override {
     const PgDeadline d{r.deadline, r.cancel, r.clock};
     auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
     if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
-    auto state = standby.value().query(kLagQuery, d);
-    if (!state) return {ActionStatus::retryable, "standby: " + state.error().message};
-    if (state.value().values.at(0).at(0) != "t")
-      return {ActionStatus::already_applied, "standby is already the primary"};
-
-    const bool lag_known = !state.value().null.at(0).at(1);
-    const double lag_s = lag_known ? std::atof(state.value().values[0][1].c_str()) : 0.0;
-    const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
-    std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
-    if (over && !r.forced) {
-      return {ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
-                                           seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
-                                           " (RPO gate); a forced decision overrides it"};
-    }
-    if (over) detail += " over max_lag, promoted anyway (forced)";
+    const LagGate g = lagGate(standby.value(), d, r.forced);
+    if (g.refused) return *g.refused;
+    if (g.primary) return {ActionStatus::already_applied, g.detail};
+    std::string detail = g.detail;
 
     const Fence fenced = fence(r);
     if (fenced.refused) return {*fenced.refused, fenced.detail + "; " + detail};
@@ -115,6 +113,30 @@ class PostgresPromoteAction final : public Action {
   }
 
  private:
+  struct LagGate {
+    std::string detail;
+    bool primary = false;                  // the standby is already the primary: nothing to gate
+    std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
+  };
+
+  LagGate lagGate(PgConnection& standby, const PgDeadline& d, bool forced) const {
+    auto state = standby.query(kLagQuery, d);
+    if (!state) return {"", false, ActionResult{ActionStatus::retryable, "standby: " + state.error().message}};
+    if (state.value().values.at(0).at(0) != "t") return {"standby is already the primary", true, std::nullopt};
+    const bool lag_known = !state.value().null.at(0).at(1);
+    const double lag_s = lag_known ? std::atof(state.value().values[0][1].c_str()) : 0.0;
+    const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
+    std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
+    if (over && !forced) {
+      return {detail, false,
+              ActionResult{ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
+                                                        seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
+                                                        " (RPO gate); a forced decision overrides it"}};
+    }
+    if (over) detail += " over max_lag, promoted anyway (forced)";
+    return {detail, false, std::nullopt};
+  }
+
   struct Fence {
     std::string detail;    // what happened, for the journal
     std::string last_lsn;  // the fenced old primary's WAL end; empty when it was not fenced

@@ -55,6 +55,10 @@ TEST(MysqlPromote, LagGateRefusesAStoppedReplicaUnlessForced) {
   hale::test::TempDir dir("mypromote");
   db.query(Node::replica, "STOP SLAVE SQL_THREAD");  // lag becomes unknown: Seconds_Behind_Master is NULL
   auto promote = promoteAction(db, dir);
+  const ActionResult gate = promote->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::permanent) << gate.detail;
+  EXPECT_EQ(promote->gate(test::actionRequest(std::chrono::seconds{20}, /*forced=*/true)).status,
+            ActionStatus::applied);
   const ActionResult refused = promote->execute(test::actionRequest());
   EXPECT_EQ(refused.status, ActionStatus::permanent);
   EXPECT_NE(refused.detail.find("replica lag unknown exceeds max_lag 5s (RPO gate)"), std::string::npos)

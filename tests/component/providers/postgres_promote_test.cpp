@@ -53,6 +53,8 @@ TEST(PostgresPromote, FencesPromotesVerifiesAndIsIdempotent) {
   PostgresPair pg;
   pg.start();
   auto promote = promoteAction(pg);
+  EXPECT_EQ(promote->gate(test::actionRequest()).status, ActionStatus::applied);
+  EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "off");  // the gate changed nothing
   const ActionResult r = promote->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("old primary fenced read-only"), std::string::npos) << r.detail;
@@ -73,6 +75,12 @@ TEST(PostgresPromote, LagGateRefusesABehindStandbyUnlessForced) {
   pg.start();
   holdBackReplay(pg);
   auto promote = promoteAction(pg);
+  // The gate, asked before a plan's first step, refuses as the promotion would, without touching anything.
+  const ActionResult gate = promote->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::permanent) << gate.detail;
+  EXPECT_NE(gate.detail.find("(RPO gate)"), std::string::npos) << gate.detail;
+  EXPECT_EQ(promote->gate(test::actionRequest(std::chrono::seconds{20}, /*forced=*/true)).status,
+            ActionStatus::applied);
   const ActionResult refused = promote->execute(test::actionRequest());
   EXPECT_EQ(refused.status, ActionStatus::permanent);
   EXPECT_NE(refused.detail.find("exceeds max_lag 1.0s (RPO gate)"), std::string::npos) << refused.detail;

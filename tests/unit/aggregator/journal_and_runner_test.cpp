@@ -236,6 +236,62 @@ TEST_F(PlanRunnerTest, PermanentFailureStopsThePlanAtOnce) {
   EXPECT_EQ(eventNames(p.id).back(), "-plan-failed");
 }
 
+// A promotion whose gate refuses (say, the standby is too far behind) stops the plan before its fence
+// step acts: no region is left fenced with no primary anywhere.
+class Gated final : public Action {
+ public:
+  explicit Gated(ActionStatus gate) : gate_(gate) {}
+  ActionResult gate(const ActionRequest&) override {
+    ++gates;
+    return {gate_, gate_ == ActionStatus::applied ? "" : "standby lag 40.0s exceeds max_lag 30.0s"};
+  }
+  ActionResult execute(const ActionRequest&) override {
+    ++executions;
+    return {ActionStatus::applied, "promoted"};
+  }
+  int gates = 0;
+  int executions = 0;
+
+ private:
+  ActionStatus gate_;
+};
+
+TEST_F(PlanRunnerTest, AGateThatRefusesStopsThePlanBeforeAnyStepActs) {
+  auto promote = std::make_shared<Gated>(ActionStatus::permanent);
+  actions_["promote"] = {"promote", "test", StepPolicy{std::chrono::seconds{1}, 3, std::chrono::milliseconds{10}},
+                         promote};
+  const PlanRecord p = create({"one", "promote", "two"});  // "one" stands for the fence
+  EXPECT_EQ(run(p), "failed");
+  EXPECT_TRUE(lines(dir_.path() + "/record").empty());  // the fence never ran
+  EXPECT_EQ(promote->executions, 0);
+  EXPECT_EQ(promote->gates, 1);  // permanent: not asked again
+  const auto plan = journal_->plan(p.id).value();
+  EXPECT_EQ(plan->state, "failed");
+  EXPECT_EQ(plan->steps[0].attempts, 0);
+  EXPECT_EQ(eventNames(p.id), (std::vector<std::string>{"+decision", "-plan-failed"}));
+  const auto events = journal_->events(10, p.id);
+  ASSERT_TRUE(events.ok());
+  EXPECT_NE(events.value().back().detail.find("refused before any step ran: step 1 promote: standby lag 40.0s"),
+            std::string::npos)
+      << events.value().back().detail;
+}
+
+TEST_F(PlanRunnerTest, GatesThatPassLetThePlanRunAndAResumedPlanIsNotGatedAgain) {
+  auto promote = std::make_shared<Gated>(ActionStatus::applied);
+  actions_["promote"] = {"promote", "test", StepPolicy{}, promote};
+  const PlanRecord p = create({"one", "promote"});
+  EXPECT_EQ(run(p), "done");
+  EXPECT_EQ(promote->gates, 1);
+  EXPECT_EQ(promote->executions, 1);
+  // A plan that acted already (its first step done before a restart) resumes without gates.
+  const PlanRecord q = create({"one", "promote"});
+  ASSERT_TRUE(journal_->stepStarted(q.id, 0, 1, {0, 2, "+plan-step-start", "one", ""}).ok());
+  ASSERT_TRUE(journal_->stepFinished(q.id, 0, "done", {0, 3, "+plan-step-done", "one", ""}).ok());
+  EXPECT_EQ(run(q), "done");
+  EXPECT_EQ(promote->gates, 1);
+  EXPECT_EQ(promote->executions, 2);
+}
+
 TEST_F(PlanRunnerTest, ResumesAtTheFirstUnfinishedStepWithoutRepeatingAny) {
   const PlanRecord p = create({"one", "two"});
   // As if the aggregator died during step 1, after its side effect but before journaling the result.
