@@ -102,7 +102,14 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
                  std::chrono::minutes{1});
   if (k.quorum.fresh_within < k.publish_interval * 2)
     t->error("verdict_fresh", "must be at least twice publish_interval, or live observers would look silent");
+  // Default: 1 s, or a third of a shorter lease.
+  k.store.timeout = std::min(milliseconds{1000}, k.lease_ttl / 3);
   t->getDuration("timeout", k.store.timeout, Presence::optional, milliseconds{50}, milliseconds{30000});
+  // The lease is renewed every third of its TTL, in a round: rounds and requests must fit in that.
+  if (k.publish_interval * 4 > k.lease_ttl)
+    t->error("publish_interval", "must be at most a quarter of lease_ttl, or the lease lapses between rounds");
+  if (k.store.timeout * 3 > k.lease_ttl)
+    t->error("timeout", "must be at most a third of lease_ttl, or one slow request outlives the lease");
   t->get("ca_file", k.store.ca_file);
   t->get("cert_file", k.store.cert_file);
   t->get("key_file", k.store.key_file);

@@ -8,7 +8,7 @@
 
 namespace hale::aggregator {
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedStep, action, state)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharedStep, action, state, bound_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedPlan, id, epoch, created_ms, kind, from, to, reason, forced,
                                    operator_requested, status, steps)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedState, active_region, paused, last_failover_ms, blocked_by_failed_plan)
@@ -187,6 +187,8 @@ void Coordinator::round() {
   if (r.value().ranges.size() != reads.size() + 1) return lost("etcd: a transaction answer without its reads");
   const SteadyTime now = clock_.steadyNow();
   readBack(r.value(), now, standing.unfit);
+  // A round that took this long reached etcd only just: others' rounds may not have; count from now.
+  if (now - sent > config_.publish_interval + config_.store.timeout) reachable_since_ = now;
   if (!standing.unfit.empty() && !r.value().ranges[1].empty() && r.value().ranges[1].front().lease == lease_) {
     resign(standing.unfit);
   } else if (standing.unfit.empty()) {
@@ -207,8 +209,11 @@ void Coordinator::evictSilentLeader(SteadyTime now) {
   if (seen == sightings_.end()) return;
   // Silent for a whole lease by our clock, and we have heard etcd long enough for a live leader to have
   // written since (etcd's own trouble silences everyone).
-  const auto grace = 2 * config_.publish_interval + config_.store.timeout;
-  if (now - seen->second.first_seen <= config_.lease_ttl || now - reachable_since_ <= grace) return;
+  // The lease as etcd granted it, and room for a live leader to get a round through every endpoint.
+  const auto silence = std::max(config_.lease_ttl, granted_ttl_);
+  const auto grace = 2 * config_.publish_interval +
+                     config_.store.timeout * static_cast<int64_t>(std::max<size_t>(1, config_.store.endpoints.size()));
+  if (now - seen->second.first_seen <= silence || now - reachable_since_ <= grace) return;
   auto r = client_.txn({etcd::createRevisionIs(key("leader"), epoch),
                         etcd::modRevisionIs(key("observers/" + leader), seen->second.revision)},
                        {etcd::erase(key("leader"))});
@@ -287,15 +292,22 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
     }
     if (std::find(config_.quorum.observers.begin(), config_.quorum.observers.end(), name) ==
         config_.quorum.observers.end()) {
-      if (conflict.empty()) conflict = "observer " + name + " publishes but is not in etcd.observers here";
+      // Not counted by the tally anyway: an alarm, not a reason to stop (a stray aggregator on the same
+      // etcd and cluster name must not block failover).
+      if (unlisted_warned_.insert(name).second) {
+        logWarn("-observer-unlisted", "observer " + name + " publishes in cluster " + config_.cluster +
+                                          " but is not in etcd.observers here: its verdicts are ignored");
+      }
     } else if (their_config != fingerprint_ && conflict.empty()) {
       conflict = "observer " + name + " runs another quorum configuration (" +
                  (their_config.empty() ? std::string("none given") : their_config) + "; here: " + fingerprint_ + ")";
     }
-    // Fresh when its revision changed since we last looked: timed by our own clock, never by theirs.
+    // Fresh when its revision changed since we last looked: timed by our own clock, never by theirs. A
+    // report seen for the first time may be old (its observer stopped, its lease alive): not fresh until
+    // it changes once.
     const auto last = sightings_.find(name);
     const bool same = last != sightings_.end() && last->second.revision == kv.mod_revision;
-    report->heard = same ? last->second.first_seen : now;
+    report->heard = same ? last->second.first_seen : last == sightings_.end() ? SteadyTime{} : now;
     sightings[name] = {kv.mod_revision, report->heard};
     reports.push_back(std::move(*report));
   }
@@ -331,7 +343,9 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
   }
 }
 
-Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision) {
+Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision,
+                                        int64_t state_revision) {
+  if (epoch <= 0) return makeError("deposed", "no epoch: this aggregator does not lead");
   auto seq = client_.range(key("plan_seq"));
   if (!seq) return seq.error();
   int64_t last = 0;
@@ -344,13 +358,13 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
   plan.epoch = epoch;
   auto r =
       client_.txn({etcd::createRevisionIs(key("leader"), epoch), etcd::modRevisionIs(key("plan_seq"), seq_revision),
-                   etcd::modRevisionIs(key("plan"), plan_revision)},
+                   etcd::modRevisionIs(key("plan"), plan_revision), etcd::modRevisionIs(key("state"), state_revision)},
                   {etcd::put(key("plan_seq"), std::to_string(plan.id)), etcd::put(key("plan"), encode(plan))});
   if (!r) return r.error();
   if (!r.value().succeeded) {
     auto current = currentEpoch();
     if (current && current.value() == epoch)
-      return makeError("conflict", "the shared plan changed since it was read; deciding again");
+      return makeError("conflict", "the shared plan or state changed since it was read; deciding again");
     return makeError("deposed", "epoch " + std::to_string(epoch) + " is no longer the leader's");
   }
   return plan.id;
@@ -358,6 +372,8 @@ Result<int64_t> Coordinator::createPlan(int64_t epoch, SharedPlan plan, int64_t 
 
 Result<void> Coordinator::updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state,
                                      int64_t plan_revision, int64_t state_revision) {
+  // Epoch 0 would compare "nobody leads" as true: a write without leadership.
+  if (epoch <= 0) return makeError("deposed", "no epoch: this aggregator does not lead");
   SharedPlan p = plan;
   p.epoch = epoch;
   std::vector<etcd::Operation> ops = {etcd::put(key("plan"), encode(p))};
@@ -410,7 +426,7 @@ Result<void> Coordinator::updateState(const SharedState& state, int64_t expected
 EpochFence::EpochFence(Coordinator& coordinator, int64_t epoch, SharedPlan plan, FinalState final_state)
     : coordinator_(coordinator), epoch_(epoch), plan_(std::move(plan)), final_state_(std::move(final_state)) {}
 
-Result<void> EpochFence::beforeAttempt(const PlanRecord&, int step) {
+Result<void> EpochFence::beforeAttempt(const PlanRecord&, int step, std::chrono::milliseconds bound) {
   if (!coordinator_.leads(epoch_)) {
     // Tell a lost leadership (refused by epoch) from one we merely cannot confirm.
     auto current = coordinator_.currentEpoch();
@@ -423,7 +439,11 @@ Result<void> EpochFence::beforeAttempt(const PlanRecord&, int step) {
   }
   if (step < 0 || static_cast<size_t>(step) >= plan_.steps.size()) return makeError("unavailable", "no such step");
   plan_.steps[static_cast<size_t>(step)].state = "started";
-  return coordinator_.updatePlan(epoch_, plan_);
+  plan_.steps[static_cast<size_t>(step)].bound_ms = bound.count();
+  if (auto r = coordinator_.updatePlan(epoch_, plan_); !r) return r;
+  // The write may have been answered late: still leading by our own clock, or no attempt.
+  if (!coordinator_.leads(epoch_)) return makeError("unavailable", "our lease lapsed while the intent was written");
+  return {};
 }
 
 Result<void> EpochFence::afterStep(const PlanRecord&, int step, bool done) {

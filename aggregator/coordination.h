@@ -27,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +55,7 @@ struct CoordinationConfig {
 struct SharedStep {
   std::string action;
   std::string state = "pending";  // pending, started, done, failed
+  int64_t bound_ms = 0;           // while started: the longest the attempt may run, as its leader configured it
 };
 
 // The plan as the store holds it: the one every leader resumes.
@@ -126,8 +128,10 @@ class Coordinator {
   // The leader's writes. Each is one transaction that holds only while the election key's create revision
   // is still `epoch` (error code "deposed" otherwise); "etcd_*" errors mean the store could not be asked.
   // Allocates a cluster-wide plan id (above `floor`, the highest id in the local journal) and writes the
-  // plan, only if the shared plan is still the one seen at `plan_revision` (0: none yet).
-  Result<int64_t> createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision);
+  // plan, only if the shared plan and the shared state are still the ones the decision was made on (seen at
+  // `plan_revision` and `state_revision`; 0: none yet): a pause set meanwhile is never decided over.
+  Result<int64_t> createPlan(int64_t epoch, SharedPlan plan, int64_t floor, int64_t plan_revision,
+                             int64_t state_revision);
   // With `plan_revision` >= 0, only if the shared plan is still the one read at that revision; with
   // `state_revision` >= 0 likewise for the shared state (0: none yet).
   Result<void> updatePlan(int64_t epoch, const SharedPlan& plan, const std::optional<SharedState>& state = {},
@@ -178,6 +182,7 @@ class Coordinator {
   std::string conflict_;  // a configuration conflict seen in the last round ("" when none)
   SteadyTime reachable_since_{};  // first successful round since etcd was last unreachable (by our clock)
   bool name_clash_ = false;
+  std::set<std::string> unlisted_warned_;  // unlisted observers already logged
 
   mutable std::mutex mu_;
   CoordinationView view_;
@@ -196,7 +201,7 @@ class EpochFence final : public StepFence {
   using FinalState = std::function<SharedState(const std::string& outcome, const std::optional<SharedState>& now)>;
   EpochFence(Coordinator& coordinator, int64_t epoch, SharedPlan plan, FinalState final_state);
 
-  Result<void> beforeAttempt(const PlanRecord& plan, int step) override;
+  Result<void> beforeAttempt(const PlanRecord& plan, int step, std::chrono::milliseconds bound) override;
   Result<void> afterStep(const PlanRecord& plan, int step, bool done) override;
   Result<void> finish(const PlanRecord& plan, const std::string& outcome) override;
 

@@ -324,7 +324,7 @@ Result<int64_t> Engine::enactShared(const Decision& d, const CoordinationView& v
   int64_t floor = 0;
   if (auto recent = journal_->recentPlans(1); recent && !recent.value().empty()) floor = recent.value().front().id;
   // The shared plan first: what is not in etcd, no other leader could resume.
-  auto id = coordinator_->createPlan(v.epoch, sharedPlan(p, p.state), floor, v.plan_revision);
+  auto id = coordinator_->createPlan(v.epoch, sharedPlan(p, p.state), floor, v.plan_revision, v.state_revision);
   if (!id) {
     logError("-decision-not-shared", stepLabel(p) + ": " + id.error().code + ": " + id.error().message);
     return id.error();
@@ -369,6 +369,8 @@ void Engine::adoptShared(const CoordinationView& v) {
 
 void Engine::resumeSharedPlan(const CoordinationView& v) {
   if (!v.leading || !v.plan || v.plan->status != "running") return;
+  // Serialised with decisions: a plan this aggregator is deciding right now is queued by that path, once.
+  std::lock_guard serial(enact_mu_);
   const int64_t id = v.plan->id;
   {
     std::lock_guard lock(mu_);
@@ -414,11 +416,16 @@ std::chrono::milliseconds Engine::takeoverWait(const SharedPlan& plan, const Coo
   for (const SharedStep& step : plan.steps) {
     if (step.state != "started") continue;
     const auto a = config_.actions.find(step.action);
-    if (a == config_.actions.end()) return std::chrono::milliseconds{0};
-    const StepPolicy& policy = a->second.policy;
-    auto bound = policy.timeout;
-    if (policy.deadline.count() > 0) bound = std::min(bound, policy.deadline);
-    bound += bound / 10 + std::chrono::milliseconds{100};
+    auto bound = std::chrono::milliseconds{0};
+    if (a != config_.actions.end()) {
+      const StepPolicy& policy = a->second.policy;
+      bound = policy.timeout;
+      if (policy.deadline.count() > 0) bound = std::min(bound, policy.deadline);
+    }
+    // The bound its leader wrote with the intent wins when longer: configurations may differ.
+    bound = std::max(bound, std::chrono::milliseconds{step.bound_ms});
+    // Room for clock rates and for the exec backstop's 100 ms after the deadline.
+    bound += bound / 10 + std::chrono::milliseconds{250};
     const auto waited =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - v.leading_since);
     return std::max(std::chrono::milliseconds{0}, bound - waited);

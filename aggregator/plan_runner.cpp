@@ -83,10 +83,15 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
         step.state == "started" && attempt == step.attempts + 1 ? " (resumed after restart)" : "";
     const std::string intent =
         step.action + " attempt " + std::to_string(attempt) + "/" + std::to_string(a.policy.attempts) + resumed;
+    // The attempt's bound counts from before the fence and the journal, so a slow store or disk never
+    // stretches it: a new leader's takeover wait relies on it.
+    const SteadyTime attempt_start = clock_.steadyNow();
     // With several aggregators, the epoch is checked (and the intent shared) before every attempt: a leader
     // deposed while it slept or retried acts no more.
     if (fence != nullptr) {
-      if (auto f = fence->beforeAttempt(plan, step.idx); !f) {
+      auto bound = a.policy.timeout;
+      if (bounded) bound = std::min(bound, std::chrono::duration_cast<std::chrono::milliseconds>(step_deadline - attempt_start));
+      if (auto f = fence->beforeAttempt(plan, step.idx, bound); !f) {
         detail = f.error().code + ": " + f.error().message;
         halt_ = f.error();
         return StepEnd::halted;
@@ -100,7 +105,7 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
     }
     logInfo("+plan-step-start",
             "plan " + std::to_string(plan.id) + " step " + std::to_string(step.idx) + ": " + intent);
-    req.deadline = clock_.steadyNow() + a.policy.timeout;
+    req.deadline = attempt_start + a.policy.timeout;
     if (bounded) req.deadline = std::min(req.deadline, step_deadline);
     ActionResult result = guarded([&] { return a.action->execute(req); });
     if (result.status == ActionStatus::applied || result.status == ActionStatus::already_applied) {

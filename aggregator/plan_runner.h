@@ -41,7 +41,8 @@ struct StepCounters {
 class StepFence {
  public:
   virtual ~StepFence() = default;
-  virtual Result<void> beforeAttempt(const PlanRecord& plan, int step) = 0;
+  // `bound`: how long the attempt may run at most (shared, so a next leader waits it out).
+  virtual Result<void> beforeAttempt(const PlanRecord& plan, int step, std::chrono::milliseconds bound) = 0;
   virtual Result<void> afterStep(const PlanRecord& plan, int step, bool done) = 0;
   virtual Result<void> finish(const PlanRecord& plan, const std::string& outcome) = 0;  // "done", "failed"
 };

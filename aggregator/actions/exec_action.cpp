@@ -5,6 +5,11 @@
 // Exit 0: applied. Exit 75 (EX_TEMPFAIL): retryable. Any other exit, a signal or no such program:
 // permanent. A timeout kills the command's whole process group and is retryable. The script must be
 // idempotent per HALE_REQUEST_ID: after a crash the same step may be run again.
+// The command runs under coreutils' timeout with the attempt's deadline, so it is bounded even when the
+// aggregator itself is killed or stopped meanwhile: a new leader's takeover wait relies on that bound.
+
+#include <csignal>
+#include <cstdio>
 
 #include "action_registry.h"
 #include "subprocess.h"
@@ -13,6 +18,7 @@ namespace hale::aggregator {
 namespace {
 
 constexpr int kExitTempFail = 75;
+constexpr int64_t kBackstopAfterMs = 100;
 
 std::string firstLine(const std::string& s) {
   std::string line = s.substr(0, s.find('\n'));
@@ -22,7 +28,7 @@ std::string firstLine(const std::string& s) {
 class ExecAction final : public Action {
  public:
   ExecAction(std::string program, std::vector<std::string> argv)
-      : program_(std::move(program)), argv_(std::move(argv)) {}
+      : program_(std::move(program)), argv_(std::move(argv)), timeout_(findProgram("timeout")) {}
 
   ActionResult execute(const ActionRequest& r) override {
     const std::vector<std::string> env = {
@@ -35,8 +41,12 @@ class ExecAction final : public Action {
         "HALE_REQUEST_ID=" + r.request_id,
         std::string("HALE_FORCED=") + (r.forced ? "1" : "0"),
     };
-    const SubprocessResult p = runSubprocess(program_, argv_, env, r.deadline, r.cancel, *r.clock);
-    if (p.timed_out) return {ActionStatus::retryable, "timed out; killed " + program_ + "'s process group"};
+    const SubprocessResult p = runSubprocess(timeout_.empty() ? program_ : timeout_, bounded(r), env, r.deadline,
+                                             r.cancel, *r.clock);
+    // 137: coreutils' timeout killed it, a hair after our own deadline would have.
+    const bool backstop = !timeout_.empty() && p.exited && p.exit_code == 128 + SIGKILL;
+    if (p.timed_out || backstop)
+      return {ActionStatus::retryable, "timed out; killed " + program_ + "'s process group"};
     if (!p.started) return {ActionStatus::permanent, "could not execute " + program_};
     if (!p.exited) return {ActionStatus::permanent, program_ + " killed by signal " + std::to_string(p.signal)};
     const std::string out = firstLine(p.output);
@@ -46,8 +56,22 @@ class ExecAction final : public Action {
   }
 
  private:
+  // `timeout -s KILL SECONDS program args...`: the bound enforced by a process that outlives us.
+  std::vector<std::string> bounded(const ActionRequest& r) const {
+    if (timeout_.empty()) return argv_;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(r.deadline - r.clock->steadyNow());
+    // Our own kill at the deadline comes first; this one is the backstop for when we cannot (stopped, dead).
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.3f",
+                  static_cast<double>(std::max<int64_t>(1, left.count()) + kBackstopAfterMs) / 1000.0);
+    std::vector<std::string> out = {"timeout", "-s", "KILL", secs, program_};
+    out.insert(out.end(), argv_.begin() + (argv_.empty() ? 0 : 1), argv_.end());
+    return out;
+  }
+
   std::string program_;
   std::vector<std::string> argv_;
+  std::string timeout_;  // coreutils' timeout, when installed
 };
 
 }  // namespace

@@ -286,6 +286,40 @@ TEST_F(Coordination, ALeaderKilledMidStepHasItsCommandFinishBeforeTheNextLeaderR
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.2 s2"}));
 }
 
+TEST_F(Coordination, ALeaderStoppedMidStepCannotLetItsCommandOutliveTheAttemptBound) {
+  // The stopped aggregator cannot kill its command at the deadline; the command runs under a backstop that
+  // does (coreutils' timeout), so it never ends after its 2 s bound, and the next leader's run comes after.
+  const std::string log = dir_.path() + "/exec.log";
+  const std::string script = dir_.path() + "/hung-step";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\necho \"start $(date +%s%N)\" >> " << log << "\nif [ ! -f " << dir_.path()
+        << "/once ]; then touch " << dir_.path() << "/once; sleep 8; fi\necho \"end $(date +%s%N)\" >> " << log
+        << "\n";
+  }
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  start(milliseconds{200}, milliseconds{5000}, "",
+        "name = \"s1\"\ntype = \"exec\"\ncommand = [\"" + script +
+            "\"]\ntimeout = \"2s\"\nattempts = 3\nbackoff = \"200ms\"\n");
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor([&] { return !lines(log).empty(); }, milliseconds{20000}));
+  const int l = leader();
+  ASSERT_GE(l, 0);
+  const auto stopped = static_cast<size_t>(l);
+  aggs_[stopped]->signal(SIGSTOP);
+  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}));
+  std::this_thread::sleep_for(milliseconds{7000});  // past when the hung run would have ended on its own
+  aggs_[stopped]->signal(SIGCONT);
+  const std::vector<std::string> runs = lines(log);
+  // The first run never ended (killed at its bound), the next leader's ran whole.
+  ASSERT_EQ(runs.size(), 3u) << ::testing::PrintToString(runs);
+  EXPECT_EQ(runs[0].rfind("start ", 0), 0u);
+  EXPECT_EQ(runs[1].rfind("start ", 0), 0u);
+  EXPECT_EQ(runs[2].rfind("end ", 0), 0u);
+  const auto ns = [](const std::string& line) { return std::stoll(line.substr(line.find(' ') + 1)); };
+  EXPECT_GE(ns(runs[1]) - ns(runs[0]), int64_t{2'000'000'000}) << "the next run began within the first's bound";
+}
+
 TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   // Attempts bounded well under the stop, so the stopped leader's in-flight attempt cannot land late.
   start(milliseconds{1000}, milliseconds{1500});

@@ -87,7 +87,7 @@ TEST_F(CoordinatorTest, APauseSetDuringThePlanSurvivesItsEnd) {
   const int64_t epoch = c->view().epoch;
   ASSERT_GT(epoch, 0);
   ASSERT_TRUE(c->updateState({"eu", false, 0, ""}, 0));
-  auto id = c->createPlan(epoch, plan(), 0, 0);
+  auto id = c->createPlan(epoch, plan(), 0, 0, c->readShared().value().state_revision);
   ASSERT_TRUE(id) << id.error().message;
   SharedPlan p = plan();
   p.id = id.value();
@@ -108,10 +108,37 @@ TEST_F(CoordinatorTest, APauseSetDuringThePlanSurvivesItsEnd) {
   EXPECT_EQ(after.value().plan->steps.at(0).state, "done");
 }
 
+// A decision made on a view older than a pause (the leader's rounds are 10 s apart here) is not shared:
+// the plan is created only while the state is still the one the decision saw.
+TEST_F(CoordinatorTest, APauseSetAfterTheDecisionsViewIsNeverDecidedOver) {
+  auto c = leader("pause-race");
+  const CoordinationView seen = c->view();
+  ASSERT_TRUE(c->updateState({"eu", false, 0, ""}, 0));
+  auto now = c->readShared();
+  ASSERT_TRUE(now);
+  ASSERT_TRUE(c->updateState({"eu", true, 0, ""}, now.value().state_revision));  // paused on some aggregator
+  auto stale = c->createPlan(seen.epoch, plan(), 0, seen.plan_revision, seen.state_revision);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, "conflict");
+  EXPECT_FALSE(c->readShared().value().plan.has_value());
+}
+
+TEST_F(CoordinatorTest, EpochZeroWritesNothingEvenWhenNobodyLeads) {
+  auto c = leader("epoch-zero");
+  c->stop();  // revokes the lease: nobody leads
+  SharedPlan p = plan();
+  p.id = 1;
+  auto w = c->updatePlan(0, p, SharedState{"us", false, 0, ""});
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code, "deposed");
+  EXPECT_FALSE(c->createPlan(0, plan(), 0, 0, 0));
+  EXPECT_FALSE(c->readShared().value().plan.has_value());
+}
+
 TEST_F(CoordinatorTest, ADeposedEpochWritesNeitherStepNorEnd) {
   auto c = leader("fence-deposed");
   const int64_t epoch = c->view().epoch;
-  auto id = c->createPlan(epoch, plan(), 0, 0);
+  auto id = c->createPlan(epoch, plan(), 0, 0, 0);
   ASSERT_TRUE(id);
   SharedPlan p = plan();
   p.id = id.value();
@@ -128,7 +155,7 @@ TEST_F(CoordinatorTest, ADeposedEpochWritesNeitherStepNorEnd) {
   EXPECT_EQ(after.value().plan->status, "running");
   EXPECT_EQ(after.value().plan->steps.at(0).state, "pending");
   EXPECT_FALSE(after.value().state.has_value());
-  auto before = stale.beforeAttempt({}, 0);
+  auto before = stale.beforeAttempt({}, 0, milliseconds{1000});
   ASSERT_FALSE(before);
   EXPECT_EQ(before.error().code, "deposed");
 }

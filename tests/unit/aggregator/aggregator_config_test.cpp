@@ -177,6 +177,12 @@ TEST(AggregatorConfig, EtcdCoordinationErrors) {
   EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "verdict_fresh = \"1s\"", "verdict_fresh = \"300ms\""))
                 .find("etcd.verdict_fresh: must be at least twice publish_interval"),
             std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "publish_interval = \"200ms\"", "publish_interval = \"2s\""))
+                .find("etcd.publish_interval: must be at most a quarter of lease_ttl"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "lease_ttl = \"4s\"", "lease_ttl = \"4s\"\ntimeout = \"2s\""))
+                .find("etcd.timeout: must be at most a third of lease_ttl"),
+            std::string::npos);
   EXPECT_NE(errorsOf(etcd + replaced(kEtcd, "\"http://127.0.0.1:2379\"", "\"127.0.0.1:2379\""))
                 .find("etcd.endpoints: \"127.0.0.1:2379\" is not an http:// or https:// URL"),
             std::string::npos);
