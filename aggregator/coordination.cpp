@@ -167,8 +167,7 @@ void Coordinator::round() {
   if (name_clash_) standing.verdicts.clear();
   json regions = json::object();
   for (const auto& [region, verdict] : standing.verdicts) regions[region] = std::string(toString(verdict));
-  const std::string mine =
-      json{{"seq", ++published_}, {"config", fingerprint_}, {"regions", regions}}.dump();
+  const std::string mine = json{{"seq", ++published_}, {"config", fingerprint_}, {"regions", regions}}.dump();
   // The observers are read before our own put, so our key as another aggregator left it shows a clash.
   const std::vector<etcd::Operation> reads = {etcd::get(key("leader")), etcd::get(key("plan")),
                                               etcd::get(key("state"))};
@@ -314,8 +313,10 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
   sightings_ = std::move(sightings);
   view_.reports = std::move(reports);
   if (conflict != conflict_) {
-    if (!conflict.empty()) logError("-coordination-conflict", conflict + ": this observer does not lead until it is fixed");
-    else logInfo("+coordination-conflict-cleared", "every observer agrees on the quorum configuration");
+    if (!conflict.empty())
+      logError("-coordination-conflict", conflict + ": this observer does not lead until it is fixed");
+    else
+      logInfo("+coordination-conflict-cleared", "every observer agrees on the quorum configuration");
   }
   conflict_ = conflict;
   name_clash_ = clash;

@@ -85,8 +85,8 @@ struct CoordinationView {
   bool reachable = false;
   std::string error;  // why not, when not
   std::string leader;
-  int64_t epoch = 0;     // the current leader's
-  bool leading = false;  // we hold the election key and our lease is valid by our own clock
+  int64_t epoch = 0;           // the current leader's
+  bool leading = false;        // we hold the election key and our lease is valid by our own clock
   SteadyTime leading_since{};  // by our clock, when this leadership (epoch) was first seen: times takeover waits
   std::string unfit;           // why this observer does not campaign now ("" when it does)
   // Since start: rounds that could not reach etcd, leaderships this observer won, and gave up.
@@ -179,8 +179,8 @@ class Coordinator {
     SteadyTime first_seen{};  // when that revision was first read, by our clock
   };
   std::map<std::string, Sighting> sightings_;  // by observer
-  std::string conflict_;  // a configuration conflict seen in the last round ("" when none)
-  SteadyTime reachable_since_{};  // first successful round since etcd was last unreachable (by our clock)
+  std::string conflict_;                       // a configuration conflict seen in the last round ("" when none)
+  SteadyTime reachable_since_{};               // first successful round since etcd was last unreachable (by our clock)
   bool name_clash_ = false;
   std::set<std::string> unlisted_warned_;  // unlisted observers already logged
 

@@ -383,10 +383,10 @@ void Engine::resumeSharedPlan(const CoordinationView& v) {
   if (auto wait = takeoverWait(*v.plan, v); wait.count() > 0) {
     if (takeover_wait_logged_ != id) {
       takeover_wait_logged_ = id;
-      logWarn("+plan-takeover-wait",
-              "plan " + std::to_string(id) + ": a step was started under epoch " + std::to_string(v.plan->epoch) +
-                  "; its attempt may still be running there, so it runs here again only " +
-                  std::to_string(wait.count()) + "ms from now (the step's attempt bound)");
+      logWarn("+plan-takeover-wait", "plan " + std::to_string(id) + ": a step was started under epoch " +
+                                         std::to_string(v.plan->epoch) +
+                                         "; its attempt may still be running there, so it runs here again only " +
+                                         std::to_string(wait.count()) + "ms from now (the step's attempt bound)");
     }
     return;
   }
@@ -426,15 +426,13 @@ std::chrono::milliseconds Engine::takeoverWait(const SharedPlan& plan, const Coo
     bound = std::max(bound, std::chrono::milliseconds{step.bound_ms});
     // Room for clock rates and for the exec backstop's 100 ms after the deadline.
     bound += bound / 10 + std::chrono::milliseconds{250};
-    const auto waited =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - v.leading_since);
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - v.leading_since);
     return std::max(std::chrono::milliseconds{0}, bound - waited);
   }
   return std::chrono::milliseconds{0};
 }
 
-SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome,
-                               const std::optional<SharedState>& now) {
+SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome, const std::optional<SharedState>& now) {
   SharedState s;
   if (now) {
     s = *now;
@@ -538,10 +536,11 @@ void Engine::executorLoop() {
     const PlanRecord& p = *plan.value();
     std::unique_ptr<EpochFence> fence;
     if (coordinator_) {
-      fence = std::make_unique<EpochFence>(*coordinator_, epoch, sharedPlan(p, "running"),
-                                           [this, &p](const std::string& outcome, const std::optional<SharedState>& now) {
-                                             return finalState(p, outcome, now);
-                                           });
+      fence =
+          std::make_unique<EpochFence>(*coordinator_, epoch, sharedPlan(p, "running"),
+                                       [this, &p](const std::string& outcome, const std::optional<SharedState>& now) {
+                                         return finalState(p, outcome, now);
+                                       });
     }
     const std::string outcome = runner.run(p, cancel_, fence.get());
     std::lock_guard lock(mu_);

@@ -99,7 +99,7 @@ class Engine {
   Result<int64_t> enact(const Decision& d);
   void persistState();
   void appendCoordinationMetrics(std::string& out, SteadyTime now) const;  // with mu_ held
-  nlohmann::json coordinationStatus(SteadyTime now) const;  // with mu_ held
+  nlohmann::json coordinationStatus(SteadyTime now) const;                 // with mu_ held
   bool coordinated() const { return coordinator_ != nullptr; }
   void registerCommands();
   int64_t nowMs() const { return toUnixMillis(clock_.wallNow()); }
@@ -122,8 +122,8 @@ class Engine {
   static constexpr std::chrono::seconds kJournalUnfitFor{10};
   uint64_t journal_errors_seen_ = 0;
   SteadyTime journal_failed_at_{};
-  int64_t takeover_wait_logged_ = 0;      // the shared plan whose takeover wait was last logged
-  int64_t finished_shared_ = 0;            // the last shared plan whose end was written to the store
+  int64_t takeover_wait_logged_ = 0;  // the shared plan whose takeover wait was last logged
+  int64_t finished_shared_ = 0;       // the last shared plan whose end was written to the store
   std::condition_variable plan_cv_;
   bool stopping_ = false;
 

@@ -8,6 +8,25 @@
 #include "prometheus_text.h"
 
 namespace hale::aggregator {
+namespace {
+
+// A family of one unlabelled sample.
+struct MetricRow {
+  const char* name;
+  const char* type;
+  const char* help;
+  uint64_t value;
+};
+
+template <size_t N>
+void appendRows(std::string& out, const MetricRow (&rows)[N]) {
+  for (const MetricRow& r : rows) {
+    appendMetricHeader(out, r.name, r.type, r.help);
+    appendSample(out, r.name, r.value);
+  }
+}
+
+}  // namespace
 
 std::string Engine::metrics() const {
   std::string out;
@@ -51,12 +70,7 @@ std::string Engine::metrics() const {
                  r.config.name == state_.active_region ? 1 : 0);
   }
   if (coordinator_) appendCoordinationMetrics(out, now);
-  const struct {
-    const char* name;
-    const char* type;
-    const char* help;
-    uint64_t value;
-  } rows[] = {
+  const MetricRow rows[] = {
       {"hale_aggregator_decisions_total", "counter", "Acting decisions journaled.", counters_.decisions.load()},
       {"hale_aggregator_plans_done_total", "counter", "Plans completed.", counters_.plans_done.load()},
       {"hale_aggregator_plan_steps_done_total", "counter", "Plan steps completed.", counters_.steps.done.load()},
@@ -77,10 +91,7 @@ std::string Engine::metrics() const {
        observer_.isolated() ? 1U : 0U},
       {"hale_aggregator_plan_running", "gauge", "1 while a plan runs.", state_.plan_running ? 1U : 0U},
   };
-  for (const auto& r : rows) {
-    appendMetricHeader(out, r.name, r.type, r.help);
-    appendSample(out, r.name, r.value);
-  }
+  appendRows(out, rows);
   return out;
 }
 
@@ -90,23 +101,16 @@ void Engine::appendCoordinationMetrics(std::string& out, SteadyTime now) const {
   std::vector<std::string> names;
   for (const TrackedRegion& r : observer_.regions()) names.push_back(r.config.name);
   const Tally t = tally(config_.coordination.quorum, names, v.reports, now);
-  const struct {
-    const char* name;
-    const char* type;
-    const char* help;
-    uint64_t value;
-  } rows[] = {
+  const MetricRow rows[] = {
       {"hale_aggregator_etcd_reachable", "gauge", "1 while the last round reached etcd.", v.reachable ? 1U : 0U},
-      {"hale_aggregator_etcd_errors_total", "counter", "Coordination rounds that could not reach etcd.",
-       v.etcd_errors},
+      {"hale_aggregator_etcd_errors_total", "counter", "Coordination rounds that could not reach etcd.", v.etcd_errors},
       {"hale_aggregator_leader", "gauge", "1 while this aggregator leads.", v.leading ? 1U : 0U},
       {"hale_aggregator_leader_epoch", "gauge", "The current leader's epoch (0: nobody leads).",
        static_cast<uint64_t>(std::max<int64_t>(0, v.epoch))},
       {"hale_aggregator_leader_candidate", "gauge", "1 while this aggregator may lead (not isolated, TILTed, ...).",
        v.unfit.empty() ? 1U : 0U},
       {"hale_aggregator_leader_terms_total", "counter", "Leaderships this aggregator won.", v.terms_won},
-      {"hale_aggregator_leader_resignations_total", "counter", "Leaderships this aggregator gave up.",
-       v.resignations},
+      {"hale_aggregator_leader_resignations_total", "counter", "Leaderships this aggregator gave up.", v.resignations},
       {"hale_aggregator_leader_evictions_total", "counter", "Silent leaders' keys this aggregator deleted.",
        v.evictions},
       {"hale_aggregator_observers_configured", "gauge", "Observers in etcd.observers.",
@@ -116,10 +120,7 @@ void Engine::appendCoordinationMetrics(std::string& out, SteadyTime now) const {
       {"hale_aggregator_quorum_visible", "gauge", "1 while a quorum of observers is heard and etcd answers.",
        t.visible && v.reachable ? 1U : 0U},
   };
-  for (const auto& r : rows) {
-    appendMetricHeader(out, r.name, r.type, r.help);
-    appendSample(out, r.name, r.value);
-  }
+  appendRows(out, rows);
   appendMetricHeader(out, "hale_aggregator_region_quorum_verdict", "gauge",
                      "1 for the region's verdict by quorum of observers (all 0: unknown, no quorum).");
   for (const std::string& name : names) {

@@ -45,7 +45,8 @@ ActionRequest PlanRunner::request(const PlanRecord& plan, const StepRecord& step
 std::string PlanRunner::gates(const PlanRecord& plan, const std::atomic<bool>& cancel) {
   for (const StepRecord& step : plan.steps) {
     const auto it = actions_.find(step.action);
-    if (it == actions_.end()) return "step " + std::to_string(step.idx) + ": action " + step.action + " is not configured";
+    if (it == actions_.end())
+      return "step " + std::to_string(step.idx) + ": action " + step.action + " is not configured";
     const ConfiguredAction& a = it->second;
     ActionRequest req = request(plan, step, cancel);
     auto backoff = a.policy.backoff;
@@ -90,7 +91,8 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
     // deposed while it slept or retried acts no more.
     if (fence != nullptr) {
       auto bound = a.policy.timeout;
-      if (bounded) bound = std::min(bound, std::chrono::duration_cast<std::chrono::milliseconds>(step_deadline - attempt_start));
+      if (bounded)
+        bound = std::min(bound, std::chrono::duration_cast<std::chrono::milliseconds>(step_deadline - attempt_start));
       if (auto f = fence->beforeAttempt(plan, step.idx, bound); !f) {
         detail = f.error().code + ": " + f.error().message;
         halt_ = f.error();
@@ -132,10 +134,10 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
       return StepEnd::failed;
     }
     counters_.retried.fetch_add(1, std::memory_order_relaxed);
-    journaled(journal_.event({0, nowMs(), "+plan-step-retry", step.action,
-                              detail + "; retrying in " + std::to_string(wait.count()) + "ms" + capped, plan.id,
-                              step.idx}),
-              "+plan-step-retry " + detail);
+    journaled(
+        journal_.event({0, nowMs(), "+plan-step-retry", step.action,
+                        detail + "; retrying in " + std::to_string(wait.count()) + "ms" + capped, plan.id, step.idx}),
+        "+plan-step-retry " + detail);
     if (!sleepFor(wait, cancel)) return StepEnd::failed;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }

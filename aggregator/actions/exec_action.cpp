@@ -41,12 +41,11 @@ class ExecAction final : public Action {
         "HALE_REQUEST_ID=" + r.request_id,
         std::string("HALE_FORCED=") + (r.forced ? "1" : "0"),
     };
-    const SubprocessResult p = runSubprocess(timeout_.empty() ? program_ : timeout_, bounded(r), env, r.deadline,
-                                             r.cancel, *r.clock);
+    const SubprocessResult p =
+        runSubprocess(timeout_.empty() ? program_ : timeout_, bounded(r), env, r.deadline, r.cancel, *r.clock);
     // 137: coreutils' timeout killed it, a hair after our own deadline would have.
     const bool backstop = !timeout_.empty() && p.exited && p.exit_code == 128 + SIGKILL;
-    if (p.timed_out || backstop)
-      return {ActionStatus::retryable, "timed out; killed " + program_ + "'s process group"};
+    if (p.timed_out || backstop) return {ActionStatus::retryable, "timed out; killed " + program_ + "'s process group"};
     if (!p.started) return {ActionStatus::permanent, "could not execute " + program_};
     if (!p.exited) return {ActionStatus::permanent, program_ + " killed by signal " + std::to_string(p.signal)};
     const std::string out = firstLine(p.output);

@@ -7,8 +7,8 @@
 // Steps: no replication configured and writable -> already_applied (idempotent no-op). The old primary,
 // when reachable, gets read_only (and super_read_only where the server has it) so its last writes are
 // final; when it is reachable and that fails, nothing is promoted, forced or not (permanent: it would be a
-// second writable primary); the replica then applies what it already received (MariaDB: MASTER_GTID_WAIT on gtid_io_pos),
-// stops and forgets replication, and turns read_only off. verify() checks it is writable and replicates
+// second writable primary); the replica then applies what it already received (MariaDB: MASTER_GTID_WAIT on
+// gtid_io_pos), stops and forgets replication, and turns read_only off. verify() checks it is writable and replicates
 // from nobody.
 
 #include <cstdlib>
@@ -87,7 +87,7 @@ class MysqlPromoteAction final : public Action {
 
   struct LagGate {
     std::string detail;
-    bool primary = false;                  // already a writable primary: nothing to gate
+    bool primary = false;                 // already a writable primary: nothing to gate
     std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
   };
 

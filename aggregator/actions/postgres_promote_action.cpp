@@ -115,7 +115,7 @@ class PostgresPromoteAction final : public Action {
  private:
   struct LagGate {
     std::string detail;
-    bool primary = false;                  // the standby is already the primary: nothing to gate
+    bool primary = false;                 // the standby is already the primary: nothing to gate
     std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
   };
 
@@ -151,8 +151,8 @@ class PostgresPromoteAction final : public Action {
     if (!old) return {"old primary unreachable (" + old.error().message + "), not fenced", ""};
     auto role = old.value().query("SELECT pg_is_in_recovery()", d);
     if (!role) {
-      return {"refused: the old primary is reachable but did not say whether it is a primary (" +
-                  role.error().message + "); not promoting while it may take writes",
+      return {"refused: the old primary is reachable but did not say whether it is a primary (" + role.error().message +
+                  "); not promoting while it may take writes",
               "", ActionStatus::retryable};
     }
     if (role.value().values.at(0).at(0) == "t") return {"old primary is a standby, nothing to fence", ""};

@@ -9,8 +9,7 @@ std::string ms(std::chrono::nanoseconds d) {
 
 }  // namespace
 
-Observer::Observer(ObserverConfig config, SteadyTime now)
-    : config_(std::move(config)), started_(now), last_tick_(now) {
+Observer::Observer(ObserverConfig config, SteadyTime now) : config_(std::move(config)), started_(now), last_tick_(now) {
   for (const RegionConfig& r : config_.regions) regions_.push_back(TrackedRegion{r, newRegion(now), {}});
 }
 

@@ -287,9 +287,9 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
       say(std::string("starting hale-aggregator ") + name + " (observer of a quorum of 2 of eu, us, w)");
       const std::string etcd = "[etcd]\nendpoints = [" + endpoints + "]\ncluster = \"drill\"\nname = \"" + name +
                                "\"\nobservers = [\"eu\", \"us\", \"w\"]\n";
-      aggregators_.push_back(std::make_unique<test::AggregatorProcess>(
-          dir_, etcd + aggregatorConfig(), std::string("aggregator-") + name, extra_hosts,
-          "coordination = \"etcd\"\n"));
+      aggregators_.push_back(std::make_unique<test::AggregatorProcess>(dir_, etcd + aggregatorConfig(),
+                                                                       std::string("aggregator-") + name, extra_hosts,
+                                                                       "coordination = \"etcd\"\n"));
       aggregators_.back()->start();
     }
   }
@@ -400,8 +400,7 @@ std::string Deployment::describeFiles() const {
     journals += "  journal      " + a->journalPath() + "  (SQLite; with --keep, read it live: halectl --socket " +
                 a->socket() + " journal)\n";
   }
-  return journals + "  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() +
-         "/*.toml\n";
+  return journals + "  logs         " + dir_.path() + "/*.log\n  configs      " + dir_.path() + "/*.toml\n";
 }
 
 }  // namespace hale::drill

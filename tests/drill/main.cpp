@@ -136,7 +136,8 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
 }
 
 int drillMain(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"}, {"db", "heartbeat", "aggregators"});
+  auto parsed =
+      hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"}, {"db", "heartbeat", "aggregators"});
   if (!parsed) {
     std::cerr << "hale-drill: " << parsed.error().message << "\n";
     usage(std::cerr);

@@ -26,8 +26,7 @@ std::pair<int64_t, std::string> newestPlan(Deployment& d) {
 // Prints the journal's new timeline entries and returns them.
 std::vector<TimelineEntry> printNew(Deployment& d, Timeline& timeline, const Printer& print) {
   d.followLeader();
-  std::vector<TimelineEntry> added =
-      timeline.addJournal(readJournal(d.aggregator().socket()), d.aggregator().name());
+  std::vector<TimelineEntry> added = timeline.addJournal(readJournal(d.aggregator().socket()), d.aggregator().name());
   for (const TimelineEntry& e : added) print(timeline.render(e));
   return added;
 }
@@ -151,8 +150,8 @@ std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int6
                         " steps done exactly once",
                     once, "done/started per step: " + counts});
   if (d.runningAggregators().size() > 1) {
-    checks.push_back({"exactly one aggregator ran the plan", runners == 1,
-                      ran_by.empty() ? "none did" : "ran by " + ran_by});
+    checks.push_back(
+        {"exactly one aggregator ran the plan", runners == 1, ran_by.empty() ? "none did" : "ran by " + ran_by});
   }
   return checks;
 }

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aggregator_group.h"
 #include "bind_server.h"
 #include "etcd_server.h"
 #include "hale_processes.h"
@@ -91,7 +92,7 @@ class Partitions : public ::testing::Test {
     // Settled: one leader, every observer fresh, both regions up by quorum.
     ASSERT_TRUE(waitFor(
         [&] {
-          const nlohmann::json c = status(0).value("coordination", nlohmann::json::object());
+          const nlohmann::json c = group_.status(0).value("coordination", nlohmann::json::object());
           if (!c.value("quorum_visible", false) || c.value("observers_heard", 0) != 3 || c.value("leader", "").empty())
             return false;
           const nlohmann::json r = aggs_[0]->json({"regions"});
@@ -111,34 +112,6 @@ class Partitions : public ::testing::Test {
     etcd_.reset();
   }
 
-  nlohmann::json status(size_t i) const {
-    const nlohmann::json s = aggs_[i]->json({"status"});
-    return s.is_object() ? s : nlohmann::json::object();
-  }
-  int leader() const {
-    for (size_t i = 0; i < aggs_.size(); ++i) {
-      if (aggs_[i]->running() && status(i).value("coordination", nlohmann::json::object()).value("leading", false))
-        return static_cast<int>(i);
-    }
-    return -1;
-  }
-  int count(size_t i, const std::string& event) const {
-    const nlohmann::json j = aggs_[i]->json({"journal", "--limit", "1000"});
-    EXPECT_TRUE(j.is_array()) << aggs_[i]->name() << ": journal unreadable";
-    int n = 0;
-    if (j.is_array()) {
-      for (const auto& e : j) n += e.value("event", "") == event ? 1 : 0;
-    }
-    return n;
-  }
-  bool planState(const std::string& state) const {
-    for (const auto& a : aggs_) {
-      if (!a->running()) continue;
-      const nlohmann::json p = a->json({"plans", "--limit", "1"});
-      if (p.is_array() && !p.empty() && p[0].value("state", "") == state) return true;
-    }
-    return false;
-  }
   bool anyPlan() const {
     for (const auto& a : aggs_) {
       if (!a->running()) continue;
@@ -160,21 +133,10 @@ class Partitions : public ::testing::Test {
   int runners() const {
     int n = 0;
     for (size_t i = 0; i < aggs_.size(); ++i) {
-      if (aggs_[i]->running()) n += count(i, "+plan-step-start") > 0 ? 1 : 0;
+      if (aggs_[i]->running()) n += group_.count(i, "+plan-step-start") > 0 ? 1 : 0;
     }
     return n;
   }
-  int leaderOnceItJournals(const std::string& event) const {
-    int l = -1;
-    waitFor(
-        [&] {
-          l = leader();
-          return l >= 0 && count(static_cast<size_t>(l), event) >= 1;
-        },
-        milliseconds{20000});
-    return l >= 0 && count(static_cast<size_t>(l), event) >= 1 ? l : -1;
-  }
-
   std::vector<std::string> dnsAnswer() const { return dns_.lookup("app." + dns_.zone()); }
 
   static constexpr const char* kAddressEu = "192.0.2.10";
@@ -185,6 +147,7 @@ class Partitions : public ::testing::Test {
   test::BindServer dns_;
   std::unique_ptr<test::EtcdCluster> etcd_;
   std::vector<std::unique_ptr<AggregatorProcess>> aggs_;
+  test::AggregatorGroup group_{aggs_};
   std::map<std::string, std::vector<std::unique_ptr<AgentProcess>>> agents_;
 };
 
@@ -193,14 +156,14 @@ TEST_F(Partitions, RegionDeathWithItsObserverAndEtcdMemberFailsOverOnceByOneAggr
   killRegion("eu");
   aggs_[0]->kill();  // eu's observer
   etcd_->kill(0);    // and eu's etcd member
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}))
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000}))
       << aggs_[1]->halectl({"regions"}).output << aggs_[1]->log();
   EXPECT_EQ(recorded(), kAllSteps);
   EXPECT_EQ(dnsAnswer(), std::vector<std::string>{kAddressUs});  // a real query, as clients see it
   EXPECT_EQ(runners(), 1);
-  const int l = leader();
+  const int l = group_.leader();
   ASSERT_GT(l, 0);
-  EXPECT_EQ(count(static_cast<size_t>(l), "+plan-done"), 1);
+  EXPECT_EQ(group_.count(static_cast<size_t>(l), "+plan-done"), 1);
 }
 
 TEST_F(Partitions, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
@@ -227,41 +190,40 @@ TEST_F(Partitions, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
   EXPECT_EQ(dnsAnswer(), std::vector<std::string>{kAddressEu});
   // Healed, us hears eu again and the partition leaves no trace but the journal.
   fabric_.heal("obs-us", "eu");
-  ASSERT_TRUE(waitFor(
-      [&] { return aggs_[2]->json({"regions"})[0]["quorum"]["observers"].value("us", "") == "up"; },
-      milliseconds{10000}));
+  ASSERT_TRUE(waitFor([&] { return aggs_[2]->json({"regions"})[0]["quorum"]["observers"].value("us", "") == "up"; },
+                      milliseconds{10000}));
   EXPECT_FALSE(anyPlan());
 }
 
 TEST_F(Partitions, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce) {
   start(milliseconds{1500});
   killRegion("eu");
-  const int l = leaderOnceItJournals("+plan-step-done");
+  const int l = group_.leaderOnceItJournals("+plan-step-done", milliseconds{20000});
   ASSERT_GE(l, 0);
   aggs_[static_cast<size_t>(l)]->kill();  // during step 1
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}));
   EXPECT_EQ(recorded(), kAllSteps);
-  const int next = leader();
+  const int next = group_.leader();
   ASSERT_GE(next, 0);
   EXPECT_NE(next, l);
-  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-takeover"), 1);
-  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-done"), 1);
+  EXPECT_EQ(group_.count(static_cast<size_t>(next), "+plan-takeover"), 1);
+  EXPECT_EQ(group_.count(static_cast<size_t>(next), "+plan-done"), 1);
 }
 
 TEST_F(Partitions, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   start(milliseconds{1000}, milliseconds{1500});
   killRegion("eu");
-  const int l = leaderOnceItJournals("+plan-step-start");
+  const int l = group_.leaderOnceItJournals("+plan-step-start", milliseconds{20000});
   ASSERT_GE(l, 0);
   const auto stopped = static_cast<size_t>(l);
   aggs_[stopped]->signal(SIGSTOP);
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}));
   aggs_[stopped]->signal(SIGCONT);
-  ASSERT_TRUE(
-      waitFor([&] { return count(stopped, "-plan-deposed") + count(stopped, "-plan-held") >= 1; }, milliseconds{10000}))
+  ASSERT_TRUE(waitFor([&] { return group_.count(stopped, "-plan-deposed") + group_.count(stopped, "-plan-held") >= 1; },
+                      milliseconds{10000}))
       << aggs_[stopped]->log();
-  EXPECT_EQ(count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
-  EXPECT_EQ(count(stopped, "+plan-done"), 0);
+  EXPECT_EQ(group_.count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
+  EXPECT_EQ(group_.count(stopped, "+plan-done"), 0);
   EXPECT_EQ(recorded(), kAllSteps);
 }
 
@@ -271,7 +233,7 @@ TEST_F(Partitions, EtcdWithoutQuorumStartsNoPlanAndWithItBackTheFailoverRuns) {
   fabric_.isolate("obs-us");
   fabric_.isolate("obs-w");
   ASSERT_TRUE(waitFor(
-      [&] { return !status(0).value("coordination", nlohmann::json::object()).value("reachable", true); },
+      [&] { return !group_.status(0).value("coordination", nlohmann::json::object()).value("reachable", true); },
       milliseconds{10000}));
   killRegion("eu");
   std::this_thread::sleep_for(milliseconds{4000});
@@ -279,7 +241,7 @@ TEST_F(Partitions, EtcdWithoutQuorumStartsNoPlanAndWithItBackTheFailoverRuns) {
   EXPECT_NE(aggs_[0]->halectl({"regions"}).output.find("etcd UNREACHABLE"), std::string::npos);
   fabric_.rejoin("obs-us");
   fabric_.rejoin("obs-w");
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}))
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}))
       << aggs_[1]->halectl({"regions"}).output;
   EXPECT_EQ(recorded(), kAllSteps);
   EXPECT_EQ(runners(), 1);

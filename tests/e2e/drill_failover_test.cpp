@@ -1,5 +1,6 @@
 // Region death on the drill's deployment, timed: from the kill to the verified DNS answer within 5 s with
-// 1 s heartbeats, with one aggregator and with three coordinating through etcd. These run alone (RUN_SERIAL): the budget is about hale, not about a loaded machine.
+// 1 s heartbeats, with one aggregator and with three coordinating through etcd. These run alone (RUN_SERIAL): the
+// budget is about hale, not about a loaded machine.
 
 #include <gtest/gtest.h>
 

@@ -59,8 +59,8 @@ void BindServer::start() {
                                                 d +
                                                 "\";\n"
                                                 "  listen-on port " +
-                                                std::to_string(port_) +
-                                                " { 127.0.0.1; " + (also_listen_.empty() ? "" : also_listen_ + "; ") +
+                                                std::to_string(port_) + " { 127.0.0.1; " +
+                                                (also_listen_.empty() ? "" : also_listen_ + "; ") +
                                                 "};\n"
                                                 "  listen-on-v6 { none; };\n"
                                                 "  recursion no;\n"

@@ -132,22 +132,40 @@ void EtcdCluster::start() {
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].client_port = freeLoopbackPort();
     members_[i].peer_port = freeLoopbackPort();
-    initial_cluster_ += (i ? "," : "") + std::string("m") + std::to_string(i) + "=http://" + members_[i].address +
-                        ":" + std::to_string(members_[i].peer_port);
+    initial_cluster_ += (i ? "," : "") + std::string("m") + std::to_string(i) + "=http://" + members_[i].address + ":" +
+                        std::to_string(members_[i].peer_port);
   }
   for (size_t i = 0; i < members_.size(); ++i) {
     const std::string name = "m" + std::to_string(i);
     const std::string client = endpoint(static_cast<int>(i));
     const std::string peer = "http://" + members_[i].address + ":" + std::to_string(members_[i].peer_port);
-    members_[i].argv = {"etcd", "--name", name, "--data-dir", dir_.path() + "/" + name, "--listen-client-urls",
-                        client, "--advertise-client-urls", client, "--listen-peer-urls", peer,
-                        "--initial-advertise-peer-urls", peer, "--initial-cluster", initial_cluster_,
-                        "--initial-cluster-token", "hale-test", "--initial-cluster-state", "new", "--logger", "zap",
-                        "--log-level", "warn"};
+    members_[i].argv = {"etcd",
+                        "--name",
+                        name,
+                        "--data-dir",
+                        dir_.path() + "/" + name,
+                        "--listen-client-urls",
+                        client,
+                        "--advertise-client-urls",
+                        client,
+                        "--listen-peer-urls",
+                        peer,
+                        "--initial-advertise-peer-urls",
+                        peer,
+                        "--initial-cluster",
+                        initial_cluster_,
+                        "--initial-cluster-token",
+                        "hale-test",
+                        "--initial-cluster-state",
+                        "new",
+                        "--logger",
+                        "zap",
+                        "--log-level",
+                        "warn"};
     if (election_timeout_.count() > 0) {
       members_[i].argv.insert(members_[i].argv.end(),
-                              {"--election-timeout", std::to_string(election_timeout_.count()),
-                               "--heartbeat-interval", std::to_string(election_timeout_.count() / 10)});
+                              {"--election-timeout", std::to_string(election_timeout_.count()), "--heartbeat-interval",
+                               std::to_string(election_timeout_.count() / 10)});
     }
     spawn(i);
   }

@@ -28,10 +28,10 @@ AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body
   std::string listen = "\"" + endpoint_ + "\"";
   for (const std::string& host : extra_hosts) listen += ", \"" + endpointOn(host) + "\"";
   http_port_ = freeLoopbackPort();
-  config_ = dir.writeFile(name + ".toml", top + "listen = [" + listen + "]\ncontrol_socket = \"" + socket() +
-                                              "\"\njournal = \"" + journalPath() +
-                                              "\"\n[http]\nlisten = \"127.0.0.1\"\nport = " +
-                                              std::to_string(http_port_) + "\n" + body);
+  config_ = dir.writeFile(
+      name + ".toml", top + "listen = [" + listen + "]\ncontrol_socket = \"" + socket() + "\"\njournal = \"" +
+                          journalPath() + "\"\n[http]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(http_port_) +
+                          "\n" + body);
 }
 
 std::string AggregatorProcess::metrics() const {

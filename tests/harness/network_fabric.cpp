@@ -14,14 +14,7 @@ using std::chrono::seconds;
 
 std::string ipTool() { return findExecutable("ip", {"/usr/sbin", "/sbin"}); }
 
-void run(const std::vector<std::string>& argv) {
-  const CommandResult r = runCommand(SpawnOptions{.argv = argv}, seconds{10});
-  if (r.exit_code != 0) {
-    std::string line;
-    for (const std::string& a : argv) line += a + " ";
-    throw std::runtime_error("network fabric: " + line + "failed: " + r.output);
-  }
-}
+void run(const std::vector<std::string>& argv) { runOrThrow("network fabric", argv); }
 
 void runQuietly(const std::vector<std::string>& argv) { runCommand(SpawnOptions{.argv = argv}, seconds{10}); }
 

@@ -13,14 +13,7 @@ namespace {
 
 using std::chrono::seconds;
 
-void run(const std::vector<std::string>& argv) {
-  const CommandResult r = runCommand(SpawnOptions{.argv = argv}, seconds{10});
-  if (r.exit_code != 0) {
-    std::string line;
-    for (const std::string& a : argv) line += a + " ";
-    throw std::runtime_error("network namespace: " + line + "failed: " + r.output);
-  }
-}
+void run(const std::vector<std::string>& argv) { runOrThrow("network namespace", argv); }
 
 }  // namespace
 

@@ -181,6 +181,14 @@ std::string ChildProcess::logTail(size_t bytes) const {
   return all.size() > bytes ? all.substr(all.size() - bytes) : all;
 }
 
+void runOrThrow(const std::string& who, const std::vector<std::string>& argv) {
+  const CommandResult r = runCommand(SpawnOptions{.argv = argv}, std::chrono::seconds{10});
+  if (r.exit_code == 0) return;
+  std::string line;
+  for (const std::string& a : argv) line += a + " ";
+  throw std::runtime_error(who + ": " + line + "failed: " + r.output);
+}
+
 CommandResult runCommand(const SpawnOptions& options, std::chrono::milliseconds timeout,
                          const std::string& stdin_text) {
   const ExecPlan plan(options);

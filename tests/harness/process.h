@@ -63,6 +63,10 @@ struct CommandResult {
 CommandResult runCommand(const SpawnOptions& options, std::chrono::milliseconds timeout,
                          const std::string& stdin_text = "");
 
+// Runs `argv` (10 s bound); throws std::runtime_error naming `who`, the command and its output when it
+// does not exit 0. For set-up steps a fixture cannot do without (ip, for instance).
+void runOrThrow(const std::string& who, const std::vector<std::string>& argv);
+
 // Polls `condition` every `step` until it holds (true) or `timeout` passes (false).
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
              std::chrono::milliseconds step = std::chrono::milliseconds{20});

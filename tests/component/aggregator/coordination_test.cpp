@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aggregator_group.h"
 #include "clock.h"
-#include "control_client.h"
 #include "etcd_server.h"
 #include "fake_fleet.h"
 #include "hale_processes.h"
@@ -55,17 +55,17 @@ class Coordination : public ::testing::Test {
              const std::string& guards = "", const std::string& s1 = "") {
     cluster_ = "t" + std::to_string(++clusters_);
     for (const std::string& name : kObservers) {
-      std::string body = "[etcd]\nendpoints = [\"" + etcd_->endpoint() + "\"]\ncluster = \"" + cluster_ +
-                         "\"\nname = \"" + name +
-                         "\"\nobservers = [\"eu\", \"us\", \"w\"]\nlease_ttl = \"2s\"\npublish_interval = "
-                         "\"100ms\"\nverdict_fresh = \"1s\"\n"
-                         "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n[guards]\n"
-                         "min_failover_interval = \"0s\"\n" +
-                         guards +
-                         "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\ndown_after = "
-                         "\"500ms\"\nup_after = \"500ms\"\n"
-                         "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = "
-                         "\"500ms\"\n";
+      std::string body =
+          "[etcd]\nendpoints = [\"" + etcd_->endpoint() + "\"]\ncluster = \"" + cluster_ + "\"\nname = \"" + name +
+          "\"\nobservers = [\"eu\", \"us\", \"w\"]\nlease_ttl = \"2s\"\npublish_interval = "
+          "\"100ms\"\nverdict_fresh = \"1s\"\n"
+          "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n[guards]\n"
+          "min_failover_interval = \"0s\"\n" +
+          guards +
+          "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\ndown_after = "
+          "\"500ms\"\nup_after = \"500ms\"\n"
+          "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = "
+          "\"500ms\"\n";
       for (int i = 0; i < 3; ++i) {
         if (i == 1 && !s1.empty()) {
           body += "[[action]]\n" + s1;
@@ -89,7 +89,7 @@ class Coordination : public ::testing::Test {
     // Settled: one leader, every observer fresh, both regions up by quorum.
     ASSERT_TRUE(waitFor(
         [&] {
-          const nlohmann::json s = status(0);
+          const nlohmann::json s = group_.status(0);
           const nlohmann::json c = s.value("coordination", nlohmann::json::object());
           if (!c.value("quorum_visible", false) || c.value("observers_heard", 0) != 3 || c.value("leader", "").empty())
             return false;
@@ -101,50 +101,12 @@ class Coordination : public ::testing::Test {
         << aggs_[0]->log();
   }
 
-  nlohmann::json status(size_t i) const {
-    auto r = control::call(aggs_[i]->socket(), "status", nlohmann::json::object(), milliseconds{2000});
-    return r ? r.value() : nlohmann::json::object();
-  }
-  // The index of the aggregator that leads (-1: none).
-  int leader() const {
-    for (size_t i = 0; i < aggs_.size(); ++i) {
-      if (aggs_[i]->running() && status(i).value("coordination", nlohmann::json::object()).value("leading", false))
-        return static_cast<int>(i);
-    }
-    return -1;
-  }
-  std::vector<nlohmann::json> journal(size_t i) const {
-    std::vector<nlohmann::json> out;
-    const nlohmann::json j = aggs_[i]->json({"journal", "--limit", "1000"});
-    EXPECT_TRUE(j.is_array()) << aggs_[i]->name() << ": journal unreadable";
-    if (j.is_array()) out.assign(j.begin(), j.end());
-    return out;
-  }
-  int count(size_t i, const std::string& event) const {
-    int n = 0;
-    for (const auto& e : journal(i)) n += e.value("event", "") == event ? 1 : 0;
-    return n;
-  }
-  // Some running aggregator says the newest plan is `state`.
-  bool planState(const std::string& state) const {
-    for (size_t i = 0; i < aggs_.size(); ++i) {
-      if (!aggs_[i]->running()) continue;
-      const nlohmann::json p = aggs_[i]->json({"plans", "--limit", "1"});
-      if (p.is_array() && !p.empty() && p[0].value("state", "") == state) return true;
-    }
-    return false;
-  }
   std::vector<std::string> recorded() const { return lines(dir_.path() + "/record"); }
-  // The leader, once its journal holds `event` (-1 when that takes over 20 s).
-  int leaderOnceItJournals(const std::string& event) const {
-    int l = -1;
-    waitFor(
-        [&] {
-          l = leader();
-          return l >= 0 && count(static_cast<size_t>(l), event) >= 1;
-        },
-        milliseconds{20000});
-    return l >= 0 && count(static_cast<size_t>(l), event) >= 1 ? l : -1;
+  // Member i's journal events, failing the test when it cannot be read.
+  std::vector<nlohmann::json> journal(size_t i) const {
+    const nlohmann::json j = group_.journal(i);
+    EXPECT_TRUE(j.is_array()) << aggs_[i]->name() << ": journal unreadable";
+    return j.is_array() ? std::vector<nlohmann::json>(j.begin(), j.end()) : std::vector<nlohmann::json>{};
   }
 
   static test::EtcdServer* etcd_;
@@ -152,6 +114,7 @@ class Coordination : public ::testing::Test {
   std::string cluster_;
   test::TempDir dir_{"coord"};
   std::vector<std::unique_ptr<AggregatorProcess>> aggs_;
+  test::AggregatorGroup group_{aggs_};
   std::unique_ptr<test::FakeFleet> fleet_;
 };
 
@@ -166,12 +129,12 @@ TEST_F(Coordination, RegionDeathWithItsObserverFailsOverOnceByOneLeader) {
   fleet_->killNode("eu-2");
   std::this_thread::sleep_for(milliseconds{300});
   aggs_[0]->kill();
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000})) << aggs_[1]->log();
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000})) << aggs_[1]->log();
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
   // Exactly one aggregator ran steps; the other survivor ran none, and both now see us active.
   int runners = 0;
   for (size_t i : {1u, 2u}) {
-    const int starts = count(i, "+plan-step-start");
+    const int starts = group_.count(i, "+plan-step-start");
     EXPECT_TRUE(starts == 0 || starts == 3) << aggs_[i]->name() << " started " << starts << " steps";
     runners += starts == 3 ? 1 : 0;
     ASSERT_TRUE(waitFor([&] { return aggs_[i]->json({"regions"})[1].value("active", false); }, milliseconds{3000}))
@@ -179,7 +142,7 @@ TEST_F(Coordination, RegionDeathWithItsObserverFailsOverOnceByOneLeader) {
   }
   EXPECT_EQ(runners, 1);
   // The decision names the quorum, and every journal entry of the plan carries the leader's epoch.
-  const int l = leader();
+  const int l = group_.leader();
   ASSERT_GE(l, 1);
   bool decided = false;
   for (const auto& e : journal(static_cast<size_t>(l))) {
@@ -229,22 +192,22 @@ TEST_F(Coordination, OneObserverCutOffFromAHealthyRegionFailsNothingOver) {
         return r.is_array() && r[0]["quorum"]["observers"].value("us", "") == "up";
       },
       milliseconds{10000}));
-  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(count(i, "+decision"), 0) << aggs_[i]->name();
+  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(group_.count(i, "+decision"), 0) << aggs_[i]->name();
 }
 
 TEST_F(Coordination, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce) {
   start(milliseconds{1500});
   fleet_->killRegion("eu");  // every observer sees eu die
-  const int l = leaderOnceItJournals("+plan-step-done");
+  const int l = group_.leaderOnceItJournals("+plan-step-done", milliseconds{20000});
   ASSERT_GE(l, 0);
   aggs_[static_cast<size_t>(l)]->kill();  // during step 1
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{25000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
-  const int next = leader();
+  const int next = group_.leader();
   ASSERT_GE(next, 0);
   EXPECT_NE(next, l);
-  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-takeover"), 1);
-  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-done"), 1);
+  EXPECT_EQ(group_.count(static_cast<size_t>(next), "+plan-takeover"), 1);
+  EXPECT_EQ(group_.count(static_cast<size_t>(next), "+plan-done"), 1);
   // The new leader never ran step 0 again: the store said it was done.
   int step0 = 0;
   for (const auto& e : journal(static_cast<size_t>(next))) {
@@ -260,8 +223,8 @@ TEST_F(Coordination, ALeaderKilledMidStepHasItsCommandFinishBeforeTheNextLeaderR
   const std::string script = dir_.path() + "/slow-step";
   {
     std::ofstream out(script);
-    out << "#!/bin/sh\necho \"start $(date +%s%N)\" >> " << log << "\nsleep 2.5\necho \"end $(date +%s%N)\" >> "
-        << log << "\n";
+    out << "#!/bin/sh\necho \"start $(date +%s%N)\" >> " << log << "\nsleep 2.5\necho \"end $(date +%s%N)\" >> " << log
+        << "\n";
   }
   ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
   start(milliseconds{200}, milliseconds{5000}, "",
@@ -269,19 +232,19 @@ TEST_F(Coordination, ALeaderKilledMidStepHasItsCommandFinishBeforeTheNextLeaderR
             "\"]\ntimeout = \"4s\"\nattempts = 3\nbackoff = \"200ms\"\n");
   fleet_->killRegion("eu");
   ASSERT_TRUE(waitFor([&] { return !lines(log).empty(); }, milliseconds{20000}));
-  const int l = leader();
+  const int l = group_.leader();
   ASSERT_GE(l, 0);
   aggs_[static_cast<size_t>(l)]->kill();  // its command goes on
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}));
-  const int next = leader();
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}));
+  const int next = group_.leader();
   ASSERT_GE(next, 0);
-  EXPECT_EQ(count(static_cast<size_t>(next), "+plan-takeover"), 1);
+  EXPECT_EQ(group_.count(static_cast<size_t>(next), "+plan-takeover"), 1);
   // Every run of the command ended before the next one started.
   const std::vector<std::string> runs = lines(log);
   ASSERT_EQ(runs.size(), 4u) << ::testing::PrintToString(runs);  // the killed leader's run, then the next's
   for (size_t i = 0; i < runs.size(); ++i) {
-    EXPECT_EQ(runs[i].rfind(i % 2 == 0 ? "start " : "end ", 0), 0u) << "runs overlapped: "
-                                                                     << ::testing::PrintToString(runs);
+    EXPECT_EQ(runs[i].rfind(i % 2 == 0 ? "start " : "end ", 0), 0u)
+        << "runs overlapped: " << ::testing::PrintToString(runs);
   }
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.2 s2"}));
 }
@@ -294,8 +257,7 @@ TEST_F(Coordination, ALeaderStoppedMidStepCannotLetItsCommandOutliveTheAttemptBo
   {
     std::ofstream out(script);
     out << "#!/bin/sh\necho \"start $(date +%s%N)\" >> " << log << "\nif [ ! -f " << dir_.path()
-        << "/once ]; then touch " << dir_.path() << "/once; sleep 8; fi\necho \"end $(date +%s%N)\" >> " << log
-        << "\n";
+        << "/once ]; then touch " << dir_.path() << "/once; sleep 8; fi\necho \"end $(date +%s%N)\" >> " << log << "\n";
   }
   ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
   start(milliseconds{200}, milliseconds{5000}, "",
@@ -303,11 +265,11 @@ TEST_F(Coordination, ALeaderStoppedMidStepCannotLetItsCommandOutliveTheAttemptBo
             "\"]\ntimeout = \"2s\"\nattempts = 3\nbackoff = \"200ms\"\n");
   fleet_->killRegion("eu");
   ASSERT_TRUE(waitFor([&] { return !lines(log).empty(); }, milliseconds{20000}));
-  const int l = leader();
+  const int l = group_.leader();
   ASSERT_GE(l, 0);
   const auto stopped = static_cast<size_t>(l);
   aggs_[stopped]->signal(SIGSTOP);
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{30000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}));
   std::this_thread::sleep_for(milliseconds{7000});  // past when the hung run would have ended on its own
   aggs_[stopped]->signal(SIGCONT);
   const std::vector<std::string> runs = lines(log);
@@ -324,23 +286,23 @@ TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   // Attempts bounded well under the stop, so the stopped leader's in-flight attempt cannot land late.
   start(milliseconds{1000}, milliseconds{1500});
   fleet_->killRegion("eu");
-  const int l = leaderOnceItJournals("+plan-step-start");
+  const int l = group_.leaderOnceItJournals("+plan-step-start", milliseconds{20000});
   ASSERT_GE(l, 0);
   const size_t stopped = static_cast<size_t>(l);
   aggs_[stopped]->signal(SIGSTOP);
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{25000}));
   aggs_[stopped]->signal(SIGCONT);
-  ASSERT_TRUE(
-      waitFor([&] { return count(stopped, "-plan-deposed") + count(stopped, "-plan-held") >= 1; }, milliseconds{10000}))
+  ASSERT_TRUE(waitFor([&] { return group_.count(stopped, "-plan-deposed") + group_.count(stopped, "-plan-held") >= 1; },
+                      milliseconds{10000}))
       << aggs_[stopped]->log();
-  EXPECT_EQ(count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
+  EXPECT_EQ(group_.count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
   bool refused = false;
   for (const auto& e : journal(stopped)) {
     if (e.value("event", "") == "-plan-deposed")
       refused = e.value("detail", "").find("refused by epoch") != std::string::npos;
   }
   EXPECT_TRUE(refused);
-  EXPECT_EQ(count(stopped, "+plan-done"), 0);
+  EXPECT_EQ(group_.count(stopped, "+plan-done"), 0);
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
@@ -350,7 +312,7 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   fleet_->killRegion("eu");
   ASSERT_TRUE(waitFor(
       [&] {
-        const nlohmann::json c = status(1).value("coordination", nlohmann::json::object());
+        const nlohmann::json c = group_.status(1).value("coordination", nlohmann::json::object());
         return !c.value("reachable", true);
       },
       milliseconds{10000}));
@@ -366,7 +328,7 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   EXPECT_NE(metrics.find("hale_aggregator_quorum_visible 0\n"), std::string::npos) << metrics;
   EXPECT_EQ(metrics.find("hale_aggregator_etcd_errors_total 0\n"), std::string::npos) << metrics;
   etcd_->thaw();
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
@@ -374,7 +336,7 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   start();
   // The leader hears nobody (its own isolation: fail static): it stays an observer but votes on nothing, and
   // gives up the lead, since a leader that hears nobody decides nothing and would block the others.
-  const int l = leader();
+  const int l = group_.leader();
   ASSERT_GE(l, 0);
   const size_t iso = static_cast<size_t>(l);
   const std::string name = kObservers[iso];
@@ -390,8 +352,9 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
       },
       milliseconds{10000}))
       << aggs_[other]->json({"regions"}).dump();
-  ASSERT_TRUE(waitFor([&] { return leader() >= 0 && leader() != l; }, milliseconds{5000}));
-  EXPECT_NE(status(iso)["coordination"].value("unfit", "").find("isolated"), std::string::npos) << status(iso).dump();
+  ASSERT_TRUE(waitFor([&] { return group_.leader() >= 0 && group_.leader() != l; }, milliseconds{5000}));
+  EXPECT_NE(group_.status(iso)["coordination"].value("unfit", "").find("isolated"), std::string::npos)
+      << group_.status(iso).dump();
   const std::string metrics = aggs_[iso]->metrics();
   for (const char* line : {"hale_aggregator_leader 0\n", "hale_aggregator_leader_candidate 0\n",
                            "hale_aggregator_leader_resignations_total 1\n", "hale_aggregator_etcd_reachable 1\n",
@@ -406,9 +369,9 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   fleet_->killNode("eu-2");
   std::this_thread::sleep_for(milliseconds{500});
   fleet_->killNode("eu-1");
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{20000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
-  EXPECT_EQ(count(iso, "+decision"), 0);
+  EXPECT_EQ(group_.count(iso, "+decision"), 0);
   // The isolated observer never said eu was down.
   const nlohmann::json r = aggs_[other]->json({"regions"});
   EXPECT_FALSE(r[0]["quorum"]["observers"].contains(name)) << r.dump();
@@ -416,26 +379,27 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
 
 TEST_F(Coordination, APauseOnAnyAggregatorHoldsTheLeaderUntilResumed) {
   start();
-  const int l = leader();
+  const int l = group_.leader();
   ASSERT_GE(l, 0);
   const size_t follower = static_cast<size_t>((l + 1) % 3);
   const test::CommandResult paused = aggs_[follower]->halectl({"pause"});
   ASSERT_EQ(paused.exit_code, 0) << paused.output;
-  ASSERT_TRUE(waitFor([&] { return status(static_cast<size_t>(l)).value("paused", false); }, milliseconds{5000}));
+  ASSERT_TRUE(
+      waitFor([&] { return group_.status(static_cast<size_t>(l)).value("paused", false); }, milliseconds{5000}));
   fleet_->killRegion("eu");
   std::this_thread::sleep_for(milliseconds{4000});  // eu is down by quorum well within this
-  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(count(i, "+decision"), 0) << aggs_[i]->name();
+  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(group_.count(i, "+decision"), 0) << aggs_[i]->name();
   const test::CommandResult resumed = aggs_[(follower + 1) % 3]->halectl({"resume"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{15000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{15000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
 TEST_F(Coordination, ManualApprovalIsGivenToTheLeaderAndRunsOnce) {
   start(milliseconds{200}, milliseconds{5000}, "approval = \"manual\"\n");
   fleet_->killRegion("eu");
-  ASSERT_TRUE(waitFor([&] { return planState("awaiting_approval"); }, milliseconds{15000}));
-  const int l = leader();
+  ASSERT_TRUE(waitFor([&] { return group_.planState("awaiting_approval"); }, milliseconds{15000}));
+  const int l = group_.leader();
   ASSERT_GE(l, 0);
   const size_t follower = static_cast<size_t>((l + 1) % 3);
   const test::CommandResult refused = aggs_[follower]->halectl({"approve", "1"});
@@ -444,21 +408,21 @@ TEST_F(Coordination, ManualApprovalIsGivenToTheLeaderAndRunsOnce) {
   EXPECT_TRUE(recorded().empty());
   const test::CommandResult approved = aggs_[static_cast<size_t>(l)]->halectl({"approve", "1"});
   ASSERT_EQ(approved.exit_code, 0) << approved.output;
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{15000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{15000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
 TEST_F(Coordination, EtcdLostMidPlanHoldsThePlanAndItFinishesOnceWhenEtcdReturns) {
   start(milliseconds{1500});
   fleet_->killRegion("eu");
-  const int l = leaderOnceItJournals("+plan-step-done");
+  const int l = group_.leaderOnceItJournals("+plan-step-done", milliseconds{20000});
   ASSERT_GE(l, 0);
   etcd_->freeze();  // during step 1
-  ASSERT_TRUE(waitFor([&] { return count(static_cast<size_t>(l), "-plan-held") >= 1; }, milliseconds{15000}))
+  ASSERT_TRUE(waitFor([&] { return group_.count(static_cast<size_t>(l), "-plan-held") >= 1; }, milliseconds{15000}))
       << aggs_[static_cast<size_t>(l)]->log();
-  EXPECT_EQ(count(static_cast<size_t>(l), "+plan-done"), 0);
+  EXPECT_EQ(group_.count(static_cast<size_t>(l), "+plan-done"), 0);
   etcd_->thaw();
-  ASSERT_TRUE(waitFor([&] { return planState("done"); }, milliseconds{25000}));
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{25000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
