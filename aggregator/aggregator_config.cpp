@@ -29,6 +29,10 @@ void readDetection(ConfigTable& root, AggregatorConfig& c) {
   t->getDuration("tilt_period", c.observer.tilt_period, Presence::optional, milliseconds{0}, std::chrono::hours{1});
   t->getDuration("startup_grace", c.observer.startup_grace, Presence::optional, milliseconds{0},
                  std::chrono::minutes{10});
+  t->getDuration("node_retention", c.observer.node_retention, Presence::optional, milliseconds{1000},
+                 std::chrono::hours{24 * 30});
+  if (c.observer.node_retention <= d.miss_after)
+    t->error("node_retention", "must be longer than miss_after, or nodes are forgotten before they fail");
   t->getDuration("tick", c.tick, Presence::optional, milliseconds{10}, milliseconds{1000});
   if (c.tick * 2 >= c.observer.tilt_threshold) t->error("tick", "must be under half of tilt_threshold");
   t->finish();

@@ -159,7 +159,7 @@ void Engine::handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heart
       ingest_.count(IngestReject::unknown_node);
       return;
     }
-    observer_.addNode(hb.node_id, hb.region, now);
+    observer_.addNode(hb.node_id, hb.region, now, /*listed=*/false);
     pending_events_.push_back({"+node-added", hb.node_id, "first heartbeat, region " + hb.region});
   } else if (observer_.node(hb.node_id)->region != hb.region) {
     ingest_.count(IngestReject::wrong_region);

@@ -13,8 +13,8 @@ Observer::Observer(ObserverConfig config, SteadyTime now) : config_(std::move(co
   for (const RegionConfig& r : config_.regions) regions_.push_back(TrackedRegion{r, newRegion(now), {}});
 }
 
-void Observer::addNode(const std::string& id, const std::string& region, SteadyTime now) {
-  nodes_.emplace(id, TrackedNode{id, region, newNode(now)});
+void Observer::addNode(const std::string& id, const std::string& region, SteadyTime now, bool listed) {
+  nodes_.emplace(id, TrackedNode{id, region, newNode(now), listed});
   countNodes();
 }
 
@@ -103,11 +103,19 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
   }
   frozen_ = frozen;
   if (!frozen) {
-    for (auto& [id, n] : nodes_) {
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+      auto& [id, n] = *it;
+      const auto silent = now - n.state.last_heard;
+      if (!n.listed && silent > config_.node_retention) {
+        events.push_back({"-node-forgotten", id, "not listed, silent for " + ms(silent) + " (node_retention)"});
+        it = nodes_.erase(it);
+        continue;
+      }
       const NodeHealth before = onTick(n.state, now, config_.detection);
       if (const auto e = nodeEvent(before, n.state.health); !e.empty()) {
-        events.push_back({std::string(e), id, "silent for " + ms(now - n.state.last_heard)});
+        events.push_back({std::string(e), id, "silent for " + ms(silent)});
       }
+      ++it;
     }
   }
   countNodes();

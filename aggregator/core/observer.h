@@ -33,6 +33,9 @@ struct ObserverConfig {
   std::chrono::milliseconds tilt_period{10000};
   // Nothing is decided about any region this long after start (agents start, connect and send in turn).
   std::chrono::milliseconds startup_grace{5000};
+  // A node not listed in the config (accepted by an accept_any_node region) silent this long is forgotten,
+  // so a replaced fleet's old ids do not drag their region's healthy share down for ever.
+  std::chrono::milliseconds node_retention{600000};
 };
 
 // A named state change, in the same words in logs, metrics, the journal and halectl.
@@ -46,6 +49,7 @@ struct TrackedNode {
   std::string id;
   std::string region;
   NodeState state;
+  bool listed = true;  // named in the config (never forgotten)
 };
 
 struct TrackedRegion {
@@ -62,8 +66,8 @@ class Observer {
  public:
   Observer(ObserverConfig config, SteadyTime now);
 
-  // Adds a node to track (known from the config, or first heard of in a region that accepts any node).
-  void addNode(const std::string& id, const std::string& region, SteadyTime now);
+  // Adds a node to track: `listed` in the config, or first heard of in a region that accepts any node.
+  void addNode(const std::string& id, const std::string& region, SteadyTime now, bool listed = true);
   bool knowsNode(const std::string& id) const { return nodes_.count(id) != 0; }
   const TrackedNode* node(const std::string& id) const;
 

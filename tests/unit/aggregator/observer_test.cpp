@@ -1,0 +1,70 @@
+// The observer's bookkeeping of nodes, in simulated time.
+
+#include "observer.h"
+
+#include <gtest/gtest.h>
+
+namespace hale::aggregator {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+ObserverConfig config() {
+  ObserverConfig c;
+  c.detection.suspect_after = milliseconds{1500};
+  c.detection.miss_after = milliseconds{2500};
+  c.startup_grace = milliseconds{0};
+  c.node_retention = minutes{10};
+  RegionParams p;
+  p.min_healthy = 2;
+  p.min_healthy_share = 0.5;
+  c.regions = {{"eu", 1, p}, {"us", 2, p}};
+  return c;
+}
+
+// A fleet replaced in an accept_any_node region: the old node ids, never listed, are forgotten after the
+// retention instead of dragging the region's healthy share down for ever. Listed nodes are never forgotten.
+TEST(Observer, UnlistedNodesSilentPastTheRetentionAreForgottenListedOnesNever) {
+  const SteadyTime t0{seconds{1000}};
+  Observer o(config(), t0);
+  std::vector<Event> events;
+  o.addNode("us-1", "us", t0);  // listed
+  for (const char* id : {"eu-old-1", "eu-old-2", "eu-old-3"}) o.addNode(id, "eu", t0, /*listed=*/false);
+  const auto beat = [&](const std::vector<std::string>& ids, SteadyTime now) {
+    for (const std::string& id : ids) o.heartbeat(id, heartbeat::NodeStatus::healthy, now, events);
+    o.tick(now, events);
+  };
+  beat({"eu-old-1", "eu-old-2", "eu-old-3", "us-1"}, t0 + seconds{1});
+  // The old fleet goes; a new one comes, first heard from as any accept_any_node region's nodes are.
+  SteadyTime now = t0 + seconds{2};
+  for (const char* id : {"eu-new-1", "eu-new-2", "eu-new-3"}) o.addNode(id, "eu", now, /*listed=*/false);
+  for (; now < t0 + minutes{12}; now += seconds{1}) beat({"eu-new-1", "eu-new-2", "eu-new-3"}, now);
+  const TrackedRegion* eu = o.region("eu");
+  ASSERT_NE(eu, nullptr);
+  EXPECT_EQ(eu->counts.total, 3u);
+  EXPECT_EQ(eu->counts.healthy, 3u);
+  EXPECT_FALSE(o.knowsNode("eu-old-1"));
+  EXPECT_TRUE(o.knowsNode("us-1"));  // listed: silent for 12 minutes, failed, still known
+  int forgotten = 0;
+  for (const Event& e : events) forgotten += e.name == "-node-forgotten" ? 1 : 0;
+  EXPECT_EQ(forgotten, 3);
+}
+
+TEST(Observer, NothingIsForgottenBeforeTheRetention) {
+  const SteadyTime t0{seconds{1000}};
+  Observer o(config(), t0);
+  std::vector<Event> events;
+  o.addNode("eu-1", "eu", t0, /*listed=*/false);
+  o.addNode("eu-2", "eu", t0, /*listed=*/false);
+  o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t0, events);
+  for (SteadyTime now = t0; now < t0 + minutes{9}; now += seconds{1}) {
+    o.heartbeat("eu-2", heartbeat::NodeStatus::healthy, now, events);
+    o.tick(now, events);
+  }
+  EXPECT_TRUE(o.knowsNode("eu-1"));
+}
+
+}  // namespace
+}  // namespace hale::aggregator
