@@ -7,7 +7,9 @@
 //                       `max_age` old: key_attribute (default "pk") = key_value (default "hale-heartbeat")
 //   write_probe = true  also PutItem a probe item and read it back (consistent read)
 //   access_key_file / secret_key_file / session_token_file / profile: see common/aws_credentials.h
-// No answer is a transient error; an API error (missing table, denied) or a stale item is definitive.
+// No answer, throttling, a 5xx, unreadable credentials or an answer without what it must hold are transient
+// errors (subject to `fall`: DynamoDB's moment of trouble is not every node failing at once); an API error
+// (missing table, denied) or a stale item is definitive.
 
 #include <unistd.h>
 
@@ -38,11 +40,23 @@ struct Options {
 
 // NOLINTNEXTLINE(bugprone-exception-escape): the implicit move of nlohmann::json does not throw.
 struct ApiAnswer {
-  bool answered = false;  // an HTTP answer came back
-  bool ok = false;        // 200
+  bool answered = false;   // an HTTP answer came back
+  bool ok = false;         // 200
+  bool transient = false;  // not ok, but DynamoDB's passing trouble (throttling, 5xx), not an answer about us
   nlohmann::json body;
   std::string problem;  // for the check message
 };
+
+// DynamoDB's "slow down" codes: retry later, nothing is wrong with the table or with us.
+bool throttled(const std::string& code) {
+  return code == "ThrottlingException" || code == "ProvisionedThroughputExceededException" ||
+         code == "RequestLimitExceeded" || code == "TooManyRequestsException";
+}
+
+// What a not-ok answer means for this probe.
+CheckResult notOk(const ApiAnswer& a) {
+  return {!a.answered || a.transient ? Outcome::error : Outcome::fail, a.problem};
+}
 
 class DynamodbCheck final : public Check {
  public:
@@ -51,12 +65,14 @@ class DynamodbCheck final : public Check {
   CheckResult run(const CheckContext& ctx) noexcept override {
     try {
       auto creds = resolveAwsCredentials(o_.credentials);
-      if (!creds) return {Outcome::fail, creds.error().message};
+      if (!creds) return {Outcome::error, creds.error().message};  // our own file, read again next time
       if (o_.mode == "describe") {
         const ApiAnswer a = call(ctx, creds.value(), "DescribeTable", {{"TableName", o_.table}});
-        if (!a.answered) return {Outcome::error, a.problem};
-        if (!a.ok) return {Outcome::fail, a.problem};
-        const std::string status = a.body["Table"].value("TableStatus", "");
+        if (!a.ok) return notOk(a);
+        const auto table = a.body.find("Table");
+        if (table == a.body.end() || !table->is_object())
+          return {Outcome::error, "DescribeTable: the answer has no Table"};
+        const std::string status = table->value("TableStatus", "");
         if (status != "ACTIVE")
           return {Outcome::fail, "table " + o_.table + " is " + (status.empty() ? "in an unknown state" : status)};
       } else if (CheckResult r = checkItem(ctx, creds.value()); r.outcome != Outcome::pass) {
@@ -93,6 +109,7 @@ class DynamodbCheck final : public Check {
     a.body = nlohmann::json::parse(r.body, nullptr, false);
     if (!a.ok) {
       const AwsError e = parseAwsError(r.body);
+      a.transient = r.status >= 500 || r.status == 429 || throttled(e.code);
       a.problem = op + ": HTTP " + std::to_string(r.status) + (e.code.empty() ? "" : " " + e.code) +
                   (e.message.empty() ? "" : ": " + firstLine(e.message, 160));
     } else if (a.body.is_discarded()) {
@@ -107,8 +124,7 @@ class DynamodbCheck final : public Check {
                              {{"TableName", o_.table},
                               {"Key", {{o_.key_attribute, {{"S", o_.key_value}}}}},
                               {"ConsistentRead", false}});  // what this region's readers would see
-    if (!a.answered) return {Outcome::error, a.problem};
-    if (!a.ok) return {Outcome::fail, a.problem};
+    if (!a.ok) return notOk(a);
     if (!a.body.contains("Item")) return {Outcome::fail, "heartbeat item " + o_.key_value + " not found"};
     const auto& ts = a.body["Item"].value(o_.ts_attribute, nlohmann::json::object());
     if (!ts.contains("N")) return {Outcome::fail, "heartbeat item has no number attribute " + o_.ts_attribute};
@@ -128,13 +144,11 @@ class DynamodbCheck final : public Check {
     const ApiAnswer put =
         call(ctx, creds, "PutItem",
              {{"TableName", o_.table}, {"Item", {{o_.key_attribute, {{"S", key}}}, {"probe", {{"N", stamp}}}}}});
-    if (!put.answered) return {Outcome::error, put.problem};
-    if (!put.ok) return {Outcome::fail, put.problem};
+    if (!put.ok) return notOk(put);
     const ApiAnswer get =
         call(ctx, creds, "GetItem",
              {{"TableName", o_.table}, {"Key", {{o_.key_attribute, {{"S", key}}}}}, {"ConsistentRead", true}});
-    if (!get.answered) return {Outcome::error, get.problem};
-    if (!get.ok) return {Outcome::fail, get.problem};
+    if (!get.ok) return notOk(get);
     const std::string read_back =
         get.body.contains("Item") ? get.body["Item"].value("probe", nlohmann::json::object()).value("N", "") : "";
     if (read_back != stamp)

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "canned_http_server.h"
 #include "check_runner.h"
 #include "http_client.h"
 #include "moto_server.h"
@@ -85,6 +86,51 @@ TEST_F(DynamodbCheckTest, MissingTableFailsWithTheApiError) {
   EXPECT_OUTCOME(r, Outcome::fail);
   EXPECT_NE(r.result.message.find("DescribeTable: HTTP 400 ResourceNotFoundException"), std::string::npos)
       << r.result.message;
+}
+
+// Throttling and 5xx are DynamoDB's own trouble for a moment, not this node's: errors, subject to `fall`,
+// never a definitive failure of every node at once. An answer without what it must hold is an error too.
+TEST_F(DynamodbCheckTest, ThrottlingServerErrorsAndOddAnswersAreTransientNotDefinitive) {
+  hale::test::CannedHttpServer api;
+  const std::string endpoint = "http://127.0.0.1:" + std::to_string(api.port());
+  const struct {
+    int status;
+    std::string body;
+    std::string expect;
+  } cases[] = {
+      {400,
+       R"({"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds"})",
+       "DescribeTable: HTTP 400 ThrottlingException"},
+      {400,
+       R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow"})",
+       "ProvisionedThroughputExceededException"},
+      {500, R"({"__type":"com.amazon.coral.service#InternalFailure"})", "DescribeTable: HTTP 500"},
+      {503, "Service Unavailable", "DescribeTable: HTTP 503"},
+      {200, R"({"NotATable":{}})", "DescribeTable: the answer has no Table"},
+      {200, R"({"Table":"ACTIVE"})", "DescribeTable: the answer has no Table"},
+  };
+  for (const auto& c : cases) {
+    api.respond(c.status, c.body);
+    auto r = runCheck(conf("table = \"app\"\n", endpoint));
+    EXPECT_OUTCOME(r, Outcome::error);
+    EXPECT_NE(r.result.message.find(c.expect), std::string::npos) << r.result.message;
+  }
+  // A definitive API error stays one.
+  api.respond(400, R"({"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"no"})");
+  EXPECT_OUTCOME(runCheck(conf("table = \"app\"\n", endpoint)), Outcome::fail);
+}
+
+TEST_F(DynamodbCheckTest, CredentialsThatCannotBeReadAreAnErrorNotAFailure) {
+  // Read at every probe (rotated keys are picked up): a file gone for a moment is our trouble, not the
+  // table's.
+  const std::string ak = dir_->writeFile("ak-rotating", MotoServer::kAccessKey);
+  auto check = test::makeCheck("type = \"dynamodb\"\nregion = \"eu-west-1\"\nendpoint = \"" + moto_->endpoint() +
+                               "\"\naccess_key_file = \"" + ak + "\"\nsecret_key_file = \"" + secret_file_ +
+                               "\"\ntable = \"app\"\n");
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  ASSERT_EQ(::unlink(ak.c_str()), 0);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::error);
 }
 
 TEST_F(DynamodbCheckTest, SilentEndpointFailsAtTheTimeout) {
