@@ -356,8 +356,14 @@ void Engine::adoptShared(const CoordinationView& v) {
   if (v.state) {
     if (observer_.region(v.state->active_region) != nullptr) state_.active_region = v.state->active_region;
     state_.paused = v.state->paused;
-    state_.last_failover =
+    const auto last =
         v.state->last_failover_ms != 0 ? std::optional(fromUnixMillis(v.state->last_failover_ms)) : std::nullopt;
+    // A failover another aggregator finished is known by its wall time only; ours (the same within the
+    // moment between our end and its write) keeps its monotonic one.
+    const bool ours = last && state_.last_failover && *last - *state_.last_failover < std::chrono::seconds{5} &&
+                      *state_.last_failover - *last < std::chrono::seconds{5};
+    if (!ours) state_.last_failover_steady.reset();
+    state_.last_failover = last;
     state_.blocked_by_failed_plan = v.state->blocked_by_failed_plan;
   }
   const bool shared_running =
@@ -450,6 +456,21 @@ SharedState Engine::finalState(const PlanRecord& p, const std::string& outcome, 
   return s;
 }
 
+void Engine::noteHold(const std::string& held, std::vector<Event>& events) {
+  // Once when a hold starts (or its kind changes), once when it clears: never a line per tick. The
+  // minimum interval's countdown changes every tick, so holds compare by their reason up to "; clears in".
+  const auto kind = [](const std::string& r) { return r.substr(0, r.find("; clears in")); };
+  if (kind(held) == kind(hold_)) {
+    hold_ = held;
+    return;
+  }
+  if (!hold_.empty() && held.empty()) {
+    events.push_back({"-failover-held", state_.active_region, "no longer held (" + kind(hold_) + ")"});
+  }
+  if (!held.empty()) events.push_back({"+failover-held", state_.active_region, held});
+  hold_ = held;
+}
+
 Result<nlohmann::json> Engine::decideAndEnact(const std::optional<OperatorRequest>& request) {
   std::lock_guard serial(enact_mu_);
   std::optional<CoordinationView> shared;
@@ -496,8 +517,11 @@ void Engine::tickLoop() {
       if (shared) adoptShared(*shared);
       const Observations seen = seenNow(now, shared ? &*shared : nullptr);
       refreshState(state_, seen);
-      acts = (!shared || shared->leading) &&
-             decide(seen, state_, config_.policy, std::nullopt, now, clock_.wallNow()).acts();
+      if (!shared || shared->leading) {
+        const Decision d = decide(seen, state_, config_.policy, std::nullopt, now, clock_.wallNow());
+        acts = d.acts();
+        noteHold(d.held, events);
+      }
     }
     // Events reach the journal before the decision they lead to, and without the lock held, so ingest
     // never waits on the disk.
@@ -550,6 +574,7 @@ void Engine::executorLoop() {
       counters_.plans_done.fetch_add(1);
       state_.active_region = p.to;
       state_.last_failover = clock_.wallNow();
+      state_.last_failover_steady = clock_.steadyNow();
       if (coordinator_) finished_shared_ = id;
     } else if (outcome == "failed") {
       counters_.plans_failed.fetch_add(1);

@@ -80,6 +80,8 @@ class Engine {
   void adoptShared(const CoordinationView& v);
   void resumeSharedPlan(const CoordinationView& v);
   Coordinator::Standing standing();  // on the coordinator's thread
+  // Journals a failover hold when it starts, changes or clears (with mu_ held).
+  void noteHold(const std::string& held, std::vector<Event>& events);
   // How long a new leader still waits before running again a step another leadership started.
   std::chrono::milliseconds takeoverWait(const SharedPlan& plan, const CoordinationView& v) const;
   // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.
@@ -122,6 +124,7 @@ class Engine {
   static constexpr std::chrono::seconds kJournalUnfitFor{10};
   uint64_t journal_errors_seen_ = 0;
   SteadyTime journal_failed_at_{};
+  std::string hold_;  // the failover hold last journaled ("" none); written by the tick thread under mu_
   int64_t takeover_wait_logged_ = 0;  // the shared plan whose takeover wait was last logged
   int64_t finished_shared_ = 0;       // the last shared plan whose end was written to the store
   std::condition_variable plan_cv_;

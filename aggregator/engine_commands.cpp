@@ -79,6 +79,7 @@ nlohmann::json Engine::status() const {
           {"plan_running", state_.plan_running},
           {"awaiting_approval", state_.awaiting_approval},
           {"blocked_by_failed_plan", state_.blocked_by_failed_plan},
+          {"failover_held", hold_},  // what holds a failover the active region's state calls for ("" none)
           {"last_failover_ms", state_.last_failover ? toUnixMillis(*state_.last_failover) : 0},
           {"heartbeats_accepted", ingest_.accepted.load()},
           {"journal", config_.journal},

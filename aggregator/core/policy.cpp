@@ -32,6 +32,20 @@ Decision none(std::string reason) {
   return d;
 }
 
+// Not acting, though the failover would be decided but for `reason`.
+Decision held(std::string reason) {
+  Decision d = none(reason);
+  d.held = std::move(reason);
+  return d;
+}
+
+// How long since the last failover: on the monotonic clock when this process saw it, else the wall clock.
+std::optional<std::chrono::nanoseconds> sinceLastFailover(const PolicyState& state, SteadyTime now, WallTime wall_now) {
+  if (state.last_failover_steady) return now - *state.last_failover_steady;
+  if (state.last_failover) return wall_now - *state.last_failover;
+  return std::nullopt;
+}
+
 Decision act(Decision::Kind kind, const std::string& from, const std::string& to, std::string reason,
              const PolicyConfig& config) {
   Decision d;
@@ -55,7 +69,7 @@ const RegionSummary* bestTarget(const Observations& seen, const PolicyConfig& co
 }
 
 Decision operatorDecision(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
-                          const OperatorRequest& req, WallTime wall_now) {
+                          const OperatorRequest& req, SteadyTime now, WallTime wall_now) {
   const std::string to = req.kind == OperatorRequest::Kind::failback ? config.home_region : req.to;
   const auto kind = req.kind == OperatorRequest::Kind::failback ? Decision::Kind::failback : Decision::Kind::failover;
   if (state.plan_running) return none("refused: a plan is running");
@@ -68,8 +82,8 @@ Decision operatorDecision(const Observations& seen, const PolicyState& state, co
     if (target->verdict != Verdict::up) {
       return none("refused: target " + to + " is " + std::string(toString(target->verdict)) + " (use --force)");
     }
-    if (state.last_failover && wall_now - *state.last_failover < config.min_failover_interval) {
-      return none("refused: last failover " + human(wall_now - *state.last_failover) + " ago, minimum interval " +
+    if (const auto since = sinceLastFailover(state, now, wall_now); since && *since < config.min_failover_interval) {
+      return none("refused: last failover " + human(*since) + " ago, minimum interval " +
                   human(config.min_failover_interval) + " (use --force)");
     }
   }
@@ -100,28 +114,32 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
     if (seen.isolated && !request->force) return none("refused: fail static (every region silent; use --force)");
     if (seen.quorum_lost && !request->force)
       return none("refused: no quorum of observers (" + seen.quorum_detail + "; use --force)");
-    return operatorDecision(seen, state, config, *request, wall_now);
+    return operatorDecision(seen, state, config, *request, now, wall_now);
   }
   if (seen.tilt) return none("tilt: own loop stalled recently, not acting");
   if (seen.isolated) return none("fail static: every region silent at once, suspecting own isolation");
   if (seen.quorum_lost) return none("no quorum: " + seen.quorum_detail + ", not acting");
-  if (state.paused) return none("paused");
+  // A hold is named only when it holds something: the active region down and a target up.
+  const RegionSummary* active = find(seen, state.active_region);
+  const bool would_fail_over =
+      active != nullptr && active->verdict == Verdict::down && bestTarget(seen, config, active->name) != nullptr;
+  const auto hold = [&](std::string reason) { return would_fail_over ? held(std::move(reason)) : none(reason); };
+  if (state.paused) return hold("paused");
   if (state.plan_running) return none("a plan is running");
-  if (!state.awaiting_approval.empty()) return none("awaiting approval of plan " + state.awaiting_approval);
+  if (!state.awaiting_approval.empty()) return hold("awaiting approval of plan " + state.awaiting_approval);
   if (!state.blocked_by_failed_plan.empty()) {
-    return none("plan " + state.blocked_by_failed_plan + " failed; waiting for an operator (resume)");
+    return hold("plan " + state.blocked_by_failed_plan + " failed; waiting for an operator (resume)");
   }
 
-  const RegionSummary* active = find(seen, state.active_region);
   if (active == nullptr) return none("active region " + state.active_region + " is not configured");
 
   if (active->verdict == Verdict::down) {
     const RegionSummary* target = bestTarget(seen, config, active->name);
     if (target == nullptr) return none("active region " + active->name + " is down, but no region with a plan is up");
-    if (state.last_failover && wall_now - *state.last_failover < config.min_failover_interval) {
-      return none("active region " + active->name + " is down, but the last failover was " +
-                  human(wall_now - *state.last_failover) + " ago (minimum interval " +
-                  human(config.min_failover_interval) + ")");
+    if (const auto since = sinceLastFailover(state, now, wall_now); since && *since < config.min_failover_interval) {
+      return held("active region " + active->name + " is down, but the last failover was " + human(*since) +
+                  " ago (minimum interval " + human(config.min_failover_interval) + "; clears in " +
+                  human(config.min_failover_interval - *since) + ")");
     }
     if (config.dry_run && state.dry_run_decided == active->name + ">" + target->name) {
       return none("dry run: failover " + active->name + " to " + target->name + " already journaled");
@@ -149,7 +167,7 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
     }
     if (!hasPlan(config, active->name, config.home_region))
       return none("no plan from " + active->name + " back to " + config.home_region);
-    if (state.last_failover && wall_now - *state.last_failover < config.min_failover_interval) {
+    if (const auto since = sinceLastFailover(state, now, wall_now); since && *since < config.min_failover_interval) {
       return none("failback waits for the minimum interval since the last failover");
     }
     if (config.dry_run && state.dry_run_decided == active->name + ">" + config.home_region) {

@@ -45,6 +45,10 @@ struct PolicyState {
   std::string awaiting_approval;       // plan id, when a decision waits for `halectl approve`
   std::string blocked_by_failed_plan;  // plan id of a failed plan: automation waits for an operator
   std::optional<WallTime> last_failover;
+  // When this process saw the last failover complete, by the monotonic clock: the minimum interval is
+  // measured on it when known, so a wall clock stepped forward cannot shorten it (after a restart only the
+  // persisted wall time is known).
+  std::optional<SteadyTime> last_failover_steady;
   std::string dry_run_decided;  // "from>to" already journaled as a dry run; cleared when `from` is up
 };
 
@@ -73,6 +77,9 @@ struct Decision {
   bool forced = false;
   bool needs_approval = false;
   bool dry_run = false;
+  // Not acting although the active region is down and a target is up: what holds the failover (a pause,
+  // a pending approval, a failed plan, the minimum interval, with when it clears). Empty otherwise.
+  std::string held;
 
   bool acts() const { return kind != Kind::none; }
 };

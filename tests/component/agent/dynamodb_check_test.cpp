@@ -98,11 +98,9 @@ TEST_F(DynamodbCheckTest, ThrottlingServerErrorsAndOddAnswersAreTransientNotDefi
     std::string body;
     std::string expect;
   } cases[] = {
-      {400,
-       R"({"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds"})",
+      {400, R"({"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds"})",
        "DescribeTable: HTTP 400 ThrottlingException"},
-      {400,
-       R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow"})",
+      {400, R"({"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow"})",
        "ProvisionedThroughputExceededException"},
       {500, R"({"__type":"com.amazon.coral.service#InternalFailure"})", "DescribeTable: HTTP 500"},
       {503, "Service Unavailable", "DescribeTable: HTTP 503"},

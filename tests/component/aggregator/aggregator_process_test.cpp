@@ -91,7 +91,8 @@ TEST(AggregatorCrash, ResumesAfterAKillDuringEachStepAndRunsEveryStepOnce) {
 }
 
 std::string operatorConfig(const test::TempDir& dir, const std::string& guards) {
-  return "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n[guards]\nmin_failover_interval = \"0s\"\n" +
+  return "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = "
+         "\"1s\"\n[guards]\nmin_failover_interval = \"0s\"\n" +
          guards +
          "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\"]\ndown_after = \"500ms\"\nup_after = "
          "\"500ms\"\n"
@@ -194,6 +195,40 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "done"; }, milliseconds{5000}));
   EXPECT_EQ(lines(dir.path() + "/record"), std::vector<std::string>{"1.0 "});
   EXPECT_EQ(agg.halectl({"approve", "1"}).exit_code, 1);  // not awaiting any more
+  agg.kill();
+}
+
+// A failover held by a pause is journaled and logged once when the hold starts, once when it clears, and
+// the failover follows the resume.
+TEST(AggregatorHalectl, AHeldFailoverIsJournaledOnceWhenItStartsAndWhenItClears) {
+  test::TempDir dir("held");
+  AggregatorProcess agg(dir, operatorConfig(dir, ""));
+  agg.start();
+  test::FakeFleet nodes({agg.endpoint()});
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(
+      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
+              milliseconds{5000}));
+  ASSERT_EQ(agg.halectl({"pause"}).exit_code, 0);
+  nodes.setAlive({{"us-1", "us"}});  // eu goes silent
+  const auto count = [&](const std::string& event) {
+    const nlohmann::json j = agg.json({"journal", "--limit", "500"});
+    if (!j.is_array()) return -1;
+    int n = 0;
+    for (const auto& e : j) n += e.value("event", "") == event ? 1 : 0;
+    return n;
+  };
+  ASSERT_TRUE(waitFor([&] { return count("+failover-held") >= 1; }, milliseconds{5000})) << agg.log();
+  std::this_thread::sleep_for(milliseconds{2000});  // twenty ticks: still one entry
+  EXPECT_EQ(count("+failover-held"), 1);
+  EXPECT_EQ(count("-failover-held"), 0);
+  EXPECT_NE(agg.log().find("+failover-held eu: paused"), std::string::npos) << agg.log();
+  EXPECT_EQ(agg.json({"raw", "status"}).value("failover_held", ""), "paused");
+  EXPECT_TRUE(lines(dir.path() + "/record").empty());
+  ASSERT_EQ(agg.halectl({"resume"}).exit_code, 0);
+  ASSERT_TRUE(waitFor([&] { return count("-failover-held") == 1; }, milliseconds{5000})) << agg.log();
+  ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "done"; }, milliseconds{5000}));
+  EXPECT_EQ(count("+failover-held"), 1);
   agg.kill();
 }
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "policy_sim.h"
 
 namespace hale::aggregator {
@@ -269,6 +271,41 @@ TEST(Policy, PausedDoesNothing) {
   s.runUntil(60'000);
   EXPECT_TRUE(s.acted().empty());
   EXPECT_EQ(s.last().reason, "paused");
+}
+
+// A failover held by a pause, a pending approval, a failed plan or the minimum interval says so: `held`
+// names the hold (and when it clears) while the active region is down and a target is up, and only then.
+TEST(Policy, HoldsOfAFailoverAreNamedWhileTheActiveRegionIsDown) {
+  const auto heldBy = [](const std::function<void(Sim&)>& setup) {
+    Sim s;
+    setup(s);
+    s.runUntil(5'000);
+    EXPECT_TRUE(s.last().held.empty()) << "eu is up: nothing is held, whatever the state: " << s.last().held;
+    s.setRegion("eu", sim::diesAt(5'000));
+    s.runUntil(30'000);
+    EXPECT_TRUE(s.acted().empty());
+    return s.last().held;
+  };
+  EXPECT_EQ(heldBy([](Sim& s) { s.state.paused = true; }), "paused");
+  EXPECT_EQ(heldBy([](Sim& s) { s.state.awaiting_approval = "7"; }), "awaiting approval of plan 7");
+  EXPECT_NE(heldBy([](Sim& s) { s.state.blocked_by_failed_plan = "3"; }).find("plan 3 failed"), std::string::npos);
+  const std::string interval = heldBy(
+      [](Sim& s) { s.state.last_failover = WallTime{std::chrono::seconds{1'700'000'000}} - std::chrono::minutes{1}; });
+  EXPECT_NE(interval.find("minimum interval 10m"), std::string::npos) << interval;
+  EXPECT_NE(interval.find("clears in 510s"), std::string::npos) << interval;  // 10m - 1m - the 30 s simulated
+}
+
+// The cooldown is measured on the monotonic clock when this process saw the failover: a wall clock
+// stepped forward (NTP) does not shorten it.
+TEST(Policy, AWallClockSteppedForwardDoesNotShortenTheMinimumInterval) {
+  Sim s;
+  const WallTime wall0{std::chrono::seconds{1'700'000'000}};
+  s.state.last_failover = wall0 - std::chrono::hours{2};  // what the wall clock says, after a step of 2 h
+  s.state.last_failover_steady = SteadyTime{} + std::chrono::hours{100} - std::chrono::minutes{1};  // 1 min ago
+  s.setRegion("eu", sim::diesAt(5'000));
+  s.runUntil(30'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "minimum interval 10m");
 }
 
 TEST(Policy, ManualApprovalWaits) {
