@@ -229,11 +229,15 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
     t.get("from", p.from, Presence::required);
     t.get("to", p.to, Presence::required);
     t.get("steps", p.steps, Presence::required);
+    t.get("on_failure", p.on_failure);
     if (t.has("from") && !known(p.from)) t.error("from", "unknown region \"" + p.from + "\"");
     if (t.has("to") && !known(p.to)) t.error("to", "unknown region \"" + p.to + "\"");
     if (p.from == p.to && !p.from.empty()) t.error("to", "a plan must go to another region");
     for (const std::string& s : p.steps) {
       if (c.actions.count(s) == 0) t.error("steps", "no action named \"" + s + "\"");
+    }
+    for (const std::string& s : p.on_failure) {
+      if (c.actions.count(s) == 0) t.error("on_failure", "no action named \"" + s + "\"");
     }
     for (const PlanSetup& other : c.plans) {
       if (other.from == p.from && other.to == p.to) t.error("from", "a second plan from " + p.from + " to " + p.to);

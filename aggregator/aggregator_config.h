@@ -25,7 +25,8 @@ struct RegionSetup {
 struct PlanSetup {
   std::string from;
   std::string to;
-  std::vector<std::string> steps;  // action names, in order
+  std::vector<std::string> steps;       // action names, in order
+  std::vector<std::string> on_failure;  // actions run once each when the plan fails or is refused
 };
 
 struct AggregatorConfig {

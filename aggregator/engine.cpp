@@ -566,7 +566,11 @@ void Engine::executorLoop() {
                                          return finalState(p, outcome, now);
                                        });
     }
-    const std::string outcome = runner.run(p, cancel_, fence.get());
+    std::vector<std::string> on_failure;
+    for (const PlanSetup& ps : config_.plans) {
+      if (ps.from == p.from && ps.to == p.to) on_failure = ps.on_failure;
+    }
+    const std::string outcome = runner.run(p, cancel_, fence.get(), on_failure);
     std::lock_guard lock(mu_);
     executing_ = 0;
     if (outcome.empty()) return;  // stopping: the plan resumes at the next start

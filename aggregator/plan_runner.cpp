@@ -179,7 +179,42 @@ std::string PlanRunner::halt(const PlanRecord& plan, int step, const Error& why)
   return "held";
 }
 
-std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence) {
+std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence,
+                            const std::vector<std::string>& on_failure) {
+  const std::string outcome = runSteps(plan, cancel, fence);
+  if (outcome == "failed" && !on_failure.empty()) runOnFailure(plan, on_failure, cancel);
+  return outcome;
+}
+
+void PlanRunner::runOnFailure(const PlanRecord& plan, const std::vector<std::string>& names,
+                              const std::atomic<bool>& cancel) {
+  for (size_t i = 0; i < names.size() && !cancel.load(); ++i) {
+    const auto it = actions_.find(names[i]);
+    if (it == actions_.end()) continue;  // the config check names it
+    StepRecord step;
+    step.idx = static_cast<int>(i);
+    step.action = names[i];
+    ActionRequest req = request(plan, step, cancel);
+    req.request_id = std::to_string(plan.id) + ".failure." + std::to_string(i);
+    req.event = "failure";
+    req.reason = plan.kind + " " + plan.from + " -> " + plan.to + " failed (plan " + std::to_string(plan.id) +
+                 "; see halectl plans)";
+    req.deadline = clock_.steadyNow() + it->second.policy.timeout;
+    const ActionResult r = guarded([&] { return it->second.action->execute(req); });
+    const bool ok = r.status == ActionStatus::applied || r.status == ActionStatus::already_applied;
+    const std::string detail =
+        names[i] + ": " + std::string(toString(r.status)) + (r.detail.empty() ? "" : ": " + r.detail);
+    journaled(journal_.event({0, nowMs(), ok ? "+plan-on-failure" : "-plan-on-failure", plan.to, detail, plan.id}),
+              "+plan-on-failure " + detail);
+    if (ok) {
+      logInfo("+plan-on-failure", "plan " + std::to_string(plan.id) + ": " + detail);
+    } else {
+      logError("-plan-on-failure", "plan " + std::to_string(plan.id) + ": " + detail);
+    }
+  }
+}
+
+std::string PlanRunner::runSteps(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence) {
   // A fresh plan passes every step's gate before its first step acts: one that cannot promote does not
   // fence. A resumed plan has acted already; its remaining steps meet their gates as they run.
   const bool fresh = std::all_of(plan.steps.begin(), plan.steps.end(),

@@ -56,12 +56,17 @@ class PlanRunner {
   // Runs `plan` to its end; returns "done" or "failed" (also journaled as the plan's state), "" when
   // `cancel` stopped it (the plan stays running and resumes on the next start), and with a fence
   // "deposed" (journaled, the plan's local state too) or "held" (journaled; the plan stays running).
-  std::string run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence = nullptr);
+  // When the plan ends failed (a step failed, or a gate refused it), each `on_failure` action runs once,
+  // best effort, journaled (+plan-on-failure), with request id "<plan>.failure.<i>" and event "failure".
+  std::string run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence = nullptr,
+                  const std::vector<std::string>& on_failure = {});
 
  private:
   enum class StepEnd { done, failed, halted };
   // Every step's gate, before a fresh plan's first step; "" when all pass, else why the plan cannot run.
   std::string gates(const PlanRecord& plan, const std::atomic<bool>& cancel);
+  std::string runSteps(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence);
+  void runOnFailure(const PlanRecord& plan, const std::vector<std::string>& actions, const std::atomic<bool>& cancel);
   ActionRequest request(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel) const;
   StepEnd runStep(const PlanRecord& plan, const StepRecord& step, const std::atomic<bool>& cancel, StepFence* fence,
                   std::string& detail);

@@ -80,6 +80,13 @@ TEST(AggregatorConfig, CrossReferencesAreChecked) {
   EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\", \"fence\"]"))
                 .find("agg.toml:37: plan[0].steps: no action named \"fence\""),
             std::string::npos);
+  EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\"]\non_failure = [\"pager\"]"))
+                .find("plan[0].on_failure: no action named \"pager\""),
+            std::string::npos);
+  auto with_on_failure = parseAggregatorConfig(
+      replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\"]\non_failure = [\"hook\"]"), "agg.toml");
+  ASSERT_TRUE(with_on_failure) << with_on_failure.error().message;
+  EXPECT_EQ(with_on_failure.value().plans[0].on_failure, std::vector<std::string>{"hook"});
   EXPECT_NE(errorsOf(replaced(kValid, "to = \"us\"", "to = \"ap\"")).find("plan[0].to: unknown region \"ap\""),
             std::string::npos);
   EXPECT_NE(

@@ -109,10 +109,11 @@ class PlanRunnerTest : public ::testing::Test {
     EXPECT_TRUE(journal_->createPlan(p, {0, 1, "+decision", "", ""}).ok());
     return p;
   }
-  std::string run(const PlanRecord& p, std::chrono::milliseconds max_retry_after = std::chrono::seconds{60}) {
+  std::string run(const PlanRecord& p, std::chrono::milliseconds max_retry_after = std::chrono::seconds{60},
+                  const std::vector<std::string>& on_failure = {}) {
     std::atomic<bool> cancel{false};
     PlanRunner runner(*journal_, actions_, SystemClock::instance(), counters_, max_retry_after);
-    return runner.run(*journal_->plan(p.id).value(), cancel);
+    return runner.run(*journal_->plan(p.id).value(), cancel, nullptr, on_failure);
   }
   std::vector<std::string> eventNames(int64_t plan) {
     std::vector<std::string> out;
@@ -255,6 +256,20 @@ class Gated final : public Action {
  private:
   ActionStatus gate_;
 };
+
+// Somebody is told when a plan fails: its on_failure actions run once each, journaled; not when it succeeds.
+TEST_F(PlanRunnerTest, OnFailureActionsRunOnceWhenThePlanFailsAndNeverWhenItSucceeds) {
+  const PlanRecord ok = create({"one"});
+  EXPECT_EQ(run(ok, std::chrono::seconds{60}, {"two"}), "done");
+  EXPECT_EQ(lines(dir_.path() + "/record"), std::vector<std::string>{std::to_string(ok.id) + ".0 one"});
+
+  const PlanRecord bad = create({"broken", "one"});
+  EXPECT_EQ(run(bad, std::chrono::seconds{60}, {"two"}), "failed");
+  const auto recorded = lines(dir_.path() + "/record");
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[1], std::to_string(bad.id) + ".failure.0 two");  // "one" never ran
+  EXPECT_EQ(eventNames(bad.id).back(), "+plan-on-failure");
+}
 
 TEST_F(PlanRunnerTest, AGateThatRefusesStopsThePlanBeforeAnyStepActs) {
   auto promote = std::make_shared<Gated>(ActionStatus::permanent);
