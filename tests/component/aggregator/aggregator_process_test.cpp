@@ -232,6 +232,32 @@ TEST(AggregatorHalectl, AHeldFailoverIsJournaledOnceWhenItStartsAndWhenItClears)
   agg.kill();
 }
 
+TEST(AggregatorHalectl, AFailedPlanRunsItsOnFailureActionsOnce) {
+  test::TempDir dir("onfailure");
+  AggregatorProcess agg(dir,
+                        "[detection]\nstartup_grace = \"0s\"\n[guards]\nmin_failover_interval = \"0s\"\n"
+                        "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\"]\n"
+                        "[[region]]\nname = \"us\"\nnodes = [\"us-1\"]\n"
+                        "[[action]]\nname = \"tell\"\ntype = \"record\"\npath = \"" +
+                            dir.path() +
+                            "/record\"\nlabel = \"told\"\n"
+                            "[[action]]\nname = \"broken\"\ntype = \"record\"\npath = \"" +
+                            dir.path() +
+                            "/record\"\nfail = \"permanent\"\n"
+                            "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"broken\"]\non_failure = [\"tell\"]\n");
+  agg.start();
+  test::FakeFleet nodes({agg.endpoint()});
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1; }, milliseconds{5000}));
+  const CommandResult failover = agg.halectl({"failover", "--to", "us"});
+  ASSERT_EQ(failover.exit_code, 0) << failover.output;
+  ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "failed"; }, milliseconds{5000}));
+  ASSERT_TRUE(waitFor([&] { return !lines(dir.path() + "/record").empty(); }, milliseconds{5000}));
+  EXPECT_EQ(lines(dir.path() + "/record"), std::vector<std::string>{"1.failure.0 told"});
+  EXPECT_NE(agg.halectl({"journal"}).output.find("+plan-on-failure"), std::string::npos);
+  agg.kill();
+}
+
 TEST(AggregatorProcess, CheckConfig) {
   test::TempDir dir("aggcfg");
   const std::string bad = dir.writeFile(
