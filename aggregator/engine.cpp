@@ -599,6 +599,20 @@ Result<nlohmann::json> Engine::requestFailback(bool force) {
   return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failback, "", force});
 }
 
+std::string Engine::staleApproval(const std::string& kind, const std::string& from, const std::string& to,
+                                  const CoordinationView* shared) const {
+  // An approval is of the decision as it would be made now, not as it was made, maybe long ago.
+  if (from != state_.active_region) return "the active region is now " + state_.active_region + ", not " + from;
+  const Observations seen = seenNow(clock_.steadyNow(), shared);
+  for (const RegionSummary& r : seen.regions) {
+    if (kind == "failover" && r.name == from && r.verdict != Verdict::down)
+      return "region " + from + " is " + std::string(toString(r.verdict)) + " again: nothing to fail over";
+    if (r.name == to && r.verdict != Verdict::up)
+      return "target " + to + " is " + std::string(toString(r.verdict)) + " now";
+  }
+  return "";
+}
+
 Result<nlohmann::json> Engine::approve(int64_t plan_id) {
   if (coordinator_) {
     // The shared plan is approved where it lives, as it is there now (a decision seconds old is not yet in
@@ -611,6 +625,11 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
     const std::optional<SharedPlan>& shared = current.value().plan;
     if (!shared || shared->id != plan_id || shared->status != "awaiting_approval")
       return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
+    {
+      std::lock_guard lock(mu_);
+      if (const std::string stale = staleApproval(shared->kind, shared->from, shared->to, &v); !stale.empty())
+        return makeError("refused", "plan " + std::to_string(plan_id) + " is stale: " + stale);
+    }
     SharedPlan approved = *shared;
     approved.status = "running";
     if (auto r = coordinator_->updatePlan(v.epoch, approved, std::nullopt, current.value().plan_revision); !r)
@@ -629,6 +648,10 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
                      "plan " + std::to_string(plan_id) + " is " + plan.value()->state + ", not awaiting approval");
   }
   if (state_.plan_running) return makeError("refused", "another plan is running");
+  if (const std::string stale = staleApproval(plan.value()->kind, plan.value()->from, plan.value()->to, nullptr);
+      !stale.empty()) {
+    return makeError("refused", "plan " + std::to_string(plan_id) + " is stale: " + stale);
+  }
   if (auto r = journal_->setPlanState(plan_id, "running",
                                       {0, nowMs(), "+plan-approved", plan.value()->to, "approved by an operator"});
       !r) {

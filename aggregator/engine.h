@@ -80,6 +80,9 @@ class Engine {
   void adoptShared(const CoordinationView& v);
   void resumeSharedPlan(const CoordinationView& v);
   Coordinator::Standing standing();  // on the coordinator's thread
+  // Why a plan awaiting approval no longer matches what would be decided now ("" when it does), mu_ held.
+  std::string staleApproval(const std::string& kind, const std::string& from, const std::string& to,
+                            const CoordinationView* shared) const;
   // Journals a failover hold when it starts, changes or clears (with mu_ held).
   void noteHold(const std::string& held, std::vector<Event>& events);
   // How long a new leader still waits before running again a step another leadership started.

@@ -232,6 +232,33 @@ TEST(AggregatorHalectl, AHeldFailoverIsJournaledOnceWhenItStartsAndWhenItClears)
   agg.kill();
 }
 
+// An approval is of the decision as it would be made now: a plan decided while eu was down is refused once
+// eu is up again, however it waited.
+TEST(AggregatorHalectl, AStaleDecisionCannotBeApproved) {
+  test::TempDir dir("stale");
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
+  agg.start();
+  test::FakeFleet nodes({agg.endpoint()});
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(
+      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
+              milliseconds{5000}));
+  nodes.setAlive({{"us-1", "us"}});  // eu goes silent: a failover awaits approval
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return agg.json({"raw", "status"}).value("awaiting_approval", "") == "1";
+      },
+      milliseconds{5000}));
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});  // eu is back
+  ASSERT_TRUE(waitFor([&] { return agg.json({"regions"})[0].value("verdict", "") == "up"; }, milliseconds{5000}));
+  const CommandResult approved = agg.halectl({"approve", "1"});
+  EXPECT_EQ(approved.exit_code, 1) << approved.output;
+  EXPECT_NE(approved.output.find("plan 1 is stale: region eu is up again"), std::string::npos) << approved.output;
+  std::this_thread::sleep_for(milliseconds{500});
+  EXPECT_TRUE(lines(dir.path() + "/record").empty());
+  agg.kill();
+}
+
 TEST(AggregatorHalectl, AFailedPlanRunsItsOnFailureActionsOnce) {
   test::TempDir dir("onfailure");
   AggregatorProcess agg(dir,
