@@ -53,6 +53,8 @@ void readGuards(ConfigTable& root, AggregatorConfig& c) {
   p.auto_failback = failback == "auto";
   t->getDuration("failback_after", p.failback_after, Presence::optional, milliseconds{0}, std::chrono::hours{24 * 7});
   t->getDuration("max_retry_after", c.max_retry_after, Presence::optional, milliseconds{0}, std::chrono::hours{1});
+  t->getDuration("approval_timeout", p.approval_timeout, Presence::optional, milliseconds{1000},
+                 std::chrono::hours{24 * 7});
   t->finish();
 }
 

@@ -11,7 +11,8 @@ namespace hale::aggregator {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharedStep, action, state, bound_ms)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedPlan, id, epoch, created_ms, kind, from, to, reason, forced,
                                    operator_requested, status, steps)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SharedState, active_region, paused, last_failover_ms, blocked_by_failed_plan)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharedState, active_region, paused, last_failover_ms,
+                                                blocked_by_failed_plan, rejected)
 
 namespace {
 

@@ -79,6 +79,7 @@ struct SharedState {
   bool paused = false;
   int64_t last_failover_ms = 0;
   std::string blocked_by_failed_plan;
+  std::string rejected;  // "from>to" rejected by an operator for the current outage
 };
 
 struct CoordinationView {

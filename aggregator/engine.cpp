@@ -365,6 +365,7 @@ void Engine::adoptShared(const CoordinationView& v) {
     if (!ours) state_.last_failover_steady.reset();
     state_.last_failover = last;
     state_.blocked_by_failed_plan = v.state->blocked_by_failed_plan;
+    state_.rejected = v.state->rejected;
   }
   const bool shared_running =
       v.plan_unreadable || (v.plan && v.plan->status == "running" && v.plan->id != finished_shared_);
@@ -526,6 +527,7 @@ void Engine::tickLoop() {
     // Events reach the journal before the decision they lead to, and without the lock held, so ingest
     // never waits on the disk.
     publish(events);
+    expireStaleApproval(now, shared);
     if (shared) resumeSharedPlan(*shared);
     if (!acts) continue;
     if (auto r = decideAndEnact(std::nullopt); !r && r.error().code != "refused") {
@@ -662,6 +664,93 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
   plan_queue_.push_back(plan_id);
   plan_cv_.notify_all();
   return nlohmann::json{{"plan_id", plan_id}, {"state", "running"}};
+}
+
+Result<nlohmann::json> Engine::reject(int64_t plan_id) {
+  const std::string event_detail = "rejected by an operator: no failover for this outage";
+  if (coordinator_) {
+    const CoordinationView v = coordinator_->view();
+    if (!v.leading)
+      return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
+    auto current = coordinator_->readShared();
+    if (!current) return current.error();
+    const std::optional<SharedPlan>& shared = current.value().plan;
+    if (!shared || shared->id != plan_id || shared->status != "awaiting_approval")
+      return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
+    SharedPlan rejected = *shared;
+    rejected.status = "rejected";
+    SharedState s = current.value().state.value_or(SharedState{});
+    if (s.active_region.empty()) s.active_region = shared->from;
+    s.rejected = shared->from + ">" + shared->to;
+    if (auto r = coordinator_->updatePlan(v.epoch, rejected, s, current.value().plan_revision,
+                                          current.value().state_revision);
+        !r) {
+      return r.error();
+    }
+    journaled(journal_->setPlanState(plan_id, "rejected", {0, nowMs(), "-plan-rejected", shared->to, event_detail}),
+              "-plan-rejected");
+    std::lock_guard lock(mu_);
+    state_.rejected = s.rejected;
+    state_.awaiting_approval.clear();
+    return nlohmann::json{{"plan_id", plan_id}, {"state", "rejected"}};
+  }
+  std::lock_guard lock(mu_);
+  auto plan = journal_->plan(plan_id);
+  if (!plan) return plan.error();
+  if (!plan.value()) return makeError("not_found", "no plan " + std::to_string(plan_id));
+  if (plan.value()->state != "awaiting_approval") {
+    return makeError("refused",
+                     "plan " + std::to_string(plan_id) + " is " + plan.value()->state + ", not awaiting approval");
+  }
+  if (auto r =
+          journal_->setPlanState(plan_id, "rejected", {0, nowMs(), "-plan-rejected", plan.value()->to, event_detail});
+      !r) {
+    return r.error();
+  }
+  state_.awaiting_approval.clear();
+  state_.rejected = plan.value()->from + ">" + plan.value()->to;
+  return nlohmann::json{{"plan_id", plan_id}, {"state", "rejected"}};
+}
+
+void Engine::expireStaleApproval(SteadyTime now, const std::optional<CoordinationView>& shared) {
+  std::string id;
+  {
+    std::lock_guard lock(mu_);
+    if (state_.awaiting_approval.empty()) {
+      awaiting_.clear();
+      return;
+    }
+    if (awaiting_ != state_.awaiting_approval) {  // first seen now, by our clock
+      awaiting_ = state_.awaiting_approval;
+      awaiting_since_ = now;
+      return;
+    }
+    if (now - awaiting_since_ <= config_.policy.approval_timeout) return;
+    if (shared && !shared->leading) return;  // the leader expires it
+    id = awaiting_;
+  }
+  const int64_t plan_id = std::stoll(id);
+  const std::string detail = "not approved within approval_timeout (" +
+                             std::to_string(config_.policy.approval_timeout.count() / 1000) +
+                             "s); decided again if still called for";
+  if (shared) {
+    auto current = coordinator_->readShared();
+    if (!current || !current.value().plan || current.value().plan->id != plan_id ||
+        current.value().plan->status != "awaiting_approval") {
+      return;  // changed meanwhile, or etcd cannot tell: next tick
+    }
+    SharedPlan expired = *current.value().plan;
+    expired.status = "expired";
+    if (auto r = coordinator_->updatePlan(shared->epoch, expired, std::nullopt, current.value().plan_revision); !r) {
+      logWarn("-plan-expire-failed", r.error().message);
+      return;
+    }
+  }
+  journaled(journal_->setPlanState(plan_id, "expired", {0, nowMs(), "-plan-expired", "", detail}), "-plan-expired");
+  logWarn("-plan-expired", "plan " + id + ": " + detail);
+  std::lock_guard lock(mu_);
+  if (state_.awaiting_approval == id) state_.awaiting_approval.clear();
+  awaiting_.clear();
 }
 
 Result<nlohmann::json> Engine::setPaused(bool paused) {

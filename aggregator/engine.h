@@ -61,6 +61,8 @@ class Engine {
   Result<nlohmann::json> requestFailback(bool force);
   Result<nlohmann::json> approve(int64_t plan_id);
   Result<nlohmann::json> setPaused(bool paused);
+  // Refuses a plan awaiting approval: no failover between those regions for this outage.
+  Result<nlohmann::json> reject(int64_t plan_id);
   // With etcd: the coordination view (for halectl and /metrics); nullopt without.
   std::optional<CoordinationView> coordination() const;
 
@@ -127,6 +129,10 @@ class Engine {
   static constexpr std::chrono::seconds kJournalUnfitFor{10};
   uint64_t journal_errors_seen_ = 0;
   SteadyTime journal_failed_at_{};
+  // A decision awaiting approval expires after approval_timeout (tick thread).
+  void expireStaleApproval(SteadyTime now, const std::optional<CoordinationView>& shared);
+  std::string awaiting_;  // the awaiting plan id first seen at awaiting_since_, by our clock (under mu_)
+  SteadyTime awaiting_since_{};
   std::string hold_;  // the failover hold last journaled ("" none); written by the tick thread under mu_
   int64_t takeover_wait_logged_ = 0;  // the shared plan whose takeover wait was last logged
   int64_t finished_shared_ = 0;       // the last shared plan whose end was written to the store

@@ -79,6 +79,7 @@ nlohmann::json Engine::status() const {
           {"plan_running", state_.plan_running},
           {"awaiting_approval", state_.awaiting_approval},
           {"blocked_by_failed_plan", state_.blocked_by_failed_plan},
+          {"rejected", state_.rejected},
           {"failover_held", hold_},  // what holds a failover the active region's state calls for ("" none)
           {"last_failover_ms", state_.last_failover ? toUnixMillis(*state_.last_failover) : 0},
           {"heartbeats_accepted", ingest_.accepted.load()},
@@ -217,6 +218,12 @@ void Engine::registerCommands() {
     if (!a.contains("id") || !a["id"].is_number_unsigned()) return makeError("bad_args", "\"id\" is the plan id");
     return approve(a["id"].get<int64_t>());
   });
+  s.addCommand("reject", "refuse a plan awaiting approval (no failover for this outage); args: {id}",
+               [this](Args a) -> Result<nlohmann::json> {
+                 if (!a.contains("id") || !a["id"].is_number_unsigned())
+                   return makeError("bad_args", "\"id\" is the plan id");
+                 return reject(a["id"].get<int64_t>());
+               });
   s.addCommand("pause", "stop automatic decisions (observing goes on)", [this](Args) { return setPaused(true); });
   s.addCommand("resume", "resume automatic decisions; acknowledges a failed plan",
                [this](Args) { return setPaused(false); });

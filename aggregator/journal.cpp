@@ -230,7 +230,8 @@ Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
 Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
-  const bool final = state == "done" || state == "failed" || state == "deposed";
+  const bool final =
+      state == "done" || state == "failed" || state == "deposed" || state == "rejected" || state == "expired";
   Stmt s(db_, "UPDATE plans SET state = ?, finished_ms = CASE WHEN ? THEN ? ELSE finished_ms END WHERE id = ?");
   s.bind(1, state).bind(2, int64_t{final}).bind(3, e.ts_ms).bind(4, plan_id);
   if (s.step() != SQLITE_DONE) return s.error();

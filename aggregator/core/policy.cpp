@@ -144,6 +144,10 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
     if (config.dry_run && state.dry_run_decided == active->name + ">" + target->name) {
       return none("dry run: failover " + active->name + " to " + target->name + " already journaled");
     }
+    if (state.rejected == active->name + ">" + target->name) {
+      return held("failover " + active->name + " -> " + target->name +
+                  " rejected by an operator for this outage (until " + active->name + " is up again)");
+    }
     const std::string why = active->quorum.empty() ? "below its minimum for " + human(now - active->below_since) +
                                                          " (" + std::to_string(active->healthy) + "/" +
                                                          std::to_string(active->total) + " nodes healthy)"
@@ -180,10 +184,12 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
 }
 
 void refreshState(PolicyState& state, const Observations& seen) {
-  if (state.dry_run_decided.empty()) return;
-  const std::string from = state.dry_run_decided.substr(0, state.dry_run_decided.find('>'));
-  const RegionSummary* r = find(seen, from);
-  if (r != nullptr && r->verdict == Verdict::up) state.dry_run_decided.clear();
+  // A dry run's journaled decision and an operator's rejection last for one outage of their source region.
+  for (std::string* outage : {&state.dry_run_decided, &state.rejected}) {
+    if (outage->empty()) continue;
+    const RegionSummary* r = find(seen, outage->substr(0, outage->find('>')));
+    if (r != nullptr && r->verdict == Verdict::up) outage->clear();
+  }
 }
 
 }  // namespace hale::aggregator

@@ -33,6 +33,8 @@ struct PolicyConfig {
   std::chrono::milliseconds min_failover_interval{std::chrono::minutes{10}};
   bool auto_failback = false;
   std::chrono::milliseconds failback_after{std::chrono::minutes{10}};
+  // A decision awaiting approval longer than this expires (decided again if still called for).
+  std::chrono::milliseconds approval_timeout{std::chrono::minutes{10}};
   // Pairs (from, to) that have a plan; a region without a plan from the active one is never a target.
   std::vector<std::pair<std::string, std::string>> plans;
 };
@@ -50,6 +52,7 @@ struct PolicyState {
   // persisted wall time is known).
   std::optional<SteadyTime> last_failover_steady;
   std::string dry_run_decided;  // "from>to" already journaled as a dry run; cleared when `from` is up
+  std::string rejected;         // "from>to" an operator rejected for this outage; cleared when `from` is up
 };
 
 struct OperatorRequest {
@@ -89,8 +92,8 @@ std::string_view toString(Decision::Kind k);
 Decision decide(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
                 const std::optional<OperatorRequest>& request, SteadyTime now, WallTime wall_now);
 
-// Per-tick upkeep of the state: a dry-run decision is forgotten once the region it failed away from is
-// up again, so a later outage is journaled again.
+// Per-tick upkeep of the state: a dry-run decision, and an operator's rejection, are forgotten once the
+// region it failed away from is up again, so a later outage is decided (and journaled) again.
 void refreshState(PolicyState& state, const Observations& seen);
 
 }  // namespace hale::aggregator

@@ -1,4 +1,4 @@
-// halectl regions / nodes / journal / plans / failover / failback / approve / pause / resume: the
+// halectl regions / nodes / journal / plans / failover / failback / approve / reject / pause / resume: the
 // regional hale-aggregator.
 
 #include <algorithm>
@@ -214,6 +214,22 @@ int aggregatorApprove(const Context& ctx) {
   }
   return callAndPrint(ctx, "approve", {{"id", id.value()}}, [](const nlohmann::json& r) {
     std::cout << "plan " << r.value("plan_id", 0) << " approved and running\n";
+  });
+}
+
+int aggregatorReject(const Context& ctx) {
+  if (ctx.args.positional().size() != 2) {
+    std::cerr << "halectl: reject needs the plan id (halectl plans lists them)\n";
+    return kExitUsage;
+  }
+  auto id = positiveNumber(ctx.args.positional()[1], "the plan id");
+  if (!id) {
+    std::cerr << "halectl: " << id.error().message << "\n";
+    return kExitUsage;
+  }
+  return callAndPrint(ctx, "reject", {{"id", id.value()}}, [](const nlohmann::json& r) {
+    std::cout << "plan " << r.value("plan_id", 0)
+              << " rejected: no failover between those regions until the failed region is up again\n";
   });
 }
 

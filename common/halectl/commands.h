@@ -43,6 +43,7 @@ int aggregatorPlans(const Context& ctx);
 int aggregatorFailover(const Context& ctx);
 int aggregatorFailback(const Context& ctx);
 int aggregatorApprove(const Context& ctx);
+int aggregatorReject(const Context& ctx);
 int aggregatorPause(const Context& ctx);
 int aggregatorResume(const Context& ctx);
 // Any daemon (raw.cpp).

@@ -33,6 +33,8 @@ constexpr Command kCommands[] = {
     {"failback", "[--force]", "return to the home region", hale::cli::kAggregatorSocket, hale::cli::aggregatorFailback},
     {"approve", "<plan-id>", "run a plan that awaits approval", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorApprove},
+    {"reject", "<plan-id>", "refuse a plan that awaits approval (no failover for this outage)",
+     hale::cli::kAggregatorSocket, hale::cli::aggregatorReject},
     {"pause", "", "stop automatic failover decisions (observing goes on)", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorPause},
     {"resume", "", "resume automatic decisions; acknowledges a failed plan", hale::cli::kAggregatorSocket,

@@ -259,6 +259,65 @@ TEST(AggregatorHalectl, AStaleDecisionCannotBeApproved) {
   agg.kill();
 }
 
+TEST(AggregatorHalectl, ARejectedPlanNeverRunsAndHoldsTheFailoverForThisOutage) {
+  test::TempDir dir("reject");
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
+  agg.start();
+  test::FakeFleet nodes({agg.endpoint()});
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(
+      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
+              milliseconds{5000}));
+  nodes.setAlive({{"us-1", "us"}});
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return agg.json({"raw", "status"}).value("awaiting_approval", "") == "1";
+      },
+      milliseconds{5000}));
+  const CommandResult rejected = agg.halectl({"reject", "1"});
+  ASSERT_EQ(rejected.exit_code, 0) << rejected.output;
+  EXPECT_NE(rejected.output.find("plan 1 rejected"), std::string::npos) << rejected.output;
+  std::this_thread::sleep_for(milliseconds{1500});  // eu still down: nothing is decided again
+  const nlohmann::json plans = agg.json({"plans"});
+  ASSERT_TRUE(plans.is_array());
+  EXPECT_EQ(plans.size(), 1u) << plans.dump();
+  EXPECT_EQ(plans[0].value("state", ""), "rejected");
+  const nlohmann::json status = agg.json({"raw", "status"});
+  EXPECT_EQ(status.value("rejected", ""), "eu>us");
+  EXPECT_NE(status.value("failover_held", "").find("rejected by an operator"), std::string::npos) << status.dump();
+  EXPECT_EQ(agg.halectl({"approve", "1"}).exit_code, 1);
+  EXPECT_EQ(agg.halectl({"reject", "1"}).exit_code, 1);
+  EXPECT_TRUE(lines(dir.path() + "/record").empty());
+  // eu back: the rejection ends with the outage.
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(waitFor([&] { return agg.json({"raw", "status"}).value("rejected", "x").empty(); }, milliseconds{5000}));
+  agg.kill();
+}
+
+TEST(AggregatorHalectl, ADecisionNotApprovedInTimeExpiresAndIsDecidedAgain) {
+  test::TempDir dir("expire");
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\napproval_timeout = \"1s\"\n"));
+  agg.start();
+  test::FakeFleet nodes({agg.endpoint()});
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(
+      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
+              milliseconds{5000}));
+  nodes.setAlive({{"us-1", "us"}});
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return agg.json({"raw", "status"}).value("awaiting_approval", "") == "2";
+      },
+      milliseconds{8000}))
+      << agg.halectl({"plans"}).output;
+  const nlohmann::json plans = agg.json({"plans"});
+  ASSERT_TRUE(plans.is_array() && plans.size() >= 2) << plans.dump();
+  EXPECT_EQ(plans[plans.size() - 1].value("state", ""), "expired") << plans.dump();  // oldest last
+  EXPECT_NE(agg.halectl({"journal"}).output.find("-plan-expired"), std::string::npos);
+  EXPECT_TRUE(lines(dir.path() + "/record").empty());
+  agg.kill();
+}
+
 TEST(AggregatorHalectl, AFailedPlanRunsItsOnFailureActionsOnce) {
   test::TempDir dir("onfailure");
   AggregatorProcess agg(dir,

@@ -412,6 +412,22 @@ TEST_F(Coordination, ManualApprovalIsGivenToTheLeaderAndRunsOnce) {
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
+TEST_F(Coordination, ARejectionIsSharedAndNoAggregatorDecidesThatFailoverAgainThisOutage) {
+  start(milliseconds{200}, milliseconds{5000}, "approval = \"manual\"\n");
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor([&] { return group_.planState("awaiting_approval"); }, milliseconds{15000}));
+  const int l = group_.leader();
+  ASSERT_GE(l, 0);
+  const test::CommandResult rejected = aggs_[static_cast<size_t>(l)]->halectl({"reject", "1"});
+  ASSERT_EQ(rejected.exit_code, 0) << rejected.output;
+  const size_t follower = static_cast<size_t>((l + 1) % 3);
+  ASSERT_TRUE(waitFor([&] { return group_.status(follower).value("rejected", "") == "eu>us"; }, milliseconds{5000}));
+  std::this_thread::sleep_for(milliseconds{2000});
+  for (size_t i = 0; i < aggs_.size(); ++i)
+    EXPECT_EQ(group_.count(i, "+decision"), i == static_cast<size_t>(l) ? 1 : 0);
+  EXPECT_TRUE(recorded().empty());
+}
+
 TEST_F(Coordination, EtcdLostMidPlanHoldsThePlanAndItFinishesOnceWhenEtcdReturns) {
   start(milliseconds{1500});
   fleet_->killRegion("eu");

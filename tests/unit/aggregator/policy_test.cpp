@@ -308,6 +308,26 @@ TEST(Policy, AWallClockSteppedForwardDoesNotShortenTheMinimumInterval) {
   expectReason(s.last(), "minimum interval 10m");
 }
 
+// An operator's rejection holds that failover for the rest of the outage; the next outage is decided anew.
+TEST(Policy, ARejectedFailoverIsHeldForThisOutageOnly) {
+  Sim s;
+  s.policy.manual_approval = true;
+  s.setRegion("eu", sim::silentBetween(5'000, 30'000));
+  s.runUntil(20'000);
+  ASSERT_EQ(s.acted().size(), 1u);  // the decision awaiting approval
+  s.state.awaiting_approval.clear();  // the operator rejects it, as the engine applies `halectl reject`
+  s.state.rejected = "eu>us";
+  s.runUntil(29'000);
+  EXPECT_EQ(s.acted().size(), 1u);  // not decided again during this outage
+  EXPECT_NE(s.last().held.find("rejected by an operator"), std::string::npos) << s.last().held;
+  s.runUntil(45'000);  // eu back and up: the rejection is over
+  EXPECT_TRUE(s.state.rejected.empty());
+  s.setRegion("eu", sim::diesAt(50'000));
+  s.runUntil(70'000);
+  ASSERT_EQ(s.acted().size(), 2u);  // the next outage is decided again
+  EXPECT_EQ(s.acted()[1].to, "us");
+}
+
 TEST(Policy, ManualApprovalWaits) {
   Sim s;
   s.policy.manual_approval = true;
