@@ -615,18 +615,26 @@ std::string Engine::staleApproval(const std::string& kind, const std::string& fr
   return "";
 }
 
+Result<Coordinator::SharedRead> Engine::sharedAwaiting(const CoordinationView& v, int64_t plan_id) {
+  // Approving or rejecting is the leader's, on the shared plan as it is now (a decision seconds old is
+  // not yet in our last round's view).
+  if (!v.leading) return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
+  auto current = coordinator_->readShared();
+  if (!current) return current.error();
+  const std::optional<SharedPlan>& shared = current.value().plan;
+  if (!shared || shared->id != plan_id || shared->status != "awaiting_approval")
+    return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
+  return current;
+}
+
 Result<nlohmann::json> Engine::approve(int64_t plan_id) {
   if (coordinator_) {
     // The shared plan is approved where it lives, as it is there now (a decision seconds old is not yet in
     // our last round's view); whoever leads then runs it (the takeover path).
     const CoordinationView v = coordinator_->view();
-    if (!v.leading)
-      return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
-    auto current = coordinator_->readShared();
+    auto current = sharedAwaiting(v, plan_id);
     if (!current) return current.error();
     const std::optional<SharedPlan>& shared = current.value().plan;
-    if (!shared || shared->id != plan_id || shared->status != "awaiting_approval")
-      return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
     {
       std::lock_guard lock(mu_);
       if (const std::string stale = staleApproval(shared->kind, shared->from, shared->to, &v); !stale.empty())
@@ -670,13 +678,9 @@ Result<nlohmann::json> Engine::reject(int64_t plan_id) {
   const std::string event_detail = "rejected by an operator: no failover for this outage";
   if (coordinator_) {
     const CoordinationView v = coordinator_->view();
-    if (!v.leading)
-      return makeError("refused", "not the leader" + (v.leader.empty() ? "" : ": " + v.leader + " leads"));
-    auto current = coordinator_->readShared();
+    auto current = sharedAwaiting(v, plan_id);
     if (!current) return current.error();
     const std::optional<SharedPlan>& shared = current.value().plan;
-    if (!shared || shared->id != plan_id || shared->status != "awaiting_approval")
-      return makeError("refused", "plan " + std::to_string(plan_id) + " is not the shared plan awaiting approval");
     SharedPlan rejected = *shared;
     rejected.status = "rejected";
     SharedState s = current.value().state.value_or(SharedState{});

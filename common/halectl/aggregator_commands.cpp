@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <optional>
 
 #include "commands.h"
 #include "table.h"
@@ -202,32 +203,36 @@ int aggregatorFailback(const Context& ctx) {
   });
 }
 
-int aggregatorApprove(const Context& ctx) {
+namespace {
+
+// The plan id of `halectl <verb> ID`; nullopt (the usage error printed) when there is none.
+std::optional<uint64_t> planIdArgument(const Context& ctx, const char* verb) {
   if (ctx.args.positional().size() != 2) {
-    std::cerr << "halectl: approve needs the plan id (halectl plans lists them)\n";
-    return kExitUsage;
+    std::cerr << "halectl: " << verb << " needs the plan id (halectl plans lists them)\n";
+    return std::nullopt;
   }
   auto id = positiveNumber(ctx.args.positional()[1], "the plan id");
   if (!id) {
     std::cerr << "halectl: " << id.error().message << "\n";
-    return kExitUsage;
+    return std::nullopt;
   }
-  return callAndPrint(ctx, "approve", {{"id", id.value()}}, [](const nlohmann::json& r) {
+  return id.value();
+}
+
+}  // namespace
+
+int aggregatorApprove(const Context& ctx) {
+  const auto id = planIdArgument(ctx, "approve");
+  if (!id) return kExitUsage;
+  return callAndPrint(ctx, "approve", {{"id", *id}}, [](const nlohmann::json& r) {
     std::cout << "plan " << r.value("plan_id", 0) << " approved and running\n";
   });
 }
 
 int aggregatorReject(const Context& ctx) {
-  if (ctx.args.positional().size() != 2) {
-    std::cerr << "halectl: reject needs the plan id (halectl plans lists them)\n";
-    return kExitUsage;
-  }
-  auto id = positiveNumber(ctx.args.positional()[1], "the plan id");
-  if (!id) {
-    std::cerr << "halectl: " << id.error().message << "\n";
-    return kExitUsage;
-  }
-  return callAndPrint(ctx, "reject", {{"id", id.value()}}, [](const nlohmann::json& r) {
+  const auto id = planIdArgument(ctx, "reject");
+  if (!id) return kExitUsage;
+  return callAndPrint(ctx, "reject", {{"id", *id}}, [](const nlohmann::json& r) {
     std::cout << "plan " << r.value("plan_id", 0)
               << " rejected: no failover between those regions until the failed region is up again\n";
   });

@@ -6,6 +6,21 @@
 #include "ports.h"
 
 namespace hale::test {
+namespace {
+
+// etcd at `client` says it is healthy within 30 s, and its process still runs.
+bool becameHealthy(ChildProcess& process, const std::string& client) {
+  const bool ready = waitFor(
+      [&] {
+        if (!process.running()) return true;
+        const HttpResponse r = httpPerform({.url = client + "/health", .timeout = std::chrono::milliseconds{500}});
+        return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;
+      },
+      std::chrono::seconds{30}, std::chrono::milliseconds{50});
+  return ready && process.running();
+}
+
+}  // namespace
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -49,14 +64,7 @@ void EtcdServer::start() {
                  "warn"},
         .log_path = dir_.path() + "/etcd.log",
     });
-    const bool ready = waitFor(
-        [&] {
-          if (!process_->running()) return true;
-          const HttpResponse r = httpPerform({.url = client + "/health", .timeout = milliseconds{500}});
-          return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;
-        },
-        seconds{30}, milliseconds{50});
-    if (ready && process_->running()) return;
+    if (becameHealthy(*process_, client)) return;
     const std::string log = process_->logTail();
     process_.reset();
     if (attempt >= 2 || log.find("address already in use") == std::string::npos) {
@@ -107,15 +115,7 @@ void EtcdCluster::spawn(size_t i) {
 }
 
 void EtcdCluster::waitHealthy(size_t i) {
-  const std::string client = endpoint(static_cast<int>(i));
-  const bool ready = waitFor(
-      [&] {
-        if (!members_[i].process->running()) return true;
-        const HttpResponse r = httpPerform({.url = client + "/health", .timeout = milliseconds{500}});
-        return r.status == 200 && r.body.find("\"health\":\"true\"") != std::string::npos;
-      },
-      seconds{30}, milliseconds{50});
-  if (!ready || !members_[i].process->running()) {
+  if (!becameHealthy(*members_[i].process, endpoint(static_cast<int>(i)))) {
     throw std::runtime_error("etcd member m" + std::to_string(i) + " did not start:\n" +
                              members_[i].process->logTail());
   }

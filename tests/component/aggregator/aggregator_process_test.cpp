@@ -104,6 +104,21 @@ std::string operatorConfig(const test::TempDir& dir, const std::string& guards) 
          "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"mark\"]\n";
 }
 
+// Both regions' single nodes heard healthy (5 s bound).
+bool bothRegionsHealthy(const AggregatorProcess& agg) {
+  return waitFor(
+      [&] {
+        const nlohmann::json r = agg.json({"regions"});
+        return r.is_array() && r.size() == 2 && r[0]["healthy"] == 1 && r[1]["healthy"] == 1;
+      },
+      milliseconds{5000});
+}
+
+// Plan `id` awaits approval, within `within`.
+bool awaitsApproval(const AggregatorProcess& agg, const std::string& id, milliseconds within) {
+  return waitFor([&] { return agg.json({"raw", "status"}).value("awaiting_approval", "") == id; }, within);
+}
+
 TEST(AggregatorHalectl, CommandsAndExitCodes) {
   test::TempDir dir("halectl");
   AggregatorProcess agg(dir, operatorConfig(dir, ""));
@@ -175,9 +190,7 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
-  ASSERT_TRUE(
-      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
-              milliseconds{5000}));
+  ASSERT_TRUE(bothRegionsHealthy(agg));
   nodes.setAlive({{"us-1", "us"}});  // eu goes silent
   ASSERT_TRUE(waitFor(
       [&] {
@@ -206,9 +219,7 @@ TEST(AggregatorHalectl, AHeldFailoverIsJournaledOnceWhenItStartsAndWhenItClears)
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
-  ASSERT_TRUE(
-      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
-              milliseconds{5000}));
+  ASSERT_TRUE(bothRegionsHealthy(agg));
   ASSERT_EQ(agg.halectl({"pause"}).exit_code, 0);
   nodes.setAlive({{"us-1", "us"}});  // eu goes silent
   const auto count = [&](const std::string& event) {
@@ -240,15 +251,9 @@ TEST(AggregatorHalectl, AStaleDecisionCannotBeApproved) {
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
-  ASSERT_TRUE(
-      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
-              milliseconds{5000}));
+  ASSERT_TRUE(bothRegionsHealthy(agg));
   nodes.setAlive({{"us-1", "us"}});  // eu goes silent: a failover awaits approval
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return agg.json({"raw", "status"}).value("awaiting_approval", "") == "1";
-      },
-      milliseconds{5000}));
+  ASSERT_TRUE(awaitsApproval(agg, "1", milliseconds{5000}));
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});  // eu is back
   ASSERT_TRUE(waitFor([&] { return agg.json({"regions"})[0].value("verdict", "") == "up"; }, milliseconds{5000}));
   const CommandResult approved = agg.halectl({"approve", "1"});
@@ -265,15 +270,9 @@ TEST(AggregatorHalectl, ARejectedPlanNeverRunsAndHoldsTheFailoverForThisOutage) 
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
-  ASSERT_TRUE(
-      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
-              milliseconds{5000}));
+  ASSERT_TRUE(bothRegionsHealthy(agg));
   nodes.setAlive({{"us-1", "us"}});
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return agg.json({"raw", "status"}).value("awaiting_approval", "") == "1";
-      },
-      milliseconds{5000}));
+  ASSERT_TRUE(awaitsApproval(agg, "1", milliseconds{5000}));
   const CommandResult rejected = agg.halectl({"reject", "1"});
   ASSERT_EQ(rejected.exit_code, 0) << rejected.output;
   EXPECT_NE(rejected.output.find("plan 1 rejected"), std::string::npos) << rejected.output;
@@ -300,16 +299,9 @@ TEST(AggregatorHalectl, ADecisionNotApprovedInTimeExpiresAndIsDecidedAgain) {
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
-  ASSERT_TRUE(
-      waitFor([&] { return agg.json({"regions"})[1]["healthy"] == 1 && agg.json({"regions"})[0]["healthy"] == 1; },
-              milliseconds{5000}));
+  ASSERT_TRUE(bothRegionsHealthy(agg));
   nodes.setAlive({{"us-1", "us"}});
-  ASSERT_TRUE(waitFor(
-      [&] {
-        return agg.json({"raw", "status"}).value("awaiting_approval", "") == "2";
-      },
-      milliseconds{8000}))
-      << agg.halectl({"plans"}).output;
+  ASSERT_TRUE(awaitsApproval(agg, "2", milliseconds{8000})) << agg.halectl({"plans"}).output;
   const nlohmann::json plans = agg.json({"plans"});
   ASSERT_TRUE(plans.is_array() && plans.size() >= 2) << plans.dump();
   EXPECT_EQ(plans[plans.size() - 1].value("state", ""), "expired") << plans.dump();  // oldest last
