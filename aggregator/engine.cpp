@@ -615,6 +615,17 @@ std::string Engine::staleApproval(const std::string& kind, const std::string& fr
   return "";
 }
 
+Result<std::optional<PlanRecord>> Engine::localAwaiting(int64_t plan_id) {
+  auto plan = journal_->plan(plan_id);
+  if (!plan) return plan.error();
+  if (!plan.value()) return makeError("not_found", "no plan " + std::to_string(plan_id));
+  if (plan.value()->state != "awaiting_approval") {
+    return makeError("refused",
+                     "plan " + std::to_string(plan_id) + " is " + plan.value()->state + ", not awaiting approval");
+  }
+  return std::move(plan).value();
+}
+
 Result<Coordinator::SharedRead> Engine::sharedAwaiting(const CoordinationView& v, int64_t plan_id) {
   // Approving or rejecting is the leader's, on the shared plan as it is now (a decision seconds old is
   // not yet in our last round's view).
@@ -650,13 +661,8 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
     return nlohmann::json{{"plan_id", plan_id}, {"state", "running"}};
   }
   std::lock_guard lock(mu_);
-  auto plan = journal_->plan(plan_id);
+  auto plan = localAwaiting(plan_id);
   if (!plan) return plan.error();
-  if (!plan.value()) return makeError("not_found", "no plan " + std::to_string(plan_id));
-  if (plan.value()->state != "awaiting_approval") {
-    return makeError("refused",
-                     "plan " + std::to_string(plan_id) + " is " + plan.value()->state + ", not awaiting approval");
-  }
   if (state_.plan_running) return makeError("refused", "another plan is running");
   if (const std::string stale = staleApproval(plan.value()->kind, plan.value()->from, plan.value()->to, nullptr);
       !stale.empty()) {
@@ -699,13 +705,8 @@ Result<nlohmann::json> Engine::reject(int64_t plan_id) {
     return nlohmann::json{{"plan_id", plan_id}, {"state", "rejected"}};
   }
   std::lock_guard lock(mu_);
-  auto plan = journal_->plan(plan_id);
+  auto plan = localAwaiting(plan_id);
   if (!plan) return plan.error();
-  if (!plan.value()) return makeError("not_found", "no plan " + std::to_string(plan_id));
-  if (plan.value()->state != "awaiting_approval") {
-    return makeError("refused",
-                     "plan " + std::to_string(plan_id) + " is " + plan.value()->state + ", not awaiting approval");
-  }
   if (auto r =
           journal_->setPlanState(plan_id, "rejected", {0, nowMs(), "-plan-rejected", plan.value()->to, event_detail});
       !r) {

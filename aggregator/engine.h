@@ -83,6 +83,8 @@ class Engine {
   void resumeSharedPlan(const CoordinationView& v);
   Coordinator::Standing standing();  // on the coordinator's thread
   // Why a plan awaiting approval no longer matches what would be decided now ("" when it does), mu_ held.
+  // Without etcd: plan `plan_id` from the journal, when it awaits approval.
+  Result<std::optional<PlanRecord>> localAwaiting(int64_t plan_id);
   // With etcd: the shared plan `plan_id` awaiting approval, read now, when this aggregator leads.
   Result<Coordinator::SharedRead> sharedAwaiting(const CoordinationView& v, int64_t plan_id);
   std::string staleApproval(const std::string& kind, const std::string& from, const std::string& to,
