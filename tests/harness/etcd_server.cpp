@@ -20,6 +20,34 @@ bool becameHealthy(ChildProcess& process, const std::string& client) {
   return ready && process.running();
 }
 
+// One member's command line, alone (`initial_cluster` naming only itself) or in a cluster.
+std::vector<std::string> memberArgv(const std::string& name, const std::string& data_dir, const std::string& client,
+                                    const std::string& peer, const std::string& initial_cluster) {
+  return {"etcd",
+          "--name",
+          name,
+          "--data-dir",
+          data_dir,
+          "--listen-client-urls",
+          client,
+          "--advertise-client-urls",
+          client,
+          "--listen-peer-urls",
+          peer,
+          "--initial-advertise-peer-urls",
+          peer,
+          "--initial-cluster",
+          initial_cluster,
+          "--initial-cluster-token",
+          "hale-test",
+          "--initial-cluster-state",
+          "new",
+          "--logger",
+          "zap",
+          "--log-level",
+          "warn"};
+}
+
 }  // namespace
 
 using std::chrono::milliseconds;
@@ -41,27 +69,8 @@ void EtcdServer::start() {
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
     process_ = std::make_unique<ChildProcess>(SpawnOptions{
-        .argv = {"etcd",
-                 "--name",
-                 "hale-test",
-                 "--data-dir",
-                 dir_.path() + "/data" + std::to_string(attempt),
-                 "--listen-client-urls",
-                 client,
-                 "--advertise-client-urls",
-                 client,
-                 "--listen-peer-urls",
-                 peer,
-                 "--initial-advertise-peer-urls",
-                 peer,
-                 "--initial-cluster",
-                 "hale-test=" + peer,
-                 "--initial-cluster-state",
-                 "new",
-                 "--logger",
-                 "zap",
-                 "--log-level",
-                 "warn"},
+        .argv =
+            memberArgv("hale-test", dir_.path() + "/data" + std::to_string(attempt), client, peer, "hale-test=" + peer),
         .log_path = dir_.path() + "/etcd.log",
     });
     if (becameHealthy(*process_, client)) return;
@@ -139,29 +148,7 @@ void EtcdCluster::start() {
     const std::string name = "m" + std::to_string(i);
     const std::string client = endpoint(static_cast<int>(i));
     const std::string peer = "http://" + members_[i].address + ":" + std::to_string(members_[i].peer_port);
-    members_[i].argv = {"etcd",
-                        "--name",
-                        name,
-                        "--data-dir",
-                        dir_.path() + "/" + name,
-                        "--listen-client-urls",
-                        client,
-                        "--advertise-client-urls",
-                        client,
-                        "--listen-peer-urls",
-                        peer,
-                        "--initial-advertise-peer-urls",
-                        peer,
-                        "--initial-cluster",
-                        initial_cluster_,
-                        "--initial-cluster-token",
-                        "hale-test",
-                        "--initial-cluster-state",
-                        "new",
-                        "--logger",
-                        "zap",
-                        "--log-level",
-                        "warn"};
+    members_[i].argv = memberArgv(name, dir_.path() + "/" + name, client, peer, initial_cluster_);
     if (election_timeout_.count() > 0) {
       members_[i].argv.insert(members_[i].argv.end(),
                               {"--election-timeout", std::to_string(election_timeout_.count()), "--heartbeat-interval",
