@@ -1,5 +1,7 @@
 #include "agent.h"
 
+#include <algorithm>
+
 #include "control_protocol.h"
 #include "hale/version.h"
 #include "log.h"
@@ -45,7 +47,62 @@ void Agent::onCheckChange(const CheckView& check, heartbeat::CheckStatus before)
 std::shared_ptr<HealthBoard> Agent::makeBoard(const AgentConfig& config) {
   auto board = std::make_shared<HealthBoard>(config.node_id, config.region, config.checks);
   board->setOnChange([this](const CheckView& c, heartbeat::CheckStatus before) { onCheckChange(c, before); });
+  std::vector<FenceMark> marks;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [database, mark] : fences_) marks.push_back(mark);
+  }
+  board->setFences(std::move(marks));
   return board;
+}
+
+void Agent::markFence(const std::string& database, const std::string& reason, bool split_brain) {
+  std::lock_guard lock(mu_);
+  if (reason.empty()) {
+    fences_.erase(database);
+  } else {
+    fences_[database] = FenceMark{database, reason, split_brain};
+  }
+  std::vector<FenceMark> marks;
+  for (const auto& [name, mark] : fences_) marks.push_back(mark);
+  if (board_) board_->setFences(std::move(marks));
+  if (publisher_) publisher_->notifyChange();
+}
+
+DbView Agent::dbView(const std::string& check) const {
+  const std::shared_ptr<const Snapshot> snap = snapshot();
+  for (const CheckView& c : snap->checks) {
+    if (c.settings.name != check) continue;
+    return DbView{c.role, c.role_at, effectiveStatus(c, clock_.steadyNow()) == heartbeat::CheckStatus::fail};
+  }
+  return {};
+}
+
+Result<void> Agent::startLeases(const AgentConfig& config) {
+  if (!config.etcd) return {};
+  auto options = etcd::withPassword(*config.etcd);
+  if (!options) return options.error();
+  etcd_ = std::make_shared<etcd::Client>(options.value());
+  etcd_cluster_ = config.etcd->cluster;
+  const bool any = std::any_of(config.checks.begin(), config.checks.end(),
+                               [](const ConfiguredCheck& c) { return c.lease.has_value(); });
+  if (!any) return {};
+  auto journal = FenceJournal::open(config.journal);
+  if (!journal) return journal.error();
+  fence_journal_ = std::move(journal.value());
+  for (const ConfiguredCheck& c : config.checks) {
+    if (!c.lease) continue;
+    std::unique_ptr<Fencer> fencer = c.lease->fence_command.empty()
+                                         ? c.check->makeFencer()
+                                         : makeCommandFencer(c.lease->fence_command, c.lease->unfence_command);
+    leases_.push_back(std::make_unique<PrimaryLease>(
+        *c.lease, std::move(fencer), etcd_, etcd_cluster_,
+        PrimaryLease::Identity{config.node_id, config.region, identity_.boot_id},
+        [this, name = c.settings.name] { return dbView(name); },
+        [this](const std::string& db, const std::string& reason, bool split) { markFence(db, reason, split); },
+        *fence_journal_, counters_, clock_));
+  }
+  return {};
 }
 
 std::unique_ptr<control::ControlServer> Agent::makeControlServer(const std::string& path, Result<void>& status) {
@@ -72,6 +129,7 @@ Result<void> Agent::start(AgentConfig config) {
       zmq_, config.aggregators, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
   if (auto r = publisher->start(); !r) return r;
   auto scheduler = std::make_unique<Scheduler>(config.checks, board, clock_);
+  if (auto r = startLeases(config); !r) return r;
   logInfo("+agent-started", "node " + config.node_id + " region " + config.region + ", " +
                                 std::to_string(config.checks.size()) + " checks, http port " +
                                 std::to_string(http->port()) + ", boot " + identity_.boot_id);
@@ -84,6 +142,7 @@ Result<void> Agent::start(AgentConfig config) {
     scheduler_ = std::move(scheduler);
     scheduler_->start();
   }
+  for (auto& lease : leases_) lease->start();
   return {};
 }
 
@@ -94,6 +153,9 @@ Result<void> Agent::reload(AgentConfig config) {
     old = config_;
   }
   // Everything that can fail happens before anything running is touched.
+  if (config.leaseSignature() != old.leaseSignature()) {
+    return makeError("config", "[etcd], journal and [check.lease] cannot change on reload: restart the agent");
+  }
   std::unique_ptr<HttpServer> http;
   if (config.http_listen != old.http_listen || config.http_port != old.http_port) {
     http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_));
@@ -136,6 +198,7 @@ Result<void> Agent::reload(AgentConfig config) {
 }
 
 void Agent::stop() {
+  for (auto& lease : leases_) lease->stop();  // they read the board: stopped before it goes
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<HeartbeatPublisher> publisher;
   std::unique_ptr<HttpServer> http;
@@ -164,6 +227,10 @@ nlohmann::json Agent::statusJson(bool detailed) const {
     http_port = http_ ? http_->port() : 0;
   }
   const SteadyTime now = clock_.steadyNow();
+  nlohmann::json fenced = nlohmann::json::array();
+  for (const FenceMark& f : snap->fences) {
+    fenced.push_back({{"database", f.database}, {"reason", f.reason}, {"split_brain", f.split_brain}});
+  }
   nlohmann::json checks = nlohmann::json::array();
   for (const CheckView& c : snap->checks) {
     nlohmann::json j{
@@ -202,7 +269,86 @@ nlohmann::json Agent::statusJson(bool detailed) const {
       {"heartbeats_sent", counters_.heartbeats_sent.load()},
       {"heartbeats_dropped", counters_.heartbeats_dropped.load()},
       {"checks", std::move(checks)},
+      {"fenced", fenced},
+      {"leases", leasesJson()},
   };
+}
+
+nlohmann::json Agent::leasesJson() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& lease : leases_) out.push_back(lease->status());
+  return out;
+}
+
+Result<nlohmann::json> Agent::unfence(const nlohmann::json& args) {
+  if (leases_.empty()) return makeError("usage", "no check of this agent has a lease: nothing to unfence");
+  const std::string database = args.is_object() ? args.value("database", "") : "";
+  PrimaryLease* lease = nullptr;
+  for (auto& l : leases_) {
+    if (database.empty() ? leases_.size() == 1 : l->settings().database == database) lease = l.get();
+  }
+  if (lease == nullptr) {
+    std::string known;
+    for (auto& l : leases_) known += (known.empty() ? "" : ", ") + l->settings().database;
+    return makeError("usage", database.empty() ? "several databases have leases, name one: " + known
+                                               : "no lease for database \"" + database + "\" (known: " + known + ")");
+  }
+  auto r = lease->operatorUnfence();
+  if (!r) return makeError("unfence", r.error().message);
+  return nlohmann::json{{"database", lease->settings().database},
+                        {"unfenced", r.value()},
+                        {"note", "automatic fencing is suspended until this node holds the lease again"}};
+}
+
+Result<nlohmann::json> Agent::active() const {
+  if (!etcd_) return makeError("unavailable", "this agent has no [etcd] table, so it does not know the active primary");
+  const std::string base = "/hale/" + etcd_cluster_ + "/";
+  auto read = etcd_->txn({}, {etcd::get(base + "state"), etcd::get(base + "leader"), etcd::get(base + "db/", true)});
+  if (!read || read.value().ranges.size() != 3) {
+    return makeError("unavailable", "etcd: " + (read ? std::string("unexpected answer") : read.error().message));
+  }
+  const auto& ranges = read.value().ranges;
+  nlohmann::json out{{"cluster", etcd_cluster_}, {"active_region", nullptr}, {"leader", nullptr}, {"epoch", 0}};
+  if (!ranges[0].empty()) {
+    const auto state = nlohmann::json::parse(ranges[0][0].value, nullptr, false);
+    if (state.is_object() && state.contains("active_region")) out["active_region"] = state["active_region"];
+  }
+  if (!ranges[1].empty()) {
+    out["leader"] = ranges[1][0].value;
+    out["epoch"] = ranges[1][0].create_revision;
+  }
+  nlohmann::json databases = nlohmann::json::object();
+  for (const etcd::KeyValue& kv : ranges[2]) {
+    const std::string rest = kv.key.substr(std::min(kv.key.size(), (base + "db/").size()));
+    const size_t slash = rest.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string name = rest.substr(0, slash);
+    const std::string what = rest.substr(slash + 1);
+    nlohmann::json& db = databases[name];
+    if (what == "primary") {
+      if (auto p = dblease::decodePrimary(kv.value)) {
+        db["primary"] = {{"region", p.value().region},
+                         {"node", p.value().node},
+                         {"epoch", p.value().epoch},
+                         {"since_ms", p.value().since_ms},
+                         {"by", p.value().by}};
+      } else {
+        db["primary"] = {{"error", p.error().message}};
+      }
+    } else if (what == "lease") {
+      if (auto l = dblease::decodeLease(kv.value)) {
+        db["lease"] = {{"node", l.value().node}, {"region", l.value().region}, {"since_ms", l.value().since_ms}};
+      } else {
+        db["lease"] = {{"error", l.error().message}};
+      }
+    }
+  }
+  for (auto& [name, db] : databases.items()) {
+    if (!db.contains("lease")) db["lease"] = nullptr;
+    if (!db.contains("primary")) db["primary"] = nullptr;
+  }
+  out["databases"] = std::move(databases);
+  return out;
 }
 
 void Agent::registerCommands(control::ControlServer& server) {
@@ -210,6 +356,10 @@ void Agent::registerCommands(control::ControlServer& server) {
                     [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(false); });
   server.addCommand("checks", "every check in detail (thresholds, counters, outcomes)",
                     [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(true)["checks"]; });
+  server.addCommand("unfence", "lift this node's fence now; automatic fencing waits for the lease (args: database)",
+                    [this](const nlohmann::json& args) { return unfence(args); });
+  server.addCommand("active", "the active region, the aggregators' epoch and each database's primary, from etcd",
+                    [this](const nlohmann::json&) { return active(); });
   server.addCommand("version", "agent version and protocol versions",
                     [](const nlohmann::json&) -> Result<nlohmann::json> {
                       return nlohmann::json{{"version", kVersion},

@@ -4,8 +4,10 @@
 // heartbeat publisher and the status socket, and swaps them on reload. A reload either applies whole or
 // is refused with the old configuration left running.
 
+#include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -16,6 +18,7 @@
 #include "healthz_routes.h"
 #include "heartbeat_publisher.h"
 #include "http_server.h"
+#include "primary_lease.h"
 #include "scheduler.h"
 
 namespace hale::agent {
@@ -30,6 +33,7 @@ class Agent {
   Result<void> start(AgentConfig config);
   // Applies `config`: binds new listeners first (a bind failure refuses the reload), then swaps the
   // checks, the board and, where their settings changed, the publisher, HTTP server and status socket.
+  // Leases are not swapped: a change to [etcd], the journal or a [check.lease] is refused (restart).
   Result<void> reload(AgentConfig config);
   void stop();
   // Records a reload that was refused before reaching reload() (the new file did not load).
@@ -46,6 +50,12 @@ class Agent {
   void registerCommands(control::ControlServer& server);
   nlohmann::json statusJson(bool detailed) const;
   void onCheckChange(const CheckView& check, heartbeat::CheckStatus before);
+  Result<void> startLeases(const AgentConfig& config);
+  DbView dbView(const std::string& check) const;
+  void markFence(const std::string& database, const std::string& reason, bool split_brain);
+  Result<nlohmann::json> unfence(const nlohmann::json& args);
+  Result<nlohmann::json> active() const;
+  nlohmann::json leasesJson() const;
 
   const Clock& clock_;
   SteadyTime started_;
@@ -60,6 +70,13 @@ class Agent {
   std::unique_ptr<HeartbeatPublisher> publisher_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<control::ControlServer> control_;
+  std::map<std::string, FenceMark> fences_;  // by database; copied onto every new board
+
+  // Fixed from start to stop (a reload may not change them).
+  std::unique_ptr<FenceJournal> fence_journal_;
+  std::shared_ptr<etcd::Client> etcd_;
+  std::string etcd_cluster_;
+  std::vector<std::unique_ptr<PrimaryLease>> leases_;
 };
 
 }  // namespace hale::agent

@@ -6,7 +6,9 @@
 #include <climits>
 
 #include "check_registry.h"
+#include "fencer.h"
 #include "heartbeat.h"
+#include "subprocess.h"
 
 namespace hale::agent {
 namespace {
@@ -28,6 +30,61 @@ bool validEndpoint(const std::string& e) {
   const size_t colon = e.rfind(':');
   return colon > 6 && colon + 1 < e.size() &&
          std::all_of(e.begin() + static_cast<long>(colon) + 1, e.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// An argv whose program is resolved now, so a typo is a config error and not a failed fence.
+bool readCommand(ConfigTable& t, const char* key, std::vector<std::string>& argv) {
+  if (!t.get(key, argv)) return true;
+  if (argv.empty()) {
+    t.error(key, "must name a program");
+    return false;
+  }
+  const std::string program = findProgram(argv.front());
+  if (program.empty()) {
+    t.error(key, "\"" + argv.front() + "\" not found or not executable");
+    return false;
+  }
+  argv.front() = program;
+  return true;
+}
+
+// [check.lease]: the database's primary lease.
+std::optional<LeaseSettings> readLease(ConfigTable& check, const Check* built) {
+  auto t = check.table("lease");
+  if (!t) return std::nullopt;
+  LeaseSettings s;
+  bool ok = t->get("database", s.database, Presence::required);
+  if (t->has("database") && !dblease::validName(s.database)) {
+    t->error("database", "must be 1..64 letters, digits, '-', '_' or '.'");
+    ok = false;
+  }
+  t->get("endpoint", s.endpoint);
+  t->getDuration("ttl", s.ttl, Presence::optional, milliseconds{1000}, std::chrono::minutes{1});
+  s.margin = std::min(s.margin, s.ttl / 3);
+  t->getDuration("margin", s.margin, Presence::optional, milliseconds{100}, std::chrono::minutes{1});
+  if (s.margin * 2 > s.ttl) {
+    t->error("margin", "must be at most half of ttl, or the lease is fenced before it is ever renewed");
+    ok = false;
+  }
+  s.fence_timeout = s.margin;
+  t->getDuration("fence_timeout", s.fence_timeout, Presence::optional, milliseconds{100}, std::chrono::minutes{1});
+  if (s.fence_timeout > s.margin) {
+    t->error("fence_timeout", "must be at most margin, or a slow fence could end after the lease lapsed");
+    ok = false;
+  }
+  ok &= readCommand(*t, "fence_command", s.fence_command);
+  ok &= readCommand(*t, "unfence_command", s.unfence_command);
+  if (!s.unfence_command.empty() && s.fence_command.empty()) {
+    t->error("unfence_command", "needs fence_command");
+    ok = false;
+  }
+  if (s.fence_command.empty() && built != nullptr && !built->makeFencer()) {
+    t->error("fence_command", "a lease on a check that is not postgres or mysql needs a fence_command");
+    ok = false;
+  }
+  t->finish();
+  if (!ok) return std::nullopt;
+  return s;
 }
 
 void readCheck(ConfigTable& t, AgentConfig& config) {
@@ -70,8 +127,20 @@ void readCheck(ConfigTable& t, AgentConfig& config) {
     return;
   }
   std::unique_ptr<Check> check = type->create(t, s);
+  const bool leased = t.has("lease");
+  std::optional<LeaseSettings> lease = readLease(t, check.get());
   t.finish();
-  if (check && ok) config.checks.push_back(ConfiguredCheck{s, std::shared_ptr<Check>(std::move(check))});
+  if (leased && !lease) ok = false;
+  if (lease) {
+    for (const ConfiguredCheck& other : config.checks) {
+      if (other.lease && other.lease->database == lease->database) {
+        t.error("lease", "database \"" + lease->database + "\" already has a lease on check " + other.settings.name);
+        ok = false;
+      }
+    }
+  }
+  if (check && ok)
+    config.checks.push_back(ConfiguredCheck{s, std::shared_ptr<Check>(std::move(check)), std::move(lease)});
 }
 
 Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
@@ -101,7 +170,30 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
     config.http_port = static_cast<uint16_t>(port);
     http->finish();
   }
+  root.get("journal", config.journal);
+  milliseconds etcd_timeout{0};
+  if (auto t = root.table("etcd")) {
+    etcd::StoreConfig store;
+    etcd::readStoreConfig(*t, store);
+    t->getDuration("timeout", etcd_timeout, Presence::optional, milliseconds{50}, milliseconds{30000});
+    t->finish();
+    config.etcd = store;
+  }
   for (ConfigTable& t : root.tables("check")) readCheck(t, config);
+  milliseconds shortest_ttl = std::chrono::minutes{1};
+  for (const ConfiguredCheck& c : config.checks) {
+    if (c.lease) shortest_ttl = std::min(shortest_ttl, c.lease->ttl);
+  }
+  const bool leases = std::any_of(config.checks.begin(), config.checks.end(),
+                                  [](const ConfiguredCheck& c) { return c.lease.has_value(); });
+  if (leases && !config.etcd) root.error("etcd", "a check with a lease needs an [etcd] table: the lease lives there");
+  if (config.etcd) {
+    // Default: 1 s, or a third of the shortest lease, so one slow request never outlives a renewal period.
+    config.etcd->options.timeout =
+        etcd_timeout.count() > 0 ? etcd_timeout : std::min(milliseconds{1000}, shortest_ttl / 3);
+    if (leases && config.etcd->options.timeout * 3 > shortest_ttl)
+      root.error("etcd", "timeout must be at most a third of the shortest lease ttl");
+  }
   root.finish();
 
   if (!errors.empty()) return makeError("config", errors.format());
@@ -109,6 +201,26 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
 }
 
 }  // namespace
+
+std::string AgentConfig::leaseSignature() const {
+  std::string s = journal;
+  if (etcd) {
+    s += "|" + etcd->cluster + "|" + etcd->password_file + "|" + etcd->options.ca_file + "|" + etcd->options.cert_file +
+         "|" + etcd->options.key_file + "|" + etcd->options.username + "|" +
+         std::to_string(etcd->options.timeout.count());
+    for (const std::string& e : etcd->options.endpoints) s += "|" + e;
+  }
+  for (const ConfiguredCheck& c : checks) {
+    if (!c.lease) continue;
+    const LeaseSettings& l = *c.lease;
+    s += "|" + c.settings.name + ":" + l.database + ":" + l.endpoint + ":" + std::to_string(l.ttl.count()) + ":" +
+         std::to_string(l.margin.count()) + ":" + std::to_string(l.fence_timeout.count());
+    for (const std::string& a : l.fence_command) s += ":" + a;
+    s += ":";
+    for (const std::string& a : l.unfence_command) s += ":" + a;
+  }
+  return s;
+}
 
 Result<AgentConfig> loadAgentConfig(const std::string& path) {
   auto doc = ConfigDocument::loadFile(path);

@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "check.h"
 #include "config_reader.h"
+#include "etcd_config.h"
 #include "health_state.h"
+#include "lease_keeper.h"
 #include "result.h"
 
 namespace hale::agent {
@@ -28,7 +31,8 @@ struct CheckSettings {
 
 struct ConfiguredCheck {
   CheckSettings settings;
-  std::shared_ptr<Check> check;  // shared: a hung probe's thread may outlive a reload
+  std::shared_ptr<Check> check;        // shared: a hung probe's thread may outlive a reload
+  std::optional<LeaseSettings> lease;  // [check.lease]: this database's primary lease (primary_lease.h)
 };
 
 struct AgentConfig {
@@ -41,6 +45,12 @@ struct AgentConfig {
   uint16_t http_port = 9180;
   std::string control_socket = "/run/hale/agent.sock";
   std::vector<ConfiguredCheck> checks;
+  // [etcd]: where the primary leases live; required when a check has a lease.
+  std::optional<etcd::StoreConfig> etcd;
+  std::string journal = "/var/lib/hale/agent-journal.jsonl";  // fencing events (fence_journal.h)
+
+  // What a reload may not change while leases run: [etcd], the journal and every check's lease.
+  std::string leaseSignature() const;
 };
 
 // Loads and validates `path`. On failure the Error's message lists every problem, one per line.

@@ -13,6 +13,12 @@ struct AgentCounters {
   std::atomic<uint64_t> http_requests{0};
   std::atomic<uint64_t> reloads{0};
   std::atomic<uint64_t> reload_failures{0};
+  // The primary lease (primary_lease.h), all databases together.
+  std::atomic<uint64_t> fences{0};
+  std::atomic<uint64_t> fence_failures{0};
+  std::atomic<uint64_t> unfences{0};
+  std::atomic<uint64_t> split_brains{0};
+  std::atomic<uint64_t> lease_etcd_errors{0};  // rounds that could not reach etcd
 };
 
 }  // namespace hale::agent

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "clock.h"
 
@@ -20,10 +22,18 @@ namespace hale::agent {
 //         until `fall` consecutive errors, so one lost packet does not flip the node.
 enum class Outcome { pass, warn, fail, error };
 
+// What a database check found its server to be, for the primary lease (lease_keeper.h). `none`: not a
+// database check, or no answer.
+enum class DbRole { none, standby, read_only_primary, writable_primary };
+std::string_view toString(DbRole r);
+
 struct CheckResult {
   Outcome outcome = Outcome::error;
   std::string message;  // short, for /healthz and heartbeats (truncated to the wire limit); no secrets
+  DbRole role = DbRole::none;
 };
+
+class Fencer;
 
 struct CheckContext {
   SteadyTime deadline;                // the probe must give up by then
@@ -43,6 +53,9 @@ class Check {
   // Runs one probe. Must honour ctx.deadline (the scheduler reports a run past its deadline as a timeout
   // and ignores its late result) and must not throw. Called from one thread at a time.
   virtual CheckResult run(const CheckContext& ctx) noexcept = 0;
+  // The built-in fence of the database this check probes (fencer.h); nullptr for checks of other things.
+  // (Defined in check_registry.cpp, where Fencer is complete.)
+  virtual std::unique_ptr<Fencer> makeFencer() const;
 };
 
 }  // namespace hale::agent

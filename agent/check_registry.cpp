@@ -1,6 +1,7 @@
 #include "check_registry.h"
 
 #include "checks/factories.h"
+#include "fencer.h"
 
 namespace hale::agent {
 namespace {
@@ -11,6 +12,8 @@ constexpr CheckType kCheckTypes[] = {
 };
 
 }  // namespace
+
+std::unique_ptr<Fencer> Check::makeFencer() const { return nullptr; }
 
 std::span<const CheckType> checkTypes() { return kCheckTypes; }
 

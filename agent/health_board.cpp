@@ -1,5 +1,7 @@
 #include "health_board.h"
 
+#include <algorithm>
+
 namespace hale::agent {
 
 std::chrono::milliseconds staleAfter(const CheckSettings& s) { return 2 * s.interval + s.timeout; }
@@ -10,7 +12,14 @@ heartbeat::CheckStatus effectiveStatus(const CheckView& c, SteadyTime now) {
   return c.state.status;
 }
 
+uint8_t fenceLevel(const Snapshot& s) {
+  uint8_t level = 0;
+  for (const FenceMark& f : s.fences) level = std::max<uint8_t>(level, f.split_brain ? 2 : 1);
+  return level;
+}
+
 heartbeat::NodeStatus effectiveNodeStatus(const Snapshot& s, SteadyTime now) {
+  if (!s.fences.empty()) return heartbeat::NodeStatus::unhealthy;
   std::vector<CheckSummary> summary;
   summary.reserve(s.checks.size());
   for (const CheckView& c : s.checks) summary.push_back({effectiveStatus(c, now), c.settings.critical});
@@ -50,6 +59,10 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
     ++c.runs;
     ++c.outcomes[static_cast<size_t>(result.outcome)];
     if (timed_out) ++c.timeouts;
+    if (result.role != DbRole::none) {
+      c.role = result.role;
+      c.role_at = now;
+    }
     if (c.state.status != before && on_change_) {
       notify = on_change_;
       changed = c;
@@ -62,6 +75,13 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
 std::shared_ptr<const Snapshot> HealthBoard::snapshot() const {
   std::lock_guard lock(mu_);
   return current_;
+}
+
+void HealthBoard::setFences(std::vector<FenceMark> fences) {
+  std::lock_guard lock(mu_);
+  auto next = std::make_shared<Snapshot>(*current_);
+  next->fences = std::move(fences);
+  current_ = std::move(next);
 }
 
 void HealthBoard::setOnChange(ChangeFn fn) {

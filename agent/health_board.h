@@ -31,13 +31,27 @@ struct CheckView {
   uint64_t runs = 0;
   uint64_t timeouts = 0;
   uint64_t outcomes[4] = {0, 0, 0, 0};  // indexed by Outcome
+  DbRole role = DbRole::none;           // database checks: the role the last answer gave (kept through errors)
+  SteadyTime role_at{};                 // when that answer came
+};
+
+// A database this node fenced (primary_lease.h): the node is unhealthy while any is, so load balancers
+// drain it.
+struct FenceMark {
+  std::string database;
+  std::string reason;
+  bool split_brain = false;
 };
 
 struct Snapshot {
   std::string node_id;
   std::string region;
   std::vector<CheckView> checks;
+  std::vector<FenceMark> fences;
 };
+
+// 0 none, 1 fenced, 2 fenced because of a split brain: the heartbeat's "fence".
+uint8_t fenceLevel(const Snapshot& s);
 
 // A check with no result for this long is reported failing ("stale"): its thread is stuck or gone.
 std::chrono::milliseconds staleAfter(const CheckSettings& s);
@@ -54,6 +68,8 @@ class HealthBoard {
               bool timed_out = false);
 
   std::shared_ptr<const Snapshot> snapshot() const;
+  // Replaces the fence marks and publishes a new snapshot (the caller tells the heartbeat publisher).
+  void setFences(std::vector<FenceMark> fences);
 
   // Called (outside the lock) whenever a check's damped status changes: heartbeats go out at once.
   using ChangeFn = std::function<void(const CheckView& check, heartbeat::CheckStatus before)>;

@@ -87,6 +87,7 @@ void HeartbeatPublisher::sendOne(std::string& frame, heartbeat::Heartbeat& hb) {
   hb.seq = identity_.seq->fetch_add(1) + 1;
   hb.sent_unix_ms = toUnixMillis(clock_.wallNow());
   hb.status = effectiveNodeStatus(*snap, now);
+  hb.fence = fenceLevel(*snap);
   hb.checks.resize(std::min(snap->checks.size(), heartbeat::kMaxChecks));
   for (size_t i = 0; i < hb.checks.size(); ++i) {
     const CheckView& c = snap->checks[i];

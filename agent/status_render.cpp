@@ -91,12 +91,30 @@ void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out) {
     appendJsonString(out, c.message);
     out += '}';
   }
-  out += "]}\n";
+  out += ']';
+  if (!s.fences.empty()) {
+    out += ",\"fenced\":[";
+    for (size_t i = 0; i < s.fences.size(); ++i) {
+      if (i > 0) out += ',';
+      out += "{\"database\":";
+      appendJsonString(out, s.fences[i].database);
+      out += ",\"reason\":";
+      appendJsonString(out, s.fences[i].reason);
+      out += '}';
+    }
+    out += ']';
+  }
+  out += "}\n";
 }
 
 void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& counters, std::string& out) {
   out.clear();
   const heartbeat::NodeStatus node = effectiveNodeStatus(s, now);
+  appendMetricHeader(out, "hale_agent_fenced", "gauge",
+                     "1 while a database of this node is fenced (2: because of a split brain).");
+  out += "hale_agent_fenced ";
+  appendInt(out, fenceLevel(s));
+  out += '\n';
   appendMetricHeader(out, "hale_agent_healthy", "gauge",
                      "1 when every critical check passes (what /healthz answers 200 for).");
   out += "hale_agent_healthy ";
@@ -144,6 +162,11 @@ void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& count
       {"hale_agent_http_requests_total", "Requests served on the HTTP port.", counters.http_requests},
       {"hale_agent_config_reloads_total", "Successful configuration reloads.", counters.reloads},
       {"hale_agent_config_reload_failures_total", "Refused configuration reloads.", counters.reload_failures},
+      {"hale_agent_fences_total", "Databases this agent fenced (primary lease).", counters.fences},
+      {"hale_agent_fence_failures_total", "Fence attempts that failed (retried).", counters.fence_failures},
+      {"hale_agent_unfences_total", "Fences lifted: the lease came back, or halectl unfence.", counters.unfences},
+      {"hale_agent_split_brains_total", "Writable database while etcd named another primary.", counters.split_brains},
+      {"hale_agent_lease_etcd_errors_total", "Lease rounds that could not reach etcd.", counters.lease_etcd_errors},
   };
   for (const auto& t : totals) {
     appendMetricHeader(out, t.name, "counter", t.help);

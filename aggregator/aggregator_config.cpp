@@ -4,6 +4,7 @@
 #include <set>
 
 #include "action_registry.h"
+#include "etcd_config.h"
 #include "heartbeat.h"
 
 namespace hale::aggregator {
@@ -75,13 +76,11 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
     return;
   }
   if (mode != "etcd") t->error("endpoints", "an [etcd] table needs coordination = \"etcd\"");
-  t->get("endpoints", k.store.endpoints, Presence::required);
-  for (const std::string& e : k.store.endpoints) {
-    if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0)
-      t->error("endpoints", "\"" + e + "\" is not an http:// or https:// URL");
-  }
-  t->get("cluster", k.cluster);
-  if (k.cluster.empty() || k.cluster.find('/') != std::string::npos) t->error("cluster", "must be a name without '/'");
+  etcd::StoreConfig store;
+  etcd::readStoreConfig(*t, store);
+  k.store = store.options;
+  k.cluster = store.cluster;
+  k.password_file = store.password_file;
   t->get("name", k.name, Presence::required);
   t->get("observers", k.quorum.observers, Presence::required);
   if (t->has("name") &&
@@ -116,15 +115,6 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
     t->error("publish_interval", "must be at most a quarter of lease_ttl, or the lease lapses between rounds");
   if (k.store.timeout * 3 > k.lease_ttl)
     t->error("timeout", "must be at most a third of lease_ttl, or one slow request outlives the lease");
-  t->get("ca_file", k.store.ca_file);
-  t->get("cert_file", k.store.cert_file);
-  t->get("key_file", k.store.key_file);
-  if (k.store.cert_file.empty() != k.store.key_file.empty())
-    t->error("cert_file", "cert_file and key_file go together");
-  t->get("username", k.store.username);
-  t->get("password_file", k.password_file);
-  if (k.store.username.empty() != k.password_file.empty())
-    t->error("username", "username and password_file go together");
   t->finish();
 }
 
@@ -188,7 +178,13 @@ void readAction(ConfigTable& t, AggregatorConfig& c) {
     t.finish();
     return;
   }
-  std::unique_ptr<Action> action = type->create(t);
+  ActionEnvironment env;
+  etcd::StoreConfig store;
+  if (c.coordination.mode == CoordinationConfig::Mode::etcd) {
+    store = {c.coordination.store, c.coordination.cluster, c.coordination.password_file};
+    env.etcd = &store;
+  }
+  std::unique_ptr<Action> action = type->create(t, env);
   t.finish();
   if (!action || a.name.empty()) return;
   a.action = std::move(action);

@@ -205,6 +205,7 @@ class EpochFence final : public StepFence {
   Result<void> beforeAttempt(const PlanRecord& plan, int step, std::chrono::milliseconds bound) override;
   Result<void> afterStep(const PlanRecord& plan, int step, bool done) override;
   Result<void> finish(const PlanRecord& plan, const std::string& outcome) override;
+  int64_t epoch() const override { return epoch_; }
 
  private:
   Coordinator& coordinator_;

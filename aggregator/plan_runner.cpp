@@ -72,6 +72,7 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
   }
   const ConfiguredAction& a = it->second;
   ActionRequest req = request(plan, step, cancel);
+  req.epoch = fence != nullptr ? fence->epoch() : 0;
   if (auto pre = a.action->preflight(req); !pre) {
     detail = "preflight: " + pre.error().message;
     return StepEnd::failed;

@@ -45,6 +45,8 @@ class StepFence {
   virtual Result<void> beforeAttempt(const PlanRecord& plan, int step, std::chrono::milliseconds bound) = 0;
   virtual Result<void> afterStep(const PlanRecord& plan, int step, bool done) = 0;
   virtual Result<void> finish(const PlanRecord& plan, const std::string& outcome) = 0;  // "done", "failed"
+  // The epoch actions write under (ActionRequest::epoch).
+  virtual int64_t epoch() const { return 0; }
 };
 
 class PlanRunner {

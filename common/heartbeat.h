@@ -12,6 +12,8 @@
 //   "st"     uint    NodeStatus
 //   "checks" array   of maps: "n" str name, "st" uint CheckStatus, "crit" bool (default false),
 //                    "lat" uint latency in microseconds (default 0), "msg" str (default "")
+//   "fence"  uint    optional (default 0): 0 not fenced, 1 a database of this node is fenced (primary
+//                    lease lost), 2 fenced because it was writable while etcd named another primary
 // Keys not listed are skipped, so a newer minor revision can add fields without breaking older
 // aggregators. Changing a listed key's meaning or type requires a new major version.
 
@@ -39,6 +41,7 @@ enum class CheckStatus : uint8_t { pass = 0, warn = 1, fail = 2, unknown = 3 };
 
 inline constexpr uint8_t kMaxNodeStatus = 2;
 inline constexpr uint8_t kMaxCheckStatus = 3;
+inline constexpr uint8_t kMaxFence = 2;
 
 std::string_view toString(NodeStatus s);
 std::string_view toString(CheckStatus s);
@@ -62,6 +65,7 @@ struct Heartbeat {
   int64_t sent_unix_ms = 0;
   NodeStatus status = NodeStatus::unhealthy;
   std::vector<CheckReport> checks;
+  uint8_t fence = 0;
 
   bool operator==(const Heartbeat&) const = default;
 };

@@ -77,9 +77,10 @@ DecodeResult walkMap(const msgpack::object_map& map, const std::array<std::strin
   return {};
 }
 
-enum TopKey : size_t { kV, kNode, kRegion, kBoot, kSeq, kTs, kSt, kChecks, kTopKeyCount };
-constexpr std::array<std::string_view, kTopKeyCount> kTopKeys{"v",   "node", "region", "boot",
-                                                              "seq", "ts",   "st",     "checks"};
+enum TopKey : size_t { kV, kNode, kRegion, kBoot, kSeq, kTs, kSt, kChecks, kFence, kTopKeyCount };
+constexpr std::array<std::string_view, kTopKeyCount> kTopKeys{"v",  "node", "region", "boot", "seq",
+                                                              "ts", "st",   "checks", "fence"};
+constexpr size_t kRequiredTopKeys = kFence;  // the keys before kFence are required
 enum CheckKey : size_t { kName, kCheckSt, kCrit, kLat, kMsg, kCheckKeyCount };
 constexpr std::array<std::string_view, kCheckKeyCount> kCheckKeys{"n", "st", "crit", "lat", "msg"};
 
@@ -132,6 +133,7 @@ DecodeResult decodeTop(const msgpack::object& root, Heartbeat& out) {
   if (version->via.u64 != kSchemaMajor) return fail(DecodeError::unsupported_version, "v");
 
   std::bitset<kTopKeyCount> seen;
+  out.fence = 0;
   DecodeResult r = walkMap(map, kTopKeys, seen, [&](size_t k, const msgpack::object& v) -> DecodeResult {
     uint64_t u = 0;
     switch (k) {
@@ -145,6 +147,10 @@ DecodeResult decodeTop(const msgpack::object& root, Heartbeat& out) {
         if (DecodeResult e = readUint(v, "st", kMaxNodeStatus, u); !e.ok()) return e;
         out.status = static_cast<NodeStatus>(u);
         return {};
+      case kFence:
+        if (DecodeResult e = readUint(v, "fence", kMaxFence, u); !e.ok()) return e;
+        out.fence = static_cast<uint8_t>(u);
+        return {};
       case kChecks: {
         if (v.type != msgpack::type::ARRAY) return fail(DecodeError::wrong_type, "checks");
         out.checks.resize(v.via.array.size);  // keeps the elements' string capacity from earlier frames
@@ -157,7 +163,7 @@ DecodeResult decodeTop(const msgpack::object& root, Heartbeat& out) {
     }
   });
   if (!r.ok()) return r;
-  for (size_t k = 0; k < kTopKeyCount; ++k) {
+  for (size_t k = 0; k < kRequiredTopKeys; ++k) {
     if (!seen.test(k)) return fail(DecodeError::missing_key, kTopKeys[k]);
   }
   return {};
@@ -174,7 +180,7 @@ void encode(const Heartbeat& hb, std::string& out) {
   out.clear();
   StringSink sink{out};
   msgpack::packer<StringSink> pk(sink);
-  pk.pack_map(8);
+  pk.pack_map(9);
   packStr(pk, "v");
   pk.pack_uint32(hb.version);
   packStr(pk, "node");
@@ -189,6 +195,8 @@ void encode(const Heartbeat& hb, std::string& out) {
   pk.pack_int64(hb.sent_unix_ms);
   packStr(pk, "st");
   pk.pack_uint8(static_cast<uint8_t>(hb.status));
+  packStr(pk, "fence");
+  pk.pack_uint8(hb.fence);
   packStr(pk, "checks");
   pk.pack_array(static_cast<uint32_t>(hb.checks.size()));
   for (const CheckReport& c : hb.checks) {

@@ -13,6 +13,7 @@
 
 #include "check_util.h"
 #include "factories.h"
+#include "fencer.h"
 #include "mysql_client.h"
 #include "secret_file.h"
 
@@ -33,12 +34,15 @@ class MysqlCheck final : public Check {
     CheckResult r;
     try {
       r = probe(ctx);
+      if (r.outcome == Outcome::error) r.role = DbRole::none;
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
     mysql_thread_end();
     return r;
   }
+
+  std::unique_ptr<Fencer> makeFencer() const override { return makeMysqlFencer(o_.target); }
 
  private:
   CheckResult probe(const CheckContext& ctx) const {
@@ -51,6 +55,12 @@ class MysqlCheck final : public Check {
     if (!status) return {Outcome::error, status.error().message};
     const bool standby = !status.value().empty();
     const std::string role = standby ? "standby" : "primary";
+    CheckResult r = judge(status.value(), standby, role, read_only);
+    r.role = standby ? DbRole::standby : read_only ? DbRole::read_only_primary : DbRole::writable_primary;
+    return r;
+  }
+
+  CheckResult judge(const std::vector<MysqlRow>& status, bool standby, const std::string& role, bool read_only) const {
     if (o_.expected_role != "any" && o_.expected_role != role) {
       return {Outcome::fail, "role is " + role + ", expected " + o_.expected_role};
     }
@@ -58,7 +68,7 @@ class MysqlCheck final : public Check {
       if (read_only && o_.expected_role == "primary") return {Outcome::fail, "primary has read_only on"};
       return {Outcome::pass, read_only ? "primary (read_only on)" : "primary"};
     }
-    const MysqlRow& repl = status.value()[0];
+    const MysqlRow& repl = status[0];
     const std::string io = replicationColumn(repl, "Slave_IO_Running", "Replica_IO_Running");
     const std::string sql = replicationColumn(repl, "Slave_SQL_Running", "Replica_SQL_Running");
     const std::string behind = replicationColumn(repl, "Seconds_Behind_Master", "Seconds_Behind_Source");

@@ -4,13 +4,15 @@
 //   expected_role = "primary" | "standby" | "any"                  (default any)
 //   max_lag = "10s"                                                (optional; standby only)
 // Connection problems are transient errors; a wrong role or too much lag is a definitive failure; a
-// standby whose WAL receiver is not streaming is degraded (warn).
+// standby whose WAL receiver is not streaming is degraded (warn). A primary with default_transaction_read_only
+// on (fenced: fencer.h) is a read-only primary, which fails expected_role = "primary".
 
 #include <cstdio>
 #include <cstdlib>
 
 #include "check_util.h"
 #include "factories.h"
+#include "fencer.h"
 #include "pg_client.h"
 #include "secret_file.h"
 
@@ -24,7 +26,8 @@ constexpr const char* kQuery =
     "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
     "     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
     "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END, "
-    "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)";
+    "(SELECT status FROM pg_stat_wal_receiver LIMIT 1), "
+    "current_setting('default_transaction_read_only')";
 
 class PostgresCheck final : public Check {
  public:
@@ -48,15 +51,30 @@ class PostgresCheck final : public Check {
     }
   }
 
+  std::unique_ptr<Fencer> makeFencer() const override { return makePostgresFencer(conninfo_, password_); }
+
  private:
   CheckResult evaluate(const PgRows& rows) const {
-    if (rows.values.size() != 1 || rows.values[0].size() != 3) return {Outcome::error, "unexpected answer"};
+    if (rows.values.size() != 1 || rows.values[0].size() != 4) return {Outcome::error, "unexpected answer"};
     const auto& row = rows.values[0];
     const bool standby = row[0] == "t";
+    const std::string role = standby ? "standby" : "primary";
+    const bool read_only = row[3] == "on";
+    const DbRole db_role = standby ? DbRole::standby : read_only ? DbRole::read_only_primary : DbRole::writable_primary;
+    CheckResult r = judge(rows, standby, role);
+    r.role = db_role;
+    if (!standby && read_only && r.outcome == Outcome::pass) {
+      r = {expected_role_ == "primary" ? Outcome::fail : Outcome::pass,
+           "primary, read-only (default_transaction_read_only on)", db_role};
+    }
+    return r;
+  }
+
+  CheckResult judge(const PgRows& rows, bool standby, const std::string& role) const {
+    const auto& row = rows.values[0];
     const bool lag_known = !rows.null[0][1];
     const double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
     const std::string receiver = rows.null[0][2] ? "" : row[2];
-    const std::string role = standby ? "standby" : "primary";
     if (expected_role_ != "any" && expected_role_ != role) {
       return {Outcome::fail, "role is " + role + ", expected " + expected_role_};
     }

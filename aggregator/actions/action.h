@@ -23,6 +23,7 @@ struct ActionRequest {
   std::string to;
   std::string reason;
   bool forced = false;    // the operator forced the decision (skips gates such as the RPO lag gate)
+  int64_t epoch = 0;      // the leader's fencing epoch with etcd coordination; 0 without
   SteadyTime deadline{};  // this attempt must give up by then
   const std::atomic<bool>* cancel = nullptr;
   const Clock* clock = nullptr;

@@ -75,7 +75,7 @@ class ExecAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeExecAction(ConfigTable& t) {
+std::unique_ptr<Action> makeExecAction(ConfigTable& t, const ActionEnvironment&) {
   std::vector<std::string> command;
   if (!t.get("command", command, Presence::required)) return nullptr;
   const std::string program = command.empty() ? "" : findProgram(command[0]);

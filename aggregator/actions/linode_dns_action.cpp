@@ -121,7 +121,7 @@ class LinodeDnsAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeLinodeDnsAction(ConfigTable& t) {
+std::unique_ptr<Action> makeLinodeDnsAction(ConfigTable& t, const ActionEnvironment&) {
   Options o;
   bool ok = readLinodeEndpoint(t, o.api);
   ok &= t.get("domain_id", o.domain_id, Presence::required, 1, INT64_MAX);

@@ -64,7 +64,7 @@ class LinodeNodeBalancerAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeLinodeNodeBalancerAction(ConfigTable& t) {
+std::unique_ptr<Action> makeLinodeNodeBalancerAction(ConfigTable& t, const ActionEnvironment&) {
   Options o;
   bool ok = readLinodeEndpoint(t, o.api);
   ok &= t.get("nodebalancer_id", o.nodebalancer_id, Presence::required, 1, INT64_MAX);

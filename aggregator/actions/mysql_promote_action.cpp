@@ -4,6 +4,8 @@
 //   user = "hale"   password_file = "mysql-admin"              (the same account on both)
 //   max_lag = "30s"        RPO gate: refuse a replica further behind (or whose lag is unknown), unless forced
 //   fence_timeout = "2s"
+//   lease = "main"         optional: wait for the old primary's lease to lapse and name the new primary in
+//                          etcd first (primary_handover.h)
 // Steps: no replication configured and writable -> already_applied (idempotent no-op). The old primary,
 // when reachable, gets read_only (and super_read_only where the server has it) so its last writes are
 // final; when it is reachable and that fails, nothing is promoted, forced or not (permanent: it would be a
@@ -16,6 +18,7 @@
 
 #include "action_registry.h"
 #include "mysql_client.h"
+#include "primary_handover.h"
 #include "secret_file.h"
 
 namespace hale::aggregator {
@@ -31,7 +34,8 @@ class MysqlPromoteAction final : public Action {
     std::chrono::milliseconds max_lag{30000};
     std::chrono::milliseconds fence_timeout{2000};
   };
-  explicit MysqlPromoteAction(Options o) : o_(std::move(o)) {}
+  MysqlPromoteAction(Options o, std::optional<PrimaryHandover> handover)
+      : o_(std::move(o)), handover_(std::move(handover)) {}
 
   // The RPO gate before the plan's first step: the replica answers and is within max_lag (no side effect).
   ActionResult gate(const ActionRequest& r) override {
@@ -46,8 +50,14 @@ class MysqlPromoteAction final : public Action {
     if (!replica) return {ActionStatus::retryable, "replica: " + replica.error().message};
     const LagGate g = lagGate(replica.value(), r.forced);
     if (g.refused) return *g.refused;
-    if (g.primary) return {ActionStatus::already_applied, g.detail};
     std::string detail = g.detail;
+    if (handover_) {
+      const ActionResult claimed = handover_->claim(r);
+      if (claimed.status != ActionStatus::applied)
+        return {claimed.status, claimed.detail + (detail.empty() ? "" : "; " + detail)};
+      detail += (detail.empty() ? "" : "; ") + claimed.detail;
+    }
+    if (g.primary) return {ActionStatus::already_applied, detail};
     const Fence fenced = fence(r);
     if (fenced.refused) return {ActionStatus::permanent, fenced.detail + (detail.empty() ? "" : "; " + detail)};
     detail += (detail.empty() ? "" : "; ") + fenced.detail;
@@ -155,11 +165,12 @@ class MysqlPromoteAction final : public Action {
   }
 
   Options o_;
+  std::optional<PrimaryHandover> handover_;
 };
 
 }  // namespace
 
-std::unique_ptr<Action> makeMysqlPromoteAction(ConfigTable& t) {
+std::unique_ptr<Action> makeMysqlPromoteAction(ConfigTable& t, const ActionEnvironment& env) {
   MysqlPromoteAction::Options o;
   bool ok = true;
   o.old_primary.host.clear();
@@ -187,8 +198,9 @@ std::unique_ptr<Action> makeMysqlPromoteAction(ConfigTable& t) {
   t.getDuration("max_lag", o.max_lag, Presence::optional, std::chrono::milliseconds{0}, std::chrono::hours{24});
   t.getDuration("fence_timeout", o.fence_timeout, Presence::optional, std::chrono::milliseconds{100},
                 std::chrono::minutes{1});
+  auto handover = PrimaryHandover::fromConfig(t, env, ok);
   if (!ok) return nullptr;
-  return std::make_unique<MysqlPromoteAction>(std::move(o));
+  return std::make_unique<MysqlPromoteAction>(std::move(o), std::move(handover));
 }
 
 }  // namespace hale::aggregator

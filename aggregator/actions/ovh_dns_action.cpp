@@ -110,7 +110,7 @@ class OvhDnsAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeOvhDnsAction(ConfigTable& t) {
+std::unique_ptr<Action> makeOvhDnsAction(ConfigTable& t, const ActionEnvironment&) {
   auto api = std::make_unique<OvhApi>();
   Options o;
   bool ok = api->read(t);

@@ -109,7 +109,7 @@ class OvhIplbAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeOvhIplbAction(ConfigTable& t) {
+std::unique_ptr<Action> makeOvhIplbAction(ConfigTable& t, const ActionEnvironment&) {
   auto api = std::make_unique<OvhApi>();
   Options o;
   bool ok = api->read(t);

@@ -5,6 +5,8 @@
 //   old_primary_password_file = "pg-primary"                          (optional)
 //   max_lag = "30s"          RPO gate: refuse to promote a standby further behind, unless forced
 //   fence_timeout = "2s"     how long to try reaching the old primary (it is usually down)
+//   lease = "main"           optional: wait for the old primary's lease to lapse and name the new primary in
+//                            etcd first (primary_handover.h)
 // Steps: the standby already primary -> already_applied (idempotent no-op). Lag over max_lag (or unknown
 // while replay is behind) and not forced -> permanent. The old primary, when reachable and still primary,
 // is fenced: default_transaction_read_only = on, reloaded, its client sessions ended so they reconnect
@@ -18,6 +20,7 @@
 
 #include "action_registry.h"
 #include "pg_client.h"
+#include "primary_handover.h"
 #include "secret_file.h"
 
 namespace hale::aggregator {
@@ -54,7 +57,8 @@ class PostgresPromoteAction final : public Action {
     std::chrono::milliseconds max_lag{30000};
     std::chrono::milliseconds fence_timeout{2000};
   };
-  explicit PostgresPromoteAction(Options o) : o_(std::move(o)) {}
+  PostgresPromoteAction(Options o, std::optional<PrimaryHandover> handover)
+      : o_(std::move(o)), handover_(std::move(handover)) {}
 
   // The RPO gate before the plan's first step: the standby answers and is within max_lag (no side effect).
   ActionResult gate(const ActionRequest& r) override {
@@ -71,8 +75,13 @@ class PostgresPromoteAction final : public Action {
     if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
     const LagGate g = lagGate(standby.value(), d, r.forced);
     if (g.refused) return *g.refused;
-    if (g.primary) return {ActionStatus::already_applied, g.detail};
     std::string detail = g.detail;
+    if (handover_) {
+      const ActionResult claimed = handover_->claim(r);
+      if (claimed.status != ActionStatus::applied) return {claimed.status, claimed.detail + "; " + detail};
+      detail += "; " + claimed.detail;
+    }
+    if (g.primary) return {ActionStatus::already_applied, detail};
 
     const Fence fenced = fence(r);
     if (fenced.refused) return {*fenced.refused, fenced.detail + "; " + detail};
@@ -189,6 +198,7 @@ class PostgresPromoteAction final : public Action {
   }
 
   Options o_;
+  std::optional<PrimaryHandover> handover_;
 };
 
 bool readPassword(ConfigTable& t, const char* key, std::string& out) {
@@ -205,7 +215,7 @@ bool readPassword(ConfigTable& t, const char* key, std::string& out) {
 
 }  // namespace
 
-std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& t) {
+std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& t, const ActionEnvironment& env) {
   PostgresPromoteAction::Options o;
   bool ok = t.get("standby", o.standby, Presence::required);
   t.get("old_primary", o.old_primary);
@@ -223,8 +233,9 @@ std::unique_ptr<Action> makePostgresPromoteAction(ConfigTable& t) {
   t.getDuration("max_lag", o.max_lag, Presence::optional, std::chrono::milliseconds{0}, std::chrono::hours{24});
   t.getDuration("fence_timeout", o.fence_timeout, Presence::optional, std::chrono::milliseconds{100},
                 std::chrono::minutes{1});
+  auto handover = PrimaryHandover::fromConfig(t, env, ok);
   if (!ok) return nullptr;
-  return std::make_unique<PostgresPromoteAction>(std::move(o));
+  return std::make_unique<PostgresPromoteAction>(std::move(o), std::move(handover));
 }
 
 }  // namespace hale::aggregator

@@ -78,7 +78,7 @@ class RecordAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeRecordAction(ConfigTable& t) {
+std::unique_ptr<Action> makeRecordAction(ConfigTable& t, const ActionEnvironment&) {
   std::string path;
   std::string label;
   std::chrono::milliseconds delay{0};

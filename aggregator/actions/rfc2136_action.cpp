@@ -175,7 +175,7 @@ class Rfc2136Action final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeRfc2136Action(ConfigTable& t) {
+std::unique_ptr<Action> makeRfc2136Action(ConfigTable& t, const ActionEnvironment&) {
   Options o;
   bool ok = t.get("server", o.server, Presence::required);
   in6_addr scratch{};

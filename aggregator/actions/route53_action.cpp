@@ -210,7 +210,7 @@ class Route53Action final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeRoute53Action(ConfigTable& t) {
+std::unique_ptr<Action> makeRoute53Action(ConfigTable& t, const ActionEnvironment&) {
   Options o;
   bool ok = t.get("hosted_zone_id", o.zone_id, Presence::required);
   if (o.zone_id.rfind("/hostedzone/", 0) == 0) o.zone_id.erase(0, 12);

@@ -47,7 +47,7 @@ class WebhookAction final : public Action {
 
 }  // namespace
 
-std::unique_ptr<Action> makeWebhookAction(ConfigTable& t) {
+std::unique_ptr<Action> makeWebhookAction(ConfigTable& t, const ActionEnvironment&) {
   std::string url;
   std::string format = "json";
   std::string header_file;

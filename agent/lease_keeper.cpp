@@ -1,0 +1,108 @@
+#include "lease_keeper.h"
+
+namespace hale::agent {
+
+std::string_view toString(DbRole r) {
+  switch (r) {
+    case DbRole::none: return "unknown";
+    case DbRole::standby: return "standby";
+    case DbRole::read_only_primary: return "read-only primary";
+    case DbRole::writable_primary: return "writable primary";
+  }
+  return "unknown";
+}
+
+std::string_view toString(FenceReason r) {
+  switch (r) {
+    case FenceReason::none: return "none";
+    case FenceReason::lease_lost: return "lease_lost";
+    case FenceReason::no_lease: return "no_lease";
+    case FenceReason::check_failing: return "check_failing";
+    case FenceReason::split_brain: return "split_brain";
+  }
+  return "none";
+}
+
+LeaseKeeper::LeaseKeeper(LeaseSettings settings, std::string node, std::string region, SteadyTime started, bool fenced,
+                         FenceReason reason)
+    : settings_(std::move(settings)),
+      node_(std::move(node)),
+      region_(std::move(region)),
+      started_(started),
+      fenced_(fenced),
+      reason_(fenced ? reason : FenceReason::none),
+      fenced_at_(started) {}
+
+bool LeaseKeeper::splitBrain(const DbView& db) const {
+  return db.role == DbRole::writable_primary && primary_ && !primary_->names(region_, node_);
+}
+
+bool LeaseKeeper::wantsLease(const DbView& db) const {
+  if (db.failing || (primary_ && !primary_->names(region_, node_))) return false;
+  return db.role == DbRole::writable_primary || (db.role == DbRole::read_only_primary && fenced_);
+}
+
+bool LeaseKeeper::mayRelease(const DbView& db) const {
+  // A fence of ours that the check has since confirmed, or a standby: no write can land here.
+  if (db.role == DbRole::standby) return true;
+  return fenced_ && db.role == DbRole::read_only_primary && db.answered_at > fenced_at_;
+}
+
+LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
+  if (suspended_) return {};
+  const bool writable = db.role == DbRole::writable_primary;
+  // A fence of ours stands until the check has answered since: its earlier answers predate it. A
+  // writable answer after the fence means someone lifted it outside hale, so the rules apply again.
+  const bool fence_stands = fenced_ && !(writable && db.answered_at > fenced_at_);
+  if (writable && !fence_stands) {
+    if (splitBrain(db)) return {Action::fence, FenceReason::split_brain};
+    if (db.failing) return {Action::fence, FenceReason::check_failing};
+    if (holdsValid(now)) return {};
+    const bool starting = !rounds_ended_ && now < started_ + settings_.ttl - settings_.margin;
+    if (starting) return {};
+    return {Action::fence, ever_held_ ? FenceReason::lease_lost : FenceReason::no_lease};
+  }
+  if (fenced_ && db.role == DbRole::read_only_primary && db.answered_at > fenced_at_ && !db.failing &&
+      holdsValid(now) && primary_ && primary_->names(region_, node_)) {
+    return {Action::unfence, FenceReason::none};
+  }
+  return {};
+}
+
+void LeaseKeeper::roundEnded(const StoreRound& round) {
+  if (!round.answered) {
+    rounds_ended_ = true;
+    return;  // what etcd said before still stands; the lease runs out on its own clock
+  }
+  rounds_ended_ = true;
+  primary_ = round.primary;
+  holder_ = round.holder;
+  switch (round.lease) {
+    case StoreRound::Lease::renewed:
+      holding_ = true;
+      ever_held_ = true;
+      renewed_sent_ = round.sent;
+      suspended_ = false;  // an operator's suspension ends when the lease is ours again
+      break;
+    case StoreRound::Lease::not_held: holding_ = false; break;
+    case StoreRound::Lease::unknown: break;
+  }
+}
+
+void LeaseKeeper::fenced(FenceReason reason, SteadyTime now) {
+  fenced_ = true;
+  reason_ = reason;
+  fenced_at_ = now;
+}
+
+void LeaseKeeper::unfenced() {
+  fenced_ = false;
+  reason_ = FenceReason::none;
+}
+
+void LeaseKeeper::operatorUnfenced() {
+  unfenced();
+  suspended_ = true;
+}
+
+}  // namespace hale::agent

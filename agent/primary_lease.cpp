@@ -1,0 +1,359 @@
+#include "primary_lease.h"
+
+#include "log.h"
+
+namespace hale::agent {
+namespace {
+
+using std::chrono::milliseconds;
+
+FenceReason reasonFrom(const std::string& s) {
+  for (FenceReason r :
+       {FenceReason::lease_lost, FenceReason::no_lease, FenceReason::check_failing, FenceReason::split_brain}) {
+    if (toString(r) == s) return r;
+  }
+  return FenceReason::lease_lost;  // an older or unknown reason: still fenced
+}
+
+int64_t msBetween(SteadyTime from, SteadyTime to) {
+  return std::chrono::duration_cast<milliseconds>(to - from).count();
+}
+
+}  // namespace
+
+PrimaryLease::PrimaryLease(LeaseSettings settings, std::unique_ptr<Fencer> fencer, std::shared_ptr<etcd::Client> etcd,
+                           const std::string& hale_cluster, Identity me, DbSource db, FenceMark mark,
+                           FenceJournal& journal, AgentCounters& counters, const Clock& clock)
+    : settings_(std::move(settings)),
+      fencer_(std::move(fencer)),
+      etcd_(std::move(etcd)),
+      keys_(dblease::keysFor(hale_cluster, settings_.database)),
+      me_(std::move(me)),
+      db_(std::move(db)),
+      mark_(std::move(mark)),
+      journal_(journal),
+      counters_(counters),
+      clock_(clock),
+      keeper_(settings_, me_.node, me_.region, clock.steadyNow()) {
+  std::string reason;
+  if (journal_.leftFenced(settings_.database, reason)) {
+    keeper_ = LeaseKeeper(settings_, me_.node, me_.region, clock.steadyNow(), true, reasonFrom(reason));
+  }
+}
+
+PrimaryLease::~PrimaryLease() { stop(); }
+
+void PrimaryLease::start() {
+  bool fenced = false;
+  FenceReason reason = FenceReason::none;
+  {
+    std::lock_guard lock(mu_);
+    fenced = keeper_.isFenced();
+    reason = keeper_.fenceReason();
+  }
+  if (fenced) {
+    logWarn("+fenced", "database " + settings_.database + " was left fenced (" + std::string(toString(reason)) +
+                           ") by an earlier run; it stays so until this node holds the lease again");
+    mark_(settings_.database, std::string(toString(reason)), reason == FenceReason::split_brain);
+  }
+  renewer_ = std::thread([this] { renewLoop(); });
+  enforcer_ = std::thread([this] { enforceLoop(); });
+}
+
+void PrimaryLease::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  renew_cv_.notify_all();
+  enforce_cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  if (enforcer_.joinable()) enforcer_.join();
+}
+
+void PrimaryLease::renewLoop() {
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    const DbView db = db_();
+    const StoreRound r = round(db);
+    milliseconds wait = settings_.renewEvery();
+    {
+      std::lock_guard lock(mu_);
+      keeper_.roundEnded(r);
+      // Not holding: ask again sooner, so a freshly promoted primary takes its lease quickly.
+      if (!keeper_.holdsValid(clock_.steadyNow())) wait = std::min(wait, milliseconds{250});
+    }
+    enforce_cv_.notify_all();
+    std::unique_lock lock(mu_);
+    renew_cv_.wait_for(lock, wait, [this] { return stopping_; });
+    if (stopping_) return;
+  }
+}
+
+StoreRound PrimaryLease::round(const DbView& db) {
+  StoreRound out;
+  auto read = etcd_->txn({}, {etcd::get(keys_.primary), etcd::get(keys_.lease)});
+  if (!read || read.value().ranges.size() != 2) {
+    counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    last_error_ = read ? "etcd answered without the ranges asked for" : read.error().message;
+    return out;
+  }
+  out.answered = true;
+  const auto& ranges = read.value().ranges;
+  std::optional<etcd::KeyValue> primary_kv;
+  if (!ranges[0].empty()) primary_kv = ranges[0][0];
+  std::optional<etcd::KeyValue> lease_kv;
+  if (!ranges[1].empty()) lease_kv = ranges[1][0];
+
+  std::string problem;
+  if (primary_kv) {
+    if (auto p = dblease::decodePrimary(primary_kv->value)) {
+      out.primary = p.value();
+    } else {
+      // An unreadable record names nobody: this node may not write on its strength.
+      out.primary = dblease::PrimaryRecord{"(unreadable record)", "", 0, 0, ""};
+      problem = p.error().message;
+    }
+  }
+  bool mine_by_name = false;
+  if (lease_kv) {
+    if (auto l = dblease::decodeLease(lease_kv->value)) {
+      mine_by_name = l.value().node == me_.node && l.value().region == me_.region;
+      out.holder = l.value().node + " (" + l.value().region + ")";
+    } else {
+      out.holder = "(unreadable lease record)";
+    }
+  }
+  const bool named = !out.primary || out.primary->names(me_.region, me_.node);
+  bool want = false;
+  bool may_release = false;
+  {
+    std::lock_guard lock(mu_);
+    want = named && keeper_.wantsLease(db);
+    may_release = keeper_.mayRelease(db);
+    last_error_ = problem;
+  }
+  const bool ours = lease_kv && ((lease_id_ != 0 && lease_kv->lease == lease_id_) || mine_by_name);
+  if (want) {
+    if (ours) {
+      lease_id_ = lease_kv->lease;  // adopts the lease of this node's previous run
+      out.lease = renew(lease_id_, out.sent);
+    } else if (lease_kv) {
+      out.lease = StoreRound::Lease::not_held;
+    } else {
+      out.lease = acquire(primary_kv, out.sent);
+    }
+  } else {
+    // Not renewed any more: it lapses, or goes at once when no write can land here.
+    if (ours && may_release) {
+      if (etcd_->revoke(lease_kv->lease)) logInfo("-lease", "database " + settings_.database + ": lease given back");
+      lease_id_ = 0;
+    }
+    out.lease = StoreRound::Lease::not_held;
+  }
+  if (out.lease == StoreRound::Lease::renewed) out.holder = me_.node + " (" + me_.region + ")";
+  return out;
+}
+
+StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent) {
+  sent = clock_.steadyNow();
+  auto left = etcd_->keepAlive(lease);
+  if (!left) {
+    counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    last_error_ = "renewal: " + left.error().message;
+    return StoreRound::Lease::unknown;
+  }
+  if (left.value().count() <= 0) {
+    lease_id_ = 0;
+    return StoreRound::Lease::not_held;
+  }
+  return StoreRound::Lease::renewed;
+}
+
+StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent) {
+  // A fresh etcd lease for each try: its TTL counts from the grant, which is when validity starts.
+  sent = clock_.steadyNow();
+  auto granted = etcd_->grant(settings_.ttl);
+  if (!granted) {
+    counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    last_error_ = "grant: " + granted.error().message;
+    return StoreRound::Lease::unknown;
+  }
+  const int64_t id = granted.value().id;
+  const int64_t now_ms = toUnixMillis(clock_.wallNow());
+  std::vector<etcd::Compare> compare{etcd::createRevisionIs(keys_.lease, 0)};
+  std::vector<etcd::Operation> success{
+      etcd::put(keys_.lease, dblease::encode(dblease::LeaseRecord{me_.node, me_.region, me_.boot, now_ms}), id)};
+  if (primary) {
+    compare.push_back(etcd::modRevisionIs(keys_.primary, primary->mod_revision));
+  } else {
+    // No record yet: the first writable primary names itself (a new cluster, or one set up by hand).
+    compare.push_back(etcd::createRevisionIs(keys_.primary, 0));
+    success.push_back(etcd::put(
+        keys_.primary, dblease::encode(dblease::PrimaryRecord{me_.region, me_.node, 0, now_ms, "agent " + me_.node})));
+  }
+  auto txn = etcd_->txn(compare, success);
+  if (txn && txn.value().succeeded) {
+    lease_id_ = id;
+    logInfo("+lease", "database " + settings_.database + ": lease taken" + (primary ? "" : ", primary record created"));
+    return StoreRound::Lease::renewed;
+  }
+  (void)etcd_->revoke(id);
+  if (!txn) {
+    counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    last_error_ = "take: " + txn.error().message;
+    return StoreRound::Lease::unknown;
+  }
+  return StoreRound::Lease::not_held;  // someone else was faster, or the record moved
+}
+
+void PrimaryLease::enforceLoop() {
+  bool split_reported = false;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    const DbView db = db_();
+    std::unique_lock fence_lock(fence_mu_);
+    SteadyTime now = clock_.steadyNow();
+    LeaseKeeper::Step step;
+    bool clear_mark = false;
+    {
+      std::lock_guard lock(mu_);
+      step = keeper_.decide(db, now);
+      if (step.action == LeaseKeeper::Action::none && fencing_ && !keeper_.isFenced()) {
+        fencing_ = false;  // decided, then no longer needed before it was done (the lease came back)
+        clear_mark = true;
+      }
+      if (!keeper_.splitBrain(db)) split_reported = false;
+    }
+    if (clear_mark) mark_(settings_.database, "", false);
+    if (step.action == LeaseKeeper::Action::fence) {
+      const std::string reason(toString(step.reason));
+      {
+        std::lock_guard lock(mu_);
+        fencing_ = true;
+      }
+      mark_(settings_.database, reason, step.reason == FenceReason::split_brain);  // drain first
+      if (step.reason == FenceReason::split_brain && !split_reported) {
+        split_reported = true;
+        counters_.split_brains.fetch_add(1, std::memory_order_relaxed);
+        std::string named;
+        {
+          std::lock_guard lock(mu_);
+          if (keeper_.primary()) named = keeper_.primary()->region;
+        }
+        const std::string what = "database " + settings_.database + " is writable here while etcd names region " +
+                                 named + " its primary; fencing at once";
+        logError("+split-brain", what);
+        journal("+split-brain", step.reason, what);
+      }
+      auto r = fencer_->fence(now + settings_.fence_timeout, clock_);
+      if (r) {
+        {
+          std::lock_guard lock(mu_);
+          keeper_.fenced(step.reason, clock_.steadyNow());
+          fence_error_.clear();
+        }
+        counters_.fences.fetch_add(1, std::memory_order_relaxed);
+        journal("+fenced", step.reason, r.value());
+        logWarn("+fenced", "database " + settings_.database + " (" + reason + "): " + r.value());
+      } else {
+        counters_.fence_failures.fetch_add(1, std::memory_order_relaxed);
+        bool first = false;
+        {
+          std::lock_guard lock(mu_);
+          first = fence_error_.empty();
+          fence_error_ = r.error().message;
+        }
+        if (first) {
+          journal("-fence-failed", step.reason, r.error().message);
+          logError("-fence-failed",
+                   "database " + settings_.database + " (" + reason + "): " + r.error().message + "; retrying");
+        }
+      }
+    } else if (step.action == LeaseKeeper::Action::unfence) {
+      auto r = fencer_->unfence(now + settings_.fence_timeout, clock_);
+      if (r) {
+        {
+          std::lock_guard lock(mu_);
+          keeper_.unfenced();
+          fencing_ = false;
+          fence_error_.clear();
+        }
+        mark_(settings_.database, "", false);
+        counters_.unfences.fetch_add(1, std::memory_order_relaxed);
+        journal("-fenced", FenceReason::none, "the lease is held again: " + r.value());
+        logInfo("-fenced", "database " + settings_.database + ": lease held again, " + r.value());
+      } else {
+        std::lock_guard lock(mu_);
+        fence_error_ = "unfence: " + r.error().message;
+      }
+    }
+    fence_lock.unlock();
+    // Wake at the lease's validity end exactly, else often enough to see the check's answers.
+    std::unique_lock lock(mu_);
+    now = clock_.steadyNow();
+    SteadyTime wake = now + milliseconds{step.action == LeaseKeeper::Action::none ? 100 : 250};
+    if (keeper_.holdsValid(now)) wake = std::min(wake, keeper_.validUntil());
+    enforce_cv_.wait_for(lock, wake - now, [this] { return stopping_; });
+  }
+}
+
+Result<std::string> PrimaryLease::operatorUnfence() {
+  std::lock_guard fence_lock(fence_mu_);
+  auto r = fencer_->unfence(clock_.steadyNow() + settings_.fence_timeout, clock_);
+  if (!r) return r.error();
+  {
+    std::lock_guard lock(mu_);
+    keeper_.operatorUnfenced();
+    fencing_ = false;
+    fence_error_.clear();
+  }
+  mark_(settings_.database, "", false);
+  counters_.unfences.fetch_add(1, std::memory_order_relaxed);
+  journal("-fenced-by-operator", FenceReason::none,
+          r.value() + "; automatic fencing suspended until the lease is held");
+  logWarn("-fenced-by-operator", "database " + settings_.database + ": " + r.value() +
+                                     "; automatic fencing suspended until this node holds the lease again");
+  return r.value();
+}
+
+void PrimaryLease::journal(const std::string& event, FenceReason reason, const std::string& detail) {
+  const FenceEntry e{toUnixMillis(clock_.wallNow()), event, settings_.database,
+                     reason == FenceReason::none ? "" : std::string(toString(reason)), detail};
+  if (auto r = journal_.append(e); !r) logError("-journal-failed", r.error().message + " (" + event + ")");
+}
+
+nlohmann::json PrimaryLease::status() const {
+  std::lock_guard lock(mu_);
+  const SteadyTime now = clock_.steadyNow();
+  nlohmann::json primary = nullptr;
+  if (const auto& p = keeper_.primary()) {
+    primary = {{"region", p->region}, {"node", p->node}, {"epoch", p->epoch}, {"since_ms", p->since_ms}, {"by", p->by}};
+  }
+  const bool valid = keeper_.holdsValid(now);
+  return {{"database", settings_.database},
+          {"ttl_ms", settings_.ttl.count()},
+          {"margin_ms", settings_.margin.count()},
+          {"holding", valid},
+          {"valid_for_ms", valid ? msBetween(now, keeper_.validUntil()) : 0},
+          {"holder", keeper_.holder()},
+          {"primary", primary},
+          {"fenced", keeper_.isFenced() || fencing_},
+          {"fence_reason", keeper_.isFenced() ? std::string(toString(keeper_.fenceReason())) : ""},
+          {"fence_confirmed", keeper_.isFenced()},
+          {"fence_error", fence_error_},
+          {"suspended", keeper_.suspended()},
+          {"etcd_error", last_error_}};
+}
+
+}  // namespace hale::agent

@@ -1,0 +1,79 @@
+#include "primary_handover.h"
+
+namespace hale::aggregator {
+
+std::optional<PrimaryHandover> PrimaryHandover::fromConfig(ConfigTable& t, const ActionEnvironment& env, bool& ok) {
+  std::string database;
+  std::string node;
+  if (!t.get("lease", database)) {
+    if (t.has("lease_node")) {
+      t.error("lease_node", "needs lease");
+      ok = false;
+    }
+    return std::nullopt;
+  }
+  t.get("lease_node", node);
+  if (!dblease::validName(database)) {
+    t.error("lease", "must be 1..64 letters, digits, '-', '_' or '.'");
+    ok = false;
+    return std::nullopt;
+  }
+  if (env.etcd == nullptr) {
+    t.error("lease", "needs coordination = \"etcd\" and its [etcd] table: the lease lives in etcd");
+    ok = false;
+    return std::nullopt;
+  }
+  auto options = etcd::withPassword(*env.etcd);
+  if (!options) {
+    t.error("lease", options.error().message);
+    ok = false;
+    return std::nullopt;
+  }
+  return PrimaryHandover(std::make_shared<etcd::Client>(options.value()), env.etcd->cluster, database, node);
+}
+
+PrimaryHandover::PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database,
+                                 std::string node)
+    : client_(std::move(client)),
+      leader_key_("/hale/" + cluster + "/leader"),
+      database_(std::move(database)),
+      keys_(dblease::keysFor(cluster, database_)),
+      node_(std::move(node)) {}
+
+ActionResult PrimaryHandover::claim(const ActionRequest& r) {
+  dblease::PrimaryRecord record;
+  record.region = r.to;
+  record.node = node_;
+  record.epoch = r.epoch;
+  record.since_ms = toUnixMillis(r.clock->wallNow());
+  record.by = "plan " + std::to_string(r.plan_id);
+  const std::string who = "database " + database_ + ": ";
+  for (;;) {
+    std::vector<etcd::Compare> compare;
+    if (!r.forced) compare.push_back(etcd::createRevisionIs(keys_.lease, 0));
+    if (r.epoch > 0) compare.push_back(etcd::createRevisionIs(leader_key_, r.epoch));
+    auto txn = client_->txn(compare, {etcd::put(keys_.primary, dblease::encode(record)), etcd::get(keys_.primary)},
+                            {etcd::get(keys_.lease), etcd::get(leader_key_)});
+    if (!txn) return {ActionStatus::retryable, who + "etcd: " + txn.error().message};
+    if (txn.value().succeeded) {
+      return {ActionStatus::applied, who + "primary record names " + r.to + (node_.empty() ? "" : " (" + node_ + ")") +
+                                         (r.forced ? " (forced: the old primary's lease was not waited for)"
+                                                   : " after the old primary's lease lapsed")};
+    }
+    const auto& ranges = txn.value().ranges;
+    if (r.epoch > 0 && (ranges.size() < 2 || ranges[1].empty() || ranges[1][0].create_revision != r.epoch)) {
+      return {ActionStatus::permanent, who + "this aggregator no longer leads (epoch " + std::to_string(r.epoch) + ")"};
+    }
+    std::string holder = "another node";
+    if (!ranges.empty() && !ranges[0].empty()) {
+      if (auto lease = dblease::decodeLease(ranges[0][0].value))
+        holder = "node " + lease.value().node + " (region " + lease.value().region + ")";
+    }
+    if (!pauseBeforePoll(r, std::chrono::milliseconds{100})) {
+      return {ActionStatus::retryable, who + "the old primary's lease is still held by " + holder +
+                                           "; not promoting before it lapses (its agent fences the database first)"};
+    }
+  }
+}
+
+}  // namespace hale::aggregator

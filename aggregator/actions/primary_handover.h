@@ -1,0 +1,48 @@
+#pragma once
+
+// The promotion's side of the primary lease (common/db_lease.h). Before a promote action makes its standby
+// writable, the old primary's lease must have lapsed (its agent fenced its database before that, or could
+// not reach etcd to say otherwise), and the primary record must name the new region. Both in one
+// transaction that finds no lease, so an old primary coming back later can never take the lease again. The
+// record is written before the promotion, not after: in between, an old primary back in touch with etcd
+// would otherwise find itself still named and retake the lease.
+//
+// Keys of a promote action:
+//   lease = "main"           the database's name, as in the agents' [check.lease] database
+//   lease_node = "db-us-1"   optional: the node whose agent will hold the lease (default: any node of the
+//                            target region)
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "action.h"
+#include "action_registry.h"
+#include "db_lease.h"
+#include "etcd_client.h"
+
+namespace hale::aggregator {
+
+class PrimaryHandover {
+ public:
+  // Reads `lease` and `lease_node`; nullopt when `lease` is absent. Problems are recorded in `t` and
+  // clear `ok`.
+  static std::optional<PrimaryHandover> fromConfig(ConfigTable& t, const ActionEnvironment& env, bool& ok);
+
+  // Waits within the attempt for the old primary's lease to lapse (not when forced: the operator accepts
+  // the risk, and the old primary's agent fences itself once it reads the new record), then names `r.to`
+  // the primary under the request's epoch. applied: named (or already was); retryable: the lease is still
+  // held at the attempt's deadline, or etcd cannot be asked; permanent: this aggregator no longer leads.
+  ActionResult claim(const ActionRequest& r);
+
+ private:
+  PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database, std::string node);
+
+  std::shared_ptr<etcd::Client> client_;
+  std::string leader_key_;  // the aggregators' election key: its create revision is the epoch
+  std::string database_;
+  dblease::Keys keys_;
+  std::string node_;
+};
+
+}  // namespace hale::aggregator

@@ -1,0 +1,56 @@
+#pragma once
+
+// The primary lease of a database cluster in etcd (DESIGN §9; README "The primary lease"): the names of its
+// two keys and the records they hold, shared by the agent that holds the lease and the aggregator that
+// waits for it to lapse before promoting.
+//
+//   /hale/<cluster>/db/<database>/primary  which region (and optionally which node) may run the writable
+//                                          primary, and under which aggregator epoch that was decided; no
+//                                          lease: it outlives every process.
+//   /hale/<cluster>/db/<database>/lease    held by the agent of that primary on an etcd lease of a few
+//                                          seconds, renewed while its database is a writable primary.
+//
+// The agent takes the lease only in a transaction that compares the primary record it read, and the
+// aggregator moves the primary record only in a transaction that finds no lease: one of the two wins, so
+// an old primary that comes back after a promotion can never take the lease again.
+
+#include <cstdint>
+#include <string>
+
+#include "result.h"
+
+namespace hale::dblease {
+
+struct Keys {
+  std::string primary;
+  std::string lease;
+};
+Keys keysFor(const std::string& hale_cluster, const std::string& database);
+
+// A name usable in a key: 1..64 bytes of letters, digits, '-', '_' or '.'.
+bool validName(const std::string& name);
+
+struct PrimaryRecord {
+  std::string region;
+  std::string node;   // empty: any node of the region
+  int64_t epoch = 0;  // the aggregator leader's epoch that wrote it; 0: claimed by an agent at first start
+  int64_t since_ms = 0;
+  std::string by;  // the aggregator or agent that wrote it
+
+  bool names(const std::string& their_region, const std::string& their_node) const {
+    return region == their_region && (node.empty() || node == their_node);
+  }
+};
+std::string encode(const PrimaryRecord& r);
+Result<PrimaryRecord> decodePrimary(const std::string& text);
+
+struct LeaseRecord {
+  std::string node;
+  std::string region;
+  std::string boot;  // the agent process that holds it
+  int64_t since_ms = 0;
+};
+std::string encode(const LeaseRecord& r);
+Result<LeaseRecord> decodeLease(const std::string& text);
+
+}  // namespace hale::dblease

@@ -1,0 +1,228 @@
+// LeaseKeeper: the agent's rules of the primary lease, in simulated time.
+
+#include "lease_keeper.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace hale::agent {
+namespace {
+
+using std::chrono::milliseconds;
+using Action = LeaseKeeper::Action;
+
+const SteadyTime kStart = SteadyTime{} + std::chrono::hours{1};
+
+LeaseSettings settings() {
+  LeaseSettings s;
+  s.database = "main";
+  s.ttl = milliseconds{3000};
+  s.margin = milliseconds{1000};
+  return s;
+}
+
+dblease::PrimaryRecord naming(const std::string& region, const std::string& node = "") {
+  return dblease::PrimaryRecord{region, node, 7, 0, "test"};
+}
+
+StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
+  StoreRound r;
+  r.answered = true;
+  r.primary = naming(region);
+  r.lease = StoreRound::Lease::renewed;
+  r.sent = sent;
+  return r;
+}
+
+StoreRound notHeld(const std::string& region = "eu") {
+  StoreRound r;
+  r.answered = true;
+  r.primary = naming(region);
+  r.lease = StoreRound::Lease::not_held;
+  return r;
+}
+
+DbView writable(SteadyTime at) { return DbView{DbRole::writable_primary, at, false}; }
+DbView readOnly(SteadyTime at) { return DbView{DbRole::read_only_primary, at, false}; }
+
+TEST(LeaseKeeper, AValidLeaseKeepsTheDatabaseWritableUntilTtlMinusMarginAfterTheRenewalWasSent) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart + milliseconds{100}));
+  const DbView db = writable(kStart);
+  EXPECT_EQ(k.decide(db, kStart + milliseconds{2099}).action, Action::none);
+  const auto step = k.decide(db, kStart + milliseconds{2100});
+  EXPECT_EQ(step.action, Action::fence);
+  EXPECT_EQ(step.reason, FenceReason::lease_lost);
+}
+
+TEST(LeaseKeeper, ARenewalWithoutAnswerDoesNotExtendNorEndTheValidity) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  StoreRound silent;  // etcd could not be read
+  k.roundEnded(silent);
+  StoreRound unknown = notHeld();
+  unknown.lease = StoreRound::Lease::unknown;  // read, but the keepalive got no answer
+  k.roundEnded(unknown);
+  EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{1999}).action, Action::none);
+  EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{2000}).action, Action::fence);
+}
+
+TEST(LeaseKeeper, LosingTheLeaseFencesAtOnce) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  k.roundEnded(notHeld());
+  EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{10}).action, Action::fence);
+}
+
+TEST(LeaseKeeper, StartUpWaitsForTheFirstRoundButNoLongerThanTtlMinusMargin) {
+  {
+    LeaseKeeper k(settings(), "db1", "eu", kStart);
+    EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{1999}).action, Action::none);
+    const auto step = k.decide(writable(kStart), kStart + milliseconds{2000});  // etcd silent all along
+    EXPECT_EQ(step.action, Action::fence);
+    EXPECT_EQ(step.reason, FenceReason::no_lease);
+  }
+  {
+    LeaseKeeper k(settings(), "db1", "eu", kStart);
+    k.roundEnded(notHeld());  // the first round ended without the lease: no reason to wait further
+    EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{50}).action, Action::fence);
+  }
+}
+
+TEST(LeaseKeeper, ARecordNamingAnotherRegionFencesAWritableDatabaseAtOnceEvenWithAValidLease) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart, "us"));  // a forced promotion moved the record without waiting for the lease
+  const auto step = k.decide(writable(kStart), kStart + milliseconds{1});
+  EXPECT_EQ(step.action, Action::fence);
+  EXPECT_EQ(step.reason, FenceReason::split_brain);
+  EXPECT_TRUE(k.splitBrain(writable(kStart)));
+}
+
+TEST(LeaseKeeper, ARecordNamingAnotherNodeOfTheSameRegionIsASplitBrainToo) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  StoreRound r = renewed(kStart);
+  r.primary = naming("eu", "db2");
+  k.roundEnded(r);
+  EXPECT_EQ(k.decide(writable(kStart), kStart).reason, FenceReason::split_brain);
+  r.primary = naming("eu", "db1");
+  k.roundEnded(r);
+  EXPECT_EQ(k.decide(writable(kStart), kStart).action, Action::none);
+}
+
+TEST(LeaseKeeper, AFailingCheckOnAWritableDatabaseFences) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  DbView db = writable(kStart);
+  db.failing = true;
+  EXPECT_EQ(k.decide(db, kStart).reason, FenceReason::check_failing);
+  EXPECT_FALSE(k.wantsLease(db));
+}
+
+TEST(LeaseKeeper, AStandbyIsNeverFencedAndNeverWantsTheLease) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  const DbView standby{DbRole::standby, kStart, false};
+  EXPECT_EQ(k.decide(standby, kStart + std::chrono::hours{1}).action, Action::none);
+  EXPECT_FALSE(k.wantsLease(standby));
+  EXPECT_TRUE(k.mayRelease(standby));
+}
+
+TEST(LeaseKeeper, AFenceStandsUntilTheLeaseIsBackAndTheCheckSawItReadOnly) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  const SteadyTime fenced_at = kStart + milliseconds{2100};
+  k.fenced(FenceReason::lease_lost, fenced_at);
+  // The check's last answer predates the fence: no second fence, no unfence.
+  EXPECT_EQ(k.decide(writable(kStart + milliseconds{2000}), fenced_at + milliseconds{50}).action, Action::none);
+  EXPECT_TRUE(k.wantsLease(readOnly(fenced_at + milliseconds{10})));
+  EXPECT_FALSE(k.mayRelease(readOnly(fenced_at - milliseconds{10})));
+  EXPECT_TRUE(k.mayRelease(readOnly(fenced_at + milliseconds{10})));
+  // Read-only but no lease yet: still fenced.
+  EXPECT_EQ(k.decide(readOnly(fenced_at + milliseconds{10}), fenced_at + milliseconds{20}).action, Action::none);
+  // The lease is back and the record names us: unfence.
+  k.roundEnded(renewed(fenced_at + milliseconds{500}));
+  EXPECT_EQ(k.decide(readOnly(fenced_at + milliseconds{10}), fenced_at + milliseconds{600}).action, Action::unfence);
+  // ...but not on an answer from before the fence.
+  EXPECT_EQ(k.decide(readOnly(fenced_at - milliseconds{10}), fenced_at + milliseconds{600}).action, Action::none);
+}
+
+TEST(LeaseKeeper, ASplitBrainFenceIsNeverLiftedWhileTheRecordNamesAnother) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart, "us"));
+  k.fenced(FenceReason::split_brain, kStart + milliseconds{5});
+  EXPECT_FALSE(k.wantsLease(readOnly(kStart + milliseconds{10})));
+  EXPECT_EQ(k.decide(readOnly(kStart + milliseconds{10}), kStart + milliseconds{20}).action, Action::none);
+}
+
+TEST(LeaseKeeper, AFenceLiftedOutsideHaleIsAppliedAgain) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(notHeld());
+  k.fenced(FenceReason::no_lease, kStart + milliseconds{10});
+  EXPECT_EQ(k.decide(writable(kStart + milliseconds{500}), kStart + milliseconds{600}).action, Action::fence);
+}
+
+TEST(LeaseKeeper, AFenceLeftByAnEarlierRunIsKeptAtStart) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart, true, FenceReason::lease_lost);
+  EXPECT_TRUE(k.isFenced());
+  EXPECT_TRUE(k.wantsLease(readOnly(kStart + milliseconds{1})));
+  k.roundEnded(renewed(kStart + milliseconds{20}));
+  EXPECT_EQ(k.decide(readOnly(kStart + milliseconds{30}), kStart + milliseconds{40}).action, Action::unfence);
+}
+
+TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingUntilTheLeaseIsHeldAgain) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(notHeld());
+  k.fenced(FenceReason::no_lease, kStart);
+  k.operatorUnfenced();
+  EXPECT_FALSE(k.isFenced());
+  EXPECT_TRUE(k.suspended());
+  EXPECT_EQ(k.decide(writable(kStart + milliseconds{10}), kStart + std::chrono::hours{2}).action, Action::none);
+  k.roundEnded(renewed(kStart + std::chrono::hours{2}));
+  EXPECT_FALSE(k.suspended());
+  EXPECT_EQ(k.decide(writable(kStart), kStart + std::chrono::hours{2} + milliseconds{2001}).action, Action::fence);
+}
+
+// The guarantee, over random schedules: whenever the database is writable and the fence was not decided,
+// the last renewal that etcd confirmed was sent less than ttl - margin ago. Time moves in 10 ms steps;
+// etcd answers each renewal (every ttl/3) or not at random, and may report the lease lost.
+TEST(LeaseKeeper, RandomSchedulesNeverLeaveAWritableDatabaseWithoutAValidLease) {
+  std::mt19937 rng(1234);
+  for (int run = 0; run < 300; ++run) {
+    LeaseKeeper k(settings(), "db1", "eu", kStart);
+    bool fenced = false;
+    SteadyTime last_confirmed_sent{};
+    bool ever_confirmed = false;
+    SteadyTime next_round = kStart;
+    for (SteadyTime now = kStart; now < kStart + std::chrono::seconds{30}; now += milliseconds{10}) {
+      if (now >= next_round) {
+        const int dice = static_cast<int>(rng() % 10);
+        StoreRound r = notHeld();
+        if (dice < 7) {
+          r = renewed(now);
+          last_confirmed_sent = now;
+          ever_confirmed = true;
+        } else if (dice < 9) {
+          r.lease = StoreRound::Lease::unknown;
+        }
+        k.roundEnded(r);
+        next_round = now + milliseconds{1000};
+      }
+      const DbView db = fenced ? readOnly(now) : writable(now);
+      const auto step = k.decide(db, now);
+      if (step.action == Action::fence) {
+        fenced = true;
+        k.fenced(step.reason, now);
+      } else if (step.action == Action::unfence) {
+        fenced = false;
+        k.unfenced();
+      }
+      if (!fenced && now >= kStart + milliseconds{2000}) {
+        ASSERT_TRUE(ever_confirmed) << "run " << run;
+        ASSERT_LT(now, last_confirmed_sent + milliseconds{2000}) << "run " << run;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hale::agent
