@@ -70,11 +70,8 @@ LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
 }
 
 void LeaseKeeper::roundEnded(const StoreRound& round) {
-  if (!round.answered) {
-    rounds_ended_ = true;
-    return;  // what etcd said before still stands; the lease runs out on its own clock
-  }
-  rounds_ended_ = true;
+  if (round.wanted) rounds_ended_ = true;
+  if (!round.answered) return;  // what etcd said before still stands; the lease runs out on its own clock
   primary_ = round.primary;
   holder_ = round.holder;
   switch (round.lease) {

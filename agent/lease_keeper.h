@@ -16,8 +16,9 @@
 //              node, and the check has answered "read-only primary" since the fence.
 //   operator   `halectl unfence` lifts the fence and suspends automatic fencing until the lease is held
 //              again (etcd gone for good, say). Loud in status, journaled.
-//   start-up   no fence for want of a lease before the first etcd round has ended, or ttl - margin after
-//              start, whichever comes first: a restarted agent takes its lease back instead of fencing.
+//   start-up   no fence for want of a lease before the first etcd round that asked for it has ended, or
+//              ttl - margin after start, whichever comes first: a restarted agent takes its lease back
+//              instead of fencing.
 
 #include <chrono>
 #include <optional>
@@ -60,6 +61,7 @@ struct StoreRound {
     not_held,  // it is not ours (or we stopped renewing it)
     unknown,   // the renewal got no answer: the last renewal's validity runs out on its own
   };
+  bool wanted = false;    // the lease was asked for (or renewed) in this round
   bool answered = false;  // false: etcd could not be read at all; nothing below is known
   std::optional<dblease::PrimaryRecord> primary;
   Lease lease = Lease::unknown;

@@ -95,6 +95,10 @@ void PrimaryLease::renewLoop() {
 
 StoreRound PrimaryLease::round(const DbView& db) {
   StoreRound out;
+  {
+    std::lock_guard lock(mu_);
+    out.wanted = keeper_.wantsLease(db);
+  }
   auto read = etcd_->txn({}, {etcd::get(keys_.primary), etcd::get(keys_.lease)});
   if (!read || read.value().ranges.size() != 2) {
     counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);

@@ -175,9 +175,13 @@ class PostgresPromoteAction final : public Action {
       }
       if (!step.value().values.empty()) ended = step.value().values[0][0];
     }
-    // The insert position, not the flush one: with synchronous_commit off a commit can be ahead of the flush,
-    // and the WAL writer flushes (and the walsender ships) it shortly.
-    auto lsn = old.value().query("SELECT pg_current_wal_insert_lsn()", d);
+    // The end of a record written now, after everything the fenced primary took: past any commit (with
+    // synchronous_commit off one can be ahead of the flush; the WAL writer flushes and the walsender ships
+    // it shortly). Not pg_current_wal_insert_lsn(): right after a page or segment switch it points past the
+    // next page's header, which the standby's replay position only passes when another record comes, up
+    // to 15 s later on an idle server. A logical message is allowed in a read-only transaction.
+    auto lsn = old.value().query("SELECT pg_logical_emit_message(false, 'hale', 'fenced')", d);
+    if (!lsn) lsn = old.value().query("SELECT pg_current_wal_insert_lsn()", d);
     return {"old primary fenced read-only (" + ended + " sessions ended)",
             lsn && !lsn.value().values.empty() ? lsn.value().values[0][0] : ""};
   }

@@ -45,10 +45,10 @@ ActionResult PrimaryHandover::claim(const ActionRequest& r) {
   record.region = r.to;
   record.node = node_;
   record.epoch = r.epoch;
-  record.since_ms = toUnixMillis(r.clock->wallNow());
   record.by = "plan " + std::to_string(r.plan_id);
   const std::string who = "database " + database_ + ": ";
   for (;;) {
+    record.since_ms = toUnixMillis(r.clock->wallNow());  // when written: the lease was gone by then
     std::vector<etcd::Compare> compare;
     if (!r.forced) compare.push_back(etcd::createRevisionIs(keys_.lease, 0));
     if (r.epoch > 0) compare.push_back(etcd::createRevisionIs(leader_key_, r.epoch));

@@ -28,6 +28,7 @@ dblease::PrimaryRecord naming(const std::string& region, const std::string& node
 
 StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
   StoreRound r;
+  r.wanted = true;
   r.answered = true;
   r.primary = naming(region);
   r.lease = StoreRound::Lease::renewed;
@@ -37,6 +38,7 @@ StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
 
 StoreRound notHeld(const std::string& region = "eu") {
   StoreRound r;
+  r.wanted = true;
   r.answered = true;
   r.primary = naming(region);
   r.lease = StoreRound::Lease::not_held;
@@ -85,8 +87,12 @@ TEST(LeaseKeeper, StartUpWaitsForTheFirstRoundButNoLongerThanTtlMinusMargin) {
   }
   {
     LeaseKeeper k(settings(), "db1", "eu", kStart);
-    k.roundEnded(notHeld());  // the first round ended without the lease: no reason to wait further
-    EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{50}).action, Action::fence);
+    StoreRound before_the_check_answered = notHeld();
+    before_the_check_answered.wanted = false;  // rounds that did not ask for the lease do not end the wait
+    k.roundEnded(before_the_check_answered);
+    EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{50}).action, Action::none);
+    k.roundEnded(notHeld());  // a round that asked ended without the lease: no reason to wait further
+    EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{60}).action, Action::fence);
   }
 }
 

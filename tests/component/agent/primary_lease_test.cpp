@@ -1,0 +1,368 @@
+// The primary lease against real servers: an agent with a leased PostgreSQL check, a real etcd, and
+// the promotion that waits for the lease (README "The primary lease").
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "agent.h"
+#include "aggregator_config.h"
+#include "control_client.h"
+#include "db_lease.h"
+#include "etcd_client.h"
+#include "etcd_server.h"
+#include "http_client.h"
+#include "pg_client.h"
+#include "plan_runner.h"
+#include "postgres_pair.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace hale::agent {
+namespace {
+
+using hale::test::PostgresPair;
+using Node = PostgresPair::Node;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kTtl{1500};
+constexpr milliseconds kMargin{500};
+
+int64_t wallMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
+SteadyTime SteadyClockNow() { return SystemClock::instance().steadyNow(); }
+
+class PrimaryLeaseTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = new PostgresPair();
+    pg_->start();
+    etcd_ = new test::EtcdServer();
+    etcd_->start();
+  }
+  static void TearDownTestSuite() {
+    delete etcd_;
+    delete pg_;
+  }
+  void SetUp() override {
+    etcd::Options o;
+    o.endpoints = {etcd_->endpoint()};
+    client_ = std::make_unique<etcd::Client>(o);
+    ASSERT_TRUE(client_->txn({}, {etcd::Operation{etcd::Operation::Kind::erase, "/hale/", "", 0, true}}).ok());
+    pg_->query(Node::primary, "ALTER SYSTEM RESET default_transaction_read_only");
+    pg_->query(Node::primary, "SELECT pg_reload_conf()");
+  }
+  void TearDown() override { etcd_->thaw(); }  // a test that failed while etcd was frozen leaves it usable
+
+  std::string config(Node n = Node::primary) const {
+    return "node = \"db1\"\nregion = \"eu\"\ncontrol_socket = \"" + dir_.path() + "/agent.sock\"\njournal = \"" +
+           dir_.path() + "/journal.jsonl\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n[etcd]\nendpoints = [\"" +
+           etcd_->endpoint() +
+           "\"]\ntimeout = \"300ms\"\n[[check]]\nname = \"pg\"\ntype = \"postgres\"\n"
+           "interval = \"200ms\"\ntimeout = \"150ms\"\nconninfo = \"" +
+           pg_->conninfo(n) + "\"\n[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\nmargin = \"500ms\"\n";
+  }
+
+  static AgentConfig parsed(const std::string& text) {
+    auto c = parseAgentConfig(text, "agent.toml");
+    if (!c) ADD_FAILURE() << c.error().message;
+    return c.ok() ? std::move(c).value() : AgentConfig{};
+  }
+
+  std::optional<dblease::LeaseRecord> leaseHolder() const {
+    auto kvs = client_->range(dblease::keysFor("hale", "main").lease);
+    if (!kvs || kvs.value().empty()) return std::nullopt;
+    auto r = dblease::decodeLease(kvs.value()[0].value);
+    return r ? std::optional(r.value()) : std::nullopt;
+  }
+  std::optional<dblease::PrimaryRecord> primaryRecord() const {
+    auto kvs = client_->range(dblease::keysFor("hale", "main").primary);
+    if (!kvs || kvs.value().empty()) return std::nullopt;
+    auto r = dblease::decodePrimary(kvs.value()[0].value);
+    return r ? std::optional(r.value()) : std::nullopt;
+  }
+  static bool readOnly(Node n = Node::primary) { return pg_->query(n, "SHOW default_transaction_read_only") == "on"; }
+  static long healthz(const Agent& agent, std::string* body = nullptr) {
+    HttpRequest r;
+    r.url = "http://127.0.0.1:" + std::to_string(agent.httpPort()) + "/healthz";
+    const HttpResponse resp = httpPerform(r);
+    if (body != nullptr) *body = resp.body;
+    return resp.status;
+  }
+  std::vector<nlohmann::json> journal() const {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir_.path() + "/journal.jsonl");
+    std::string line;
+    while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+  static size_t count(const std::vector<nlohmann::json>& entries, const std::string& event) {
+    return static_cast<size_t>(
+        std::count_if(entries.begin(), entries.end(), [&](const nlohmann::json& e) { return e["event"] == event; }));
+  }
+  bool holdsLease() const {
+    const auto l = leaseHolder();
+    return l && l->node == "db1";
+  }
+
+  static PostgresPair* pg_;
+  static test::EtcdServer* etcd_;
+  test::TempDir dir_{"lease"};
+  std::unique_ptr<etcd::Client> client_;
+};
+PostgresPair* PrimaryLeaseTest::pg_ = nullptr;
+test::EtcdServer* PrimaryLeaseTest::etcd_ = nullptr;
+
+TEST_F(PrimaryLeaseTest, TheWritablePrimaryTakesTheLeaseAndNamesItselfInANewCluster) {
+  Agent agent;
+  ASSERT_TRUE(agent.start(parsed(config())).ok());
+  ASSERT_TRUE(test::waitFor([&] { return holdsLease(); }, milliseconds{5000}));
+  const auto record = primaryRecord();
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->region, "eu");
+  EXPECT_EQ(record->node, "db1");
+  EXPECT_EQ(record->epoch, 0);
+  // Held for longer than a TTL: it is renewed, and the database stays writable.
+  std::this_thread::sleep_for(kTtl * 2);
+  EXPECT_TRUE(holdsLease());
+  EXPECT_FALSE(readOnly());
+  EXPECT_EQ(healthz(agent), 200);
+  EXPECT_EQ(agent.counters().fences.load(), 0u);
+}
+
+TEST_F(PrimaryLeaseTest, EtcdFallingSilentFencesTheDatabaseWithinTtlMinusMarginAndItsReturnUnfencesIt) {
+  Agent agent;
+  ASSERT_TRUE(agent.start(parsed(config())).ok());
+  ASSERT_TRUE(test::waitFor([&] { return holdsLease() && healthz(agent) == 200; }, milliseconds{5000}));
+
+  const std::atomic<bool> never{false};
+  const PgDeadline d{SteadyClockNow() + std::chrono::seconds{5}, &never, &SystemClock::instance()};
+  auto client = PgConnection::connect(pg_->conninfo(Node::primary), "", d, "client");
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client.value().query("CREATE TABLE IF NOT EXISTS lease_probe (v int)", d).ok());
+
+  const int64_t frozen_at = wallMs();
+  etcd_->freeze();
+  ASSERT_TRUE(test::waitFor([&] { return readOnly() && count(journal(), "+fenced") > 0; }, kTtl * 2));
+  const auto entries = journal();
+  ASSERT_EQ(count(entries, "+fenced"), 1u);
+  const auto& fenced = *std::find_if(entries.begin(), entries.end(), [](auto& e) { return e["event"] == "+fenced"; });
+  EXPECT_EQ(fenced["reason"], "lease_lost");
+  // The last renewal was sent before the freeze, so the fence is due ttl - margin after it at the latest,
+  // well before etcd could drop the key (ttl after it received that renewal). The journal entry is
+  // written once the fence is done.
+  EXPECT_LE(fenced["ts_ms"].get<int64_t>() - frozen_at, (kTtl - kMargin).count() + 300);
+  std::string body;
+  EXPECT_EQ(healthz(agent, &body), 503);
+  EXPECT_EQ(nlohmann::json::parse(body)["fenced"][0]["reason"], "lease_lost") << body;
+  EXPECT_EQ(agent.counters().fences.load(), 1u);
+  // The open client session was ended, so it cannot keep writing under the old default; a new one refuses.
+  EXPECT_FALSE(client.value().query("INSERT INTO lease_probe VALUES (1)", d).ok());
+  auto fresh = PgConnection::connect(pg_->conninfo(Node::primary), "", d, "client");
+  ASSERT_TRUE(fresh.ok());
+  auto refused = fresh.value().query("INSERT INTO lease_probe VALUES (2)", d);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("read-only"), std::string::npos) << refused.error().message;
+
+  etcd_->thaw();
+  ASSERT_TRUE(test::waitFor([&] { return !readOnly() && healthz(agent) == 200; }, milliseconds{10000}));
+  EXPECT_TRUE(holdsLease());
+  EXPECT_EQ(count(journal(), "-fenced"), 1u);
+  EXPECT_EQ(agent.counters().unfences.load(), 1u);
+}
+
+TEST_F(PrimaryLeaseTest, ARecordNamingAnotherRegionFencesAtOnceAsASplitBrainAndOnlyTheOperatorLiftsIt) {
+  Agent agent;
+  ASSERT_TRUE(agent.start(parsed(config())).ok());
+  ASSERT_TRUE(test::waitFor([&] { return holdsLease() && healthz(agent) == 200; }, milliseconds{5000}));
+
+  // What a forced promotion elsewhere leaves: the record names us, while eu still holds its lease.
+  const auto keys = dblease::keysFor("hale", "main");
+  ASSERT_TRUE(
+      client_->txn({}, {etcd::put(keys.primary, dblease::encode(dblease::PrimaryRecord{"us", "", 9, 0, "t"}))}).ok());
+  const auto moved = std::chrono::steady_clock::now();
+  ASSERT_TRUE(test::waitFor([&] { return readOnly() && count(journal(), "+fenced") > 0; }, milliseconds{3000}));
+  // At once: the next etcd round (every ttl/3), not the lease's end.
+  EXPECT_LT(std::chrono::steady_clock::now() - moved, kTtl);
+  EXPECT_EQ(count(journal(), "+split-brain"), 1u);
+  EXPECT_EQ(agent.counters().split_brains.load(), 1u);
+  std::string body;
+  EXPECT_EQ(healthz(agent, &body), 503);
+  EXPECT_EQ(nlohmann::json::parse(body)["fenced"][0]["reason"], "split_brain");
+  // It gave the lease back once the fence was confirmed, and never takes it again while the record says us.
+  ASSERT_TRUE(test::waitFor([&] { return !leaseHolder(); }, milliseconds{3000}));
+  std::this_thread::sleep_for(kTtl);
+  EXPECT_TRUE(readOnly());
+  EXPECT_FALSE(leaseHolder());
+
+  // The operator decides otherwise: halectl unfence.
+  auto r = control::call(dir_.path() + "/agent.sock", "unfence", nlohmann::json::object(), milliseconds{5000});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(readOnly());
+  EXPECT_EQ(healthz(agent), 200);
+  auto status = control::call(dir_.path() + "/agent.sock", "status", nlohmann::json::object(), milliseconds{5000});
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status.value()["leases"][0]["suspended"].get<bool>());
+  EXPECT_EQ(count(journal(), "-fenced-by-operator"), 1u);
+  // Suspended: the record still names us, and the database stays writable.
+  std::this_thread::sleep_for(kTtl);
+  EXPECT_FALSE(readOnly());
+}
+
+TEST_F(PrimaryLeaseTest, AFenceSurvivesAnAgentRestartAndIsLiftedWhenTheLeaseIsBack) {
+  {
+    Agent agent;
+    ASSERT_TRUE(agent.start(parsed(config())).ok());
+    ASSERT_TRUE(test::waitFor([&] { return holdsLease(); }, milliseconds{5000}));
+    etcd_->freeze();
+    ASSERT_TRUE(test::waitFor([&] { return readOnly(); }, kTtl * 2));
+    agent.stop();
+  }
+  etcd_->thaw();
+  // Wait for the first run's lease to lapse, then start again: the journal says fenced.
+  ASSERT_TRUE(test::waitFor([&] { return !leaseHolder(); }, kTtl * 3));
+  etcd_->freeze();
+  Agent agent;
+  ASSERT_TRUE(agent.start(parsed(config())).ok());
+  std::string body;
+  EXPECT_EQ(healthz(agent, &body), 503);
+  EXPECT_EQ(nlohmann::json::parse(body)["fenced"][0]["reason"], "lease_lost") << body;
+  EXPECT_TRUE(readOnly());
+  etcd_->thaw();
+  ASSERT_TRUE(test::waitFor([&] { return !readOnly() && healthz(agent) == 200; }, milliseconds{10000}));
+  EXPECT_TRUE(holdsLease());
+}
+
+TEST_F(PrimaryLeaseTest, AStandbyNeverTakesTheLease) {
+  Agent agent;
+  ASSERT_TRUE(agent.start(parsed(config(Node::standby))).ok());
+  std::this_thread::sleep_for(kTtl * 2);
+  EXPECT_FALSE(leaseHolder());
+  EXPECT_FALSE(primaryRecord());
+  EXPECT_EQ(agent.counters().fences.load(), 0u);
+}
+
+TEST_F(PrimaryLeaseTest, AReloadMayNotChangeTheLease) {
+  Agent agent;
+  ASSERT_TRUE(agent.start(parsed(config())).ok());
+  std::string changed = config();
+  changed.replace(changed.find("ttl = \"1500ms\""), 14, "ttl = \"3s\"");
+  auto r = agent.reload(parsed(changed));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("restart"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace hale::agent
+
+namespace hale::agent {
+namespace {
+
+// eu's agent reaches etcd through one member only; freezing that member cuts eu off from etcd while the
+// aggregator, through the other two, keeps a quorum: the partition, in one process.
+TEST(PromotionWaitsForTheLease, ACutOffPrimaryIsFencedBeforeTheStandbyIsPromotedAndNeverComesBack) {
+  test::PostgresPair pg;
+  pg.start();
+  test::EtcdCluster etcd(3);
+  etcd.start();
+  test::TempDir dir("handover");
+  const auto agentConfig = [&](const std::string& node, const std::string& region, Node n, int member) {
+    auto c = parseAgentConfig(
+        "node = \"" + node + "\"\nregion = \"" + region + "\"\ncontrol_socket = \"" + dir.path() + "/" + node +
+            ".sock\"\njournal = \"" + dir.path() + "/" + node +
+            ".jsonl\"\n[http]\nlisten = \"127.0.0.1\"\nport = "
+            "0\n[etcd]\nendpoints = [\"" +
+            etcd.endpoint(member) +
+            "\"]\ntimeout = \"300ms\"\n[[check]]\nname = \"pg\"\ntype = \"postgres\"\ninterval = \"200ms\"\n"
+            "timeout = \"150ms\"\nconninfo = \"" +
+            pg.conninfo(n) + "\"\n[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\nmargin = \"500ms\"\n",
+        node + ".toml");
+    EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+    return std::move(c).value();
+  };
+  etcd::Options o;
+  o.endpoints = {etcd.endpoint(0), etcd.endpoint(1)};
+  etcd::Client client(o);
+  const auto keys = dblease::keysFor("hale", "main");
+  const auto lease = [&]() -> std::optional<dblease::LeaseRecord> {
+    auto kvs = client.range(keys.lease);
+    if (!kvs || kvs.value().empty()) return std::nullopt;
+    return dblease::decodeLease(kvs.value()[0].value).value();
+  };
+
+  Agent eu;
+  ASSERT_TRUE(eu.start(agentConfig("db1", "eu", Node::primary, 2)).ok());
+  ASSERT_TRUE(test::waitFor([&] { return lease() && lease()->node == "db1"; }, milliseconds{5000}));
+
+  auto config = aggregator::parseAggregatorConfig(
+      "coordination = \"etcd\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[etcd]\nendpoints = [\"" + etcd.endpoint(0) +
+          "\", \"" + etcd.endpoint(1) +
+          "\"]\nname = \"a1\"\nobservers = [\"a1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = "
+          "[\"db1\"]\n[[region]]\nname = \"us\"\nnodes = [\"db2\"]\n[[action]]\nname = \"promote\"\ntype = "
+          "\"postgres_promote\"\nstandby = \"" +
+          pg.conninfo(Node::standby) + "\"\nold_primary = \"" + pg.conninfo(Node::primary) +
+          "\"\nlease = \"main\"\nfence_timeout = \"300ms\"\n",
+      "aggregator.toml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  auto promote = config.value().actions.at("promote").action;
+  static std::atomic<bool> never{false};
+  aggregator::ActionRequest r;
+  r.request_id = "1.1";
+  r.plan_id = 1;
+  r.event = "failover";
+  r.from = "eu";
+  r.to = "us";
+  r.clock = &SystemClock::instance();
+  r.cancel = &never;
+
+  // While eu holds its lease, nothing is promoted.
+  r.deadline = r.clock->steadyNow() + milliseconds{1000};
+  const auto held = promote->execute(r);
+  EXPECT_EQ(held.status, aggregator::ActionStatus::retryable) << held.detail;
+  EXPECT_NE(held.detail.find("still held by node db1 (region eu)"), std::string::npos) << held.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");
+
+  // eu is cut off from etcd: its agent fences its database, the lease lapses, then the promotion goes on.
+  etcd.freeze(2);
+  const auto cut = std::chrono::steady_clock::now();
+  r.deadline = r.clock->steadyNow() + milliseconds{15000};
+  const auto promoted = promote->execute(r);
+  std::cout << "promoted " << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - cut).count()
+            << " ms after eu was cut off from etcd: " << promoted.detail << "\n";
+  ASSERT_EQ(promoted.status, aggregator::ActionStatus::applied)
+      << aggregator::toString(promoted.status) << ": " << promoted.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
+
+  auto record = client.range(keys.primary);
+  ASSERT_TRUE(record.ok() && !record.value().empty());
+  const auto named = dblease::decodePrimary(record.value()[0].value).value();
+  EXPECT_EQ(named.region, "us");
+  // The order that matters, from the two sides' own records: eu's fence was done before the record moved.
+  std::ifstream in(dir.path() + "/db1.jsonl");
+  std::string line;
+  int64_t fenced_ms = 0;
+  while (std::getline(in, line)) {
+    const auto e = nlohmann::json::parse(line);
+    if (e["event"] == "+fenced") fenced_ms = e["ts_ms"].get<int64_t>();
+  }
+  ASSERT_GT(fenced_ms, 0) << "eu never fenced itself";
+  EXPECT_LT(fenced_ms, named.since_ms);
+  EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "on");
+
+  // eu back in touch: the record names us, so eu neither takes the lease nor lifts its fence.
+  etcd.thaw(2);
+  Agent us;
+  ASSERT_TRUE(us.start(agentConfig("db2", "us", Node::standby, 0)).ok());
+  ASSERT_TRUE(test::waitFor([&] { return lease() && lease()->node == "db2"; }, milliseconds{5000}));
+  std::this_thread::sleep_for(milliseconds{2000});
+  EXPECT_EQ(lease()->node, "db2");
+  EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "on");
+  EXPECT_EQ(pg.query(Node::standby, "SHOW default_transaction_read_only"), "off");
+  EXPECT_EQ(eu.counters().unfences.load(), 0u);
+  EXPECT_EQ(eu.counters().split_brains.load(), 0u);
+}
+
+}  // namespace
+}  // namespace hale::agent
