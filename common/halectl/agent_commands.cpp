@@ -50,7 +50,26 @@ int agentStatus(const Context& ctx) {
             << s.value("http", "?") << ", " << s.value("heartbeats_sent", 0) << " heartbeats published to "
             << s["aggregators"].size() << " aggregator endpoint(s)";
   if (s.value("heartbeats_dropped", 0) > 0) std::cout << " (" << s.value("heartbeats_dropped", 0) << " dropped)";
-  std::cout << "\n\n";
+  std::cout << "\n";
+  const nlohmann::json fenced = s.contains("fenced") ? s["fenced"] : nlohmann::json::array();
+  for (const auto& f : fenced) {
+    std::cout << "FENCED  database " << f.value("database", "?") << ": " << f.value("reason", "?")
+              << (f.value("split_brain", false) ? " (SPLIT BRAIN: etcd names another primary)" : "")
+              << "; /healthz answers 503 until the lease is back or `halectl unfence`\n";
+  }
+  const nlohmann::json leases = s.contains("leases") ? s["leases"] : nlohmann::json::array();
+  for (const auto& l : leases) {
+    std::cout << "lease   database " << l.value("database", "?") << ": "
+              << (l.value("holding", false)
+                      ? "held, valid " + age(l.value("valid_for_ms", int64_t{0})) + " more"
+                      : "not held" + (l.value("holder", "").empty() ? std::string()
+                                                                    : " (holder " + l.value("holder", "") + ")"));
+    if (l.value("suspended", false)) std::cout << "; FENCING SUSPENDED by the operator until the lease is held";
+    if (!l.value("fence_error", "").empty()) std::cout << "; fence failing: " << l.value("fence_error", "");
+    if (!l.value("etcd_error", "").empty()) std::cout << "; etcd: " << l.value("etcd_error", "");
+    std::cout << "\n";
+  }
+  std::cout << "\n";
   Table t({"CHECK", "TYPE", "STATUS", "CRITICAL", "AGE", "LATENCY", "MESSAGE"});
   for (const auto& c : s["checks"]) {
     t.add({c.value("name", "?"), c.value("type", "?"), c.value("status", "?"),
@@ -80,6 +99,51 @@ int agentChecks(const Context& ctx) {
            std::to_string(c.value("timeouts", 0))});
   }
   t.print(std::cout);
+  return kExitOk;
+}
+
+int agentActive(const Context& ctx) {
+  nlohmann::json a;
+  int code = kExitOk;
+  if (!callDaemon(ctx, "active", nlohmann::json::object(), a, code)) return code;
+  if (ctx.json) {
+    std::cout << a.dump() << "\n";
+    return kExitOk;
+  }
+  const auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
+  std::cout << "active region " << text(a["active_region"]) << "  (aggregator leader " << text(a["leader"])
+            << ", epoch " << a.value("epoch", int64_t{0}) << ", cluster " << a.value("cluster", "?") << ")\n\n";
+  Table t({"DATABASE", "PRIMARY", "EPOCH", "LEASE HOLDER"});
+  const nlohmann::json databases = a.contains("databases") ? a["databases"] : nlohmann::json::object();
+  for (const auto& [name, db] : databases.items()) {
+    std::string primary = "-";
+    std::string epoch = "-";
+    if (db["primary"].is_object()) {
+      primary = db["primary"].value("region", "?");
+      if (!db["primary"].value("node", "").empty()) primary += " (" + db["primary"].value("node", "") + ")";
+      epoch = std::to_string(db["primary"].value("epoch", int64_t{0}));
+    }
+    std::string holder = "none";
+    if (db["lease"].is_object())
+      holder = db["lease"].value("node", "?") + " (" + db["lease"].value("region", "?") + ")";
+    t.add({name, primary, epoch, holder});
+  }
+  t.print(std::cout);
+  return kExitOk;
+}
+
+int agentUnfence(const Context& ctx) {
+  nlohmann::json args = nlohmann::json::object();
+  if (ctx.args.has("database")) args["database"] = ctx.args.valueOr("database", "");
+  nlohmann::json r;
+  int code = kExitOk;
+  if (!callDaemon(ctx, "unfence", args, r, code)) return code;
+  if (ctx.json) {
+    std::cout << r.dump() << "\n";
+    return kExitOk;
+  }
+  std::cout << "database " << r.value("database", "?") << " unfenced: " << r.value("unfenced", "") << "\n"
+            << r.value("note", "") << "\n";
   return kExitOk;
 }
 

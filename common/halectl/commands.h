@@ -35,6 +35,8 @@ inline constexpr const char* kAggregatorSocket = "/run/hale/aggregator.sock";
 // Agent commands (agent_commands.cpp).
 int agentStatus(const Context& ctx);
 int agentChecks(const Context& ctx);
+int agentActive(const Context& ctx);
+int agentUnfence(const Context& ctx);
 // Aggregator commands (aggregator_commands.cpp).
 int aggregatorRegions(const Context& ctx);
 int aggregatorNodes(const Context& ctx);

@@ -20,6 +20,10 @@ constexpr Command kCommands[] = {
      hale::cli::agentStatus},
     {"checks", "", "the local agent's checks in detail (thresholds, counters)", hale::cli::kAgentSocket,
      hale::cli::agentChecks},
+    {"active", "", "the active region and each database's primary and lease holder, from etcd", hale::cli::kAgentSocket,
+     hale::cli::agentActive},
+    {"unfence", "[--database D]", "lift this node's fence now; automatic fencing waits for the lease",
+     hale::cli::kAgentSocket, hale::cli::agentUnfence},
     {"regions", "", "the aggregator's regions: verdicts and node counts", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorRegions},
     {"nodes", "[--region R]", "the aggregator's nodes and their health", hale::cli::kAggregatorSocket,
@@ -53,7 +57,7 @@ void printUsage() {
   std::cout << "  version                     print halectl's version\n\n"
                "options:\n"
                "  --socket PATH     control socket (default: the command's daemon: /run/hale/agent.sock for\n"
-               "                    status and checks, /run/hale/aggregator.sock for the others)\n"
+               "                    status, checks, active and unfence, /run/hale/aggregator.sock for the others)\n"
                "  --timeout D       how long to wait for an answer (default 5s)\n"
                "  --json            machine-readable output\n"
                "  --help            this text\n"
@@ -69,7 +73,7 @@ int usageError(const std::string& message) {
 
 int run(int argc, char** argv) {
   auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "json", "force"},
-                                     {"socket", "timeout", "to", "region", "limit"});
+                                     {"socket", "timeout", "to", "region", "limit", "database"});
   if (!parsed) return usageError(parsed.error().message);
   const hale::CliArgs& args = parsed.value();
   if (args.has("help")) {

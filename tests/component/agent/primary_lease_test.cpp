@@ -15,6 +15,7 @@
 #include "etcd_client.h"
 #include "etcd_server.h"
 #include "http_client.h"
+#include "mariadb_pair.h"
 #include "pg_client.h"
 #include "plan_runner.h"
 #include "postgres_pair.h"
@@ -130,6 +131,12 @@ TEST_F(PrimaryLeaseTest, TheWritablePrimaryTakesTheLeaseAndNamesItselfInANewClus
   EXPECT_FALSE(readOnly());
   EXPECT_EQ(healthz(agent), 200);
   EXPECT_EQ(agent.counters().fences.load(), 0u);
+  // What `halectl active` shows.
+  auto active = control::call(dir_.path() + "/agent.sock", "active", nlohmann::json::object(), milliseconds{5000});
+  ASSERT_TRUE(active.ok()) << active.error().message;
+  EXPECT_EQ(active.value()["databases"]["main"]["primary"]["region"], "eu") << active.value().dump();
+  EXPECT_EQ(active.value()["databases"]["main"]["lease"]["node"], "db1");
+  EXPECT_TRUE(active.value()["active_region"].is_null());  // no aggregator has written the shared state
 }
 
 TEST_F(PrimaryLeaseTest, EtcdFallingSilentFencesTheDatabaseWithinTtlMinusMarginAndItsReturnUnfencesIt) {
@@ -362,6 +369,50 @@ TEST(PromotionWaitsForTheLease, ACutOffPrimaryIsFencedBeforeTheStandbyIsPromoted
   EXPECT_EQ(pg.query(Node::standby, "SHOW default_transaction_read_only"), "off");
   EXPECT_EQ(eu.counters().unfences.load(), 0u);
   EXPECT_EQ(eu.counters().split_brains.load(), 0u);
+}
+
+}  // namespace
+}  // namespace hale::agent
+
+namespace hale::agent {
+namespace {
+
+// The same lease on MariaDB: read_only on when etcd falls silent, client connections ended, off when back.
+TEST(MysqlPrimaryLease, EtcdFallingSilentSetsReadOnlyAndItsReturnClearsIt) {
+  test::MariadbPair db;
+  db.start();
+  test::EtcdServer etcd;
+  etcd.start();
+  test::TempDir dir("mysql-lease");
+  const std::string password_file = dir.writeFile("pw", std::string(test::MariadbPair::kPassword) + "\n");
+  auto config = parseAgentConfig(
+      "node = \"db1\"\nregion = \"eu\"\ncontrol_socket = \"" + dir.path() + "/agent.sock\"\njournal = \"" + dir.path() +
+          "/journal.jsonl\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n[etcd]\nendpoints = [\"" + etcd.endpoint() +
+          "\"]\ntimeout = \"300ms\"\n[[check]]\nname = \"db\"\ntype = \"mysql\"\ninterval = \"200ms\"\ntimeout = "
+          "\"150ms\"\nhost = \"127.0.0.1\"\nport = " +
+          std::to_string(db.port(test::MariadbPair::Node::primary)) + "\nuser = \"" + test::MariadbPair::kUser +
+          "\"\npassword_file = \"" + password_file +
+          "\"\n[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\nmargin = \"500ms\"\n",
+      "agent.toml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  Agent agent;
+  ASSERT_TRUE(agent.start(std::move(config).value()).ok());
+  const auto readOnly = [&] { return db.query(test::MariadbPair::Node::primary, "SELECT @@global.read_only") == "1"; };
+  etcd::Options o;
+  o.endpoints = {etcd.endpoint()};
+  etcd::Client client(o);
+  ASSERT_TRUE(test::waitFor(
+      [&] {
+        auto kvs = client.range(dblease::keysFor("hale", "main").lease);
+        return kvs && !kvs.value().empty();
+      },
+      milliseconds{5000}));
+  EXPECT_FALSE(readOnly());
+
+  etcd.freeze();
+  ASSERT_TRUE(test::waitFor([&] { return readOnly() && agent.counters().fences.load() == 1; }, milliseconds{3000}));
+  etcd.thaw();
+  ASSERT_TRUE(test::waitFor([&] { return !readOnly() && agent.counters().unfences.load() == 1; }, milliseconds{10000}));
 }
 
 }  // namespace
