@@ -54,7 +54,11 @@ ActionResult PrimaryHandover::claim(const ActionRequest& r) {
     if (r.epoch > 0) compare.push_back(etcd::createRevisionIs(leader_key_, r.epoch));
     auto txn = client_->txn(compare, {etcd::put(keys_.primary, dblease::encode(record)), etcd::get(keys_.primary)},
                             {etcd::get(keys_.lease), etcd::get(leader_key_)});
-    if (!txn) return {ActionStatus::retryable, who + "etcd: " + txn.error().message};
+    if (!txn) {
+      // An etcd election or a slow member: asked again within the attempt, as a held lease is.
+      if (pauseBeforePoll(r, std::chrono::milliseconds{100})) continue;
+      return {ActionStatus::retryable, who + "etcd: " + txn.error().message};
+    }
     if (txn.value().succeeded) {
       return {ActionStatus::applied, who + "primary record names " + r.to + (node_.empty() ? "" : " (" + node_ + ")") +
                                          (r.forced ? " (forced: the old primary's lease was not waited for)"

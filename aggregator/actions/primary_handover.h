@@ -32,7 +32,8 @@ class PrimaryHandover {
   // Waits within the attempt for the old primary's lease to lapse (not when forced: the operator accepts
   // the risk, and the old primary's agent fences itself once it reads the new record), then names `r.to`
   // the primary under the request's epoch. applied: named (or already was); retryable: the lease is still
-  // held at the attempt's deadline, or etcd cannot be asked; permanent: this aggregator no longer leads.
+  // held, or etcd could not be asked, until the attempt's deadline; permanent: this aggregator no longer
+  // leads.
   ActionResult claim(const ActionRequest& r);
 
  private:
