@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 
 #include "engine.h"
 #include "prometheus_text.h"
@@ -53,6 +54,22 @@ std::string Engine::metrics() const {
   for (size_t h = 0; h < by_health.size(); ++h) {
     appendSample(out, "hale_aggregator_nodes{health=\"" + std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
                  by_health[h]);
+  }
+  std::map<std::string, std::array<uint64_t, 2>> fenced;  // region -> {fenced, split brain}
+  for (const TrackedRegion& r : observer_.regions()) fenced[r.config.name] = {0, 0};
+  for (const auto& [id, n] : observer_.nodes()) {
+    if (n.fence >= 1) ++fenced[n.region][0];
+    if (n.fence == 2) ++fenced[n.region][1];
+  }
+  appendMetricHeader(out, "hale_aggregator_nodes_fenced", "gauge",
+                     "Nodes reporting a fenced database (primary lease lost), by region.");
+  for (const auto& [region, f] : fenced) {
+    appendSample(out, "hale_aggregator_nodes_fenced{region=\"" + region + "\"}", f[0]);
+  }
+  appendMetricHeader(out, "hale_aggregator_nodes_split_brain", "gauge",
+                     "Nodes reporting a split brain (writable while etcd named another primary), by region.");
+  for (const auto& [region, f] : fenced) {
+    appendSample(out, "hale_aggregator_nodes_split_brain{region=\"" + region + "\"}", f[1]);
   }
   // Each family's samples together, as the exposition format requires.
   appendMetricHeader(out, "hale_aggregator_region_verdict", "gauge", "1 for the region's current verdict.");

@@ -31,10 +31,21 @@ const TrackedRegion* Observer::region(const std::string& name) const {
 }
 
 void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now,
-                         std::vector<Event>& events) {
+                         std::vector<Event>& events, uint8_t fence) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   TrackedNode& n = it->second;
+  if (fence != n.fence) {
+    if (n.fence == 2) events.push_back({"-split-brain", id, "the node no longer reports a split brain"});
+    if (n.fence >= 1 && fence == 0) events.push_back({"-node-fenced", id, "the node's databases are unfenced"});
+    if (n.fence == 0 && fence >= 1)
+      events.push_back({"+node-fenced", id, "the node fenced its database: it lost or never held the primary lease"});
+    if (fence == 2) {
+      events.push_back({"+split-brain", id,
+                        "the node's database was writable while etcd named another primary; its agent fenced it"});
+    }
+    n.fence = fence;
+  }
   const NodeHealth before = onHeartbeat(n.state, reported, now, config_.detection);
   if (const auto e = nodeEvent(before, n.state.health); !e.empty()) {
     events.push_back({std::string(e), id, "reported " + std::string(heartbeat::toString(reported))});

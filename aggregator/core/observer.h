@@ -50,6 +50,7 @@ struct TrackedNode {
   std::string region;
   NodeState state;
   bool listed = true;  // named in the config (never forgotten)
+  uint8_t fence = 0;   // the agent's last word: 0 none, 1 a database fenced, 2 fenced on a split brain
 };
 
 struct TrackedRegion {
@@ -71,7 +72,10 @@ class Observer {
   bool knowsNode(const std::string& id) const { return nodes_.count(id) != 0; }
   const TrackedNode* node(const std::string& id) const;
 
-  void heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now, std::vector<Event>& events);
+  // `fence`: the heartbeat's fence level. A fenced node reports unhealthy, so its region is never up on
+  // its strength; the changes are events (+node-fenced, +split-brain and their ends).
+  void heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now, std::vector<Event>& events,
+                 uint8_t fence = 0);
   // Advances time: silence, TILT, isolation, region verdicts.
   void tick(SteadyTime now, std::vector<Event>& events);
 

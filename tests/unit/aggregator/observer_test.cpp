@@ -24,6 +24,30 @@ ObserverConfig config() {
   return c;
 }
 
+// A node's fence level, as its agent reports it: each change is an event once, a split brain loudest.
+TEST(Observer, FenceChangesAreEventsOnce) {
+  const SteadyTime t0{seconds{1000}};
+  Observer o(config(), t0);
+  o.addNode("eu-1", "eu", t0);
+  std::vector<Event> events;
+  const auto beat = [&](uint8_t fence, heartbeat::NodeStatus st) {
+    events.clear();
+    o.heartbeat("eu-1", st, t0 + seconds{1}, events, fence);
+    std::vector<std::string> names;
+    for (const Event& e : events) {
+      if (e.name.find("fenced") != std::string::npos || e.name.find("split") != std::string::npos)
+        names.push_back(e.name);
+    }
+    return names;
+  };
+  EXPECT_TRUE(beat(0, heartbeat::NodeStatus::healthy).empty());
+  EXPECT_EQ(beat(1, heartbeat::NodeStatus::unhealthy), std::vector<std::string>{"+node-fenced"});
+  EXPECT_TRUE(beat(1, heartbeat::NodeStatus::unhealthy).empty());
+  EXPECT_EQ(beat(2, heartbeat::NodeStatus::unhealthy), std::vector<std::string>{"+split-brain"});
+  EXPECT_EQ(beat(0, heartbeat::NodeStatus::healthy), (std::vector<std::string>{"-split-brain", "-node-fenced"}));
+  EXPECT_EQ(o.node("eu-1")->fence, 0);
+}
+
 // A fleet replaced in an accept_any_node region: the old node ids, never listed, are forgotten after the
 // retention instead of dragging the region's healthy share down for ever. Listed nodes are never forgotten.
 TEST(Observer, UnlistedNodesSilentPastTheRetentionAreForgottenListedOnesNever) {

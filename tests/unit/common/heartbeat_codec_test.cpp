@@ -135,6 +135,29 @@ TEST(HeartbeatCodec, RoundTripsEveryStatusValue) {
   }
 }
 
+// "fence" is optional: frames from agents before it decode as 0; out of range is refused, not clamped.
+TEST(HeartbeatCodec, FenceRoundTripsDefaultsToZeroAndIsBounded) {
+  Decoder decoder;
+  std::string frame;
+  for (uint8_t fence = 0; fence <= kMaxFence; ++fence) {
+    Heartbeat in = sample();
+    in.fence = fence;
+    encode(in, frame);
+    Heartbeat out;
+    ASSERT_TRUE(decoder.decode(frame, out).ok());
+    EXPECT_EQ(out.fence, fence);
+  }
+  Heartbeat out;
+  out.fence = 2;  // left from an earlier frame
+  ASSERT_TRUE(decoder.decode(packMap(validTop()), out).ok());
+  EXPECT_EQ(out.fence, 0);
+  std::vector<Field> top = validTop();
+  top.push_back(uint("fence", 3));
+  const DecodeResult r = decoder.decode(packMap(top), out);
+  EXPECT_EQ(r.error, DecodeError::invalid_value);
+  EXPECT_EQ(r.key, "fence");
+}
+
 TEST(HeartbeatCodec, EmptyCheckListIsValid) {
   Heartbeat in = sample();
   in.checks.clear();
