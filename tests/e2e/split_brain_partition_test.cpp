@@ -225,8 +225,8 @@ TEST_F(SplitBrainPartition, ACutOffPrimaryFencesItselfBeforeTheStandbyIsPromoted
     for (int id = 1; !stop; ++id) {
       const auto answer = dns_.lookup("app." + dns_.zone());
       const bool to_us = answer == std::vector<std::string>{kAddressUs};
-      if ((to_us ? us : eu).run("INSERT INTO writes VALUES (" + std::to_string(id) + ", '" +
-                                (to_us ? "us" : "eu") + "')")) {
+      if ((to_us ? us : eu)
+              .run("INSERT INTO writes VALUES (" + std::to_string(id) + ", '" + (to_us ? "us" : "eu") + "')")) {
         std::lock_guard lock(mu);
         acknowledged.emplace_back(id, to_us ? "us" : "eu");
       }

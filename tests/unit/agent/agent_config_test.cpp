@@ -56,6 +56,55 @@ TEST(AgentConfig, LoadsEveryCheckType) {
   for (const auto& check : a.checks) EXPECT_NE(check.check, nullptr);
 }
 
+constexpr const char* kPg = "[[check]]\nname = \"pg\"\ntype = \"postgres\"\nconninfo = \"host=127.0.0.1 port=5\"\n";
+constexpr const char* kEtcd = "[etcd]\nendpoints = [\"http://127.0.0.1:2379\"]\n";
+
+TEST(AgentConfig, LoadsALeaseWithItsDefaults) {
+  auto c = parseAgentConfig(std::string(kHead) + kEtcd + kPg + "[check.lease]\ndatabase = \"main\"\n", "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const auto& lease = c.value().checks.at(0).lease;
+  ASSERT_TRUE(lease);
+  EXPECT_EQ(lease->database, "main");
+  EXPECT_EQ(lease->ttl.count(), 3000);
+  EXPECT_EQ(lease->margin.count(), 1000);
+  EXPECT_EQ(lease->fence_timeout.count(), 1000);
+  EXPECT_EQ(c.value().etcd->options.timeout.count(), 1000);
+  EXPECT_EQ(c.value().etcd->cluster, "hale");
+  // A short lease shortens the default margin and request timeout with it.
+  c = parseAgentConfig(std::string(kHead) + kEtcd + kPg + "[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\n",
+                       "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c.value().checks.at(0).lease->margin.count(), 500);
+  EXPECT_EQ(c.value().etcd->options.timeout.count(), 500);
+}
+
+TEST(AgentConfig, RefusesALeaseThatCouldNotHold) {
+  const std::string lease = "[check.lease]\ndatabase = \"main\"\n";
+  EXPECT_NE(errorsOf(kPg + lease).find("needs an [etcd] table"), std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + kPg + "[check.lease]\ndatabase = \"a/b\"\n").find("database"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + kPg + lease + "margin = \"2s\"\n").find("at most half of ttl"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + kPg + lease + "fence_timeout = \"2s\"\n").find("at most margin"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + kPg + lease + "fence_command = [\"/no/such/fence\"]\n").find("not found"),
+            std::string::npos);
+  EXPECT_NE(
+      errorsOf(std::string(kEtcd) + kPg + lease + "unfence_command = [\"/bin/true\"]\n").find("needs fence_command"),
+      std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + kPg + lease + "tll = \"3s\"\n").find("unknown key"), std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) +
+                     "[[check]]\nname = \"app\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = 80\n" + lease)
+                .find("needs a fence_command"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + kPg + lease +
+                     "[[check]]\nname = \"pg2\"\ntype = \"postgres\"\nconninfo = \"host=127.0.0.1 port=6\"\n" + lease)
+                .find("already has a lease"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kEtcd) + "timeout = \"2s\"\n" + kPg + lease).find("a third of the shortest"),
+            std::string::npos);
+}
+
 TEST(AgentConfig, NodeDefaultsToTheHostName) {
   auto c = parseAgentConfig(kHead, "agent.toml");
   ASSERT_TRUE(c.ok()) << c.error().message;

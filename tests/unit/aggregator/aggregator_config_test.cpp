@@ -167,6 +167,19 @@ TEST(AggregatorConfig, EtcdCoordination) {
   EXPECT_TRUE(k.store.password.empty());  // read from the file at start, never from config text
 }
 
+// A promotion's lease lives in etcd: it needs etcd coordination, and a valid database name.
+TEST(AggregatorConfig, APromotionLeaseNeedsEtcd) {
+  const std::string promote =
+      "[[action]]\nname = \"promote\"\ntype = \"postgres_promote\"\nstandby = \"host=127.0.0.1 port=5\"\n";
+  EXPECT_NE(errorsOf(kValid + promote + "lease = \"main\"\n").find("needs coordination = \"etcd\""), std::string::npos);
+  EXPECT_NE(errorsOf(kValid + promote + "lease_node = \"db-1\"\n").find("lease_node: needs lease"), std::string::npos);
+  const std::string etcd = replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"") + kEtcd;
+  EXPECT_NE(errorsOf(etcd + promote + "lease = \"a b\"\n").find("letters, digits"), std::string::npos);
+  auto c = parseAggregatorConfig(etcd + promote + "lease = \"main\"\nlease_node = \"db-1\"\n", "agg.toml");
+  ASSERT_FALSE(c.ok());  // the [etcd] password_file of kEtcd does not exist here: named, not ignored
+  EXPECT_NE(c.error().message.find("etcd-password"), std::string::npos) << c.error().message;
+}
+
 TEST(AggregatorConfig, EtcdCoordinationErrors) {
   const std::string etcd = replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"");
   EXPECT_NE(errorsOf(etcd).find("etcd: coordination = \"etcd\" needs an [etcd] table"), std::string::npos);
