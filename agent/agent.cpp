@@ -327,11 +327,8 @@ Result<nlohmann::json> Agent::active() const {
     nlohmann::json& db = databases[name];
     if (what == "primary") {
       if (auto p = dblease::decodePrimary(kv.value)) {
-        db["primary"] = {{"region", p.value().region},
-                         {"node", p.value().node},
-                         {"epoch", p.value().epoch},
-                         {"since_ms", p.value().since_ms},
-                         {"by", p.value().by}};
+        db["primary"] = {{"region", p.value().region},     {"node", p.value().node}, {"epoch", p.value().epoch},
+                         {"since_ms", p.value().since_ms}, {"by", p.value().by},     {"endpoint", p.value().endpoint}};
       } else {
         db["primary"] = {{"error", p.error().message}};
       }

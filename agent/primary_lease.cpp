@@ -199,8 +199,9 @@ StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& pri
   } else {
     // No record yet: the first writable primary names itself (a new cluster, or one set up by hand).
     compare.push_back(etcd::createRevisionIs(keys_.primary, 0));
-    success.push_back(etcd::put(
-        keys_.primary, dblease::encode(dblease::PrimaryRecord{me_.region, me_.node, 0, now_ms, "agent " + me_.node})));
+    success.push_back(
+        etcd::put(keys_.primary, dblease::encode(dblease::PrimaryRecord{me_.region, me_.node, 0, now_ms,
+                                                                        "agent " + me_.node, settings_.endpoint})));
   }
   auto txn = etcd_->txn(compare, success);
   if (txn && txn.value().succeeded) {
@@ -342,7 +343,8 @@ nlohmann::json PrimaryLease::status() const {
   const SteadyTime now = clock_.steadyNow();
   nlohmann::json primary = nullptr;
   if (const auto& p = keeper_.primary()) {
-    primary = {{"region", p->region}, {"node", p->node}, {"epoch", p->epoch}, {"since_ms", p->since_ms}, {"by", p->by}};
+    primary = {{"region", p->region},     {"node", p->node}, {"epoch", p->epoch},
+               {"since_ms", p->since_ms}, {"by", p->by},     {"endpoint", p->endpoint}};
   }
   const bool valid = keeper_.holdsValid(now);
   return {{"database", settings_.database},

@@ -45,8 +45,9 @@ bool validName(const std::string& name) {
 }
 
 std::string encode(const PrimaryRecord& r) {
-  return json{{"region", r.region}, {"node", r.node}, {"epoch", r.epoch}, {"since_ms", r.since_ms}, {"by", r.by}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
+  return json{{"region", r.region},     {"node", r.node}, {"epoch", r.epoch},
+              {"since_ms", r.since_ms}, {"by", r.by},     {"endpoint", r.endpoint}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<PrimaryRecord> decodePrimary(const std::string& text) {
@@ -55,7 +56,7 @@ Result<PrimaryRecord> decodePrimary(const std::string& text) {
   PrimaryRecord r;
   if (!field(j.value(), "region", r.region, true) || r.region.empty() || !field(j.value(), "node", r.node, false) ||
       !field(j.value(), "epoch", r.epoch, false) || !field(j.value(), "since_ms", r.since_ms, false) ||
-      !field(j.value(), "by", r.by, false)) {
+      !field(j.value(), "by", r.by, false) || !field(j.value(), "endpoint", r.endpoint, false)) {
     return makeError("db_lease", "primary record lacks a region or has a field of the wrong type");
   }
   return r;

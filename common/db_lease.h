@@ -35,7 +35,8 @@ struct PrimaryRecord {
   std::string node;   // empty: any node of the region
   int64_t epoch = 0;  // the aggregator leader's epoch that wrote it; 0: claimed by an agent at first start
   int64_t since_ms = 0;
-  std::string by;  // the aggregator or agent that wrote it
+  std::string by;        // the aggregator or agent that wrote it
+  std::string endpoint;  // optional: how clients reach this primary ("db.us.example:5432")
 
   bool names(const std::string& their_region, const std::string& their_node) const {
     return region == their_region && (node.empty() || node == their_node);

@@ -5,14 +5,18 @@ namespace hale::aggregator {
 std::optional<PrimaryHandover> PrimaryHandover::fromConfig(ConfigTable& t, const ActionEnvironment& env, bool& ok) {
   std::string database;
   std::string node;
+  std::string endpoint;
   if (!t.get("lease", database)) {
-    if (t.has("lease_node")) {
-      t.error("lease_node", "needs lease");
-      ok = false;
+    for (const char* key : {"lease_node", "lease_endpoint"}) {
+      if (t.has(key)) {
+        t.error(key, "needs lease");
+        ok = false;
+      }
     }
     return std::nullopt;
   }
   t.get("lease_node", node);
+  t.get("lease_endpoint", endpoint);
   if (!dblease::validName(database)) {
     t.error("lease", "must be 1..64 letters, digits, '-', '_' or '.'");
     ok = false;
@@ -29,22 +33,24 @@ std::optional<PrimaryHandover> PrimaryHandover::fromConfig(ConfigTable& t, const
     ok = false;
     return std::nullopt;
   }
-  return PrimaryHandover(std::make_shared<etcd::Client>(options.value()), env.etcd->cluster, database, node);
+  return PrimaryHandover(std::make_shared<etcd::Client>(options.value()), env.etcd->cluster, database, node, endpoint);
 }
 
 PrimaryHandover::PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database,
-                                 std::string node)
+                                 std::string node, std::string endpoint)
     : client_(std::move(client)),
       leader_key_("/hale/" + cluster + "/leader"),
       database_(std::move(database)),
       keys_(dblease::keysFor(cluster, database_)),
-      node_(std::move(node)) {}
+      node_(std::move(node)),
+      endpoint_(std::move(endpoint)) {}
 
 ActionResult PrimaryHandover::claim(const ActionRequest& r) {
   dblease::PrimaryRecord record;
   record.region = r.to;
   record.node = node_;
   record.epoch = r.epoch;
+  record.endpoint = endpoint_;
   record.by = "plan " + std::to_string(r.plan_id);
   const std::string who = "database " + database_ + ": ";
   for (;;) {

@@ -11,6 +11,7 @@
 //   lease = "main"           the database's name, as in the agents' [check.lease] database
 //   lease_node = "db-us-1"   optional: the node whose agent will hold the lease (default: any node of the
 //                            target region)
+//   lease_endpoint = "db.us.example:5432"   optional: how clients reach the new primary, for the record
 
 #include <memory>
 #include <optional>
@@ -37,13 +38,15 @@ class PrimaryHandover {
   ActionResult claim(const ActionRequest& r);
 
  private:
-  PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database, std::string node);
+  PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database, std::string node,
+                  std::string endpoint);
 
   std::shared_ptr<etcd::Client> client_;
   std::string leader_key_;  // the aggregators' election key: its create revision is the epoch
   std::string database_;
   dblease::Keys keys_;
   std::string node_;
+  std::string endpoint_;
 };
 
 }  // namespace hale::aggregator

@@ -113,12 +113,14 @@ int agentActive(const Context& ctx) {
   const auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
   std::cout << "active region " << text(a["active_region"]) << "  (aggregator leader " << text(a["leader"])
             << ", epoch " << a.value("epoch", int64_t{0}) << ", cluster " << a.value("cluster", "?") << ")\n\n";
-  Table t({"DATABASE", "PRIMARY", "EPOCH", "LEASE HOLDER"});
+  Table t({"DATABASE", "PRIMARY", "ENDPOINT", "EPOCH", "LEASE HOLDER"});
   const nlohmann::json databases = a.contains("databases") ? a["databases"] : nlohmann::json::object();
   for (const auto& [name, db] : databases.items()) {
     std::string primary = "-";
     std::string epoch = "-";
+    std::string endpoint = "-";
     if (db["primary"].is_object()) {
+      if (!db["primary"].value("endpoint", "").empty()) endpoint = db["primary"].value("endpoint", "");
       primary = db["primary"].value("region", "?");
       if (!db["primary"].value("node", "").empty()) primary += " (" + db["primary"].value("node", "") + ")";
       epoch = std::to_string(db["primary"].value("epoch", int64_t{0}));
@@ -126,7 +128,7 @@ int agentActive(const Context& ctx) {
     std::string holder = "none";
     if (db["lease"].is_object())
       holder = db["lease"].value("node", "?") + " (" + db["lease"].value("region", "?") + ")";
-    t.add({name, primary, epoch, holder});
+    t.add({name, primary, endpoint, epoch, holder});
   }
   t.print(std::cout);
   return kExitOk;

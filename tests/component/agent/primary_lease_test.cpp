@@ -63,7 +63,9 @@ class PrimaryLeaseTest : public ::testing::Test {
            etcd_->endpoint() +
            "\"]\ntimeout = \"300ms\"\n[[check]]\nname = \"pg\"\ntype = \"postgres\"\n"
            "interval = \"200ms\"\ntimeout = \"150ms\"\nconninfo = \"" +
-           pg_->conninfo(n) + "\"\n[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\nmargin = \"500ms\"\n";
+           pg_->conninfo(n) +
+           "\"\n[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\nmargin = \"500ms\"\nendpoint = "
+           "\"db.eu.test:5432\"\n";
   }
 
   static AgentConfig parsed(const std::string& text) {
@@ -125,6 +127,7 @@ TEST_F(PrimaryLeaseTest, TheWritablePrimaryTakesTheLeaseAndNamesItselfInANewClus
   EXPECT_EQ(record->region, "eu");
   EXPECT_EQ(record->node, "db1");
   EXPECT_EQ(record->epoch, 0);
+  EXPECT_EQ(record->endpoint, "db.eu.test:5432");
   // Held for longer than a TTL: it is renewed, and the database stays writable.
   std::this_thread::sleep_for(kTtl * 2);
   EXPECT_TRUE(holdsLease());
@@ -135,6 +138,7 @@ TEST_F(PrimaryLeaseTest, TheWritablePrimaryTakesTheLeaseAndNamesItselfInANewClus
   auto active = control::call(dir_.path() + "/agent.sock", "active", nlohmann::json::object(), milliseconds{5000});
   ASSERT_TRUE(active.ok()) << active.error().message;
   EXPECT_EQ(active.value()["databases"]["main"]["primary"]["region"], "eu") << active.value().dump();
+  EXPECT_EQ(active.value()["databases"]["main"]["primary"]["endpoint"], "db.eu.test:5432");
   EXPECT_EQ(active.value()["databases"]["main"]["lease"]["node"], "db1");
   EXPECT_TRUE(active.value()["active_region"].is_null());  // no aggregator has written the shared state
 }
@@ -310,7 +314,7 @@ TEST(PromotionWaitsForTheLease, ACutOffPrimaryIsFencedBeforeTheStandbyIsPromoted
           "[\"db1\"]\n[[region]]\nname = \"us\"\nnodes = [\"db2\"]\n[[action]]\nname = \"promote\"\ntype = "
           "\"postgres_promote\"\nstandby = \"" +
           pg.conninfo(Node::standby) + "\"\nold_primary = \"" + pg.conninfo(Node::primary) +
-          "\"\nlease = \"main\"\nfence_timeout = \"300ms\"\n",
+          "\"\nlease = \"main\"\nlease_endpoint = \"db.us.test:5432\"\nfence_timeout = \"300ms\"\n",
       "aggregator.toml");
   ASSERT_TRUE(config.ok()) << config.error().message;
   auto promote = config.value().actions.at("promote").action;
@@ -346,6 +350,7 @@ TEST(PromotionWaitsForTheLease, ACutOffPrimaryIsFencedBeforeTheStandbyIsPromoted
   ASSERT_TRUE(record.ok() && !record.value().empty());
   const auto named = dblease::decodePrimary(record.value()[0].value).value();
   EXPECT_EQ(named.region, "us");
+  EXPECT_EQ(named.endpoint, "db.us.test:5432");
   // The order that matters, from the two sides' own records: eu's fence was done before the record moved.
   std::ifstream in(dir.path() + "/db1.jsonl");
   std::string line;
