@@ -73,7 +73,8 @@ DbView Agent::dbView(const std::string& check) const {
   const std::shared_ptr<const Snapshot> snap = snapshot();
   for (const CheckView& c : snap->checks) {
     if (c.settings.name != check) continue;
-    return DbView{c.role, c.role_at, effectiveStatus(c, clock_.steadyNow()) == heartbeat::CheckStatus::fail};
+    return DbView{c.role, c.role_at, effectiveStatus(c, clock_.steadyNow()) == heartbeat::CheckStatus::fail,
+                  c.role_since};
   }
   return {};
 }
@@ -182,6 +183,10 @@ Result<void> Agent::reload(AgentConfig config) {
   {
     std::lock_guard lock(mu_);
     old_board = std::exchange(board_, board);
+    // Marks set since makeBoard copied them are not lost: copied again under the lock they change under.
+    std::vector<FenceMark> marks;
+    for (const auto& [database, mark] : fences_) marks.push_back(mark);
+    board_->setFences(std::move(marks));
     old_scheduler = std::exchange(scheduler_, std::move(scheduler));
     if (http) std::swap(http_, http);
     if (control) std::swap(control_, control);
@@ -192,6 +197,12 @@ Result<void> Agent::reload(AgentConfig config) {
   // Retired pieces stop outside the lock: a hung probe of the old scheduler cannot hold up readers.
   old_board->setOnChange(nullptr);
   old_scheduler->stop();
+  for (auto& lease : leases_) {
+    for (const ConfiguredCheck& c : config_.checks) {
+      if (c.lease && c.lease->database == lease->settings().database && c.lease->fence_command.empty())
+        lease->replaceFencer(c.check->makeFencer());
+    }
+  }
   counters_.reloads.fetch_add(1, std::memory_order_relaxed);
   logInfo("+config-reloaded", std::to_string(board->snapshot()->checks.size()) + " checks");
   return {};
@@ -297,7 +308,9 @@ Result<nlohmann::json> Agent::unfence(const nlohmann::json& args) {
   if (!r) return makeError("unfence", r.error().message);
   return nlohmann::json{{"database", lease->settings().database},
                         {"unfenced", r.value()},
-                        {"note", "automatic fencing is suspended until this node holds the lease again"}};
+                        {"note",
+                         "fencing for want of the lease is suspended until etcd answers again (a split "
+                         "brain is still fenced)"}};
 }
 
 Result<nlohmann::json> Agent::active() const {

@@ -203,7 +203,7 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
 }  // namespace
 
 std::string AgentConfig::leaseSignature() const {
-  std::string s = journal;
+  std::string s = journal + "|" + node_id + "|" + region;
   if (etcd) {
     s += "|" + etcd->cluster + "|" + etcd->password_file + "|" + etcd->options.ca_file + "|" + etcd->options.cert_file +
          "|" + etcd->options.key_file + "|" + etcd->options.username + "|" +

@@ -49,7 +49,7 @@ struct AgentConfig {
   std::optional<etcd::StoreConfig> etcd;
   std::string journal = "/var/lib/hale/agent-journal.jsonl";  // fencing events (fence_journal.h)
 
-  // What a reload may not change while leases run: [etcd], the journal and every check's lease.
+  // What a reload may not change while leases run: [etcd], the journal, node, region and every lease.
   std::string leaseSignature() const;
 };
 

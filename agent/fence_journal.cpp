@@ -16,7 +16,7 @@ constexpr size_t kRecent = 64;
 }
 
 void FenceJournal::remember(FenceEntry e) {
-  if (e.event == "+fenced") fenced_[e.database] = e.reason;
+  if (e.event == "+fenced" || e.event == "+fencing") fenced_[e.database] = e.reason;
   if (e.event.rfind("-fenced", 0) == 0) fenced_.erase(e.database);
   recent_.push_back(std::move(e));
   if (recent_.size() > kRecent) recent_.pop_front();

@@ -1,13 +1,15 @@
 #pragma once
 
 // The agent's local journal of fencing (README "The primary lease"): one JSON object per line, appended
-// and fsync'd before the fence is reported, so a fence survives an agent restart and an operator can read
-// what happened when. Only fencing events are written (a few per outage), so the file stays small.
+// and fsync'd. A fence for want of the lease is written as intended (+fencing) before it is applied and
+// as done (+fenced) after, so a crash in between never forgets it; a split brain is fenced first and
+// written after. A fence survives an agent restart, and an operator can read what happened when. Only
+// fencing events are written (a few per outage), so the file stays small.
 //
 //   {"ts_ms":1764600000000,"event":"+fenced","database":"main","reason":"lease_lost","detail":"..."}
 //
-// Events: +fenced, -fenced (the lease came back), -fenced-by-operator (halectl unfence), +split-brain,
-// -fence-failed (the first failure of a streak).
+// Events: +fencing, +fenced, -fenced (the lease came back), -fenced-by-operator (halectl unfence),
+// +split-brain, -fence-failed (the first failure of a streak).
 
 #include <cstdint>
 #include <deque>
@@ -36,7 +38,7 @@ class FenceJournal {
   ~FenceJournal();
 
   Result<void> append(const FenceEntry& e);
-  // The last +fenced or -fenced* entry for `database`: whether the database was left fenced.
+  // The last +fencing, +fenced or -fenced* entry for `database`: whether the database was left fenced.
   bool leftFenced(const std::string& database, std::string& reason) const;
   std::vector<FenceEntry> recent(size_t n) const;
   size_t unreadableLines() const { return unreadable_; }

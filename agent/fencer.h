@@ -10,8 +10,10 @@
 //             connections; unfence turns both off.
 //   command   the operator's fence_command / unfence_command (argv, no shell), exit 0 = done; for a hard
 //             fence (stop the server, drop it from the network).
-// The built-in fences are soft: a client that sets its own session read-write defeats them. Stop the
-// server with a command where that matters.
+// The built-in fences are soft: a client that sets its own session read-write defeats them, so does a
+// role- or database-level default_transaction_read_only = off (PostgreSQL; the check then also reads the
+// fence as confirmed, and the check's own user must not have such a setting either way), and so does an
+// account with READ ONLY ADMIN or SUPER (MariaDB). Stop the server with a command where that matters.
 
 #include <memory>
 #include <string>

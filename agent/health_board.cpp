@@ -60,6 +60,7 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
     ++c.outcomes[static_cast<size_t>(result.outcome)];
     if (timed_out) ++c.timeouts;
     if (result.role != DbRole::none) {
+      if (result.role != c.role) c.role_since = now;
       c.role = result.role;
       c.role_at = now;
     }

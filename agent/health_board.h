@@ -33,6 +33,7 @@ struct CheckView {
   uint64_t outcomes[4] = {0, 0, 0, 0};  // indexed by Outcome
   DbRole role = DbRole::none;           // database checks: the role the last answer gave (kept through errors)
   SteadyTime role_at{};                 // when that answer came
+  SteadyTime role_since{};              // when the check first answered that role
 };
 
 // A database this node fenced (primary_lease.h): the node is unhealthy while any is, so load balancers

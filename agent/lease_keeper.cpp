@@ -29,37 +29,51 @@ LeaseKeeper::LeaseKeeper(LeaseSettings settings, std::string node, std::string r
       node_(std::move(node)),
       region_(std::move(region)),
       started_(started),
+      ttl_(settings_.ttl),
       fenced_(fenced),
       reason_(fenced ? reason : FenceReason::none),
       fenced_at_(started) {}
 
+DbRole LeaseKeeper::roleOf(const DbView& db) const {
+  if (db.role == DbRole::read_only_primary && !fenced_ && db.answered_at <= unfenced_at_ &&
+      unfenced_at_ != SteadyTime{})
+    return DbRole::writable_primary;
+  return db.role;
+}
+
 bool LeaseKeeper::splitBrain(const DbView& db) const {
-  return db.role == DbRole::writable_primary && primary_ && !primary_->names(region_, node_);
+  return roleOf(db) == DbRole::writable_primary && primary_ && !primary_->names(region_, node_);
 }
 
 bool LeaseKeeper::wantsLease(const DbView& db) const {
   if (db.failing || (primary_ && !primary_->names(region_, node_))) return false;
-  return db.role == DbRole::writable_primary || (db.role == DbRole::read_only_primary && fenced_);
+  const DbRole role = roleOf(db);
+  return role == DbRole::writable_primary || (role == DbRole::read_only_primary && fenced_);
 }
 
 bool LeaseKeeper::mayRelease(const DbView& db) const {
-  // A fence of ours that the check has since confirmed, or a standby: no write can land here.
-  if (db.role == DbRole::standby) return true;
-  return fenced_ && db.role == DbRole::read_only_primary && db.answered_at > fenced_at_;
+  // A standby, or a read-only primary (after our own fence, answered since it): no write can land here.
+  // A read-only primary fenced by someone else (a switchover's promotion) gives the lease back at once; if
+  // it turned writable again, the rules fence it for want of the lease.
+  const DbRole role = roleOf(db);
+  if (role == DbRole::standby) return true;
+  return role == DbRole::read_only_primary && (!fenced_ || db.answered_at > fenced_at_);
 }
 
 LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
-  if (suspended_) return {};
-  const bool writable = db.role == DbRole::writable_primary;
+  const bool writable = roleOf(db) == DbRole::writable_primary;
   // A fence of ours stands until the check has answered since: its earlier answers predate it. A
   // writable answer after the fence means someone lifted it outside hale, so the rules apply again.
   const bool fence_stands = fenced_ && !(writable && db.answered_at > fenced_at_);
   if (writable && !fence_stands) {
-    if (splitBrain(db)) return {Action::fence, FenceReason::split_brain};
+    if (splitBrain(db)) return {Action::fence, FenceReason::split_brain};  // never suspended
+    if (suspended_) return {};
     if (db.failing) return {Action::fence, FenceReason::check_failing};
     if (holdsValid(now)) return {};
-    const bool starting = !rounds_ended_ && now < started_ + settings_.ttl - settings_.margin;
-    if (starting) return {};
+    // Since the agent started or the database became writable, one round that asks for the lease, up to
+    // ttl - margin.
+    const SteadyTime since = std::max(started_, db.role_since);
+    if (last_wanted_round_ < since && now < since + settings_.ttl - settings_.margin) return {};
     return {Action::fence, ever_held_ ? FenceReason::lease_lost : FenceReason::no_lease};
   }
   if (fenced_ && db.role == DbRole::read_only_primary && db.answered_at > fenced_at_ && !db.failing &&
@@ -70,8 +84,9 @@ LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
 }
 
 void LeaseKeeper::roundEnded(const StoreRound& round) {
-  if (round.wanted) rounds_ended_ = true;
+  if (round.wanted) last_wanted_round_ = std::max(last_wanted_round_, round.ended);
   if (!round.answered) return;  // what etcd said before still stands; the lease runs out on its own clock
+  suspended_ = false;           // etcd answers: the rules can judge again (an operator's suspension ends)
   primary_ = round.primary;
   holder_ = round.holder;
   switch (round.lease) {
@@ -79,7 +94,7 @@ void LeaseKeeper::roundEnded(const StoreRound& round) {
       holding_ = true;
       ever_held_ = true;
       renewed_sent_ = round.sent;
-      suspended_ = false;  // an operator's suspension ends when the lease is ours again
+      ttl_ = round.granted.count() > 0 ? std::min(settings_.ttl, round.granted) : settings_.ttl;
       break;
     case StoreRound::Lease::not_held: holding_ = false; break;
     case StoreRound::Lease::unknown: break;
@@ -92,13 +107,14 @@ void LeaseKeeper::fenced(FenceReason reason, SteadyTime now) {
   fenced_at_ = now;
 }
 
-void LeaseKeeper::unfenced() {
+void LeaseKeeper::unfenced(SteadyTime now) {
   fenced_ = false;
   reason_ = FenceReason::none;
+  unfenced_at_ = now;
 }
 
-void LeaseKeeper::operatorUnfenced() {
-  unfenced();
+void LeaseKeeper::operatorUnfenced(SteadyTime now) {
+  unfenced(now);
   suspended_ = true;
 }
 

@@ -14,11 +14,17 @@
 //              in etcd names another node (split brain: at once, even with a valid lease).
 //   unfence    only a fence this agent made, and only when the lease is held again, the record names this
 //              node, and the check has answered "read-only primary" since the fence.
-//   operator   `halectl unfence` lifts the fence and suspends automatic fencing until the lease is held
-//              again (etcd gone for good, say). Loud in status, journaled.
-//   start-up   no fence for want of a lease before the first etcd round that asked for it has ended, or
-//              ttl - margin after start, whichever comes first: a restarted agent takes its lease back
-//              instead of fencing.
+//   operator   `halectl unfence` lifts the fence and suspends fencing for want of a lease until etcd
+//              answers again (etcd gone for good, say). A split brain is never suspended. Loud in status,
+//              journaled.
+//   start-up   no fence for want of a lease before an etcd round that asked for it has ended since the
+//              agent started or the database became writable (a standby just promoted), or ttl - margin
+//              after that, whichever comes first: a restarted agent takes its lease back, a promoted
+//              standby takes its lease, instead of fencing.
+//   stale      a read-only answer from before our own unfence counts as writable: the database is
+//              writable again, whatever the check said before.
+//   etcd's TTL validity counts the shorter of the configured ttl and the TTL etcd reports for the lease
+//              (an adopted lease of an earlier run may have another).
 
 #include <chrono>
 #include <optional>
@@ -52,6 +58,7 @@ struct DbView {
   DbRole role = DbRole::none;  // the last answer's role; none before any
   SteadyTime answered_at{};    // when that answer came
   bool failing = false;        // the check's damped status is fail (or stale)
+  SteadyTime role_since{};     // when the check first answered this role (since its previous one)
 };
 
 // What the last etcd round found.
@@ -65,8 +72,10 @@ struct StoreRound {
   bool answered = false;  // false: etcd could not be read at all; nothing below is known
   std::optional<dblease::PrimaryRecord> primary;
   Lease lease = Lease::unknown;
-  SteadyTime sent{};   // with renewed: when the request that proved it was sent
-  std::string holder;  // who holds the lease key when not us ("" none)
+  SteadyTime sent{};                     // with renewed: when the request that proved it was sent
+  std::chrono::milliseconds granted{0};  // with renewed: the TTL etcd reports for the lease (0: unknown)
+  SteadyTime ended{};                    // when the round ended
+  std::string holder;                    // who holds the lease key when not us ("" none)
 };
 
 class LeaseKeeper {
@@ -85,16 +94,20 @@ class LeaseKeeper {
   // Whether etcd should be asked for the lease (or to renew it): the database is a writable primary, or a
   // read-only one this agent fenced, and its check does not fail.
   bool wantsLease(const DbView& db) const;
-  // The lease may be given back at once (revoked) rather than left to lapse: the database cannot take writes.
+  // The lease may be given back at once (revoked) rather than left to lapse: the database cannot take writes
+  // (a standby, or a read-only primary; after a fence of ours, answered since it).
   bool mayRelease(const DbView& db) const;
 
   void roundEnded(const StoreRound& round);
   void fenced(FenceReason reason, SteadyTime now);
-  void unfenced();
-  void operatorUnfenced();
+  void unfenced(SteadyTime now);
+  void operatorUnfenced(SteadyTime now);
 
   bool holdsValid(SteadyTime now) const { return holding_ && now < validUntil(); }
-  SteadyTime validUntil() const { return renewed_sent_ + settings_.ttl - settings_.margin; }
+  SteadyTime validUntil() const { return renewed_sent_ + ttl_ - settings_.margin; }
+  std::chrono::milliseconds renewEvery() const { return ttl_ / 3; }
+  // The role to judge by: a read-only answer from before our own unfence counts as writable.
+  DbRole roleOf(const DbView& db) const;
   bool isFenced() const { return fenced_; }
   FenceReason fenceReason() const { return reason_; }
   bool suspended() const { return suspended_; }
@@ -108,10 +121,12 @@ class LeaseKeeper {
   std::string node_;
   std::string region_;
   SteadyTime started_;
-  bool rounds_ended_ = false;
+  SteadyTime last_wanted_round_{};  // when the last round that asked for the lease ended
   bool ever_held_ = false;
   bool holding_ = false;
   SteadyTime renewed_sent_{};
+  std::chrono::milliseconds ttl_;  // the shorter of the configured and etcd's
+  SteadyTime unfenced_at_{};
   std::optional<dblease::PrimaryRecord> primary_;
   std::string holder_;
   bool fenced_ = false;

@@ -78,11 +78,13 @@ void PrimaryLease::renewLoop() {
       if (stopping_) return;
     }
     const DbView db = db_();
-    const StoreRound r = round(db);
-    milliseconds wait = settings_.renewEvery();
+    StoreRound r = round(db);
+    r.ended = clock_.steadyNow();
+    milliseconds wait{0};
     {
       std::lock_guard lock(mu_);
       keeper_.roundEnded(r);
+      wait = keeper_.renewEvery();
       // Not holding: ask again sooner, so a freshly promoted primary takes its lease quickly.
       if (!keeper_.holdsValid(clock_.steadyNow())) wait = std::min(wait, milliseconds{250});
     }
@@ -145,11 +147,11 @@ StoreRound PrimaryLease::round(const DbView& db) {
   if (want) {
     if (ours) {
       lease_id_ = lease_kv->lease;  // adopts the lease of this node's previous run
-      out.lease = renew(lease_id_, out.sent);
+      out.lease = renew(lease_id_, out.sent, out.granted);
     } else if (lease_kv) {
       out.lease = StoreRound::Lease::not_held;
     } else {
-      out.lease = acquire(primary_kv, out.sent);
+      out.lease = acquire(primary_kv, out.sent, out.granted);
     }
   } else {
     // Not renewed any more: it lapses, or goes at once when no write can land here.
@@ -163,7 +165,7 @@ StoreRound PrimaryLease::round(const DbView& db) {
   return out;
 }
 
-StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent) {
+StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent, milliseconds& granted) {
   sent = clock_.steadyNow();
   auto left = etcd_->keepAlive(lease);
   if (!left) {
@@ -176,20 +178,33 @@ StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent) {
     lease_id_ = 0;
     return StoreRound::Lease::not_held;
   }
-  return StoreRound::Lease::renewed;
-}
-
-StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent) {
-  // A fresh etcd lease for each try: its TTL counts from the grant, which is when validity starts.
-  sent = clock_.steadyNow();
-  auto granted = etcd_->grant(settings_.ttl);
-  if (!granted) {
+  granted = left.value();
+  // Renewed, but is the key still on it? Deleted or replaced since this round read it (by hand, say), the
+  // renewal proves nothing: a promotion may already have claimed.
+  etcd::Compare attached{etcd::Compare::Target::lease, etcd::Compare::Op::equal, keys_.lease, lease, ""};
+  auto confirm = etcd_->txn({attached}, {});
+  if (!confirm) {
     counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
-    last_error_ = "grant: " + granted.error().message;
+    last_error_ = "renewal: " + confirm.error().message;
     return StoreRound::Lease::unknown;
   }
-  const int64_t id = granted.value().id;
+  return confirm.value().succeeded ? StoreRound::Lease::renewed : StoreRound::Lease::not_held;
+}
+
+StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent,
+                                        milliseconds& granted) {
+  // A fresh etcd lease for each try: its TTL counts from the grant, which is when validity starts.
+  sent = clock_.steadyNow();
+  auto grant = etcd_->grant(settings_.ttl);
+  if (!grant) {
+    counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    last_error_ = "grant: " + grant.error().message;
+    return StoreRound::Lease::unknown;
+  }
+  const int64_t id = grant.value().id;
+  granted = grant.value().ttl;
   const int64_t now_ms = toUnixMillis(clock_.wallNow());
   std::vector<etcd::Compare> compare{etcd::createRevisionIs(keys_.lease, 0)};
   std::vector<etcd::Operation> success{
@@ -221,6 +236,8 @@ StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& pri
 
 void PrimaryLease::enforceLoop() {
   bool split_reported = false;
+  std::string split_brain_detail;
+  int fence_error_streak = 0;
   for (;;) {
     {
       std::lock_guard lock(mu_);
@@ -256,23 +273,32 @@ void PrimaryLease::enforceLoop() {
           std::lock_guard lock(mu_);
           if (keeper_.primary()) named = keeper_.primary()->region;
         }
-        const std::string what = "database " + settings_.database + " is writable here while etcd names region " +
-                                 named + " its primary; fencing at once";
-        logError("+split-brain", what);
-        journal("+split-brain", step.reason, what);
+        split_brain_detail = "database " + settings_.database + " is writable here while etcd names region " + named +
+                             " its primary; fenced at once";
+        logError("+split-brain", split_brain_detail);
       }
+      // The intent first, so a crash between the two never forgets a fence (at start the agent keeps it
+      // or, the database found writable, applies it again). Not for a split brain: nothing may delay it.
+      const bool intent = step.reason != FenceReason::split_brain && fence_error_streak == 0;
+      if (intent) journal("+fencing", step.reason, "about to fence");
       auto r = fencer_->fence(now + settings_.fence_timeout, clock_);
+      if (!split_brain_detail.empty()) {
+        journal("+split-brain", step.reason, split_brain_detail);
+        split_brain_detail.clear();
+      }
       if (r) {
         {
           std::lock_guard lock(mu_);
           keeper_.fenced(step.reason, clock_.steadyNow());
           fence_error_.clear();
         }
+        fence_error_streak = 0;
         counters_.fences.fetch_add(1, std::memory_order_relaxed);
         journal("+fenced", step.reason, r.value());
         logWarn("+fenced", "database " + settings_.database + " (" + reason + "): " + r.value());
       } else {
         counters_.fence_failures.fetch_add(1, std::memory_order_relaxed);
+        ++fence_error_streak;
         bool first = false;
         {
           std::lock_guard lock(mu_);
@@ -290,7 +316,7 @@ void PrimaryLease::enforceLoop() {
       if (r) {
         {
           std::lock_guard lock(mu_);
-          keeper_.unfenced();
+          keeper_.unfenced(clock_.steadyNow());
           fencing_ = false;
           fence_error_.clear();
         }
@@ -313,22 +339,37 @@ void PrimaryLease::enforceLoop() {
   }
 }
 
+void PrimaryLease::replaceFencer(std::unique_ptr<Fencer> fencer) {
+  std::lock_guard fence_lock(fence_mu_);
+  fencer_ = std::move(fencer);
+}
+
 Result<std::string> PrimaryLease::operatorUnfence() {
   std::lock_guard fence_lock(fence_mu_);
+  {
+    std::lock_guard lock(mu_);
+    const auto& p = keeper_.primary();
+    if (p && !p->names(me_.region, me_.node)) {
+      return makeError("refused", "etcd names region " + p->region + (p->node.empty() ? "" : " (" + p->node + ")") +
+                                      " the primary of database " + settings_.database +
+                                      ": unfencing here would make two writable primaries; move the primary record "
+                                      "back first (a failback)");
+    }
+  }
   auto r = fencer_->unfence(clock_.steadyNow() + settings_.fence_timeout, clock_);
   if (!r) return r.error();
   {
     std::lock_guard lock(mu_);
-    keeper_.operatorUnfenced();
+    keeper_.operatorUnfenced(clock_.steadyNow());
     fencing_ = false;
     fence_error_.clear();
   }
   mark_(settings_.database, "", false);
   counters_.unfences.fetch_add(1, std::memory_order_relaxed);
   journal("-fenced-by-operator", FenceReason::none,
-          r.value() + "; automatic fencing suspended until the lease is held");
+          r.value() + "; fencing for want of the lease suspended until etcd answers");
   logWarn("-fenced-by-operator", "database " + settings_.database + ": " + r.value() +
-                                     "; automatic fencing suspended until this node holds the lease again");
+                                     "; fencing for want of the lease suspended until etcd answers");
   return r.value();
 }
 

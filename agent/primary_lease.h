@@ -47,6 +47,8 @@ class PrimaryLease {
 
   // halectl unfence: lifts the fence now and suspends automatic fencing until the lease is held again.
   Result<std::string> operatorUnfence();
+  // After a reload: the check may point at another server, which is the one to fence from now on.
+  void replaceFencer(std::unique_ptr<Fencer> fencer);
   nlohmann::json status() const;
   const LeaseSettings& settings() const { return settings_; }
 
@@ -54,8 +56,9 @@ class PrimaryLease {
   void renewLoop();
   void enforceLoop();
   StoreRound round(const DbView& db);
-  StoreRound::Lease renew(int64_t lease, SteadyTime& sent);
-  StoreRound::Lease acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent);
+  StoreRound::Lease renew(int64_t lease, SteadyTime& sent, std::chrono::milliseconds& granted);
+  StoreRound::Lease acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent,
+                            std::chrono::milliseconds& granted);
   void journal(const std::string& event, FenceReason reason, const std::string& detail);
 
   const LeaseSettings settings_;

@@ -1,5 +1,7 @@
 // The MySQL / MariaDB fence (fencer.h). MariaDB has no super_read_only; its read_only binds every account
-// without READ ONLY ADMIN.
+// without READ ONLY ADMIN, which SUPER (before 10.11) and ALL PRIVILEGES (10.11) include: where such an
+// account writes, configure a fence_command that stops the server. read_only is not persisted across a
+// server restart. The fence is bounded by its deadline, but Connector/C counts whole seconds.
 
 #include <mysql.h>
 
@@ -18,6 +20,13 @@ class MysqlFencer final : public Fencer {
     ThreadScope scope;
     auto conn = MysqlConnection::connect(target_, remaining(deadline, clock));
     if (!conn) return conn.error();
+    // SET GLOBAL read_only waits for open transactions and table locks: end the client connections first
+    // (a long transaction must not commit after the fence), bound the wait, then end the ones that came in
+    // meanwhile.
+    auto first = endClientConnections(conn.value());
+    if (!first) return first.error();
+    const auto seconds = std::max<int64_t>(1, remaining(deadline, clock).count() / 1000);
+    (void)conn.value().query("SET SESSION lock_wait_timeout = " + std::to_string(seconds));
     if (auto r = conn.value().query("SET GLOBAL read_only = ON"); !r) return r.error();
     std::string detail = "read_only on";
     if (auto r = conn.value().query("SET GLOBAL super_read_only = ON"); r) {
@@ -25,20 +34,9 @@ class MysqlFencer final : public Fencer {
     } else if (conn.value().errorNumber() != kErrUnknownSystemVariable) {
       return makeError("query", "super_read_only: " + r.error().message);
     }
-    // End client connections so none keeps a transaction open across the change; replication threads
-    // and this session stay.
-    auto sessions = conn.value().query(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
-        "AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', "
-        "'Slave_worker') AND USER NOT IN ('system user', 'event_scheduler')");
-    if (!sessions) return makeError("query", "listing sessions: " + sessions.error().message);
-    int ended = 0;
-    for (const MysqlRow& row : sessions.value()) {
-      const auto id = row.find("ID");
-      if (id == row.end()) continue;
-      if (conn.value().query("KILL CONNECTION " + std::to_string(std::stoull(id->second)))) ++ended;
-    }
-    return detail + ", " + std::to_string(ended) + " client connections ended";
+    auto second = endClientConnections(conn.value());
+    if (!second) return second.error();
+    return detail + ", " + std::to_string(first.value() + second.value()) + " client connections ended";
   }
 
   Result<std::string> unfence(SteadyTime deadline, const Clock& clock) override {
@@ -54,6 +52,22 @@ class MysqlFencer final : public Fencer {
   }
 
  private:
+  // Client connections other than this one; replication threads and the server's own stay.
+  static Result<int> endClientConnections(MysqlConnection& conn) {
+    auto sessions = conn.query(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
+        "AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', "
+        "'Slave_worker') AND USER NOT IN ('system user', 'event_scheduler')");
+    if (!sessions) return makeError("query", "listing sessions: " + sessions.error().message);
+    int ended = 0;
+    for (const MysqlRow& row : sessions.value()) {
+      const auto id = row.find("ID");
+      if (id == row.end()) continue;
+      if (conn.query("KILL CONNECTION " + std::to_string(std::stoull(id->second)))) ++ended;
+    }
+    return ended;
+  }
+
   // Connector/C keeps per-thread state; the lease's threads are not the checks' threads.
   struct ThreadScope {
     ThreadScope() { mysql_thread_init(); }

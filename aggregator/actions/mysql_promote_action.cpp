@@ -51,6 +51,12 @@ class MysqlPromoteAction final : public Action {
     const LagGate g = lagGate(replica.value(), r.forced);
     if (g.refused) return *g.refused;
     std::string detail = g.detail;
+    if (!g.primary) {
+      const Fence fenced = fence(r);
+      if (fenced.refused) return {ActionStatus::permanent, fenced.detail + (detail.empty() ? "" : "; " + detail)};
+      detail += (detail.empty() ? "" : "; ") + fenced.detail;
+    }
+    // After the fence: a reachable old primary, now read-only, gives its lease back (a planned switchover).
     if (handover_) {
       const ActionResult claimed = handover_->claim(r);
       if (claimed.status != ActionStatus::applied)
@@ -58,9 +64,6 @@ class MysqlPromoteAction final : public Action {
       detail += (detail.empty() ? "" : "; ") + claimed.detail;
     }
     if (g.primary) return {ActionStatus::already_applied, detail};
-    const Fence fenced = fence(r);
-    if (fenced.refused) return {ActionStatus::permanent, fenced.detail + (detail.empty() ? "" : "; " + detail)};
-    detail += (detail.empty() ? "" : "; ") + fenced.detail;
 
     // Apply what was already received before cutting replication (MariaDB; elsewhere the query fails and
     // the replica's SQL thread had its chance while the fence was applied).

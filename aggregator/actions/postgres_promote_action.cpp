@@ -75,7 +75,16 @@ class PostgresPromoteAction final : public Action {
     if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
     const LagGate g = lagGate(standby.value(), d, r.forced);
     if (g.refused) return *g.refused;
+    std::string last_lsn;
     std::string detail = g.detail;
+    if (!g.primary) {
+      const Fence fenced = fence(r);
+      if (fenced.refused) return {*fenced.refused, fenced.detail + "; " + detail};
+      detail += "; " + fenced.detail;
+      last_lsn = fenced.last_lsn;
+    }
+    // After the fence: a reachable old primary, now read-only, gives its lease back instead of holding it
+    // until the attempt ends (a planned switchover).
     if (handover_) {
       const ActionResult claimed = handover_->claim(r);
       if (claimed.status != ActionStatus::applied) return {claimed.status, claimed.detail + "; " + detail};
@@ -83,20 +92,17 @@ class PostgresPromoteAction final : public Action {
     }
     if (g.primary) return {ActionStatus::already_applied, detail};
 
-    const Fence fenced = fence(r);
-    if (fenced.refused) return {*fenced.refused, fenced.detail + "; " + detail};
-    detail += "; " + fenced.detail;
     // A reachable old primary is fenced, so its WAL ends here: let the standby replay all of it first, so a
     // planned switchover loses nothing.
-    if (!fenced.last_lsn.empty()) {
+    if (!last_lsn.empty()) {
       // Forced: the operator has accepted losing what the standby lacks; wait briefly, then go on.
       ActionRequest wait = r;
       if (r.forced) wait.deadline = std::min(r.deadline, r.clock->steadyNow() + std::chrono::seconds{2});
-      if (auto waited = waitForReplay(standby.value(), fenced.last_lsn, d, wait); !waited.empty()) {
+      if (auto waited = waitForReplay(standby.value(), last_lsn, d, wait); !waited.empty()) {
         if (!r.forced) return {ActionStatus::retryable, waited + "; " + detail};
         detail += "; " + waited + ", promoted anyway (forced)";
       } else {
-        detail += "; standby replayed the old primary's WAL to " + fenced.last_lsn;
+        detail += "; standby replayed the old primary's WAL to " + last_lsn;
       }
     }
     auto promoted = standby.value().query(

@@ -54,8 +54,37 @@ ActionResult PrimaryHandover::claim(const ActionRequest& r) {
   record.by = "plan " + std::to_string(r.plan_id);
   const std::string who = "database " + database_ + ": ";
   for (;;) {
+    // The record as it stands: it must name the region failed over from (or already the target). No
+    // record means no agent ever held this database's lease (a different `database` or `[etcd] cluster` on
+    // the old primary's agent, or no [check.lease] there), and then a lapsed lease proves nothing.
+    auto current = client_->range(keys_.primary);
+    if (!current) {
+      if (pauseBeforePoll(r, std::chrono::milliseconds{100})) continue;
+      return {ActionStatus::retryable, who + "etcd: " + current.error().message};
+    }
+    int64_t seen_revision = 0;
+    if (!current.value().empty()) {
+      seen_revision = current.value()[0].mod_revision;
+      auto named = dblease::decodePrimary(current.value()[0].value);
+      if (named && named.value().region == r.to && (node_.empty() || named.value().node == node_)) {
+        return {ActionStatus::applied, who + "primary record already names " + r.to};
+      }
+      if (!r.forced && (!named || named.value().region != r.from)) {
+        return {ActionStatus::permanent,
+                who + "refused: the primary record names " +
+                    (named ? "region " + named.value().region : "nobody readable (" + named.error().message + ")") +
+                    ", not " + r.from + " that this plan fails over from; a forced decision overrides it"};
+      }
+    } else if (!r.forced) {
+      return {ActionStatus::retryable,
+              who +
+                  "refused: etcd holds no primary record, so no agent ever held this database's lease (check "
+                  "the old primary's [check.lease] database and [etcd] cluster); a lapsed lease would prove "
+                  "nothing; a forced decision overrides it"};
+    }
     record.since_ms = toUnixMillis(r.clock->wallNow());  // when written: the lease was gone by then
-    std::vector<etcd::Compare> compare;
+    std::vector<etcd::Compare> compare{seen_revision > 0 ? etcd::modRevisionIs(keys_.primary, seen_revision)
+                                                         : etcd::createRevisionIs(keys_.primary, 0)};
     if (!r.forced) compare.push_back(etcd::createRevisionIs(keys_.lease, 0));
     if (r.epoch > 0) compare.push_back(etcd::createRevisionIs(leader_key_, r.epoch));
     auto txn = client_->txn(compare, {etcd::put(keys_.primary, dblease::encode(record)), etcd::get(keys_.primary)},

@@ -32,9 +32,11 @@ class PrimaryHandover {
 
   // Waits within the attempt for the old primary's lease to lapse (not when forced: the operator accepts
   // the risk, and the old primary's agent fences itself once it reads the new record), then names `r.to`
-  // the primary under the request's epoch. applied: named (or already was); retryable: the lease is still
-  // held, or etcd could not be asked, until the attempt's deadline; permanent: this aggregator no longer
-  // leads.
+  // the primary under the request's epoch, in a transaction that also compares the record it read. The
+  // record must name `r.from` (or already `r.to`): none at all means no agent ever held the lease (a
+  // misconfiguration: retryable, refused), another region a decision on a stale view (permanent); forced
+  // decisions override both. applied: named (or already was); retryable: the lease is still held, or etcd
+  // could not be asked, until the attempt's deadline; permanent: this aggregator no longer leads.
   ActionResult claim(const ActionRequest& r);
 
  private:

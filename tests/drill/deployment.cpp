@@ -74,11 +74,18 @@ std::vector<std::unique_ptr<test::AgentProcess>>& Deployment::agents(const std::
   return region == kRegionA ? agents_a_ : agents_b_;
 }
 
-std::string Deployment::agentChecks(const std::string& region, bool isolated) const {
+std::string Deployment::agentChecks(const std::string& region, bool isolated, bool lease) const {
   // The database check is what makes a node healthy; 1 s apart, bounded well inside the heartbeat.
   const milliseconds interval = options_.heartbeat;
   const milliseconds timeout = std::max(milliseconds{200}, options_.heartbeat * 8 / 10);
-  std::string check = "heartbeat_interval = \"" + ms(options_.heartbeat) + "\"\n[[check]]\nname = \"db\"\n";
+  std::string check = "heartbeat_interval = \"" + ms(options_.heartbeat) + "\"\n";
+  if (lease) {
+    std::string endpoints;
+    for (const std::string& e : etcd_->endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + quoted(e);
+    check += "journal = \"" + dir_.path() + "/" + region + "-agent-journal.jsonl\"\n[etcd]\nendpoints = [" + endpoints +
+             "]\ncluster = \"drill\"\n";
+  }
+  check += "[[check]]\nname = \"db\"\n";
   if (options_.db == "postgres") {
     const auto n = region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby;
     std::string conninfo = pg_->conninfo(n);
@@ -90,7 +97,10 @@ std::string Deployment::agentChecks(const std::string& region, bool isolated) co
     check += "type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(mysql_->port(n)) + "\nuser = \"" +
              test::MariadbPair::kUser + "\"\npassword_file = \"" + dir_.path() + "/mysql-password\"\n";
   }
-  return check + "interval = \"" + ms(interval) + "\"\ntimeout = \"" + ms(timeout) + "\"\n";
+  check += "interval = \"" + ms(interval) + "\"\ntimeout = \"" + ms(timeout) + "\"\n";
+  // The production default: a 3 s lease renewed every second, fenced 1 s before it could lapse.
+  if (lease) check += "[check.lease]\ndatabase = \"main\"\n";
+  return check;
 }
 
 std::string Deployment::aggregatorConfig() const {
@@ -119,6 +129,7 @@ std::string Deployment::aggregatorConfig() const {
       c += "type = \"postgres_promote\"\nstandby = \"" + pg_->conninfo(to_b ? Node::standby : Node::primary) +
            "\"\nold_primary = \"" + pg_->conninfo(to_b ? Node::primary : Node::standby) +
            "\"\nmax_lag = \"30s\"\nfence_timeout = \"500ms\"\n";
+      if (etcd_) c += "lease = \"main\"\n";
     } else {
       using Node = test::MariadbPair::Node;
       c += "type = \"mysql_promote\"\nreplica_host = \"127.0.0.1\"\nreplica_port = " +
@@ -128,6 +139,7 @@ std::string Deployment::aggregatorConfig() const {
            test::MariadbPair::kUser + "\"\npassword_file = \"" + d +
            "/mysql-password\"\nmax_lag = \"30s\"\n"
            "fence_timeout = \"500ms\"\n";
+      if (etcd_) c += "lease = \"main\"\n";
     }
     c += "[[action]]\nname = \"dns-" + std::string(to) +
          "\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(dns_->port()) + "\nzone = \"" +
@@ -194,8 +206,10 @@ void Deployment::startAgents(const std::string& region) {
     for (const auto& a : aggregators_) {
       endpoints.push_back(isolated ? a->endpointOn(netns_->hostAddress()) : a->endpoint());
     }
+    // With etcd, the first agent of each region is its database host's: it holds the primary lease.
+    const bool lease = etcd_ != nullptr && i == 1;
     list.push_back(std::make_unique<test::AgentProcess>(dir_, region + "-" + std::to_string(i), region, endpoints,
-                                                        agentChecks(region, isolated),
+                                                        agentChecks(region, isolated, lease),
                                                         isolated ? netns_->wrap({}) : std::vector<std::string>{}));
     list.back()->start();
   }

@@ -8,7 +8,9 @@
 //                        plan us -> eu (failback) = promote eu's database, point DNS at eu, notify
 //   or, with aggregators = 3, three of them (observers eu, us and the witness w, each hearing every agent)
 //   and a three-member etcd cluster (one member "in" each region and one at the witness): the quorum
-//   decides and one leader acts. Region eu then dies with its aggregator and its etcd member.
+//   decides and one leader acts. Region eu then dies with its aggregator and its etcd member. The first
+//   agent of each region then also holds its database's primary lease (database "main"), and the
+//   promotions wait for the old primary's lease to lapse.
 // Used by hale-drill (the README's first command) and by the drill's end-to-end tests.
 
 #include <functional>
@@ -90,7 +92,7 @@ class Deployment {
 
  private:
   std::string aggregatorConfig() const;
-  std::string agentChecks(const std::string& region, bool isolated = false) const;
+  std::string agentChecks(const std::string& region, bool isolated = false, bool lease = false) const;
   void startAgents(const std::string& region);
   void writeScripts() const;       // fence-eu.sh and notify.sh, run by the exec actions
   void recordDatabasePid() const;  // eu-db.pid, what fence-eu.sh kills

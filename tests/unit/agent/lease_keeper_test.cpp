@@ -28,6 +28,7 @@ dblease::PrimaryRecord naming(const std::string& region, const std::string& node
 
 StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
   StoreRound r;
+  r.ended = sent;
   r.wanted = true;
   r.answered = true;
   r.primary = naming(region);
@@ -36,8 +37,9 @@ StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
   return r;
 }
 
-StoreRound notHeld(const std::string& region = "eu") {
+StoreRound notHeld(const std::string& region = "eu", SteadyTime ended = kStart + std::chrono::milliseconds{1}) {
   StoreRound r;
+  r.ended = ended;
   r.wanted = true;
   r.answered = true;
   r.primary = naming(region);
@@ -133,6 +135,17 @@ TEST(LeaseKeeper, AStandbyIsNeverFencedAndNeverWantsTheLease) {
   EXPECT_TRUE(k.mayRelease(standby));
 }
 
+// A switchover: the promotion made this primary read-only; the lease goes back at once, and nothing is
+// unfenced (the fence is not ours).
+TEST(LeaseKeeper, AReadOnlyPrimaryFencedBySomeoneElseGivesTheLeaseBackAndIsNotUnfenced) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  const DbView ro = readOnly(kStart + milliseconds{10});
+  EXPECT_FALSE(k.wantsLease(ro));
+  EXPECT_TRUE(k.mayRelease(ro));
+  EXPECT_EQ(k.decide(ro, kStart + milliseconds{20}).action, Action::none);
+}
+
 TEST(LeaseKeeper, AFenceStandsUntilTheLeaseIsBackAndTheCheckSawItReadOnly) {
   LeaseKeeper k(settings(), "db1", "eu", kStart);
   k.roundEnded(renewed(kStart));
@@ -175,17 +188,82 @@ TEST(LeaseKeeper, AFenceLeftByAnEarlierRunIsKeptAtStart) {
   EXPECT_EQ(k.decide(readOnly(kStart + milliseconds{30}), kStart + milliseconds{40}).action, Action::unfence);
 }
 
-TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingUntilTheLeaseIsHeldAgain) {
+TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingForWantOfTheLeaseUntilEtcdAnswers) {
   LeaseKeeper k(settings(), "db1", "eu", kStart);
   k.roundEnded(notHeld());
   k.fenced(FenceReason::no_lease, kStart);
-  k.operatorUnfenced();
+  k.operatorUnfenced(kStart + milliseconds{5});
   EXPECT_FALSE(k.isFenced());
   EXPECT_TRUE(k.suspended());
+  StoreRound silent;  // etcd still gone
+  silent.wanted = true;
+  k.roundEnded(silent);
+  EXPECT_TRUE(k.suspended());
   EXPECT_EQ(k.decide(writable(kStart + milliseconds{10}), kStart + std::chrono::hours{2}).action, Action::none);
-  k.roundEnded(renewed(kStart + std::chrono::hours{2}));
+  k.roundEnded(notHeld("eu", kStart + std::chrono::hours{2}));  // etcd answers: the rules judge again
   EXPECT_FALSE(k.suspended());
-  EXPECT_EQ(k.decide(writable(kStart), kStart + std::chrono::hours{2} + milliseconds{2001}).action, Action::fence);
+  EXPECT_EQ(k.decide(writable(kStart), kStart + std::chrono::hours{2} + milliseconds{1}).action, Action::fence);
+}
+
+TEST(LeaseKeeper, ASplitBrainIsFencedEvenWhileAnOperatorSuspendedFencing) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(notHeld());
+  k.fenced(FenceReason::no_lease, kStart);
+  k.operatorUnfenced(kStart + milliseconds{5});
+  StoreRound moved = notHeld("us", kStart + milliseconds{500});
+  moved.answered = true;
+  k.roundEnded(moved);
+  EXPECT_EQ(k.decide(writable(kStart + milliseconds{600}), kStart + milliseconds{700}).reason,
+            FenceReason::split_brain);
+}
+
+// After our own unfence the check's last answer (read-only) is stale: the database is writable again, so
+// the lease is still wanted, never given back on that answer, and the validity rules apply.
+TEST(LeaseKeeper, AReadOnlyAnswerFromBeforeOurUnfenceCountsAsWritable) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  k.fenced(FenceReason::lease_lost, kStart + milliseconds{100});
+  k.roundEnded(renewed(kStart + milliseconds{1000}));
+  const DbView stale = readOnly(kStart + milliseconds{1100});
+  ASSERT_EQ(k.decide(stale, kStart + milliseconds{1200}).action, Action::unfence);
+  k.unfenced(kStart + milliseconds{1300});
+  EXPECT_TRUE(k.wantsLease(stale));
+  EXPECT_FALSE(k.mayRelease(stale));
+  EXPECT_EQ(k.decide(stale, kStart + milliseconds{2999}).action, Action::none);
+  EXPECT_EQ(k.decide(stale, kStart + milliseconds{3000}).action, Action::fence);  // 1000 + 3000 - 1000
+  // A read-only answer after the unfence is real again.
+  EXPECT_FALSE(k.wantsLease(readOnly(kStart + milliseconds{1400})));
+}
+
+// A standby just promoted: its role turns writable long after the agent started. One round that asks for
+// the lease first, at most ttl - margin, as at start.
+TEST(LeaseKeeper, APromotedStandbyGetsOneRoundToTakeTheLeaseBeforeItIsFenced) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  StoreRound standby_round = notHeld("eu", kStart + milliseconds{100});
+  standby_round.wanted = false;
+  k.roundEnded(standby_round);
+  const SteadyTime promoted = kStart + std::chrono::minutes{10};
+  DbView db = writable(promoted);
+  db.role_since = promoted;
+  EXPECT_EQ(k.decide(db, promoted + milliseconds{100}).action, Action::none);
+  EXPECT_EQ(k.decide(db, promoted + milliseconds{1999}).action, Action::none);
+  EXPECT_EQ(k.decide(db, promoted + milliseconds{2000}).action, Action::fence);
+  k.roundEnded(renewed(promoted + milliseconds{300}));
+  EXPECT_EQ(k.decide(db, promoted + milliseconds{2000}).action, Action::none);
+}
+
+// An adopted lease of an earlier run with a shorter TTL than configured: validity counts etcd's.
+TEST(LeaseKeeper, ValidityCountsTheShorterOfTheConfiguredAndEtcdsTtl) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  StoreRound r = renewed(kStart);
+  r.granted = milliseconds{2000};
+  k.roundEnded(r);
+  EXPECT_EQ(k.renewEvery(), milliseconds{666});
+  EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{999}).action, Action::none);
+  EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{1000}).action, Action::fence);
+  r.granted = milliseconds{5000};  // longer than asked (etcd's minimum): the configured ttl counts
+  k.roundEnded(r);
+  EXPECT_EQ(k.decide(writable(kStart), kStart + milliseconds{2000}).action, Action::fence);
 }
 
 // The guarantee, over random schedules: whenever the database is writable and the fence was not decided,
@@ -220,7 +298,7 @@ TEST(LeaseKeeper, RandomSchedulesNeverLeaveAWritableDatabaseWithoutAValidLease) 
         k.fenced(step.reason, now);
       } else if (step.action == Action::unfence) {
         fenced = false;
-        k.unfenced();
+        k.unfenced(now);
       }
       if (!fenced && now >= kStart + milliseconds{2000}) {
         ASSERT_TRUE(ever_confirmed) << "run " << run;
