@@ -35,6 +35,38 @@ constexpr milliseconds kMargin{500};
 int64_t wallMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 SteadyTime SteadyClockNow() { return SystemClock::instance().steadyNow(); }
 
+// A promotion eu -> us of `standby` with lease = "main", built by the aggregator's own config loader;
+// `extra` holds more of the action's keys.
+std::shared_ptr<aggregator::Action> leasedPromotion(const std::vector<std::string>& etcd, const std::string& standby,
+                                                    const std::string& extra = "") {
+  std::string endpoints;
+  for (const std::string& e : etcd) endpoints += (endpoints.empty() ? "\"" : ", \"") + e + "\"";
+  auto config = aggregator::parseAggregatorConfig(
+      "coordination = \"etcd\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[etcd]\nendpoints = [" + endpoints +
+          "]\nname = \"a1\"\nobservers = [\"a1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = "
+          "[\"db1\"]\n[[region]]\nname = \"us\"\nnodes = [\"db2\"]\n[[action]]\nname = \"promote\"\ntype = "
+          "\"postgres_promote\"\nstandby = \"" +
+          standby + "\"\nlease = \"main\"\n" + extra,
+      "aggregator.toml");
+  EXPECT_TRUE(config.ok()) << (config.ok() ? "" : config.error().message);
+  return config.ok() ? config.value().actions.at("promote").action : nullptr;
+}
+
+// Plan 1's step 1, a failover from eu to us, bounded by `timeout`.
+aggregator::ActionRequest failoverRequest(milliseconds timeout) {
+  static std::atomic<bool> never{false};
+  aggregator::ActionRequest r;
+  r.request_id = "1.1";
+  r.plan_id = 1;
+  r.event = "failover";
+  r.from = "eu";
+  r.to = "us";
+  r.clock = &SystemClock::instance();
+  r.cancel = &never;
+  r.deadline = r.clock->steadyNow() + timeout;
+  return r;
+}
+
 class PrimaryLeaseTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -289,24 +321,9 @@ TEST_F(PrimaryLeaseTest, AFenceSurvivesAnAgentRestartAndIsLiftedWhenTheLeaseIsBa
 // it refuses (retryable: the operator fixes the agents' config); a record naming a third region refuses
 // for good. Neither promotes.
 TEST_F(PrimaryLeaseTest, APromotionRefusesWithoutARecordOrWithOneNamingAnotherRegion) {
-  auto config = aggregator::parseAggregatorConfig(
-      "coordination = \"etcd\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[etcd]\nendpoints = [\"" + etcd_->endpoint() +
-          "\"]\nname = \"a1\"\nobservers = [\"a1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = "
-          "[\"db1\"]\n[[region]]\nname = \"us\"\nnodes = [\"db2\"]\n[[action]]\nname = \"promote\"\ntype = "
-          "\"postgres_promote\"\nstandby = \"" +
-          pg_->conninfo(Node::standby) + "\"\nlease = \"main\"\n",
-      "aggregator.toml");
-  ASSERT_TRUE(config.ok()) << config.error().message;
-  auto promote = config.value().actions.at("promote").action;
-  static std::atomic<bool> never{false};
-  aggregator::ActionRequest r;
-  r.request_id = "1.1";
-  r.plan_id = 1;
-  r.from = "eu";
-  r.to = "us";
-  r.clock = &SystemClock::instance();
-  r.cancel = &never;
-  r.deadline = r.clock->steadyNow() + milliseconds{2000};
+  auto promote = leasedPromotion({etcd_->endpoint()}, pg_->conninfo(Node::standby));
+  ASSERT_TRUE(promote);
+  auto r = failoverRequest(milliseconds{2000});
   auto res = promote->execute(r);
   EXPECT_EQ(res.status, aggregator::ActionStatus::retryable) << res.detail;
   EXPECT_NE(res.detail.find("no primary record"), std::string::npos) << res.detail;
@@ -380,30 +397,13 @@ TEST(PromotionWaitsForTheLease, ACutOffPrimaryIsFencedBeforeTheStandbyIsPromoted
   ASSERT_TRUE(eu.start(agentConfig("db1", "eu", Node::primary, 2)).ok());
   ASSERT_TRUE(test::waitFor([&] { return lease() && lease()->node == "db1"; }, milliseconds{5000}));
 
-  auto config = aggregator::parseAggregatorConfig(
-      "coordination = \"etcd\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[etcd]\nendpoints = [\"" + etcd.endpoint(0) +
-          "\", \"" + etcd.endpoint(1) +
-          "\"]\nname = \"a1\"\nobservers = [\"a1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = "
-          "[\"db1\"]\n[[region]]\nname = \"us\"\nnodes = [\"db2\"]\n[[action]]\nname = \"promote\"\ntype = "
-          "\"postgres_promote\"\nstandby = \"" +
-          // No old_primary: only eu's agent fences eu's database.
-          pg.conninfo(Node::standby) +
-          "\"\nlease = \"main\"\nlease_endpoint = \"db.us.test:5432\"\nfence_timeout = \"300ms\"\n",
-      "aggregator.toml");
-  ASSERT_TRUE(config.ok()) << config.error().message;
-  auto promote = config.value().actions.at("promote").action;
-  static std::atomic<bool> never{false};
-  aggregator::ActionRequest r;
-  r.request_id = "1.1";
-  r.plan_id = 1;
-  r.event = "failover";
-  r.from = "eu";
-  r.to = "us";
-  r.clock = &SystemClock::instance();
-  r.cancel = &never;
+  // No old_primary: only eu's agent fences eu's database.
+  auto promote = leasedPromotion({etcd.endpoint(0), etcd.endpoint(1)}, pg.conninfo(Node::standby),
+                                 "lease_endpoint = \"db.us.test:5432\"\nfence_timeout = \"300ms\"\n");
+  ASSERT_TRUE(promote);
+  auto r = failoverRequest(milliseconds{1000});
 
   // While eu holds its lease, nothing is promoted.
-  r.deadline = r.clock->steadyNow() + milliseconds{1000};
   const auto held = promote->execute(r);
   EXPECT_EQ(held.status, aggregator::ActionStatus::retryable) << held.detail;
   EXPECT_NE(held.detail.find("still held by node db1 (region eu)"), std::string::npos) << held.detail;
