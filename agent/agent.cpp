@@ -74,7 +74,7 @@ DbView Agent::dbView(const std::string& check) const {
   for (const CheckView& c : snap->checks) {
     if (c.settings.name != check) continue;
     return DbView{c.role, c.role_at, effectiveStatus(c, clock_.steadyNow()) == heartbeat::CheckStatus::fail,
-                  c.role_since};
+                  c.role_since, c.position};
   }
   return {};
 }

@@ -31,6 +31,7 @@ struct CheckResult {
   Outcome outcome = Outcome::error;
   std::string message;  // short, for /healthz and heartbeats (truncated to the wire limit); no secrets
   DbRole role = DbRole::none;
+  std::string position;  // a writable primary's flushed WAL position (PostgreSQL), for the RPO gate
 };
 
 class Fencer;

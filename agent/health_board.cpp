@@ -63,6 +63,7 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
       if (result.role != c.role) c.role_since = now;
       c.role = result.role;
       c.role_at = now;
+      c.position = result.position;
     }
     if (c.state.status != before && on_change_) {
       notify = on_change_;

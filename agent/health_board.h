@@ -34,6 +34,7 @@ struct CheckView {
   DbRole role = DbRole::none;           // database checks: the role the last answer gave (kept through errors)
   SteadyTime role_at{};                 // when that answer came
   SteadyTime role_since{};              // when the check first answered that role
+  std::string position;                 // a writable primary's flushed WAL position, as of role_at
 };
 
 // A database this node fenced (primary_lease.h): the node is unhealthy while any is, so load balancers

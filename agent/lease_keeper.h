@@ -59,6 +59,7 @@ struct DbView {
   SteadyTime answered_at{};    // when that answer came
   bool failing = false;        // the check's damped status is fail (or stale)
   SteadyTime role_since{};     // when the check first answered this role (since its previous one)
+  std::string position;        // a writable primary's flushed WAL position as of answered_at ("" unknown)
 };
 
 // What the last etcd round found.

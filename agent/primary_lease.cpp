@@ -147,11 +147,11 @@ StoreRound PrimaryLease::round(const DbView& db) {
   if (want) {
     if (ours) {
       lease_id_ = lease_kv->lease;  // adopts the lease of this node's previous run
-      out.lease = renew(lease_id_, out.sent, out.granted);
+      out.lease = renew(lease_id_, db, out.sent, out.granted);
     } else if (lease_kv) {
       out.lease = StoreRound::Lease::not_held;
     } else {
-      out.lease = acquire(primary_kv, out.sent, out.granted);
+      out.lease = acquire(primary_kv, db, out.sent, out.granted);
     }
   } else {
     // Not renewed any more: it lapses, or goes at once when no write can land here.
@@ -165,7 +165,15 @@ StoreRound PrimaryLease::round(const DbView& db) {
   return out;
 }
 
-StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent, milliseconds& granted) {
+std::vector<etcd::Operation> PrimaryLease::positionWrite(const DbView& db) const {
+  if (db.role != DbRole::writable_primary || !dblease::validLsn(db.position)) return {};
+  const auto age = clock_.steadyNow() - db.answered_at;
+  const int64_t at_ms = toUnixMillis(clock_.wallNow()) - std::chrono::duration_cast<milliseconds>(age).count();
+  return {
+      etcd::put(keys_.position, dblease::encode(dblease::PositionRecord{db.position, at_ms, me_.node, me_.region}))};
+}
+
+StoreRound::Lease PrimaryLease::renew(int64_t lease, const DbView& db, SteadyTime& sent, milliseconds& granted) {
   sent = clock_.steadyNow();
   auto left = etcd_->keepAlive(lease);
   if (!left) {
@@ -182,7 +190,7 @@ StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent, milliseco
   // Renewed, but is the key still on it? Deleted or replaced since this round read it (by hand, say), the
   // renewal proves nothing: a promotion may already have claimed.
   etcd::Compare attached{etcd::Compare::Target::lease, etcd::Compare::Op::equal, keys_.lease, lease, ""};
-  auto confirm = etcd_->txn({attached}, {});
+  auto confirm = etcd_->txn({attached}, positionWrite(db));
   if (!confirm) {
     counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
@@ -192,8 +200,8 @@ StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent, milliseco
   return confirm.value().succeeded ? StoreRound::Lease::renewed : StoreRound::Lease::not_held;
 }
 
-StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent,
-                                        milliseconds& granted) {
+StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, const DbView& db,
+                                        SteadyTime& sent, milliseconds& granted) {
   // A fresh etcd lease for each try: its TTL counts from the grant, which is when validity starts.
   sent = clock_.steadyNow();
   auto grant = etcd_->grant(settings_.ttl);
@@ -218,6 +226,7 @@ StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& pri
         etcd::put(keys_.primary, dblease::encode(dblease::PrimaryRecord{me_.region, me_.node, 0, now_ms,
                                                                         "agent " + me_.node, settings_.endpoint})));
   }
+  for (etcd::Operation& op : positionWrite(db)) success.push_back(std::move(op));
   auto txn = etcd_->txn(compare, success);
   if (txn && txn.value().succeeded) {
     lease_id_ = id;

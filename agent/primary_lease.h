@@ -56,9 +56,11 @@ class PrimaryLease {
   void renewLoop();
   void enforceLoop();
   StoreRound round(const DbView& db);
-  StoreRound::Lease renew(int64_t lease, SteadyTime& sent, std::chrono::milliseconds& granted);
-  StoreRound::Lease acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent,
+  StoreRound::Lease renew(int64_t lease, const DbView& db, SteadyTime& sent, std::chrono::milliseconds& granted);
+  StoreRound::Lease acquire(const std::optional<etcd::KeyValue>& primary, const DbView& db, SteadyTime& sent,
                             std::chrono::milliseconds& granted);
+  // The position record to write with a renewal (none unless the database is a writable primary).
+  std::vector<etcd::Operation> positionWrite(const DbView& db) const;
   void journal(const std::string& event, FenceReason reason, const std::string& detail);
 
   const LeaseSettings settings_;

@@ -31,7 +31,7 @@ Result<json> parseObject(const std::string& text, const char* what) {
 
 Keys keysFor(const std::string& hale_cluster, const std::string& database) {
   const std::string base = "/hale/" + hale_cluster + "/db/" + database + "/";
-  return {base + "primary", base + "lease"};
+  return {base + "primary", base + "lease", base + "position"};
 }
 
 bool validName(const std::string& name) {
@@ -76,6 +76,34 @@ Result<LeaseRecord> decodeLease(const std::string& text) {
     return makeError("db_lease", "lease record lacks a node or region, or has a field of the wrong type");
   }
   return r;
+}
+
+std::string encode(const PositionRecord& r) {
+  return json{{"position", r.position}, {"at_ms", r.at_ms}, {"node", r.node}, {"region", r.region}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<PositionRecord> decodePosition(const std::string& text) {
+  auto j = parseObject(text, "position");
+  if (!j) return j.error();
+  PositionRecord r;
+  if (!field(j.value(), "position", r.position, true) || !field(j.value(), "at_ms", r.at_ms, true) ||
+      !field(j.value(), "node", r.node, false) || !field(j.value(), "region", r.region, false) ||
+      !validLsn(r.position)) {
+    return makeError("db_lease", "position record lacks a valid position or at_ms");
+  }
+  return r;
+}
+
+bool validLsn(const std::string& lsn) {
+  const size_t slash = lsn.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == lsn.size() || lsn.size() > 17) return false;
+  for (size_t i = 0; i < lsn.size(); ++i) {
+    if (i == slash) continue;
+    const char c = lsn[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
 }
 
 }  // namespace hale::dblease

@@ -9,6 +9,9 @@
 //                                          lease: it outlives every process.
 //   /hale/<cluster>/db/<database>/lease    held by the agent of that primary on an etcd lease of a few
 //                                          seconds, renewed while its database is a writable primary.
+//   /hale/<cluster>/db/<database>/position the primary's last flushed WAL position as its agent last saw it
+//                                          (PostgreSQL), written with each renewal; no lease, so it outlives
+//                                          the primary: the promotion's RPO gate compares the standby with it.
 //
 // The agent takes the lease only in a transaction that compares the primary record it read, and the
 // aggregator moves the primary record only in a transaction that finds no lease: one of the two wins, so
@@ -24,6 +27,7 @@ namespace hale::dblease {
 struct Keys {
   std::string primary;
   std::string lease;
+  std::string position;
 };
 Keys keysFor(const std::string& hale_cluster, const std::string& database);
 
@@ -53,5 +57,16 @@ struct LeaseRecord {
 };
 std::string encode(const LeaseRecord& r);
 Result<LeaseRecord> decodeLease(const std::string& text);
+
+struct PositionRecord {
+  std::string position;  // PostgreSQL: an LSN such as "0/3000060"
+  int64_t at_ms = 0;     // when the primary had flushed at least that much (the agent's check saw it)
+  std::string node;
+  std::string region;
+};
+std::string encode(const PositionRecord& r);
+Result<PositionRecord> decodePosition(const std::string& text);
+// "0/3000060": hexadecimal, one slash; anything else is refused before it reaches SQL.
+bool validLsn(const std::string& lsn);
 
 }  // namespace hale::dblease

@@ -27,7 +27,8 @@ constexpr const char* kQuery =
     "     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
     "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END, "
     "(SELECT status FROM pg_stat_wal_receiver LIMIT 1), "
-    "current_setting('default_transaction_read_only')";
+    "current_setting('default_transaction_read_only'), "
+    "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END";
 
 class PostgresCheck final : public Check {
  public:
@@ -55,7 +56,7 @@ class PostgresCheck final : public Check {
 
  private:
   CheckResult evaluate(const PgRows& rows) const {
-    if (rows.values.size() != 1 || rows.values[0].size() != 4) return {Outcome::error, "unexpected answer"};
+    if (rows.values.size() != 1 || rows.values[0].size() != 5) return {Outcome::error, "unexpected answer"};
     const auto& row = rows.values[0];
     const bool standby = row[0] == "t";
     const std::string role = standby ? "standby" : "primary";
@@ -63,6 +64,7 @@ class PostgresCheck final : public Check {
     const DbRole db_role = standby ? DbRole::standby : read_only ? DbRole::read_only_primary : DbRole::writable_primary;
     CheckResult r = judge(rows, standby, role);
     r.role = db_role;
+    if (!rows.null[0][4]) r.position = row[4];
     if (!standby && read_only && r.outcome == Outcome::pass) {
       r = {expected_role_ == "primary" ? Outcome::fail : Outcome::pass,
            "primary, read-only (default_transaction_read_only on)", db_role};

@@ -66,7 +66,10 @@ class PostgresPromoteAction final : public Action {
     auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
     if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
     const LagGate g = lagGate(standby.value(), d, r.forced);
-    return g.refused ? *g.refused : ActionResult{ActionStatus::applied, g.detail};
+    if (g.refused) return *g.refused;
+    if (g.primary || !handover_) return {ActionStatus::applied, g.detail};
+    const ActionResult p = positionGate(standby.value(), d, r);
+    return {p.status, g.detail + (p.detail.empty() ? "" : "; " + p.detail)};
   }
 
   ActionResult execute(const ActionRequest& r) override {
@@ -91,6 +94,12 @@ class PostgresPromoteAction final : public Action {
       detail += "; " + claimed.detail;
     }
     if (g.primary) return {ActionStatus::already_applied, detail};
+    if (handover_) {
+      // Again now that the lease lapsed: the old primary's last published position is final.
+      const ActionResult p = positionGate(standby.value(), d, r);
+      if (p.status != ActionStatus::applied) return {p.status, p.detail + "; " + detail};
+      if (!p.detail.empty()) detail += "; " + p.detail;
+    }
 
     // A reachable old primary is fenced, so its WAL ends here: let the standby replay all of it first, so a
     // planned switchover loses nothing.
@@ -128,6 +137,37 @@ class PostgresPromoteAction final : public Action {
   }
 
  private:
+  // The RPO gate against the old primary's last known position (its agent publishes it with each lease
+  // renewal): "replay caught up with what was received" says nothing about a standby cut off from the
+  // primary long ago. The standby must have received that position, or be behind it by at most max_lag
+  // (from its last replayed commit to when the primary had flushed it); unknown is refused unless forced.
+  ActionResult positionGate(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
+    auto last = handover_->lastPosition();
+    if (!last) return {ActionStatus::retryable, "old primary's position: " + last.error().message};
+    if (!last.value()) return {ActionStatus::applied, ""};  // none published (an agent without one)
+    const dblease::PositionRecord& p = *last.value();
+    auto rows = standby.query("SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) >= '" + p.position +
+                                  "'::pg_lsn, (EXTRACT(EPOCH FROM pg_last_xact_replay_timestamp()) * 1000)::bigint",
+                              d);
+    if (!rows || rows.value().values.empty()) {
+      return {ActionStatus::retryable, "standby: " + (rows ? std::string("no answer") : rows.error().message)};
+    }
+    const auto& row = rows.value().values[0];
+    if (row[0] == "t")
+      return {ActionStatus::applied, "standby has the old primary's last known position " + p.position};
+    const bool known = !rows.value().null[0][1];
+    const double behind_s = known ? static_cast<double>(p.at_ms - std::atoll(row[1].c_str())) / 1000.0 : 0.0;
+    const std::string what = "standby lacks WAL the old primary had flushed (its position " + p.position +
+                             (known ? ", about " + seconds(std::max(0.0, behind_s)) + " of commits" : "") + ")";
+    if (!known || behind_s * 1000.0 > static_cast<double>(o_.max_lag.count())) {
+      if (r.forced) return {ActionStatus::applied, what + ", promoted anyway (forced)"};
+      return {ActionStatus::permanent, "refused: " + what + (known ? " exceeds" : ", unknown against") + " max_lag " +
+                                           seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
+                                           " (RPO gate); a forced decision overrides it"};
+    }
+    return {ActionStatus::applied, what + ", within max_lag"};
+  }
+
   struct LagGate {
     std::string detail;
     bool primary = false;                 // the standby is already the primary: nothing to gate

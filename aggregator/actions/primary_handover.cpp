@@ -45,6 +45,15 @@ PrimaryHandover::PrimaryHandover(std::shared_ptr<etcd::Client> client, std::stri
       node_(std::move(node)),
       endpoint_(std::move(endpoint)) {}
 
+Result<std::optional<dblease::PositionRecord>> PrimaryHandover::lastPosition() const {
+  auto kvs = client_->range(keys_.position);
+  if (!kvs) return kvs.error();
+  if (kvs.value().empty()) return std::optional<dblease::PositionRecord>{};
+  auto p = dblease::decodePosition(kvs.value()[0].value);
+  if (!p) return p.error();
+  return std::optional(p.value());
+}
+
 ActionResult PrimaryHandover::claim(const ActionRequest& r) {
   dblease::PrimaryRecord record;
   record.region = r.to;

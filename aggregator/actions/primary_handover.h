@@ -38,6 +38,8 @@ class PrimaryHandover {
   // decisions override both. applied: named (or already was); retryable: the lease is still held, or etcd
   // could not be asked, until the attempt's deadline; permanent: this aggregator no longer leads.
   ActionResult claim(const ActionRequest& r);
+  // The old primary's last known flushed position, as its agent published it (nullopt: none published).
+  Result<std::optional<dblease::PositionRecord>> lastPosition() const;
 
  private:
   PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database, std::string node,

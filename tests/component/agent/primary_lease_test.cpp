@@ -498,3 +498,87 @@ TEST(MysqlPrimaryLease, EtcdFallingSilentSetsReadOnlyAndItsReturnClearsIt) {
 
 }  // namespace
 }  // namespace hale::agent
+
+namespace hale::agent {
+namespace {
+
+// #12's disconnected standby: its receiver cut off, the primary takes 10 more rows, then dies. "Replay
+// caught up with what was received" would call that lag 0; the old primary's last published position
+// says the standby lacks them, so the promotion is refused unless forced.
+TEST(PositionGate, AStandbyCutOffFromItsPrimaryIsNotPromotedAsIfCurrent) {
+  test::PostgresPair pg;
+  pg.start();
+  test::EtcdServer etcd;
+  etcd.start();
+  test::TempDir dir("position");
+  auto config = parseAgentConfig(
+      "node = \"db1\"\nregion = \"eu\"\ncontrol_socket = \"" + dir.path() + "/agent.sock\"\njournal = \"" + dir.path() +
+          "/journal.jsonl\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n[etcd]\nendpoints = [\"" + etcd.endpoint() +
+          "\"]\ntimeout = \"300ms\"\n[[check]]\nname = \"pg\"\ntype = \"postgres\"\ninterval = \"200ms\"\ntimeout = "
+          "\"150ms\"\nconninfo = \"" +
+          pg.conninfo(Node::primary) + "\"\n[check.lease]\ndatabase = \"main\"\nttl = \"1500ms\"\nmargin = \"500ms\"\n",
+      "agent.toml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  Agent eu;
+  ASSERT_TRUE(eu.start(std::move(config).value()).ok());
+  etcd::Options o;
+  o.endpoints = {etcd.endpoint()};
+  etcd::Client client(o);
+  const auto keys = dblease::keysFor("hale", "main");
+  const auto published = [&]() -> std::string {
+    auto kvs = client.range(keys.position);
+    if (!kvs || kvs.value().empty()) return "";
+    auto p = dblease::decodePosition(kvs.value()[0].value);
+    return p ? p.value().position : "";
+  };
+  ASSERT_TRUE(test::waitFor([&] { return !published().empty(); }, milliseconds{5000}));
+
+  // One commit the standby replays, then its receiver is cut off.
+  pg.query(Node::primary, "CREATE TABLE orders (id int)");
+  pg.query(Node::primary, "INSERT INTO orders VALUES (0)");
+  const std::string before = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + before + "'") == "t"; },
+      milliseconds{10000}));
+  pg.query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
+  pg.query(Node::standby, "SELECT pg_reload_conf()");
+  std::this_thread::sleep_for(milliseconds{2000});
+  for (int i = 1; i <= 10; ++i) pg.query(Node::primary, "INSERT INTO orders VALUES (" + std::to_string(i) + ")");
+  // The pair runs with synchronous_commit off: the WAL writer flushes the rows within its delay.
+  const std::string written = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(test::waitFor(
+      [&] { return pg.query(Node::primary, "SELECT pg_current_wal_flush_lsn() >= '" + written + "'") == "t"; },
+      milliseconds{5000}));
+  const std::string flushed = pg.query(Node::primary, "SELECT pg_current_wal_flush_lsn()");
+  ASSERT_EQ(pg.query(Node::standby, "SELECT pg_last_wal_receive_lsn() < '" + flushed + "'"), "t");
+  ASSERT_TRUE(test::waitFor(
+      [&] {
+        const std::string p = published();
+        return !p.empty() && pg.query(Node::primary, "SELECT '" + p + "'::pg_lsn >= '" + flushed + "'") == "t";
+      },
+      milliseconds{5000}));
+
+  // eu dies: its agent and its database. Its lease lapses; its position stays.
+  eu.stop();
+  pg.kill(Node::primary);
+  auto promote = leasedPromotion({etcd.endpoint()}, pg.conninfo(Node::standby), "max_lag = \"1s\"\n");
+  ASSERT_TRUE(promote);
+  auto r = failoverRequest(milliseconds{5000});
+  const auto gated = promote->gate(r);
+  EXPECT_EQ(gated.status, aggregator::ActionStatus::permanent) << gated.detail;
+  const auto refused = promote->execute(r);
+  EXPECT_EQ(refused.status, aggregator::ActionStatus::permanent) << refused.detail;
+  EXPECT_NE(refused.detail.find("standby lacks WAL the old primary had flushed"), std::string::npos) << refused.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");
+
+  // The operator accepts the loss: forced, it promotes, and the rows are indeed not there.
+  r = failoverRequest(milliseconds{10000});
+  r.forced = true;
+  const auto forced = promote->execute(r);
+  ASSERT_EQ(forced.status, aggregator::ActionStatus::applied) << forced.detail;
+  EXPECT_NE(forced.detail.find("promoted anyway (forced)"), std::string::npos) << forced.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT count(*) FROM orders"), "1");
+}
+
+}  // namespace
+}  // namespace hale::agent
