@@ -222,6 +222,18 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   auto known = [&](const std::string& name) {
     return std::any_of(c.regions.begin(), c.regions.end(), [&](const RegionSetup& r) { return r.name == name; });
   };
+  if (auto t = root.table("alerts")) {
+    t->get("actions", c.alerts.actions);
+    for (const std::string& a : c.alerts.actions) {
+      if (c.actions.count(a) == 0) t->error("actions", "no action named \"" + a + "\"");
+    }
+    t->get("events", c.alerts.events);
+    for (const std::string& e : c.alerts.events) {
+      if (e.size() < 2 || (e[0] != '+' && e[0] != '-'))
+        t->error("events", "\"" + e + "\" is not an event name (\"+split-brain\", \"-plan-failed\", ...)");
+    }
+    t->finish();
+  }
   for (ConfigTable& t : root.tables("plan")) {
     PlanSetup p;
     t.get("from", p.from, Presence::required);

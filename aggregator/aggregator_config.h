@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "alerter.h"
 #include "coordination.h"
 #include "observer.h"
 #include "plan_runner.h"
@@ -46,6 +47,7 @@ struct AggregatorConfig {
   std::vector<RegionSetup> regions;
   std::vector<PlanSetup> plans;
   ActionTable actions;
+  AlertConfig alerts;  // [alerts]
 };
 
 Result<AggregatorConfig> loadAggregatorConfig(const std::string& path);

@@ -119,6 +119,8 @@ Result<void> Engine::start() {
             "region looks like that region dying and can fail it over; use coordination = \"etcd\" with several "
             "observers to require a quorum");
   }
+  alerter_ = std::make_unique<Alerter>(config_.alerts, config_.actions, *journal_, clock_);
+  alerter_->start();
   ingest_thread_ = std::thread([this] { ingestLoop(); });
   tick_thread_ = std::thread([this] { tickLoop(); });
   executor_thread_ = std::thread([this] { executorLoop(); });
@@ -136,6 +138,7 @@ void Engine::stop() {
   for (std::thread* t : {&ingest_thread_, &tick_thread_, &executor_thread_}) {
     if (t->joinable()) t->join();
   }
+  if (alerter_) alerter_->stop();
   if (coordinator_) coordinator_->stop();  // revokes our lease: verdicts and leadership go now
   if (control_) control_->stop();
   if (http_) http_->stop();
@@ -197,11 +200,17 @@ void Engine::publish(const std::vector<Event>& events) {
     const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
     if (quiet) {
       logDebug(e.name, e.subject + ": " + e.detail);
+    } else if (e.name == "+split-brain") {
+      logError(e.name, e.subject + ": " + e.detail);
     } else {
       logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
     }
     if (!journaled(journal_->event({0, nowMs(), e.name, e.subject, e.detail}), e.name + " " + e.subject)) {
       counters_.journal_errors.fetch_add(1);
+    }
+    // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
+    if (alerter_ && config_.alerts.alerts(e.name) && (!coordinator_ || coordinator_->view().leading)) {
+      alerter_->notify(e);
     }
   }
 }

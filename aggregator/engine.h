@@ -150,6 +150,7 @@ class Engine {
   std::unique_ptr<zmq::socket_t> sub_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Alerter> alerter_;
   std::thread ingest_thread_;
   std::thread tick_thread_;
   std::thread executor_thread_;

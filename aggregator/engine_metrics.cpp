@@ -61,6 +61,13 @@ std::string Engine::metrics() const {
     if (n.fence >= 1) ++fenced[n.region][0];
     if (n.fence == 2) ++fenced[n.region][1];
   }
+  if (alerter_) {
+    appendMetricHeader(out, "hale_aggregator_alerts_total", "counter",
+                       "Alert actions run, by outcome; dropped: more than 64 alerts waiting.");
+    appendSample(out, "hale_aggregator_alerts_total{outcome=\"sent\"}", alerter_->sent());
+    appendSample(out, "hale_aggregator_alerts_total{outcome=\"failed\"}", alerter_->failed());
+    appendSample(out, "hale_aggregator_alerts_total{outcome=\"dropped\"}", alerter_->dropped());
+  }
   appendMetricHeader(out, "hale_aggregator_nodes_fenced", "gauge",
                      "Nodes reporting a fenced database (primary lease lost), by region.");
   for (const auto& [region, f] : fenced) {

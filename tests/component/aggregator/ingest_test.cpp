@@ -5,6 +5,8 @@
 
 #include <zmq.hpp>
 
+#include <fstream>
+
 #include "engine.h"
 #include "heartbeat_codec.h"
 #include "http_client.h"
@@ -18,6 +20,11 @@ namespace {
 using std::chrono::milliseconds;
 using test::waitFor;
 
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -28,7 +35,9 @@ class IngestTest : public ::testing::Test {
                                   "/journal.db\"\n"
                                   "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
                                   "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
-                                  "[[region]]\nname = \"us\"\naccept_any_node = true\n",
+                                  "[[region]]\nname = \"us\"\naccept_any_node = true\n"
+                                  "[[action]]\nname = \"page\"\ntype = \"record\"\npath = \"" +
+                                  dir_.path() + "/alerts\"\nlabel = \"page\"\n[alerts]\nactions = [\"page\"]\n",
                               "agg.toml");
     ASSERT_TRUE(config.ok()) << config.error().message;
     engine_ = std::make_unique<Engine>(std::move(config).value());
@@ -47,14 +56,15 @@ class IngestTest : public ::testing::Test {
   }
 
   static std::string frame(const std::string& node, const std::string& region, const std::string& boot, uint64_t seq,
-                           int64_t sent_ms = 0) {
+                           int64_t sent_ms = 0, uint8_t fence = 0) {
     heartbeat::Heartbeat hb;
     hb.node_id = node;
     hb.region = region;
     hb.boot_id = boot;
     hb.seq = seq;
     hb.sent_unix_ms = sent_ms != 0 ? sent_ms : toUnixMillis(SystemClock::instance().wallNow());
-    hb.status = heartbeat::NodeStatus::healthy;
+    hb.status = fence != 0 ? heartbeat::NodeStatus::unhealthy : heartbeat::NodeStatus::healthy;
+    hb.fence = fence;
     std::string out;
     heartbeat::encode(hb, out);
     return out;
@@ -72,6 +82,31 @@ class IngestTest : public ::testing::Test {
   zmq::socket_t pub_{context_, zmq::socket_type::pub};
   uint64_t warm_seq_ = 0;
 };
+
+// A node reporting a split brain: journaled, logged as an error, counted per region, and paged once through
+// the [alerts] action; its end is journaled too, and pages nobody.
+TEST_F(IngestTest, ASplitBrainIsJournaledCountedAndPagedOnce) {
+  for (uint64_t seq = 1; seq <= 3; ++seq) send(frame("eu-1", "eu", "sb", seq, 0, 2));
+  ASSERT_TRUE(waitFor([&] { return readFile(dir_.path() + "/alerts").find(" page") != std::string::npos; },
+                      milliseconds{5000}));
+  send(frame("eu-1", "eu", "sb", 4, 0, 0));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto j = engine_->journalEvents(100);
+        return j.ok() && j.value().dump().find("-split-brain") != std::string::npos;
+      },
+      milliseconds{5000}));
+  const std::string journal = engine_->journalEvents(100).value().dump();
+  EXPECT_NE(journal.find("+split-brain"), std::string::npos);
+  EXPECT_NE(journal.find("+alert-sent"), std::string::npos) << journal;
+  std::this_thread::sleep_for(milliseconds{300});
+  const std::string alerts = readFile(dir_.path() + "/alerts");
+  EXPECT_EQ(std::count(alerts.begin(), alerts.end(), '\n'), 1) << alerts;  // one onset, one page
+  HttpRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(engine_->httpPort()) + "/metrics";
+  const std::string metrics = httpPerform(r).body;
+  EXPECT_NE(metrics.find("hale_aggregator_alerts_total{outcome=\"sent\"} 1"), std::string::npos) << metrics;
+}
 
 TEST_F(IngestTest, CountsEveryRejectionAndDropsDuplicates) {
   const uint64_t accepted_before = engine_->ingestCounters().accepted.load();

@@ -180,6 +180,19 @@ TEST(AggregatorConfig, APromotionLeaseNeedsEtcd) {
   EXPECT_NE(c.error().message.find("etcd-password"), std::string::npos) << c.error().message;
 }
 
+TEST(AggregatorConfig, AlertsNameKnownActionsAndEvents) {
+  auto c = parseAggregatorConfig(std::string(kValid) + "[alerts]\nactions = [\"hook\"]\n", "agg.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c.value().alerts.alerts("+split-brain"));  // the default event
+  EXPECT_FALSE(c.value().alerts.alerts("+node-failed"));
+  EXPECT_NE(errorsOf(std::string(kValid) + "[alerts]\nactions = [\"pager\"]\n").find("no action named \"pager\""),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kValid) + "[alerts]\nactions = [\"hook\"]\nevents = [\"split-brain\"]\n")
+                .find("is not an event name"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(std::string(kValid) + "[alerts]\nactoins = [\"hook\"]\n").find("unknown key"), std::string::npos);
+}
+
 TEST(AggregatorConfig, EtcdCoordinationErrors) {
   const std::string etcd = replaced(kValid, "coordination = \"none\"", "coordination = \"etcd\"");
   EXPECT_NE(errorsOf(etcd).find("etcd: coordination = \"etcd\" needs an [etcd] table"), std::string::npos);

@@ -1,0 +1,86 @@
+#include "alerter.h"
+
+#include "log.h"
+
+namespace hale::aggregator {
+
+Alerter::Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock)
+    : config_(std::move(config)), actions_(actions), journal_(journal), clock_(clock) {}
+
+Alerter::~Alerter() { stop(); }
+
+void Alerter::start() {
+  if (config_.actions.empty()) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Alerter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cancel_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Alerter::notify(const Event& e) {
+  if (!config_.alerts(e.name)) return;
+  std::lock_guard lock(mu_);
+  if (pending_.size() >= kMaxPending) {
+    dropped_.fetch_add(1);
+    return;
+  }
+  pending_.push_back(e);
+  cv_.notify_one();
+}
+
+void Alerter::loop() {
+  uint64_t seq = 0;
+  for (;;) {
+    Event e;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (stopping_) return;
+      e = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    send(e, ++seq);
+  }
+}
+
+void Alerter::send(const Event& e, uint64_t seq) {
+  const int64_t now_ms = toUnixMillis(clock_.wallNow());
+  for (size_t i = 0; i < config_.actions.size(); ++i) {
+    const auto it = actions_.find(config_.actions[i]);
+    if (it == actions_.end()) continue;  // the config loader refuses unknown names
+    ActionRequest r;
+    // Unique per alert and action, so an idempotent action (a webhook's memo) never swallows a later one.
+    r.request_id = "alert." + std::to_string(now_ms) + "." + std::to_string(seq) + "." + std::to_string(i);
+    r.event = e.name;
+    r.from = e.subject;
+    r.reason = e.detail;
+    r.clock = &clock_;
+    r.cancel = &cancel_;
+    r.deadline = clock_.steadyNow() + it->second.policy.timeout;
+    ActionResult result;
+    try {
+      result = it->second.action->execute(r);
+    } catch (const std::exception& ex) {
+      result = {ActionStatus::permanent, std::string("threw: ") + ex.what()};
+    }
+    const bool ok = result.status == ActionStatus::applied || result.status == ActionStatus::already_applied;
+    (ok ? sent_ : failed_).fetch_add(1);
+    const std::string detail = e.name + " " + e.subject + " via " + it->first + ": " + result.detail;
+    if (ok) {
+      logInfo("+alert-sent", detail);
+    } else {
+      logError("-alert-failed", detail);
+    }
+    if (!journal_.event({0, toUnixMillis(clock_.wallNow()), ok ? "+alert-sent" : "-alert-failed", e.subject, detail}))
+      logError("-journal-failed", "alert " + detail);
+  }
+}
+
+}  // namespace hale::aggregator

@@ -1,0 +1,74 @@
+#pragma once
+
+// Alerts: events an operator must hear about at once (by default +split-brain), sent through configured
+// actions (webhook, exec, ...) on a thread of their own, so a slow pager never holds up the tick. Each
+// alert runs every alert action once, best effort, with event = the event's name, from = its subject and
+// reason = its detail; the outcome is journaled (+alert-sent / -alert-failed). At most kMaxPending alerts
+// wait; more are dropped and counted. With several aggregators only the leader alerts (see Engine).
+//
+//   [alerts]
+//   actions = ["page"]                 # action names; none: no alerts
+//   events = ["+split-brain"]          # which events alert (default)
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "journal.h"
+#include "observer.h"
+#include "plan_runner.h"
+
+namespace hale::aggregator {
+
+struct AlertConfig {
+  std::vector<std::string> actions;
+  std::vector<std::string> events{"+split-brain"};
+
+  bool alerts(const std::string& event) const {
+    return !actions.empty() && std::find(events.begin(), events.end(), event) != events.end();
+  }
+};
+
+class Alerter {
+ public:
+  static constexpr size_t kMaxPending = 64;
+
+  Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock);
+  ~Alerter();
+  Alerter(const Alerter&) = delete;
+  Alerter& operator=(const Alerter&) = delete;
+
+  void start();
+  void stop();
+  // Queues `e` when it is an alerting event; never blocks.
+  void notify(const Event& e);
+
+  uint64_t sent() const { return sent_.load(); }
+  uint64_t failed() const { return failed_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  void loop();
+  void send(const Event& e, uint64_t seq);
+
+  AlertConfig config_;
+  const ActionTable& actions_;
+  Journal& journal_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> pending_;
+  bool stopping_ = false;
+  std::atomic<bool> cancel_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::thread thread_;
+};
+
+}  // namespace hale::aggregator
