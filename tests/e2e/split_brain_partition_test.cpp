@@ -289,6 +289,7 @@ TEST_F(SplitBrainPartition, ACutOffPrimaryFencesItselfBeforeTheStandbyIsPromoted
   ASSERT_GT(fenced_ms, 0) << "eu never fenced itself";
   EXPECT_LT(fenced_ms, record->since_ms);  // from both sides' own records: eu fenced, then us named
   EXPECT_TRUE(waitFor([&] { return leaseHolder() == "us-1"; }, milliseconds{5000}));
+  EXPECT_EQ(journalTime("us-1", "+fencing"), 0);  // the promoted standby took its lease without a fence first
   EXPECT_EQ(pg_.query(Node::primary, "SHOW default_transaction_read_only"), "on");
 
   // Healed: eu reads the record naming us, keeps its fence and never takes the lease back.
