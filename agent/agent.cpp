@@ -176,6 +176,7 @@ Result<void> Agent::reload(AgentConfig config) {
     if (auto r = publisher->start(); !r) return r;
   }
   auto board = makeBoard(config);
+  board->carryRoles(*snapshot());
   auto scheduler = std::make_unique<Scheduler>(config.checks, board, clock_);
 
   std::shared_ptr<HealthBoard> old_board;

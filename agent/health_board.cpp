@@ -60,9 +60,11 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
     ++c.outcomes[static_cast<size_t>(result.outcome)];
     if (timed_out) ++c.timeouts;
     if (result.role != DbRole::none) {
-      if (result.role != c.role) c.role_since = now;
+      // When the probe started: what it read may predate anything done while it ran.
+      const SteadyTime asked = now - latency;
+      if (result.role != c.role) c.role_since = asked;
       c.role = result.role;
-      c.role_at = now;
+      c.role_at = asked;
       c.position = result.position;
     }
     if (c.state.status != before && on_change_) {
@@ -77,6 +79,21 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
 std::shared_ptr<const Snapshot> HealthBoard::snapshot() const {
   std::lock_guard lock(mu_);
   return current_;
+}
+
+void HealthBoard::carryRoles(const Snapshot& previous) {
+  std::lock_guard lock(mu_);
+  auto next = std::make_shared<Snapshot>(*current_);
+  for (CheckView& c : next->checks) {
+    for (const CheckView& old : previous.checks) {
+      if (old.settings.name != c.settings.name || old.role == DbRole::none) continue;
+      c.role = old.role;
+      c.role_at = old.role_at;
+      c.role_since = old.role_since;
+      c.position = old.position;
+    }
+  }
+  current_ = std::move(next);
 }
 
 void HealthBoard::setFences(std::vector<FenceMark> fences) {

@@ -70,6 +70,9 @@ class HealthBoard {
               bool timed_out = false);
 
   std::shared_ptr<const Snapshot> snapshot() const;
+  // After a reload: each database check keeps the role its predecessor of the same name last answered, so
+  // the primary lease does not go blind until the first probe.
+  void carryRoles(const Snapshot& previous);
   // Replaces the fence marks and publishes a new snapshot (the caller tells the heartbeat publisher).
   void setFences(std::vector<FenceMark> fences);
 

@@ -42,7 +42,10 @@ DbRole LeaseKeeper::roleOf(const DbView& db) const {
 }
 
 bool LeaseKeeper::splitBrain(const DbView& db) const {
-  return roleOf(db) == DbRole::writable_primary && primary_ && !primary_->names(region_, node_);
+  // Only on a record read after the database became writable: a standby just promoted finds the record
+  // that named the old primary in the round before the promotion moved it.
+  return roleOf(db) == DbRole::writable_primary && primary_ && !primary_->names(region_, node_) &&
+         primary_read_at_ > db.role_since;
 }
 
 bool LeaseKeeper::wantsLease(const DbView& db) const {
@@ -73,7 +76,7 @@ LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
     // Since the agent started or the database became writable, one round that asks for the lease, up to
     // ttl - margin.
     const SteadyTime since = std::max(started_, db.role_since);
-    if (last_wanted_round_ < since && now < since + settings_.ttl - settings_.margin) return {};
+    if (!ever_held_ && last_wanted_round_ < since && now < since + settings_.ttl - settings_.margin) return {};
     return {Action::fence, ever_held_ ? FenceReason::lease_lost : FenceReason::no_lease};
   }
   if (fenced_ && db.role == DbRole::read_only_primary && db.answered_at > fenced_at_ && !db.failing &&
@@ -86,8 +89,10 @@ LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
 void LeaseKeeper::roundEnded(const StoreRound& round) {
   if (round.wanted) last_wanted_round_ = std::max(last_wanted_round_, round.ended);
   if (!round.answered) return;  // what etcd said before still stands; the lease runs out on its own clock
-  suspended_ = false;           // etcd answers: the rules can judge again (an operator's suspension ends)
+  // etcd answers a round started after the operator's unfence: the rules can judge again.
+  if (round.started > suspended_at_) suspended_ = false;
   primary_ = round.primary;
+  primary_read_at_ = round.started;
   holder_ = round.holder;
   switch (round.lease) {
     case StoreRound::Lease::renewed:
@@ -116,6 +121,7 @@ void LeaseKeeper::unfenced(SteadyTime now) {
 void LeaseKeeper::operatorUnfenced(SteadyTime now) {
   unfenced(now);
   suspended_ = true;
+  suspended_at_ = now;
 }
 
 }  // namespace hale::agent

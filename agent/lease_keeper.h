@@ -11,16 +11,18 @@
 //
 //   fence      the database is a writable primary (as last answered) and either the lease is not held
 //              valid, or its check fails (it may be writable without our knowing), or the primary record
-//              in etcd names another node (split brain: at once, even with a valid lease).
+//              in etcd, read since the database became writable, names another node (split brain: at
+//              once, even with a valid lease).
 //   unfence    only a fence this agent made, and only when the lease is held again, the record names this
 //              node, and the check has answered "read-only primary" since the fence.
 //   operator   `halectl unfence` lifts the fence and suspends fencing for want of a lease until etcd
-//              answers again (etcd gone for good, say). A split brain is never suspended. Loud in status,
-//              journaled.
-//   start-up   no fence for want of a lease before an etcd round that asked for it has ended since the
-//              agent started or the database became writable (a standby just promoted), or ttl - margin
-//              after that, whichever comes first: a restarted agent takes its lease back, a promoted
-//              standby takes its lease, instead of fencing.
+//              answers a round started after it (etcd gone for good, say). A split brain is never
+//              suspended. Loud in status, journaled.
+//   start-up   until this agent first holds the lease: no fence for want of it before an etcd round that
+//              asked for it has ended since the agent started or the database became writable (a standby
+//              just promoted), or ttl - margin after that, whichever comes first: a restarted agent takes
+//              its lease back, a promoted standby takes its lease, instead of fencing. Once a lease was
+//              held, its validity alone counts.
 //   stale      a read-only answer from before our own unfence counts as writable: the database is
 //              writable again, whatever the check said before.
 //   etcd's TTL validity counts the shorter of the configured ttl and the TTL etcd reports for the lease
@@ -75,6 +77,7 @@ struct StoreRound {
   Lease lease = Lease::unknown;
   SteadyTime sent{};                     // with renewed: when the request that proved it was sent
   std::chrono::milliseconds granted{0};  // with renewed: the TTL etcd reports for the lease (0: unknown)
+  SteadyTime started{};                  // when the round started
   SteadyTime ended{};                    // when the round ended
   std::string holder;                    // who holds the lease key when not us ("" none)
 };
@@ -128,7 +131,9 @@ class LeaseKeeper {
   SteadyTime renewed_sent_{};
   std::chrono::milliseconds ttl_;  // the shorter of the configured and etcd's
   SteadyTime unfenced_at_{};
+  SteadyTime suspended_at_{};
   std::optional<dblease::PrimaryRecord> primary_;
+  SteadyTime primary_read_at_{};  // when the round that read primary_ started
   std::string holder_;
   bool fenced_ = false;
   FenceReason reason_ = FenceReason::none;

@@ -78,7 +78,9 @@ void PrimaryLease::renewLoop() {
       if (stopping_) return;
     }
     const DbView db = db_();
+    const SteadyTime started = clock_.steadyNow();
     StoreRound r = round(db);
+    r.started = started;
     r.ended = clock_.steadyNow();
     milliseconds wait{0};
     {
@@ -147,11 +149,19 @@ StoreRound PrimaryLease::round(const DbView& db) {
   if (want) {
     if (ours) {
       lease_id_ = lease_kv->lease;  // adopts the lease of this node's previous run
-      out.lease = renew(lease_id_, db, out.sent, out.granted);
+      out.lease = renew(lease_id_, out.sent, out.granted);
+      // An earlier run's lease with a shorter TTL than configured (the ttl was raised): moved onto a fresh
+      // lease of the configured TTL in one transaction, so it never lapses in between.
+      if (out.lease == StoreRound::Lease::renewed && out.granted < settings_.ttl) out.lease = regrant(out);
+      if (out.lease == StoreRound::Lease::renewed) publishPosition(db);
     } else if (lease_kv) {
       out.lease = StoreRound::Lease::not_held;
     } else {
-      out.lease = acquire(primary_kv, db, out.sent, out.granted);
+      out.lease = acquire(primary_kv, out.sent, out.granted);
+      if (out.lease == StoreRound::Lease::renewed) {
+        published_.clear();
+        publishPosition(db);
+      }
     }
   } else {
     // Not renewed any more: it lapses, or goes at once when no write can land here.
@@ -165,6 +175,44 @@ StoreRound PrimaryLease::round(const DbView& db) {
   return out;
 }
 
+StoreRound::Lease PrimaryLease::regrant(StoreRound& out) {
+  const SteadyTime sent = clock_.steadyNow();
+  auto grant = etcd_->grant(settings_.ttl);
+  if (!grant) return StoreRound::Lease::renewed;  // the old lease stands; validity counts its TTL
+  const int64_t fresh = grant.value().id;
+  etcd::Compare attached{etcd::Compare::Target::lease, etcd::Compare::Op::equal, keys_.lease, lease_id_, ""};
+  const int64_t now_ms = toUnixMillis(clock_.wallNow());
+  auto moved = etcd_->txn(
+      {attached},
+      {etcd::put(keys_.lease, dblease::encode(dblease::LeaseRecord{me_.node, me_.region, me_.boot, now_ms}), fresh)});
+  if (!moved || !moved.value().succeeded) {
+    (void)etcd_->revoke(fresh);
+    return moved ? StoreRound::Lease::not_held : StoreRound::Lease::renewed;
+  }
+  (void)etcd_->revoke(lease_id_);
+  lease_id_ = fresh;
+  out.sent = sent;
+  out.granted = grant.value().ttl;
+  logInfo("+lease", "database " + settings_.database + ": moved onto a lease of the configured ttl");
+  return StoreRound::Lease::renewed;
+}
+
+void PrimaryLease::publishPosition(const DbView& db) {
+  // Best effort and only when it moved: a failed write (etcd's space alarm, a role without write access to
+  // the key) never counts against the renewal, and an idle primary writes nothing.
+  if (db.position == published_) return;
+  std::vector<etcd::Operation> write = positionWrite(db);
+  if (write.empty()) return;
+  etcd::Compare attached{etcd::Compare::Target::lease, etcd::Compare::Op::equal, keys_.lease, lease_id_, ""};
+  auto r = etcd_->txn({attached}, write);
+  if (r && r.value().succeeded) {
+    published_ = db.position;
+  } else {
+    std::lock_guard lock(mu_);
+    last_error_ = "position: " + (r ? std::string("the lease key moved") : r.error().message);
+  }
+}
+
 std::vector<etcd::Operation> PrimaryLease::positionWrite(const DbView& db) const {
   if (db.role != DbRole::writable_primary || !dblease::validLsn(db.position)) return {};
   const auto age = clock_.steadyNow() - db.answered_at;
@@ -173,7 +221,7 @@ std::vector<etcd::Operation> PrimaryLease::positionWrite(const DbView& db) const
       etcd::put(keys_.position, dblease::encode(dblease::PositionRecord{db.position, at_ms, me_.node, me_.region}))};
 }
 
-StoreRound::Lease PrimaryLease::renew(int64_t lease, const DbView& db, SteadyTime& sent, milliseconds& granted) {
+StoreRound::Lease PrimaryLease::renew(int64_t lease, SteadyTime& sent, milliseconds& granted) {
   sent = clock_.steadyNow();
   auto left = etcd_->keepAlive(lease);
   if (!left) {
@@ -190,7 +238,7 @@ StoreRound::Lease PrimaryLease::renew(int64_t lease, const DbView& db, SteadyTim
   // Renewed, but is the key still on it? Deleted or replaced since this round read it (by hand, say), the
   // renewal proves nothing: a promotion may already have claimed.
   etcd::Compare attached{etcd::Compare::Target::lease, etcd::Compare::Op::equal, keys_.lease, lease, ""};
-  auto confirm = etcd_->txn({attached}, positionWrite(db));
+  auto confirm = etcd_->txn({attached}, {});
   if (!confirm) {
     counters_.lease_etcd_errors.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
@@ -200,8 +248,8 @@ StoreRound::Lease PrimaryLease::renew(int64_t lease, const DbView& db, SteadyTim
   return confirm.value().succeeded ? StoreRound::Lease::renewed : StoreRound::Lease::not_held;
 }
 
-StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, const DbView& db,
-                                        SteadyTime& sent, milliseconds& granted) {
+StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent,
+                                        milliseconds& granted) {
   // A fresh etcd lease for each try: its TTL counts from the grant, which is when validity starts.
   sent = clock_.steadyNow();
   auto grant = etcd_->grant(settings_.ttl);
@@ -226,7 +274,6 @@ StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& pri
         etcd::put(keys_.primary, dblease::encode(dblease::PrimaryRecord{me_.region, me_.node, 0, now_ms,
                                                                         "agent " + me_.node, settings_.endpoint})));
   }
-  for (etcd::Operation& op : positionWrite(db)) success.push_back(std::move(op));
   auto txn = etcd_->txn(compare, success);
   if (txn && txn.value().succeeded) {
     lease_id_ = id;
@@ -266,7 +313,12 @@ void PrimaryLease::enforceLoop() {
       }
       if (!keeper_.splitBrain(db)) split_reported = false;
     }
-    if (clear_mark) mark_(settings_.database, "", false);
+    if (clear_mark) {
+      mark_(settings_.database, "", false);
+      // Close the journaled intent, or a restart would start fenced for a fence that never happened.
+      if (fence_error_streak > 0) journal("-fenced", FenceReason::none, "fence abandoned: no longer needed");
+      fence_error_streak = 0;
+    }
     if (step.action == LeaseKeeper::Action::fence) {
       const std::string reason(toString(step.reason));
       {
@@ -358,6 +410,12 @@ Result<std::string> PrimaryLease::operatorUnfence() {
   {
     std::lock_guard lock(mu_);
     const auto& p = keeper_.primary();
+    if (keeper_.isFenced() && keeper_.fenceReason() == FenceReason::split_brain &&
+        !(p && p->names(me_.region, me_.node))) {
+      return makeError("refused", "database " + settings_.database +
+                                      " was fenced because etcd named another primary (split brain); unfencing "
+                                      "would make two writable primaries; move the primary record back first");
+    }
     if (p && !p->names(me_.region, me_.node)) {
       return makeError("refused", "etcd names region " + p->region + (p->node.empty() ? "" : " (" + p->node + ")") +
                                       " the primary of database " + settings_.database +

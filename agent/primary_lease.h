@@ -56,8 +56,10 @@ class PrimaryLease {
   void renewLoop();
   void enforceLoop();
   StoreRound round(const DbView& db);
-  StoreRound::Lease renew(int64_t lease, const DbView& db, SteadyTime& sent, std::chrono::milliseconds& granted);
-  StoreRound::Lease acquire(const std::optional<etcd::KeyValue>& primary, const DbView& db, SteadyTime& sent,
+  StoreRound::Lease renew(int64_t lease, SteadyTime& sent, std::chrono::milliseconds& granted);
+  StoreRound::Lease regrant(StoreRound& out);
+  void publishPosition(const DbView& db);
+  StoreRound::Lease acquire(const std::optional<etcd::KeyValue>& primary, SteadyTime& sent,
                             std::chrono::milliseconds& granted);
   // The position record to write with a renewal (none unless the database is a writable primary).
   std::vector<etcd::Operation> positionWrite(const DbView& db) const;
@@ -80,7 +82,8 @@ class PrimaryLease {
   std::condition_variable enforce_cv_;
   bool stopping_ = false;
   LeaseKeeper keeper_;
-  int64_t lease_id_ = 0;  // renewer thread only
+  int64_t lease_id_ = 0;   // renewer thread only
+  std::string published_;  // the position last written (renewer thread only)
   std::string last_error_;
   std::string fence_error_;
   bool fencing_ = false;  // a fence was decided: the board says so before the database is told

@@ -97,7 +97,10 @@ Result<PositionRecord> decodePosition(const std::string& text) {
 
 bool validLsn(const std::string& lsn) {
   const size_t slash = lsn.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == lsn.size() || lsn.size() > 17) return false;
+  // Two halves of 1..8 hex digits, as pg_lsn takes them.
+  if (slash == std::string::npos || slash == 0 || slash > 8 || lsn.size() - slash - 1 == 0 ||
+      lsn.size() - slash - 1 > 8)
+    return false;
   for (size_t i = 0; i < lsn.size(); ++i) {
     if (i == slash) continue;
     const char c = lsn[i];

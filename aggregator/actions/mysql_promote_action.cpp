@@ -51,6 +51,11 @@ class MysqlPromoteAction final : public Action {
     const LagGate g = lagGate(replica.value(), r.forced);
     if (g.refused) return *g.refused;
     std::string detail = g.detail;
+    // What can refuse without waiting is asked before the old primary is touched.
+    if (handover_ && !g.primary) {
+      const ActionResult pre = handover_->precheck(r);
+      if (pre.status != ActionStatus::applied) return {pre.status, pre.detail + (detail.empty() ? "" : "; " + detail)};
+    }
     if (!g.primary) {
       const Fence fenced = fence(r);
       if (fenced.refused) return {ActionStatus::permanent, fenced.detail + (detail.empty() ? "" : "; " + detail)};

@@ -80,26 +80,38 @@ class PostgresPromoteAction final : public Action {
     if (g.refused) return *g.refused;
     std::string last_lsn;
     std::string detail = g.detail;
+    // Everything that can refuse without waiting is asked before the old primary is touched: a fence
+    // followed by a refusal would leave no writable primary at all.
+    if (handover_ && !g.primary) {
+      const ActionResult pre = handover_->precheck(r);
+      if (pre.status != ActionStatus::applied) return {pre.status, pre.detail + "; " + detail};
+      const ActionResult early = positionGate(standby.value(), d, r);
+      if (early.status != ActionStatus::applied) return {early.status, early.detail + "; " + detail};
+    }
+    bool fenced_here = false;
     if (!g.primary) {
       const Fence fenced = fence(r);
       if (fenced.refused) return {*fenced.refused, fenced.detail + "; " + detail};
       detail += "; " + fenced.detail;
       last_lsn = fenced.last_lsn;
+      fenced_here = !fenced.last_lsn.empty();
     }
     // After the fence: a reachable old primary, now read-only, gives its lease back instead of holding it
-    // until the attempt ends (a planned switchover).
+    // until the attempt ends (a planned switchover). Once the lease is gone, the old primary's last
+    // published position is final: the RPO gate judges it again before the record moves.
     if (handover_) {
-      const ActionResult claimed = handover_->claim(r);
-      if (claimed.status != ActionStatus::applied) return {claimed.status, claimed.detail + "; " + detail};
+      const ActionResult claimed = handover_->claim(r, [&] {
+        return g.primary ? ActionResult{ActionStatus::applied, ""} : positionGate(standby.value(), d, r);
+      });
+      if (claimed.status != ActionStatus::applied) {
+        // Refused after our own fence: lift it, so the old primary is not left read-only with nothing
+        // promoted (its agent retakes the lease; a new decision fences again if it must).
+        if (fenced_here) detail += "; " + liftFence(r);
+        return {claimed.status, claimed.detail + "; " + detail};
+      }
       detail += "; " + claimed.detail;
     }
     if (g.primary) return {ActionStatus::already_applied, detail};
-    if (handover_) {
-      // Again now that the lease lapsed: the old primary's last published position is final.
-      const ActionResult p = positionGate(standby.value(), d, r);
-      if (p.status != ActionStatus::applied) return {p.status, p.detail + "; " + detail};
-      if (!p.detail.empty()) detail += "; " + p.detail;
-    }
 
     // A reachable old primary is fenced, so its WAL ends here: let the standby replay all of it first, so a
     // planned switchover loses nothing.
@@ -197,6 +209,18 @@ class PostgresPromoteAction final : public Action {
     std::string last_lsn;  // the fenced old primary's WAL end; empty when it was not fenced
     std::optional<ActionStatus> refused = std::nullopt;  // set: do not promote
   };
+
+  // Undoes fence() after a refusal; best effort, says what happened.
+  std::string liftFence(const ActionRequest& r) const {
+    const PgDeadline d{std::min(r.deadline, r.clock->steadyNow() + o_.fence_timeout), r.cancel, r.clock};
+    auto old = PgConnection::connect(o_.old_primary, o_.old_primary_password, d, "hale-aggregator");
+    if (!old) return "the old primary's fence could not be lifted (" + old.error().message + ")";
+    for (const char* sql : {"ALTER SYSTEM RESET default_transaction_read_only", "SELECT pg_reload_conf()"}) {
+      if (auto step = old.value().query(sql, d); !step)
+        return "the old primary's fence could not be lifted (" + step.error().message + ")";
+    }
+    return "the old primary's fence was lifted again";
+  }
 
   // Best effort: the old primary is usually down when this runs.
   Fence fence(const ActionRequest& r) const {

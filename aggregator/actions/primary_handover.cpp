@@ -54,7 +54,64 @@ Result<std::optional<dblease::PositionRecord>> PrimaryHandover::lastPosition() c
   return std::optional(p.value());
 }
 
-ActionResult PrimaryHandover::claim(const ActionRequest& r) {
+PrimaryHandover::Seen PrimaryHandover::look(const ActionRequest& r) const {
+  Seen seen;
+  const std::string who = "database " + database_ + ": ";
+  auto read = client_->txn(
+      {}, {etcd::get(keys_.primary), etcd::get(keys_.lease), etcd::get(keys_.position), etcd::get(leader_key_)});
+  if (!read || read.value().ranges.size() != 4) {
+    seen.verdict = {ActionStatus::retryable, who + "etcd: " + (read ? "unexpected answer" : read.error().message)};
+    return seen;
+  }
+  const auto& ranges = read.value().ranges;
+  if (r.epoch > 0 && (ranges[3].empty() || ranges[3][0].create_revision != r.epoch)) {
+    seen.verdict = {ActionStatus::permanent,
+                    who + "this aggregator no longer leads (epoch " + std::to_string(r.epoch) + ")"};
+    return seen;
+  }
+  if (!ranges[2].empty()) seen.position_revision = ranges[2][0].mod_revision;
+  if (!ranges[1].empty()) {
+    seen.lease_held = true;
+    seen.holder = "another node";
+    if (auto lease = dblease::decodeLease(ranges[1][0].value))
+      seen.holder = "node " + lease.value().node + " (region " + lease.value().region + ")";
+  }
+  // The record must name the region failed over from (or already the target). No record means no agent
+  // ever held this database's lease (a different `database` or `[etcd] cluster` on the old primary's
+  // agent, or no [check.lease] there), and then a lapsed lease proves nothing.
+  if (ranges[0].empty()) {
+    if (!r.forced) {
+      seen.verdict = {ActionStatus::retryable,
+                      who +
+                          "refused: etcd holds no primary record, so no agent ever held this database's lease "
+                          "(check the old primary's [check.lease] database and [etcd] cluster); a lapsed lease "
+                          "would prove nothing; a forced decision overrides it"};
+    }
+    return seen;
+  }
+  seen.record_revision = ranges[0][0].mod_revision;
+  auto named = dblease::decodePrimary(ranges[0][0].value);
+  if (named && named.value().region == r.to && (node_.empty() || named.value().node == node_)) {
+    seen.already = true;
+  } else if (!r.forced && (!named || named.value().region != r.from)) {
+    seen.verdict = {ActionStatus::permanent,
+                    who + "refused: the primary record names " +
+                        (named ? "region " + named.value().region : "nobody readable (" + named.error().message + ")") +
+                        ", not " + r.from + " that this plan fails over from; a forced decision overrides it"};
+  }
+  return seen;
+}
+
+ActionResult PrimaryHandover::precheck(const ActionRequest& r) const {
+  for (;;) {
+    const Seen seen = look(r);
+    if (seen.verdict.status != ActionStatus::retryable || seen.verdict.detail.find("etcd:") == std::string::npos ||
+        !pauseBeforePoll(r, std::chrono::milliseconds{100}))
+      return seen.verdict;
+  }
+}
+
+ActionResult PrimaryHandover::claim(const ActionRequest& r, const std::function<ActionResult()>& before_move) {
   dblease::PrimaryRecord record;
   record.region = r.to;
   record.node = node_;
@@ -63,63 +120,46 @@ ActionResult PrimaryHandover::claim(const ActionRequest& r) {
   record.by = "plan " + std::to_string(r.plan_id);
   const std::string who = "database " + database_ + ": ";
   for (;;) {
-    // The record as it stands: it must name the region failed over from (or already the target). No
-    // record means no agent ever held this database's lease (a different `database` or `[etcd] cluster` on
-    // the old primary's agent, or no [check.lease] there), and then a lapsed lease proves nothing.
-    auto current = client_->range(keys_.primary);
-    if (!current) {
-      if (pauseBeforePoll(r, std::chrono::milliseconds{100})) continue;
-      return {ActionStatus::retryable, who + "etcd: " + current.error().message};
-    }
-    int64_t seen_revision = 0;
-    if (!current.value().empty()) {
-      seen_revision = current.value()[0].mod_revision;
-      auto named = dblease::decodePrimary(current.value()[0].value);
-      if (named && named.value().region == r.to && (node_.empty() || named.value().node == node_)) {
-        return {ActionStatus::applied, who + "primary record already names " + r.to};
-      }
-      if (!r.forced && (!named || named.value().region != r.from)) {
-        return {ActionStatus::permanent,
-                who + "refused: the primary record names " +
-                    (named ? "region " + named.value().region : "nobody readable (" + named.error().message + ")") +
-                    ", not " + r.from + " that this plan fails over from; a forced decision overrides it"};
-      }
-    } else if (!r.forced) {
-      return {ActionStatus::retryable,
-              who +
-                  "refused: etcd holds no primary record, so no agent ever held this database's lease (check "
-                  "the old primary's [check.lease] database and [etcd] cluster); a lapsed lease would prove "
-                  "nothing; a forced decision overrides it"};
-    }
-    record.since_ms = toUnixMillis(r.clock->wallNow());  // when written: the lease was gone by then
-    std::vector<etcd::Compare> compare{seen_revision > 0 ? etcd::modRevisionIs(keys_.primary, seen_revision)
-                                                         : etcd::createRevisionIs(keys_.primary, 0)};
-    if (!r.forced) compare.push_back(etcd::createRevisionIs(keys_.lease, 0));
-    if (r.epoch > 0) compare.push_back(etcd::createRevisionIs(leader_key_, r.epoch));
-    auto txn = client_->txn(compare, {etcd::put(keys_.primary, dblease::encode(record)), etcd::get(keys_.primary)},
-                            {etcd::get(keys_.lease), etcd::get(leader_key_)});
-    if (!txn) {
+    const Seen seen = look(r);
+    if (seen.verdict.status == ActionStatus::retryable && seen.verdict.detail.find("etcd:") != std::string::npos) {
       // An etcd election or a slow member: asked again within the attempt, as a held lease is.
       if (pauseBeforePoll(r, std::chrono::milliseconds{100})) continue;
-      return {ActionStatus::retryable, who + "etcd: " + txn.error().message};
+      return seen.verdict;
     }
-    if (txn.value().succeeded) {
-      return {ActionStatus::applied, who + "primary record names " + r.to + (node_.empty() ? "" : " (" + node_ + ")") +
+    if (seen.verdict.status != ActionStatus::applied) return seen.verdict;
+    if (seen.already) return {ActionStatus::applied, who + "primary record already names " + r.to};
+    if (seen.lease_held && !r.forced) {
+      if (pauseBeforePoll(r, std::chrono::milliseconds{100})) continue;
+      return {ActionStatus::retryable, who + "the old primary's lease is still held by " + seen.holder +
+                                           "; not promoting before it lapses (its agent fences the database first)"};
+    }
+    // The lease is gone: what the old primary last published is final. Judge it before the record moves,
+    // and move it only if nothing changed meanwhile.
+    std::string judged;
+    if (before_move) {
+      const ActionResult gate = before_move();
+      if (gate.status != ActionStatus::applied) return gate;
+      judged = gate.detail;
+    }
+    record.since_ms = toUnixMillis(r.clock->wallNow());  // when written: the lease was gone by then
+    std::vector<etcd::Compare> compare{
+        seen.record_revision > 0 ? etcd::modRevisionIs(keys_.primary, seen.record_revision)
+                                 : etcd::createRevisionIs(keys_.primary, 0),
+        seen.position_revision > 0 ? etcd::modRevisionIs(keys_.position, seen.position_revision)
+                                   : etcd::createRevisionIs(keys_.position, 0)};
+    if (!r.forced) compare.push_back(etcd::createRevisionIs(keys_.lease, 0));
+    if (r.epoch > 0) compare.push_back(etcd::createRevisionIs(leader_key_, r.epoch));
+    auto txn = client_->txn(compare, {etcd::put(keys_.primary, dblease::encode(record))});
+    if (txn && txn.value().succeeded) {
+      return {ActionStatus::applied, (judged.empty() ? "" : judged + "; ") + who + "primary record names " + r.to +
+                                         (node_.empty() ? "" : " (" + node_ + ")") +
                                          (r.forced ? " (forced: the old primary's lease was not waited for)"
                                                    : " after the old primary's lease lapsed")};
     }
-    const auto& ranges = txn.value().ranges;
-    if (r.epoch > 0 && (ranges.size() < 2 || ranges[1].empty() || ranges[1][0].create_revision != r.epoch)) {
-      return {ActionStatus::permanent, who + "this aggregator no longer leads (epoch " + std::to_string(r.epoch) + ")"};
-    }
-    std::string holder = "another node";
-    if (!ranges.empty() && !ranges[0].empty()) {
-      if (auto lease = dblease::decodeLease(ranges[0][0].value))
-        holder = "node " + lease.value().node + " (region " + lease.value().region + ")";
-    }
+    // Something moved between the look and the write (or etcd did not answer): look again.
     if (!pauseBeforePoll(r, std::chrono::milliseconds{100})) {
-      return {ActionStatus::retryable, who + "the old primary's lease is still held by " + holder +
-                                           "; not promoting before it lapses (its agent fences the database first)"};
+      return {ActionStatus::retryable,
+              who + "the primary record, lease or position kept changing; " + (txn ? "" : txn.error().message)};
     }
   }
 }

@@ -13,6 +13,7 @@
 //                            target region)
 //   lease_endpoint = "db.us.example:5432"   optional: how clients reach the new primary, for the record
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,13 +38,28 @@ class PrimaryHandover {
   // misconfiguration: retryable, refused), another region a decision on a stale view (permanent); forced
   // decisions override both. applied: named (or already was); retryable: the lease is still held, or etcd
   // could not be asked, until the attempt's deadline; permanent: this aggregator no longer leads.
-  ActionResult claim(const ActionRequest& r);
+  // `before_move` runs once the lease is gone, just before the record moves (the promotion's RPO gate
+  // against the old primary's final position); the move then also compares that position's revision.
+  ActionResult claim(const ActionRequest& r, const std::function<ActionResult()>& before_move = {});
+  // What claim() would refuse at once, without waiting for the lease: a record that does not allow this
+  // plan, none at all, or a deposed aggregator. Asked before the old primary is touched.
+  ActionResult precheck(const ActionRequest& r) const;
   // The old primary's last known flushed position, as its agent published it (nullopt: none published).
   Result<std::optional<dblease::PositionRecord>> lastPosition() const;
 
  private:
   PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database, std::string node,
                   std::string endpoint);
+
+  struct Seen {
+    ActionResult verdict{ActionStatus::applied, ""};
+    bool already = false;  // the record names the target already
+    bool lease_held = false;
+    std::string holder;
+    int64_t record_revision = 0;
+    int64_t position_revision = 0;
+  };
+  Seen look(const ActionRequest& r) const;
 
   std::shared_ptr<etcd::Client> client_;
   std::string leader_key_;  // the aggregators' election key: its create revision is the epoch

@@ -558,6 +558,16 @@ TEST(PositionGate, AStandbyCutOffFromItsPrimaryIsNotPromotedAsIfCurrent) {
       },
       milliseconds{5000}));
 
+  // A promotion decided now, with eu still alive and reachable: refused by the RPO gate before it touches
+  // eu, so eu is not left read-only with nothing promoted.
+  {
+    auto early = leasedPromotion({etcd.endpoint()}, pg.conninfo(Node::standby),
+                                 "max_lag = \"1s\"\nold_primary = \"" + pg.conninfo(Node::primary) + "\"\n");
+    ASSERT_TRUE(early);
+    const auto res = early->execute(failoverRequest(milliseconds{3000}));
+    EXPECT_EQ(res.status, aggregator::ActionStatus::permanent) << res.detail;
+    EXPECT_EQ(pg.query(Node::primary, "SHOW default_transaction_read_only"), "off") << res.detail;
+  }
   // eu dies: its agent and its database. Its lease lapses; its position stays.
   eu.stop();
   pg.kill(Node::primary);

@@ -28,6 +28,7 @@ dblease::PrimaryRecord naming(const std::string& region, const std::string& node
 
 StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
   StoreRound r;
+  r.started = sent;
   r.ended = sent;
   r.wanted = true;
   r.answered = true;
@@ -39,6 +40,7 @@ StoreRound renewed(SteadyTime sent, const std::string& region = "eu") {
 
 StoreRound notHeld(const std::string& region = "eu", SteadyTime ended = kStart + std::chrono::milliseconds{1}) {
   StoreRound r;
+  r.started = ended;
   r.ended = ended;
   r.wanted = true;
   r.answered = true;
@@ -200,6 +202,10 @@ TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingForWantOfTheLeaseUntilEtcdAnsw
   k.roundEnded(silent);
   EXPECT_TRUE(k.suspended());
   EXPECT_EQ(k.decide(writable(kStart + milliseconds{10}), kStart + std::chrono::hours{2}).action, Action::none);
+  StoreRound in_flight = notHeld("eu", kStart + std::chrono::hours{2});
+  in_flight.started = kStart;  // started before the unfence: proves nothing about after it
+  k.roundEnded(in_flight);
+  EXPECT_TRUE(k.suspended());
   k.roundEnded(notHeld("eu", kStart + std::chrono::hours{2}));  // etcd answers: the rules judge again
   EXPECT_FALSE(k.suspended());
   EXPECT_EQ(k.decide(writable(kStart), kStart + std::chrono::hours{2} + milliseconds{1}).action, Action::fence);
@@ -235,6 +241,21 @@ TEST(LeaseKeeper, AReadOnlyAnswerFromBeforeOurUnfenceCountsAsWritable) {
   EXPECT_FALSE(k.wantsLease(readOnly(kStart + milliseconds{1400})));
 }
 
+// A standby just promoted finds, in the round before, the record that named the old primary: no split brain
+// on a record read before the database became writable; the next round's record decides.
+TEST(LeaseKeeper, ARecordReadBeforeThePromotionIsNoSplitBrain) {
+  LeaseKeeper k(settings(), "db2", "us", kStart);
+  StoreRound before = notHeld("eu", kStart + milliseconds{100});  // names eu, read while a standby
+  before.wanted = false;
+  k.roundEnded(before);
+  DbView db = writable(kStart + milliseconds{200});
+  db.role_since = kStart + milliseconds{200};
+  EXPECT_FALSE(k.splitBrain(db));
+  EXPECT_EQ(k.decide(db, kStart + milliseconds{210}).action, Action::none);
+  k.roundEnded(notHeld("eu", kStart + milliseconds{300}));  // still eu after the promotion: a split brain
+  EXPECT_EQ(k.decide(db, kStart + milliseconds{310}).reason, FenceReason::split_brain);
+}
+
 // A standby just promoted: its role turns writable long after the agent started. One round that asks for
 // the lease first, at most ttl - margin, as at start.
 TEST(LeaseKeeper, APromotedStandbyGetsOneRoundToTakeTheLeaseBeforeItIsFenced) {
@@ -250,6 +271,17 @@ TEST(LeaseKeeper, APromotedStandbyGetsOneRoundToTakeTheLeaseBeforeItIsFenced) {
   EXPECT_EQ(k.decide(db, promoted + milliseconds{2000}).action, Action::fence);
   k.roundEnded(renewed(promoted + milliseconds{300}));
   EXPECT_EQ(k.decide(db, promoted + milliseconds{2000}).action, Action::none);
+}
+
+// An old primary that held the lease gets no start-up grace when its role flips back to writable (a fence
+// lifted outside hale, a MySQL restart that forgot read_only): the lease's validity alone counts.
+TEST(LeaseKeeper, ALeaseOnceHeldLeavesNoGraceForARoleFlip) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(renewed(kStart));
+  k.roundEnded(notHeld("eu", kStart + milliseconds{500}));
+  DbView db = writable(kStart + std::chrono::minutes{1});
+  db.role_since = kStart + std::chrono::minutes{1};
+  EXPECT_EQ(k.decide(db, kStart + std::chrono::minutes{1} + milliseconds{10}).action, Action::fence);
 }
 
 // An adopted lease of an earlier run with a shorter TTL than configured: validity counts etcd's.
