@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <mutex>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -30,9 +33,28 @@ uint16_t tryBind(int type, uint16_t port) {
 
 }  // namespace
 
+// The kernel's ephemeral range: a port from it, free when picked, can be taken by any process's next
+// outgoing connection before the server binds it ("Address already in use", seen with etcd's peers). Ports
+// are picked below it instead, at random so parallel test processes rarely pick alike.
+uint16_t ephemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0;
+  in >> low;
+  return in && low > 0 && low < 65536 ? static_cast<uint16_t>(low) : 0;
+}
+
 uint16_t freeLoopbackPort(bool also_udp) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const uint16_t port = tryBind(SOCK_STREAM, 0);
+  static const uint16_t low = ephemeralLow();
+  static std::mt19937 rng{std::random_device{}()};
+  static std::mutex mu;
+  constexpr uint16_t kFloor = 10000;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    uint16_t wanted = 0;
+    if (low > kFloor + 1000) {
+      std::lock_guard lock(mu);
+      wanted = static_cast<uint16_t>(kFloor + rng() % (low - kFloor));
+    }
+    const uint16_t port = tryBind(SOCK_STREAM, wanted);
     if (port == 0) continue;
     if (!also_udp || tryBind(SOCK_DGRAM, port) == port) return port;
   }
