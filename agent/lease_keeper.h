@@ -48,8 +48,6 @@ struct LeaseSettings {
   std::chrono::milliseconds fence_timeout{2000};
   std::vector<std::string> fence_command;  // instead of the check's built-in fence
   std::vector<std::string> unfence_command;
-
-  std::chrono::milliseconds renewEvery() const { return ttl / 3; }
 };
 
 enum class FenceReason { none, lease_lost, no_lease, check_failing, split_brain };

@@ -1,9 +1,9 @@
 #include "engine.h"
 
+#include "etcd_config.h"
 #include "heartbeat_codec.h"
 #include "log.h"
 #include "plan_runner.h"
-#include "secret_file.h"
 
 namespace hale::aggregator {
 namespace {
@@ -61,11 +61,10 @@ Result<void> Engine::start() {
   }
 
   if (config_.coordination.mode == CoordinationConfig::Mode::etcd) {
-    if (!config_.coordination.password_file.empty()) {
-      auto password = readSecretFile(config_.coordination.password_file);
-      if (!password) return makeError("config", "etcd.password_file: " + password.error().message);
-      config_.coordination.store.password = password.value();
-    }
+    auto store = etcd::withPassword(
+        {config_.coordination.store, config_.coordination.cluster, config_.coordination.password_file});
+    if (!store) return store.error();
+    config_.coordination.store = store.value();
     coordinator_ = std::make_unique<Coordinator>(config_.coordination, clock_, [this] { return standing(); });
   }
 

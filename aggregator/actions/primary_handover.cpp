@@ -60,6 +60,7 @@ PrimaryHandover::Seen PrimaryHandover::look(const ActionRequest& r) const {
   auto read = client_->txn(
       {}, {etcd::get(keys_.primary), etcd::get(keys_.lease), etcd::get(keys_.position), etcd::get(leader_key_)});
   if (!read || read.value().ranges.size() != 4) {
+    seen.unanswered = true;
     seen.verdict = {ActionStatus::retryable, who + "etcd: " + (read ? "unexpected answer" : read.error().message)};
     return seen;
   }
@@ -105,9 +106,7 @@ PrimaryHandover::Seen PrimaryHandover::look(const ActionRequest& r) const {
 ActionResult PrimaryHandover::precheck(const ActionRequest& r) const {
   for (;;) {
     const Seen seen = look(r);
-    if (seen.verdict.status != ActionStatus::retryable || seen.verdict.detail.find("etcd:") == std::string::npos ||
-        !pauseBeforePoll(r, std::chrono::milliseconds{100}))
-      return seen.verdict;
+    if (!seen.unanswered || !pauseBeforePoll(r, std::chrono::milliseconds{100})) return seen.verdict;
   }
 }
 
@@ -121,7 +120,7 @@ ActionResult PrimaryHandover::claim(const ActionRequest& r, const std::function<
   const std::string who = "database " + database_ + ": ";
   for (;;) {
     const Seen seen = look(r);
-    if (seen.verdict.status == ActionStatus::retryable && seen.verdict.detail.find("etcd:") != std::string::npos) {
+    if (seen.unanswered) {
       // An etcd election or a slow member: asked again within the attempt, as a held lease is.
       if (pauseBeforePoll(r, std::chrono::milliseconds{100})) continue;
       return seen.verdict;

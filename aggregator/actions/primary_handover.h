@@ -53,7 +53,8 @@ class PrimaryHandover {
 
   struct Seen {
     ActionResult verdict{ActionStatus::applied, ""};
-    bool already = false;  // the record names the target already
+    bool unanswered = false;  // etcd did not answer: ask again within the attempt
+    bool already = false;     // the record names the target already
     bool lease_held = false;
     std::string holder;
     int64_t record_revision = 0;
