@@ -1,7 +1,12 @@
 #include "deployment.h"
 
+#include <signal.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -20,6 +25,10 @@ std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 // The observers with aggregators = 3: one per region, then the witness.
 const char* const kObservers[] = {"eu", "us", "w"};
+
+// MariaDB's application account, created by start().
+constexpr const char* kAppUser = "app";
+constexpr const char* kAppPassword = "app-pw";
 
 std::string nodeList(const std::string& region, int n) {
   std::string out;
@@ -148,7 +157,7 @@ std::string Deployment::aggregatorConfig() const {
          "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" + d +
          "/tsig-secret\"\ntimeout = \"3s\"\n";
   }
-  // Notify, keepalived style, by a script: one line per request id, however often the step runs.
+  // Notify, keepalived style, by a script.
   c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"" + d + "/notify.sh\"]\n";
   c += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", \"notify\"]\n";
   c += "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"promote-eu\", \"dns-eu\", \"notify\"]\n";
@@ -169,7 +178,7 @@ void Deployment::writeScripts() const {
                      "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
                      "  state=$(awk '/^State/ {print $2}' /proc/$pid/status 2>/dev/null)\n"
                      "  if [ -z \"$state\" ] || [ \"$state\" = Z ]; then\n"
-                     "    echo \"$HALE_REQUEST_ID\" >> " +
+                     "    echo \"$HALE_REQUEST_ID powered-off\" >> " +
                      d +
                      "/fence.log\n"
                      "    echo \"eu database powered off\"\n"
@@ -182,13 +191,12 @@ void Deployment::writeScripts() const {
                      "done\n"
                      "exit 75  # still alive: retry\n",
                  0755);
+  // Every execution is logged, so a step run twice shows twice (a real notifier would drop the repeat by
+  // its request id; the drill counts).
   dir_.writeFile("notify.sh",
-                 "# Notification for the drill: one line per request id in notifications.log.\n"
-                 "log=" +
-                     d +
-                     "/notifications.log\n"
-                     "grep -qs \"^$HALE_REQUEST_ID \" \"$log\" || "
-                     "echo \"$HALE_REQUEST_ID $HALE_EVENT $HALE_FROM -> $HALE_TO: $HALE_REASON\" >> \"$log\"\n",
+                 "# Notification for the drill: one line per execution in notifications.log.\n"
+                 "echo \"$HALE_REQUEST_ID $HALE_EVENT $HALE_FROM -> $HALE_TO: $HALE_REASON\" >> " +
+                     d + "/notifications.log\n",
                  0755);
 }
 
@@ -259,12 +267,18 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     pg_->start();
     pg_->query(test::PostgresPair::Node::primary,
                "CREATE TABLE orders (id serial PRIMARY KEY, placed timestamptz DEFAULT now())");
+    pg_->query(test::PostgresPair::Node::primary, "CREATE TABLE acknowledged (id bigint PRIMARY KEY)");
   } else {
     say("starting MariaDB: primary (eu) and GTID replica (us)");
     mysql_ = std::make_unique<test::MariadbPair>();
     mysql_->start();
-    mysql_->query(test::MariadbPair::Node::primary,
-                  "CREATE TABLE IF NOT EXISTS hale_test.orders (id int AUTO_INCREMENT PRIMARY KEY)");
+    using Node = test::MariadbPair::Node;
+    mysql_->query(Node::primary, "CREATE TABLE IF NOT EXISTS hale_test.orders (id int AUTO_INCREMENT PRIMARY KEY)");
+    mysql_->query(Node::primary, "CREATE TABLE hale_test.acknowledged (id bigint PRIMARY KEY)");
+    // The application's account: no privilege that bypasses read_only.
+    mysql_->query(Node::primary,
+                  std::string("CREATE USER '") + kAppUser + "'@'%' IDENTIFIED BY '" + kAppPassword + "'");
+    mysql_->query(Node::primary, std::string("GRANT SELECT, INSERT ON hale_test.* TO '") + kAppUser + "'@'%'");
     dir_.writeFile("mysql-password", std::string(test::MariadbPair::kPassword) + "\n");
   }
   say("starting BIND: app.hale.test A " + std::string(kAddressA) + " (eu), TSIG-signed updates");
@@ -318,6 +332,7 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
                              aggregator().log());
   }
   followLeader();
+  commitReplicatedRows(kRegionA, 3);
   say(aggregators_.size() > 1 ? "both regions up by quorum; eu is active; " + aggregator().name() + " leads"
                               : "both regions up; eu is active");
 }
@@ -357,28 +372,103 @@ void Deployment::restoreRegionA(const std::function<void(const std::string&)>& s
   if (!waitFor([&] { return settled(); }, milliseconds{20000}, milliseconds{100}))
     throw std::runtime_error("region eu did not come back up:\n" + aggregator().halectl({"regions"}).output);
   followLeader();
+  commitReplicatedRows(kRegionB, 3);
   say("region eu up again");
 }
 
 std::vector<std::string> Deployment::dnsAnswer() const { return dns_->lookup("app." + dns_->zone()); }
 
-bool Deployment::databaseIsWritablePrimary(const std::string& region) {
+const char* toString(WriteProbe::Outcome o) {
+  switch (o) {
+    case WriteProbe::Outcome::writable: return "writable";
+    case WriteProbe::Outcome::read_only: return "refuses writes";
+    case WriteProbe::Outcome::down: return "down";
+    case WriteProbe::Outcome::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+WriteProbe Deployment::probeWrite(const std::string& region) {
+  const bool a = region == kRegionA;
+  const pid_t pid = pg_ ? pg_->pid(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby)
+                        : mysql_->pid(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica);
   try {
     if (pg_) {
-      using Node = test::PostgresPair::Node;
-      const Node n = region == kRegionA ? Node::primary : Node::standby;
-      if (pg_->query(n, "SELECT pg_is_in_recovery()") != "f") return false;
-      pg_->query(n, "INSERT INTO orders DEFAULT VALUES");
-      return true;
+      pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
+                 "INSERT INTO orders DEFAULT VALUES");
+    } else {
+      mysql_->queryAs(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica, kAppUser, kAppPassword,
+                      "INSERT INTO hale_test.orders VALUES ()");
     }
-    using Node = test::MariadbPair::Node;
-    const Node n = region == kRegionA ? Node::primary : Node::replica;
-    if (mysql_->query(n, "SELECT @@global.read_only") != "0") return false;
-    if (!mysql_->queryColumn(n, "SHOW SLAVE STATUS", "Slave_IO_State").empty()) return false;
-    mysql_->query(n, "INSERT INTO hale_test.orders VALUES ()");
-    return true;
-  } catch (const std::exception&) {
-    return false;
+    return {WriteProbe::Outcome::writable, "a row was committed"};
+  } catch (const std::exception& e) {
+    // The server's message without the harness's prefix (statement, "ERROR:") and trailing newline.
+    std::string what = e.what();
+    if (const size_t at = what.find("ERROR:"); at != std::string::npos) what.erase(0, at + 6);
+    what.erase(0, what.find_first_not_of(' '));
+    what.erase(what.find_last_not_of("\n ") + 1);
+    // The servers' own refusals: PostgreSQL's read-only transaction (a standby or a fenced primary),
+    // MariaDB's ER_OPTION_PREVENTS_STATEMENT for read_only.
+    for (const char* refusal : {"read-only transaction", "--read-only option"}) {
+      if (what.find(refusal) != std::string::npos) return {WriteProbe::Outcome::read_only, what};
+    }
+    // Gone for good: no process (or a zombie) behind the pid the harness started.
+    if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) return {WriteProbe::Outcome::down, "no server process"};
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("State:", 0) == 0 && line.find('Z') != std::string::npos)
+        return {WriteProbe::Outcome::down, "server process exited"};
+    }
+    return {WriteProbe::Outcome::unknown, "could not ask: " + what};
+  }
+}
+
+std::string Deployment::rowsIn(const std::string& region) {
+  const bool a = region == kRegionA;
+  if (pg_) {
+    return pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
+                      "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM acknowledged");
+  }
+  const std::string ids = mysql_->query(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica,
+                                        "SELECT group_concat(id ORDER BY id) FROM hale_test.acknowledged");
+  return ids == "NULL" ? "" : ids;
+}
+
+std::vector<int64_t> Deployment::missingRows(const std::string& region) {
+  std::set<int64_t> held;
+  std::stringstream in(rowsIn(region));
+  for (std::string id; std::getline(in, id, ',');) held.insert(std::stoll(id));
+  std::vector<int64_t> missing;
+  for (int64_t id : committed_) {
+    if (held.count(id) == 0) missing.push_back(id);
+  }
+  return missing;
+}
+
+void Deployment::commitReplicatedRows(const std::string& region, int n) {
+  const bool a = region == kRegionA;
+  for (int i = 0; i < n; ++i) {
+    const int64_t id = static_cast<int64_t>(committed_.size()) + 1;
+    const std::string sql =
+        std::string("INSERT INTO ") + (pg_ ? "" : "hale_test.") + "acknowledged VALUES (" + std::to_string(id) + ")";
+    if (pg_) {
+      pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby, sql);
+    } else {
+      mysql_->queryAs(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica, kAppUser, kAppPassword,
+                      sql);
+    }
+    committed_.push_back(id);
+  }
+  const std::string other = a ? kRegionB : kRegionA;
+  if (!waitFor([&] { return missingRows(other).empty(); }, milliseconds{10000}, milliseconds{50})) {
+    std::string why;
+    if (mysql_) {
+      const auto n = a ? test::MariadbPair::Node::replica : test::MariadbPair::Node::primary;
+      for (const char* column : {"Slave_IO_Running", "Slave_SQL_Running", "Last_IO_Error", "Last_SQL_Error"})
+        why += std::string("; ") + column + ": " + mysql_->queryColumn(n, "SHOW SLAVE STATUS", column);
+      why += "; rows in " + region + ": " + rowsIn(region) + ", in " + other + ": " + rowsIn(other);
+    }
+    throw std::runtime_error("rows committed on " + region + " did not reach " + other + " within 10 s" + why);
   }
 }
 

@@ -44,6 +44,22 @@ struct DrillOptions {
   int aggregators = 1;
 };
 
+// What a database answered when asked to take a write. Only the server's own answer, or its process being
+// gone, proves anything; a question that could not be asked proves nothing, and every check built on a
+// probe fails on `unknown`.
+struct WriteProbe {
+  enum class Outcome {
+    writable,   // a row was committed
+    read_only,  // the server refused the write (in recovery, read-only), in its own words
+    down,       // the server's process is gone
+    unknown,    // no answer (refused connection, time-out, an unexpected error) from a live process
+  };
+  Outcome outcome = Outcome::unknown;
+  std::string detail;
+  bool refusesWrites() const { return outcome == Outcome::read_only || outcome == Outcome::down; }
+};
+const char* toString(WriteProbe::Outcome o);
+
 inline constexpr const char* kRegionA = "eu";
 inline constexpr const char* kRegionB = "us";
 inline constexpr const char* kAddressA = "192.0.2.10";
@@ -67,8 +83,16 @@ class Deployment {
 
   // The app's A records as a real DNS query sees them.
   std::vector<std::string> dnsAnswer() const;
-  // Is `region`'s database the writable primary? Also proves it by writing a row.
-  bool databaseIsWritablePrimary(const std::string& region);
+  // Asks `region`'s database to commit a row, as an application would (MariaDB: an account without the
+  // privilege to bypass read_only).
+  WriteProbe probeWrite(const std::string& region);
+  // Commits `n` numbered rows on `region`'s database and returns once the other region's database has
+  // them too: acknowledged and replicated, so no failover may lose them. start() commits some on eu,
+  // restoreRegionA() some on us. Throws when a row cannot be written or does not arrive within 10 s.
+  void commitReplicatedRows(const std::string& region, int n);
+  const std::vector<int64_t>& committedRows() const { return committed_; }
+  // The committed rows `region`'s database does not hold. Throws when it cannot be asked.
+  std::vector<int64_t> missingRows(const std::string& region);
   // The isolated node's link goes down for `how_long`: its packets are lost, its TCP connections
   // retransmit, and its queued heartbeats arrive late. Needs isolate_one_node.
   void networkHiccup(std::chrono::milliseconds how_long);
@@ -86,7 +110,8 @@ class Deployment {
   const DrillOptions& options() const { return options_; }
   // Where the journal, the logs and the configs are.
   std::string describeFiles() const;
-  // Lines written by the plan's notify step, and by the fence step (one request id per fencing).
+  // One line per execution of the notify step, and per execution of the fence step that powered eu's
+  // database off ("<request id> ...", the request id being "<plan>.<step>"): a step run twice shows twice.
   std::vector<std::string> notifications() const { return lines("notifications.log"); }
   std::vector<std::string> fencings() const { return lines("fence.log"); }
 
@@ -100,6 +125,7 @@ class Deployment {
   bool settled() const;  // both regions up everywhere; with etcd also a leader and a quorum in sight
   std::vector<std::string> lines(const std::string& file) const;
   void signalDatabase(const std::string& region, bool freeze);
+  std::string rowsIn(const std::string& region);  // the acknowledged table's ids, "1,2,3"
 
   DrillOptions options_;
   test::TempDir dir_;
@@ -112,6 +138,7 @@ class Deployment {
   size_t acting_ = 0;
   std::vector<std::unique_ptr<test::AgentProcess>> agents_a_;
   std::vector<std::unique_ptr<test::AgentProcess>> agents_b_;
+  std::vector<int64_t> committed_;
 };
 
 }  // namespace hale::drill

@@ -83,7 +83,8 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
     std::vector<Check> checks = {
         {"the decision was journaled", decided, ""},
         {"nothing changed: eu's address still in DNS", d.dnsAnswer() == std::vector<std::string>{kAddressA}, ""},
-        {"nothing changed: us's database still a standby", !d.databaseIsWritablePrimary(kRegionB), ""},
+        {"nothing changed: us's database still refuses writes",
+         d.probeWrite(kRegionB).outcome == WriteProbe::Outcome::read_only, ""},
     };
     say("verification (dry run):");
     ok = report(checks);

@@ -101,10 +101,39 @@ bool followPlan(Deployment& d, Timeline& timeline, int64_t plan_id, const Printe
   return false;
 }
 
+namespace {
+
+// Executions of plan `plan_id`'s step `step` logged by the step's own script (request ids "<plan>.<step>").
+int executions(const std::vector<std::string>& log, int64_t plan_id, int step) {
+  const std::string id = std::to_string(plan_id) + "." + std::to_string(step) + " ";
+  int n = 0;
+  for (const std::string& line : log) n += line.rfind(id, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+Check writeCheck(const std::string& what, const WriteProbe& p, bool ok) {
+  return {what, ok, std::string(toString(p.outcome)) + (p.detail.empty() ? "" : ": " + p.detail)};
+}
+
+}  // namespace
+
 std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int64_t plan_id) {
   std::vector<Check> checks;
-  const bool writable = d.databaseIsWritablePrimary(region);
-  checks.push_back({region + "'s database is the primary and takes writes", writable, ""});
+  const std::string other = region == kRegionA ? kRegionB : kRegionA;
+  const WriteProbe here = d.probeWrite(region);
+  checks.push_back(writeCheck(region + "'s database is the primary and takes writes", here,
+                              here.outcome == WriteProbe::Outcome::writable));
+  const WriteProbe there = d.probeWrite(other);
+  checks.push_back(writeCheck(other + "'s database refuses writes (or is down)", there, there.refusesWrites()));
+  std::string missing;
+  try {
+    for (int64_t id : d.missingRows(region)) missing += (missing.empty() ? "" : ",") + std::to_string(id);
+    checks.push_back({"the " + std::to_string(d.committedRows().size()) +
+                          " rows committed and replicated before are in " + region + "'s database",
+                      missing.empty(), missing.empty() ? "" : "missing ids " + missing});
+  } catch (const std::exception& e) {
+    checks.push_back({"the rows committed before are in " + region + "'s database", false, e.what()});
+  }
   const std::vector<std::string> answer = d.dnsAnswer();
   std::string got;
   for (const std::string& a : answer) got += (got.empty() ? "" : ",") + a;
@@ -137,6 +166,24 @@ std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int6
   if (plans.is_array()) {
     for (const auto& p : plans) {
       if (p.value("id", int64_t{0}) == plan_id && p.contains("steps")) steps = p["steps"].size();
+    }
+  }
+  // The side effects themselves, counted by the scripts that perform them: the fence that powered eu
+  // off and the notification, each once per step of theirs in the plan.
+  if (plans.is_array()) {
+    for (const auto& p : plans) {
+      if (p.value("id", int64_t{0}) != plan_id) continue;
+      for (const auto& s : p.value("steps", nlohmann::json::array())) {
+        const std::string action = s.value("action", "");
+        const int step = s.value("step", -1);
+        const std::vector<std::string> log = action == "fence-eu" ? d.fencings()
+                                             : action == "notify" ? d.notifications()
+                                                                  : std::vector<std::string>{};
+        if (action != "fence-eu" && action != "notify") continue;
+        const int n = executions(log, plan_id, step);
+        checks.push_back({"step " + std::to_string(step) + " " + action + " took effect exactly once", n == 1,
+                          "its script logged " + std::to_string(n) + " execution" + (n == 1 ? "" : "s")});
+      }
     }
   }
   bool once = steps > 0;

@@ -1,6 +1,7 @@
 #include "timeline.h"
 
 #include <set>
+#include <stdexcept>
 
 #include "hale_processes.h"
 
@@ -101,8 +102,13 @@ std::optional<int64_t> Timeline::offset(const std::string& event, const std::str
 
 nlohmann::json readJournal(const std::string& socket, int limit) {
   const test::CommandResult r = test::halectl(socket, {"journal", "--limit", std::to_string(limit), "--json"});
-  if (r.exit_code != 0) return nlohmann::json::array();
-  return nlohmann::json::parse(r.output, nullptr, false);
+  if (r.exit_code != 0) {
+    throw std::runtime_error("halectl journal on " + socket + " failed (exit " + std::to_string(r.exit_code) +
+                             "): " + r.output);
+  }
+  nlohmann::json events = nlohmann::json::parse(r.output, nullptr, false);
+  if (!events.is_array()) throw std::runtime_error("halectl journal on " + socket + " answered no JSON array");
+  return events;
 }
 
 }  // namespace hale::drill

@@ -48,7 +48,8 @@ class Timeline {
   std::vector<TimelineEntry> entries_;
 };
 
-// The journal's events, oldest first, through halectl (empty on failure).
+// The journal's events, oldest first, through halectl. Throws std::runtime_error when halectl fails or
+// answers anything but a JSON array: an unread journal must not read as an empty one.
 nlohmann::json readJournal(const std::string& socket, int limit = 500);
 
 }  // namespace hale::drill

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "scenario.h"
@@ -68,6 +70,31 @@ void failback(const std::string& db) {
   EXPECT_EQ(d.notifications().size(), 2u);
 }
 
+// The verification's own failure modes: what it could not find out must fail it, never pass it.
+TEST(Drill, VerificationFailsWhatItCannotProve) {
+  Deployment d(DrillOptions{});
+  d.start(quiet);
+  // A standby refuses writes in its own words; a live database that cannot be asked is unknown, not
+  // "refuses writes".
+  EXPECT_EQ(d.probeWrite(kRegionB).outcome, WriteProbe::Outcome::read_only);
+  d.freezeDatabase(kRegionB);
+  const WriteProbe frozen = d.probeWrite(kRegionB);
+  d.thawDatabase(kRegionB);
+  EXPECT_EQ(frozen.outcome, WriteProbe::Outcome::unknown) << frozen.detail;
+  EXPECT_FALSE(frozen.refusesWrites());
+  // Nothing failed over: verifying a failover to us fails on each count that is about the end state.
+  std::map<std::string, bool> verdict;
+  for (const Check& c : verifyFailover(d, kRegionB, 1)) verdict[c.what] = c.ok;
+  EXPECT_FALSE(verdict.at("us's database is the primary and takes writes"));
+  EXPECT_FALSE(verdict.at("eu's database refuses writes (or is down)"));
+  EXPECT_FALSE(verdict.at("DNS app.hale.test answers 198.51.100.10 (us)"));
+  // A notification run twice for the same step shows twice.
+  const std::string notify = "HALE_REQUEST_ID=7.3 HALE_EVENT=failover /bin/sh " + d.dir().path() + "/notify.sh";
+  ASSERT_EQ(std::system(notify.c_str()), 0);
+  ASSERT_EQ(std::system(notify.c_str()), 0);
+  EXPECT_EQ(d.notifications().size(), 2u);
+}
+
 TEST(Drill, FailbackReturnsToTheRestoredRegion) { failback("postgres"); }
 TEST(Drill, MariadbFailbackReturnsToTheRestoredRegion) { failback("mysql"); }
 
@@ -80,7 +107,7 @@ TEST(Drill, DryRunJournalsTheDecisionAndChangesNothing) {
     EXPECT_TRUE(r.timeline.offset("+decision").has_value()) << d.aggregator().log();
     EXPECT_FALSE(r.plan_done);
     EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
-    EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB));
+    EXPECT_EQ(d.probeWrite(kRegionB).outcome, WriteProbe::Outcome::read_only);
     EXPECT_TRUE(d.fencings().empty());
     EXPECT_TRUE(d.notifications().empty());
     EXPECT_EQ(countEvents(d, "+plan-step-start"), 0);
@@ -135,7 +162,7 @@ TEST(Drill, BlipsDoNotFailOverInSixtySeconds) {
   EXPECT_EQ(countEvents(d, "+region-down"), 0);
   EXPECT_GE(countEvents(d, "+node-failed"), 2) << "the flapping node failed and came back";
   EXPECT_EQ(d.dnsAnswer(), std::vector<std::string>{kAddressA});
-  EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB));
+  EXPECT_EQ(d.probeWrite(kRegionB).outcome, WriteProbe::Outcome::read_only);
 }
 
 TEST(Drill, AggregatorKilledBetweenFenceAndPromoteFinishesThePlanOnRestart) {
@@ -155,7 +182,8 @@ TEST(Drill, AggregatorKilledBetweenFenceAndPromoteFinishesThePlanOnRestart) {
   std::this_thread::sleep_for(milliseconds{300});
   d.aggregator().kill();
   d.thawDatabase(kRegionB);
-  EXPECT_FALSE(d.databaseIsWritablePrimary(kRegionB)) << "promote had not happened before the kill";
+  EXPECT_EQ(d.probeWrite(kRegionB).outcome, WriteProbe::Outcome::read_only)
+      << "promote had not happened before the kill";
 
   d.aggregator().start();
   const int64_t plan = newestPlan(d).first;

@@ -50,12 +50,27 @@ uint16_t MariadbPair::port(Node n) const { return server(n).port; }
 const std::string& MariadbPair::socketPath(Node n) const { return server(n).socket; }
 
 std::string MariadbPair::queryColumn(Node n, const std::string& sql, const std::string& column) const {
+  return run(n, "root", "", true, sql, column);
+}
+
+std::string MariadbPair::queryAs(Node n, const std::string& user, const std::string& password,
+                                 const std::string& sql) const {
+  return run(n, user, password, false, sql, "");
+}
+
+std::string MariadbPair::run(Node n, const std::string& user, const std::string& password, bool over_socket,
+                             const std::string& sql, const std::string& column) const {
   const Server& s = server(n);
   Connection c;
   unsigned timeout = 5;
   mysql_options(c.handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
   mysql_options(c.handle, MYSQL_OPT_READ_TIMEOUT, &timeout);
-  if (mysql_real_connect(c.handle, "localhost", "root", "", nullptr, 0, s.socket.c_str(), 0) == nullptr) {
+  mysql_options(c.handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+  MYSQL* const connected =
+      over_socket
+          ? mysql_real_connect(c.handle, "localhost", user.c_str(), password.c_str(), nullptr, 0, s.socket.c_str(), 0)
+          : mysql_real_connect(c.handle, "127.0.0.1", user.c_str(), password.c_str(), nullptr, s.port, nullptr, 0);
+  if (connected == nullptr) {
     throw std::runtime_error("connect to MariaDB " + s.name + ": " + mysql_error(c.handle));
   }
   if (mysql_query(c.handle, sql.c_str()) != 0) {
@@ -115,7 +130,9 @@ void MariadbPair::install(Server& s) {
                                        "skip-name-resolve\n"
                                        "innodb-buffer-pool-size=32M\n"
                                        "innodb-log-file-size=16M\n"
-                                       "innodb-flush-log-at-trx-commit=0\n"
+                                       // Written (not synced) at each commit: a killed server
+                                       // keeps acknowledged writes, the drills count lost ones.
+                                       "innodb-flush-log-at-trx-commit=2\n"
                                        "sync-binlog=0\n"
                                        "performance-schema=OFF\n"
                                        "log-error=" +

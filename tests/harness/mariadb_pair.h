@@ -31,6 +31,9 @@ class MariadbPair {
   std::string query(Node n, const std::string& sql) const;
   // The named column of the first row of `SHOW ...`-style statements ("" when no row).
   std::string queryColumn(Node n, const std::string& sql, const std::string& column) const;
+  // Runs `sql` as `user` over TCP, with that account's privileges (root's bypass read_only; an
+  // application's do not). Like query() otherwise.
+  std::string queryAs(Node n, const std::string& user, const std::string& password, const std::string& sql) const;
 
   void stop(Node n);
   void restart(Node n);
@@ -50,6 +53,8 @@ class MariadbPair {
   void install(Server& s);
   void launch(Server& s);
   void waitReady(Server& s);
+  std::string run(Node n, const std::string& user, const std::string& password, bool over_socket,
+                  const std::string& sql, const std::string& column) const;
 
   TempDir dir_;
   std::unique_ptr<Server> primary_;

@@ -25,7 +25,9 @@ std::string findPostgresBinDir() {
   return best;
 }
 
-// Test-only settings: no durability (fsync off), small footprint, replication enabled.
+// Test-only settings: no durability against a machine crash (fsync off), but a commit is acknowledged only
+// once its WAL is written (synchronous_commit on), so a server killed with SIGKILL keeps every acknowledged
+// write, as a production server does: the drills count lost writes. Small footprint, replication enabled.
 std::string serverConf(uint16_t port, const std::string& socket_dir) {
   return "\n# hale test harness\n"
          "port = " +
@@ -35,7 +37,7 @@ std::string serverConf(uint16_t port, const std::string& socket_dir) {
          "unix_socket_directories = '" +
          socket_dir +
          "'\n"
-         "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+         "fsync = off\nsynchronous_commit = on\nfull_page_writes = off\n"
          "wal_level = replica\nmax_wal_senders = 8\nwal_keep_size = '64MB'\nhot_standby = on\n"
          "wal_receiver_status_interval = '1s'\nhot_standby_feedback = on\n"
          "shared_buffers = '16MB'\nmax_connections = 40\n"
@@ -77,7 +79,8 @@ std::string PostgresPair::conninfo(Node n, const std::string& dbname) const {
 }
 
 std::string PostgresPair::query(Node n, const std::string& sql) const {
-  PGconn* conn = PQconnectdb(conninfo(n).c_str());
+  // Bounded: a frozen server accepts the TCP connection and never answers.
+  PGconn* conn = PQconnectdb((conninfo(n) + " connect_timeout=5 options='-c statement_timeout=5000'").c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
     const std::string err = PQerrorMessage(conn);
     PQfinish(conn);

@@ -26,7 +26,8 @@ class PostgresPair {
   uint16_t port(Node n) const;
   // A libpq connection string (TCP, user postgres, trust auth) for `n`.
   std::string conninfo(Node n, const std::string& dbname = "postgres") const;
-  // Runs `sql` and returns the first column of the first row ("" when no row). Throws on error.
+  // Runs `sql` and returns the first column of the first row ("" when no row). Throws on error, and
+  // after 5 s without an answer.
   std::string query(Node n, const std::string& sql) const;
 
   // Fast shutdown; start() is not repeatable, but a stopped node can be started again with restart().

@@ -49,5 +49,10 @@ TEST(Timeline, IgnoresAnAnswerThatIsNotAJournal) {
   EXPECT_TRUE(t.addJournal(nlohmann::json::parse("[{\"id\": 1}]")).empty());
 }
 
+// A journal that cannot be read fails the caller: `count == 0` on an unread journal must not pass.
+TEST(Timeline, AJournalThatCannotBeReadIsAnError) {
+  EXPECT_THROW(readJournal("/nonexistent/hale-aggregator.sock"), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace hale::drill
