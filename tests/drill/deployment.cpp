@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "clock.h"
+#include "mysql_client.h"
+#include "pg_client.h"
 
 namespace hale::drill {
 
@@ -137,8 +139,8 @@ std::string Deployment::aggregatorConfig() const {
     if (options_.db == "postgres") {
       using Node = test::PostgresPair::Node;
       c += "type = \"postgres_promote\"\nstandby = \"" + pg_->conninfo(to_b ? Node::standby : Node::primary) +
-           "\"\nold_primary = \"" + pg_->conninfo(to_b ? Node::primary : Node::standby) +
-           "\"\nmax_lag = \"30s\"\nfence_timeout = \"500ms\"\n";
+           "\"\nold_primary = \"" + pg_->conninfo(to_b ? Node::primary : Node::standby) + "\"\nmax_lag = \"" +
+           ms(options_.max_lag) + "\"\nfence_timeout = \"500ms\"\n";
       if (etcd_) c += "lease = \"main\"\n";
     } else {
       using Node = test::MariadbPair::Node;
@@ -146,8 +148,9 @@ std::string Deployment::aggregatorConfig() const {
            std::to_string(mysql_->port(to_b ? Node::replica : Node::primary)) +
            "\nold_primary_host = \"127.0.0.1\"\nold_primary_port = " +
            std::to_string(mysql_->port(to_b ? Node::primary : Node::replica)) + "\nuser = \"" +
-           test::MariadbPair::kUser + "\"\npassword_file = \"" + d +
-           "/mysql-password\"\nmax_lag = \"30s\"\n"
+           test::MariadbPair::kUser + "\"\npassword_file = \"" + d + "/mysql-password\"\nmax_lag = \"" +
+           ms(options_.max_lag) +
+           "\"\n"
            "fence_timeout = \"500ms\"\n";
       if (etcd_) c += "lease = \"main\"\n";
     }
@@ -155,7 +158,9 @@ std::string Deployment::aggregatorConfig() const {
          "\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(dns_->port()) + "\nzone = \"" +
          dns_->zone() + "\"\nrecord = \"app." + dns_->zone() + "\"\nvalues = [\"" + (to_b ? kAddressB : kAddressA) +
          "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" + d +
-         "/tsig-secret\"\ntimeout = \"3s\"\n";
+         "/tsig-secret\"\ntimeout = \"3s\"\n"
+         // A DNS server that stalls is waited for (backoff 1, 2, 4, 8 s between attempts: over 30 s).
+         "attempts = 6\n";
   }
   // Notify, keepalived style, by a script.
   c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"" + d + "/notify.sh\"]\n";
@@ -268,6 +273,8 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     pg_->query(test::PostgresPair::Node::primary,
                "CREATE TABLE orders (id serial PRIMARY KEY, placed timestamptz DEFAULT now())");
     pg_->query(test::PostgresPair::Node::primary, "CREATE TABLE acknowledged (id bigint PRIMARY KEY)");
+    pg_->query(test::PostgresPair::Node::primary, "CREATE TABLE writes (id bigint PRIMARY KEY, region text)");
+    pg_->query(test::PostgresPair::Node::primary, "CREATE TABLE probe (v int)");
   } else {
     say("starting MariaDB: primary (eu) and GTID replica (us)");
     mysql_ = std::make_unique<test::MariadbPair>();
@@ -275,6 +282,10 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     using Node = test::MariadbPair::Node;
     mysql_->query(Node::primary, "CREATE TABLE IF NOT EXISTS hale_test.orders (id int AUTO_INCREMENT PRIMARY KEY)");
     mysql_->query(Node::primary, "CREATE TABLE hale_test.acknowledged (id bigint PRIMARY KEY)");
+    mysql_->query(Node::primary, "CREATE TABLE hale_test.writes (id bigint PRIMARY KEY, region text)");
+    mysql_->query(Node::primary, "CREATE TABLE hale_test.probe (v int)");
+    // The drill reads every written id back with group_concat (1 KiB by default).
+    for (const Node n : {Node::primary, Node::replica}) mysql_->query(n, "SET GLOBAL group_concat_max_len = 16777216");
     // The application's account: no privilege that bypasses read_only.
     mysql_->query(Node::primary,
                   std::string("CREATE USER '") + kAppUser + "'@'%' IDENTIFIED BY '" + kAppPassword + "'");
@@ -469,6 +480,103 @@ void Deployment::commitReplicatedRows(const std::string& region, int n) {
       why += "; rows in " + region + ": " + rowsIn(region) + ", in " + other + ": " + rowsIn(other);
     }
     throw std::runtime_error("rows committed on " + region + " did not reach " + other + " within 10 s" + why);
+  }
+}
+
+namespace {
+
+// PostgreSQL through hale's libpq wrapper, every call bounded by 300 ms (a frozen server accepts the TCP
+// connection and says nothing); reconnects after any failure (a fence ends sessions).
+class PgSession : public SqlSession {
+ public:
+  explicit PgSession(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  bool run(const std::vector<std::string>& statements) override {
+    const PgDeadline d{SystemClock::instance().steadyNow() + milliseconds{300}, &never_, &SystemClock::instance()};
+    if (!conn_) {
+      auto c = PgConnection::connect(conninfo_, "", d, "drill-client");
+      if (!c) return false;
+      conn_ = std::make_unique<PgConnection>(std::move(c).value());
+    }
+    std::string sql;
+    for (const std::string& s : statements) sql += s + ";";
+    if (conn_->query(sql, d)) return true;
+    conn_.reset();
+    return false;
+  }
+
+ private:
+  std::string conninfo_;
+  std::unique_ptr<PgConnection> conn_;
+  std::atomic<bool> never_{false};
+};
+
+// MariaDB as the application account, over TCP; Connector/C bounds in whole seconds (1 s here).
+class MysqlSession : public SqlSession {
+ public:
+  explicit MysqlSession(MysqlTarget target) : target_(std::move(target)) {}
+  bool run(const std::vector<std::string>& statements) override {
+    if (!conn_) {
+      auto c = MysqlConnection::connect(target_, milliseconds{1000});
+      if (!c || !c.value().query("USE hale_test")) return false;
+      conn_ = std::make_unique<MysqlConnection>(std::move(c).value());
+    }
+    for (const std::string& s : statements) {
+      if (!conn_->query(s)) {
+        conn_.reset();
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  MysqlTarget target_;
+  std::unique_ptr<MysqlConnection> conn_;
+};
+
+}  // namespace
+
+std::unique_ptr<SqlSession> Deployment::openSession(const std::string& region) const {
+  const bool a = region == kRegionA;
+  if (pg_)
+    return std::make_unique<PgSession>(
+        pg_->conninfo(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby));
+  MysqlTarget t;
+  t.port = mysql_->port(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica);
+  t.user = kAppUser;
+  t.password = kAppPassword;
+  return std::make_unique<MysqlSession>(t);
+}
+
+std::set<int64_t> Deployment::writtenIds(const std::string& region) {
+  const bool a = region == kRegionA;
+  std::string ids;
+  if (pg_) {
+    ids = pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
+                     "SELECT coalesce(string_agg(id::text, ','), '') FROM writes");
+  } else {
+    // group_concat is cut at group_concat_max_len, which start() raised.
+    ids = mysql_->query(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica,
+                        "SELECT group_concat(id) FROM hale_test.writes");
+    if (ids == "NULL") ids.clear();
+  }
+  std::set<int64_t> out;
+  std::stringstream in(ids);
+  for (std::string id; std::getline(in, id, ',');) out.insert(std::stoll(id));
+  return out;
+}
+
+void Deployment::pauseReplay(const std::string& region) {
+  const bool a = region == kRegionA;
+  if (pg_) {
+    pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
+               "SELECT pg_wal_replay_pause()");
+  } else {
+    // Applied an hour late: the SQL thread runs (the replica looks healthy) and holds every event back.
+    const auto n = a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica;
+    mysql_->query(n, "STOP SLAVE");
+    mysql_->query(n, "CHANGE MASTER TO MASTER_DELAY = 3600");
+    mysql_->query(n, "START SLAVE");
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,16 @@ struct DrillOptions {
   bool isolate_one_node = false;
   // 1 (deciding alone, coordination = "none") or 3 (coordination through etcd).
   int aggregators = 1;
+  // The promotions' RPO gate (max_lag).
+  std::chrono::milliseconds max_lag{30000};
+};
+
+// A bounded, reconnecting SQL session on one database, as an application holds one: true when every
+// statement succeeded (each call bounded well under a second, whatever the server does).
+class SqlSession {
+ public:
+  virtual ~SqlSession() = default;
+  virtual bool run(const std::vector<std::string>& statements) = 0;
 };
 
 // What a database answered when asked to take a write. Only the server's own answer, or its process being
@@ -64,6 +75,7 @@ inline constexpr const char* kRegionA = "eu";
 inline constexpr const char* kRegionB = "us";
 inline constexpr const char* kAddressA = "192.0.2.10";
 inline constexpr const char* kAddressB = "198.51.100.10";
+inline const char* addressOf(const std::string& region) { return region == kRegionA ? kAddressA : kAddressB; }
 
 class Deployment {
  public:
@@ -93,6 +105,16 @@ class Deployment {
   const std::vector<int64_t>& committedRows() const { return committed_; }
   // The committed rows `region`'s database does not hold. Throws when it cannot be asked.
   std::vector<int64_t> missingRows(const std::string& region);
+  // An application's session on `region`'s database (MariaDB: the application account). Tables for
+  // it: `writes (id bigint PRIMARY KEY, region text)` and `probe (v int)`.
+  std::unique_ptr<SqlSession> openSession(const std::string& region) const;
+  // The ids in `region`'s `writes` table. Throws when it cannot be asked.
+  std::set<int64_t> writtenIds(const std::string& region);
+  // Replication into `region`'s database stops applying what arrives (PostgreSQL: replay paused;
+  // MariaDB: MASTER_DELAY of an hour, the SQL thread running); what arrives is kept.
+  void pauseReplay(const std::string& region);
+  void freezeDns() { dns_->freeze(); }
+  void thawDns() { dns_->thaw(); }
   // The isolated node's link goes down for `how_long`: its packets are lost, its TCP connections
   // retransmit, and its queued heartbeats arrive late. Needs isolate_one_node.
   void networkHiccup(std::chrono::milliseconds how_long);

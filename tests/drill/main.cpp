@@ -1,6 +1,7 @@
 // hale-drill: the two-region failover drill on one machine (see deployment.h for what it starts).
 // Kills region eu and prints the failover as it happens, then verifies the end state; exit 0 only when
-// verified. Options: --db postgres|mysql, --aggregators 1|3, --failback, --keep, --dry-run, --heartbeat DURATION.
+// verified. Options: --db postgres|mysql, --aggregators 1|3, --failback, --keep, --dry-run, --heartbeat DURATION,
+// --scenario NAME (a named fault watched by the invariant checker; see scenario_drills.h).
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "daemon.h"
 #include "duration.h"
 #include "scenario.h"
+#include "scenario_drills.h"
 
 namespace {
 
@@ -25,7 +27,7 @@ void onSignal(int) { g_stop = true; }
 
 void usage(std::ostream& out) {
   out << "usage: hale-drill [--db postgres|mysql] [--aggregators 1|3] [--failback] [--keep] [--dry-run]\n"
-         "                  [--heartbeat 1s]\n"
+         "                  [--heartbeat 1s] [--scenario NAME]\n"
          "  Runs a two-region hale deployment on loopback, kills region eu and shows the failover to us.\n"
          "  --db        the database flavour (default postgres; mysql runs MariaDB)\n"
          "  --aggregators 3: three aggregators (eu, us, a witness) deciding by quorum through a 3-member etcd;\n"
@@ -33,7 +35,15 @@ void usage(std::ostream& out) {
          "  --failback  then restore eu and return to it with `halectl failback`\n"
          "  --keep      leave everything running for exploration with halectl; Ctrl-C ends it\n"
          "  --dry-run   the aggregator decides and journals, changes nothing\n"
-         "  --heartbeat the agents' heartbeat interval (default 1s; detection scales with it)\n";
+         "  --heartbeat the agents' heartbeat interval (default 1s; detection scales with it)\n"
+         "  --scenario  a named fault instead, with 3 aggregators unless --aggregators says otherwise; a writer\n"
+         "              inserts a row every 20 ms where DNS points and a prober asks both databases every\n"
+         "              50 ms whether they take writes; it passes when the outcome is the expected one, no\n"
+         "              instant had two writable primaries and no acknowledged write was lost beyond the RPO\n"
+         "              bound. Scenarios:\n";
+  for (const auto& s : hale::drill::scenarioDrills()) {
+    out << "                " << s.name << " (" << hale::drill::toString(s.expected) << "): " << s.what << "\n";
+  }
 }
 
 void say(const std::string& line) { std::cout << line << std::endl; }
@@ -136,9 +146,36 @@ int run(const hale::drill::DrillOptions& options, bool failback, bool keep) {
   return ok ? 0 : 1;
 }
 
+int runScenario(const hale::drill::DrillOptions& options, const hale::drill::ScenarioDrill& s) {
+  using namespace hale::drill;
+  say("hale drill, scenario " + s.name + ": " + s.what);
+  say("  expected outcome: " + std::string(toString(s.expected)) + "; " + std::to_string(options.aggregators) +
+      (options.aggregators > 1 ? " aggregators deciding by quorum through etcd, with the primary lease"
+                               : " aggregator"));
+  say("");
+  Deployment d(options);
+  d.start([](const std::string& line) { say("  . " + line); });
+  if (g_stop) return 130;
+  say("");
+  say("timeline (milliseconds from the fault; journal of the aggregator that acts):");
+  ScenarioResult r = runScenarioDrill(d, s, say, g_stop);
+  if (r.run.interrupted) return 130;
+  say("");
+  say("invariants (writer every 20 ms where DNS points, prober every 50 ms on both databases):");
+  std::cout << r.invariants.summary();
+  say("");
+  say("verification:");
+  const bool ok = report(r.checks);
+  say("");
+  say("files (kept after the drill; the databases and BIND are removed):");
+  std::cout << d.describeFiles();
+  say(ok ? "\ndrill PASSED" : "\ndrill FAILED");
+  return ok ? 0 : 1;
+}
+
 int drillMain(int argc, char** argv) {
-  auto parsed =
-      hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"}, {"db", "heartbeat", "aggregators"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {"failback", "keep", "dry-run", "help"},
+                                     {"db", "heartbeat", "aggregators", "scenario"});
   if (!parsed) {
     std::cerr << "hale-drill: " << parsed.error().message << "\n";
     usage(std::cerr);
@@ -160,7 +197,20 @@ int drillMain(int argc, char** argv) {
   const bool failback = args.has("failback");
   const bool keep = args.has("keep");
   const std::string heartbeat = args.valueOr("heartbeat", "1s");
-  const std::string aggregators = args.valueOr("aggregators", "1");
+  const hale::drill::ScenarioDrill* scenario = nullptr;
+  if (const auto name = args.value("scenario")) {
+    scenario = hale::drill::findScenarioDrill(*name);
+    if (scenario == nullptr) {
+      std::cerr << "hale-drill: unknown scenario \"" << *name << "\"\n";
+      usage(std::cerr);
+      return hale::kExitUsage;
+    }
+    if (failback || keep || options.dry_run) {
+      std::cerr << "hale-drill: --scenario runs alone (no --failback, --keep or --dry-run)\n";
+      return hale::kExitUsage;
+    }
+  }
+  const std::string aggregators = args.valueOr("aggregators", scenario != nullptr ? "3" : "1");
   if (aggregators != "1" && aggregators != "3") {
     std::cerr << "hale-drill: --aggregators must be 1 or 3\n";
     return hale::kExitUsage;
@@ -186,6 +236,10 @@ int drillMain(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   try {
+    if (scenario != nullptr) {
+      hale::drill::prepareOptions(*scenario, options);
+      return runScenario(options, *scenario);
+    }
     return run(options, failback, keep);
   } catch (const std::exception& e) {
     std::cerr << "hale-drill: " << e.what() << "\n";

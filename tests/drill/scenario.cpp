@@ -13,8 +13,6 @@ namespace {
 
 int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 
-std::string addressOf(const std::string& region) { return region == kRegionA ? kAddressA : kAddressB; }
-
 }  // namespace
 
 std::pair<int64_t, std::string> newestPlan(Deployment& d) {
@@ -137,7 +135,7 @@ std::vector<Check> verifyFailover(Deployment& d, const std::string& region, int6
   const std::vector<std::string> answer = d.dnsAnswer();
   std::string got;
   for (const std::string& a : answer) got += (got.empty() ? "" : ",") + a;
-  checks.push_back({"DNS app.hale.test answers " + addressOf(region) + " (" + region + ")",
+  checks.push_back({std::string("DNS app.hale.test answers ") + addressOf(region) + " (" + region + ")",
                     answer == std::vector<std::string>{addressOf(region)},
                     "answers " + (got.empty() ? "nothing" : got)});
 

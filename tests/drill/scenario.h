@@ -30,6 +30,11 @@ struct FailoverRun {
 FailoverRun killAndFollow(Deployment& d, const Printer& print, std::chrono::milliseconds limit,
                           const std::atomic<bool>& stop);
 
+// Prints the acting aggregator's new journal entries on `timeline` and returns them.
+std::vector<TimelineEntry> printNew(Deployment& d, Timeline& timeline, const Printer& print);
+// Adds one of the drill's own marks to `timeline` and prints it.
+void mark(Timeline& timeline, const TimelineEntry& e, const Printer& print);
+
 // Waits for plan `plan_id`'s end (done or failed), printing its journal entries; true when done.
 bool followPlan(Deployment& d, Timeline& timeline, int64_t plan_id, const Printer& print,
                 std::chrono::milliseconds limit, const std::atomic<bool>& stop);

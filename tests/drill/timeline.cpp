@@ -55,6 +55,12 @@ std::string Timeline::render(const TimelineEntry& e) const {
   std::string what;
   if (e.event == "kill") {
     what = "KILL region " + e.subject + ": its agents and its database server (SIGKILL)";
+  } else if (e.event == "fault") {
+    return std::string(offset) + "FAULT " + e.subject + ": " + e.detail;
+  } else if (e.event == "dns-stall") {
+    return std::string(offset) + "the DNS server stalls (SIGSTOP) for " + e.detail;
+  } else if (e.event == "dns-resume") {
+    return std::string(offset) + "the DNS server resumes";
   } else if (e.event == "last-heartbeat") {
     what = "last heartbeat heard from " + e.subject;
   } else if (e.event == "dns-answer") {

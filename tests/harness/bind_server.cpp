@@ -20,6 +20,9 @@ void BindServer::kill() {
   if (process_) process_->stop(SIGKILL, seconds{5});
 }
 
+void BindServer::freeze() { process_->signalGroup(SIGSTOP); }
+void BindServer::thaw() { process_->signalGroup(SIGCONT); }
+
 void BindServer::start() {
   const CommandResult keygen =
       runCommand(SpawnOptions{.argv = {"tsig-keygen", "-a", key_algorithm_, key_name_}}, seconds{10});

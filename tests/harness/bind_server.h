@@ -38,6 +38,9 @@ class BindServer {
   CommandResult nsupdate(const std::string& commands, bool sign = true) const;
 
   void kill();
+  // SIGSTOP / SIGCONT named: queries and updates go unanswered, as with a stalled DNS server.
+  void freeze();
+  void thaw();
 
  private:
   std::string zone_;

@@ -41,8 +41,9 @@ class PostgresPair {
   void rebuildAsStandby(Node n);
   // SIGKILL the node's postmaster and all its backends, as a crash or power loss would.
   void kill(Node n);
-  // SIGSTOP / SIGCONT the node's whole process group: it accepts TCP connections (kernel backlog) but
-  // answers nothing, like a hung server.
+  // SIGSTOP / SIGCONT the postmaster's process group, as a hung postmaster: new connections are accepted
+  // by the kernel (backlog) and never answered, while sessions already open keep working (each backend
+  // runs in a process group of its own) until the postmaster dies.
   void freeze(Node n);
   void thaw(Node n);
   bool running(Node n);

@@ -1,0 +1,184 @@
+#include "scenario_drills.h"
+
+#include <thread>
+
+#include "clock.h"
+
+namespace hale::drill {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
+
+// After the fault: how long a scenario may take, and how long one without a decision is watched.
+constexpr milliseconds kLimit{45000};
+constexpr milliseconds kQuietFor{20000};
+
+}  // namespace
+
+const char* toString(Outcome o) {
+  switch (o) {
+    case Outcome::failover: return "failover";
+    case Outcome::no_failover: return "no failover";
+    case Outcome::refused: return "refused";
+  }
+  return "?";
+}
+
+const std::vector<ScenarioDrill>& scenarioDrills() {
+  static const std::vector<ScenarioDrill> all = {
+      {"region-death",
+       "region eu dies: its agents and database killed (with 3 aggregators, its aggregator and etcd"
+       " member too)",
+       Outcome::failover},
+      {"hung-db",
+       "eu's database hangs (SIGSTOP; PostgreSQL: its postmaster, so open sessions keep writing until the fence)",
+       Outcome::failover, true},
+      {"lagging-standby",
+       "us stops applying replication 3 s before region eu dies; the RPO gate is 1 s: promoting would lose writes",
+       Outcome::refused, false, true},
+      {"dns-outage", "region eu dies and the DNS server stalls 15 s once the plan's DNS step starts", Outcome::failover,
+       false, false, milliseconds{15000}},
+  };
+  return all;
+}
+
+const ScenarioDrill* findScenarioDrill(const std::string& name) {
+  for (const ScenarioDrill& s : scenarioDrills()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+void prepareOptions(const ScenarioDrill& s, DrillOptions& options) {
+  if (s.pause_replay) options.max_lag = milliseconds{1000};
+}
+
+bool ScenarioResult::passed() const {
+  for (const Check& c : checks) {
+    if (!c.ok) return false;
+  }
+  return !checks.empty();
+}
+
+ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Printer& print,
+                                const std::atomic<bool>& stop) {
+  ScenarioResult result;
+  InvariantWatch watch({{kRegionA, kAddressA, [&d] { return d.openSession(kRegionA); }},
+                        {kRegionB, kAddressB, [&d] { return d.openSession(kRegionB); }}},
+                       [&d] { return d.dnsAnswer(); });
+  watch.start();
+  std::this_thread::sleep_for(seconds{1});  // the writer and the prober see the healthy state first
+  if (s.pause_replay) {
+    d.pauseReplay(kRegionB);
+    print("  . us stops applying replication; eu keeps taking writes for 3 s");
+    std::this_thread::sleep_for(seconds{3});
+  }
+
+  FailoverRun& run = result.run;
+  int64_t fault_ms = 0;
+  if (s.freeze_db) {
+    fault_ms = nowMs();
+    d.freezeDatabase(kRegionA);
+  } else {
+    fault_ms = d.killRegionA();
+  }
+  run.timeline = Timeline(fault_ms);
+  mark(run.timeline, {fault_ms, "fault", s.name, s.what}, print);
+
+  const auto deadline = SteadyClock::now() + kLimit;
+  auto next_dns = SteadyClock::now();
+  // Plain time points with flags (GCC's maybe-uninitialized misreads std::optional of one).
+  SteadyClock::time_point stalled_since{};
+  bool stalled = false;
+  bool stalled_once = false;
+  bool decided = false;
+  SteadyClock::time_point ended{};  // the plan's end, or the DNS answer after it
+  bool has_ended = false;
+  while (SteadyClock::now() < deadline && !stop) {
+    for (const TimelineEntry& e : printNew(d, run.timeline, print)) {
+      if (e.event == "+decision") {
+        decided = true;
+        run.plan_id = e.plan_id;
+      }
+      if (e.plan_id == 0 || e.plan_id != run.plan_id) continue;
+      run.plan_done |= e.event == "+plan-done";
+      run.plan_failed |= e.event == "-plan-failed";
+      // The DNS server stalls once, as the plan's DNS step starts.
+      if (s.dns_stall.count() > 0 && !stalled_once && e.event == "+plan-step-start" &&
+          e.subject.rfind("dns-", 0) == 0) {
+        d.freezeDns();
+        stalled_once = true;
+        stalled = true;
+        stalled_since = SteadyClock::now();
+        mark(run.timeline, {nowMs(), "dns-stall", "", std::to_string(s.dns_stall.count()) + " ms"}, print);
+      }
+    }
+    if (stalled && SteadyClock::now() - stalled_since >= s.dns_stall) {
+      d.thawDns();
+      stalled = false;
+      mark(run.timeline, {nowMs(), "dns-resume", "", ""}, print);
+    }
+    if (!stalled && !run.dns_switched && SteadyClock::now() >= next_dns) {
+      next_dns = SteadyClock::now() + milliseconds{100};
+      if (d.dnsAnswer() == std::vector<std::string>{kAddressB}) {
+        run.dns_switched = true;
+        mark(run.timeline, {nowMs(), "dns-answer", kRegionB, kAddressB}, print);
+      }
+    }
+    if (!has_ended && (run.plan_failed || (run.plan_done && run.dns_switched))) {
+      has_ended = true;
+      ended = SteadyClock::now();
+    }
+    // Past the end, a second more shows that nothing else happens; without a decision, kQuietFor.
+    if (has_ended && SteadyClock::now() - ended > seconds{1}) break;
+    if (!decided && nowMs() - fault_ms > kQuietFor.count()) break;
+    std::this_thread::sleep_for(milliseconds{20});
+  }
+  if (stalled) d.thawDns();
+  watch.stop();
+  run.interrupted = stop;
+
+  result.observed = run.plan_done && run.dns_switched ? Outcome::failover
+                    : decided                         ? Outcome::refused
+                                                      : Outcome::no_failover;
+  const std::string survivor = result.observed == Outcome::no_failover ? kRegionA : kRegionB;
+  std::vector<Check>& checks = result.checks;
+  try {
+    result.invariants = watch.report(fault_ms, survivor, d.writtenIds(survivor), kRegionA);
+  } catch (const std::exception& e) {
+    checks.push_back({"the surviving primary's rows could be read", false, e.what()});
+  }
+  const InvariantReport& inv = result.invariants;
+  checks.push_back({std::string("the outcome is the expected one: ") + toString(s.expected),
+                    result.observed == s.expected, std::string("observed ") + toString(result.observed)});
+  checks.push_back({"no instant with two writable primaries", inv.longest_two_writable_ms == 0 && inv.probe_rounds > 0,
+                    "longest window " + std::to_string(inv.longest_two_writable_ms) + " ms over " +
+                        std::to_string(inv.probe_rounds) + " probe rounds"});
+  checks.push_back({"the writer's writes were acknowledged before the fault", inv.acknowledged > 0,
+                    std::to_string(inv.acknowledged) + " acknowledged"});
+  const int64_t rpo_ms = d.options().max_lag.count();
+  if (result.observed == Outcome::failover) {
+    // Asynchronous replication may lose what was acknowledged within the RPO bound before the fault,
+    // never anything older; every loss is reported exactly.
+    checks.push_back({"no acknowledged write lost beyond the RPO bound (" + std::to_string(rpo_ms) + " ms)",
+                      inv.missing.empty() || inv.oldest_missing_before_fault_ms <= rpo_ms,
+                      std::to_string(inv.missing.size()) + " missing from us"});
+    for (Check& c : verifyFailover(d, kRegionB, run.plan_id)) checks.push_back(std::move(c));
+  } else if (result.observed == Outcome::refused) {
+    const WriteProbe us = d.probeWrite(kRegionB);
+    checks.push_back({"us's database was not promoted", us.outcome == WriteProbe::Outcome::read_only,
+                      std::string(toString(us.outcome)) + (us.detail.empty() ? "" : ": " + us.detail)});
+    checks.push_back({"DNS still answers eu", d.dnsAnswer() == std::vector<std::string>{kAddressA}, ""});
+    checks.push_back({"the refusal kept the writes us had not applied", !inv.missing.empty(),
+                      std::to_string(inv.missing.size()) + " acknowledged writes not on us"});
+  }
+  if (s.freeze_db) d.thawDatabase(kRegionA);
+  return result;
+}
+
+}  // namespace hale::drill
