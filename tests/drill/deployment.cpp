@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "clock.h"
+#include "db_lease.h"
+#include "etcd_client.h"
 #include "mysql_client.h"
 #include "pg_client.h"
 
@@ -45,6 +47,8 @@ Deployment::Deployment(DrillOptions options) : options_(std::move(options)), dir
   if (options_.aggregators != 1 && options_.aggregators != 3) throw std::runtime_error("--aggregators must be 1 or 3");
   if (options_.aggregators != 1 && options_.isolate_one_node)
     throw std::runtime_error("isolating a node needs a single aggregator");
+  if (options_.partitionable && (options_.aggregators != 3 || options_.db != "postgres"))
+    throw std::runtime_error("a partitionable deployment needs 3 aggregators and PostgreSQL");
   if (options_.keep_files) dir_.keep();
 }
 
@@ -99,7 +103,7 @@ std::string Deployment::agentChecks(const std::string& region, bool isolated, bo
   check += "[[check]]\nname = \"db\"\n";
   if (options_.db == "postgres") {
     const auto n = region == kRegionA ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby;
-    std::string conninfo = pg_->conninfo(n);
+    std::string conninfo = pgConninfo(n == test::PostgresPair::Node::primary);
     // The isolated node reaches its database over its namespace's link.
     if (isolated) conninfo.replace(conninfo.find("127.0.0.1"), 9, netns_->hostAddress());
     check += "type = \"postgres\"\nconninfo = \"" + conninfo + "\"\n";
@@ -129,18 +133,20 @@ std::string Deployment::aggregatorConfig() const {
          "\"\nnodes = " + nodeList(region, n) + "\nmin_healthy = " + std::to_string(n / 2 + 1) +
          "\ndown_after = \"500ms\"\nup_after = \"1s\"\n";
   }
-  // Fence: power the old primary off for good (STONITH), by the script writeScripts() wrote.
-  c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"" + d +
-       "/fence-eu.sh\"]\n";
+  // Fence: power the old primary off for good (STONITH), by the script writeScripts() wrote; none when
+  // partitionable (a partition would cut the STONITH device's path too: the lease alone must hold).
+  if (!fabric_) {
+    c += "[[action]]\nname = \"fence-eu\"\ntype = \"exec\"\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"" + d +
+         "/fence-eu.sh\"]\n";
+  }
   // Promotions and DNS, both directions (the second pair serves the failback).
   for (const char* to : {kRegionB, kRegionA}) {
     const bool to_b = std::string(to) == kRegionB;
     c += "[[action]]\nname = \"promote-" + std::string(to) + "\"\ntimeout = \"10s\"\n";
     if (options_.db == "postgres") {
-      using Node = test::PostgresPair::Node;
-      c += "type = \"postgres_promote\"\nstandby = \"" + pg_->conninfo(to_b ? Node::standby : Node::primary) +
-           "\"\nold_primary = \"" + pg_->conninfo(to_b ? Node::primary : Node::standby) + "\"\nmax_lag = \"" +
-           ms(options_.max_lag) + "\"\nfence_timeout = \"500ms\"\n";
+      c += "type = \"postgres_promote\"\nstandby = \"" + pgConninfo(!to_b) + "\"\nmax_lag = \"" + ms(options_.max_lag) +
+           "\"\nfence_timeout = \"500ms\"\n";
+      if (!fabric_) c += "old_primary = \"" + pgConninfo(to_b) + "\"\n";
       if (etcd_) c += "lease = \"main\"\n";
     } else {
       using Node = test::MariadbPair::Node;
@@ -154,17 +160,19 @@ std::string Deployment::aggregatorConfig() const {
            "fence_timeout = \"500ms\"\n";
       if (etcd_) c += "lease = \"main\"\n";
     }
-    c += "[[action]]\nname = \"dns-" + std::string(to) +
-         "\"\ntype = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(dns_->port()) + "\nzone = \"" +
-         dns_->zone() + "\"\nrecord = \"app." + dns_->zone() + "\"\nvalues = [\"" + (to_b ? kAddressB : kAddressA) +
-         "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" + d +
+    c += "[[action]]\nname = \"dns-" + std::string(to) + "\"\ntype = \"rfc2136\"\nserver = \"" +
+         (fabric_ ? fabric_->hostAddress() : std::string("127.0.0.1")) + "\"\nport = " + std::to_string(dns_->port()) +
+         "\nzone = \"" + dns_->zone() + "\"\nrecord = \"app." + dns_->zone() + "\"\nvalues = [\"" +
+         (to_b ? kAddressB : kAddressA) + "\"]\nttl = 5\nkey_name = \"" + dns_->keyName() + "\"\nkey_secret_file = \"" +
+         d +
          "/tsig-secret\"\ntimeout = \"3s\"\n"
          // A DNS server that stalls is waited for (backoff 1, 2, 4, 8 s between attempts: over 30 s).
          "attempts = 6\n";
   }
   // Notify, keepalived style, by a script.
   c += "[[action]]\nname = \"notify\"\ntype = \"exec\"\ncommand = [\"/bin/sh\", \"" + d + "/notify.sh\"]\n";
-  c += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"fence-eu\", \"promote-us\", \"dns-us\", \"notify\"]\n";
+  c += std::string("[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [") + (fabric_ ? "" : "\"fence-eu\", ") +
+       "\"promote-us\", \"dns-us\", \"notify\"]\n";
   c += "[[plan]]\nfrom = \"us\"\nto = \"eu\"\nsteps = [\"promote-eu\", \"dns-eu\", \"notify\"]\n";
   return c;
 }
@@ -217,14 +225,19 @@ void Deployment::startAgents(const std::string& region) {
     const bool isolated = netns_ && region == kRegionB && i == options_.nodes_per_region;
     // Every agent publishes to every aggregator, as agent.toml's `aggregators` list says.
     std::vector<std::string> endpoints;
-    for (const auto& a : aggregators_) {
-      endpoints.push_back(isolated ? a->endpointOn(netns_->hostAddress()) : a->endpoint());
+    for (size_t k = 0; k < aggregators_.size(); ++k) {
+      const auto& a = aggregators_[k];
+      endpoints.push_back(isolated  ? a->endpointOn(netns_->hostAddress())
+                          : fabric_ ? a->endpointOn(fabric_->address(std::string("obs-") + kObservers[k]))
+                                    : a->endpoint());
     }
     // With etcd, the first agent of each region is its database host's: it holds the primary lease.
     const bool lease = etcd_ != nullptr && i == 1;
+    std::vector<std::string> wrapper;
+    if (isolated) wrapper = netns_->wrap({});
+    if (fabric_) wrapper = fabric_->wrap(region, {});
     list.push_back(std::make_unique<test::AgentProcess>(dir_, region + "-" + std::to_string(i), region, endpoints,
-                                                        agentChecks(region, isolated, lease),
-                                                        isolated ? netns_->wrap({}) : std::vector<std::string>{}));
+                                                        agentChecks(region, isolated, lease), wrapper));
     list.back()->start();
   }
 }
@@ -266,6 +279,12 @@ bool Deployment::settled() const {
 }
 
 void Deployment::start(const std::function<void(const std::string&)>& say) {
+  if (options_.partitionable) {
+    say("network namespaces: regions eu and us, observers obs-eu, obs-us and obs-w, on one bridge");
+    fabric_ = std::make_unique<test::NetworkFabric>();
+    for (const char* m : {kRegionA, kRegionB}) fabric_->add(m);
+    for (const char* o : kObservers) fabric_->add(std::string("obs-") + o);
+  }
   if (options_.db == "postgres") {
     say("starting PostgreSQL: primary (eu) and streaming standby (us)");
     pg_ = std::make_unique<test::PostgresPair>();
@@ -292,8 +311,16 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     mysql_->query(Node::primary, std::string("GRANT SELECT, INSERT ON hale_test.* TO '") + kAppUser + "'@'%'");
     dir_.writeFile("mysql-password", std::string(test::MariadbPair::kPassword) + "\n");
   }
+  if (fabric_) {
+    // The regions and observers in namespaces of their own reach the databases on the host's bridge address.
+    const std::string host = fabric_->hostAddress();
+    const std::string cidr = host.substr(0, host.rfind('.')) + ".0/24";
+    pg_->acceptClientsOn(test::PostgresPair::Node::primary, host, cidr);
+    pg_->acceptClientsOn(test::PostgresPair::Node::standby, host, cidr);
+  }
   say("starting BIND: app.hale.test A " + std::string(kAddressA) + " (eu), TSIG-signed updates");
   dns_ = std::make_unique<test::BindServer>();
+  if (fabric_) dns_->listenAlso(fabric_->hostAddress());
   dns_->start();
   dir_.writeFile("tsig-secret", dns_->keySecret() + "\n");
 
@@ -318,6 +345,12 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     // takes up to about a second more to fail over.
     say("starting etcd: 3 members (m0 with eu, m1 with us, m2 with the witness), election timeout 500ms");
     etcd_ = std::make_unique<test::EtcdCluster>(3, milliseconds{500});
+    if (fabric_) {
+      for (int i = 0; i < 3; ++i) {
+        const std::string ns = std::string("obs-") + kObservers[i];
+        etcd_->place(i, fabric_->address(ns), fabric_->wrap(ns, {}));
+      }
+    }
     etcd_->start();
     std::string endpoints;
     for (const std::string& e : etcd_->endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + quoted(e);
@@ -327,9 +360,11 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
       say(std::string("starting hale-aggregator ") + name + " (observer of a quorum of 2 of eu, us, w)");
       const std::string etcd = "[etcd]\nendpoints = [" + endpoints + "]\ncluster = \"drill\"\nname = \"" + name +
                                "\"\nobservers = [\"eu\", \"us\", \"w\"]\n";
-      aggregators_.push_back(std::make_unique<test::AggregatorProcess>(dir_, etcd + aggregatorConfig(),
-                                                                       std::string("aggregator-") + name, extra_hosts,
-                                                                       "coordination = \"etcd\"\n"));
+      const std::string ns = std::string("obs-") + name;
+      aggregators_.push_back(std::make_unique<test::AggregatorProcess>(
+          dir_, etcd + aggregatorConfig(), std::string("aggregator-") + name,
+          fabric_ ? std::vector<std::string>{fabric_->address(ns)} : extra_hosts, "coordination = \"etcd\"\n",
+          fabric_ ? fabric_->wrap(ns, {}) : std::vector<std::string>{}));
       aggregators_.back()->start();
     }
   }
@@ -578,6 +613,46 @@ void Deployment::pauseReplay(const std::string& region) {
     mysql_->query(n, "CHANGE MASTER TO MASTER_DELAY = 3600");
     mysql_->query(n, "START SLAVE");
   }
+}
+
+std::string Deployment::pgConninfo(bool primary) const {
+  std::string c = pg_->conninfo(primary ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby);
+  if (fabric_) c.replace(c.find("127.0.0.1"), 9, fabric_->hostAddress());
+  return c;
+}
+
+void Deployment::partitionRegionA() {
+  if (!fabric_) throw std::runtime_error("partitionRegionA needs a partitionable deployment");
+  for (const std::string a : {"eu", "obs-eu"}) {
+    for (const std::string b : {"us", "obs-us", "obs-w"}) fabric_->cut(a, b);
+  }
+}
+
+void Deployment::healRegionA() {
+  for (const std::string a : {"eu", "obs-eu"}) {
+    for (const std::string b : {"us", "obs-us", "obs-w"}) fabric_->heal(a, b);
+  }
+}
+
+int64_t Deployment::leaseAgentEvent(const std::string& region, const std::string& event) const {
+  std::ifstream in(dir_.path() + "/" + region + "-agent-journal.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto e = nlohmann::json::parse(line, nullptr, false);
+    if (e.is_object() && e.value("event", "") == event) return e.value("ts_ms", int64_t{0});
+  }
+  return 0;
+}
+
+std::string Deployment::leaseHolder() const {
+  if (!etcd_) throw std::runtime_error("leaseHolder needs etcd");
+  etcd::Options o;
+  o.endpoints = etcd_->endpoints();
+  etcd::Client store(o);
+  auto kvs = store.range(dblease::keysFor("drill", "main").lease);
+  if (!kvs) throw std::runtime_error("etcd: " + kvs.error().message);
+  if (kvs.value().empty()) return "";
+  auto lease = dblease::decodeLease(kvs.value()[0].value);
+  return lease ? lease.value().node : "(unreadable)";
 }
 
 void Deployment::networkHiccup(std::chrono::milliseconds how_long) {

@@ -23,6 +23,7 @@
 #include "etcd_server.h"
 #include "hale_processes.h"
 #include "mariadb_pair.h"
+#include "network_fabric.h"
 #include "network_namespace.h"
 #include "postgres_pair.h"
 #include "temp_dir.h"
@@ -45,6 +46,12 @@ struct DrillOptions {
   int aggregators = 1;
   // The promotions' RPO gate (max_lag).
   std::chrono::milliseconds max_lag{30000};
+  // With 3 aggregators and PostgreSQL: each region's agents and each observer (its aggregator and etcd
+  // member) run in a network namespace of their own (test::NetworkFabric), so partitionRegionA() can cut
+  // eu off. The databases and BIND stay on the host, reached by every side (replication keeps flowing).
+  // Nothing but the lease stands between the two databases then: the plan has no STONITH step and the
+  // promotion no old_primary to fence.
+  bool partitionable = false;
 };
 
 // A bounded, reconnecting SQL session on one database, as an application holds one: true when every
@@ -113,6 +120,14 @@ class Deployment {
   // Replication into `region`'s database stops applying what arrives (PostgreSQL: replay paused;
   // MariaDB: MASTER_DELAY of an hour, the SQL thread running); what arrives is kept.
   void pauseReplay(const std::string& region);
+  // eu's agents and observer lose every path to us's and the witness's (and back), until healRegionA().
+  void partitionRegionA();
+  void healRegionA();
+  // When `region`'s database host agent (its lease holder) first journaled `event` ("+fenced"), Unix ms;
+  // 0 if never.
+  int64_t leaseAgentEvent(const std::string& region, const std::string& event) const;
+  // The node holding database main's primary lease in etcd ("" when none). Needs 3 aggregators.
+  std::string leaseHolder() const;
   void freezeDns() { dns_->freeze(); }
   void thawDns() { dns_->thaw(); }
   // The isolated node's link goes down for `how_long`: its packets are lost, its TCP connections
@@ -155,6 +170,8 @@ class Deployment {
   std::unique_ptr<test::MariadbPair> mysql_;
   std::unique_ptr<test::BindServer> dns_;
   std::unique_ptr<test::NetworkNamespace> netns_;
+  std::unique_ptr<test::NetworkFabric> fabric_;
+  std::string pgConninfo(bool primary) const;  // as the aggregators and agents reach it
   std::unique_ptr<test::EtcdCluster> etcd_;
   std::vector<std::unique_ptr<test::AggregatorProcess>> aggregators_;  // eu's first
   size_t acting_ = 0;

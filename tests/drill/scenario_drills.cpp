@@ -43,6 +43,10 @@ const std::vector<ScenarioDrill>& scenarioDrills() {
        Outcome::refused, false, true},
       {"dns-outage", "region eu dies and the DNS server stalls 15 s once the plan's DNS step starts", Outcome::failover,
        false, false, milliseconds{15000}},
+      {"partition",
+       "eu stays alive but is cut off from us, the witness and etcd's majority; nothing but the lease fences its "
+       "database",
+       Outcome::failover, false, false, milliseconds{0}, true},
   };
   return all;
 }
@@ -56,6 +60,10 @@ const ScenarioDrill* findScenarioDrill(const std::string& name) {
 
 void prepareOptions(const ScenarioDrill& s, DrillOptions& options) {
   if (s.pause_replay) options.max_lag = milliseconds{1000};
+  if (s.partition) {
+    options.partitionable = true;
+    options.aggregators = 3;
+  }
 }
 
 bool ScenarioResult::passed() const {
@@ -84,6 +92,9 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   if (s.freeze_db) {
     fault_ms = nowMs();
     d.freezeDatabase(kRegionA);
+  } else if (s.partition) {
+    fault_ms = nowMs();
+    d.partitionRegionA();
   } else {
     fault_ms = d.killRegionA();
   }
@@ -176,6 +187,38 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
     checks.push_back({"DNS still answers eu", d.dnsAnswer() == std::vector<std::string>{kAddressA}, ""});
     checks.push_back({"the refusal kept the writes us had not applied", !inv.missing.empty(),
                       std::to_string(inv.missing.size()) + " acknowledged writes not on us"});
+  }
+  if (s.partition) {
+    // From both sides' own journals: eu's agent fenced its database before us's was promoted.
+    const int64_t fenced = d.leaseAgentEvent(kRegionA, "+fenced");
+    const auto promoted = run.timeline.offset("+plan-step-done", "promote-us");
+    checks.push_back({"eu's agent fenced its database before us's was promoted",
+                      fenced > 0 && promoted && fenced < fault_ms + *promoted,
+                      fenced == 0 ? "eu never fenced"
+                                  : "fenced " + std::to_string(fenced - fault_ms) + " ms after the fault" +
+                                        (promoted ? ", promoted " + std::to_string(*promoted) + " ms after" : "")});
+    // Healed, eu reads the record naming us and stays fenced.
+    d.healRegionA();
+    mark(run.timeline, {nowMs(), "heal", kRegionA, ""}, print);
+    std::this_thread::sleep_for(seconds{3});
+    const WriteProbe eu = d.probeWrite(kRegionA);
+    checks.push_back({"3 s after the partition heals, eu still refuses writes",
+                      eu.outcome == WriteProbe::Outcome::read_only,
+                      std::string(toString(eu.outcome)) + (eu.detail.empty() ? "" : ": " + eu.detail)});
+    const int64_t unfenced = d.leaseAgentEvent(kRegionA, "-fenced");
+    const int64_t split = d.leaseAgentEvent(kRegionA, "+split-brain");
+    checks.push_back({"eu's agent never lifted its fence nor saw a split brain", unfenced == 0 && split == 0,
+                      unfenced != 0 ? "-fenced journaled"
+                      : split != 0  ? "+split-brain journaled"
+                                    : ""});
+    std::string holder;
+    try {
+      holder = d.leaseHolder();
+    } catch (const std::exception& e) {
+      holder = e.what();
+    }
+    checks.push_back({"us's database host agent holds the lease, taken without fencing first",
+                      holder == "us-1" && d.leaseAgentEvent(kRegionB, "+fencing") == 0, "holder " + holder});
   }
   if (s.freeze_db) d.thawDatabase(kRegionA);
   return result;

@@ -10,6 +10,10 @@
 //                    no promotion that would lose the unapplied writes
 //   dns-outage       eu dies, and the DNS server stalls 15 s once the plan's DNS step starts -> failover,
 //                    DNS late but exactly once
+//   partition        eu (its agents, aggregator and etcd member, each side in network namespaces) is cut
+//                    off from us and the witness but stays alive, its database too -> failover, with eu's
+//                    agent fencing its database before us is promoted (no STONITH: the lease alone), and
+//                    eu still fenced once the partition heals
 // Every scenario asserts: no instant with two writable primaries, no acknowledged write missing from the
 // surviving primary beyond the RPO bound, the outcome expected, and for a failover the drill's end-state
 // verification (verifyFailover).
@@ -34,6 +38,7 @@ struct ScenarioDrill {
   bool freeze_db = false;                  // the fault: eu's database hangs (else region eu dies)
   bool pause_replay = false;               // us stops applying replication 3 s before the fault; max_lag 1 s
   std::chrono::milliseconds dns_stall{0};  // BIND stalls this long once the plan's DNS step starts
+  bool partition = false;                  // the fault: eu cut off (a partitionable deployment)
 };
 
 const std::vector<ScenarioDrill>& scenarioDrills();

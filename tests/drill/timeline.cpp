@@ -59,6 +59,8 @@ std::string Timeline::render(const TimelineEntry& e) const {
     return std::string(offset) + "FAULT " + e.subject + ": " + e.detail;
   } else if (e.event == "dns-stall") {
     return std::string(offset) + "the DNS server stalls (SIGSTOP) for " + e.detail;
+  } else if (e.event == "heal") {
+    return std::string(offset) + "the partition heals";
   } else if (e.event == "dns-resume") {
     return std::string(offset) + "the DNS server resumes";
   } else if (e.event == "last-heartbeat") {

@@ -57,6 +57,12 @@ TEST(ScenarioDrill, ADnsOutageMidPlanDelaysTheAnswerAndChangesItOnce) {
   EXPECT_GE(*answer - *stalled, 15000) << "no answer while the server stalled";
 }
 
+// eu alive but cut off (network namespaces) with no STONITH and no old_primary: only the lease fences it.
+TEST(ScenarioDrill, APartitionedPrimaryFencesItselfBeforeThePromotionAndStaysFenced) {
+  const ScenarioResult r = drill("partition");
+  EXPECT_EQ(r.invariants.missing.size(), 0u) << "replication kept flowing through the host";
+}
+
 TEST(ScenarioDrill, MariadbHungDatabaseFailsOver) { drill("hung-db", "mysql"); }
 
 TEST(ScenarioDrill, MariadbLaggingReplicaIsNotPromoted) { drill("lagging-standby", "mysql"); }

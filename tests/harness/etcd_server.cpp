@@ -149,6 +149,10 @@ void EtcdCluster::start() {
     const std::string client = endpoint(static_cast<int>(i));
     const std::string peer = "http://" + members_[i].address + ":" + std::to_string(members_[i].peer_port);
     members_[i].argv = memberArgv(name, dir_.path() + "/" + name, client, peer, initial_cluster_);
+    // A member cut off by a partition campaigns with ever higher terms; without pre-vote its return
+    // deposes the leader and stalls the cluster for an election (seen: the new primary's agent then
+    // missed its renewals and fenced itself for a second). etcd 3.5 turns it on by default; 3.4 does not.
+    members_[i].argv.push_back("--pre-vote=true");
     if (election_timeout_.count() > 0) {
       members_[i].argv.insert(members_[i].argv.end(),
                               {"--election-timeout", std::to_string(election_timeout_.count()), "--heartbeat-interval",
