@@ -133,6 +133,11 @@ void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node
   t.get("min_healthy_share", rc.params.min_healthy_share);
   if (rc.params.min_healthy_share < 0.0 || rc.params.min_healthy_share > 1.0)
     t.error("min_healthy_share", "must be between 0 and 1");
+  int64_t fail_over_below = 0;
+  t.get("fail_over_below", fail_over_below, Presence::optional, 1, 10000);
+  rc.params.fail_over_below = static_cast<uint32_t>(fail_over_below);
+  t.get("database_check", rc.params.database_check);
+  if (t.has("database_check") && rc.params.database_check.empty()) t.error("database_check", "must name a check");
   t.getDuration("down_after", rc.params.down_after, Presence::optional, milliseconds{0}, std::chrono::hours{1});
   t.getDuration("up_after", rc.params.up_after, Presence::optional, milliseconds{0}, std::chrono::hours{24});
   t.get("accept_any_node", setup.accept_any_node);
@@ -146,6 +151,10 @@ void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node
   if (!setup.nodes.empty() && setup.nodes.size() < rc.params.min_healthy) {
     t.error("min_healthy",
             "is more than the " + std::to_string(setup.nodes.size()) + " listed nodes: the region could never be up");
+  }
+  if (!setup.nodes.empty() && setup.nodes.size() < rc.params.fail_over_below) {
+    t.error("fail_over_below", "is more than the " + std::to_string(setup.nodes.size()) +
+                                   " listed nodes: the region would always be down");
   }
   for (const RegionSetup& other : c.regions) {
     if (other.name == setup.name) t.error("name", "duplicate region \"" + setup.name + "\"");

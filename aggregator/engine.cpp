@@ -173,7 +173,7 @@ void Engine::handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heart
     case SequenceVerdict::accept: break;
   }
   ingest_.accepted.fetch_add(1, std::memory_order_relaxed);
-  observer_.heartbeat(hb.node_id, hb.status, now, pending_events_, hb.fence);
+  observer_.heartbeat(hb.node_id, hb.status, now, pending_events_, hb.fence, hb.checks);
 }
 
 void Engine::ingestLoop() {

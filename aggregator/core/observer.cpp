@@ -31,10 +31,16 @@ const TrackedRegion* Observer::region(const std::string& name) const {
 }
 
 void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now,
-                         std::vector<Event>& events, uint8_t fence) {
+                         std::vector<Event>& events, uint8_t fence, std::span<const heartbeat::CheckReport> checks) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   TrackedNode& n = it->second;
+  n.database_failed = false;
+  if (const TrackedRegion* r = region(n.region); r != nullptr && !r->config.params.database_check.empty()) {
+    for (const heartbeat::CheckReport& c : checks) {
+      if (c.name == r->config.params.database_check) n.database_failed = c.status == heartbeat::CheckStatus::fail;
+    }
+  }
   if (fence != n.fence) {
     if (n.fence == 2) events.push_back({"-split-brain", id, "the node no longer reports a split brain"});
     if (n.fence >= 1 && fence == 0) events.push_back({"-node-fenced", id, "the node's databases are unfenced"});
@@ -58,6 +64,7 @@ void Observer::countNodes() {
     for (TrackedRegion& r : regions_) {
       if (r.config.name != n.region) continue;
       ++r.counts.total;
+      r.counts.database_failed += n.database_failed ? 1 : 0;
       r.heard |= n.state.heard;
       switch (n.state.health) {
         case NodeHealth::healthy: ++r.counts.healthy; break;
@@ -147,7 +154,7 @@ Observations Observer::observations(SteadyTime now) const {
   o.isolated = isolated_;
   o.tilt = tilted(now);
   for (const TrackedRegion& r : regions_) {
-    o.regions.push_back({r.config.name, r.config.priority, r.verdict(), r.state.since, r.state.below_since,
+    o.regions.push_back({r.config.name, r.config.priority, r.verdict(), r.state.since, r.state.lost_since,
                          r.counts.healthy, r.counts.total});
   }
   return o;

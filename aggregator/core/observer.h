@@ -11,6 +11,7 @@
 // Deterministic: the same calls with the same `now` give the same state and events.
 
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,9 @@ struct TrackedNode {
   std::string id;
   std::string region;
   NodeState state;
-  bool listed = true;  // named in the config (never forgotten)
-  uint8_t fence = 0;   // the agent's last word: 0 none, 1 a database fenced, 2 fenced on a split brain
+  bool listed = true;            // named in the config (never forgotten)
+  uint8_t fence = 0;             // the agent's last word: 0 none, 1 a database fenced, 2 fenced on a split brain
+  bool database_failed = false;  // its last heartbeat reported the region's database_check failing
 };
 
 struct TrackedRegion {
@@ -73,9 +75,10 @@ class Observer {
   const TrackedNode* node(const std::string& id) const;
 
   // `fence`: the heartbeat's fence level. A fenced node reports unhealthy, so its region is never up on
-  // its strength; the changes are events (+node-fenced, +split-brain and their ends).
+  // its strength; the changes are events (+node-fenced, +split-brain and their ends). `checks`: the
+  // heartbeat's, read for the region's database_check.
   void heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now, std::vector<Event>& events,
-                 uint8_t fence = 0);
+                 uint8_t fence = 0, std::span<const heartbeat::CheckReport> checks = {});
   // Advances time: silence, TILT, isolation, region verdicts.
   void tick(SteadyTime now, std::vector<Event>& events);
 

@@ -148,8 +148,8 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
       return held("failover " + active->name + " -> " + target->name +
                   " rejected by an operator for this outage (until " + active->name + " is up again)");
     }
-    const std::string why = active->quorum.empty() ? "below its minimum for " + human(now - active->below_since) +
-                                                         " (" + std::to_string(active->healthy) + "/" +
+    const std::string why = active->quorum.empty() ? "lost for " + human(now - active->lost_since) + " (" +
+                                                         std::to_string(active->healthy) + "/" +
                                                          std::to_string(active->total) + " nodes healthy)"
                                                    : active->quorum;
     return act(Decision::Kind::failover, active->name, target->name, "region " + active->name + " down: " + why,

@@ -18,7 +18,7 @@ struct RegionSummary {
   int priority = 100;
   Verdict verdict = Verdict::up;
   SteadyTime verdict_since{};
-  SteadyTime below_since{};  // when it fell below its minimum (meaningful while down)
+  SteadyTime lost_since{};  // since when it was lost (region_view; meaningful while down)
   uint32_t healthy = 0;
   uint32_t total = 0;
   // With several observers: how the quorum reached `verdict` (core/quorum), which then replaces this

@@ -28,11 +28,12 @@ Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const Regi
   const Verdict before = r.verdict;
   const uint32_t alive = c.healthy + c.suspect + c.unknown;
   const double n = c.total > 0 ? static_cast<double>(c.total) : 1.0;
-  const bool below = alive < p.min_healthy || static_cast<double>(alive) / n < p.min_healthy_share;
+  const bool lost = alive == 0 || (p.fail_over_below > 0 && alive < p.fail_over_below) ||
+                    (!p.database_check.empty() && c.database_failed * 2 > c.total);
   const bool above = c.healthy >= p.min_healthy && static_cast<double>(c.healthy) / n >= p.min_healthy_share;
-  if (below != r.below) {
-    r.below = below;
-    r.below_since = now;
+  if (lost != r.lost) {
+    r.lost = lost;
+    r.lost_since = now;
   }
   if (above != r.above) {
     r.above = above;
@@ -40,7 +41,7 @@ Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const Regi
   }
   if (frozen) {
     // The clocks restart when the freeze ends: time spent frozen is no evidence either way.
-    r.below_since = now;
+    r.lost_since = now;
     r.above_since = now;
     return before;
   }
@@ -48,7 +49,7 @@ Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const Regi
   Verdict next = r.verdict;
   if (r.verdict == Verdict::down) {
     if (above && now - r.above_since >= p.up_after) next = Verdict::up;
-  } else if (below && now - r.below_since >= p.down_after) {
+  } else if (lost && now - r.lost_since >= p.down_after) {
     next = Verdict::down;
   } else {
     next = above ? Verdict::up : Verdict::degraded;

@@ -3,9 +3,13 @@
 // A region's verdict from its nodes: up / degraded / down, with hysteresis. Pure.
 //
 //   alive   = healthy + suspect + unknown nodes (not yet failed: the benefit of the doubt)
-//   below   = alive < min_healthy, or alive / known nodes < min_healthy_share
+//   lost    = no node alive; or, when the operator set fail_over_below, fewer nodes alive than that; or,
+//             with a database_check, a majority of the region's nodes reporting that check failed
+//   short   = alive < min_healthy, or alive / known nodes < min_healthy_share
 //   up      = healthy >= min_healthy and healthy / nodes >= min_healthy_share
-// `down` only after `below` held for down_after; back out of `down` only after `up` held for up_after.
+// `down` (what fails over) only after `lost` held for down_after; back out of `down` only after `up` held
+// for up_after; otherwise `up`, or `degraded` (alerts, never fails over) when short. Losing app nodes while
+// the database is healthy is degraded, not down: a failover would move a healthy primary.
 
 #include <chrono>
 #include <cstdint>
@@ -22,6 +26,8 @@ std::string_view toString(Verdict v);
 struct RegionParams {
   uint32_t min_healthy = 1;
   double min_healthy_share = 0.5;
+  uint32_t fail_over_below = 0;  // 0: only a region with no node alive (or its database lost) is down
+  std::string database_check;    // the check whose failure on most nodes means the database is lost
   std::chrono::milliseconds down_after{3000};
   std::chrono::milliseconds up_after{10000};
 };
@@ -32,13 +38,14 @@ struct NodeCounts {
   uint32_t suspect = 0;
   uint32_t failed = 0;
   uint32_t unknown = 0;
+  uint32_t database_failed = 0;  // nodes whose last heartbeat reported the database check failing
 };
 
 struct RegionState {
   Verdict verdict = Verdict::up;
   SteadyTime since{};  // when `verdict` last changed
-  bool below = false;
-  SteadyTime below_since{};
+  bool lost = false;
+  SteadyTime lost_since{};
   bool above = false;  // "up" condition holds
   SteadyTime above_since{};
 };

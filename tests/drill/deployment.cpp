@@ -131,7 +131,7 @@ std::string Deployment::aggregatorConfig() const {
   for (const char* region : {kRegionA, kRegionB}) {
     c += "[[region]]\nname = \"" + std::string(region) + "\"\nrole = \"" + (region == kRegionA ? "active" : "standby") +
          "\"\nnodes = " + nodeList(region, n) + "\nmin_healthy = " + std::to_string(n / 2 + 1) +
-         "\ndown_after = \"500ms\"\nup_after = \"1s\"\n";
+         "\ndatabase_check = \"db\"\ndown_after = \"500ms\"\nup_after = \"1s\"\n";
   }
   // Fence: power the old primary off for good (STONITH), by the script writeScripts() wrote; none when
   // partitionable (a partition would cut the STONITH device's path too: the lease alone must hold).
@@ -396,6 +396,13 @@ int64_t Deployment::killRegionA() {
     aggregators_.front()->kill();  // eu's observer, and eu's etcd member, die with it
     etcd_->kill(0);
   }
+  return at;
+}
+
+int64_t Deployment::killAgents(const std::string& region, int count) {
+  const int64_t at = hale::toUnixMillis(hale::SystemClock::instance().wallNow());
+  auto& list = agents(region);
+  for (int i = 0; i < count && i < static_cast<int>(list.size()); ++i) list[list.size() - 1 - i]->kill();
   return at;
 }
 

@@ -95,6 +95,9 @@ class Deployment {
 
   // Region eu dies: SIGKILL its agents and its database server. Returns the wall-clock ms of the kill.
   int64_t killRegionA();
+  // SIGKILL the last `count` agents of `region` (the database host's agent, the first, stays). Returns
+  // the wall-clock ms of the kill.
+  int64_t killAgents(const std::string& region, int count);
   // Region eu comes back for a failback: its database rebuilt as a standby of us's (PostgreSQL) or
   // restarted as a GTID replica of it (MariaDB), its agents restarted. Returns once the aggregator sees
   // eu up.

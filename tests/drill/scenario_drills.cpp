@@ -16,7 +16,7 @@ int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 
 // After the fault: how long a scenario may take, and how long one without a decision is watched.
 constexpr milliseconds kLimit{45000};
-constexpr milliseconds kQuietFor{20000};
+constexpr milliseconds kQuietFor{15000};
 
 }  // namespace
 
@@ -47,6 +47,8 @@ const std::vector<ScenarioDrill>& scenarioDrills() {
        "eu stays alive but is cut off from us, the witness and etcd's majority; nothing but the lease fences its "
        "database",
        Outcome::failover, false, false, milliseconds{0}, true},
+      {"partial", "2 of eu's 3 app nodes die; its database and the third node stay healthy", Outcome::no_failover,
+       false, false, milliseconds{0}, false, 2},
   };
   return all;
 }
@@ -95,6 +97,8 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   } else if (s.partition) {
     fault_ms = nowMs();
     d.partitionRegionA();
+  } else if (s.kill_agents > 0) {
+    fault_ms = d.killAgents(kRegionA, s.kill_agents);
   } else {
     fault_ms = d.killRegionA();
   }
@@ -180,6 +184,16 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
                       inv.missing.empty() || inv.oldest_missing_before_fault_ms <= rpo_ms,
                       std::to_string(inv.missing.size()) + " missing from us"});
     for (Check& c : verifyFailover(d, kRegionB, run.plan_id)) checks.push_back(std::move(c));
+  } else if (result.observed == Outcome::no_failover) {
+    const WriteProbe eu = d.probeWrite(kRegionA);
+    checks.push_back({"eu's database still takes writes", eu.outcome == WriteProbe::Outcome::writable,
+                      std::string(toString(eu.outcome)) + (eu.detail.empty() ? "" : ": " + eu.detail)});
+    const WriteProbe us = d.probeWrite(kRegionB);
+    checks.push_back({"us's database still refuses writes", us.outcome == WriteProbe::Outcome::read_only,
+                      std::string(toString(us.outcome)) + (us.detail.empty() ? "" : ": " + us.detail)});
+    checks.push_back({"DNS still answers eu", d.dnsAnswer() == std::vector<std::string>{kAddressA}, ""});
+    checks.push_back({"no acknowledged write missing from eu", inv.missing.empty(),
+                      std::to_string(inv.missing.size()) + " missing"});
   } else if (result.observed == Outcome::refused) {
     const WriteProbe us = d.probeWrite(kRegionB);
     checks.push_back({"us's database was not promoted", us.outcome == WriteProbe::Outcome::read_only,

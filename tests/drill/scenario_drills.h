@@ -10,6 +10,7 @@
 //                    no promotion that would lose the unapplied writes
 //   dns-outage       eu dies, and the DNS server stalls 15 s once the plan's DNS step starts -> failover,
 //                    DNS late but exactly once
+//   partial          2 of eu's 3 app nodes die, its database healthy -> no failover (region degraded)
 //   partition        eu (its agents, aggregator and etcd member, each side in network namespaces) is cut
 //                    off from us and the witness but stays alive, its database too -> failover, with eu's
 //                    agent fencing its database before us is promoted (no STONITH: the lease alone), and
@@ -39,6 +40,7 @@ struct ScenarioDrill {
   bool pause_replay = false;               // us stops applying replication 3 s before the fault; max_lag 1 s
   std::chrono::milliseconds dns_stall{0};  // BIND stalls this long once the plan's DNS step starts
   bool partition = false;                  // the fault: eu cut off (a partitionable deployment)
+  int kill_agents = 0;                     // the fault: this many of eu's app nodes die (0: not this fault)
 };
 
 const std::vector<ScenarioDrill>& scenarioDrills();

@@ -63,6 +63,14 @@ TEST(ScenarioDrill, APartitionedPrimaryFencesItselfBeforeThePromotionAndStaysFen
   EXPECT_EQ(r.invariants.missing.size(), 0u) << "replication kept flowing through the host";
 }
 
+// Losing app nodes with a healthy database is an alert, not a failover (this failed over before #12's
+// region rule: 1 of 3 alive was below min_healthy = 2 and "down").
+TEST(ScenarioDrill, APartialRegionIsDegradedNotFailedOver) {
+  const ScenarioResult r = drill("partial");
+  EXPECT_TRUE(r.run.timeline.offset("+region-degraded", kRegionA).has_value());
+  EXPECT_FALSE(r.run.timeline.offset("+region-down", kRegionA).has_value());
+}
+
 TEST(ScenarioDrill, MariadbHungDatabaseFailsOver) { drill("hung-db", "mysql"); }
 
 TEST(ScenarioDrill, MariadbLaggingReplicaIsNotPromoted) { drill("lagging-standby", "mysql"); }

@@ -76,6 +76,23 @@ TEST(AggregatorConfig, LoadsAFullConfig) {
   EXPECT_EQ(a.policy.plans, (std::vector<std::pair<std::string, std::string>>{{"eu", "us"}}));
 }
 
+// The region rule's knobs: fail_over_below and database_check, off by default.
+TEST(AggregatorConfig, RegionRuleKnobs) {
+  auto plain = parseAggregatorConfig(kValid, "agg.toml");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain.value().observer.regions[0].params.fail_over_below, 0u);
+  EXPECT_EQ(plain.value().observer.regions[0].params.database_check, "");
+  auto set = parseAggregatorConfig(
+      replaced(kValid, "min_healthy = 2", "min_healthy = 2\nfail_over_below = 2\ndatabase_check = \"db\""), "agg.toml");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set.value().observer.regions[0].params.fail_over_below, 2u);
+  EXPECT_EQ(set.value().observer.regions[0].params.database_check, "db");
+  EXPECT_NE(errorsOf(replaced(kValid, "min_healthy = 2", "fail_over_below = 3")).find("would always be down"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(replaced(kValid, "min_healthy = 2", "database_check = \"\"")).find("must name a check"),
+            std::string::npos);
+}
+
 TEST(AggregatorConfig, CrossReferencesAreChecked) {
   EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\", \"fence\"]"))
                 .find("agg.toml:37: plan[0].steps: no action named \"fence\""),

@@ -48,6 +48,47 @@ TEST(Observer, FenceChangesAreEventsOnce) {
   EXPECT_EQ(o.node("eu-1")->fence, 0);
 }
 
+// With a database_check, the database failing on a majority of the region's nodes makes it down even
+// while those nodes still answer (a non-critical check, so they count as healthy); on a minority it
+// does not. A node's newest heartbeat is its word.
+TEST(Observer, ADatabaseCheckFailingOnAMajorityMakesTheRegionDown) {
+  ObserverConfig c = config();
+  c.regions[0].params.database_check = "db";
+  c.regions[0].params.down_after = milliseconds{500};
+  const SteadyTime t0{seconds{1000}};
+  Observer o(c, t0);
+  for (const char* id : {"eu-1", "eu-2", "eu-3"}) o.addNode(id, "eu", t0);
+  std::vector<Event> events;
+  using heartbeat::CheckReport;
+  using heartbeat::CheckStatus;
+  const std::vector<CheckReport> pass = {{"db", CheckStatus::pass}, {"app", CheckStatus::pass}};
+  const std::vector<CheckReport> fail = {{"db", CheckStatus::fail}, {"app", CheckStatus::pass}};
+  const auto run = [&](int failing, SteadyTime from, SteadyTime to) {
+    for (SteadyTime t = from; t < to; t += milliseconds{250}) {
+      int i = 0;
+      for (const char* id : {"eu-1", "eu-2", "eu-3"})
+        o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, i++ < failing ? fail : pass);
+      o.tick(t, events);
+    }
+  };
+  run(0, t0, t0 + seconds{3});
+  EXPECT_EQ(o.region("eu")->state.verdict, Verdict::up);
+  run(1, t0 + seconds{3}, t0 + seconds{6});
+  EXPECT_EQ(o.region("eu")->state.verdict, Verdict::up) << "one node of three is no majority";
+  EXPECT_EQ(o.region("eu")->counts.database_failed, 1u);
+  run(2, t0 + seconds{6}, t0 + seconds{9});
+  EXPECT_EQ(o.region("eu")->state.verdict, Verdict::down);
+  // Without a database_check the same heartbeats are only healthy nodes.
+  Observer plain(config(), t0);
+  for (const char* id : {"eu-1", "eu-2", "eu-3"}) plain.addNode(id, "eu", t0);
+  for (SteadyTime t = t0; t < t0 + seconds{5}; t += milliseconds{250}) {
+    for (const char* id : {"eu-1", "eu-2", "eu-3"})
+      plain.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, fail);
+    plain.tick(t, events);
+  }
+  EXPECT_EQ(plain.region("eu")->state.verdict, Verdict::up);
+}
+
 // A fleet replaced in an accept_any_node region: the old node ids, never listed, are forgotten after the
 // retention instead of dragging the region's healthy share down for ever. Listed nodes are never forgotten.
 TEST(Observer, UnlistedNodesSilentPastTheRetentionAreForgottenListedOnesNever) {

@@ -38,7 +38,7 @@ TEST(Policy, SustainedRegionLossFailsOverExactlyOnce) {
   EXPECT_EQ(d.kind, K::failover);
   EXPECT_EQ(d.from, "eu");
   EXPECT_EQ(d.to, "us");
-  expectReason(d, "region eu down: below its minimum for");
+  expectReason(d, "region eu down: lost for");
   expectReason(d, "(0/3 nodes healthy)");
   // Last heartbeat at 9 s; failed 4 s later; down 2 s after that.
   EXPECT_GE(s.actedAt(0), 14'900);
@@ -88,13 +88,41 @@ TEST(Policy, DeadNodePlusSuspectIsDegradedNotDown) {
   expectReason(s.last(), "active region eu is up");
 }
 
-TEST(Policy, TwoDeadNodesOfThreeAreBelowTheMinimum) {
+// Losing app nodes while one still works (and with it the database it checks) is degraded: an alert, not
+// a failover that would move a healthy primary (issue #12 item 3; this failed over before).
+TEST(Policy, TwoDeadNodesOfThreeAreDegradedNotDown) {
   Sim s;
   s.setNode("eu-1", sim::diesAt(5'000));
   s.setNode("eu-2", sim::diesAt(5'000));
   s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "active region eu is degraded");
+}
+
+// ... unless the operator asks for a failover below a number of live nodes.
+TEST(Policy, FailOverBelowMakesAPartialRegionDown) {
+  Sim s;
+  s.observer_config.regions[0].params.fail_over_below = 2;
+  s.setNode("eu-1", sim::diesAt(5'000));
+  s.runUntil(30'000);
+  EXPECT_TRUE(s.acted().empty()) << "2 of 3 alive is not below 2";
+  s.setNode("eu-2", sim::diesAt(30'000));
+  s.runUntil(60'000);
   ASSERT_EQ(s.acted().size(), 1u);
   expectReason(s.acted()[0], "(1/3 nodes healthy)");
+}
+
+// The last node standing keeps its region from failing over; when it goes too, the region is down.
+TEST(Policy, ARegionWithNoNodeAliveIsDown) {
+  Sim s;
+  s.setNode("eu-1", sim::diesAt(5'000));
+  s.setNode("eu-2", sim::diesAt(5'000));
+  s.runUntil(30'000);
+  EXPECT_TRUE(s.acted().empty());
+  s.setNode("eu-3", sim::diesAt(30'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  expectReason(s.acted()[0], "(0/3 nodes healthy)");
 }
 
 TEST(Policy, DipShorterThanDownAfterDoesNothing) {
@@ -314,7 +342,7 @@ TEST(Policy, ARejectedFailoverIsHeldForThisOutageOnly) {
   s.policy.manual_approval = true;
   s.setRegion("eu", sim::silentBetween(5'000, 30'000));
   s.runUntil(20'000);
-  ASSERT_EQ(s.acted().size(), 1u);  // the decision awaiting approval
+  ASSERT_EQ(s.acted().size(), 1u);    // the decision awaiting approval
   s.state.awaiting_approval.clear();  // the operator rejects it, as the engine applies `halectl reject`
   s.state.rejected = "eu>us";
   s.runUntil(29'000);
