@@ -2,6 +2,9 @@
 
 #include <mysql.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "ports.h"
@@ -137,11 +140,23 @@ void MariadbPair::install(Server& s) {
                                        "performance-schema=OFF\n"
                                        "log-error=" +
                                        s.base + "/error.log\n");
-  const CommandResult r =
-      runCommand(SpawnOptions{.argv = {"mariadb-install-db", "--defaults-file=" + s.defaults_file,
-                                       "--auth-root-authentication-method=normal", "--skip-test-db"}},
-                 seconds{120});
-  if (r.exit_code != 0) throw std::runtime_error("mariadb-install-db (" + s.name + ") failed:\n" + r.output);
+  // Twice at most: the bootstrap server has been seen to die once under the suite's full load ("cat: write
+  // error: Broken pipe"), on an empty data directory that a second run fills fine.
+  std::string failures;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    const CommandResult r =
+        runCommand(SpawnOptions{.argv = {"mariadb-install-db", "--defaults-file=" + s.defaults_file,
+                                         "--auth-root-authentication-method=normal", "--skip-test-db"}},
+                   seconds{120});
+    if (r.exit_code == 0) return;
+    std::ifstream log(s.base + "/error.log");
+    const std::string error_log((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    failures += "attempt " + std::to_string(attempt) + ":\n" + r.output + "\nerror.log:\n" +
+                error_log.substr(error_log.size() > 3000 ? error_log.size() - 3000 : 0) + "\n";
+    std::filesystem::remove_all(s.base + "/data");
+    dir_.makeSubdir(s.name + "/data");
+  }
+  throw std::runtime_error("mariadb-install-db (" + s.name + ") failed twice:\n" + failures);
 }
 
 void MariadbPair::launch(Server& s) {
