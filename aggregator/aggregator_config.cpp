@@ -152,6 +152,10 @@ void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node
     t.error("min_healthy",
             "is more than the " + std::to_string(setup.nodes.size()) + " listed nodes: the region could never be up");
   }
+  if (rc.params.fail_over_below > rc.params.min_healthy) {
+    t.error("fail_over_below", "is more than min_healthy (" + std::to_string(rc.params.min_healthy) +
+                                   "): a region could be healthy enough to be up and lost at once");
+  }
   if (!setup.nodes.empty() && setup.nodes.size() < rc.params.fail_over_below) {
     t.error("fail_over_below", "is more than the " + std::to_string(setup.nodes.size()) +
                                    " listed nodes: the region would always be down");

@@ -15,7 +15,7 @@ Observer::Observer(ObserverConfig config, SteadyTime now) : config_(std::move(co
 
 void Observer::addNode(const std::string& id, const std::string& region, SteadyTime now, bool listed) {
   nodes_.emplace(id, TrackedNode{id, region, newNode(now), listed});
-  countNodes();
+  countNodes(now);
 }
 
 const TrackedNode* Observer::node(const std::string& id) const {
@@ -35,10 +35,13 @@ void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, 
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   TrackedNode& n = it->second;
+  n.database_reported = false;
   n.database_failed = false;
   if (const TrackedRegion* r = region(n.region); r != nullptr && !r->config.params.database_check.empty()) {
     for (const heartbeat::CheckReport& c : checks) {
-      if (c.name == r->config.params.database_check) n.database_failed = c.status == heartbeat::CheckStatus::fail;
+      if (c.name != r->config.params.database_check) continue;
+      n.database_reported = true;
+      n.database_failed = c.status == heartbeat::CheckStatus::fail;
     }
   }
   if (fence != n.fence) {
@@ -58,13 +61,19 @@ void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, 
   }
 }
 
-void Observer::countNodes() {
+void Observer::countNodes(SteadyTime now) {
   for (TrackedRegion& r : regions_) r.counts = {};
   for (const auto& [id, n] : nodes_) {
     for (TrackedRegion& r : regions_) {
       if (r.config.name != n.region) continue;
       ++r.counts.total;
-      r.counts.database_failed += n.database_failed ? 1 : 0;
+      // A node's word on the database counts while it is fresh: a node silent past suspect_after (dead, or
+      // cut off) is no witness either way, so a verdict held for down_after needs witnesses that keep
+      // speaking.
+      if (n.database_reported && now - n.state.last_heard <= config_.detection.suspect_after) {
+        ++r.counts.database_reported;
+        r.counts.database_failed += n.database_failed ? 1 : 0;
+      }
       r.heard |= n.state.heard;
       switch (n.state.health) {
         case NodeHealth::healthy: ++r.counts.healthy; break;
@@ -94,7 +103,7 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
 
   // Fail static: with nodes in two or more regions, all of them silent at once (by when each was last
   // heard, not by their health, which is not aged while we are isolated).
-  countNodes();
+  countNodes(now);
   size_t regions_with_nodes = 0;
   bool all_silent = !nodes_.empty();
   for (const TrackedRegion& r : regions_) regions_with_nodes += r.counts.total > 0 ? 1 : 0;
@@ -136,7 +145,7 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
       ++it;
     }
   }
-  countNodes();
+  countNodes(now);
 
   // Nothing is decided about a region during the start-up grace, nor before it was heard at all.
   for (TrackedRegion& r : regions_) {

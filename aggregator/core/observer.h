@@ -50,9 +50,10 @@ struct TrackedNode {
   std::string id;
   std::string region;
   NodeState state;
-  bool listed = true;            // named in the config (never forgotten)
-  uint8_t fence = 0;             // the agent's last word: 0 none, 1 a database fenced, 2 fenced on a split brain
-  bool database_failed = false;  // its last heartbeat reported the region's database_check failing
+  bool listed = true;              // named in the config (never forgotten)
+  uint8_t fence = 0;               // the agent's last word: 0 none, 1 a database fenced, 2 fenced on a split brain
+  bool database_reported = false;  // its last heartbeat carried the region's database_check ...
+  bool database_failed = false;    // ... failing
 };
 
 struct TrackedRegion {
@@ -93,7 +94,7 @@ class Observer {
   const TrackedRegion* region(const std::string& name) const;
 
  private:
-  void countNodes();
+  void countNodes(SteadyTime now);
 
   ObserverConfig config_;
   std::map<std::string, TrackedNode> nodes_;

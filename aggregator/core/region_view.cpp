@@ -29,8 +29,10 @@ Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const Regi
   const uint32_t alive = c.healthy + c.suspect + c.unknown;
   const double n = c.total > 0 ? static_cast<double>(c.total) : 1.0;
   const bool lost = alive == 0 || (p.fail_over_below > 0 && alive < p.fail_over_below) ||
-                    (!p.database_check.empty() && c.database_failed * 2 > c.total);
-  const bool above = c.healthy >= p.min_healthy && static_cast<double>(c.healthy) / n >= p.min_healthy_share;
+                    (!p.database_check.empty() && c.database_failed * 2 > c.database_reported);
+  // Up needs the region not lost too: healthy nodes whose database check fails (a non-critical check)
+  // must not bring a down region back up, only for it to go down again on the next tick.
+  const bool above = !lost && c.healthy >= p.min_healthy && static_cast<double>(c.healthy) / n >= p.min_healthy_share;
   if (lost != r.lost) {
     r.lost = lost;
     r.lost_since = now;

@@ -4,9 +4,10 @@
 //
 //   alive   = healthy + suspect + unknown nodes (not yet failed: the benefit of the doubt)
 //   lost    = no node alive; or, when the operator set fail_over_below, fewer nodes alive than that; or,
-//             with a database_check, a majority of the region's nodes reporting that check failed
+//             with a database_check, a majority of the nodes heard from lately (within suspect_after,
+//             whatever their health) reporting that check failed
 //   short   = alive < min_healthy, or alive / known nodes < min_healthy_share
-//   up      = healthy >= min_healthy and healthy / nodes >= min_healthy_share
+//   up      = not lost, healthy >= min_healthy and healthy / nodes >= min_healthy_share
 // `down` (what fails over) only after `lost` held for down_after; back out of `down` only after `up` held
 // for up_after; otherwise `up`, or `degraded` (alerts, never fails over) when short. Losing app nodes while
 // the database is healthy is degraded, not down: a failover would move a healthy primary.
@@ -38,7 +39,8 @@ struct NodeCounts {
   uint32_t suspect = 0;
   uint32_t failed = 0;
   uint32_t unknown = 0;
-  uint32_t database_failed = 0;  // nodes whose last heartbeat reported the database check failing
+  uint32_t database_reported = 0;  // nodes heard within suspect_after whose heartbeat carried the database check
+  uint32_t database_failed = 0;    // ... and reported it failing
 };
 
 struct RegionState {

@@ -87,7 +87,11 @@ TEST(AggregatorConfig, RegionRuleKnobs) {
   ASSERT_TRUE(set.ok()) << set.error().message;
   EXPECT_EQ(set.value().observer.regions[0].params.fail_over_below, 2u);
   EXPECT_EQ(set.value().observer.regions[0].params.database_check, "db");
-  EXPECT_NE(errorsOf(replaced(kValid, "min_healthy = 2", "fail_over_below = 3")).find("would always be down"),
+  EXPECT_NE(errorsOf(replaced(kValid, "min_healthy = 2", "min_healthy = 2\nfail_over_below = 3"))
+                .find("would always be down"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(replaced(kValid, "min_healthy = 2", "min_healthy = 1\nfail_over_below = 2"))
+                .find("is more than min_healthy (1)"),
             std::string::npos);
   EXPECT_NE(errorsOf(replaced(kValid, "min_healthy = 2", "database_check = \"\"")).find("must name a check"),
             std::string::npos);

@@ -78,6 +78,11 @@ TEST(Observer, ADatabaseCheckFailingOnAMajorityMakesTheRegionDown) {
   EXPECT_EQ(o.region("eu")->counts.database_failed, 1u);
   run(2, t0 + seconds{6}, t0 + seconds{9});
   EXPECT_EQ(o.region("eu")->state.verdict, Verdict::down);
+  // Healthy nodes (the check is not critical) do not bring it back up while the database stays failed,
+  // however long: up needs the region not lost (this flipped down/up/down before).
+  run(2, t0 + seconds{9}, t0 + seconds{60});
+  EXPECT_EQ(o.region("eu")->state.verdict, Verdict::down);
+  EXPECT_EQ(o.region("eu")->state.since, t0 + seconds{6} + milliseconds{500});
   // Without a database_check the same heartbeats are only healthy nodes.
   Observer plain(config(), t0);
   for (const char* id : {"eu-1", "eu-2", "eu-3"}) plain.addNode(id, "eu", t0);
@@ -87,6 +92,57 @@ TEST(Observer, ADatabaseCheckFailingOnAMajorityMakesTheRegionDown) {
     plain.tick(t, events);
   }
   EXPECT_EQ(plain.region("eu")->state.verdict, Verdict::up);
+}
+
+// Only fresh words count, and only among the nodes that speak: the database and two of three app nodes
+// die together, the survivor sees the database failed -> lost; two nodes that said "failed" once and
+// then went silent are no majority.
+TEST(Observer, TheDatabaseMajorityCountsFreshReportsOnly) {
+  ObserverConfig c = config();
+  c.regions[0].params.database_check = "db";
+  c.regions[0].params.min_healthy = 1;
+  c.regions[0].params.down_after = milliseconds{2000};  // longer than suspect_after (1.5 s), as by default
+  const SteadyTime t0{seconds{1000}};
+  using heartbeat::CheckReport;
+  using heartbeat::CheckStatus;
+  const std::vector<CheckReport> pass = {{"db", CheckStatus::pass}};
+  const std::vector<CheckReport> fail = {{"db", CheckStatus::fail}};
+  std::vector<Event> events;
+  {
+    Observer o(c, t0);
+    for (const char* id : {"eu-1", "eu-2", "eu-3"}) o.addNode(id, "eu", t0);
+    SteadyTime t = t0;
+    for (; t < t0 + seconds{3}; t += milliseconds{250}) {
+      for (const char* id : {"eu-1", "eu-2", "eu-3"})
+        o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, pass);
+      o.tick(t, events);
+    }
+    // eu-2 and eu-3 die with the database (their last word: "passing"); eu-1 reports it failed.
+    for (; t < t0 + seconds{10}; t += milliseconds{250}) {
+      o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t, events, 0, fail);
+      o.tick(t, events);
+    }
+    EXPECT_EQ(o.region("eu")->counts.database_reported, 1u);
+    EXPECT_EQ(o.region("eu")->state.verdict, Verdict::down);
+  }
+  {
+    Observer o(c, t0);
+    for (const char* id : {"eu-1", "eu-2", "eu-3"}) o.addNode(id, "eu", t0);
+    SteadyTime t = t0;
+    for (; t < t0 + seconds{3}; t += milliseconds{250}) {
+      for (const char* id : {"eu-1", "eu-2", "eu-3"})
+        o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, pass);
+      o.tick(t, events);
+    }
+    // A blip: eu-2 and eu-3 say "failed" once, then go silent; eu-1 keeps saying "passing".
+    for (const char* id : {"eu-2", "eu-3"}) o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, fail);
+    for (; t < t0 + seconds{10}; t += milliseconds{250}) {
+      o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t, events, 0, pass);
+      o.tick(t, events);
+    }
+    EXPECT_EQ(o.region("eu")->counts.database_failed, 0u) << "silent past suspect_after: no witness";
+    EXPECT_NE(o.region("eu")->state.verdict, Verdict::down);
+  }
 }
 
 // A fleet replaced in an accept_any_node region: the old node ids, never listed, are forgotten after the
