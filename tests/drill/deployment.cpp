@@ -1,6 +1,11 @@
 #include "deployment.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -527,23 +532,32 @@ void Deployment::commitReplicatedRows(const std::string& region, int n) {
 
 namespace {
 
+// How a failed call reads: the server's refusal (read-only; nothing listening) or no answer at all.
+SqlSession::Answer classify(const std::string& error) {
+  for (const char* refusal : {"read-only", "Connection refused", "(111)"}) {
+    if (error.find(refusal) != std::string::npos) return SqlSession::Answer::refused;
+  }
+  return SqlSession::Answer::no_answer;
+}
+
 // PostgreSQL through hale's libpq wrapper, every call bounded by 300 ms (a frozen server accepts the TCP
 // connection and says nothing); reconnects after any failure (a fence ends sessions).
 class PgSession : public SqlSession {
  public:
   explicit PgSession(std::string conninfo) : conninfo_(std::move(conninfo)) {}
-  bool run(const std::vector<std::string>& statements) override {
+  Answer run(const std::vector<std::string>& statements) override {
     const PgDeadline d{SystemClock::instance().steadyNow() + milliseconds{300}, &never_, &SystemClock::instance()};
     if (!conn_) {
       auto c = PgConnection::connect(conninfo_, "", d, "drill-client");
-      if (!c) return false;
+      if (!c) return classify(c.error().message);
       conn_ = std::make_unique<PgConnection>(std::move(c).value());
     }
     std::string sql;
     for (const std::string& s : statements) sql += s + ";";
-    if (conn_->query(sql, d)) return true;
+    auto r = conn_->query(sql, d);
+    if (r) return Answer::ok;
     conn_.reset();
-    return false;
+    return classify(r.error().message);
   }
 
  private:
@@ -552,23 +566,48 @@ class PgSession : public SqlSession {
   std::atomic<bool> never_{false};
 };
 
-// MariaDB as the application account, over TCP; Connector/C bounds in whole seconds (1 s here).
+// Does anything listen on 127.0.0.1:`port`? True only on the kernel's refusal (RST), within 300 ms.
+bool nothingListens(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int err = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+  if (err == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    err = ETIMEDOUT;
+    if (::poll(&p, 1, 300) == 1) {
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    }
+  }
+  ::close(fd);
+  return err == ECONNREFUSED;
+}
+
+// MariaDB as the application account, over TCP; Connector/C bounds in whole seconds (1 s here), and
+// reports a refused connection as errno 115 (its non-blocking connect's), so refusal is asked of the
+// kernel first.
 class MysqlSession : public SqlSession {
  public:
   explicit MysqlSession(MysqlTarget target) : target_(std::move(target)) {}
-  bool run(const std::vector<std::string>& statements) override {
+  Answer run(const std::vector<std::string>& statements) override {
     if (!conn_) {
+      if (nothingListens(target_.port)) return Answer::refused;
       auto c = MysqlConnection::connect(target_, milliseconds{1000});
-      if (!c || !c.value().query("USE hale_test")) return false;
+      if (!c) return classify(c.error().message);
+      if (auto use = c.value().query("USE hale_test"); !use) return classify(use.error().message);
       conn_ = std::make_unique<MysqlConnection>(std::move(c).value());
     }
     for (const std::string& s : statements) {
-      if (!conn_->query(s)) {
+      if (auto r = conn_->query(s); !r) {
         conn_.reset();
-        return false;
+        return classify(r.error().message);
       }
     }
-    return true;
+    return Answer::ok;
   }
 
  private:

@@ -54,12 +54,17 @@ struct DrillOptions {
   bool partitionable = false;
 };
 
-// A bounded, reconnecting SQL session on one database, as an application holds one: true when every
-// statement succeeded (each call bounded well under a second, whatever the server does).
+// A bounded, reconnecting SQL session on one database, as an application holds one (each call bounded
+// to about a second, whatever the server does).
 class SqlSession {
  public:
+  enum class Answer {
+    ok,         // every statement succeeded
+    refused,    // the server said no in its own words (read-only), or nothing listens (connection refused)
+    no_answer,  // anything else: a time-out, a dropped connection; proves nothing either way
+  };
   virtual ~SqlSession() = default;
-  virtual bool run(const std::vector<std::string>& statements) = 0;
+  virtual Answer run(const std::vector<std::string>& statements) = 0;
 };
 
 // What a database answered when asked to take a write. Only the server's own answer, or its process being

@@ -12,39 +12,47 @@ namespace {
 
 constexpr milliseconds kWriteEvery{20};
 constexpr milliseconds kProbeEvery{50};
+constexpr int kProbersPerDatabase = 4;
 
 int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 
 }  // namespace
 
 InvariantWatch::InvariantWatch(std::vector<WatchedDatabase> databases, std::function<std::vector<std::string>()> dns)
-    : databases_(std::move(databases)), dns_(std::move(dns)) {}
+    : databases_(std::move(databases)), dns_(std::move(dns)), answers_(databases_.size()) {}
 
 InvariantWatch::~InvariantWatch() { stop(); }
 
 void InvariantWatch::start() {
-  prober_ = std::thread([this] { probeLoop(); });
+  for (size_t i = 0; i < databases_.size(); ++i) {
+    for (int k = 0; k < kProbersPerDatabase; ++k) probers_.emplace_back([this, i, k] { probeLoop(i, k); });
+  }
   writer_ = std::thread([this] { writeLoop(); });
 }
 
 void InvariantWatch::stop() {
   stop_ = true;
-  if (prober_.joinable()) prober_.join();
+  for (std::thread& t : probers_) {
+    if (t.joinable()) t.join();
+  }
   if (writer_.joinable()) writer_.join();
 }
 
-void InvariantWatch::probeLoop() {
-  std::vector<std::unique_ptr<SqlSession>> sessions;
-  for (const WatchedDatabase& d : databases_) sessions.push_back(d.open());
+// Several probers per database, each with its own session, staggered: a probe that hangs (a frozen
+// server; MariaDB's client bounds in whole seconds) delays only its own thread, and the others' answers
+// keep coming every kProbeEvery. An answer is recorded when it arrives: a commit proves the database
+// writable by then, a refusal proves it read-only (or gone) by then.
+void InvariantWatch::probeLoop(size_t db, int k) {
+  std::this_thread::sleep_for(kProbeEvery * k);
+  std::unique_ptr<SqlSession> session = databases_[db].open();
   const std::vector<std::string> probe = {"BEGIN", "INSERT INTO probe VALUES (1)", "ROLLBACK"};
   while (!stop_) {
-    Round r{nowMs(), {}};
-    for (auto& s : sessions) r.writable.push_back(s->run(probe));
+    const SqlSession::Answer a = session->run(probe);
     {
       std::lock_guard lock(mu_);
-      rounds_.push_back(std::move(r));
+      answers_[db].push_back({nowMs(), a});
     }
-    std::this_thread::sleep_for(kProbeEvery);
+    std::this_thread::sleep_for(kProbeEvery * kProbersPerDatabase);
   }
 }
 
@@ -56,8 +64,8 @@ void InvariantWatch::writeLoop() {
     for (size_t i = 0; i < databases_.size(); ++i) {
       if (answer != std::vector<std::string>{databases_[i].address}) continue;
       const int64_t at = nowMs();
-      if (sessions[i]->run(
-              {"INSERT INTO writes VALUES (" + std::to_string(id) + ", '" + databases_[i].region + "')"})) {
+      if (sessions[i]->run({"INSERT INTO writes VALUES (" + std::to_string(id) + ", '" + databases_[i].region +
+                            "')"}) == SqlSession::Answer::ok) {
         std::lock_guard lock(mu_);
         acks_.push_back({id, at, databases_[i].region});
       }
@@ -66,27 +74,65 @@ void InvariantWatch::writeLoop() {
   }
 }
 
+std::vector<std::pair<int64_t, int64_t>> InvariantWatch::writableSpans(size_t db, int64_t end_ms) const {
+  std::vector<Answer> answers = answers_[db];  // from several probers: by arrival
+  std::stable_sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; });
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  int64_t from = -1;  // writable since, -1 when not
+  for (const Answer& a : answers) {
+    if (a.answer == SqlSession::Answer::ok && from < 0) from = a.at_ms;
+    if (a.answer == SqlSession::Answer::refused && from >= 0) {
+      spans.emplace_back(from, a.at_ms);
+      from = -1;
+    }
+    // no_answer: the last proven state holds.
+  }
+  if (from >= 0) spans.emplace_back(from, std::max(from + kProbeEvery.count(), end_ms));
+  return spans;
+}
+
 InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& survivor,
                                        const std::set<int64_t>& survivor_rows, const std::string& old_region) const {
   std::lock_guard lock(mu_);
   InvariantReport r;
-  r.probe_rounds = rounds_.size();
-  int64_t window_start = -1;
-  for (const Round& round : rounds_) {
-    if (std::count(round.writable.begin(), round.writable.end(), true) > 1) {
-      if (window_start < 0) window_start = round.at_ms;
-      r.longest_two_writable_ms =
-          std::max<int64_t>(r.longest_two_writable_ms, round.at_ms - window_start + kProbeEvery.count());
-    } else {
-      window_start = -1;
+  int64_t end_ms = 0;
+  r.probe_rounds = answers_.empty() ? 0 : SIZE_MAX;
+  for (size_t db = 0; db < answers_.size(); ++db) {
+    std::vector<Answer> answers = answers_[db];
+    std::stable_sort(answers.begin(), answers.end(),
+                     [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; });
+    r.probe_rounds = std::min(r.probe_rounds, answers.size());
+    for (size_t i = 0; i < answers.size(); ++i) {
+      end_ms = std::max(end_ms, answers[i].at_ms);
+      if (i > 0) r.longest_probe_gap_ms = std::max(r.longest_probe_gap_ms, answers[i].at_ms - answers[i - 1].at_ms);
+      if (databases_[db].region == old_region && answers[i].at_ms < fault_ms &&
+          answers[i].answer == SqlSession::Answer::ok) {
+        r.old_writable_before_fault = true;
+      }
+    }
+    if (databases_[db].region == survivor && !answers.empty())
+      r.survivor_writable_at_end = answers.back().answer == SqlSession::Answer::ok;
+  }
+  // Every pair of databases: the longest stretch in which both counted as writable.
+  for (size_t a = 0; a < answers_.size(); ++a) {
+    for (size_t b = a + 1; b < answers_.size(); ++b) {
+      for (const auto& [af, at] : writableSpans(a, end_ms)) {
+        for (const auto& [bf, bt] : writableSpans(b, end_ms)) {
+          r.longest_two_writable_ms = std::max(r.longest_two_writable_ms, std::min(at, bt) - std::max(af, bf));
+        }
+      }
     }
   }
   r.acknowledged = acks_.size();
   for (const Ack& a : acks_) {
     if (survivor_rows.count(a.id) == 0) {
-      if (r.missing.empty()) r.oldest_missing_before_fault_ms = fault_ms - a.at_ms;
+      if (a.at_ms >= fault_ms) {
+        ++r.missing_after_fault;
+      } else {
+        if (r.missing.size() == r.missing_after_fault) r.oldest_missing_before_fault_ms = fault_ms - a.at_ms;
+        r.newest_missing_before_fault_ms = fault_ms - a.at_ms;
+      }
       r.missing.push_back(a.id);
-      r.newest_missing_before_fault_ms = fault_ms - a.at_ms;
     }
     if (a.at_ms >= fault_ms && a.region == survivor && !r.writes_resumed_ms) r.writes_resumed_ms = a.at_ms - fault_ms;
     if (a.region == old_region && a.at_ms >= fault_ms) r.last_write_on_old_ms = a.at_ms - fault_ms;
@@ -95,14 +141,19 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
 }
 
 std::string InvariantReport::summary() const {
-  std::string s = "longest window with two writable primaries: " + std::to_string(longest_two_writable_ms) + " ms (" +
-                  std::to_string(probe_rounds) + " probe rounds)\n";
+  std::string s = "longest time with two writable primaries: " + std::to_string(longest_two_writable_ms) +
+                  " ms (probes: " + std::to_string(probe_rounds) + " answers from each database at least, " +
+                  "longest gap " + std::to_string(longest_probe_gap_ms) + " ms)\n";
   s += "acknowledged writes: " + std::to_string(acknowledged) +
        ", missing from the surviving primary: " + std::to_string(missing.size());
   if (!missing.empty()) {
-    s += " (ids " + std::to_string(missing.front()) + ".." + std::to_string(missing.back()) + ", acknowledged from " +
-         std::to_string(oldest_missing_before_fault_ms) + " to " + std::to_string(newest_missing_before_fault_ms) +
-         " ms before the fault)";
+    s += " (ids " + std::to_string(missing.front()) + ".." + std::to_string(missing.back()) + "; " +
+         std::to_string(missing_after_fault) + " acknowledged after the fault";
+    if (missing.size() > missing_after_fault) {
+      s += ", the others from " + std::to_string(oldest_missing_before_fault_ms) + " to " +
+           std::to_string(newest_missing_before_fault_ms) + " ms before it";
+    }
+    s += ")";
   }
   s += "\n";
   if (last_write_on_old_ms) {

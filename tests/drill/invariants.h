@@ -4,10 +4,15 @@
 // auditor would while a fault plays out:
 //   writer  every 20 ms, commits row N+1 (`writes`) on whichever database DNS names; a commit that
 //           returned is acknowledged.
-//   prober  every 50 ms, asks every database whether it takes a write (inserted into `probe`, rolled back).
-// report() then says: the longest window in which two databases took writes (the rounds in a row where
-// more than one did, plus one round), the acknowledged rows the surviving primary does not hold, and
-// how long after the fault the writer's writes were acknowledged again (DNS at a writable primary).
+//   prober  four threads per database, each with its own session, staggered so that one of them asks
+//           every 50 ms: does it take a write (inserted into `probe`, rolled back)? Each answer is ok,
+//           refused (the server's own refusal, or nothing listening) or none, recorded as it arrives.
+// A database counts as writable from an ok answer until a refusal: an answer that does not come (a
+// time-out, a dropped session) keeps the last proven state, so a database that stops answering is never
+// taken for read-only, and a slow probe can only make the check stricter. report() then says: the
+// longest time both databases counted as writable, the acknowledged rows the surviving primary does not
+// hold (and whether any was acknowledged after the fault: a split brain's loss), the longest gap between
+// two answers of one database's prober, and when the survivor took its first write.
 
 #include <atomic>
 #include <cstdint>
@@ -32,9 +37,13 @@ struct WatchedDatabase {
 
 struct InvariantReport {
   int64_t longest_two_writable_ms = 0;
-  size_t probe_rounds = 0;
+  size_t probe_rounds = 0;                 // answers of the least sampled database
+  int64_t longest_probe_gap_ms = 0;        // between two answers of one database's prober
+  bool old_writable_before_fault = false;  // the prober saw the old primary take writes first
+  bool survivor_writable_at_end = false;   // ... and the survivor take them last
   size_t acknowledged = 0;
   std::vector<int64_t> missing;                 // acknowledged ids the survivor lacks
+  size_t missing_after_fault = 0;               // of them, acknowledged at or after the fault
   int64_t newest_missing_before_fault_ms = 0;   // how long before the fault the newest of them was acknowledged
   int64_t oldest_missing_before_fault_ms = 0;   // ... and the oldest
   std::optional<int64_t> writes_resumed_ms;     // fault to the first acknowledged write on the survivor after it
@@ -58,25 +67,27 @@ class InvariantWatch {
                          const std::string& old_region) const;
 
  private:
-  struct Round {
+  struct Answer {
     int64_t at_ms;
-    std::vector<bool> writable;  // by database
+    SqlSession::Answer answer;
   };
   struct Ack {
     int64_t id;
     int64_t at_ms;
     std::string region;
   };
-  void probeLoop();
+  void probeLoop(size_t db, int k);
   void writeLoop();
+  // The spans (Unix ms, [from, to)) in which database `db` counted as writable, up to `end_ms`. Under mu_.
+  std::vector<std::pair<int64_t, int64_t>> writableSpans(size_t db, int64_t end_ms) const;
 
   std::vector<WatchedDatabase> databases_;
   std::function<std::vector<std::string>()> dns_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
-  std::vector<Round> rounds_;
+  std::vector<std::vector<Answer>> answers_;  // by database
   std::vector<Ack> acks_;
-  std::thread prober_;
+  std::vector<std::thread> probers_;
   std::thread writer_;
 };
 

@@ -8,8 +8,8 @@
 //                    keep writing until the fence -> failover
 //   lagging-standby  us's replay paused 3 s before eu dies, with a 1 s RPO gate (max_lag) -> refused:
 //                    no promotion that would lose the unapplied writes
-//   dns-outage       eu dies, and the DNS server stalls 15 s once the plan's DNS step starts -> failover,
-//                    DNS late but exactly once
+//   dns-outage       eu dies, and the DNS server stalls 15 s mid-plan (as the promotion starts, so the
+//                    DNS step meets it) -> failover, DNS late but changed exactly once
 //   partial          2 of eu's 3 app nodes die, its database healthy -> no failover (region degraded)
 //   partition        eu (its agents, aggregator and etcd member, each side in network namespaces) is cut
 //                    off from us and the witness but stays alive, its database too -> failover, with eu's
@@ -38,9 +38,10 @@ struct ScenarioDrill {
   Outcome expected = Outcome::failover;
   bool freeze_db = false;                  // the fault: eu's database hangs (else region eu dies)
   bool pause_replay = false;               // us stops applying replication 3 s before the fault; max_lag 1 s
-  std::chrono::milliseconds dns_stall{0};  // BIND stalls this long once the plan's DNS step starts
+  std::chrono::milliseconds dns_stall{0};  // BIND stalls this long from the promotion step's start
   bool partition = false;                  // the fault: eu cut off (a partitionable deployment)
   int kill_agents = 0;                     // the fault: this many of eu's app nodes die (0: not this fault)
+  std::string refusal;                     // an expected refusal names this (the gate that refused)
 };
 
 const std::vector<ScenarioDrill>& scenarioDrills();

@@ -35,13 +35,13 @@ TEST(ScenarioDrill, RegionDeathFailsOverWithNoTwoWritablePrimaries) {
 
 TEST(ScenarioDrill, AHungDatabaseFailsOverAndItsOpenSessionsStopBeforeThePromotion) {
   const ScenarioResult r = drill("hung-db");
+  EXPECT_EQ(r.invariants.missing.size(), 0u);
   // The hung postmaster's open sessions kept taking writes after the fault: the fence ended them, and
   // the checker saw no overlap with the promoted standby.
-  const auto promoted = r.run.timeline.offset("+plan-step-done", "promote-us");
+  const auto promoted = r.run.timeline.offset("+plan-step-start", "promote-us");
   ASSERT_TRUE(promoted);
-  if (r.invariants.last_write_on_old_ms) {
-    EXPECT_LT(*r.invariants.last_write_on_old_ms, *promoted);
-  }
+  ASSERT_TRUE(r.invariants.last_write_on_old_ms) << "the hazard was exercised: eu's open session kept writing";
+  EXPECT_LT(*r.invariants.last_write_on_old_ms, *promoted);
 }
 
 TEST(ScenarioDrill, ALaggingStandbyIsNotPromoted) {
@@ -55,6 +55,7 @@ TEST(ScenarioDrill, ADnsOutageMidPlanDelaysTheAnswerAndChangesItOnce) {
   const auto answer = r.run.timeline.offset("dns-answer");
   ASSERT_TRUE(stalled && answer);
   EXPECT_GE(*answer - *stalled, 15000) << "no answer while the server stalled";
+  EXPECT_EQ(r.invariants.missing.size(), 0u);
 }
 
 // eu alive but cut off (network namespaces) with no STONITH and no old_primary: only the lease fences it.

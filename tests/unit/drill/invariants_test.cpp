@@ -15,20 +15,22 @@ using std::chrono::milliseconds;
 // Takes writes while `*writable`; records the ids of the rows it committed.
 class FakeSession : public SqlSession {
  public:
-  FakeSession(const std::atomic<bool>* writable, std::set<int64_t>* rows, std::mutex* mu)
-      : writable_(writable), rows_(rows), mu_(mu) {}
-  bool run(const std::vector<std::string>& statements) override {
-    if (!*writable_) return false;
+  FakeSession(const std::atomic<bool>* writable, const std::atomic<bool>* silent, std::set<int64_t>* rows,
+              std::mutex* mu)
+      : writable_(writable), silent_(silent), rows_(rows), mu_(mu) {}
+  Answer run(const std::vector<std::string>& statements) override {
+    if (!*writable_) return *silent_ ? Answer::no_answer : Answer::refused;
     const std::string& s = statements.front();
     if (s.rfind("INSERT INTO writes VALUES (", 0) == 0) {
       std::lock_guard lock(*mu_);
       rows_->insert(std::stoll(s.substr(27)));
     }
-    return true;
+    return Answer::ok;
   }
 
  private:
   const std::atomic<bool>* writable_;
+  const std::atomic<bool>* silent_;  // not writable means no answer, rather than a refusal
   std::set<int64_t>* rows_;
   std::mutex* mu_;
 };
@@ -37,15 +39,18 @@ struct FakePair {
   std::atomic<bool> eu_writable{true};
   std::atomic<bool> us_writable{false};
   std::atomic<bool> dns_at_us{false};
+  std::atomic<bool> eu_silent{false};
+  std::atomic<bool> us_silent{false};
   std::mutex mu;
   std::set<int64_t> eu_rows;
   std::set<int64_t> us_rows;
 
   InvariantWatch watch() {
-    return InvariantWatch(
-        {{"eu", "192.0.2.10", [this] { return std::make_unique<FakeSession>(&eu_writable, &eu_rows, &mu); }},
-         {"us", "198.51.100.10", [this] { return std::make_unique<FakeSession>(&us_writable, &us_rows, &mu); }}},
-        [this] { return std::vector<std::string>{dns_at_us ? "198.51.100.10" : "192.0.2.10"}; });
+    return InvariantWatch({{"eu", "192.0.2.10",
+                            [this] { return std::make_unique<FakeSession>(&eu_writable, &eu_silent, &eu_rows, &mu); }},
+                           {"us", "198.51.100.10",
+                            [this] { return std::make_unique<FakeSession>(&us_writable, &us_silent, &us_rows, &mu); }}},
+                          [this] { return std::vector<std::string>{dns_at_us ? "198.51.100.10" : "192.0.2.10"}; });
   }
 };
 
@@ -73,6 +78,7 @@ TEST(InvariantWatch, SeesTwoWritablePrimariesAndTheWritesTheSurvivorLacks) {
   EXPECT_GT(r.longest_two_writable_ms, 0);  // how long depends on the prober's scheduling: seen, is the point
   EXPECT_EQ(r.missing.size(), p.eu_rows.size());
   EXPECT_FALSE(r.missing.empty());
+  EXPECT_GT(r.missing_after_fault, 0u) << "eu acknowledged writes during the split brain that us lacks";
   ASSERT_TRUE(r.writes_resumed_ms);
   EXPECT_GE(*r.writes_resumed_ms, 400);  // DNS named us only after the 400 ms
   EXPECT_TRUE(r.last_write_on_old_ms);   // eu took writes after the fault
@@ -101,6 +107,28 @@ TEST(InvariantWatch, AFailoverWithoutOverlapOrLossReportsNone) {
   EXPECT_GT(r.probe_rounds, 5u);
   EXPECT_GT(r.acknowledged, 5u);
   EXPECT_TRUE(r.missing.empty());
+}
+
+// A database that stops answering is not taken for read-only: eu goes silent (a hang) while us is promoted,
+// and the checker counts the overlap; eu's refusal afterwards ends it.
+TEST(InvariantWatch, ADatabaseThatStopsAnsweringStillCountsAsWritable) {
+  FakePair p;
+  InvariantWatch w = p.watch();
+  w.start();
+  std::this_thread::sleep_for(milliseconds{300});
+  const int64_t fault = nowMs();
+  p.eu_silent = true;
+  p.eu_writable = false;  // no answer from eu: proves nothing
+  std::this_thread::sleep_for(milliseconds{200});
+  p.us_writable = true;
+  std::this_thread::sleep_for(milliseconds{300});
+  p.eu_silent = false;  // eu's refusals come through: its writable span ends
+  std::this_thread::sleep_for(milliseconds{300});
+  w.stop();
+  const InvariantReport r = w.report(fault, "us", {}, "eu");
+  EXPECT_GT(r.longest_two_writable_ms, 0);
+  EXPECT_TRUE(r.old_writable_before_fault);
+  EXPECT_TRUE(r.survivor_writable_at_end);
 }
 
 }  // namespace
