@@ -16,7 +16,7 @@ build_packages=(
   libcurl4-openssl-dev libssl-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev
   libldns-dev libgtest-dev libbenchmark-dev
 )
-server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 socat)
+server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 socat curl)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (it installs Debian packages)" >&2

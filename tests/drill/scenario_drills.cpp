@@ -252,6 +252,16 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
     } catch (const std::exception& e) {
       holder = e.what();
     }
+    // What the operator sees: eu's agent says FENCED, and the aggregators count eu's fenced node.
+    const test::CommandResult status = test::halectl(d.agents(kRegionA).front()->socket(), {"status"});
+    checks.push_back({"halectl status on eu's database host says FENCED",
+                      status.output.find("FENCED  database main: lease_lost") != std::string::npos,
+                      status.output.substr(0, status.output.find('\n'))});
+    d.followLeader();
+    const std::string metrics = d.aggregator().metrics();
+    checks.push_back({"the acting aggregator's /metrics counts eu's fenced node",
+                      metrics.find("hale_aggregator_nodes_fenced{region=\"eu\"} 1") != std::string::npos,
+                      metrics.empty() ? "no /metrics answer" : ""});
     checks.push_back({"us's database host agent holds the lease, taken without fencing first",
                       holder == "us-1" && d.leaseAgentEvent(kRegionB, "+fencing") == 0, "holder " + holder});
   }

@@ -35,6 +35,14 @@ AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body
 }
 
 std::string AggregatorProcess::metrics() const {
+  if (!wrapper_.empty()) {
+    // In a network namespace of its own, its loopback listener is reached from inside: curl there.
+    std::vector<std::string> argv = wrapper_;
+    argv.insert(argv.end(),
+                {"curl", "-sf", "--max-time", "2", "http://127.0.0.1:" + std::to_string(http_port_) + "/metrics"});
+    const CommandResult r = runCommand(SpawnOptions{.argv = argv}, milliseconds{5000});
+    return r.exit_code == 0 ? r.output : std::string();
+  }
   HttpRequest request;
   request.url = "http://127.0.0.1:" + std::to_string(http_port_) + "/metrics";
   request.timeout = std::chrono::milliseconds{2000};

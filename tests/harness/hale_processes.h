@@ -49,7 +49,7 @@ class AggregatorProcess {
   CommandResult halectl(std::vector<std::string> args) const { return test::halectl(socket(), std::move(args)); }
   // `halectl ARGS --json`, parsed (discarded on failure).
   nlohmann::json json(std::vector<std::string> args) const;
-  // GET /metrics ("" when it does not answer 200).
+  // GET /metrics ("" when it does not answer 200), from inside its network namespace when it runs in one.
   std::string metrics() const;
 
  private:

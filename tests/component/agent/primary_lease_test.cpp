@@ -544,7 +544,7 @@ TEST(PositionGate, AStandbyCutOffFromItsPrimaryIsNotPromotedAsIfCurrent) {
   pg.query(Node::standby, "SELECT pg_reload_conf()");
   std::this_thread::sleep_for(milliseconds{2000});
   for (int i = 1; i <= 10; ++i) pg.query(Node::primary, "INSERT INTO orders VALUES (" + std::to_string(i) + ")");
-  // The pair runs with synchronous_commit off: the WAL writer flushes the rows within its delay.
+  // The primary's flush position past the rows (they are flushed at commit; waited for all the same).
   const std::string written = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
   ASSERT_TRUE(test::waitFor(
       [&] { return pg.query(Node::primary, "SELECT pg_current_wal_flush_lsn() >= '" + written + "'") == "t"; },
