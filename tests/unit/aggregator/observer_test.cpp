@@ -108,8 +108,9 @@ TEST(Observer, TheDatabaseMajorityCountsFreshReportsOnly) {
   const std::vector<CheckReport> pass = {{"db", CheckStatus::pass}};
   const std::vector<CheckReport> fail = {{"db", CheckStatus::fail}};
   std::vector<Event> events;
-  {
-    Observer o(c, t0);
+  // Three nodes, all saying "passing" for 3 s; then (after eu-2's and eu-3's `blip`, if any) only eu-1
+  // speaks, saying `eu1_says`, until 10 s.
+  const auto play = [&](Observer& o, const std::vector<CheckReport>& eu1_says, const char* blip) {
     for (const char* id : {"eu-1", "eu-2", "eu-3"}) o.addNode(id, "eu", t0);
     SteadyTime t = t0;
     for (; t < t0 + seconds{3}; t += milliseconds{250}) {
@@ -117,29 +118,25 @@ TEST(Observer, TheDatabaseMajorityCountsFreshReportsOnly) {
         o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, pass);
       o.tick(t, events);
     }
-    // eu-2 and eu-3 die with the database (their last word: "passing"); eu-1 reports it failed.
+    if (blip != nullptr) {
+      for (const char* id : {"eu-2", "eu-3"}) o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, fail);
+    }
     for (; t < t0 + seconds{10}; t += milliseconds{250}) {
-      o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t, events, 0, fail);
+      o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t, events, 0, eu1_says);
       o.tick(t, events);
     }
+  };
+  {
+    // eu-2 and eu-3 die with the database (their last word: "passing"); eu-1 reports it failed.
+    Observer o(c, t0);
+    play(o, fail, nullptr);
     EXPECT_EQ(o.region("eu")->counts.database_reported, 1u);
     EXPECT_EQ(o.region("eu")->state.verdict, Verdict::down);
   }
   {
-    Observer o(c, t0);
-    for (const char* id : {"eu-1", "eu-2", "eu-3"}) o.addNode(id, "eu", t0);
-    SteadyTime t = t0;
-    for (; t < t0 + seconds{3}; t += milliseconds{250}) {
-      for (const char* id : {"eu-1", "eu-2", "eu-3"})
-        o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, pass);
-      o.tick(t, events);
-    }
     // A blip: eu-2 and eu-3 say "failed" once, then go silent; eu-1 keeps saying "passing".
-    for (const char* id : {"eu-2", "eu-3"}) o.heartbeat(id, heartbeat::NodeStatus::healthy, t, events, 0, fail);
-    for (; t < t0 + seconds{10}; t += milliseconds{250}) {
-      o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t, events, 0, pass);
-      o.tick(t, events);
-    }
+    Observer o(c, t0);
+    play(o, pass, "eu-2 and eu-3 say failed once");
     EXPECT_EQ(o.region("eu")->counts.database_failed, 0u) << "silent past suspect_after: no witness";
     EXPECT_NE(o.region("eu")->state.verdict, Verdict::down);
   }
