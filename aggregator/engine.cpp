@@ -215,13 +215,13 @@ void Engine::publish(const std::vector<Event>& events) {
 }
 
 void Engine::persistState() {
-  const auto put = [&](const char* k, const std::string& v) {
-    if (!journaled(journal_->setMeta(k, v), k)) counters_.journal_errors.fetch_add(1);
-  };
-  put("active_region", state_.active_region);
-  put("paused", state_.paused ? "1" : "0");
-  put("last_failover_ms", state_.last_failover ? std::to_string(toUnixMillis(*state_.last_failover)) : "");
-  put("blocked_by_failed_plan", state_.blocked_by_failed_plan);
+  // One transaction: a restart never reads a new active region with the old failover time.
+  const auto r = journal_->setMetas(
+      {{"active_region", state_.active_region},
+       {"paused", state_.paused ? "1" : "0"},
+       {"last_failover_ms", state_.last_failover ? std::to_string(toUnixMillis(*state_.last_failover)) : ""},
+       {"blocked_by_failed_plan", state_.blocked_by_failed_plan}});
+  if (!journaled(r, "state")) counters_.journal_errors.fetch_add(1);
 }
 
 namespace {

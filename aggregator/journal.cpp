@@ -55,11 +55,17 @@ class Stmt {
   int rc_;
 };
 
-// BEGIN IMMEDIATE .. COMMIT, rolled back unless committed.
+// BEGIN IMMEDIATE .. COMMIT, rolled back unless committed. A caller stops at once when begun() fails:
+// statements run after a failed BEGIN would each commit on their own, leaving a half-written plan.
 class Transaction {
  public:
   explicit Transaction(sqlite3* db) : db_(db) {
     ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (!ok_) why_ = sqlite3_errmsg(db);
+  }
+  Result<void> begun() const {
+    if (ok_) return {};
+    return makeError("journal", "cannot begin a transaction: " + why_);
   }
   ~Transaction() {
     if (ok_ && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -76,6 +82,7 @@ class Transaction {
   sqlite3* db_;
   bool ok_ = false;
   bool committed_ = false;
+  std::string why_;
 };
 
 }  // namespace
@@ -166,6 +173,7 @@ Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id)
 Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
   Stmt p(db_,
          "INSERT INTO plans (created_ms, kind, from_region, to_region, reason, state, forced, operator, dry_run, id) "
          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))");
@@ -193,6 +201,7 @@ Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
 Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
   Stmt p(db_,
          "INSERT OR IGNORE INTO plans (id, created_ms, kind, from_region, to_region, reason, state, forced, operator, "
          "dry_run) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, 0)");
@@ -230,6 +239,7 @@ Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
 Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
   const bool final =
       state == "done" || state == "failed" || state == "deposed" || state == "rejected" || state == "expired";
   Stmt s(db_, "UPDATE plans SET state = ?, finished_ms = CASE WHEN ? THEN ? ELSE finished_ms END WHERE id = ?");
@@ -244,6 +254,7 @@ Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, Jo
 Result<void> Journal::stepStarted(int64_t plan_id, int idx, int attempt, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
   Stmt s(db_,
          "UPDATE steps SET state = 'started', attempts = ?, started_ms = CASE WHEN started_ms = 0 THEN ? ELSE "
          "started_ms END "
@@ -259,6 +270,7 @@ Result<void> Journal::stepStarted(int64_t plan_id, int idx, int attempt, Journal
 Result<void> Journal::stepFinished(int64_t plan_id, int idx, const std::string& state, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
   Stmt s(db_, "UPDATE steps SET state = ?, finished_ms = ?, detail = ? WHERE plan_id = ? AND idx = ?");
   s.bind(1, state).bind(2, e.ts_ms).bind(3, e.detail).bind(4, plan_id).bind(5, int64_t{idx});
   if (s.step() != SQLITE_DONE) return s.error();
@@ -324,12 +336,18 @@ Result<std::vector<PlanRecord>> Journal::recentPlans(size_t limit) const {
   return loadPlans("", "", limit);
 }
 
-Result<void> Journal::setMeta(const std::string& key, const std::string& value) {
+Result<void> Journal::setMeta(const std::string& key, const std::string& value) { return setMetas({{key, value}}); }
+
+Result<void> Journal::setMetas(const std::vector<std::pair<std::string, std::string>>& values) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-  s.bind(1, key).bind(2, value);
-  if (s.step() != SQLITE_DONE) return s.error();
-  return {};
+  Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
+  for (const auto& [key, value] : values) {
+    Stmt s(db_, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    s.bind(1, key).bind(2, value);
+    if (s.step() != SQLITE_DONE) return s.error();
+  }
+  return tx.commit();
 }
 
 Result<std::optional<std::string>> Journal::meta(const std::string& key) const {

@@ -92,6 +92,8 @@ class Journal {
   void setEpoch(int64_t epoch) { epoch_.store(epoch); }
 
   Result<void> setMeta(const std::string& key, const std::string& value);
+  // Several keys in one transaction: all of them or none.
+  Result<void> setMetas(const std::vector<std::pair<std::string, std::string>>& values);
   Result<std::optional<std::string>> meta(const std::string& key) const;
 
  private:

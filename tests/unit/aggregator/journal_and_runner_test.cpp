@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <future>
+#include <thread>
 
 #include <fstream>
 
@@ -87,6 +90,34 @@ TEST(Journal, PersistsPlansStepsEventsAndMetaAcrossReopen) {
   EXPECT_EQ(*j.value()->meta("active_region").value(), "us");
   EXPECT_FALSE(j.value()->meta("absent").value().has_value());
   EXPECT_EQ(j.value()->plansInState("running").value().size(), 1u);
+}
+
+// Another writer holds the journal past the busy timeout (5 s), then lets go: the plan's transaction could
+// not begin, so nothing of the plan may be written. Before, the statements after the failed BEGIN each
+// committed on their own once the lock was free: a plan row without its steps' decision event.
+TEST(Journal, APlanWhoseTransactionCannotBeginLeavesNothingBehind) {
+  test::TempDir dir("journal");
+  const std::string path = dir.path() + "/j.db";
+  auto j = Journal::open(path);
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto release = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{5500});
+    sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  PlanRecord p = planOf({"one", "two"});
+  const auto created = j.value()->createPlan(p, {0, 1000, "+decision", "failover eu -> us", "why"});
+  release.get();
+  sqlite3_close(other);
+  EXPECT_FALSE(created.ok());
+  EXPECT_NE(created.error().message.find("cannot begin a transaction"), std::string::npos) << created.error().message;
+  EXPECT_TRUE(j.value()->recentPlans(10).value().empty());
+  EXPECT_TRUE(j.value()->events(10).value().empty());
+  // The state keys go together or not at all.
+  ASSERT_TRUE(j.value()->setMetas({{"active_region", "us"}, {"paused", "1"}}).ok());
+  EXPECT_EQ(*j.value()->meta("paused").value(), "1");
 }
 
 TEST(Journal, RefusesAFileThatIsNotAJournal) {
