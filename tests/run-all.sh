@@ -8,6 +8,8 @@ build=${HALE_BUILD_DIR:-$root/build}
 jobs=$(nproc)
 
 bash "$root/packaging/install-deps.sh"
+# Formatting first: seconds, and a tree that is not clang-formatted does not pass.
+bash "$root/tests/lint.sh" --format-only
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON
 cmake --build "$build" --parallel "$jobs"
 

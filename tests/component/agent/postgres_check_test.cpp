@@ -91,9 +91,7 @@ TEST_F(PostgresCheckTest, StoppedServerFailsAtOnce) {
   pg_->restart(Node::standby);
   // Back, it passes once it has replayed what it missed (a lagging standby warns until then).
   ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        return runCheck(conf(Node::standby, "expected_role = \"standby\"\n")).result.outcome == Outcome::pass;
-      },
+      [&] { return runCheck(conf(Node::standby, "expected_role = \"standby\"\n")).result.outcome == Outcome::pass; },
       std::chrono::seconds{10}));
 }
 
