@@ -48,14 +48,13 @@ Tally tally(const QuorumConfig& config, const std::vector<std::string>& regions,
   }
   t.visible = t.needed > 0 && t.fresh >= t.needed;
   for (RegionTally& rt : t.regions) {
-    if (t.needed == 0)
-      rt.verdict = Verdict::degraded;
-    else if (rt.down >= t.needed)
+    // Without a quorum (none needed: no observers configured) or without agreement, degraded.
+    rt.verdict = Verdict::degraded;
+    if (t.needed > 0 && rt.down >= t.needed) {
       rt.verdict = Verdict::down;
-    else if (rt.up >= t.needed)
+    } else if (t.needed > 0 && rt.up >= t.needed) {
       rt.verdict = Verdict::up;
-    else
-      rt.verdict = Verdict::degraded;
+    }
   }
   return t;
 }

@@ -102,6 +102,7 @@ std::string EtcdCluster::endpoint(int member) const {
 
 std::vector<std::string> EtcdCluster::endpoints() const {
   std::vector<std::string> out;
+  out.reserve(members_.size());
   for (int i = 0; i < size(); ++i) out.push_back(endpoint(i));
   return out;
 }

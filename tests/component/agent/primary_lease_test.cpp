@@ -33,7 +33,7 @@ constexpr milliseconds kTtl{1500};
 constexpr milliseconds kMargin{500};
 
 int64_t wallMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
-SteadyTime SteadyClockNow() { return SystemClock::instance().steadyNow(); }
+SteadyTime steadyNow() { return SystemClock::instance().steadyNow(); }
 
 // A promotion eu -> us of `standby` with lease = "main", built by the aggregator's own config loader;
 // `extra` holds more of the action's keys.
@@ -190,7 +190,7 @@ TEST_F(PrimaryLeaseTest, EtcdFallingSilentFencesTheDatabaseWithinTtlMinusMarginA
   ASSERT_TRUE(test::waitFor([&] { return holdsLease() && healthz(agent) == 200; }, milliseconds{5000}));
 
   const std::atomic<bool> never{false};
-  const PgDeadline d{SteadyClockNow() + std::chrono::seconds{5}, &never, &SystemClock::instance()};
+  const PgDeadline d{steadyNow() + std::chrono::seconds{5}, &never, &SystemClock::instance()};
   auto client = PgConnection::connect(pg_->conninfo(Node::primary), "", d, "client");
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE(client.value().query("CREATE TABLE IF NOT EXISTS lease_probe (v int)", d).ok());

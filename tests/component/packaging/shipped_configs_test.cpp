@@ -28,8 +28,9 @@ void replaceAll(std::string& s, const std::string& from, const std::string& to) 
 
 test::CommandResult checkConfig(const std::string& binary, const std::string& config,
                                 std::vector<std::string> env = {}) {
-  return test::runCommand(test::SpawnOptions{.argv = {binary, "--check-config", "--config", config}, .env = env},
-                          std::chrono::seconds{10});
+  return test::runCommand(
+      test::SpawnOptions{.argv = {binary, "--check-config", "--config", config}, .env = std::move(env)},
+      std::chrono::seconds{10});
 }
 
 TEST(ShippedConfigs, TheAggregatorExamplePassesCheckConfig) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "observer.h"
@@ -54,7 +55,7 @@ class Sim {
   }
 
   void addRegion(const std::string& name, int priority, RegionParams params = defaultParams()) {
-    observer_config.regions.push_back({name, priority, params});
+    observer_config.regions.push_back({name, priority, std::move(params)});
     for (int i = 1; i <= 3; ++i) behaviours[name + "-" + std::to_string(i)] = {name, healthy};
   }
   static RegionParams defaultParams() {
