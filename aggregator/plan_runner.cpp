@@ -54,7 +54,7 @@ std::string PlanRunner::gates(const PlanRecord& plan, const std::atomic<bool>& c
       req.deadline = clock_.steadyNow() + a.policy.timeout;
       const ActionResult r = guarded([&] { return a.action->gate(req); });
       if (r.status == ActionStatus::applied || r.status == ActionStatus::already_applied) break;
-      const std::string why = "step " + std::to_string(step.idx) + " " + step.action + ": " + r.detail;
+      std::string why = "step " + std::to_string(step.idx) + " " + step.action + ": " + r.detail;
       if (r.status == ActionStatus::permanent || attempt >= a.policy.attempts) return why;
       if (!sleepFor(backoff, cancel)) return why + " (stopping)";
       backoff = std::min(backoff * 2, kMaxBackoff);
@@ -182,7 +182,7 @@ std::string PlanRunner::halt(const PlanRecord& plan, int step, const Error& why)
 
 std::string PlanRunner::run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence,
                             const std::vector<std::string>& on_failure) {
-  const std::string outcome = runSteps(plan, cancel, fence);
+  std::string outcome = runSteps(plan, cancel, fence);
   if (outcome == "failed" && !on_failure.empty()) runOnFailure(plan, on_failure, cancel);
   return outcome;
 }

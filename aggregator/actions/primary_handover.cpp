@@ -36,7 +36,7 @@ std::optional<PrimaryHandover> PrimaryHandover::fromConfig(ConfigTable& t, const
   return PrimaryHandover(std::make_shared<etcd::Client>(options.value()), env.etcd->cluster, database, node, endpoint);
 }
 
-PrimaryHandover::PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database,
+PrimaryHandover::PrimaryHandover(std::shared_ptr<etcd::Client> client, const std::string& cluster, std::string database,
                                  std::string node, std::string endpoint)
     : client_(std::move(client)),
       leader_key_("/hale/" + cluster + "/leader"),
@@ -136,7 +136,7 @@ ActionResult PrimaryHandover::claim(const ActionRequest& r, const std::function<
     // and move it only if nothing changed meanwhile.
     std::string judged;
     if (before_move) {
-      const ActionResult gate = before_move();
+      ActionResult gate = before_move();
       if (gate.status != ActionStatus::applied) return gate;
       judged = gate.detail;
     }

@@ -48,8 +48,8 @@ class PrimaryHandover {
   Result<std::optional<dblease::PositionRecord>> lastPosition() const;
 
  private:
-  PrimaryHandover(std::shared_ptr<etcd::Client> client, std::string cluster, std::string database, std::string node,
-                  std::string endpoint);
+  PrimaryHandover(std::shared_ptr<etcd::Client> client, const std::string& cluster, std::string database,
+                  std::string node, std::string endpoint);
 
   struct Seen {
     ActionResult verdict{ActionStatus::applied, ""};

@@ -141,7 +141,7 @@ class Partitions : public ::testing::Test {
 
   static constexpr const char* kAddressEu = "192.0.2.10";
   static constexpr const char* kAddressUs = "198.51.100.10";
-  const std::vector<std::string> kAllSteps = {"1.0 s0", "1.1 s1", "1.2 s2"};
+  const std::vector<std::string> all_steps_ = {"1.0 s0", "1.1 s1", "1.2 s2"};
   test::NetworkFabric fabric_;
   test::TempDir dir_{"partitions"};
   test::BindServer dns_;
@@ -158,7 +158,7 @@ TEST_F(Partitions, RegionDeathWithItsObserverAndEtcdMemberFailsOverOnceByOneAggr
   etcd_->kill(0);    // and eu's etcd member
   ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000}))
       << aggs_[1]->halectl({"regions"}).output << aggs_[1]->log();
-  EXPECT_EQ(recorded(), kAllSteps);
+  EXPECT_EQ(recorded(), all_steps_);
   EXPECT_EQ(dnsAnswer(), std::vector<std::string>{kAddressUs});  // a real query, as clients see it
   EXPECT_EQ(runners(), 1);
   const int l = group_.leader();
@@ -202,7 +202,7 @@ TEST_F(Partitions, LeaderKilledBetweenStepsAnotherFinishesThePlanEachStepOnce) {
   ASSERT_GE(l, 0);
   aggs_[static_cast<size_t>(l)]->kill();  // during step 1
   ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}));
-  EXPECT_EQ(recorded(), kAllSteps);
+  EXPECT_EQ(recorded(), all_steps_);
   const int next = group_.leader();
   ASSERT_GE(next, 0);
   EXPECT_NE(next, l);
@@ -224,7 +224,7 @@ TEST_F(Partitions, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
       << aggs_[stopped]->log();
   EXPECT_EQ(group_.count(stopped, "-plan-deposed"), 1) << aggs_[stopped]->log();
   EXPECT_EQ(group_.count(stopped, "+plan-done"), 0);
-  EXPECT_EQ(recorded(), kAllSteps);
+  EXPECT_EQ(recorded(), all_steps_);
 }
 
 TEST_F(Partitions, EtcdWithoutQuorumStartsNoPlanAndWithItBackTheFailoverRuns) {
@@ -243,7 +243,7 @@ TEST_F(Partitions, EtcdWithoutQuorumStartsNoPlanAndWithItBackTheFailoverRuns) {
   fabric_.rejoin("obs-w");
   ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{30000}))
       << aggs_[1]->halectl({"regions"}).output;
-  EXPECT_EQ(recorded(), kAllSteps);
+  EXPECT_EQ(recorded(), all_steps_);
   EXPECT_EQ(runners(), 1);
 }
 

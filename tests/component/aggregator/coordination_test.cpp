@@ -339,7 +339,7 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   const int l = group_.leader();
   ASSERT_GE(l, 0);
   const size_t iso = static_cast<size_t>(l);
-  const std::string name = kObservers[iso];
+  const std::string& name = kObservers[iso];
   const size_t other = (iso + 1) % 3;
   fleet_->cut("eu", iso);
   std::this_thread::sleep_for(milliseconds{400});

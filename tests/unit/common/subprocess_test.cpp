@@ -9,7 +9,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-SubprocessResult sh(const std::string& script, milliseconds deadline, std::vector<std::string> env = {}) {
+SubprocessResult sh(const std::string& script, milliseconds deadline, const std::vector<std::string>& env = {}) {
   const Clock& clock = SystemClock::instance();
   return runSubprocess("/bin/sh", {"sh", "-c", script}, env, clock.steadyNow() + deadline, nullptr, clock);
 }
