@@ -481,21 +481,26 @@ WriteProbe Deployment::probeWrite(const std::string& region) {
   }
 }
 
-std::string Deployment::rowsIn(const std::string& region) {
+std::set<int64_t> Deployment::idsIn(const std::string& region, const std::string& table) {
   const bool a = region == kRegionA;
+  std::string ids;
   if (pg_) {
-    return pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
-                      "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM acknowledged");
+    ids = pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
+                     "SELECT coalesce(string_agg(id::text, ','), '') FROM " + table);
+  } else {
+    // group_concat is cut at group_concat_max_len, which start() raised.
+    ids = mysql_->query(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica,
+                        "SELECT group_concat(id) FROM hale_test." + table);
+    if (ids == "NULL") ids.clear();
   }
-  const std::string ids = mysql_->query(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica,
-                                        "SELECT group_concat(id ORDER BY id) FROM hale_test.acknowledged");
-  return ids == "NULL" ? "" : ids;
+  std::set<int64_t> out;
+  std::stringstream in(ids);
+  for (std::string id; std::getline(in, id, ',');) out.insert(std::stoll(id));
+  return out;
 }
 
 std::vector<int64_t> Deployment::missingRows(const std::string& region) {
-  std::set<int64_t> held;
-  std::stringstream in(rowsIn(region));
-  for (std::string id; std::getline(in, id, ',');) held.insert(std::stoll(id));
+  const std::set<int64_t> held = idsIn(region, "acknowledged");
   std::vector<int64_t> missing;
   for (int64_t id : committed_) {
     if (held.count(id) == 0) missing.push_back(id);
@@ -524,7 +529,8 @@ void Deployment::commitReplicatedRows(const std::string& region, int n) {
       const auto n = a ? test::MariadbPair::Node::replica : test::MariadbPair::Node::primary;
       for (const char* column : {"Slave_IO_Running", "Slave_SQL_Running", "Last_IO_Error", "Last_SQL_Error"})
         why += std::string("; ") + column + ": " + mysql_->queryColumn(n, "SHOW SLAVE STATUS", column);
-      why += "; rows in " + region + ": " + rowsIn(region) + ", in " + other + ": " + rowsIn(other);
+      why += "; " + std::to_string(missingRows(other).size()) + " of " + std::to_string(committed_.size()) +
+             " committed rows missing in " + other;
     }
     throw std::runtime_error("rows committed on " + region + " did not reach " + other + " within 10 s" + why);
   }
@@ -629,23 +635,7 @@ std::unique_ptr<SqlSession> Deployment::openSession(const std::string& region) c
   return std::make_unique<MysqlSession>(t);
 }
 
-std::set<int64_t> Deployment::writtenIds(const std::string& region) {
-  const bool a = region == kRegionA;
-  std::string ids;
-  if (pg_) {
-    ids = pg_->query(a ? test::PostgresPair::Node::primary : test::PostgresPair::Node::standby,
-                     "SELECT coalesce(string_agg(id::text, ','), '') FROM writes");
-  } else {
-    // group_concat is cut at group_concat_max_len, which start() raised.
-    ids = mysql_->query(a ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica,
-                        "SELECT group_concat(id) FROM hale_test.writes");
-    if (ids == "NULL") ids.clear();
-  }
-  std::set<int64_t> out;
-  std::stringstream in(ids);
-  for (std::string id; std::getline(in, id, ',');) out.insert(std::stoll(id));
-  return out;
-}
+std::set<int64_t> Deployment::writtenIds(const std::string& region) { return idsIn(region, "writes"); }
 
 void Deployment::pauseReplay(const std::string& region) {
   const bool a = region == kRegionA;

@@ -170,7 +170,7 @@ class Deployment {
   bool settled() const;  // both regions up everywhere; with etcd also a leader and a quorum in sight
   std::vector<std::string> lines(const std::string& file) const;
   void signalDatabase(const std::string& region, bool freeze);
-  std::string rowsIn(const std::string& region);  // the acknowledged table's ids, "1,2,3"
+  std::set<int64_t> idsIn(const std::string& region, const std::string& table);  // `table`'s id column
 
   DrillOptions options_;
   test::TempDir dir_;

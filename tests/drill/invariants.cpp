@@ -74,9 +74,8 @@ void InvariantWatch::writeLoop() {
   }
 }
 
-std::vector<std::pair<int64_t, int64_t>> InvariantWatch::writableSpans(size_t db, int64_t end_ms) const {
-  std::vector<Answer> answers = answers_[db];  // from several probers: by arrival
-  std::stable_sort(answers.begin(), answers.end(), [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; });
+std::vector<std::pair<int64_t, int64_t>> InvariantWatch::writableSpans(const std::vector<Answer>& answers,
+                                                                       int64_t end_ms) {
   std::vector<std::pair<int64_t, int64_t>> spans;
   int64_t from = -1;  // writable since, -1 when not
   for (const Answer& a : answers) {
@@ -97,8 +96,10 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
   InvariantReport r;
   int64_t end_ms = 0;
   r.probe_rounds = answers_.empty() ? 0 : SIZE_MAX;
-  for (size_t db = 0; db < answers_.size(); ++db) {
-    std::vector<Answer> answers = answers_[db];
+  // Each database's answers come from several probers: put in order of arrival once.
+  std::vector<std::vector<Answer>> sorted = answers_;
+  for (size_t db = 0; db < sorted.size(); ++db) {
+    std::vector<Answer>& answers = sorted[db];
     std::stable_sort(answers.begin(), answers.end(),
                      [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; });
     r.probe_rounds = std::min(r.probe_rounds, answers.size());
@@ -114,10 +115,13 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
       r.survivor_writable_at_end = answers.back().answer == SqlSession::Answer::ok;
   }
   // Every pair of databases: the longest stretch in which both counted as writable.
-  for (size_t a = 0; a < answers_.size(); ++a) {
-    for (size_t b = a + 1; b < answers_.size(); ++b) {
-      for (const auto& [af, at] : writableSpans(a, end_ms)) {
-        for (const auto& [bf, bt] : writableSpans(b, end_ms)) {
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> spans;
+  spans.reserve(sorted.size());
+  for (const std::vector<Answer>& answers : sorted) spans.push_back(writableSpans(answers, end_ms));
+  for (size_t a = 0; a < spans.size(); ++a) {
+    for (size_t b = a + 1; b < spans.size(); ++b) {
+      for (const auto& [af, at] : spans[a]) {
+        for (const auto& [bf, bt] : spans[b]) {
           r.longest_two_writable_ms = std::max(r.longest_two_writable_ms, std::min(at, bt) - std::max(af, bf));
         }
       }

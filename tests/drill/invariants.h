@@ -78,8 +78,9 @@ class InvariantWatch {
   };
   void probeLoop(size_t db, int k);
   void writeLoop();
-  // The spans (Unix ms, [from, to)) in which database `db` counted as writable, up to `end_ms`. Under mu_.
-  std::vector<std::pair<int64_t, int64_t>> writableSpans(size_t db, int64_t end_ms) const;
+  // The spans (Unix ms, [from, to)) in which a database counted as writable, from its answers in order of
+  // arrival, up to `end_ms`.
+  static std::vector<std::pair<int64_t, int64_t>> writableSpans(const std::vector<Answer>& answers, int64_t end_ms);
 
   std::vector<WatchedDatabase> databases_;
   std::function<std::vector<std::string>()> dns_;

@@ -34,6 +34,30 @@ void mark(Timeline& timeline, const TimelineEntry& e, const Printer& print) {
   print(timeline.render(e));
 }
 
+std::vector<TimelineEntry> followJournal(Deployment& d, FailoverRun& run, const Printer& print) {
+  std::vector<TimelineEntry> added = printNew(d, run.timeline, print);
+  for (const TimelineEntry& e : added) {
+    if (e.event == "+decision") {
+      run.decided_ms = e.at_ms;
+      run.plan_id = e.plan_id;
+    }
+    if (e.plan_id != 0 && e.plan_id == run.plan_id) {
+      run.plan_done |= e.event == "+plan-done";
+      run.plan_failed |= e.event == "-plan-failed";
+    }
+  }
+  return added;
+}
+
+void followDns(Deployment& d, FailoverRun& run, const Printer& print, std::chrono::steady_clock::time_point& next) {
+  if (run.dns_switched || std::chrono::steady_clock::now() < next) return;
+  next = std::chrono::steady_clock::now() + milliseconds{100};
+  if (d.dnsAnswer() == std::vector<std::string>{kAddressB}) {
+    run.dns_switched = true;
+    mark(run.timeline, {nowMs(), "dns-answer", kRegionB, kAddressB}, print);
+  }
+}
+
 FailoverRun killAndFollow(Deployment& d, const Printer& print, milliseconds limit, const std::atomic<bool>& stop) {
   FailoverRun run;
   const int64_t kill_ms = d.killRegionA();
@@ -55,32 +79,16 @@ FailoverRun killAndFollow(Deployment& d, const Printer& print, milliseconds limi
   // The plan's progress comes from the journal's own events, the DNS answer from a real query.
   const auto deadline = std::chrono::steady_clock::now() + limit;
   auto next_dns = std::chrono::steady_clock::now();
-  int64_t decided_ms = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     if (stop) {
       run.interrupted = true;
       return run;
     }
-    for (const TimelineEntry& e : printNew(d, run.timeline, print)) {
-      if (e.event == "+decision") {
-        decided_ms = e.at_ms;
-        run.plan_id = e.plan_id;
-      }
-      if (e.plan_id != 0 && e.plan_id == run.plan_id) {
-        run.plan_done |= e.event == "+plan-done";
-        run.plan_failed |= e.event == "-plan-failed";
-      }
-    }
-    if (!run.dns_switched && std::chrono::steady_clock::now() >= next_dns) {
-      next_dns = std::chrono::steady_clock::now() + milliseconds{100};
-      if (d.dnsAnswer() == std::vector<std::string>{kAddressB}) {
-        run.dns_switched = true;
-        mark(run.timeline, {nowMs(), "dns-answer", kRegionB, kAddressB}, print);
-      }
-    }
+    followJournal(d, run, print);
+    followDns(d, run, print, next_dns);
     if (run.plan_failed || (run.plan_done && run.dns_switched)) break;
     // Dry run: the decision is journaled and nothing else will happen; give it a moment to prove that.
-    if (d.options().dry_run && decided_ms != 0 && nowMs() - decided_ms > 3000) break;
+    if (d.options().dry_run && run.decided_ms != 0 && nowMs() - run.decided_ms > 3000) break;
     std::this_thread::sleep_for(milliseconds{20});
   }
   return run;

@@ -17,6 +17,7 @@ using Printer = std::function<void(const std::string&)>;
 
 struct FailoverRun {
   Timeline timeline{0};
+  int64_t decided_ms = 0;  // the decision's journal time, 0 before one
   int64_t plan_id = 0;
   bool plan_done = false;
   bool plan_failed = false;
@@ -34,6 +35,12 @@ FailoverRun killAndFollow(Deployment& d, const Printer& print, std::chrono::mill
 std::vector<TimelineEntry> printNew(Deployment& d, Timeline& timeline, const Printer& print);
 // Adds one of the drill's own marks to `timeline` and prints it.
 void mark(Timeline& timeline, const TimelineEntry& e, const Printer& print);
+// One look at the journal for `run`: prints the new entries, notes the decision (and its plan) and the
+// plan's end; returns the new entries.
+std::vector<TimelineEntry> followJournal(Deployment& d, FailoverRun& run, const Printer& print);
+// Until DNS answers us, a real query at most every 100 ms (`next` holds when); its first answer of us is
+// marked on the timeline.
+void followDns(Deployment& d, FailoverRun& run, const Printer& print, std::chrono::steady_clock::time_point& next);
 
 // Waits for plan `plan_id`'s end (done or failed), printing its journal entries; true when done.
 bool followPlan(Deployment& d, Timeline& timeline, int64_t plan_id, const Printer& print,

@@ -111,22 +111,14 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   SteadyClock::time_point stalled_since{};
   bool stalled = false;
   bool stalled_once = false;
-  bool decided = false;
   SteadyClock::time_point ended{};  // the plan's end, or the DNS answer after it
   bool has_ended = false;
   while (SteadyClock::now() < deadline && !stop) {
-    for (const TimelineEntry& e : printNew(d, run.timeline, print)) {
-      if (e.event == "+decision") {
-        decided = true;
-        run.plan_id = e.plan_id;
-      }
-      if (e.plan_id == 0 || e.plan_id != run.plan_id) continue;
-      run.plan_done |= e.event == "+plan-done";
-      run.plan_failed |= e.event == "-plan-failed";
+    for (const TimelineEntry& e : followJournal(d, run, print)) {
       // The DNS server stalls once, mid-plan: as the promotion starts, so the DNS step, right after it,
       // meets the stall (the journal is read every 20 ms, and a DNS step takes a few).
-      if (s.dns_stall.count() > 0 && !stalled_once && e.event == "+plan-step-start" &&
-          e.subject.rfind("promote-", 0) == 0) {
+      if (s.dns_stall.count() > 0 && !stalled_once && e.plan_id != 0 && e.plan_id == run.plan_id &&
+          e.event == "+plan-step-start" && e.subject.rfind("promote-", 0) == 0) {
         d.freezeDns();
         stalled_once = true;
         stalled = true;
@@ -139,20 +131,14 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
       stalled = false;
       mark(run.timeline, {nowMs(), "dns-resume", "", ""}, print);
     }
-    if (!stalled && !run.dns_switched && SteadyClock::now() >= next_dns) {
-      next_dns = SteadyClock::now() + milliseconds{100};
-      if (d.dnsAnswer() == std::vector<std::string>{kAddressB}) {
-        run.dns_switched = true;
-        mark(run.timeline, {nowMs(), "dns-answer", kRegionB, kAddressB}, print);
-      }
-    }
+    if (!stalled) followDns(d, run, print, next_dns);
     if (!has_ended && (run.plan_failed || (run.plan_done && run.dns_switched))) {
       has_ended = true;
       ended = SteadyClock::now();
     }
     // Past the end, a second more shows that nothing else happens; without a decision, kQuietFor.
     if (has_ended && SteadyClock::now() - ended > seconds{1}) break;
-    if (!decided && nowMs() - fault_ms > kQuietFor.count()) break;
+    if (run.decided_ms == 0 && nowMs() - fault_ms > kQuietFor.count()) break;
     std::this_thread::sleep_for(milliseconds{20});
   }
   if (stalled) d.thawDns();
@@ -160,7 +146,7 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   run.interrupted = stop;
 
   result.observed = run.plan_done && run.dns_switched ? Outcome::failover
-                    : decided                         ? Outcome::refused
+                    : run.decided_ms != 0             ? Outcome::refused
                                                       : Outcome::no_failover;
   const std::string survivor = result.observed == Outcome::no_failover ? kRegionA : kRegionB;
   std::vector<Check>& checks = result.checks;
