@@ -9,6 +9,13 @@
 namespace hale::agent {
 namespace {
 
+std::vector<std::string> aggregatorEndpoints(const PublisherTransport& t) {
+  std::vector<std::string> out;
+  out.reserve(t.aggregators.size());
+  for (const AggregatorTarget& a : t.aggregators) out.push_back(a.endpoint);
+  return out;
+}
+
 std::string describeChange(heartbeat::CheckStatus before, heartbeat::CheckStatus after) {
   // Sentinel-style event names: +check-fail when a check starts failing, -check-fail when it stops.
   if (after == heartbeat::CheckStatus::fail) return "+check-fail";
@@ -127,10 +134,15 @@ Result<void> Agent::start(AgentConfig config) {
   auto control = makeControlServer(config.control_socket, control_status);
   if (!control_status) return control_status;
   auto publisher = std::make_unique<HeartbeatPublisher>(
-      zmq_, config.aggregators, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
+      zmq_, config.transport, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
   if (auto r = publisher->start(); !r) return r;
   auto scheduler = std::make_unique<Scheduler>(config.checks, board, clock_);
   if (auto r = startLeases(config); !r) return r;
+  if (config.insecure) {
+    logWarn("+heartbeats-insecure",
+            "insecure = true: heartbeats go out plaintext and unauthenticated (give this "
+            "agent a CURVE key: halectl keygen, [curve] and [[aggregator]] public_key)");
+  }
   logInfo("+agent-started", "node " + config.node_id + " region " + config.region + ", " +
                                 std::to_string(config.checks.size()) + " checks, http port " +
                                 std::to_string(http->port()) + ", boot " + identity_.boot_id);
@@ -169,10 +181,9 @@ Result<void> Agent::reload(AgentConfig config) {
     if (!status) return status;
   }
   std::unique_ptr<HeartbeatPublisher> publisher;
-  if (config.aggregators != old.aggregators || config.heartbeat_interval != old.heartbeat_interval) {
+  if (config.transport != old.transport || config.heartbeat_interval != old.heartbeat_interval) {
     publisher = std::make_unique<HeartbeatPublisher>(
-        zmq_, config.aggregators, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_,
-        clock_);
+        zmq_, config.transport, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
     if (auto r = publisher->start(); !r) return r;
   }
   auto board = makeBoard(config);
@@ -276,7 +287,8 @@ nlohmann::json Agent::statusJson(bool detailed) const {
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(now - started_).count()},
       {"config", config.source},
       {"http", config.http_listen + ":" + std::to_string(http_port)},
-      {"aggregators", config.aggregators},
+      {"aggregators", aggregatorEndpoints(config.transport)},
+      {"transport", config.insecure ? "plaintext (insecure)" : "curve"},
       {"heartbeat_interval_ms", config.heartbeat_interval.count()},
       {"heartbeats_sent", counters_.heartbeats_sent.load()},
       {"heartbeats_dropped", counters_.heartbeats_dropped.load()},

@@ -143,6 +143,56 @@ void readCheck(ConfigTable& t, AgentConfig& config) {
     config.checks.push_back(ConfiguredCheck{s, std::shared_ptr<Check>(std::move(check)), std::move(lease)});
 }
 
+// Where heartbeats go: [[aggregator]] tables (endpoint and the aggregator's public key), or in insecure mode
+// a plain list of endpoints; and this agent's own keypair from [curve].
+void readTransport(ConfigTable& root, AgentConfig& config) {
+  root.get("insecure", config.insecure);
+  PublisherTransport& t = config.transport;
+  std::vector<std::string> plain;
+  if (root.get("aggregators", plain)) {
+    if (!config.insecure) {
+      root.error("aggregators",
+                 "endpoints alone carry no aggregator key: use [[aggregator]] tables with endpoint "
+                 "and public_key, or set insecure = true for plaintext heartbeats");
+    }
+    for (const std::string& e : plain) {
+      if (!validEndpoint(e))
+        root.error("aggregators", "\"" + e + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
+      t.aggregators.push_back({e, ""});
+    }
+  }
+  for (ConfigTable& a : root.tables("aggregator")) {
+    AggregatorTarget target;
+    if (a.get("endpoint", target.endpoint, Presence::required) && !validEndpoint(target.endpoint))
+      a.error("endpoint", "\"" + target.endpoint + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
+    const bool keyed =
+        a.get("public_key", target.public_key, config.insecure ? Presence::optional : Presence::required);
+    if (keyed && !curve::isKey(target.public_key))
+      a.error("public_key", "is not a CURVE public key (40 characters of Z85, the aggregator's .pub file)");
+    a.finish();
+    t.aggregators.push_back(std::move(target));
+  }
+  auto curve_table = root.table("curve");
+  if (!curve_table) {
+    if (!config.insecure && !t.aggregators.empty())
+      root.error("curve",
+                 "heartbeats need this agent's CURVE key: add [curve] secret_key_file (make one with "
+                 "`halectl keygen`), or set insecure = true");
+    return;
+  }
+  std::string secret_file;
+  if (curve_table->get("secret_key_file", secret_file, config.insecure ? Presence::optional : Presence::required)) {
+    auto keys = curve::loadSecretKey(secret_file);
+    if (keys) {
+      // In insecure mode the key is checked but not used: plaintext is what both ends agreed.
+      if (!config.insecure) t.keys = std::move(keys).value();
+    } else {
+      curve_table->error("secret_key_file", keys.error().message);
+    }
+  }
+  curve_table->finish();
+}
+
 Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
   ConfigErrors errors;
   AgentConfig config;
@@ -155,12 +205,7 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
   if (root.has("region") && !validIdentifier(config.region)) root.error("region", "must be 1..64 bytes");
   root.getDuration("heartbeat_interval", config.heartbeat_interval, Presence::optional, milliseconds{100},
                    std::chrono::minutes{1});
-  if (root.get("aggregators", config.aggregators)) {
-    for (const std::string& e : config.aggregators) {
-      if (!validEndpoint(e))
-        root.error("aggregators", "\"" + e + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
-    }
-  }
+  readTransport(root, config);
   root.get("control_socket", config.control_socket);
 
   if (auto http = root.table("http")) {

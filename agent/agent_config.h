@@ -14,6 +14,7 @@
 #include "config_reader.h"
 #include "etcd_config.h"
 #include "health_state.h"
+#include "heartbeat_transport.h"
 #include "lease_keeper.h"
 #include "result.h"
 
@@ -40,7 +41,10 @@ struct AgentConfig {
   std::string node_id;
   std::string region;
   std::chrono::milliseconds heartbeat_interval{1000};
-  std::vector<std::string> aggregators;  // ZeroMQ endpoints, e.g. tcp://10.0.0.5:7450
+  // Plaintext heartbeats (the aggregators must say insecure = true too). Off unless the operator says so.
+  bool insecure = false;
+  // [[aggregator]] endpoint and public_key each, [curve] secret_key_file: this agent's keypair.
+  PublisherTransport transport;
   std::string http_listen = "0.0.0.0";
   uint16_t http_port = 9180;
   std::string control_socket = "/run/hale/agent.sock";

@@ -26,12 +26,12 @@ std::string randomBootId() {
   return buf;
 }
 
-HeartbeatPublisher::HeartbeatPublisher(zmq::context_t& context, std::vector<std::string> endpoints,
+HeartbeatPublisher::HeartbeatPublisher(zmq::context_t& context, PublisherTransport transport,
                                        std::chrono::milliseconds interval, PublisherIdentity identity,
                                        std::function<std::shared_ptr<const Snapshot>()> source, AgentCounters& counters,
                                        const Clock& clock)
     : context_(context),
-      endpoints_(std::move(endpoints)),
+      transport_(std::move(transport)),
       interval_(interval),
       identity_(std::move(identity)),
       source_(std::move(source)),
@@ -51,7 +51,16 @@ Result<void> HeartbeatPublisher::start() {
     // ZMTP heartbeats drop a connection to an aggregator that vanished without closing TCP.
     socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
     socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
-    for (const std::string& e : endpoints_) socket_->connect(e);
+    const bool curve = !transport_.keys.secret_key.empty();
+    if (curve) {
+      socket_->set(zmq::sockopt::curve_publickey, transport_.keys.public_key);
+      socket_->set(zmq::sockopt::curve_secretkey, transport_.keys.secret_key);
+    }
+    for (const AggregatorTarget& a : transport_.aggregators) {
+      // ZeroMQ takes the server key at connect time, so each aggregator gets its own.
+      if (curve) socket_->set(zmq::sockopt::curve_serverkey, a.public_key);
+      socket_->connect(a.endpoint);
+    }
   } catch (const zmq::error_t& e) {
     socket_.reset();
     return makeError("zmq", std::string("heartbeat socket: ") + e.what());

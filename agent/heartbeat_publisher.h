@@ -17,6 +17,7 @@
 
 #include "agent_counters.h"
 #include "health_board.h"
+#include "heartbeat_transport.h"
 #include "result.h"
 
 namespace hale::agent {
@@ -28,7 +29,7 @@ struct PublisherIdentity {
 
 class HeartbeatPublisher {
  public:
-  HeartbeatPublisher(zmq::context_t& context, std::vector<std::string> endpoints, std::chrono::milliseconds interval,
+  HeartbeatPublisher(zmq::context_t& context, PublisherTransport transport, std::chrono::milliseconds interval,
                      PublisherIdentity identity, std::function<std::shared_ptr<const Snapshot>()> source,
                      AgentCounters& counters, const Clock& clock);
   ~HeartbeatPublisher();
@@ -45,7 +46,7 @@ class HeartbeatPublisher {
   void sendOne(std::string& frame, heartbeat::Heartbeat& hb);
 
   zmq::context_t& context_;
-  std::vector<std::string> endpoints_;
+  PublisherTransport transport_;
   std::chrono::milliseconds interval_;
   PublisherIdentity identity_;
   std::function<std::shared_ptr<const Snapshot>()> source_;

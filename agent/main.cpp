@@ -67,6 +67,12 @@ int run(int argc, char** argv) {
       return hale::kExitUnavailable;
     }
     std::cout << config_path << ": valid (" << config.value().checks.size() << " checks)\n";
+    if (config.value().insecure) {
+      std::cout << config_path
+                << ": warning: insecure = true: heartbeats go out plaintext and unauthenticated; anyone on the path "
+                   "can read them and anyone who reaches the aggregator can forge them (use [curve] and "
+                   "[[aggregator]] public_key)\n";
+    }
     return hale::kExitOk;
   }
   if (!config) {

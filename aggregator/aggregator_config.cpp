@@ -118,6 +118,73 @@ void readCoordination(ConfigTable& root, AggregatorConfig& c) {
   t->finish();
 }
 
+void readIngestSecurity(ConfigTable& root, AggregatorConfig& c) {
+  IngestSecurity& s = c.ingest;
+  root.get("insecure", s.insecure);
+  if (auto t = root.table("ingest")) {
+    t->getDuration("max_clock_skew", s.max_clock_skew, Presence::optional, milliseconds{1000}, std::chrono::hours{1});
+    int64_t restarts = s.max_restarts_per_minute;
+    t->get("max_restarts_per_minute", restarts, Presence::optional, 1, 600);
+    s.max_restarts_per_minute = static_cast<int>(restarts);
+    t->finish();
+  }
+  auto curve_table = root.table("curve");
+  if (curve_table) {
+    std::string secret_file;
+    if (curve_table->get("secret_key_file", secret_file, s.insecure ? Presence::optional : Presence::required)) {
+      auto keys = curve::loadSecretKey(secret_file);
+      if (keys) {
+        s.server = std::move(keys).value();
+      } else {
+        curve_table->error("secret_key_file", keys.error().message);
+      }
+    }
+    curve_table->finish();
+  } else if (!s.insecure) {
+    root.error("curve",
+               "heartbeats need CurveZMQ: add [curve] secret_key_file (make a key with `halectl keygen`) "
+               "and [agent_keys], or set insecure = true to accept plaintext from anyone who reaches listen");
+  }
+  if (auto t = root.table("agent_keys")) {
+    std::map<std::string, std::string> owner_of;  // key -> node
+    for (const std::string& node : t->keys()) {
+      std::string key;
+      if (!t->get(node, key)) continue;
+      if (!curve::isKey(key)) {
+        t->error(node, "is not a CURVE public key (40 characters of Z85, the .pub file of `halectl keygen`)");
+        continue;
+      }
+      if (key == s.server.public_key) t->error(node, "is the aggregator's own public key");
+      if (auto [it, fresh] = owner_of.emplace(key, node); !fresh) {
+        t->error(node, "is also the key of node \"" + it->second + "\": every node needs its own keypair");
+      }
+      s.agent_keys.emplace(node, key);
+    }
+    t->finish();
+  } else if (!s.insecure) {
+    root.error("agent_keys", "list each agent's public key (<node-id> = \"<key>\"): without it no agent is heard");
+  }
+}
+
+// With CURVE, a node without a key could never be heard, and a key for a node no region can hold is a typo.
+void checkAgentKeys(ConfigTable& root, const AggregatorConfig& c) {
+  if (c.ingest.insecure || !root.has("agent_keys")) return;
+  const bool any_region_open =
+      std::any_of(c.regions.begin(), c.regions.end(), [](const RegionSetup& r) { return r.accept_any_node; });
+  std::set<std::string> listed;
+  for (const RegionSetup& r : c.regions) {
+    for (const std::string& n : r.nodes) {
+      listed.insert(n);
+      if (c.ingest.agent_keys.count(n) == 0)
+        root.error("agent_keys", "node \"" + n + "\" (region " + r.name + ") has no key: it could never be heard");
+    }
+  }
+  for (const auto& [node, key] : c.ingest.agent_keys) {
+    if (listed.count(node) == 0 && !any_region_open)
+      root.error("agent_keys", "\"" + node + "\" is not a node of any region (and no region has accept_any_node)");
+  }
+}
+
 void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node_ids) {
   RegionSetup setup;
   RegionConfig rc;
@@ -212,6 +279,7 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   root.get("listen", c.listen, Presence::required);
   root.get("control_socket", c.control_socket);
   root.get("journal", c.journal);
+  readIngestSecurity(root, c);
   if (auto http = root.table("http")) {
     http->get("listen", c.http_listen);
     int64_t port = c.http_port;
@@ -224,6 +292,7 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   readGuards(root, c);
   std::set<std::string> node_ids;
   for (ConfigTable& t : root.tables("region", Presence::required)) readRegion(t, c, node_ids);
+  checkAgentKeys(root, c);
   for (ConfigTable& t : root.tables("action")) readAction(t, c);
 
   const auto actives = std::count_if(c.regions.begin(), c.regions.end(), [](const RegionSetup& r) { return r.active; });

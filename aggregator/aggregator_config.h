@@ -4,11 +4,13 @@
 // errors name file:line: key. Actions are built here through the registry, so a config that loads is one
 // that runs. The commented example is packaging/aggregator.toml.
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "alerter.h"
 #include "coordination.h"
+#include "curve_keys.h"
 #include "observer.h"
 #include "plan_runner.h"
 #include "policy.h"
@@ -30,9 +32,21 @@ struct PlanSetup {
   std::vector<std::string> on_failure;  // actions run once each when the plan fails or is refused
 };
 
+// Who may publish heartbeats, and which frames are believed (see aggregator/ingest_security.h).
+struct IngestSecurity {
+  // Plaintext ZeroMQ: whoever reaches `listen` can speak for any node. Off unless the operator says so.
+  bool insecure = false;
+  curve::Keypair server;                          // [curve] secret_key_file: this aggregator's keypair
+  std::map<std::string, std::string> agent_keys;  // [agent_keys]: node id -> the Z85 public key it must use
+  // [ingest]: a frame whose send time is further than this from our clock is refused (clock_skew).
+  std::chrono::milliseconds max_clock_skew{30000};
+  int max_restarts_per_minute = 6;  // new boot ids accepted per node per minute; more are refused
+};
+
 struct AggregatorConfig {
   std::string source;
-  std::vector<std::string> listen;  // ZeroMQ endpoints to bind, e.g. tcp://0.0.0.0:7450
+  std::vector<std::string> listen;  // ZeroMQ endpoints to bind, e.g. tcp://10.0.0.5:7450
+  IngestSecurity ingest;
   std::string control_socket = "/run/hale/aggregator.sock";
   std::string journal = "/var/lib/hale/journal.db";
   std::string http_listen = "127.0.0.1";

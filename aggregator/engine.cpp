@@ -11,13 +11,26 @@ namespace {
 // ZeroMQ's queue for heartbeats that arrive faster than ingest reads them. Beyond it they are dropped by
 // ZeroMQ, which is right: a fresher heartbeat from the same node follows within a second.
 constexpr int kReceiveHighWaterMark = 100'000;
+// ZeroMQ closes a connection whose frame is over this (counted as a disconnect); below it, a frame over the
+// decoder's limit reaches the decoder and is counted as frame_too_large. The margin covers CURVE's framing.
+constexpr int64_t kMaxWireFrameBytes = static_cast<int64_t>(heartbeat::kMaxFrameBytes) + 1024;
+// A node's key-and-name mismatch is logged at most this often per node.
+constexpr std::chrono::minutes kImpersonationLogEvery{1};
+
+constexpr const char* kInsecureWarning =
+    "insecure = true: heartbeats are plaintext and unauthenticated; anyone who reaches the listen endpoints can "
+    "speak for any node (give every agent a CURVE key: halectl keygen, [curve] and [agent_keys])";
 
 std::string stepLabel(const PlanRecord& p) { return p.kind + " " + p.from + " -> " + p.to; }
 
 }  // namespace
 
 Engine::Engine(AggregatorConfig config, const Clock& clock)
-    : config_(std::move(config)), clock_(clock), observer_(config_.observer, clock.steadyNow()) {
+    : config_(std::move(config)),
+      clock_(clock),
+      observer_(config_.observer, clock.steadyNow()),
+      sequences_({.max_skew_ms = config_.ingest.max_clock_skew.count(),
+                  .max_restarts_per_minute = config_.ingest.max_restarts_per_minute}) {
   const SteadyTime now = clock_.steadyNow();
   for (const RegionSetup& r : config_.regions) {
     for (const std::string& n : r.nodes) observer_.addNode(n, r.name, now);
@@ -72,8 +85,10 @@ Result<void> Engine::start() {
     sub_ = std::make_unique<zmq::socket_t>(zmq_, zmq::socket_type::sub);
     sub_->set(zmq::sockopt::subscribe, "");
     sub_->set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
-    sub_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(heartbeat::kMaxFrameBytes) * 2);
+    sub_->set(zmq::sockopt::maxmsgsize, kMaxWireFrameBytes);
     sub_->set(zmq::sockopt::linger, 0);
+    gate_ = std::make_unique<CurveGate>(zmq_, config_.ingest, ingest_);
+    if (auto r = gate_->start(*sub_); !r) return r;  // before bind: no connection without the gate
     for (const std::string& e : config_.listen) sub_->bind(e);
   } catch (const zmq::error_t& e) {
     return makeError("bind", std::string("heartbeat socket: ") + e.what());
@@ -106,6 +121,7 @@ Result<void> Engine::start() {
   logInfo("+aggregator-started", "active region " + state_.active_region + ", " +
                                      std::to_string(observer_.nodes().size()) + " known nodes, journal " +
                                      config_.journal);
+  if (config_.ingest.insecure) logWarn("+ingest-insecure", kInsecureWarning);
   if (coordinator_) {
     logInfo("+coordination", "etcd: observer " + config_.coordination.name + " of " +
                                  std::to_string(config_.coordination.quorum.observers.size()) + ", quorum " +
@@ -141,15 +157,28 @@ void Engine::stop() {
   if (coordinator_) coordinator_->stop();  // revokes our lease: verdicts and leadership go now
   if (control_) control_->stop();
   if (http_) http_->stop();
+  if (gate_) gate_->stop();
   sub_.reset();
 }
 
-void Engine::handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heartbeat::Decoder& decoder) {
+void Engine::handleFrame(std::string_view frame, std::string_view speaker, heartbeat::Heartbeat& hb,
+                         heartbeat::Decoder& decoder) {
   const heartbeat::DecodeResult r = decoder.decode(frame, hb);
   if (!r.ok()) {
     ingest_.count(r.error);
     logDebug("-heartbeat-rejected",
              std::string(heartbeat::decodeErrorName(r.error)) + (r.key.empty() ? "" : " " + std::string(r.key)));
+    return;
+  }
+  if (!config_.ingest.insecure && hb.node_id != speaker) {
+    ingest_.count(IngestReject::impersonation);
+    const SteadyTime now = clock_.steadyNow();
+    auto [it, fresh] = impersonation_logged_.try_emplace(std::string(speaker), now);
+    if (fresh || now - it->second >= kImpersonationLogEvery) {
+      it->second = now;
+      logWarn("-heartbeat-impersonation",
+              "the key of node " + std::string(speaker) + " sent a heartbeat naming node " + hb.node_id + ": refused");
+    }
     return;
   }
   const SteadyTime now = clock_.steadyNow();
@@ -167,9 +196,12 @@ void Engine::handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heart
     ingest_.count(IngestReject::wrong_region);
     return;
   }
-  switch (sequences_.check(hb.node_id, hb.boot_id, hb.seq, hb.sent_unix_ms)) {
+  switch (sequences_.check(hb.node_id, hb.boot_id, hb.seq, hb.sent_unix_ms, nowMs())) {
     case SequenceVerdict::duplicate: ingest_.count(IngestReject::duplicate); return;
     case SequenceVerdict::out_of_order: ingest_.count(IngestReject::out_of_order); return;
+    case SequenceVerdict::clock_skew: ingest_.count(IngestReject::clock_skew); return;
+    case SequenceVerdict::too_many_restarts: ingest_.count(IngestReject::too_many_restarts); return;
+    case SequenceVerdict::sequence_jump: ingest_.count(IngestReject::sequence_jump); return;
     case SequenceVerdict::accept: break;
   }
   ingest_.accepted.fetch_add(1, std::memory_order_relaxed);
@@ -186,7 +218,8 @@ void Engine::ingestLoop() {
       if (zmq::poll(&item, 1, std::chrono::milliseconds{100}) <= 0) continue;
       // Drain what is queued, then look at the stop flag again.
       for (int i = 0; i < 1024 && sub_->recv(msg, zmq::recv_flags::dontwait); ++i) {
-        handleFrame(std::string_view(static_cast<const char*>(msg.data()), msg.size()), hb, decoder);
+        handleFrame(std::string_view(static_cast<const char*>(msg.data()), msg.size()), CurveGate::speaker(msg), hb,
+                    decoder);
       }
     } catch (const zmq::error_t& e) {
       logError("-ingest-failed", e.what());

@@ -22,6 +22,7 @@
 #include "aggregator_config.h"
 #include "control_server.h"
 #include "coordination.h"
+#include "curve_gate.h"
 #include "http_server.h"
 #include "ingest_counters.h"
 #include "journal.h"
@@ -74,7 +75,9 @@ class Engine {
   void ingestLoop();
   void tickLoop();
   void executorLoop();
-  void handleFrame(std::string_view frame, heartbeat::Heartbeat& hb, heartbeat::Decoder& decoder);
+  // One received frame; `speaker` is the node its CURVE key speaks for ("" in insecure mode).
+  void handleFrame(std::string_view frame, std::string_view speaker, heartbeat::Heartbeat& hb,
+                   heartbeat::Decoder& decoder);
   // What the policy sees now: our own view, or with etcd the quorum's. Called with mu_ held.
   Observations seenNow(SteadyTime now, const CoordinationView* shared) const;
   // With etcd: adopts the shared state and plan (called with mu_ held), and resumes a running shared plan
@@ -148,6 +151,8 @@ class Engine {
   std::atomic<bool> cancel_{false};
   zmq::context_t zmq_{1};
   std::unique_ptr<zmq::socket_t> sub_;
+  std::unique_ptr<CurveGate> gate_;                         // after zmq_: closed before the context
+  std::map<std::string, SteadyTime> impersonation_logged_;  // ingest thread only; keys are listed nodes
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Alerter> alerter_;

@@ -46,6 +46,17 @@ std::string Engine::metrics() const {
                  ingest_.rejected[i].load());
   }
 
+  appendMetricHeader(out, "hale_aggregator_connections_refused_total", "counter",
+                     "Heartbeat connections refused by the transport (CurveZMQ), by reason.");
+  for (size_t i = 0; i < kTransportRejectCount; ++i) {
+    appendSample(out,
+                 "hale_aggregator_connections_refused_total{reason=\"" + std::string(kTransportRejectNames[i]) + "\"}",
+                 ingest_.transport_rejected[i].load());
+  }
+  appendMetricHeader(out, "hale_aggregator_connections_closed_total", "counter",
+                     "Established heartbeat connections closed: agents leaving, or frames over the receive limit.");
+  appendSample(out, "hale_aggregator_connections_closed_total", ingest_.disconnects.load());
+
   std::lock_guard lock(mu_);
   const SteadyTime now = clock_.steadyNow();
   std::array<uint64_t, 4> by_health{};

@@ -73,6 +73,11 @@ int run(int argc, char** argv) {
                    "and a healthy region can fail that region over, and a second aggregator would act on its own "
                    "(use coordination = \"etcd\" with several observers)\n";
     }
+    if (config.value().ingest.insecure) {
+      std::cout << config_path
+                << ": warning: insecure = true: heartbeats are plaintext and unauthenticated; anyone who reaches "
+                   "listen can speak for any node (use [curve] and [agent_keys])\n";
+    }
     return hale::kExitOk;
   }
   if (!config) {

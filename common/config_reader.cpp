@@ -59,6 +59,16 @@ int ConfigTable::lineOf(std::string_view key) const {
 
 bool ConfigTable::has(std::string_view key) const { return table_->contains(key); }
 
+std::vector<std::string> ConfigTable::keys() const {
+  std::vector<std::pair<int, std::string>> found;
+  for (const auto& [k, node] : *table_) found.emplace_back(lineOfNode(node), std::string(k.str()));
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  out.reserve(found.size());
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
 void ConfigTable::error(std::string_view key, std::string message) {
   errors_->add(ConfigIssue{file_, lineOf(key), key.empty() ? path_ : keyPath(key), std::move(message)});
 }

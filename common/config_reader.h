@@ -72,6 +72,8 @@ class ConfigTable {
   std::vector<ConfigTable> tables(std::string_view key, Presence p = Presence::optional);
 
   bool has(std::string_view key) const;
+  // Every key of this table, in document order: for tables whose keys the operator names (node ids, say).
+  std::vector<std::string> keys() const;
   // Records a semantic error (for cross-field rules) at `key`'s position, or the table's when absent.
   void error(std::string_view key, std::string message);
   // Records every key of this table no getter asked for as "unknown key".

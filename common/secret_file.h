@@ -10,7 +10,8 @@
 namespace hale {
 
 // Reads a secret from `path`. A relative path is looked up in $CREDENTIALS_DIRECTORY first (systemd's
-// LoadCredential=), then taken as given. Refuses empty files and files over 64 KiB.
+// LoadCredential=), then taken as given. Refuses what is not a regular file, a file every user may read
+// (group-readable is fine: the hale group), an empty file and one over 64 KiB.
 Result<std::string> readSecretFile(const std::string& path);
 
 }  // namespace hale

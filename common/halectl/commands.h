@@ -48,6 +48,8 @@ int aggregatorApprove(const Context& ctx);
 int aggregatorReject(const Context& ctx);
 int aggregatorPause(const Context& ctx);
 int aggregatorResume(const Context& ctx);
+// No daemon (keygen.cpp).
+int keygen(const Context& ctx);
 // Any daemon (raw.cpp).
 int rawCall(const Context& ctx);
 

@@ -43,6 +43,7 @@ constexpr Command kCommands[] = {
      hale::cli::aggregatorPause},
     {"resume", "", "resume automatic decisions; acknowledges a failed plan", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorResume},
+    {"keygen", "<path>", "write a CurveZMQ keypair: <path>.key (secret, 0600) and <path>.pub", "", hale::cli::keygen},
     {"raw", "<command> [json-args]", "send any control command, print the JSON result (\"raw help\" lists them)",
      hale::cli::kAgentSocket, hale::cli::rawCall},
 };

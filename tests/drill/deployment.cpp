@@ -314,7 +314,7 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
     mysql_->query(Node::primary,
                   std::string("CREATE USER '") + kAppUser + "'@'%' IDENTIFIED BY '" + kAppPassword + "'");
     mysql_->query(Node::primary, std::string("GRANT SELECT, INSERT ON hale_test.* TO '") + kAppUser + "'@'%'");
-    dir_.writeFile("mysql-password", std::string(test::MariadbPair::kPassword) + "\n");
+    dir_.writeFile("mysql-password", std::string(test::MariadbPair::kPassword) + "\n", 0600);
   }
   if (fabric_) {
     // The regions and observers in namespaces of their own reach the databases on the host's bridge address.
@@ -327,7 +327,7 @@ void Deployment::start(const std::function<void(const std::string&)>& say) {
   dns_ = std::make_unique<test::BindServer>();
   if (fabric_) dns_->listenAlso(fabric_->hostAddress());
   dns_->start();
-  dir_.writeFile("tsig-secret", dns_->keySecret() + "\n");
+  dir_.writeFile("tsig-secret", dns_->keySecret() + "\n", 0600);
 
   std::vector<std::string> extra_hosts;
   if (options_.isolate_one_node) {

@@ -40,7 +40,7 @@ class Partitions : public ::testing::Test {
     for (const std::string& o : kObservers) fabric_.add("obs-" + o);
     dns_.listenAlso(fabric_.hostAddress());
     dns_.start();
-    const std::string secret = dir_.writeFile("tsig-secret", dns_.keySecret() + "\n");
+    const std::string secret = dir_.writeFile("tsig-secret", dns_.keySecret() + "\n", 0600);
     etcd_ = std::make_unique<test::EtcdCluster>(3, milliseconds{500});
     for (int i = 0; i < 3; ++i) {
       const std::string ns = "obs-" + kObservers[static_cast<size_t>(i)];

@@ -38,8 +38,8 @@ TEST(ProviderPlan, FencePromoteDnsLbNotifyRunsOnceEachThroughTheAggregator) {
   linode.enqueue(200, R"({"id":2,"mode":"reject"})");  // lb:    node 2 is not
   linode.enqueue(200, R"({"id":2,"mode":"accept"})");  //        PUT
   linode.enqueue(200, R"({"id":2,"mode":"accept"})");  //        verify
-  const std::string token = dir.writeFile("linode-token", "t0ken\n");
-  const std::string tsig = dir.writeFile("tsig", dns.keySecret() + "\n");
+  const std::string token = dir.writeFile("linode-token", "t0ken\n", 0600);
+  const std::string tsig = dir.writeFile("tsig", dns.keySecret() + "\n", 0600);
   const std::string lb = "type = \"linode_nodebalancer\"\napi_url = \"" + linode.url("/v4") + "\"\ntoken_file = \"" +
                          token + "\"\nnodebalancer_id = 10\nconfig_id = 20\n";
   AggregatorProcess agg(dir,

@@ -2,12 +2,41 @@
 
 #include <stdexcept>
 
+#include <toml++/toml.h>
+
+#include "curve_ring.h"
 #include "http_client.h"
 #include "ports.h"
 
 namespace hale::test {
 
 using std::chrono::milliseconds;
+
+namespace {
+
+bool saysInsecure(const std::string& config) { return config.find("insecure = true") != std::string::npos; }
+
+// The nodes the [[region]] tables of `body` list.
+std::vector<std::string> listedNodes(const std::string& body) {
+  std::vector<std::string> out;
+  try {
+    const toml::table doc = toml::parse(body);
+    if (const toml::array* regions = doc["region"].as_array()) {
+      for (const toml::node& r : *regions) {
+        const toml::array* nodes = r.as_table() != nullptr ? (*r.as_table())["nodes"].as_array() : nullptr;
+        if (nodes == nullptr) continue;
+        for (const toml::node& n : *nodes) {
+          if (auto v = n.value<std::string>()) out.push_back(*v);
+        }
+      }
+    }
+  } catch (const toml::parse_error&) {
+    // Not ours to judge: the aggregator's own --check-config says what is wrong with it.
+  }
+  return out;
+}
+
+}  // namespace
 
 const char* aggregatorBinary() { return HALE_AGGREGATOR_BIN; }
 const char* agentBinary() { return HALE_AGENT_BIN; }
@@ -28,10 +57,20 @@ AggregatorProcess::AggregatorProcess(const TempDir& dir, const std::string& body
   std::string listen = "\"" + endpoint_ + "\"";
   for (const std::string& host : extra_hosts) listen += ", \"" + endpointOn(host) + "\"";
   http_port_ = freeLoopbackPort();
+  // CurveZMQ unless the test asks for plaintext: a server key of its own, a key for every listed node.
+  std::string security;
+  if (!saysInsecure(top + body)) {
+    const curve::Keypair server = curveKeys(dir, "aggregator-" + name);
+    rememberServerKey(endpoint_, server.public_key);
+    for (const std::string& host : extra_hosts) rememberServerKey(endpointOn(host), server.public_key);
+    security = "\n[curve]\nsecret_key_file = \"" + curveSecretFile(dir, "aggregator-" + name) + "\"\n[agent_keys]\n";
+    for (const std::string& node : listedNodes(body))
+      security += "\"" + node + "\" = \"" + curveKeys(dir, "agent-" + node).public_key + "\"\n";
+  }
   config_ = dir.writeFile(
       name + ".toml", top + "listen = [" + listen + "]\ncontrol_socket = \"" + socket() + "\"\njournal = \"" +
                           journalPath() + "\"\n[http]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(http_port_) +
-                          "\n" + body);
+                          "\n" + body + security);
 }
 
 std::string AggregatorProcess::metrics() const {
@@ -81,12 +120,28 @@ AgentProcess::AgentProcess(const TempDir& dir, const std::string& node, const st
                            std::vector<std::string> wrapper)
     : dir_(dir), node_(node), wrapper_(std::move(wrapper)) {
   http_port_ = freeLoopbackPort();
-  std::string list;
-  for (const std::string& a : aggregators) list += (list.empty() ? "\"" : ", \"") + a + "\"";
-  config_ = dir.writeFile(node + ".toml", "node = \"" + node + "\"\nregion = \"" + region + "\"\naggregators = [" +
-                                              list + "]\ncontrol_socket = \"" + socket() + "\"\n" + body +
+  std::string transport;
+  std::string trailing_tables;
+  if (saysInsecure(body)) {
+    std::string list;
+    for (const std::string& a : aggregators) list += (list.empty() ? "\"" : ", \"") + a + "\"";
+    transport = "aggregators = [" + list + "]\n";
+  } else {
+    curveKeys(dir, "agent-" + node);
+    std::string tables = "\n[curve]\nsecret_key_file = \"" + curveSecretFile(dir, "agent-" + node) + "\"\n";
+    for (const std::string& a : aggregators) {
+      const std::string key = serverKeyAt(a);
+      if (key.empty())
+        throw std::runtime_error("agent " + node + ": no aggregator key known for " + a +
+                                 " (start its AggregatorProcess first, or say insecure = true)");
+      tables += "[[aggregator]]\nendpoint = \"" + a + "\"\npublic_key = \"" + key + "\"\n";
+    }
+    trailing_tables = tables;
+  }
+  config_ = dir.writeFile(node + ".toml", "node = \"" + node + "\"\nregion = \"" + region + "\"\n" + transport +
+                                              "control_socket = \"" + socket() + "\"\n" + body +
                                               "\n[http]\nlisten = \"127.0.0.1\"\nport = " + std::to_string(http_port_) +
-                                              "\n");
+                                              "\n" + trailing_tables);
 }
 
 void AgentProcess::start() {

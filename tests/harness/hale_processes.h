@@ -21,12 +21,16 @@ const char* halectlBinary();
 // Runs halectl against `socket` (5 s bound).
 CommandResult halectl(const std::string& socket, std::vector<std::string> args);
 
+// `top` for an aggregator deciding alone that takes plaintext heartbeats (from a FakeFleet, say).
+inline constexpr const char* kAloneInsecure = "coordination = \"none\"\ninsecure = true\n";
+
 class AggregatorProcess {
  public:
   // `body`: everything but listen, control_socket, journal, [http] and `top` (top-level keys, by default
-  // one aggregator deciding alone), which are set here. Heartbeats are taken on 127.0.0.1 and on each of
-  // `extra_hosts` (a network namespace's host side), on one port.
-  // `wrapper`: a prefix for its command line (NetworkFabric::wrap's), run inside a network namespace.
+  // one aggregator deciding alone), which are set here, and, unless `top` or `body` says insecure = true,
+  // [curve] and [agent_keys] (curve_ring.h: a key for every node the body's regions list). Heartbeats are taken on
+  // 127.0.0.1 and on each of `extra_hosts` (a network namespace's host side), on one port. `wrapper`: a prefix for its
+  // command line (NetworkFabric::wrap's), run inside a network namespace.
   AggregatorProcess(const TempDir& dir, const std::string& body, const std::string& name = "aggregator",
                     const std::vector<std::string>& extra_hosts = {},
                     const std::string& top = "coordination = \"none\"\n", std::vector<std::string> wrapper = {});
@@ -65,7 +69,8 @@ class AggregatorProcess {
 
 class AgentProcess {
  public:
-  // `body`: the agent's checks and settings; node, region, aggregators, [http] and control_socket are set here.
+  // `body`: the agent's checks and settings; node, region, aggregators, [http] and control_socket are set here,
+  // with CURVE keys (the aggregators' from curve_ring.h) unless `body` says insecure = true.
   // `wrapper`: a prefix for its command line, e.g. NetworkNamespace::wrap's ("ip netns exec NAME").
   AgentProcess(const TempDir& dir, const std::string& node, const std::string& region,
                const std::vector<std::string>& aggregators, const std::string& body,

@@ -220,7 +220,7 @@ long rssKiB(pid_t pid) {
 TEST_F(AgentProcessTest, MemoryStaysFlatWithNoAggregatorListening) {
   // Two aggregators that do not exist: one port nobody listens on, one never-answering listener.
   const uint16_t dead = hale::test::freeLoopbackPort();
-  writeConfig(config(tcpCheck("app"), "aggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) +
+  writeConfig(config(tcpCheck("app"), "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) +
                                           "\", \"tcp://127.0.0.1:" + std::to_string(app_port_) + "\"]"));
   auto agent = startAgent();
   std::this_thread::sleep_for(milliseconds{1500});  // warm up: every buffer at its working size

@@ -127,12 +127,13 @@ TEST(AgentRuntime, HeartbeatsAtTheIntervalAndAtOnceOnChange) {
   HeartbeatSink sink;
   Listener app;
   Agent agent;
-  ASSERT_TRUE(agent
-                  .start(configFrom(
-                      baseConfig(dir, "heartbeat_interval = \"400ms\"\naggregators = [\"" + sink.endpoint() + "\"]") +
-                      "[[check]]\nname = \"app\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
-                      std::to_string(app.port()) + "\ninterval = \"100ms\"\ntimeout = \"80ms\"\nfall = 1\n"))
-                  .ok());
+  ASSERT_TRUE(
+      agent
+          .start(configFrom(baseConfig(dir, "heartbeat_interval = \"400ms\"\ninsecure = true\naggregators = [\"" +
+                                                sink.endpoint() + "\"]") +
+                            "[[check]]\nname = \"app\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
+                            std::to_string(app.port()) + "\ninterval = \"100ms\"\ntimeout = \"80ms\"\nfall = 1\n"))
+          .ok());
   heartbeat::Heartbeat hb;
   Clock::time_point at;
   // Wait until the node reports healthy, then measure the regular cadence.

@@ -38,8 +38,8 @@ class DynamodbCheckTest : public ::testing::Test {
     delete dir_;
   }
   static void writeKeys(const std::string& id, const std::string& secret) {
-    access_file_ = dir_->writeFile("ak", id);
-    secret_file_ = dir_->writeFile("sk", secret);
+    access_file_ = dir_->writeFile("ak", id, 0600);
+    secret_file_ = dir_->writeFile("sk", secret, 0600);
   }
   static HttpResponse call(const std::string& op, const nlohmann::json& body) {
     HttpRequest r;
@@ -121,7 +121,7 @@ TEST_F(DynamodbCheckTest, ThrottlingServerErrorsAndOddAnswersAreTransientNotDefi
 TEST_F(DynamodbCheckTest, CredentialsThatCannotBeReadAreAnErrorNotAFailure) {
   // Read at every probe (rotated keys are picked up): a file gone for a moment is our trouble, not the
   // table's.
-  const std::string ak = dir_->writeFile("ak-rotating", MotoServer::kAccessKey);
+  const std::string ak = dir_->writeFile("ak-rotating", MotoServer::kAccessKey, 0600);
   auto check = test::makeCheck("type = \"dynamodb\"\nregion = \"eu-west-1\"\nendpoint = \"" + moto_->endpoint() +
                                "\"\naccess_key_file = \"" + ak + "\"\nsecret_key_file = \"" + secret_file_ +
                                "\"\ntable = \"app\"\n");

@@ -18,7 +18,7 @@ class MysqlCheckTest : public ::testing::Test {
     db_ = new MariadbPair();
     db_->start();
     dir_ = new hale::test::TempDir("mysqlcheck");
-    password_file_ = dir_->writeFile("pw", std::string(MariadbPair::kPassword) + "\n");
+    password_file_ = dir_->writeFile("pw", std::string(MariadbPair::kPassword) + "\n", 0600);
   }
   static void TearDownTestSuite() {
     delete db_;
@@ -83,7 +83,7 @@ TEST_F(MysqlCheckTest, FrozenServerFailsNearTheTimeout) {
 TEST_F(MysqlCheckTest, WrongPasswordIsAnError) {
   hale::test::TempDir dir("mysqlpw");
   auto r = runCheck("type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(db_->port(Node::primary)) +
-                    "\nuser = \"hale\"\npassword_file = \"" + dir.writeFile("pw", "wrong") + "\"\n");
+                    "\nuser = \"hale\"\npassword_file = \"" + dir.writeFile("pw", "wrong", 0600) + "\"\n");
   EXPECT_OUTCOME(r, Outcome::error);
   EXPECT_NE(r.result.message.find("Access denied"), std::string::npos) << r.result.message;
 }

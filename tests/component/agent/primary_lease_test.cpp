@@ -42,7 +42,7 @@ std::shared_ptr<aggregator::Action> leasedPromotion(const std::vector<std::strin
   std::string endpoints;
   for (const std::string& e : etcd) endpoints += (endpoints.empty() ? "\"" : ", \"") + e + "\"";
   auto config = aggregator::parseAggregatorConfig(
-      "coordination = \"etcd\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[etcd]\nendpoints = [" + endpoints +
+      "coordination = \"etcd\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[etcd]\nendpoints = [" + endpoints +
           "]\nname = \"a1\"\nobservers = [\"a1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = "
           "[\"db1\"]\n[[region]]\nname = \"us\"\nnodes = [\"db2\"]\n[[action]]\nname = \"promote\"\ntype = "
           "\"postgres_promote\"\nstandby = \"" +
@@ -465,7 +465,7 @@ TEST(MysqlPrimaryLease, EtcdFallingSilentSetsReadOnlyAndItsReturnClearsIt) {
   test::EtcdServer etcd;
   etcd.start();
   test::TempDir dir("mysql-lease");
-  const std::string password_file = dir.writeFile("pw", std::string(test::MariadbPair::kPassword) + "\n");
+  const std::string password_file = dir.writeFile("pw", std::string(test::MariadbPair::kPassword) + "\n", 0600);
   auto config = parseAgentConfig(
       "node = \"db1\"\nregion = \"eu\"\ncontrol_socket = \"" + dir.path() + "/agent.sock\"\njournal = \"" + dir.path() +
           "/journal.jsonl\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n[etcd]\nendpoints = [\"" + etcd.endpoint() +

@@ -18,7 +18,8 @@ namespace hale::aggregator::test {
 // `body` holds the action's keys (type included); the action is named "a".
 inline std::shared_ptr<Action> actionFromConfig(const std::string& body) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"x\"]\n"
       "[[action]]\nname = \"a\"\n" +
           body,

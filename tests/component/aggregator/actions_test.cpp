@@ -77,7 +77,7 @@ TEST(WebhookAction, PostsJsonAndClassifiesAnswers) {
 TEST(WebhookAction, SlackFormatAndAuthHeaderFromASecretFile) {
   hale::test::TempDir dir("hook");
   hale::test::CannedHttpServer hook;
-  const std::string secret = dir.writeFile("auth", "Authorization: Bearer s3cret\n");
+  const std::string secret = dir.writeFile("auth", "Authorization: Bearer s3cret\n", 0600);
   auto a = test::actionFromConfig("type = \"webhook\"\nurl = \"" + hook.url() +
                                   "\"\nformat = \"slack\"\nheader_file = \"" + secret + "\"\n");
   hook.respond(200, "ok");

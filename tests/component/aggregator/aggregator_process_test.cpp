@@ -121,7 +121,7 @@ bool awaitsApproval(const AggregatorProcess& agg, const std::string& id, millise
 
 TEST(AggregatorHalectl, CommandsAndExitCodes) {
   test::TempDir dir("halectl");
-  AggregatorProcess agg(dir, operatorConfig(dir, ""));
+  AggregatorProcess agg(dir, operatorConfig(dir, ""), "aggregator", {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -186,7 +186,7 @@ TEST(AggregatorHalectl, CommandsAndExitCodes) {
 
 TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   test::TempDir dir("approve");
-  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"), "aggregator", {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -215,7 +215,7 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
 // the failover follows the resume.
 TEST(AggregatorHalectl, AHeldFailoverIsJournaledOnceWhenItStartsAndWhenItClears) {
   test::TempDir dir("held");
-  AggregatorProcess agg(dir, operatorConfig(dir, ""));
+  AggregatorProcess agg(dir, operatorConfig(dir, ""), "aggregator", {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -247,7 +247,7 @@ TEST(AggregatorHalectl, AHeldFailoverIsJournaledOnceWhenItStartsAndWhenItClears)
 // eu is up again, however it waited.
 TEST(AggregatorHalectl, AStaleDecisionCannotBeApproved) {
   test::TempDir dir("stale");
-  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"), "aggregator", {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -266,7 +266,7 @@ TEST(AggregatorHalectl, AStaleDecisionCannotBeApproved) {
 
 TEST(AggregatorHalectl, ARejectedPlanNeverRunsAndHoldsTheFailoverForThisOutage) {
   test::TempDir dir("reject");
-  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"));
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"), "aggregator", {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -295,7 +295,8 @@ TEST(AggregatorHalectl, ARejectedPlanNeverRunsAndHoldsTheFailoverForThisOutage) 
 
 TEST(AggregatorHalectl, ADecisionNotApprovedInTimeExpiresAndIsDecidedAgain) {
   test::TempDir dir("expire");
-  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\napproval_timeout = \"1s\"\n"));
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\napproval_timeout = \"1s\"\n"), "aggregator",
+                        {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -322,7 +323,8 @@ TEST(AggregatorHalectl, AFailedPlanRunsItsOnFailureActionsOnce) {
                             "[[action]]\nname = \"broken\"\ntype = \"record\"\npath = \"" +
                             dir.path() +
                             "/record\"\nfail = \"permanent\"\n"
-                            "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"broken\"]\non_failure = [\"tell\"]\n");
+                            "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"broken\"]\non_failure = [\"tell\"]\n",
+                        "aggregator", {}, test::kAloneInsecure);
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -349,13 +351,15 @@ TEST(AggregatorProcess, CheckConfig) {
   // A valid config that decides alone says what that risks.
   const std::string alone =
       dir.writeFile("alone.toml",
-                    "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
-                    "\"active\"\nnodes = [\"a\"]\n");
+                    "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = "
+                    "\"eu\"\nrole = \"active\"\nnodes = [\"a\"]\n");
   const CommandResult ok = test::runCommand(
       SpawnOptions{.argv = {test::aggregatorBinary(), "--config", alone, "--check-config"}}, milliseconds{5000});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_NE(ok.output.find("warning: coordination = \"none\": this aggregator decides alone; a network path cut"),
             std::string::npos)
+      << ok.output;
+  EXPECT_NE(ok.output.find("warning: insecure = true: heartbeats are plaintext and unauthenticated"), std::string::npos)
       << ok.output;
 }
 

@@ -77,7 +77,7 @@ class Coordination : public ::testing::Test {
       }
       body += "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"s0\", \"s1\", \"s2\"]\n";
       aggs_.push_back(std::make_unique<AggregatorProcess>(dir_, body, name, std::vector<std::string>{},
-                                                          "coordination = \"etcd\"\n"));
+                                                          "coordination = \"etcd\"\ninsecure = true\n"));
     }
     std::vector<std::string> endpoints;
     for (auto& a : aggs_) {

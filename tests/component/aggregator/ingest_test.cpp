@@ -30,8 +30,8 @@ class IngestTest : public ::testing::Test {
   void SetUp() override {
     endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
     auto config =
-        parseAggregatorConfig("coordination = \"none\"\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" +
-                                  dir_.path() + "/agg.sock\"\njournal = \"" + dir_.path() +
+        parseAggregatorConfig("coordination = \"none\"\ninsecure = true\nlisten = [\"" + endpoint_ +
+                                  "\"]\ncontrol_socket = \"" + dir_.path() + "/agg.sock\"\njournal = \"" + dir_.path() +
                                   "/journal.db\"\n"
                                   "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
                                   "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
@@ -114,10 +114,12 @@ TEST_F(IngestTest, CountsEveryRejectionAndDropsDuplicates) {
   send(frame("eu-1", "eu", "boot-a", 10));  // duplicate
   send(frame("eu-1", "eu", "boot-a", 9));   // out of order
   send(frame("eu-1", "eu", "boot-a", 11));
-  send(frame("eu-1", "eu", "boot-old", 1, toUnixMillis(SystemClock::instance().wallNow()) - 60'000));  // an older life
-  send(frame("intruder", "eu", "b", 1));    // eu accepts only its listed nodes
-  send(frame("eu-1", "us", "boot-a", 12));  // eu-1 claiming another region
-  send(frame("us-7", "us", "b", 1));        // us accepts any node
+  const int64_t now_ms = toUnixMillis(SystemClock::instance().wallNow());
+  send(frame("eu-1", "eu", "boot-old", 1, now_ms - 10'000));         // an older life
+  send(frame("eu-1", "eu", "boot-forged", 1, now_ms + 86'400'000));  // tomorrow: never the node's high-water mark
+  send(frame("intruder", "eu", "b", 1));                             // eu accepts only its listed nodes
+  send(frame("eu-1", "us", "boot-a", 12));                           // eu-1 claiming another region
+  send(frame("us-7", "us", "b", 1));                                 // us accepts any node
   std::string valid = frame("eu-1", "eu", "boot-a", 13);
   send(valid.substr(0, valid.size() - 3));   // truncated
   send(valid + "x");                         // trailing bytes
@@ -129,6 +131,7 @@ TEST_F(IngestTest, CountsEveryRejectionAndDropsDuplicates) {
   EXPECT_EQ(engine_->ingestCounters().accepted.load() - accepted_before, 3u);  // eu-1 x2, us-7
   EXPECT_EQ(rejected(IngestReject::duplicate), 1u);
   EXPECT_EQ(rejected(IngestReject::out_of_order), 2u);
+  EXPECT_EQ(rejected(IngestReject::clock_skew), 1u);
   EXPECT_EQ(rejected(IngestReject::unknown_node), 1u);
   EXPECT_EQ(rejected(IngestReject::wrong_region), 1u);
   EXPECT_EQ(rejected(heartbeat::DecodeError::truncated), 1u);
@@ -143,6 +146,7 @@ TEST_F(IngestTest, CountsEveryRejectionAndDropsDuplicates) {
   ASSERT_EQ(m.status, 200);
   for (const char* line : {"hale_aggregator_heartbeats_rejected_total{reason=\"duplicate\"} 1",
                            "hale_aggregator_heartbeats_rejected_total{reason=\"out_of_order\"} 2",
+                           "hale_aggregator_heartbeats_rejected_total{reason=\"clock_skew\"} 1",
                            "hale_aggregator_heartbeats_rejected_total{reason=\"unknown_node\"} 1",
                            "hale_aggregator_heartbeats_rejected_total{reason=\"wrong_region\"} 1",
                            "hale_aggregator_heartbeats_rejected_total{reason=\"frame_too_large\"} 1",
@@ -162,7 +166,7 @@ TEST_F(IngestTest, RealAgentsBecomeHealthyNodes) {
     const std::string cfg = dir_.writeFile(std::string(node) + ".toml",
                                            "node = \"" + std::string(node) +
                                                "\"\nregion = \"eu\"\nheartbeat_interval = \"200ms\"\n"
-                                               "aggregators = [\"" +
+                                               "insecure = true\naggregators = [\"" +
                                                endpoint_ + "\"]\ncontrol_socket = \"" + dir_.path() + "/" + node +
                                                ".sock\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
                                                "[[check]]\nname = \"ok\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n"

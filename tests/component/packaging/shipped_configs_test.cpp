@@ -1,7 +1,8 @@
 // The example configurations shipped in packaging/ pass the daemons' own --check-config, so what an
 // operator copies is valid as written. The only edits: the two scripts the aggregator's example names
-// (operator-provided, under /usr/local/sbin) point at stand-ins here, and the agent's DynamoDB check gets
-// AWS credentials from the environment, as it would on a node.
+// (operator-provided, under /usr/local/sbin) point at stand-ins here, the CURVE secret key files are made
+// here with `halectl keygen` as the example's comments say, and the agent's DynamoDB check gets AWS
+// credentials from the environment, as it would on a node.
 
 #include <gtest/gtest.h>
 
@@ -26,6 +27,17 @@ void replaceAll(std::string& s, const std::string& from, const std::string& to) 
     s.replace(at, from.size(), to);
 }
 
+// Makes a keypair with halectl keygen in `dir` and points the example's secret key file at it.
+void useFreshKey(const test::TempDir& dir, std::string& text, const std::string& shipped_path) {
+  ASSERT_NE(text.find(shipped_path), std::string::npos) << shipped_path;
+  const std::string base = dir.path() + "/" + shipped_path.substr(shipped_path.rfind('/') + 1, std::string::npos);
+  const std::string stem = base.substr(0, base.size() - 4);  // without ".key"
+  const test::CommandResult made =
+      test::runCommand(test::SpawnOptions{.argv = {HALECTL_BIN, "keygen", stem}}, std::chrono::seconds{10});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  replaceAll(text, shipped_path, stem + ".key");
+}
+
 test::CommandResult checkConfig(const std::string& binary, const std::string& config,
                                 std::vector<std::string> env = {}) {
   return test::runCommand(
@@ -42,21 +54,28 @@ TEST(ShippedConfigs, TheAggregatorExamplePassesCheckConfig) {
     const std::string name = std::string(script).substr(std::string(script).rfind('/') + 1);
     replaceAll(text, script, dir.writeFile(name, "#!/bin/sh\nexit 0\n", 0755));
   }
+  useFreshKey(dir, text, "/etc/hale/aggregator.key");
   const std::string config = dir.writeFile("aggregator.toml", text);
   const test::CommandResult r = checkConfig(HALE_AGGREGATOR_BIN, config);
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("insecure"), std::string::npos) << r.output;  // the example is not plaintext
 }
 
 TEST(ShippedConfigs, TheAgentExamplePassesCheckConfig) {
-  const test::CommandResult r = checkConfig(HALE_AGENT_BIN, HALE_SOURCE_DIR "/packaging/agent.toml",
+  test::TempDir dir("shipped");
+  std::string text = slurp(HALE_SOURCE_DIR "/packaging/agent.toml");
+  useFreshKey(dir, text, "/etc/hale/agent.key");
+  const test::CommandResult r = checkConfig(HALE_AGENT_BIN, dir.writeFile("agent.toml", text),
                                             {"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("insecure"), std::string::npos) << r.output;
 }
 
 // The check is not a rubber stamp: the same example with a plan step naming no action fails it.
 TEST(ShippedConfigs, CheckConfigRefusesABrokenCopy) {
   test::TempDir dir("shipped");
   std::string text = slurp(HALE_SOURCE_DIR "/packaging/aggregator.toml");
+  useFreshKey(dir, text, "/etc/hale/aggregator.key");
   replaceAll(text, "steps = [\"", "steps = [\"no-such-action\", \"");
   const test::CommandResult r = checkConfig(HALE_AGGREGATOR_BIN, dir.writeFile("aggregator.toml", text));
   EXPECT_EQ(r.exit_code, 2) << r.output;

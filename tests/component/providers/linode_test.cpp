@@ -23,7 +23,7 @@ class LinodeTest : public ::testing::Test {
     prism_ = new hale::test::PrismServer("linode/openapi.json");
     prism_->start();
     dir_ = new hale::test::TempDir("linode");
-    token_file_ = dir_->writeFile("token", "linode-test-token\n");
+    token_file_ = dir_->writeFile("token", "linode-test-token\n", 0600);
   }
   static void TearDownTestSuite() {
     delete prism_;
@@ -93,7 +93,8 @@ TEST_F(LinodeTest, ARequestThatBreaksTheContractIsRefusedAndPermanent) {
 
 TEST_F(LinodeTest, ConfigErrorsAreNamed) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"x\"]\n"
       "[[action]]\nname = \"a\"\ntype = \"linode_dns\"\ntoken_file = \"" +
           token_file_ + "\"\ndomain_id = 1\ntarget = \"198.51.100.7\"\nttl = 60\n",

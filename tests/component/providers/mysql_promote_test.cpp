@@ -13,14 +13,15 @@ using hale::test::MariadbPair;
 using Node = MariadbPair::Node;
 
 std::shared_ptr<Action> promoteAction(const MariadbPair& db, const hale::test::TempDir& dir, bool old_primary = true) {
-  const std::string pw = dir.writeFile("pw", std::string(MariadbPair::kPassword) + "\n");
+  const std::string pw = dir.writeFile("pw", std::string(MariadbPair::kPassword) + "\n", 0600);
   std::string body = "type = \"mysql_promote\"\nreplica_host = \"127.0.0.1\"\nreplica_port = " +
                      std::to_string(db.port(Node::replica)) + "\nuser = \"hale\"\npassword_file = \"" + pw +
                      "\"\nmax_lag = \"5s\"\nfence_timeout = \"1s\"\n";
   if (old_primary)
     body += "old_primary_host = \"127.0.0.1\"\nold_primary_port = " + std::to_string(db.port(Node::primary)) + "\n";
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"a\"]\n"
       "[[action]]\nname = \"promote\"\n" +
           body,

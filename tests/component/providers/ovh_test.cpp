@@ -52,8 +52,8 @@ class OvhTest : public ::testing::Test {
     prism_->start();
     dir_ = new hale::test::TempDir("ovh");
     keys_ = "application_key = \"7kbG7Bk7S9Nt7ZSV\"\napplication_secret_file = \"" +
-            dir_->writeFile("as", std::string(kSecret) + "\n") + "\"\nconsumer_key_file = \"" +
-            dir_->writeFile("ck", std::string(kConsumer) + "\n") + "\"\n";
+            dir_->writeFile("as", std::string(kSecret) + "\n", 0600) + "\"\nconsumer_key_file = \"" +
+            dir_->writeFile("ck", std::string(kConsumer) + "\n", 0600) + "\"\n";
   }
   static void TearDownTestSuite() {
     delete prism_;
@@ -248,7 +248,8 @@ TEST_F(OvhTest, MalformedAnswersAreErrorsNotCrashes) {
 
 TEST_F(OvhTest, EndpointNamesAndConfigErrors) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"x\"]\n"
       "[[action]]\nname = \"a\"\ntype = \"ovh_dns\"\nendpoint = \"ovh-asia\"\nzone = \"z\"\ntarget = \"t\"\n",
       "t.toml");

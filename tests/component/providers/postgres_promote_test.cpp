@@ -22,7 +22,8 @@ std::shared_ptr<Action> promoteAction(const PostgresPair& pg, const std::string&
       "type = \"postgres_promote\"\nstandby = \"" + conninfo(pg, Node::standby) + "\"\nmax_lag = \"1s\"\n";
   if (with_old_primary) body += "old_primary = \"" + conninfo(pg, Node::primary) + "\"\nfence_timeout = \"500ms\"\n";
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"a\"]\n"
       "[[action]]\nname = \"promote\"\n" +
           body + extra,

@@ -25,7 +25,7 @@ class Rfc2136Test : public ::testing::Test {
   }
 
   static std::shared_ptr<Action> action(const std::string& values, const std::string& secret, uint16_t port = 0) {
-    const std::string secret_file = dir_->writeFile("secret", secret + "\n");
+    const std::string secret_file = dir_->writeFile("secret", secret + "\n", 0600);
     return test::actionFromConfig(
         "type = \"rfc2136\"\nserver = \"127.0.0.1\"\nport = " + std::to_string(port != 0 ? port : dns_->port()) +
         "\nzone = \"" + dns_->zone() + "\"\nrecord = \"app." + dns_->zone() + "\"\nvalues = " + values +
@@ -70,7 +70,8 @@ TEST_F(Rfc2136Test, SilentServerIsRetryable) {
 
 TEST_F(Rfc2136Test, ConfigChecksAddresses) {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"a\"]\n"
       "[[action]]\nname = \"dns\"\ntype = \"rfc2136\"\nserver = \"ns1.example.com\"\nzone = \"z\"\n"
       "record = \"r.z\"\nvalues = [\"not-an-ip\"]\nkey_name = \"k\"\nkey_secret_file = \"/nonexistent\"\n",

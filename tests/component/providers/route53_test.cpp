@@ -31,8 +31,8 @@ class Route53Test : public ::testing::Test {
   }
 
   static std::string keys(const std::string& id, const std::string& secret) {
-    return "access_key_file = \"" + dir_->writeFile("key-id", id + "\n") + "\"\nsecret_key_file = \"" +
-           dir_->writeFile("key-secret", secret + "\n") + "\"\n";
+    return "access_key_file = \"" + dir_->writeFile("key-id", id + "\n", 0600) + "\"\nsecret_key_file = \"" +
+           dir_->writeFile("key-secret", secret + "\n", 0600) + "\"\n";
   }
 
   static std::shared_ptr<Action> action(const std::string& endpoint, const std::string& zone, const std::string& values,
@@ -154,8 +154,9 @@ TEST(Route53IamMode, TheRightSecretWorksAndAWrongOneIsPermanent) {
   auto make = [&](const std::string& secret) {
     return test::actionFromConfig("type = \"route53\"\nendpoint = \"" + moto.endpoint() + "\"\nhosted_zone_id = \"" +
                                   zone + "\"\nrecord = \"app.iam.test\"\nvalues = [\"198.51.100.7\"]\n" +
-                                  "access_key_file = \"" + dir.writeFile("id", key.id) + "\"\nsecret_key_file = \"" +
-                                  dir.writeFile("secret-" + std::to_string(secret.size()), secret) + "\"\n");
+                                  "access_key_file = \"" + dir.writeFile("id", key.id, 0600) +
+                                  "\"\nsecret_key_file = \"" +
+                                  dir.writeFile("secret-" + std::to_string(secret.size()), secret, 0600) + "\"\n");
   };
   const ActionResult forged = make(key.secret + "x")->execute(test::actionRequest());
   EXPECT_EQ(forged.status, ActionStatus::permanent) << forged.detail;

@@ -18,13 +18,13 @@ std::string errorsOf(const std::string& body) {
 
 TEST(AgentConfig, LoadsEveryCheckType) {
   test::TempDir dir("agentcfg");
-  const std::string pw = dir.writeFile("pw", "secret\n");
-  const std::string ak = dir.writeFile("ak", "AKIAEXAMPLE");
-  const std::string sk = dir.writeFile("sk", "example-secret");
+  const std::string pw = dir.writeFile("pw", "secret\n", 0600);
+  const std::string ak = dir.writeFile("ak", "AKIAEXAMPLE", 0600);
+  const std::string sk = dir.writeFile("sk", "example-secret", 0600);
   auto c = parseAgentConfig(
       std::string(kHead) +
           "node = \"n1\"\nheartbeat_interval = \"500ms\"\n"
-          "aggregators = [\"tcp://127.0.0.1:7450\", \"ipc:///run/hale/agg\"]\n"
+          "insecure = true\naggregators = [\"tcp://127.0.0.1:7450\", \"ipc:///run/hale/agg\"]\n"
           "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
           "[[check]]\nname = \"pg\"\ntype = \"postgres\"\nconninfo = \"host=127.0.0.1 port=5\"\n"
           "password_file = \"" +
@@ -47,7 +47,8 @@ TEST(AgentConfig, LoadsEveryCheckType) {
   const AgentConfig& a = c.value();
   EXPECT_EQ(a.node_id, "n1");
   EXPECT_EQ(a.heartbeat_interval, std::chrono::milliseconds{500});
-  EXPECT_EQ(a.aggregators.size(), 2u);
+  EXPECT_EQ(a.transport.aggregators.size(), 2u);
+  EXPECT_TRUE(a.transport.keys.secret_key.empty());  // insecure: plaintext
   EXPECT_EQ(a.http_port, 0);
   ASSERT_EQ(a.checks.size(), 6u);
   EXPECT_EQ(a.checks[4].settings.critical, false);
@@ -103,6 +104,47 @@ TEST(AgentConfig, RefusesALeaseThatCouldNotHold) {
             std::string::npos);
   EXPECT_NE(errorsOf(std::string(kEtcd) + "timeout = \"2s\"\n" + kPg + lease).find("a third of the shortest"),
             std::string::npos);
+}
+
+TEST(AgentConfig, HeartbeatsNeedCurveKeysUnlessInsecure) {
+  test::TempDir dir("agentcurve");
+  auto mine = curve::generate();
+  auto theirs = curve::generate();
+  ASSERT_TRUE(mine && theirs);
+  const std::string secret = dir.writeFile("agent.key", mine.value().secret_key + "\n", 0600);
+  const std::string target =
+      "[[aggregator]]\nendpoint = \"tcp://10.0.0.5:7450\"\npublic_key = \"" + theirs.value().public_key + "\"\n";
+  auto c =
+      parseAgentConfig(std::string(kHead) + "[curve]\nsecret_key_file = \"" + secret + "\"\n" + target, "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c.value().insecure);
+  EXPECT_EQ(c.value().transport.keys, mine.value());  // the public key is derived from the secret
+  ASSERT_EQ(c.value().transport.aggregators.size(), 1u);
+  EXPECT_EQ(c.value().transport.aggregators[0].public_key, theirs.value().public_key);
+
+  EXPECT_NE(errorsOf(target).find("curve: heartbeats need this agent's CURVE key"), std::string::npos);
+  EXPECT_NE(errorsOf("aggregators = [\"tcp://10.0.0.5:7450\"]\n").find("endpoints alone carry no aggregator key"),
+            std::string::npos);
+  EXPECT_NE(
+      errorsOf("[curve]\nsecret_key_file = \"" + secret + "\"\n[[aggregator]]\nendpoint = \"tcp://10.0.0.5:7450\"\n")
+          .find("aggregator[0].public_key: required key is missing"),
+      std::string::npos);
+  EXPECT_NE(errorsOf("[curve]\nsecret_key_file = \"" + secret +
+                     "\"\n[[aggregator]]\nendpoint = \"tcp://10.0.0.5:7450\"\npublic_key = \"short\"\n")
+                .find("aggregator[0].public_key: is not a CURVE public key"),
+            std::string::npos);
+  const std::string garbage = dir.writeFile("garbage.key", "not a key at all\n", 0600);
+  EXPECT_NE(
+      errorsOf("[curve]\nsecret_key_file = \"" + garbage + "\"\n" + target).find("does not hold a CURVE secret key"),
+      std::string::npos);
+  const std::string open_key = dir.writeFile("open.key", mine.value().secret_key, 0644);
+  EXPECT_NE(errorsOf("[curve]\nsecret_key_file = \"" + open_key + "\"\n" + target).find("readable by every user"),
+            std::string::npos);
+  // Plaintext is a choice written in the config, never a default.
+  auto plain =
+      parseAgentConfig(std::string(kHead) + "insecure = true\naggregators = [\"tcp://10.0.0.5:7450\"]\n", "agent.toml");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_TRUE(plain.value().insecure);
 }
 
 TEST(AgentConfig, NodeDefaultsToTheHostName) {

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 namespace hale::aggregator {
 namespace {
 
 constexpr const char* kValid = R"(coordination = "none"
+insecure = true
 listen = ["tcp://127.0.0.1:7450"]
 journal = "/tmp/j.db"
 [detection]
@@ -99,7 +102,7 @@ TEST(AggregatorConfig, RegionRuleKnobs) {
 
 TEST(AggregatorConfig, CrossReferencesAreChecked) {
   EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\", \"fence\"]"))
-                .find("agg.toml:37: plan[0].steps: no action named \"fence\""),
+                .find("agg.toml:38: plan[0].steps: no action named \"fence\""),
             std::string::npos);
   EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\"]\non_failure = [\"pager\"]"))
                 .find("plan[0].on_failure: no action named \"pager\""),
@@ -124,7 +127,7 @@ TEST(AggregatorConfig, CrossReferencesAreChecked) {
 
 TEST(AggregatorConfig, BadValuesNameFileLineAndKey) {
   EXPECT_NE(errorsOf(replaced(kValid, "approval = \"manual\"", "approval = \"maybe\""))
-                .find("agg.toml:9: guards.approval: must be one of auto, manual"),
+                .find("agg.toml:10: guards.approval: must be one of auto, manual"),
             std::string::npos);
   EXPECT_NE(errorsOf(replaced(kValid, "miss_after = \"3s\"", "miss_after = \"500ms\""))
                 .find("detection.suspect_after: must be shorter than miss_after"),
@@ -151,6 +154,61 @@ TEST(AggregatorConfig, CoordinationMustBeChosenExplicitly) {
   auto c = parseAggregatorConfig(kValid, "agg.toml");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c.value().coordination.mode, CoordinationConfig::Mode::none);
+}
+
+// kValid with CurveZMQ instead of insecure = true: the server key from `secret`, agent keys as given.
+std::string withCurve(const std::string& secret, const std::string& agent_keys) {
+  return replaced(kValid, "insecure = true\n", "") + "[curve]\nsecret_key_file = \"" + secret + "\"\n[agent_keys]\n" +
+         agent_keys;
+}
+
+TEST(AggregatorConfig, HeartbeatsNeedCurveKeysUnlessInsecure) {
+  test::TempDir dir("aggcurve");
+  auto server = curve::generate();
+  auto a1 = curve::generate();
+  auto a2 = curve::generate();
+  ASSERT_TRUE(server && a1 && a2);
+  const std::string secret = dir.writeFile("aggregator.key", server.value().secret_key + "\n", 0600);
+  const std::string k1 = a1.value().public_key;
+  const std::string k2 = a2.value().public_key;
+  auto c = parseAggregatorConfig(withCurve(secret, "eu-1 = \"" + k1 + "\"\n\"eu-2\" = \"" + k2 + "\"\n"), "agg.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c.value().ingest.insecure);
+  EXPECT_EQ(c.value().ingest.server, server.value());
+  EXPECT_EQ(c.value().ingest.agent_keys.at("eu-1"), k1);
+  EXPECT_EQ(c.value().ingest.agent_keys.size(), 2u);
+  EXPECT_EQ(c.value().ingest.max_clock_skew.count(), 30000);
+  EXPECT_EQ(c.value().ingest.max_restarts_per_minute, 6);
+
+  // Plaintext is never the default.
+  const std::string none = errorsOf(replaced(kValid, "insecure = true\n", ""));
+  EXPECT_NE(none.find("curve: heartbeats need CurveZMQ"), std::string::npos) << none;
+  EXPECT_NE(none.find("agent_keys: list each agent's public key"), std::string::npos) << none;
+  // A listed node without a key could never be heard; a key can speak for one node only.
+  EXPECT_NE(errorsOf(withCurve(secret, "eu-1 = \"" + k1 + "\"\n")).find("node \"eu-2\" (region eu) has no key"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(withCurve(secret, "eu-1 = \"" + k1 + "\"\neu-2 = \"" + k1 + "\"\n"))
+                .find("agent_keys.eu-2: is also the key of node \"eu-1\""),
+            std::string::npos);
+  EXPECT_NE(errorsOf(withCurve(secret, "eu-1 = \"" + k1 + "\"\neu-2 = \"not-a-key\"\n"))
+                .find("agent_keys.eu-2: is not a CURVE public key"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(withCurve(secret, "eu-1 = \"" + k1 + "\"\neu-2 = \"" + server.value().public_key + "\"\n"))
+                .find("is the aggregator's own public key"),
+            std::string::npos);
+  // us accepts any node, so a key for a node no region lists may come with it; when no region does, it is a typo.
+  const std::string extra =
+      "eu-1 = \"" + k1 + "\"\neu-2 = \"" + k2 + "\"\nus-9 = \"" + curve::generate().value().public_key + "\"\n";
+  EXPECT_TRUE(parseAggregatorConfig(withCurve(secret, extra), "agg.toml"));
+  const std::string closed = replaced(withCurve(secret, extra), "accept_any_node = true", "nodes = [\"us-1\"]");
+  EXPECT_NE(errorsOf(closed).find("\"us-9\" is not a node of any region"), std::string::npos) << errorsOf(closed);
+  const std::string open_secret = dir.writeFile("open.key", server.value().secret_key + "\n", 0644);
+  EXPECT_NE(errorsOf(withCurve(open_secret, "eu-1 = \"" + k1 + "\"\neu-2 = \"" + k2 + "\"\n"))
+                .find("curve.secret_key_file: secret file " + open_secret + " is readable by every user"),
+            std::string::npos);
+  EXPECT_NE(errorsOf(replaced(kValid, "insecure = true\n", "insecure = true\n[ingest]\nmax_clock_skew = \"10ms\"\n"))
+                .find("ingest.max_clock_skew: must be between"),
+            std::string::npos);
 }
 
 constexpr const char* kEtcd = R"(

@@ -39,7 +39,8 @@ std::vector<std::string> lines(const std::string& path) {
 // Actions come from config text, as in production.
 ActionTable actionsFrom(const std::string& dir, const std::string& extra = "") {
   auto c = parseAggregatorConfig(
-      "coordination = \"none\"\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes "
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes "
       "= [\"a\"]\n"
       "[[action]]\nname = \"one\"\ntype = \"record\"\npath = \"" +
           dir +

@@ -41,8 +41,8 @@ class EnvGuard {
 TEST(AwsCredentials, FilesFromTheConfigComeFirst) {
   test::TempDir dir("aws");
   EnvGuard env({{"AWS_ACCESS_KEY_ID", "ENVKEY"}, {"AWS_SECRET_ACCESS_KEY", "envsecret"}});
-  AwsCredentialSource src{dir.writeFile("ak", "FILEKEY\n"), dir.writeFile("sk", "filesecret\n"),
-                          dir.writeFile("tok", "token123\n"), ""};
+  AwsCredentialSource src{dir.writeFile("ak", "FILEKEY\n", 0600), dir.writeFile("sk", "filesecret\n", 0600),
+                          dir.writeFile("tok", "token123\n", 0600), ""};
   auto c = resolveAwsCredentials(src);
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c.value().access_key_id, "FILEKEY");
@@ -103,10 +103,18 @@ TEST(AwsError, ReadsJsonAndXmlShapes) {
 
 TEST(SecretFile, TrimsNewlinesAndRefusesEmptyOrMissing) {
   test::TempDir dir("secret");
-  auto s = readSecretFile(dir.writeFile("pw", "hunter2\r\n"));
+  auto s = readSecretFile(dir.writeFile("pw", "hunter2\r\n", 0600));
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s.value(), "hunter2");
-  EXPECT_EQ(readSecretFile(dir.writeFile("empty", "\n")).error().code, "empty");
+  EXPECT_EQ(readSecretFile(dir.writeFile("empty", "\n", 0600)).error().code, "empty");
+  EXPECT_EQ(readSecretFile(dir.path()).error().code, "unreadable");  // a directory is not a secret
+  // Readable by every user: refused, and the message says how to fix it without showing the secret.
+  auto open = readSecretFile(dir.writeFile("open", "hunter3\n", 0644));
+  ASSERT_FALSE(open.ok());
+  EXPECT_EQ(open.error().code, "readable_by_others");
+  EXPECT_NE(open.error().message.find("mode 0644"), std::string::npos) << open.error().message;
+  EXPECT_EQ(open.error().message.find("hunter3"), std::string::npos);
+  EXPECT_TRUE(readSecretFile(dir.writeFile("group", "hunter4\n", 0640)).ok());  // the hale group may read
   EXPECT_EQ(readSecretFile(dir.path() + "/absent").error().code, "unreadable");
   EnvGuard env({{"CREDENTIALS_DIRECTORY", dir.path()}});
   auto relative = readSecretFile("pw");  // systemd LoadCredential=
