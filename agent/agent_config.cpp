@@ -9,6 +9,7 @@
 #include "fencer.h"
 #include "heartbeat.h"
 #include "subprocess.h"
+#include "text.h"
 
 namespace hale::agent {
 namespace {
@@ -21,7 +22,10 @@ std::string hostName() {
   return buf;
 }
 
-bool validIdentifier(const std::string& s) { return !s.empty() && s.size() <= heartbeat::kMaxIdBytes; }
+// What the aggregator's decoder accepts: 1..64 bytes of clean text (common/text.h).
+bool validIdentifier(const std::string& s) {
+  return !s.empty() && s.size() <= heartbeat::kMaxIdBytes && isCleanText(s);
+}
 
 bool validEndpoint(const std::string& e) {
   // ZeroMQ checks the rest when connecting; catch the common slips here, with a line number.
@@ -103,7 +107,8 @@ void readCheck(ConfigTable& t, AgentConfig& config) {
 
   bool ok = true;
   if (t.has("name") && !validIdentifier(s.name)) {
-    t.error("name", "must be 1.." + std::to_string(heartbeat::kMaxIdBytes) + " bytes");
+    t.error("name",
+            "must be 1.." + std::to_string(heartbeat::kMaxIdBytes) + " bytes of text without control characters");
     ok = false;
   }
   for (const ConfiguredCheck& other : config.checks) {
@@ -200,9 +205,11 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
   ConfigTable root = doc.root(errors);
 
   if (!root.get("node", config.node_id)) config.node_id = hostName();
-  if (!validIdentifier(config.node_id)) root.error("node", "must be 1..64 bytes (default: the host name)");
+  if (!validIdentifier(config.node_id))
+    root.error("node", "must be 1..64 bytes of text without control characters (default: the host name)");
   root.get("region", config.region, Presence::required);
-  if (root.has("region") && !validIdentifier(config.region)) root.error("region", "must be 1..64 bytes");
+  if (root.has("region") && !validIdentifier(config.region))
+    root.error("region", "must be 1..64 bytes of text without control characters");
   root.getDuration("heartbeat_interval", config.heartbeat_interval, Presence::optional, milliseconds{100},
                    std::chrono::minutes{1});
   readTransport(root, config);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "text.h"
+
 namespace hale::agent {
 
 std::chrono::milliseconds staleAfter(const CheckSettings& s) { return 2 * s.interval + s.timeout; }
@@ -52,7 +54,7 @@ void HealthBoard::record(size_t index, const CheckResult& result, std::chrono::m
     before = c.state.status;
     c.state = applyOutcome(c.state, result.outcome, c.settings.thresholds);
     c.last_outcome = result.outcome;
-    c.message = result.message.substr(0, heartbeat::kMaxMessageBytes);
+    cleanText(result.message, heartbeat::kMaxMessageBytes, c.message);  // what the decoder accepts
     c.latency_us = static_cast<uint32_t>(std::min<int64_t>(latency.count(), UINT32_MAX));
     c.has_run = true;
     c.last_run = now;

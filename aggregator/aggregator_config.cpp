@@ -6,6 +6,7 @@
 #include "action_registry.h"
 #include "etcd_config.h"
 #include "heartbeat.h"
+#include "text.h"
 
 namespace hale::aggregator {
 namespace {
@@ -210,7 +211,8 @@ void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node
   t.get("accept_any_node", setup.accept_any_node);
   t.get("nodes", setup.nodes);
   for (const std::string& n : setup.nodes) {
-    if (n.empty() || n.size() > heartbeat::kMaxIdBytes) t.error("nodes", "node ids must be 1..64 bytes");
+    if (n.empty() || n.size() > heartbeat::kMaxIdBytes || !isCleanText(n))
+      t.error("nodes", "node ids must be 1..64 bytes of text without control characters");
     if (!node_ids.insert(n).second) t.error("nodes", "node \"" + n + "\" is listed twice");
   }
   if (setup.nodes.empty() && !setup.accept_any_node)

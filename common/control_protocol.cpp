@@ -2,10 +2,14 @@
 
 namespace hale::control {
 
+std::string dumpJson(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string encodeRequest(const Request& request) {
   nlohmann::json j{{"v", kProtocolVersion}, {"id", request.id}, {"cmd", request.cmd}};
   if (!request.args.empty()) j["args"] = request.args;
-  return j.dump() + "\n";
+  return dumpJson(j) + "\n";
 }
 
 Result<Request> parseRequest(std::string_view line, uint64_t& id_out) {
@@ -39,16 +43,15 @@ Result<Request> parseRequest(std::string_view line, uint64_t& id_out) {
 }
 
 std::string encodeSuccess(uint64_t id, const nlohmann::json& result) {
-  return nlohmann::json{{"v", kProtocolVersion}, {"id", id}, {"ok", true}, {"result", result}}.dump() + "\n";
+  return dumpJson(nlohmann::json{{"v", kProtocolVersion}, {"id", id}, {"ok", true}, {"result", result}}) + "\n";
 }
 
 std::string encodeFailure(uint64_t id, std::string_view code, std::string_view message) {
-  // dump() with replace keeps an invalid UTF-8 message from throwing.
   const nlohmann::json j{{"v", kProtocolVersion},
                          {"id", id},
                          {"ok", false},
                          {"error", {{"code", std::string(code)}, {"message", std::string(message)}}}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return dumpJson(j) + "\n";
 }
 
 Result<nlohmann::json> parseResponse(std::string_view line, uint64_t expected_id) {

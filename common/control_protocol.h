@@ -46,6 +46,10 @@ std::string encodeRequest(const Request& request);
 // unsupported_version, and `id_out` holds the request's id when it could be read.
 Result<Request> parseRequest(std::string_view line, uint64_t& id_out);
 
+// JSON text with every invalid UTF-8 sequence replaced by U+FFFD: one odd byte in a journal entry or a
+// node's message never turns an answer into an exception. Every JSON this protocol writes goes through it.
+std::string dumpJson(const nlohmann::json& j, int indent = -1);
+
 std::string encodeSuccess(uint64_t id, const nlohmann::json& result);
 std::string encodeFailure(uint64_t id, std::string_view code, std::string_view message);
 // The result of a success, or the Error carried by a failure; bad_response if the line is neither.

@@ -14,7 +14,8 @@
 //                    "lat" uint latency in microseconds (default 0), "msg" str (default "")
 //   "fence"  uint    optional (default 0): 0 not fenced, 1 a database of this node is fenced (primary
 //                    lease lost), 2 fenced because it was writable while etcd named another primary
-// Keys not listed are skipped, so a newer minor revision can add fields without breaking older
+// Every str value is clean text (common/text.h: valid UTF-8, no control characters); anything else is refused
+// (bad_string). Keys not listed are skipped, so a newer minor revision can add fields without breaking older
 // aggregators. Changing a listed key's meaning or type requires a new major version.
 
 #include <cstdint>

@@ -3,13 +3,15 @@
 #include <array>
 #include <bitset>
 
+#include "text.h"
+
 namespace hale::heartbeat {
 namespace {
 
 constexpr std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames{
-    "none",          "frame_too_large", "truncated",      "malformed",     "trailing_bytes",
-    "not_a_map",     "missing_key",     "duplicate_key",  "wrong_type",    "unsupported_version",
-    "invalid_value", "string_too_long", "array_too_long", "map_too_large", "too_deep",
+    "none",           "frame_too_large", "truncated",  "malformed",           "trailing_bytes", "not_a_map",
+    "missing_key",    "duplicate_key",   "wrong_type", "unsupported_version", "invalid_value",  "string_too_long",
+    "array_too_long", "map_too_large",   "too_deep",   "bad_string",
 };
 
 // Lets msgpack::packer append to a std::string.
@@ -35,7 +37,9 @@ DecodeResult readString(const msgpack::object& o, std::string_view key, size_t m
   if (o.type != msgpack::type::STR) return fail(DecodeError::wrong_type, key);
   if (o.via.str.size > max) return fail(DecodeError::string_too_long, key);
   if (!allow_empty && o.via.str.size == 0) return fail(DecodeError::invalid_value, key);
-  out.assign(o.via.str.ptr, o.via.str.size);
+  const std::string_view text(o.via.str.ptr, o.via.str.size);
+  if (!isCleanText(text)) return fail(DecodeError::bad_string, key);
+  out.assign(text);
   return {};
 }
 

@@ -30,8 +30,9 @@ enum class DecodeError : uint8_t {
   array_too_long,       // an array over kMaxChecks elements
   map_too_large,        // a map over kMaxMapEntries entries
   too_deep,             // nesting over kMaxDepth
+  bad_string,           // a string that is not valid UTF-8 or holds a control character (common/text.h)
 };
-inline constexpr size_t kDecodeErrorCount = 15;
+inline constexpr size_t kDecodeErrorCount = 16;
 
 std::string_view decodeErrorName(DecodeError e);
 

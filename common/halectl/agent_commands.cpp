@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "control_protocol.h"
 #include "table.h"
 
 namespace hale::cli {
@@ -41,7 +42,7 @@ int agentStatus(const Context& ctx) {
   int code = kExitOk;
   if (!callDaemon(ctx, "status", nlohmann::json::object(), s, code)) return code;
   if (ctx.json) {
-    std::cout << s.dump() << "\n";
+    std::cout << control::dumpJson(s) << "\n";
     return exitFor(s);
   }
   std::cout << "node    " << s.value("node", "?") << "  region " << s.value("region", "?") << "  status "
@@ -85,7 +86,7 @@ int agentChecks(const Context& ctx) {
   int code = kExitOk;
   if (!callDaemon(ctx, "checks", nlohmann::json::object(), checks, code)) return code;
   if (ctx.json) {
-    std::cout << checks.dump() << "\n";
+    std::cout << control::dumpJson(checks) << "\n";
     return kExitOk;
   }
   Table t({"CHECK", "STATUS", "INTERVAL", "TIMEOUT", "RISE/FALL", "RUNS", "PASS", "WARN", "FAIL", "ERROR", "TIMEOUTS"});
@@ -107,7 +108,7 @@ int agentActive(const Context& ctx) {
   int code = kExitOk;
   if (!callDaemon(ctx, "active", nlohmann::json::object(), a, code)) return code;
   if (ctx.json) {
-    std::cout << a.dump() << "\n";
+    std::cout << control::dumpJson(a) << "\n";
     return kExitOk;
   }
   const auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : std::string("-"); };
@@ -141,7 +142,7 @@ int agentUnfence(const Context& ctx) {
   int code = kExitOk;
   if (!callDaemon(ctx, "unfence", args, r, code)) return code;
   if (ctx.json) {
-    std::cout << r.dump() << "\n";
+    std::cout << control::dumpJson(r) << "\n";
     return kExitOk;
   }
   std::cout << "database " << r.value("database", "?") << " unfenced: " << r.value("unfenced", "") << "\n"

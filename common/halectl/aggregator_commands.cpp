@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "control_protocol.h"
 #include "table.h"
 
 namespace hale::cli {
@@ -42,7 +43,7 @@ int callAndPrint(const Context& ctx, const std::string& cmd, const nlohmann::jso
   int code = kExitOk;
   if (!callDaemon(ctx, cmd, args, result, code)) return code;
   if (ctx.json) {
-    std::cout << result.dump() << "\n";
+    std::cout << control::dumpJson(result) << "\n";
   } else {
     print(result);
   }

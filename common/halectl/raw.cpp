@@ -15,7 +15,7 @@ bool callDaemon(const Context& ctx, const std::string& cmd, const nlohmann::json
   }
   const Error& e = r.error();
   if (ctx.json) {
-    std::cout << nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump() << "\n";
+    std::cout << control::dumpJson(nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}) << "\n";
   } else {
     // Policy reasons already start with their verdict ("refused: ..."): do not say it twice.
     const bool prefixed = e.message.rfind(e.code + ":", 0) == 0;
@@ -44,7 +44,7 @@ int rawCall(const Context& ctx) {
   nlohmann::json result;
   int code = kExitOk;
   if (!callDaemon(ctx, pos[1], args, result, code)) return code;
-  std::cout << (ctx.json ? result.dump() : result.dump(2)) << "\n";
+  std::cout << (ctx.json ? control::dumpJson(result) : control::dumpJson(result, 2)) << "\n";
   return kExitOk;
 }
 

@@ -74,6 +74,14 @@ TEST(ControlProtocol, ResponsesCarryResultOrError) {
   EXPECT_EQ(parseResponse(R"({"v":1,"id":9,"ok":false,"error":{"code":5}})", 9).error().code, errc::bad_response);
 }
 
+// One odd byte in a result (a journal entry, say) must not turn the answer into an exception.
+TEST(ControlProtocol, SuccessWithInvalidUtf8StillEncodes) {
+  const std::string line = encodeSuccess(3, nlohmann::json{{"detail", std::string("odd \xff\xfe byte")}});
+  auto parsed = parseResponse(line, 3);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed.value()["detail"], "odd \xef\xbf\xbd\xef\xbf\xbd byte");
+}
+
 TEST(ControlProtocol, FailureWithInvalidUtf8StillEncodes) {
   const std::string line = encodeFailure(1, "internal", std::string("bad \xff byte"));
   auto parsed = parseResponse(line, 1);

@@ -4,6 +4,9 @@
 
 #include <functional>
 #include <random>
+#include <set>
+
+#include "text.h"
 
 namespace hale::heartbeat {
 namespace {
@@ -369,6 +372,27 @@ TEST(HeartbeatCodec, RejectsOversizedArraysMapsAndNesting) {
   expectRejected(packMap(deep), DecodeError::too_deep);
 }
 
+// Ids, names and messages are clean text: one odd byte must never reach a JSON answer or a terminal.
+TEST(HeartbeatCodec, RejectsStringsThatAreNotCleanText) {
+  for (const std::string& bad :
+       {std::string("a\x01z"), std::string("\xff"), std::string("del\x7f"), std::string("c1-\xc2\x85"),
+        std::string("overlong-\xc0\xaf"), std::string("surrogate-\xed\xa0\x80"), std::string("cut-\xe2\x82"),
+        std::string("esc-\x1b[31m"), std::string("nul-") + '\0'}) {
+    SCOPED_TRACE(bad);
+    expectRejected(packMap(replaced(validTop(), str("node", bad))), DecodeError::bad_string, "node");
+    expectRejected(packMap(replaced(validTop(), str("region", bad))), DecodeError::bad_string, "region");
+    expectRejected(packMap(replaced(validTop(), str("boot", bad))), DecodeError::bad_string, "boot");
+    expectRejected(packMap(replaced(validTop(), checksOf({replaced(validCheck(), str("n", bad))}))),
+                   DecodeError::bad_string, "n");
+    expectRejected(packMap(replaced(validTop(), checksOf({replaced(validCheck(), str("msg", bad))}))),
+                   DecodeError::bad_string, "msg");
+  }
+  expectRejected(packMap(replaced(validTop(), checksOf({replaced(validCheck(), str("msg", "two\nlines"))}))),
+                 DecodeError::bad_string, "msg");
+  EXPECT_TRUE(
+      decodeFrame(packMap(replaced(validTop(), str("node", "z\xc3\xbcrich-\xe2\x82\xac-\xf0\x9f\x98\x80")))).ok());
+}
+
 TEST(HeartbeatCodec, EveryErrorHasADistinctName) {
   std::set<std::string_view> names;
   for (size_t i = 0; i < kDecodeErrorCount; ++i) names.insert(decodeErrorName(static_cast<DecodeError>(i)));
@@ -379,11 +403,19 @@ TEST(HeartbeatCodec, EveryErrorHasADistinctName) {
 // Property: any heartbeat within the schema's limits survives a round trip unchanged.
 TEST(HeartbeatCodecProperty, RandomValidHeartbeatsRoundTrip) {
   std::mt19937_64 rng(20261123);
+  // Any clean text (common/text.h): printable ASCII and 2-, 3- and 4-byte characters, up to the limit.
   auto randomString = [&](size_t min_len, size_t max_len) {
+    static const std::vector<std::string> kPieces = {
+        " ", "a", "Z", "9", "-", "~", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
     std::uniform_int_distribution<size_t> len(min_len, max_len);
-    std::uniform_int_distribution<int> byte(0, 255);
-    std::string s(len(rng), '\0');
-    for (char& c : s) c = static_cast<char>(byte(rng));  // any bytes: msgpack strings are not validated UTF-8
+    const size_t want = len(rng);
+    std::string s;
+    while (s.size() < want) {
+      const std::string& piece = kPieces[rng() % kPieces.size()];
+      if (s.size() + piece.size() > max_len) break;
+      s += piece;
+    }
+    if (s.size() < min_len) s.append(min_len - s.size(), 'x');
     return s;
   };
   Decoder decoder;
@@ -434,8 +466,12 @@ TEST(HeartbeatCodecProperty, CorruptedFramesAreRefusedOrStayInSchema) {
     EXPECT_LE(static_cast<int>(out.status), kMaxNodeStatus);
     EXPECT_FALSE(out.node_id.empty());
     EXPECT_LE(out.node_id.size(), kMaxIdBytes);
+    EXPECT_TRUE(isCleanText(out.node_id) && isCleanText(out.region) && isCleanText(out.boot_id));
     EXPECT_LE(out.checks.size(), kMaxChecks);
-    for (const CheckReport& c : out.checks) EXPECT_LE(static_cast<int>(c.status), kMaxCheckStatus);
+    for (const CheckReport& c : out.checks) {
+      EXPECT_LE(static_cast<int>(c.status), kMaxCheckStatus);
+      EXPECT_TRUE(isCleanText(c.name) && isCleanText(c.message));
+    }
   }
   EXPECT_GT(refused, 1000);  // the corruption is real, not absorbed
 }
