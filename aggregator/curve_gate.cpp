@@ -12,6 +12,11 @@ constexpr const char* kMonitorEndpoint = "inproc://hale-ingest-monitor";
 constexpr const char* kZapDomain = "hale";
 constexpr size_t kMaxLogged = 1024;
 constexpr std::chrono::minutes kLogEvery{1};
+// Refusals are logged at most this many lines a minute in all, however many keys an attacker makes up.
+constexpr int kLogLinesPerMinute = 10;
+// libzmq's ZMQ_ZAP_ENFORCE_DOMAIN (a draft option in 4.3): without it, a CURVE server whose ZAP handler
+// is gone admits every client.
+constexpr int kZapEnforceDomain = 93;
 
 std::string frameText(const zmq::message_t& m) { return {static_cast<const char*>(m.data()), m.size()}; }
 
@@ -31,6 +36,12 @@ Result<void> CurveGate::start(zmq::socket_t& ingest) {
       zap_.set(zmq::sockopt::linger, 0);
       zap_.bind(kZapEndpoint);
       ingest.set(zmq::sockopt::zap_domain, kZapDomain);
+      const int enforce = 1;
+      if (zmq_setsockopt(ingest.handle(), kZapEnforceDomain, &enforce, sizeof enforce) != 0) {
+        logWarn("-curve-zap-not-enforced",
+                "this libzmq cannot enforce the ZAP domain; the handler runs as long as "
+                "the aggregator does, so nothing is admitted without it meanwhile");
+      }
       ingest.set(zmq::sockopt::curve_server, true);
       ingest.set(zmq::sockopt::curve_secretkey, security_.server.secret_key);
     }
@@ -61,11 +72,26 @@ std::string_view CurveGate::speaker(zmq::message_t& frame) {
 
 bool CurveGate::mayLog(const std::string& what) {
   const auto now = std::chrono::steady_clock::now();
+  if (now - window_start_ >= kLogEvery) {
+    if (suppressed_ > 0) {
+      logWarn("-heartbeat-refusals-suppressed", std::to_string(suppressed_) +
+                                                    " more refused connections in the last minute were not logged "
+                                                    "(see hale_aggregator_connections_refused_total)");
+    }
+    window_start_ = now;
+    lines_in_window_ = 0;
+    suppressed_ = 0;
+  }
   if (logged_.size() >= kMaxLogged) logged_.clear();
   auto [it, fresh] = logged_.emplace(what, now);
-  if (fresh) return true;
-  if (now - it->second < kLogEvery) return false;
+  const bool due = fresh || now - it->second >= kLogEvery;
+  if (!due) return false;
+  if (lines_in_window_ >= kLogLinesPerMinute) {
+    ++suppressed_;
+    return false;
+  }
   it->second = now;
+  ++lines_in_window_;
   return true;
 }
 

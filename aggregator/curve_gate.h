@@ -32,6 +32,7 @@ class CurveGate {
   // Makes `ingest` a CURVE server (unless insecure), serves ZAP on the context and watches the socket.
   // Call before `ingest` binds, so no connection is ever admitted without the handler.
   Result<void> start(zmq::socket_t& ingest);
+  // Call after `ingest` is closed: the handler outlives every connection it admitted.
   void stop();
 
   // The node a frame's connection speaks for ("" in insecure mode, or when ZeroMQ has none).
@@ -41,7 +42,8 @@ class CurveGate {
   void loop();
   void answerZap();
   void onMonitorEvent();
-  // Whether a refusal about `what` may be logged now (at most once a minute each, for a bounded set).
+  // Whether a refusal about `what` may be logged now: once a minute per `what` (a bounded set), and at most
+  // a few lines a minute in all; what is held back is summed up in one line a minute later.
   bool mayLog(const std::string& what);
 
   zmq::context_t& context_;
@@ -52,6 +54,9 @@ class CurveGate {
   zmq::socket_t monitor_;
   int handshakes_failing_ = 0;  // failed handshakes whose disconnect event is still to come
   std::map<std::string, std::chrono::steady_clock::time_point> logged_;
+  std::chrono::steady_clock::time_point window_start_{};
+  int lines_in_window_ = 0;
+  uint64_t suppressed_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -10,12 +10,12 @@ namespace {
 
 // ZeroMQ's queue for heartbeats that arrive faster than ingest reads them. Beyond it they are dropped by
 // ZeroMQ, which is right: a fresher heartbeat from the same node follows within a second.
-constexpr int kReceiveHighWaterMark = 100'000;
+constexpr int kReceiveHighWaterMark = 1000;  // per connection: minutes of one agent's heartbeats
 // ZeroMQ closes a connection whose frame is over this (counted as a disconnect); below it, a frame over the
 // decoder's limit reaches the decoder and is counted as frame_too_large. The margin covers CURVE's framing.
 constexpr int64_t kMaxWireFrameBytes = static_cast<int64_t>(heartbeat::kMaxFrameBytes) + 1024;
 // A node's key-and-name mismatch is logged at most this often per node.
-constexpr std::chrono::minutes kImpersonationLogEvery{1};
+constexpr std::chrono::minutes kImpersonationLogEvery{1};  // and a node's clock skew
 
 constexpr const char* kInsecureWarning =
     "insecure = true: heartbeats are plaintext and unauthenticated; anyone who reaches the listen endpoints can "
@@ -87,6 +87,7 @@ Result<void> Engine::start() {
     sub_->set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
     sub_->set(zmq::sockopt::maxmsgsize, kMaxWireFrameBytes);
     sub_->set(zmq::sockopt::linger, 0);
+    sub_->set(zmq::sockopt::handshake_ivl, 5000);  // an unauthenticated connection is held 5 s at most
     gate_ = std::make_unique<CurveGate>(zmq_, config_.ingest, ingest_);
     if (auto r = gate_->start(*sub_); !r) return r;  // before bind: no connection without the gate
     for (const std::string& e : config_.listen) sub_->bind(e);
@@ -157,8 +158,8 @@ void Engine::stop() {
   if (coordinator_) coordinator_->stop();  // revokes our lease: verdicts and leadership go now
   if (control_) control_->stop();
   if (http_) http_->stop();
+  sub_.reset();  // first: no connection outlives the ZAP handler
   if (gate_) gate_->stop();
-  sub_.reset();
 }
 
 void Engine::handleFrame(std::string_view frame, std::string_view speaker, heartbeat::Heartbeat& hb,
@@ -183,29 +184,47 @@ void Engine::handleFrame(std::string_view frame, std::string_view speaker, heart
   }
   const SteadyTime now = clock_.steadyNow();
   std::lock_guard lock(mu_);
-  if (!observer_.knowsNode(hb.node_id)) {
+  const bool known = observer_.knowsNode(hb.node_id);
+  if (!known) {
     const auto region = std::find_if(config_.regions.begin(), config_.regions.end(),
                                      [&](const RegionSetup& s) { return s.name == hb.region; });
     if (region == config_.regions.end() || !region->accept_any_node) {
       ingest_.count(IngestReject::unknown_node);
       return;
     }
-    observer_.addNode(hb.node_id, hb.region, now, /*listed=*/false);
-    pending_events_.push_back({"+node-added", hb.node_id, "first heartbeat, region " + hb.region});
   } else if (observer_.node(hb.node_id)->region != hb.region) {
     ingest_.count(IngestReject::wrong_region);
     return;
   }
-  switch (sequences_.check(hb.node_id, hb.boot_id, hb.seq, hb.sent_unix_ms, nowMs())) {
+  const SequenceVerdict verdict =
+      sequences_.check(hb.node_id, hb.boot_id, hb.seq, hb.sent_unix_ms, nowMs(), !config_.ingest.insecure);
+  switch (verdict) {
     case SequenceVerdict::duplicate: ingest_.count(IngestReject::duplicate); return;
     case SequenceVerdict::out_of_order: ingest_.count(IngestReject::out_of_order); return;
     case SequenceVerdict::clock_skew: ingest_.count(IngestReject::clock_skew); return;
     case SequenceVerdict::too_many_restarts: ingest_.count(IngestReject::too_many_restarts); return;
     case SequenceVerdict::sequence_jump: ingest_.count(IngestReject::sequence_jump); return;
+    case SequenceVerdict::accept_skewed: noteSkewed(hb, now); break;
     case SequenceVerdict::accept: break;
+  }
+  if (!known) {  // only a frame the guard believed may add a node
+    observer_.addNode(hb.node_id, hb.region, now, /*listed=*/false);
+    pending_events_.push_back({"+node-added", hb.node_id, "first heartbeat, region " + hb.region});
   }
   ingest_.accepted.fetch_add(1, std::memory_order_relaxed);
   observer_.heartbeat(hb.node_id, hb.status, now, pending_events_, hb.fence, hb.checks);
+}
+
+void Engine::noteSkewed(const heartbeat::Heartbeat& hb, SteadyTime now) {
+  // Counted (the frame is still believed: authenticated, and its node alive) and said once a minute per node.
+  ingest_.skewed.fetch_add(1, std::memory_order_relaxed);
+  auto [it, fresh] = skew_logged_.try_emplace(hb.node_id, now);
+  if (fresh || now - it->second >= kImpersonationLogEvery) {
+    it->second = now;
+    logWarn("-node-clock-skew", hb.node_id + ": sent at " + std::to_string(hb.sent_unix_ms) + ", " +
+                                    std::to_string((nowMs() - hb.sent_unix_ms) / 1000) +
+                                    " s from our clock (over max_clock_skew): check NTP on the node and here");
+  }
 }
 
 void Engine::ingestLoop() {

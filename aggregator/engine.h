@@ -78,6 +78,8 @@ class Engine {
   // One received frame; `speaker` is the node its CURVE key speaks for ("" in insecure mode).
   void handleFrame(std::string_view frame, std::string_view speaker, heartbeat::Heartbeat& hb,
                    heartbeat::Decoder& decoder);
+  // An authenticated heartbeat sent outside max_clock_skew: counted, logged once a minute per node.
+  void noteSkewed(const heartbeat::Heartbeat& hb, SteadyTime now);
   // What the policy sees now: our own view, or with etcd the quorum's. Called with mu_ held.
   Observations seenNow(SteadyTime now, const CoordinationView* shared) const;
   // With etcd: adopts the shared state and plan (called with mu_ held), and resumes a running shared plan
@@ -153,6 +155,7 @@ class Engine {
   std::unique_ptr<zmq::socket_t> sub_;
   std::unique_ptr<CurveGate> gate_;                         // after zmq_: closed before the context
   std::map<std::string, SteadyTime> impersonation_logged_;  // ingest thread only; keys are listed nodes
+  std::map<std::string, SteadyTime> skew_logged_;           // under mu_; keys are known nodes
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Alerter> alerter_;

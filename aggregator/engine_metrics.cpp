@@ -33,6 +33,9 @@ std::string Engine::metrics() const {
   std::string out;
   appendMetricHeader(out, "hale_aggregator_heartbeats_accepted_total", "counter", "Heartbeats decoded and accepted.");
   appendSample(out, "hale_aggregator_heartbeats_accepted_total", ingest_.accepted.load());
+  appendMetricHeader(out, "hale_aggregator_heartbeats_skewed_total", "counter",
+                     "Authenticated heartbeats accepted although sent further than max_clock_skew from our clock.");
+  appendSample(out, "hale_aggregator_heartbeats_skewed_total", ingest_.skewed.load());
   appendMetricHeader(out, "hale_aggregator_heartbeats_rejected_total", "counter", "Heartbeats refused, by reason.");
   for (size_t i = 1; i < heartbeat::kDecodeErrorCount; ++i) {
     appendSample(out,

@@ -18,7 +18,7 @@ enum class IngestReject : uint8_t {
   duplicate,
   out_of_order,
   impersonation,      // the frame names a node other than the one its CURVE key speaks for
-  clock_skew,         // sent further from our clock than [ingest] max_clock_skew
+  clock_skew,         // unauthenticated (insecure) and sent further from our clock than max_clock_skew
   too_many_restarts,  // more new boot ids for the node in a minute than [ingest] max_restarts_per_minute
   sequence_jump,      // a sequence further ahead than the agent could have sent (sequence_guard.h)
 };
@@ -37,11 +37,14 @@ inline constexpr std::array<std::string_view, kTransportRejectCount> kTransportR
 
 struct IngestCounters {
   std::atomic<uint64_t> accepted{0};
+  // Accepted although sent outside max_clock_skew: authenticated, so alive; its clock is wrong.
+  std::atomic<uint64_t> skewed{0};
   std::array<std::atomic<uint64_t>, heartbeat::kDecodeErrorCount> decode_rejected{};
   std::array<std::atomic<uint64_t>, kIngestRejectCount> rejected{};
   std::array<std::atomic<uint64_t>, kTransportRejectCount> transport_rejected{};
-  // Established connections closed: an agent leaving, or ZeroMQ dropping a peer whose frame was over the
-  // receive limit (it closes the connection rather than deliver the frame).
+  // Connections closed without a handshake failure event: an agent leaving, ZeroMQ dropping a peer whose
+  // frame was over the receive limit (it closes the connection rather than deliver the frame), or a peer
+  // speaking an old ZMTP version.
   std::atomic<uint64_t> disconnects{0};
 
   void count(heartbeat::DecodeError e) {

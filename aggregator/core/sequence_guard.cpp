@@ -6,6 +6,7 @@ namespace hale::aggregator {
 namespace {
 
 constexpr int64_t kMinuteMs = 60'000;
+constexpr int64_t kMsPerAllowedHeartbeat = 25;
 
 // |a - b| > limit, without overflow for any int64 a (b is our clock, limit at most hours).
 bool apart(int64_t a, int64_t b, int64_t limit) {
@@ -21,31 +22,47 @@ bool SequenceGuard::restartAllowed(Last& l, int64_t now_ms) const {
 }
 
 SequenceVerdict SequenceGuard::check(const std::string& node, const std::string& boot_id, uint64_t seq, int64_t sent_ms,
-                                     int64_t now_ms) {
-  if (apart(sent_ms, now_ms, limits_.max_skew_ms)) return SequenceVerdict::clock_skew;
+                                     int64_t now_ms, bool authenticated) {
+  const bool skewed = apart(sent_ms, now_ms, limits_.max_skew_ms);
+  if (skewed && !authenticated) return SequenceVerdict::clock_skew;
+  // From here on the send time is within the skew of our clock: no difference below can overflow.
+  sent_ms = std::clamp(sent_ms, now_ms - limits_.max_skew_ms, now_ms + limits_.max_skew_ms);
+  const SequenceVerdict ok = skewed ? SequenceVerdict::accept_skewed : SequenceVerdict::accept;
   auto it = last_.find(node);
   if (it == last_.end()) {
-    last_.emplace(node, Last{boot_id, seq, sent_ms, {}});
-    return SequenceVerdict::accept;
+    last_.emplace(node, Last{Life{boot_id, seq, now_ms}, {}, std::min(sent_ms, now_ms), {}});
+    return ok;
   }
   Last& l = it->second;
-  if (l.boot_id == boot_id) {
-    if (seq == l.seq) return SequenceVerdict::duplicate;
-    if (seq < l.seq) return SequenceVerdict::out_of_order;
-    // Both send times are within the skew of now: the difference cannot overflow.
-    const uint64_t elapsed_ms = sent_ms > l.sent_ms ? static_cast<uint64_t>(sent_ms - l.sent_ms) : 0;
-    if (seq - l.seq > limits_.max_seq_jump + elapsed_ms / 10) return SequenceVerdict::sequence_jump;
-  } else if (sent_ms < l.sent_ms - limits_.restart_slack_ms) {  // both within the skew of now: no overflow
-    return SequenceVerdict::out_of_order;
-  } else if (!restartAllowed(l, now_ms)) {
-    return SequenceVerdict::too_many_restarts;
+  auto allowance = [&](int64_t since_ms) {
+    return limits_.max_seq_jump +
+           (now_ms > since_ms ? static_cast<uint64_t>(now_ms - since_ms) / kMsPerAllowedHeartbeat : 0);
+  };
+  if (l.life.boot_id == boot_id) {
+    if (seq == l.life.seq) return SequenceVerdict::duplicate;
+    if (seq < l.life.seq) return SequenceVerdict::out_of_order;
+    if (seq - l.life.seq > allowance(l.life.accepted_at_ms)) return SequenceVerdict::sequence_jump;
   } else {
-    l.boot_id = boot_id;  // the agent restarted
+    if (sent_ms < l.sent_ms - limits_.restart_slack_ms) return SequenceVerdict::out_of_order;
+    const auto back =
+        std::find_if(l.retired.begin(), l.retired.end(), [&](const Life& r) { return r.boot_id == boot_id; });
+    if (back != l.retired.end()) {
+      if (seq <= back->seq) return SequenceVerdict::out_of_order;
+      if (seq - back->seq > allowance(back->accepted_at_ms)) return SequenceVerdict::sequence_jump;
+    } else if (seq > allowance(l.life.accepted_at_ms)) {
+      return SequenceVerdict::sequence_jump;  // a life never seen counts from 0
+    }
+    if (!restartAllowed(l, now_ms)) return SequenceVerdict::too_many_restarts;
+    if (back != l.retired.end()) l.retired.erase(back);
+    l.retired.push_back(std::move(l.life));
+    if (l.retired.size() > kRetiredLives) l.retired.erase(l.retired.begin());
+    l.life.boot_id = boot_id;
     l.restarts_ms.push_back(now_ms);
   }
-  l.seq = seq;
-  l.sent_ms = sent_ms;
-  return SequenceVerdict::accept;
+  l.life.seq = seq;
+  l.life.accepted_at_ms = now_ms;
+  l.sent_ms = std::max(l.sent_ms, std::min(sent_ms, now_ms));
+  return ok;
 }
 
 }  // namespace hale::aggregator

@@ -1,12 +1,15 @@
 // The example configurations shipped in packaging/ pass the daemons' own --check-config, so what an
 // operator copies is valid as written. The only edits: the two scripts the aggregator's example names
 // (operator-provided, under /usr/local/sbin) point at stand-ins here, the CURVE secret key files are made
-// here with `halectl keygen` as the example's comments say, and the agent's DynamoDB check gets AWS
-// credentials from the environment, as it would on a node.
+// here with `halectl keygen` as the example's comments say, the placeholders for the other side's public
+// keys ("<app-eu-1's agent.pub>") get keys made the same way, and the agent's DynamoDB check gets AWS
+// credentials from the environment, as it would on a node. As shipped, the placeholders fail the check: a
+// copied example never runs with keys whose secrets nobody has.
 
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "process.h"
@@ -38,6 +41,21 @@ void useFreshKey(const test::TempDir& dir, std::string& text, const std::string&
   replaceAll(text, shipped_path, stem + ".key");
 }
 
+// Replaces every "<NAME's FILE.pub>" placeholder with the public key of a keypair made for NAME.
+void fillPublicKeys(const test::TempDir& dir, std::string& text) {
+  static const std::regex kPlaceholder("<([a-z0-9-]+)'s (agent|aggregator)\\.pub>");
+  std::smatch m;
+  while (std::regex_search(text, m, kPlaceholder)) {
+    const std::string stem = dir.path() + "/" + m[1].str() + "-peer";
+    const test::CommandResult made =
+        test::runCommand(test::SpawnOptions{.argv = {HALECTL_BIN, "keygen", stem}}, std::chrono::seconds{10});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    std::string key = slurp(stem + ".pub");
+    key.erase(key.find_last_not_of('\n') + 1);
+    text.replace(static_cast<size_t>(m.position(0)), static_cast<size_t>(m.length(0)), key);
+  }
+}
+
 test::CommandResult checkConfig(const std::string& binary, const std::string& config,
                                 std::vector<std::string> env = {}) {
   return test::runCommand(
@@ -55,6 +73,11 @@ TEST(ShippedConfigs, TheAggregatorExamplePassesCheckConfig) {
     replaceAll(text, script, dir.writeFile(name, "#!/bin/sh\nexit 0\n", 0755));
   }
   useFreshKey(dir, text, "/etc/hale/aggregator.key");
+  const test::CommandResult as_shipped = checkConfig(HALE_AGGREGATOR_BIN, dir.writeFile("shipped.toml", text));
+  EXPECT_EQ(as_shipped.exit_code, 2) << as_shipped.output;
+  EXPECT_NE(as_shipped.output.find("agent_keys.app-eu-1: is not a CURVE public key"), std::string::npos)
+      << as_shipped.output;
+  fillPublicKeys(dir, text);
   const std::string config = dir.writeFile("aggregator.toml", text);
   const test::CommandResult r = checkConfig(HALE_AGGREGATOR_BIN, config);
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -65,6 +88,7 @@ TEST(ShippedConfigs, TheAgentExamplePassesCheckConfig) {
   test::TempDir dir("shipped");
   std::string text = slurp(HALE_SOURCE_DIR "/packaging/agent.toml");
   useFreshKey(dir, text, "/etc/hale/agent.key");
+  fillPublicKeys(dir, text);
   const test::CommandResult r = checkConfig(HALE_AGENT_BIN, dir.writeFile("agent.toml", text),
                                             {"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -76,6 +100,7 @@ TEST(ShippedConfigs, CheckConfigRefusesABrokenCopy) {
   test::TempDir dir("shipped");
   std::string text = slurp(HALE_SOURCE_DIR "/packaging/aggregator.toml");
   useFreshKey(dir, text, "/etc/hale/aggregator.key");
+  fillPublicKeys(dir, text);
   replaceAll(text, "steps = [\"", "steps = [\"no-such-action\", \"");
   const test::CommandResult r = checkConfig(HALE_AGGREGATOR_BIN, dir.writeFile("aggregator.toml", text));
   EXPECT_EQ(r.exit_code, 2) << r.output;
