@@ -113,11 +113,13 @@ Result<void> Agent::startLeases(const AgentConfig& config) {
   return {};
 }
 
-std::unique_ptr<control::ControlServer> Agent::makeControlServer(const std::string& path, Result<void>& status) {
+std::unique_ptr<control::ControlServer> Agent::makeControlServer(const AgentConfig& config, Result<void>& status) {
   auto server = std::make_unique<control::ControlServer>();
   registerCommands(*server);
   control::ServerOptions options;
-  options.path = path;
+  options.path = config.control_socket;
+  options.group = config.control_group;
+  options.admin_group = config.admin_group;
   status = server->start(options);
   return server;
 }
@@ -131,7 +133,7 @@ Result<void> Agent::start(AgentConfig config) {
   }
   if (auto r = http->start(config.http_listen, config.http_port); !r) return r;
   Result<void> control_status;
-  auto control = makeControlServer(config.control_socket, control_status);
+  auto control = makeControlServer(config, control_status);
   if (!control_status) return control_status;
   auto publisher = std::make_unique<HeartbeatPublisher>(
       zmq_, config.transport, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
@@ -169,6 +171,9 @@ Result<void> Agent::reload(AgentConfig config) {
   if (config.leaseSignature() != old.leaseSignature()) {
     return makeError("config", "[etcd], journal and [check.lease] cannot change on reload: restart the agent");
   }
+  if (config.control_group != old.control_group || config.admin_group != old.admin_group) {
+    return makeError("config", "control_group and admin_group cannot change on reload: restart the agent");
+  }
   std::unique_ptr<HttpServer> http;
   if (config.http_listen != old.http_listen || config.http_port != old.http_port) {
     http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_));
@@ -177,7 +182,7 @@ Result<void> Agent::reload(AgentConfig config) {
   std::unique_ptr<control::ControlServer> control;
   if (config.control_socket != old.control_socket) {
     Result<void> status;
-    control = makeControlServer(config.control_socket, status);
+    control = makeControlServer(config, status);
     if (!status) return status;
   }
   std::unique_ptr<HeartbeatPublisher> publisher;
@@ -304,7 +309,7 @@ nlohmann::json Agent::leasesJson() const {
   return out;
 }
 
-Result<nlohmann::json> Agent::unfence(const nlohmann::json& args) {
+Result<nlohmann::json> Agent::unfence(const nlohmann::json& args, const std::string& by) {
   if (leases_.empty()) return makeError("usage", "no check of this agent has a lease: nothing to unfence");
   const std::string database = args.is_object() ? args.value("database", "") : "";
   PrimaryLease* lease = nullptr;
@@ -317,7 +322,7 @@ Result<nlohmann::json> Agent::unfence(const nlohmann::json& args) {
     return makeError("usage", database.empty() ? "several databases have leases, name one: " + known
                                                : "no lease for database \"" + database + "\" (known: " + known + ")");
   }
-  auto r = lease->operatorUnfence();
+  auto r = lease->operatorUnfence(by);
   if (!r) return makeError("unfence", r.error().message);
   return nlohmann::json{{"database", lease->settings().database},
                         {"unfenced", r.value()},
@@ -379,8 +384,9 @@ void Agent::registerCommands(control::ControlServer& server) {
                     [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(false); });
   server.addCommand("checks", "every check in detail (thresholds, counters, outcomes)",
                     [this](const nlohmann::json&) -> Result<nlohmann::json> { return statusJson(true)["checks"]; });
-  server.addCommand("unfence", "lift this node's fence now; automatic fencing waits for the lease (args: database)",
-                    [this](const nlohmann::json& args) { return unfence(args); });
+  server.addAdminCommand(
+      "unfence", "lift this node's fence now; automatic fencing waits for the lease (args: database)",
+      [this](const nlohmann::json& args, const control::Caller& caller) { return unfence(args, caller.describe()); });
   server.addCommand("active", "the active region, the aggregators' epoch and each database's primary, from etcd",
                     [this](const nlohmann::json&) { return active(); });
   server.addCommand("version", "agent version and protocol versions",

@@ -46,14 +46,14 @@ class Agent {
 
  private:
   std::shared_ptr<HealthBoard> makeBoard(const AgentConfig& config);
-  std::unique_ptr<control::ControlServer> makeControlServer(const std::string& path, Result<void>& status);
+  std::unique_ptr<control::ControlServer> makeControlServer(const AgentConfig& config, Result<void>& status);
   void registerCommands(control::ControlServer& server);
   nlohmann::json statusJson(bool detailed) const;
   void onCheckChange(const CheckView& check, heartbeat::CheckStatus before);
   Result<void> startLeases(const AgentConfig& config);
   DbView dbView(const std::string& check) const;
   void markFence(const std::string& database, const std::string& reason, bool split_brain);
-  Result<nlohmann::json> unfence(const nlohmann::json& args);
+  Result<nlohmann::json> unfence(const nlohmann::json& args, const std::string& by);
   Result<nlohmann::json> active() const;
   nlohmann::json leasesJson() const;
 

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "check_registry.h"
+#include "control_server.h"
 #include "fencer.h"
 #include "heartbeat.h"
 #include "subprocess.h"
@@ -214,6 +215,7 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
                    std::chrono::minutes{1});
   readTransport(root, config);
   root.get("control_socket", config.control_socket);
+  readControlGroups(root, config.control_group, config.admin_group);
 
   if (auto http = root.table("http")) {
     http->get("listen", config.http_listen);

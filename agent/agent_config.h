@@ -48,6 +48,8 @@ struct AgentConfig {
   std::string http_listen = "0.0.0.0";
   uint16_t http_port = 9180;
   std::string control_socket = "/run/hale/agent.sock";
+  std::string control_group;  // group of the socket (may read status); empty: the agent's own
+  std::string admin_group;    // may also unfence; root and the agent's user always may
   std::vector<ConfiguredCheck> checks;
   // [etcd]: where the primary leases live; required when a check has a lease.
   std::optional<etcd::StoreConfig> etcd;

@@ -405,7 +405,7 @@ void PrimaryLease::replaceFencer(std::unique_ptr<Fencer> fencer) {
   fencer_ = std::move(fencer);
 }
 
-Result<std::string> PrimaryLease::operatorUnfence() {
+Result<std::string> PrimaryLease::operatorUnfence(const std::string& by) {
   std::lock_guard fence_lock(fence_mu_);
   {
     std::lock_guard lock(mu_);
@@ -433,10 +433,9 @@ Result<std::string> PrimaryLease::operatorUnfence() {
   }
   mark_(settings_.database, "", false);
   counters_.unfences.fetch_add(1, std::memory_order_relaxed);
-  journal("-fenced-by-operator", FenceReason::none,
-          r.value() + "; fencing for want of the lease suspended until etcd answers");
-  logWarn("-fenced-by-operator", "database " + settings_.database + ": " + r.value() +
-                                     "; fencing for want of the lease suspended until etcd answers");
+  const std::string detail = r.value() + " by " + by + "; fencing for want of the lease suspended until etcd answers";
+  journal("-fenced-by-operator", FenceReason::none, detail);
+  logWarn("-fenced-by-operator", "database " + settings_.database + ": " + detail);
   return r.value();
 }
 

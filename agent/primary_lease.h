@@ -46,7 +46,7 @@ class PrimaryLease {
   void stop();
 
   // halectl unfence: lifts the fence now and suspends automatic fencing until the lease is held again.
-  Result<std::string> operatorUnfence();
+  Result<std::string> operatorUnfence(const std::string& by);
   // After a reload: the check may point at another server, which is the one to fence from now on.
   void replaceFencer(std::unique_ptr<Fencer> fencer);
   nlohmann::json status() const;

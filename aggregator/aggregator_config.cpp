@@ -4,6 +4,7 @@
 #include <set>
 
 #include "action_registry.h"
+#include "control_server.h"
 #include "etcd_config.h"
 #include "heartbeat.h"
 #include "text.h"
@@ -280,6 +281,7 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   ConfigTable root = doc.root(errors);
   root.get("listen", c.listen, Presence::required);
   root.get("control_socket", c.control_socket);
+  readControlGroups(root, c.control_group, c.admin_group);
   root.get("journal", c.journal);
   readIngestSecurity(root, c);
   if (auto http = root.table("http")) {

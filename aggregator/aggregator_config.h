@@ -48,6 +48,8 @@ struct AggregatorConfig {
   std::vector<std::string> listen;  // ZeroMQ endpoints to bind, e.g. tcp://10.0.0.5:7450
   IngestSecurity ingest;
   std::string control_socket = "/run/hale/aggregator.sock";
+  std::string control_group;  // group of the socket (may read status); empty: the aggregator's own
+  std::string admin_group;    // may also fail over, approve, pause...; root and the aggregator's user always may
   std::string journal = "/var/lib/hale/journal.db";
   std::string http_listen = "127.0.0.1";
   int http_port = 9181;  // /metrics; -1 disables it

@@ -98,6 +98,8 @@ Result<void> Engine::start() {
   registerCommands();
   control::ServerOptions options;
   options.path = config_.control_socket;
+  options.group = config_.control_group;
+  options.admin_group = config_.admin_group;
   if (auto r = control_->start(options); !r) return r;
   if (config_.http_port >= 0) {
     http_ = std::make_unique<HttpServer>([this](std::string_view method, std::string_view url, std::string& body,
@@ -653,12 +655,12 @@ void Engine::executorLoop() {
   }
 }
 
-Result<nlohmann::json> Engine::requestFailover(const std::string& to, bool force) {
-  return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failover, to, force});
+Result<nlohmann::json> Engine::requestFailover(const std::string& to, bool force, const std::string& by) {
+  return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failover, to, force, by});
 }
 
-Result<nlohmann::json> Engine::requestFailback(bool force) {
-  return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failback, "", force});
+Result<nlohmann::json> Engine::requestFailback(bool force, const std::string& by) {
+  return decideAndEnact(OperatorRequest{OperatorRequest::Kind::failback, "", force, by});
 }
 
 std::string Engine::staleApproval(const std::string& kind, const std::string& from, const std::string& to,
@@ -698,7 +700,7 @@ Result<Coordinator::SharedRead> Engine::sharedAwaiting(const CoordinationView& v
   return current;
 }
 
-Result<nlohmann::json> Engine::approve(int64_t plan_id) {
+Result<nlohmann::json> Engine::approve(int64_t plan_id, const std::string& by) {
   if (coordinator_) {
     // The shared plan is approved where it lives, as it is there now (a decision seconds old is not yet in
     // our last round's view); whoever leads then runs it (the takeover path).
@@ -715,9 +717,10 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
     approved.status = "running";
     if (auto r = coordinator_->updatePlan(v.epoch, approved, std::nullopt, current.value().plan_revision); !r)
       return r.error();
-    journaled(journal_->setPlanState(plan_id, "running",
-                                     {0, nowMs(), "+plan-approved", approved.to, "approved by an operator"}),
-              "+plan-approved");
+    journaled(
+        journal_->setPlanState(plan_id, "running", {0, nowMs(), "+plan-approved", approved.to, "approved by " + by}),
+        "+plan-approved");
+    logWarn("+plan-approved", "plan " + std::to_string(plan_id) + " approved by " + by);
     return nlohmann::json{{"plan_id", plan_id}, {"state", "running"}};
   }
   std::lock_guard lock(mu_);
@@ -729,10 +732,11 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
     return makeError("refused", "plan " + std::to_string(plan_id) + " is stale: " + stale);
   }
   if (auto r = journal_->setPlanState(plan_id, "running",
-                                      {0, nowMs(), "+plan-approved", plan.value()->to, "approved by an operator"});
+                                      {0, nowMs(), "+plan-approved", plan.value()->to, "approved by " + by});
       !r) {
     return r.error();
   }
+  logWarn("+plan-approved", "plan " + std::to_string(plan_id) + " approved by " + by);
   state_.awaiting_approval.clear();
   state_.plan_running = true;
   plan_queue_.push_back(plan_id);
@@ -740,8 +744,8 @@ Result<nlohmann::json> Engine::approve(int64_t plan_id) {
   return nlohmann::json{{"plan_id", plan_id}, {"state", "running"}};
 }
 
-Result<nlohmann::json> Engine::reject(int64_t plan_id) {
-  const std::string event_detail = "rejected by an operator: no failover for this outage";
+Result<nlohmann::json> Engine::reject(int64_t plan_id, const std::string& by) {
+  const std::string event_detail = "rejected by " + by + ": no failover for this outage";
   if (coordinator_) {
     const CoordinationView v = coordinator_->view();
     auto current = sharedAwaiting(v, plan_id);
@@ -818,7 +822,7 @@ void Engine::expireStaleApproval(SteadyTime now, const std::optional<Coordinatio
   awaiting_.clear();
 }
 
-Result<nlohmann::json> Engine::setPaused(bool paused) {
+Result<nlohmann::json> Engine::setPaused(bool paused, const std::string& by) {
   if (coordinator_) {
     // Pause is cluster-wide: every aggregator adopts it, whoever leads now or later. Read fresh, so a
     // change of the last moments is neither lost nor a reason to refuse.
@@ -837,8 +841,7 @@ Result<nlohmann::json> Engine::setPaused(bool paused) {
   }
   std::lock_guard lock(mu_);
   state_.paused = paused;
-  std::string detail =
-      paused ? "automatic decisions paused by an operator" : "automatic decisions resumed by an operator";
+  std::string detail = (paused ? "automatic decisions paused by " : "automatic decisions resumed by ") + by;
   if (!paused && !state_.blocked_by_failed_plan.empty()) {
     detail += "; failed plan " + state_.blocked_by_failed_plan + " acknowledged";
     state_.blocked_by_failed_plan.clear();

@@ -58,12 +58,13 @@ class Engine {
   nlohmann::json nodes(const std::string& region) const;
   Result<nlohmann::json> journalEvents(size_t limit) const;
   Result<nlohmann::json> plans(size_t limit) const;
-  Result<nlohmann::json> requestFailover(const std::string& to, bool force);
-  Result<nlohmann::json> requestFailback(bool force);
-  Result<nlohmann::json> approve(int64_t plan_id);
-  Result<nlohmann::json> setPaused(bool paused);
+  // The operator's levers; `by` (the control socket's caller, "alice (uid 1000)") goes into the journal.
+  Result<nlohmann::json> requestFailover(const std::string& to, bool force, const std::string& by = "an operator");
+  Result<nlohmann::json> requestFailback(bool force, const std::string& by = "an operator");
+  Result<nlohmann::json> approve(int64_t plan_id, const std::string& by = "an operator");
+  Result<nlohmann::json> setPaused(bool paused, const std::string& by = "an operator");
   // Refuses a plan awaiting approval: no failover between those regions for this outage.
-  Result<nlohmann::json> reject(int64_t plan_id);
+  Result<nlohmann::json> reject(int64_t plan_id, const std::string& by = "an operator");
   // With etcd: the coordination view (for halectl and /metrics); nullopt without.
   std::optional<CoordinationView> coordination() const;
 

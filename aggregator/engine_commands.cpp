@@ -206,27 +206,34 @@ void Engine::registerCommands() {
                  if (!n) return n.error();
                  return plans(n.value());
                });
-  s.addCommand("failover", "fail over to a region; args: {to, force}",
-               [this, str, flag](Args a) -> Result<nlohmann::json> {
-                 const std::string to = str(a, "to");
-                 if (to.empty()) return makeError("bad_args", "\"to\" names the region to fail over to");
-                 return requestFailover(to, flag(a, "force"));
-               });
-  s.addCommand("failback", "return to the home region; args: {force}",
-               [this, flag](Args a) -> Result<nlohmann::json> { return requestFailback(flag(a, "force")); });
-  s.addCommand("approve", "run a plan awaiting approval; args: {id}", [this](Args a) -> Result<nlohmann::json> {
-    if (!a.contains("id") || !a["id"].is_number_unsigned()) return makeError("bad_args", "\"id\" is the plan id");
-    return approve(a["id"].get<int64_t>());
-  });
-  s.addCommand("reject", "refuse a plan awaiting approval (no failover for this outage); args: {id}",
-               [this](Args a) -> Result<nlohmann::json> {
-                 if (!a.contains("id") || !a["id"].is_number_unsigned())
-                   return makeError("bad_args", "\"id\" is the plan id");
-                 return reject(a["id"].get<int64_t>());
-               });
-  s.addCommand("pause", "stop automatic decisions (observing goes on)", [this](Args) { return setPaused(true); });
-  s.addCommand("resume", "resume automatic decisions; acknowledges a failed plan",
-               [this](Args) { return setPaused(false); });
+  // The levers: root, the aggregator's user and admin_group only; each journals who pulled it.
+  using control::Caller;
+  s.addAdminCommand("failover", "fail over to a region; args: {to, force}",
+                    [this, str, flag](Args a, const Caller& c) -> Result<nlohmann::json> {
+                      const std::string to = str(a, "to");
+                      if (to.empty()) return makeError("bad_args", "\"to\" names the region to fail over to");
+                      return requestFailover(to, flag(a, "force"), c.describe());
+                    });
+  s.addAdminCommand("failback", "return to the home region; args: {force}",
+                    [this, flag](Args a, const Caller& c) -> Result<nlohmann::json> {
+                      return requestFailback(flag(a, "force"), c.describe());
+                    });
+  s.addAdminCommand("approve", "run a plan awaiting approval; args: {id}",
+                    [this](Args a, const Caller& c) -> Result<nlohmann::json> {
+                      if (!a.contains("id") || !a["id"].is_number_unsigned())
+                        return makeError("bad_args", "\"id\" is the plan id");
+                      return approve(a["id"].get<int64_t>(), c.describe());
+                    });
+  s.addAdminCommand("reject", "refuse a plan awaiting approval (no failover for this outage); args: {id}",
+                    [this](Args a, const Caller& c) -> Result<nlohmann::json> {
+                      if (!a.contains("id") || !a["id"].is_number_unsigned())
+                        return makeError("bad_args", "\"id\" is the plan id");
+                      return reject(a["id"].get<int64_t>(), c.describe());
+                    });
+  s.addAdminCommand("pause", "stop automatic decisions (observing goes on)",
+                    [this](Args, const Caller& c) { return setPaused(true, c.describe()); });
+  s.addAdminCommand("resume", "resume automatic decisions; acknowledges a failed plan",
+                    [this](Args, const Caller& c) { return setPaused(false, c.describe()); });
 }
 
 }  // namespace hale::aggregator

@@ -30,6 +30,7 @@ inline constexpr std::string_view bad_args = "bad_args";  // a handler refused i
 inline constexpr std::string_view line_too_long = "line_too_long";
 inline constexpr std::string_view internal = "internal";          // a handler failed unexpectedly
 inline constexpr std::string_view busy = "busy";                  // too many clients connected
+inline constexpr std::string_view forbidden = "forbidden";        // the caller may read, not change
 inline constexpr std::string_view unreachable = "unreachable";    // client: cannot connect
 inline constexpr std::string_view timeout = "timeout";            // client: no answer in time
 inline constexpr std::string_view bad_response = "bad_response";  // client: answer not understood

@@ -1,13 +1,17 @@
 #include "control_server.h"
 
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
+#include "config_reader.h"
 #include "control_protocol.h"
 #include "log.h"
 #include "unix_socket.h"
@@ -16,11 +20,48 @@ namespace hale::control {
 
 struct ControlServer::Client {
   UniqueFd fd;
+  Caller caller;
+  bool admin = false;  // may run admin commands (decided once, at accept)
   std::string in;
   std::string out;
-  std::chrono::steady_clock::time_point last_active;
+  std::chrono::steady_clock::time_point deadline;
   bool closing = false;  // flush `out`, then close
 };
+
+namespace {
+
+std::string userName(uid_t uid) {
+  std::vector<char> buf(4096);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) return found->pw_name;
+  return std::to_string(uid);
+}
+
+bool groupId(const std::string& name, gid_t& out) {
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  if (::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) return false;
+  out = found->gr_gid;
+  return true;
+}
+
+bool inGroup(const Caller& c, gid_t gid) {
+  if (c.gid == gid) return true;
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (::getgrouplist(c.user.c_str(), c.gid, groups.data(), &n) < 0) {
+    groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(c.user.c_str(), c.gid, groups.data(), &n) < 0) return false;
+  }
+  groups.resize(static_cast<size_t>(n));
+  return std::find(groups.begin(), groups.end(), gid) != groups.end();
+}
+
+}  // namespace
+
+std::string Caller::describe() const { return user + " (uid " + std::to_string(uid) + ")"; }
 
 ControlServer::ControlServer() {
   addCommand("help", "list the commands this socket accepts", [this](const nlohmann::json&) -> Result<nlohmann::json> {
@@ -33,12 +74,34 @@ ControlServer::ControlServer() {
 ControlServer::~ControlServer() { stop(); }
 
 void ControlServer::addCommand(const std::string& name, std::string summary, Handler handler) {
-  commands_[name] = Command{std::move(summary), std::move(handler)};
+  commands_[name] =
+      Command{std::move(summary),
+              [h = std::move(handler)](const nlohmann::json& args, const Caller&) { return h(args); }, false};
+}
+
+void ControlServer::addAdminCommand(const std::string& name, std::string summary, AdminHandler handler) {
+  commands_[name] = Command{std::move(summary), std::move(handler), true};
+}
+
+bool ControlServer::mayAdminister(const Caller& caller) const {
+  if (caller.uid == 0 || caller.uid == ::geteuid()) return true;
+  return has_admin_group_ && inGroup(caller, admin_gid_);
 }
 
 Result<void> ControlServer::start(const ServerOptions& options) {
   if (thread_.joinable()) return makeError("busy", "control server already started");
-  auto fd = listenUnix(options.path, options.mode);
+  gid_t socket_gid = static_cast<gid_t>(-1);
+  if (!options.group.empty() && !groupId(options.group, socket_gid))
+    return makeError("config", "control socket group \"" + options.group + "\" does not exist");
+  has_admin_group_ = false;
+  if (!options.admin_group.empty()) {
+    gid_t gid = 0;
+    if (!groupId(options.admin_group, gid))
+      return makeError("config", "admin group \"" + options.admin_group + "\" does not exist");
+    admin_gid_ = gid;
+    has_admin_group_ = true;
+  }
+  auto fd = listenUnix(options.path, options.mode, socket_gid);
   if (!fd) return fd.error();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return makeError("io", "eventfd failed");
@@ -65,7 +128,7 @@ void ControlServer::stop() {
   }
 }
 
-std::string ControlServer::dispatch(std::string_view line) {
+std::string ControlServer::dispatch(std::string_view line, const Client& client) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   uint64_t id = 0;
   auto request = parseRequest(line, id);
@@ -79,8 +142,17 @@ std::string ControlServer::dispatch(std::string_view line) {
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
     return encodeFailure(id, errc::unknown_command, "unknown command \"" + request.value().cmd + "\" (try \"help\")");
   }
+  if (it->second.admin && !client.admin) {
+    counters_.failures.fetch_add(1, std::memory_order_relaxed);
+    counters_.forbidden.fetch_add(1, std::memory_order_relaxed);
+    logWarn("-control-forbidden", request.value().cmd + " refused to " + client.caller.describe());
+    return encodeFailure(id, errc::forbidden,
+                         request.value().cmd + " changes something: it needs root, the daemon's user" +
+                             (options_.admin_group.empty() ? std::string() : " or group " + options_.admin_group) +
+                             " (you are " + client.caller.describe() + ")");
+  }
   try {
-    Result<nlohmann::json> result = it->second.handler(request.value().args);
+    Result<nlohmann::json> result = it->second.handler(request.value().args, client.caller);
     if (result) return encodeSuccess(id, result.value());
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
     return encodeFailure(id, result.error().code, result.error().message);
@@ -94,36 +166,35 @@ std::string ControlServer::dispatch(std::string_view line) {
 // Reads what is available, answers every complete line, writes what it can. False: drop the client.
 bool ControlServer::serviceClient(Client& client) {
   char buf[4096];
-  for (;;) {
-    const ssize_t n = ::recv(client.fd.get(), buf, sizeof buf, 0);
-    if (n > 0) {
-      client.in.append(buf, static_cast<size_t>(n));
-      client.last_active = std::chrono::steady_clock::now();
-      continue;
-    }
+  while (!client.closing) {
+    // Never hold more than one line's limit of unanswered bytes: read at most what could still end a line.
+    const size_t room = kMaxLineBytes + 2 - std::min(client.in.size(), kMaxLineBytes + 1);
+    const ssize_t n = ::recv(client.fd.get(), buf, std::min(sizeof buf, room), 0);
     if (n == 0) {
-      client.closing = true;  // peer half-closed: answer what it sent, then close
+      client.closing = true;  // peer half-closed: its complete lines are answered, then close
       break;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) break;
-    return false;
-  }
-  size_t start = 0;
-  for (size_t nl; (nl = client.in.find('\n', start)) != std::string::npos; start = nl + 1) {
-    std::string_view line(client.in.data() + start, nl - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    client.out += dispatch(line);
-  }
-  client.in.erase(0, start);
-  if (client.in.size() > kMaxLineBytes) {
-    counters_.failures.fetch_add(1, std::memory_order_relaxed);
-    counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    client.out +=
-        encodeFailure(0, errc::line_too_long, "request line longer than " + std::to_string(kMaxLineBytes) + " bytes");
-    client.in.clear();
-    client.closing = true;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      return false;
+    }
+    client.in.append(buf, static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; (nl = client.in.find('\n', start)) != std::string::npos; start = nl + 1) {
+      std::string_view line(client.in.data() + start, nl - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.empty()) client.out += dispatch(line, client);
+    }
+    client.in.erase(0, start);
+    if (client.in.size() > kMaxLineBytes) {
+      counters_.failures.fetch_add(1, std::memory_order_relaxed);
+      counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+      client.out +=
+          encodeFailure(0, errc::line_too_long, "request line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+      client.in.clear();
+      client.closing = true;
+    }
   }
   while (!client.out.empty()) {
     const ssize_t n = ::send(client.fd.get(), client.out.data(), client.out.size(), MSG_NOSIGNAL);
@@ -161,29 +232,52 @@ void ControlServer::run() {
       Client& c = *clients[i];
       bool alive = true;
       if (fds[i + 2].revents != 0) alive = serviceClient(c);
-      if (alive && now - c.last_active > options_.idle_timeout) alive = false;
+      if (alive && now >= c.deadline) {
+        counters_.expired_clients.fetch_add(1, std::memory_order_relaxed);
+        alive = false;
+      }
       if (alive) kept.push_back(std::move(clients[i]));
     }
     clients = std::move(kept);
+    if ((fds[1].revents & POLLIN) != 0) accept(clients, now);
+  }
+}
 
-    if ((fds[1].revents & POLLIN) != 0) {
-      for (;;) {
-        UniqueFd fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-        if (!fd) break;
-        if (clients.size() >= options_.max_clients) {
-          counters_.rejected_clients.fetch_add(1, std::memory_order_relaxed);
-          // Best effort, never blocking: a fresh socket's buffer always has room for one line.
-          const std::string busy = encodeFailure(0, errc::busy, "too many clients; try again");
-          [[maybe_unused]] const ssize_t w = ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL);
-          continue;  // closed by UniqueFd
-        }
-        auto client = std::make_unique<Client>();
-        client->fd = std::move(fd);
-        client->last_active = now;
-        clients.push_back(std::move(client));
-      }
+void ControlServer::accept(std::vector<std::unique_ptr<Client>>& clients, std::chrono::steady_clock::time_point now) {
+  for (;;) {
+    UniqueFd fd(::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd) return;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;  // closed by UniqueFd
+    auto client = std::make_unique<Client>();
+    client->caller = Caller{cred.uid, cred.gid, cred.pid, userName(cred.uid)};
+    const size_t of_this_user = static_cast<size_t>(
+        std::count_if(clients.begin(), clients.end(), [&](const auto& c) { return c->caller.uid == cred.uid; }));
+    if (clients.size() >= options_.max_clients || of_this_user >= options_.max_clients_per_uid) {
+      counters_.rejected_clients.fetch_add(1, std::memory_order_relaxed);
+      // Best effort, never blocking: a fresh socket's buffer always has room for one line.
+      const std::string busy = encodeFailure(0, errc::busy, "too many clients; try again");
+      [[maybe_unused]] const ssize_t w = ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL);
+      continue;
     }
+    client->admin = mayAdminister(client->caller);
+    client->fd = std::move(fd);
+    client->deadline = now + options_.client_deadline;
+    clients.push_back(std::move(client));
   }
 }
 
 }  // namespace hale::control
+
+namespace hale {
+
+void readControlGroups(ConfigTable& root, std::string& control_group, std::string& admin_group) {
+  for (auto [key, out] : {std::pair<const char*, std::string*>{"control_group", &control_group},
+                          std::pair<const char*, std::string*>{"admin_group", &admin_group}}) {
+    gid_t gid = 0;
+    if (root.get(key, *out) && !control::groupId(*out, gid)) root.error(key, "no group named \"" + *out + "\"");
+  }
+}
+
+}  // namespace hale

@@ -68,7 +68,7 @@ Result<UniqueFd> connectUnix(const std::string& path, std::chrono::milliseconds 
   return fd;
 }
 
-Result<UniqueFd> listenUnix(const std::string& path, unsigned mode) {
+Result<UniqueFd> listenUnix(const std::string& path, unsigned mode, unsigned gid) {
   auto addr = makeAddress(path);
   if (!addr) return addr.error();
   struct stat st {};
@@ -81,10 +81,13 @@ Result<UniqueFd> listenUnix(const std::string& path, unsigned mode) {
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return makeError("io", errnoText("socket", errno));
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un)) != 0) {
-    return makeError("io", errnoText(("bind " + path).c_str(), errno));
-  }
-  if (::chmod(path.c_str(), mode) != 0 || ::listen(fd.get(), 64) != 0) {
+  const mode_t old_umask = ::umask(0177);
+  const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un));
+  const int bind_errno = errno;
+  ::umask(old_umask);
+  if (bound != 0) return makeError("io", errnoText(("bind " + path).c_str(), bind_errno));
+  if ((gid != static_cast<unsigned>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
+      ::chmod(path.c_str(), mode) != 0 || ::listen(fd.get(), 64) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
     return makeError("io", errnoText(("listen " + path).c_str(), err));

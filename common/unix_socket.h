@@ -31,8 +31,10 @@ class UniqueFd {
 
 // Connects to `path` (non-blocking socket returned), waiting at most `timeout`.
 Result<UniqueFd> connectUnix(const std::string& path, std::chrono::milliseconds timeout);
-// Binds and listens on `path` with file mode `mode`, replacing a stale socket file, refusing a live one.
-Result<UniqueFd> listenUnix(const std::string& path, unsigned mode);
+// Binds and listens on `path` with file mode `mode` and group `gid` ((gid_t)-1: unchanged), replacing a
+// stale socket file, refusing a live one. The file is created 0600 (umask around bind) and only then given
+// its group and mode: never a moment wider than asked. Call it before threads that create files start.
+Result<UniqueFd> listenUnix(const std::string& path, unsigned mode, unsigned gid = static_cast<unsigned>(-1));
 bool setNonBlocking(int fd);
 
 }  // namespace hale

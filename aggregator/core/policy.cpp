@@ -87,8 +87,10 @@ Decision operatorDecision(const Observations& seen, const PolicyState& state, co
                   human(config.min_failover_interval) + " (use --force)");
     }
   }
-  Decision d =
-      act(kind, state.active_region, to, "operator requested " + std::string(toString(kind)) + " to " + to, config);
+  Decision d = act(
+      kind, state.active_region, to,
+      "operator requested " + std::string(toString(kind)) + " to " + to + (req.by.empty() ? "" : " (" + req.by + ")"),
+      config);
   d.operator_requested = true;
   d.forced = req.force;
   d.needs_approval = false;  // the operator is the approval

@@ -59,6 +59,7 @@ struct OperatorRequest {
   enum class Kind { failover, failback } kind = Kind::failover;
   std::string to;      // failover target (failback: the home region)
   bool force = false;  // skip the target-health and minimum-interval guards
+  std::string by;      // who asked ("alice (uid 1000)"), for the decision's reason; may be empty
 };
 
 struct Observations {

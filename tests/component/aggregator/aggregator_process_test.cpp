@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <thread>
@@ -184,9 +185,20 @@ TEST(AggregatorHalectl, CommandsAndExitCodes) {
   EXPECT_EQ(gone.exit_code, 2);
 }
 
+// halectl as `user` against the aggregator's socket.
+CommandResult halectlAs(const AggregatorProcess& agg, const std::string& user, std::vector<std::string> args) {
+  std::vector<std::string> argv = {test::halectlBinary(), "--socket", agg.socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::runCommand(SpawnOptions{.argv = argv, .run_as = user}, milliseconds{5000});
+}
+
+// Also who may: the socket's group (nogroup, so the user nobody) reads and cannot approve or fail over;
+// root approves, and the journal says so.
 TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   test::TempDir dir("approve");
-  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"), "aggregator", {}, test::kAloneInsecure);
+  ::chmod(dir.path().c_str(), 0755);  // the socket's own mode and group decide who connects
+  AggregatorProcess agg(dir, operatorConfig(dir, "approval = \"manual\"\n"), "aggregator", {},
+                        std::string(test::kAloneInsecure) + "control_group = \"nogroup\"\n");
   agg.start();
   test::FakeFleet nodes({agg.endpoint()});
   nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
@@ -203,8 +215,21 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   EXPECT_TRUE(lines(dir.path() + "/record").empty());  // nothing runs before approval
   EXPECT_EQ(agg.json({"raw", "status"})["awaiting_approval"], "1");
 
+  const CommandResult read = halectlAs(agg, "nobody", {"plans"});
+  EXPECT_EQ(read.exit_code, 0) << read.output;
+  for (const std::vector<std::string>& lever :
+       {std::vector<std::string>{"approve", "1"}, {"failover", "--to", "us"}, {"pause"}, {"reject", "1"}}) {
+    const CommandResult refused = halectlAs(agg, "nobody", lever);
+    EXPECT_EQ(refused.exit_code, 1) << lever[0] << ": " << refused.output;
+    EXPECT_NE(refused.output.find("forbidden: " + lever[0] + " changes something: it needs root"), std::string::npos)
+        << refused.output;
+  }
+  EXPECT_EQ(halectlAs(agg, "daemon", {"plans"}).exit_code, 2);  // not in the group: cannot even connect
+
   CommandResult approved = agg.halectl({"approve", "1"});
   EXPECT_EQ(approved.exit_code, 0) << approved.output;
+  EXPECT_NE(agg.halectl({"journal"}).output.find("approved by root (uid 0)"), std::string::npos)
+      << agg.halectl({"journal"}).output;
   ASSERT_TRUE(waitFor([&] { return agg.json({"plans", "--limit", "1"})[0]["state"] == "done"; }, milliseconds{5000}));
   EXPECT_EQ(lines(dir.path() + "/record"), std::vector<std::string>{"1.0 "});
   EXPECT_EQ(agg.halectl({"approve", "1"}).exit_code, 1);  // not awaiting any more

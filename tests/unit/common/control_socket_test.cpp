@@ -1,10 +1,16 @@
 // The control server and client over a real Unix socket.
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "control_client.h"
@@ -31,11 +37,14 @@ class ControlSocketTest : public ::testing::Test {
                        [](const nlohmann::json&) -> Result<nlohmann::json> { throw std::runtime_error("boom"); });
   }
 
-  void startServer(milliseconds idle = milliseconds{30'000}, size_t max_clients = 32) {
+  void startServer(milliseconds deadline = milliseconds{30'000}, size_t max_clients = 32) {
     ServerOptions options;
     options.path = path_;
-    options.idle_timeout = idle;
+    options.client_deadline = deadline;
     options.max_clients = max_clients;
+    startServer(options);
+  }
+  void startServer(const ServerOptions& options) {
     auto started = server_.start(options);
     ASSERT_TRUE(started.ok()) << started.error().message;
   }
@@ -137,7 +146,7 @@ TEST_F(ControlSocketTest, OverlongLineIsRefusedAndClosed) {
   EXPECT_TRUE(call(path_, "echo").ok());
 }
 
-TEST_F(ControlSocketTest, IdleClientsAreDroppedAndExtraClientsRefused) {
+TEST_F(ControlSocketTest, ClientsAreDroppedAtTheirDeadlineAndExtraClientsRefused) {
   startServer(milliseconds{300}, 1);
   auto idle = connectUnix(path_, milliseconds{1000});
   ASSERT_TRUE(idle.ok());
@@ -147,9 +156,27 @@ TEST_F(ControlSocketTest, IdleClientsAreDroppedAndExtraClientsRefused) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code, errc::busy);
   EXPECT_GE(server_.counters().rejected_clients.load(), 1u);
-  // After the idle timeout the slot is free again.
+  // After the deadline the slot is free again.
   std::this_thread::sleep_for(milliseconds{1500});
   EXPECT_TRUE(call(path_, "echo").ok());
+}
+
+// A client trickling one byte at a time is dropped at its deadline: bytes do not buy time.
+TEST_F(ControlSocketTest, ATricklingClientIsDroppedAtItsDeadline) {
+  startServer(milliseconds{500});
+  auto fd = connectUnix(path_, milliseconds{1000});
+  ASSERT_TRUE(fd.ok());
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds{5}) {
+    closed = ::send(fd.value().get(), "{", 1, MSG_NOSIGNAL) < 0;
+    char c;
+    if (::recv(fd.value().get(), &c, 1, MSG_DONTWAIT) == 0) closed = true;
+    std::this_thread::sleep_for(milliseconds{50});
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(server_.counters().expired_clients.load(), 1u);
+  EXPECT_TRUE(call(path_, "echo").ok());  // and the server goes on
 }
 
 TEST_F(ControlSocketTest, ClientReportsUnreachableAndTimeout) {
@@ -195,6 +222,107 @@ TEST_F(ControlSocketTest, RefusesAPathTooLongForAUnixSocket) {
   auto r = s.start(options);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "bad_path");
+}
+
+// Runs `fn` in a child process as `user` (as an operator's shell would be); returns its exit code.
+int runAs(const std::string& user, const std::function<int()>& fn) {
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) return -1;
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::initgroups(user.c_str(), gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(125);
+    ::_exit(fn());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Who may do what: the socket's group may read; changing anything needs root, the daemon's user or the
+// admin group; the handler learns who asked. Needs root (to create the socket for a group and become
+// `nobody`), as the suite runs in CI.
+class ControlSocketAccessTest : public ControlSocketTest {
+ protected:
+  void SetUp() override {
+    ControlSocketTest::SetUp();
+    ASSERT_EQ(::geteuid(), 0u) << "this suite runs as root";
+    ::chmod(dir_.path().c_str(), 0755);  // others may reach the socket file; its own mode decides
+    server_.addAdminCommand("lever", "changes something",
+                            [this](const nlohmann::json&, const Caller& c) -> Result<nlohmann::json> {
+                              std::lock_guard lock(mu_);
+                              callers_.push_back(c.describe());
+                              return nlohmann::json{{"by", c.user}};
+                            });
+  }
+  std::string lastCaller() {
+    std::lock_guard lock(mu_);
+    return callers_.empty() ? "" : callers_.back();
+  }
+  // 0: ok, 1: forbidden, 2: unreachable (permission), 3: another error.
+  static int tryCall(const std::string& path, const std::string& cmd) {
+    auto r = call(path, cmd, nlohmann::json::object(), milliseconds{2000});
+    if (r.ok()) return 0;
+    if (r.error().code == errc::forbidden) return 1;
+    if (r.error().code == errc::unreachable) return 2;
+    return 3;
+  }
+  std::mutex mu_;
+  std::vector<std::string> callers_;
+};
+
+TEST_F(ControlSocketAccessTest, TheSocketIsCreatedForItsGroupAndNeverWider) {
+  ServerOptions options;
+  options.path = path_;
+  options.group = "nogroup";
+  startServer(options);
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(st.st_gid, ::getgrnam("nogroup")->gr_gid);
+  // Someone outside the group cannot even connect.
+  EXPECT_EQ(runAs("daemon", [&] { return tryCall(path_, "echo"); }), 2);
+}
+
+TEST_F(ControlSocketAccessTest, TheGroupReadsOnlyAndTheAdminGroupPullsLevers) {
+  ServerOptions options;
+  options.path = path_;
+  options.group = "nogroup";
+  startServer(options);
+  EXPECT_EQ(runAs("nobody", [&] { return tryCall(path_, "echo"); }), 0);   // nobody is in nogroup: reads
+  EXPECT_EQ(runAs("nobody", [&] { return tryCall(path_, "lever"); }), 1);  // ... and may not change anything
+  EXPECT_EQ(server_.counters().forbidden.load(), 1u);
+  EXPECT_EQ(lastCaller(), "");
+  EXPECT_EQ(tryCall(path_, "lever"), 0);  // root may
+  EXPECT_EQ(lastCaller(), "root (uid 0)");
+}
+
+TEST_F(ControlSocketAccessTest, TheAdminGroupMayPullLeversAndIsNamed) {
+  ServerOptions options;
+  options.path = path_;
+  options.group = "nogroup";
+  options.admin_group = "nogroup";
+  startServer(options);
+  EXPECT_EQ(runAs("nobody", [&] { return tryCall(path_, "lever"); }), 0);
+  EXPECT_EQ(lastCaller(), "nobody (uid 65534)");
+}
+
+// A few slow clients of one user cannot lock out another user.
+TEST_F(ControlSocketAccessTest, OneUsersConnectionsAreCapped) {
+  ServerOptions options;
+  options.path = path_;
+  options.group = "nogroup";
+  options.max_clients_per_uid = 2;
+  startServer(options);
+  auto a = connectUnix(path_, milliseconds{1000});
+  auto b = connectUnix(path_, milliseconds{1000});
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::this_thread::sleep_for(milliseconds{100});
+  auto third = call(path_, "echo", nlohmann::json::object(), milliseconds{1000});
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, errc::busy);
+  EXPECT_EQ(runAs("nobody", [&] { return tryCall(path_, "echo"); }), 0);
 }
 
 }  // namespace
