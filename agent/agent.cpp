@@ -126,7 +126,9 @@ std::unique_ptr<control::ControlServer> Agent::makeControlServer(const AgentConf
 
 Result<void> Agent::start(AgentConfig config) {
   auto board = makeBoard(config);
-  auto http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_));
+  http_details_->store(config.http_details);
+  auto http =
+      std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_, http_details_));
   {
     std::lock_guard lock(mu_);
     board_ = board;  // readers need a board before any server can call them
@@ -176,7 +178,7 @@ Result<void> Agent::reload(AgentConfig config) {
   }
   std::unique_ptr<HttpServer> http;
   if (config.http_listen != old.http_listen || config.http_port != old.http_port) {
-    http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_));
+    http = std::make_unique<HttpServer>(healthzRoutes([this] { return snapshot(); }, counters_, clock_, http_details_));
     if (auto r = http->start(config.http_listen, config.http_port); !r) return r;
   }
   std::unique_ptr<control::ControlServer> control;
@@ -208,6 +210,7 @@ Result<void> Agent::reload(AgentConfig config) {
     if (http) std::swap(http_, http);
     if (control) std::swap(control_, control);
     if (publisher) std::swap(publisher_, publisher);
+    http_details_->store(config.http_details);
     config_ = std::move(config);
     scheduler_->start();
   }
@@ -332,6 +335,16 @@ Result<nlohmann::json> Agent::unfence(const nlohmann::json& args, const std::str
 }
 
 Result<nlohmann::json> Agent::active() const {
+  std::lock_guard lock(active_mu_);
+  const SteadyTime now = clock_.steadyNow();
+  if (!active_cache_ || now - active_at_ >= kActiveCacheFor) {
+    active_cache_ = readActive();
+    active_at_ = clock_.steadyNow();  // after the read: a slow etcd answer is not asked again at once
+  }
+  return *active_cache_;
+}
+
+Result<nlohmann::json> Agent::readActive() const {
   if (!etcd_) return makeError("unavailable", "this agent has no [etcd] table, so it does not know the active primary");
   const std::string base = "/hale/" + etcd_cluster_ + "/";
   auto read = etcd_->txn({}, {etcd::get(base + "state"), etcd::get(base + "leader"), etcd::get(base + "db/", true)});

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <zmq.hpp>
@@ -54,7 +55,16 @@ class Agent {
   DbView dbView(const std::string& check) const;
   void markFence(const std::string& database, const std::string& reason, bool split_brain);
   Result<nlohmann::json> unfence(const nlohmann::json& args, const std::string& by);
+  // From etcd, at most once every kActiveCacheFor: the control socket's thread never waits on etcd more
+  // than that, however many clients ask (etcd down is when unfence must still get through).
   Result<nlohmann::json> active() const;
+  Result<nlohmann::json> readActive() const;
+  static constexpr std::chrono::seconds kActiveCacheFor{2};
+  // /healthz detail, read per request: a reload changes it without a new listener.
+  std::shared_ptr<std::atomic<bool>> http_details_ = std::make_shared<std::atomic<bool>>(false);
+  mutable std::mutex active_mu_;
+  mutable std::optional<Result<nlohmann::json>> active_cache_;
+  mutable SteadyTime active_at_{};
   nlohmann::json leasesJson() const;
 
   const Clock& clock_;

@@ -219,6 +219,8 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
 
   if (auto http = root.table("http")) {
     http->get("listen", config.http_listen);
+    config.http_details = config.http_listen.rfind("127.", 0) == 0 || config.http_listen == "::1";
+    http->get("details", config.http_details);
     int64_t port = config.http_port;
     http->get("port", port, Presence::optional, 0, 65535);  // 0: any free port (tests)
     config.http_port = static_cast<uint16_t>(port);

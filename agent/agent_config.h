@@ -46,6 +46,8 @@ struct AgentConfig {
   // [[aggregator]] endpoint and public_key each, [curve] secret_key_file: this agent's keypair.
   PublisherTransport transport;
   std::string http_listen = "0.0.0.0";
+  // /healthz lists the checks and their messages; default: only on a loopback listener.
+  bool http_details = false;
   uint16_t http_port = 9180;
   std::string control_socket = "/run/hale/agent.sock";
   std::string control_group;  // group of the socket (may read status); empty: the agent's own

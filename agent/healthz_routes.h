@@ -15,7 +15,10 @@ namespace hale::agent {
 // Returns the snapshot to serve; swapped on reload, so the server outlives a board.
 using SnapshotSource = std::function<std::shared_ptr<const Snapshot>()>;
 
-// The handler for a hale::HttpServer.
-HttpHandler healthzRoutes(SnapshotSource source, AgentCounters& counters, const Clock& clock);
+// The handler for a hale::HttpServer; `details`: /healthz lists the checks (see renderHealthz). Read per
+// request, so a reload can change it without a new listener.
+HttpHandler healthzRoutes(SnapshotSource source, AgentCounters& counters, const Clock& clock,
+                          std::shared_ptr<const std::atomic<bool>> details);
+HttpHandler healthzRoutes(SnapshotSource source, AgentCounters& counters, const Clock& clock, bool details = true);
 
 }  // namespace hale::agent

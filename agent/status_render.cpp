@@ -62,7 +62,7 @@ void appendJsonString(std::string& out, std::string_view text) {
   out += '"';
 }
 
-void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out) {
+void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out, bool details) {
   out.clear();
   out += "{\"node\":";
   appendJsonString(out, s.node_id);
@@ -70,6 +70,10 @@ void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out) {
   appendJsonString(out, s.region);
   out += ",\"status\":\"";
   out += heartbeat::toString(effectiveNodeStatus(s, now));
+  if (!details) {
+    out += "\"}\n";
+    return;
+  }
   out += "\",\"checks\":[";
   bool first = true;
   for (const CheckView& c : s.checks) {

@@ -11,8 +11,9 @@
 namespace hale::agent {
 
 // {"node":..,"region":..,"status":"healthy|degraded|unhealthy","checks":[{"name","type","status",
-//  "critical","age_ms","latency_us","message"}]}; age_ms is -1 before the first run.
-void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out);
+//  "critical","age_ms","latency_us","message"}]}; age_ms is -1 before the first run. Without `details`
+// only node, region and status: check messages can name hosts and errors a stranger should not read.
+void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out, bool details = true);
 
 void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& counters, std::string& out);
 

@@ -1,5 +1,7 @@
 #include "control_protocol.h"
 
+#include <algorithm>
+
 namespace hale::control {
 
 std::string dumpJson(const nlohmann::json& j, int indent) {
@@ -12,8 +14,43 @@ std::string encodeRequest(const Request& request) {
   return dumpJson(j) + "\n";
 }
 
+namespace {
+
+// Deeper JSON than any request needs; copying or printing a value nests one call per level.
+constexpr int kMaxRequestDepth = 16;
+
+// The deepest nesting of arrays and objects in `text` (strings skipped), stopping past `limit`.
+int nestingDepth(std::string_view text, int limit) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 Result<Request> parseRequest(std::string_view line, uint64_t& id_out) {
   id_out = 0;
+  if (nestingDepth(line, kMaxRequestDepth) > kMaxRequestDepth) {
+    return makeError(std::string(errc::bad_request),
+                     "request nested deeper than " + std::to_string(kMaxRequestDepth) + " levels");
+  }
   const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return makeError(std::string(errc::bad_json), "request is not a JSON object");
   if (const auto it = j.find("id"); it != j.end() && it->is_number_unsigned()) id_out = it->get<uint64_t>();

@@ -25,10 +25,14 @@ struct ControlServer::Client {
   std::string in;
   std::string out;
   std::chrono::steady_clock::time_point deadline;
-  bool closing = false;  // flush `out`, then close
+  bool closing = false;                 // flush `out`, then close
+  mutable bool told_forbidden = false;  // a refusal was logged for this connection
 };
 
 namespace {
+
+// Unsent answers a client may have before the server stops reading its requests.
+constexpr size_t kMaxPendingOut = size_t{1} << 20;
 
 std::string userName(uid_t uid) {
   std::vector<char> buf(4096);
@@ -85,7 +89,16 @@ void ControlServer::addAdminCommand(const std::string& name, std::string summary
 
 bool ControlServer::mayAdminister(const Caller& caller) const {
   if (caller.uid == 0 || caller.uid == ::geteuid()) return true;
+  // A uid without a name has no supplementary groups to look up (and its digits must not match a user
+  // called that): only its primary group counts.
+  if (caller.user == std::to_string(caller.uid)) return has_admin_group_ && caller.gid == admin_gid_;
   return has_admin_group_ && inGroup(caller, admin_gid_);
+}
+
+std::string ControlServer::cachedUserName(uint32_t uid) {
+  if (auto it = user_names_.find(uid); it != user_names_.end()) return it->second;
+  if (user_names_.size() >= 256) user_names_.clear();
+  return user_names_[uid] = userName(uid);
 }
 
 Result<void> ControlServer::start(const ServerOptions& options) {
@@ -145,7 +158,10 @@ std::string ControlServer::dispatch(std::string_view line, const Client& client)
   if (it->second.admin && !client.admin) {
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
     counters_.forbidden.fetch_add(1, std::memory_order_relaxed);
-    logWarn("-control-forbidden", request.value().cmd + " refused to " + client.caller.describe());
+    if (!client.told_forbidden) {  // once per connection: a burst of refused levers is one line
+      client.told_forbidden = true;
+      logWarn("-control-forbidden", request.value().cmd + " refused to " + client.caller.describe());
+    }
     return encodeFailure(id, errc::forbidden,
                          request.value().cmd + " changes something: it needs root, the daemon's user" +
                              (options_.admin_group.empty() ? std::string() : " or group " + options_.admin_group) +
@@ -163,49 +179,61 @@ std::string ControlServer::dispatch(std::string_view line, const Client& client)
   }
 }
 
-// Reads what is available, answers every complete line, writes what it can. False: drop the client.
-bool ControlServer::serviceClient(Client& client) {
-  char buf[4096];
-  while (!client.closing) {
-    // Never hold more than one line's limit of unanswered bytes: read at most what could still end a line.
-    const size_t room = kMaxLineBytes + 2 - std::min(client.in.size(), kMaxLineBytes + 1);
-    const ssize_t n = ::recv(client.fd.get(), buf, std::min(sizeof buf, room), 0);
-    if (n == 0) {
-      client.closing = true;  // peer half-closed: its complete lines are answered, then close
-      break;
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) break;
-      return false;
-    }
-    client.in.append(buf, static_cast<size_t>(n));
-    size_t start = 0;
-    for (size_t nl; (nl = client.in.find('\n', start)) != std::string::npos; start = nl + 1) {
-      std::string_view line(client.in.data() + start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (!line.empty()) client.out += dispatch(line, client);
-    }
-    client.in.erase(0, start);
-    if (client.in.size() > kMaxLineBytes) {
-      counters_.failures.fetch_add(1, std::memory_order_relaxed);
-      counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-      client.out +=
-          encodeFailure(0, errc::line_too_long, "request line longer than " + std::to_string(kMaxLineBytes) + " bytes");
-      client.in.clear();
-      client.closing = true;
-    }
+// Answers the complete lines `client.in` holds while its unsent answers stay under kMaxPendingOut.
+void ControlServer::answerLines(Client& client) {
+  size_t start = 0;
+  for (size_t nl; client.out.size() < kMaxPendingOut && (nl = client.in.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
+    std::string_view line(client.in.data() + start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) client.out += dispatch(line, client);
   }
+  client.in.erase(0, start);
+}
+
+// Sends what the socket takes. False: the peer is gone.
+bool ControlServer::flush(Client& client) {
   while (!client.out.empty()) {
     const ssize_t n = ::send(client.fd.get(), client.out.data(), client.out.size(), MSG_NOSIGNAL);
     if (n > 0) {
       client.out.erase(0, static_cast<size_t>(n));
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
     return false;
   }
-  return !(client.closing && client.out.empty());
+  return true;
+}
+
+// One round for one client: at most one read, and only while its answers are not piling up (a client
+// that does not read its answers gets no more of them), so no client holds the thread or grows `out`
+// past kMaxPendingOut; never more than one line's limit of unanswered bytes. False: drop the client.
+bool ControlServer::serviceClient(Client& client) {
+  if (!flush(client)) return false;
+  answerLines(client);
+  if (!client.closing && client.out.size() < kMaxPendingOut) {
+    char buf[4096];
+    const size_t room = kMaxLineBytes + 2 - std::min(client.in.size(), kMaxLineBytes + 1);
+    const ssize_t n = ::recv(client.fd.get(), buf, std::min(sizeof buf, room), 0);
+    if (n == 0) {
+      client.closing = true;  // peer half-closed: its complete lines are answered, then close
+    } else if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) return false;
+    } else {
+      client.in.append(buf, static_cast<size_t>(n));
+      answerLines(client);
+      if (client.in.size() > kMaxLineBytes && client.in.find('\n') == std::string::npos) {
+        counters_.failures.fetch_add(1, std::memory_order_relaxed);
+        counters_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        client.out += encodeFailure(0, errc::line_too_long,
+                                    "request line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+        client.in.clear();
+        client.closing = true;
+      }
+    }
+  }
+  if (!flush(client)) return false;
+  return !(client.closing && client.out.empty() && client.in.find('\n') == std::string::npos);
 }
 
 void ControlServer::run() {
@@ -216,9 +244,14 @@ void ControlServer::run() {
     fds.push_back({wake_fd_, POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
     for (const auto& c : clients) {
-      fds.push_back({c->fd.get(), static_cast<short>(POLLIN | (c->out.empty() ? 0 : POLLOUT)), 0});
+      const bool reading = !c->closing && c->out.size() < kMaxPendingOut;
+      fds.push_back({c->fd.get(), static_cast<short>((reading ? POLLIN : 0) | (c->out.empty() ? 0 : POLLOUT)), 0});
     }
-    const int n = ::poll(fds.data(), fds.size(), 1000);
+    // A client whose answers drained with requests still waiting is served again without waiting for it.
+    const bool pending = std::any_of(clients.begin(), clients.end(), [](const auto& c) {
+      return c->out.empty() && c->in.find('\n') != std::string::npos;
+    });
+    const int n = ::poll(fds.data(), fds.size(), pending ? 0 : 1000);
     if (n < 0 && errno != EINTR) {
       logError("-control-poll-failed", std::to_string(errno));
       return;
@@ -231,7 +264,7 @@ void ControlServer::run() {
     for (size_t i = 0; i < clients.size(); ++i) {
       Client& c = *clients[i];
       bool alive = true;
-      if (fds[i + 2].revents != 0) alive = serviceClient(c);
+      if (fds[i + 2].revents != 0 || (c.out.empty() && c.in.find('\n') != std::string::npos)) alive = serviceClient(c);
       if (alive && now >= c.deadline) {
         counters_.expired_clients.fetch_add(1, std::memory_order_relaxed);
         alive = false;
@@ -250,8 +283,6 @@ void ControlServer::accept(std::vector<std::unique_ptr<Client>>& clients, std::c
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) continue;  // closed by UniqueFd
-    auto client = std::make_unique<Client>();
-    client->caller = Caller{cred.uid, cred.gid, cred.pid, userName(cred.uid)};
     const size_t of_this_user = static_cast<size_t>(
         std::count_if(clients.begin(), clients.end(), [&](const auto& c) { return c->caller.uid == cred.uid; }));
     if (clients.size() >= options_.max_clients || of_this_user >= options_.max_clients_per_uid) {
@@ -261,6 +292,8 @@ void ControlServer::accept(std::vector<std::unique_ptr<Client>>& clients, std::c
       [[maybe_unused]] const ssize_t w = ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL);
       continue;
     }
+    auto client = std::make_unique<Client>();
+    client->caller = Caller{cred.uid, cred.gid, cred.pid, cachedUserName(cred.uid)};
     client->admin = mayAdminister(client->caller);
     client->fd = std::move(fd);
     client->deadline = now + options_.client_deadline;

@@ -90,8 +90,13 @@ class ControlServer {
   void run();
   std::string dispatch(std::string_view line, const Client& client);
   bool serviceClient(Client& client);
+  void answerLines(Client& client);
+  bool flush(Client& client);
   void accept(std::vector<std::unique_ptr<Client>>& clients, std::chrono::steady_clock::time_point now);
   bool mayAdminister(const Caller& caller) const;
+  // User names by uid, looked up once (NSS may be slow); bounded.
+  std::string cachedUserName(uint32_t uid);
+  std::map<uint32_t, std::string> user_names_;
 
   std::map<std::string, Command, std::less<>> commands_;
   ServerOptions options_;

@@ -2,8 +2,10 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -37,6 +39,12 @@ void prepareDaemonProcess() {
   const sigset_t signals = daemonSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // Room for connections and checks alike: the soft descriptor limit up to the hard one (systemd sets a
+  // soft 1024 and a generous hard limit).
+  if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   if (std::getenv("JOURNAL_STREAM") != nullptr) setLogTimestamps(false);
 }

@@ -4,6 +4,9 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,6 +49,14 @@ MHD_Result onRequest(void* cls, MHD_Connection* connection, const char* url, con
   return r;
 }
 
+// What all connections together may use: at most 1024, and never the descriptors the rest needs.
+unsigned connectionLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1024;
+  const auto soft = static_cast<unsigned>(std::min<rlim_t>(limit.rlim_cur, 1U << 20));
+  return soft > kDescriptorsReserved + 64 ? std::min(1024U, soft - kDescriptorsReserved) : 64;
+}
+
 }  // namespace
 
 HttpServer::HttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
@@ -75,8 +86,8 @@ Result<void> HttpServer::start(const std::string& address, uint16_t port) {
   }
   daemon_ = MHD_start_daemon(flags, port, nullptr, nullptr, &onRequest, &handler_, MHD_OPTION_SOCK_ADDR,
                              reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_CONNECTION_TIMEOUT,
-                             10U,  // idle keep-alive connections
-                             MHD_OPTION_CONNECTION_LIMIT, 1024U, MHD_OPTION_END);
+                             kConnectionTimeoutSeconds, MHD_OPTION_PER_IP_CONNECTION_LIMIT, kMaxConnectionsPerAddress,
+                             MHD_OPTION_CONNECTION_LIMIT, connectionLimit(), MHD_OPTION_END);
   if (daemon_ == nullptr) {
     return makeError("bind", "cannot listen on " + address + ":" + std::to_string(port) + ": " + std::strerror(errno));
   }

@@ -3,6 +3,11 @@
 // A small HTTP server (libmicrohttpd, one internal polling thread on epoll) for status endpoints:
 // /healthz and /metrics on the agent, /metrics on the aggregator. Every request is answered by one
 // handler function from data it already holds; nothing here blocks on I/O of its own.
+//
+// Bounded for a hostile network: one address holds at most kMaxConnectionsPerAddress connections, an
+// idle one is closed after kConnectionTimeout, and all of them together stay well inside the process's
+// file-descriptor limit, so a flood from one address neither takes /healthz down for the load balancer
+// nor makes a check fail for want of a descriptor.
 
 #include <functional>
 #include <string>
@@ -18,6 +23,11 @@ namespace hale {
 // server reuses per thread (no allocation once warm). Called on the server's thread.
 using HttpHandler = std::function<unsigned(std::string_view method, std::string_view url, std::string& body,
                                            const char*& content_type)>;
+
+inline constexpr unsigned kMaxConnectionsPerAddress = 32;
+inline constexpr unsigned kConnectionTimeoutSeconds = 5;
+// Descriptors left to the rest of the process (checks, their children, ZeroMQ, etcd, the journal).
+inline constexpr unsigned kDescriptorsReserved = 256;
 
 class HttpServer {
  public:

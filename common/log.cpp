@@ -7,6 +7,8 @@
 #include <ctime>
 #include <string>
 
+#include "text.h"
+
 namespace hale {
 namespace {
 
@@ -63,8 +65,11 @@ void logLine(LogLevel level, std::string_view event, std::string_view detail) {
   line += event;
   if (!detail.empty()) {
     line += ' ';
-    // Keep one event on one line whatever the detail holds.
-    for (char c : detail) line += (c == '\n' || c == '\r') ? ' ' : c;
+    // One event on one line, and no terminal escape, whatever the detail holds (text from servers,
+    // plugins and etcd ends up here).
+    std::string clean;
+    cleanText(detail, detail.size() * 3, clean);  // each bad byte may become a 3-byte U+FFFD
+    line += clean;
   }
   line += '\n';
   // One write per line so concurrent threads never interleave within a line. stderr is best effort.

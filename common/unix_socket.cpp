@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace hale {
@@ -71,7 +72,17 @@ Result<UniqueFd> connectUnix(const std::string& path, std::chrono::milliseconds 
 Result<UniqueFd> listenUnix(const std::string& path, unsigned mode, unsigned gid) {
   auto addr = makeAddress(path);
   if (!addr) return addr.error();
+  // The path is changed by name after bind (group, mode): nobody else may swap it meanwhile.
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
   struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return makeError("io", errnoText(("socket directory " + dir).c_str(), errno));
+  if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)) {
+    char mode_text[8];
+    std::snprintf(mode_text, sizeof mode_text, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return makeError("unsafe", "socket directory " + dir + " may be changed by other users (owner uid " +
+                                   std::to_string(st.st_uid) + ", mode " + mode_text +
+                                   "): use one only root or this daemon's user can write, such as /run/hale");
+  }
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return makeError("in_use", path + " exists and is not a socket");
     if (connectUnix(path, std::chrono::milliseconds{200})) {
@@ -81,11 +92,12 @@ Result<UniqueFd> listenUnix(const std::string& path, unsigned mode, unsigned gid
   }
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return makeError("io", errnoText("socket", errno));
-  const mode_t old_umask = ::umask(0177);
-  const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un));
-  const int bind_errno = errno;
-  ::umask(old_umask);
-  if (bound != 0) return makeError("io", errnoText(("bind " + path).c_str(), bind_errno));
+  // Linux creates the socket file with the socket's own mode (less the umask): 0600 from the first moment,
+  // without touching the process-wide umask that other threads and their children share.
+  if (::fchmod(fd.get(), 0600) != 0) return makeError("io", errnoText("fchmod socket", errno));
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un)) != 0) {
+    return makeError("io", errnoText(("bind " + path).c_str(), errno));
+  }
   if ((gid != static_cast<unsigned>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
       ::chmod(path.c_str(), mode) != 0 || ::listen(fd.get(), 64) != 0) {
     const int err = errno;

@@ -32,8 +32,9 @@ class UniqueFd {
 // Connects to `path` (non-blocking socket returned), waiting at most `timeout`.
 Result<UniqueFd> connectUnix(const std::string& path, std::chrono::milliseconds timeout);
 // Binds and listens on `path` with file mode `mode` and group `gid` ((gid_t)-1: unchanged), replacing a
-// stale socket file, refusing a live one. The file is created 0600 (umask around bind) and only then given
-// its group and mode: never a moment wider than asked. Call it before threads that create files start.
+// stale socket file, refusing a live one. The file is created 0600 (the socket's own mode, set before
+// bind) and only then given its group and mode: never a moment wider than asked. Refuses a directory that
+// users other than root and this one may change (the path is changed by name after bind).
 Result<UniqueFd> listenUnix(const std::string& path, unsigned mode, unsigned gid = static_cast<unsigned>(-1));
 bool setNonBlocking(int fd);
 

@@ -2,7 +2,18 @@
 
 #include <algorithm>
 
+#include "text.h"
+
 namespace hale::cli {
+
+void Table::add(std::vector<std::string> row) {
+  for (std::string& cell : row) {
+    std::string clean;
+    cleanText(cell, cell.size() * 3, clean);  // each bad byte may become a 3-byte U+FFFD
+    cell = std::move(clean);
+  }
+  rows_.push_back(std::move(row));
+}
 
 void Table::print(std::ostream& out) const {
   std::vector<size_t> width;

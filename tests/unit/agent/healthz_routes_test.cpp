@@ -92,6 +92,34 @@ TEST_F(HttpServerTest, KeepsConnectionsAlive) {
   EXPECT_NE(r.header("connection"), "close");
 }
 
+// Without details (the default off loopback) /healthz says only node, region and status: no check names,
+// hosts or error messages for whoever can reach the port.
+TEST(HealthzDetails, OffLoopbackOnlyTheVerdictIsShown) {
+  AgentCounters counters;
+  auto details = std::make_shared<std::atomic<bool>>(false);
+  auto snap = std::make_shared<Snapshot>();
+  snap->node_id = "n1";
+  snap->region = "eu";
+  CheckView c;
+  c.settings.name = "db";
+  c.settings.type = "postgres";
+  c.message = "connection to 10.0.0.9 refused";
+  snap->checks.push_back(c);
+  HttpServer server(healthzRoutes([snap] { return snap; }, counters, SystemClock::instance(), details));
+  ASSERT_TRUE(server.start("127.0.0.1", 0).ok());
+  HttpRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/healthz";
+  HttpResponse brief = httpPerform(r);
+  const nlohmann::json j = nlohmann::json::parse(brief.body);
+  EXPECT_EQ(j.size(), 3u) << brief.body;  // node, region, status
+  EXPECT_EQ(j["node"], "n1");
+  EXPECT_TRUE(j.contains("status"));
+  EXPECT_EQ(brief.body.find("10.0.0.9"), std::string::npos);
+  details->store(true);  // a reload turns them on, on the same listener
+  HttpResponse full = httpPerform(r);
+  EXPECT_NE(full.body.find("10.0.0.9"), std::string::npos) << full.body;
+}
+
 TEST(HttpServerStart, RefusesBadAddressesAndTakenPorts) {
   AgentCounters counters;
   HttpServer a(healthzRoutes([] { return std::make_shared<const Snapshot>(); }, counters, SystemClock::instance()));

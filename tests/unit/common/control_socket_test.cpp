@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -177,6 +178,71 @@ TEST_F(ControlSocketTest, ATricklingClientIsDroppedAtItsDeadline) {
   EXPECT_TRUE(closed);
   EXPECT_EQ(server_.counters().expired_clients.load(), 1u);
   EXPECT_TRUE(call(path_, "echo").ok());  // and the server goes on
+}
+
+long rssKiB() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// A client that asks for big answers and never reads them gets no more answers than fit a bound, and
+// everyone else is still served.
+TEST_F(ControlSocketTest, AClientThatNeverReadsCannotGrowTheServerOrLockOthersOut) {
+  const std::string big(100'000, 'x');
+  server_.addCommand("big", "a large answer",
+                     [&](const nlohmann::json&) -> Result<nlohmann::json> { return nlohmann::json(big); });
+  startServer();
+  auto hog = connectUnix(path_, milliseconds{1000});
+  ASSERT_TRUE(hog.ok());
+  const std::string request = encodeRequest(Request{1, "big", nlohmann::json::object()});
+  const long before = rssKiB();
+  // 2 000 requests, 200 MB of answers if the server kept them all; the hog never reads.
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) burst += request;
+  size_t sent = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{3};
+  while (sent < burst.size() && std::chrono::steady_clock::now() < until) {
+    const ssize_t n = ::send(hog.value().get(), burst.data() + sent, burst.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      sent += static_cast<size_t>(n);
+    else
+      std::this_thread::sleep_for(milliseconds{10});
+  }
+  std::this_thread::sleep_for(milliseconds{300});
+  EXPECT_TRUE(call(path_, "echo", nlohmann::json::object(), milliseconds{1000}).ok());
+  const long after = rssKiB();
+  EXPECT_LT(after - before, 20 * 1024) << "RSS " << before << " -> " << after << " KiB";
+}
+
+TEST_F(ControlSocketTest, DeeplyNestedArgumentsAreRefusedNotRecursedInto) {
+  startServer();
+  std::string nested = "{\"v\":1,\"id\":7,\"cmd\":\"echo\",\"args\":{\"a\":";
+  for (int i = 0; i < 20'000; ++i) nested += '[';
+  for (int i = 0; i < 20'000; ++i) nested += ']';
+  nested += "}}\n";
+  const std::string out = rawExchange(nested, 1);
+  auto r = parseResponse(out.substr(0, out.find('\n')), 7);
+  ASSERT_FALSE(r.ok()) << out;
+  EXPECT_EQ(r.error().code, errc::bad_request);
+  EXPECT_NE(r.error().message.find("nested deeper"), std::string::npos);
+  EXPECT_TRUE(call(path_, "echo").ok());
+}
+
+// The socket file is changed by name after bind: a directory others may write is refused.
+TEST_F(ControlSocketTest, ADirectoryOthersMayWriteIsRefused) {
+  const std::string open_dir = dir_.makeSubdir("open");
+  ::chmod(open_dir.c_str(), 0777);
+  ServerOptions options;
+  options.path = open_dir + "/ctl.sock";
+  auto started = server_.start(options);
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().code, "unsafe");
+  EXPECT_NE(started.error().message.find("mode 0777"), std::string::npos) << started.error().message;
+  ::chmod(open_dir.c_str(), 01777);  // sticky, like /tmp: our file cannot be swapped
+  EXPECT_TRUE(server_.start(options).ok());
 }
 
 TEST_F(ControlSocketTest, ClientReportsUnreachableAndTimeout) {
