@@ -1,8 +1,13 @@
 #include "journal.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include "log.h"
+#include "secret_file.h"
 
 namespace hale::aggregator {
 namespace {
@@ -98,6 +103,13 @@ bool journaled(const Result<int64_t>& r, const std::string& what) {
 }
 
 Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
+  // 0600 from the start (SQLite gives its -wal and -shm files the database file's mode): who asked for
+  // what, and the plans, are for the aggregator's user and root. A wider existing file is narrowed.
+  if (const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600); fd >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) ::fchmod(fd, 0600);
+    ::close(fd);
+  }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
       SQLITE_OK) {
@@ -141,7 +153,12 @@ Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
          "INSERT INTO events (ts_ms, name, subject, detail, plan_id, step, epoch) VALUES (?, ?, ?, ?, NULLIF(?, 0), "
          "NULLIF(?, -1), ?)");
   if (!s.ok()) return s.error();
-  s.bind(1, e.ts_ms).bind(2, e.name).bind(3, e.subject).bind(4, e.detail).bind(5, e.plan_id).bind(6, int64_t{e.step});
+  s.bind(1, e.ts_ms)
+      .bind(2, e.name)
+      .bind(3, e.subject)
+      .bind(4, redactSecrets(e.detail))
+      .bind(5, e.plan_id)
+      .bind(6, int64_t{e.step});
   s.bind(7, e.epoch != 0 ? e.epoch : epoch_.load());
   if (s.step() != SQLITE_DONE) return s.error();
   return sqlite3_last_insert_rowid(db_);
@@ -272,7 +289,7 @@ Result<void> Journal::stepFinished(int64_t plan_id, int idx, const std::string& 
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
   Stmt s(db_, "UPDATE steps SET state = ?, finished_ms = ?, detail = ? WHERE plan_id = ? AND idx = ?");
-  s.bind(1, state).bind(2, e.ts_ms).bind(3, e.detail).bind(4, plan_id).bind(5, int64_t{idx});
+  s.bind(1, state).bind(2, e.ts_ms).bind(3, redactSecrets(e.detail)).bind(4, plan_id).bind(5, int64_t{idx});
   if (s.step() != SQLITE_DONE) return s.error();
   e.plan_id = plan_id;
   e.step = idx;

@@ -3,7 +3,8 @@
 // The aggregator's journal: SQLite in WAL mode. Every decision, plan, step start and step result, and
 // every named state change, is written here before (intent) and after (result) it happens, so an incident
 // can be reconstructed and a restarted aggregator resumes an unfinished plan at its first unfinished step.
-// Secrets never reach it: providers keep them out of the details they return.
+// Secrets never reach it: providers keep them out of the details they return, and every detail written
+// has the secrets this process read redacted (common/secret_file.h), in case a server echoed one.
 // Thread-safe: one connection behind a mutex; each call is one transaction.
 
 #include <atomic>

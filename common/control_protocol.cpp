@@ -2,10 +2,12 @@
 
 #include <algorithm>
 
+#include "secret_file.h"
+
 namespace hale::control {
 
 std::string dumpJson(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  return redactSecrets(j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string encodeRequest(const Request& request) {

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 
+#include "secret_file.h"
 #include "text.h"
 
 namespace hale {
@@ -68,7 +69,8 @@ void logLine(LogLevel level, std::string_view event, std::string_view detail) {
     // One event on one line, and no terminal escape, whatever the detail holds (text from servers,
     // plugins and etcd ends up here).
     std::string clean;
-    cleanText(detail, detail.size() * 3, clean);  // each bad byte may become a 3-byte U+FFFD
+    const std::string redacted = redactSecrets(detail);
+    cleanText(redacted, redacted.size() * 3, clean);  // each bad byte may become a 3-byte U+FFFD
     line += clean;
   }
   line += '\n';

@@ -1,6 +1,7 @@
 // The journal on a real SQLite file and the plan runner over it, with the record action.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -119,6 +120,28 @@ TEST(Journal, APlanWhoseTransactionCannotBeginLeavesNothingBehind) {
   // The state keys go together or not at all.
   ASSERT_TRUE(j.value()->setMetas({{"active_region", "us"}, {"paused", "1"}}).ok());
   EXPECT_EQ(*j.value()->meta("paused").value(), "1");
+}
+
+// Who asked for what is for the aggregator's user and root only: the journal and its WAL files are 0600,
+// and an existing wider file is narrowed.
+TEST(Journal, IsCreatedForItsOwnerOnly) {
+  test::TempDir dir("jmode");
+  const std::string path = dir.path() + "/journal.db";
+  {
+    auto j = Journal::open(path);
+    ASSERT_TRUE(j.ok()) << j.error().message;
+    ASSERT_TRUE(j.value()->event({0, 1, "+test", "", "detail"}).ok());
+    for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+    }
+  }
+  const std::string wide = dir.writeFile("wide.db", "", 0644);
+  ASSERT_TRUE(Journal::open(wide).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(wide.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST(Journal, RefusesAFileThatIsNotAJournal) {

@@ -101,6 +101,18 @@ TEST(AwsError, ReadsJsonAndXmlShapes) {
   EXPECT_TRUE(none.code.empty());
 }
 
+// What a server echoes back is redacted wherever the process writes text out (logs, journal, answers).
+TEST(SecretFile, SecretsReadAreRedactedFromText) {
+  test::TempDir dir("redact");
+  ASSERT_TRUE(readSecretFile(dir.writeFile("token", "tok-0123456789abcdef\n", 0600)).ok());
+  ASSERT_TRUE(readSecretFile(dir.writeFile("header", "Authorization: Bearer hdr-fedcba987654\n", 0600)).ok());
+  ASSERT_TRUE(readSecretFile(dir.writeFile("short", "abc\n", 0600)).ok());
+  EXPECT_EQ(redactSecrets("401: invalid token tok-0123456789abcdef (tok-0123456789abcdef)"),
+            "401: invalid token [redacted] ([redacted])");
+  EXPECT_EQ(redactSecrets("echo: hdr-fedcba987654"), "echo: [redacted]");  // the header's value alone too
+  EXPECT_EQ(redactSecrets("abc is too short to be told from a word"), "abc is too short to be told from a word");
+}
+
 TEST(SecretFile, TrimsNewlinesAndRefusesEmptyOrMissing) {
   test::TempDir dir("secret");
   auto s = readSecretFile(dir.writeFile("pw", "hunter2\r\n", 0600));
