@@ -14,7 +14,7 @@ build_packages=(
   build-essential cmake pkg-config
   cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libmicrohttpd-dev default-libmysqlclient-dev libpq-dev
   libcurl4-openssl-dev libssl-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev
-  libldns-dev libgtest-dev libbenchmark-dev clang-format
+  libldns-dev libgtest-dev libbenchmark-dev clang-format clang libclang-rt-14-dev
 )
 server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 socat curl)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs the dependencies, builds with
-# warnings as errors, and runs every test through ctest (unit, component against real servers, e2e).
+# warnings as errors, runs every test through ctest (unit, component against real servers, e2e), then
+# 30 s of each fuzz target.
 # Extra arguments go to ctest, e.g. `bash tests/run-all.sh -L unit`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,3 +19,9 @@ find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'hale-*' -mmin +60 -exec rm -rf {} + 2>
 
 # A skipped test fails the run; the skip probe (label `probe`) is what proves that rule and is left out.
 bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -LE probe "$@"
+
+# The whole suite (no ctest arguments) also fuzzes every parser of outside input for 30 s each (clang,
+# ASan, UBSan; a finding fails the run). Longer runs: bash tests/fuzz.sh TARGET SECONDS.
+if [ $# -eq 0 ]; then
+  bash "$root/tests/fuzz.sh" all "${HALE_FUZZ_SECONDS:-30}"
+fi
