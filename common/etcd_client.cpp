@@ -282,12 +282,9 @@ Result<void> Client::revoke(int64_t lease) {
   return {};
 }
 
-Result<std::vector<KeyValue>> Client::range(const std::string& key, bool prefix) {
-  // An answer of the wrong shape anywhere is an error, never an exception.
+Result<std::vector<KeyValue>> parseRangeAnswer(const std::string& body) {
   try {
-    json body = {{"key", base64(key)}};
-    if (prefix) body["range_end"] = base64(prefixEnd(key));
-    auto j = parse(call("/v3/kv/range", body.dump()));
+    auto j = parse(body);
     if (!j) return j.error();
     return readKvs(j.value());
   } catch (const json::exception& e) {
@@ -295,15 +292,10 @@ Result<std::vector<KeyValue>> Client::range(const std::string& key, bool prefix)
   }
 }
 
-Result<TxnResult> Client::txn(const std::vector<Compare>& compare, const std::vector<Operation>& success,
-                              const std::vector<Operation>& failure) {
+Result<TxnResult> parseTxnAnswer(const std::string& body) {
   // An answer of the wrong shape anywhere is an error, never an exception.
   try {
-    json body = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
-    for (const Compare& c : compare) body["compare"].push_back(compareJson(c));
-    for (const Operation& o : success) body["success"].push_back(operationJson(o));
-    for (const Operation& o : failure) body["failure"].push_back(operationJson(o));
-    auto j = parse(call("/v3/kv/txn", body.dump()));
+    auto j = parse(body);
     if (!j) return j.error();
     TxnResult out;
     const json& a = j.value();
@@ -327,6 +319,37 @@ Result<TxnResult> Client::txn(const std::vector<Compare>& compare, const std::ve
   } catch (const json::exception& e) {
     return malformed(std::string("something unexpected (") + e.what() + ")");
   }
+}
+
+Result<std::vector<KeyValue>> Client::range(const std::string& key, bool prefix) {
+  std::string request;
+  try {
+    json body = {{"key", base64(key)}};
+    if (prefix) body["range_end"] = base64(prefixEnd(key));
+    request = body.dump();
+  } catch (const json::exception& e) {
+    return makeError("etcd_request", std::string("cannot write the request: ") + e.what());
+  }
+  auto answer = call("/v3/kv/range", request);
+  if (!answer) return answer.error();
+  return parseRangeAnswer(answer.value());
+}
+
+Result<TxnResult> Client::txn(const std::vector<Compare>& compare, const std::vector<Operation>& success,
+                              const std::vector<Operation>& failure) {
+  std::string request;
+  try {  // a value that is not UTF-8 would make dump() throw; base64 makes that impossible, this keeps it so
+    json body = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
+    for (const Compare& c : compare) body["compare"].push_back(compareJson(c));
+    for (const Operation& o : success) body["success"].push_back(operationJson(o));
+    for (const Operation& o : failure) body["failure"].push_back(operationJson(o));
+    request = body.dump();
+  } catch (const json::exception& e) {
+    return makeError("etcd_request", std::string("cannot write the request: ") + e.what());
+  }
+  auto answer = call("/v3/kv/txn", request);
+  if (!answer) return answer.error();
+  return parseTxnAnswer(answer.value());
 }
 
 }  // namespace hale::etcd

@@ -80,6 +80,11 @@ Compare createRevisionIs(std::string key, int64_t revision);  // 0: the key does
 Compare modRevisionIs(std::string key, int64_t revision);
 Compare valueIs(std::string key, std::string value);
 
+// The answers hale reads, parsed strictly: a body of any other shape is an etcd_malformed error, never an
+// exception (the client uses these; the fuzz target feeds them anything).
+Result<std::vector<KeyValue>> parseRangeAnswer(const std::string& body);
+Result<TxnResult> parseTxnAnswer(const std::string& body);
+
 class Client {
  public:
   explicit Client(Options options);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs the dependencies, builds with
 # warnings as errors, runs every test through ctest (unit, component against real servers, e2e), then
-# 30 s of each fuzz target.
+# 30 s of each fuzz target and the unit tests under ASan and UBSan.
 # Extra arguments go to ctest, e.g. `bash tests/run-all.sh -L unit`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +22,8 @@ bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -LE probe "$@"
 
 # The whole suite (no ctest arguments) also fuzzes every parser of outside input for 30 s each (clang,
 # ASan, UBSan; a finding fails the run). Longer runs: bash tests/fuzz.sh TARGET SECONDS.
+# And runs the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer (tests/sanitize.sh).
 if [ $# -eq 0 ]; then
   bash "$root/tests/fuzz.sh" all "${HALE_FUZZ_SECONDS:-30}"
+  bash "$root/tests/sanitize.sh"
 fi
