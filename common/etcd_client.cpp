@@ -136,6 +136,16 @@ json compareJson(const Compare& c) {
   return j;
 }
 
+// A request's text. Keys and values go base64-encoded, so dump() has nothing it cannot write; should that
+// change, it is an error here, never an exception.
+Result<std::string> requestText(const json& body) {
+  try {
+    return body.dump();
+  } catch (const json::exception& e) {
+    return makeError("etcd_request", std::string("cannot write the request: ") + e.what());
+  }
+}
+
 Result<json> parse(const Result<std::string>& body) {
   if (!body) return body.error();
   json j = json::parse(body.value(), nullptr, false);
@@ -322,32 +332,24 @@ Result<TxnResult> parseTxnAnswer(const std::string& body) {
 }
 
 Result<std::vector<KeyValue>> Client::range(const std::string& key, bool prefix) {
-  std::string request;
-  try {
-    json body = {{"key", base64(key)}};
-    if (prefix) body["range_end"] = base64(prefixEnd(key));
-    request = body.dump();
-  } catch (const json::exception& e) {
-    return makeError("etcd_request", std::string("cannot write the request: ") + e.what());
-  }
-  auto answer = call("/v3/kv/range", request);
+  json body = {{"key", base64(key)}};
+  if (prefix) body["range_end"] = base64(prefixEnd(key));
+  auto request = requestText(body);
+  if (!request) return request.error();
+  auto answer = call("/v3/kv/range", request.value());
   if (!answer) return answer.error();
   return parseRangeAnswer(answer.value());
 }
 
 Result<TxnResult> Client::txn(const std::vector<Compare>& compare, const std::vector<Operation>& success,
                               const std::vector<Operation>& failure) {
-  std::string request;
-  try {  // a value that is not UTF-8 would make dump() throw; base64 makes that impossible, this keeps it so
-    json body = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
-    for (const Compare& c : compare) body["compare"].push_back(compareJson(c));
-    for (const Operation& o : success) body["success"].push_back(operationJson(o));
-    for (const Operation& o : failure) body["failure"].push_back(operationJson(o));
-    request = body.dump();
-  } catch (const json::exception& e) {
-    return makeError("etcd_request", std::string("cannot write the request: ") + e.what());
-  }
-  auto answer = call("/v3/kv/txn", request);
+  json body = {{"compare", json::array()}, {"success", json::array()}, {"failure", json::array()}};
+  for (const Compare& c : compare) body["compare"].push_back(compareJson(c));
+  for (const Operation& o : success) body["success"].push_back(operationJson(o));
+  for (const Operation& o : failure) body["failure"].push_back(operationJson(o));
+  auto request = requestText(body);
+  if (!request) return request.error();
+  auto answer = call("/v3/kv/txn", request.value());
   if (!answer) return answer.error();
   return parseTxnAnswer(answer.value());
 }
