@@ -7,7 +7,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_ASAN_BUILD_DIR:-$root/build-asan}
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_BUILD_BENCH=OFF -DHALE_WERROR=ON \
+# No -Werror here: GCC 12 reports false "may be used uninitialized" inside libstdc++'s <regex> when
+# instrumented; the warnings-as-errors build is the main one.
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_BUILD_BENCH=OFF -DHALE_WERROR=OFF \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target unit_common unit_agent unit_aggregator unit_drill
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
