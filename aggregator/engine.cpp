@@ -334,7 +334,7 @@ Result<void> Engine::journalDecision(PlanRecord& p, const Decision& d, int64_t e
 
 void Engine::noteDecided(const Decision& d, int64_t id, int64_t epoch) {
   if (d.dry_run) {
-    state_.dry_run_decided = d.from + ">" + d.to;
+    recordDryRun(state_, d);
   } else if (d.needs_approval) {
     state_.awaiting_approval = std::to_string(id);
   } else {
@@ -363,7 +363,7 @@ Coordinator::Standing Engine::standing() {
   } else if (observer_.tilted(now)) {
     out.unfit = "TILT: the clock jumped or the process stalled";
   } else {
-    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, r.verdict());
+    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, r.vote(now));
   }
   if (out.unfit.empty() && journal_failed_at_ != SteadyTime{} && now - journal_failed_at_ < kJournalUnfitFor) {
     out.unfit = "the journal failed a write in the last " +

@@ -44,6 +44,7 @@ NodeHealth onHeartbeat(NodeState& n, heartbeat::NodeStatus reported, SteadyTime 
   const NodeHealth before = n.health;
   n.heard = true;
   n.last_heard = now;
+  n.last_received = now;
   n.reported = reported;
   if (reported == heartbeat::NodeStatus::unhealthy) {
     n.good = 0;

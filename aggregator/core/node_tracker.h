@@ -32,8 +32,9 @@ struct DetectionParams {
 
 struct NodeState {
   NodeHealth health = NodeHealth::unknown;
-  SteadyTime last_heard{};  // tracking start until the first heartbeat
-  SteadyTime since{};       // when `health` last changed
+  SteadyTime last_heard{};     // tracking start until the first heartbeat; moved on by forgiveSilence
+  SteadyTime last_received{};  // when a heartbeat really arrived last (never forgiven); meaningful once heard
+  SteadyTime since{};          // when `health` last changed
   bool heard = false;
   heartbeat::NodeStatus reported = heartbeat::NodeStatus::unhealthy;
   uint32_t good = 0;
@@ -49,8 +50,9 @@ std::string_view nodeEvent(NodeHealth before, NodeHealth after);
 NodeHealth onHeartbeat(NodeState& n, heartbeat::NodeStatus reported, SteadyTime now, const DetectionParams& p);
 // Applies the passage of time (silence). Returns the health before it.
 NodeHealth onTick(NodeState& n, SteadyTime now, const DetectionParams& p);
-// After the aggregator itself stalled: pretend every node was just heard, so its own pause is not read as
-// the nodes' silence.
+// After the aggregator itself stalled or was isolated: pretend every node was just heard, so its own pause
+// is not read as the nodes' silence. Only `last_heard` moves: this is the benefit of the doubt against
+// failing a region, never evidence that it is up (that needs `last_received`).
 void forgiveSilence(NodeState& n, SteadyTime now);
 
 }  // namespace hale::aggregator

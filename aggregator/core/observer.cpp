@@ -76,7 +76,10 @@ void Observer::countNodes(SteadyTime now) {
       }
       r.heard |= n.state.heard;
       switch (n.state.health) {
-        case NodeHealth::healthy: ++r.counts.healthy; break;
+        case NodeHealth::healthy:
+          ++r.counts.healthy;
+          if (n.state.heard && now - n.state.last_received <= config_.detection.suspect_after) ++r.counts.healthy_heard;
+          break;
         case NodeHealth::suspect: ++r.counts.suspect; break;
         case NodeHealth::failed: ++r.counts.failed; break;
         case NodeHealth::unknown: ++r.counts.unknown; break;
@@ -163,7 +166,7 @@ Observations Observer::observations(SteadyTime now) const {
   o.isolated = isolated_;
   o.tilt = tilted(now);
   for (const TrackedRegion& r : regions_) {
-    o.regions.push_back({r.config.name, r.config.priority, r.verdict(), r.state.since, r.state.lost_since,
+    o.regions.push_back({r.config.name, r.config.priority, r.vote(now), r.state.since, r.state.lost_since,
                          r.counts.healthy, r.counts.total});
   }
   return o;

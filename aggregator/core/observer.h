@@ -62,8 +62,17 @@ struct TrackedRegion {
   NodeCounts counts;
   bool heard = false;  // some node of it has sent a heartbeat since start
 
-  // The verdict to act and vote on: a region never heard is neither up nor down (degraded).
+  // The verdict to show: a region never heard is neither up nor down (degraded).
   Verdict verdict() const { return heard ? state.verdict : Verdict::degraded; }
+  // The verdict to act and vote on: as shown, except that a region `down` counts as down only while it has
+  // been lost for down_after without a break. Still down by hysteresis but alive again (waiting out
+  // up_after), or lost again only lately (after a blip, or since the aggregator's own isolation or stall
+  // ended, which restarts the clock), it is degraded: not a target, and not yet a reason to fail away.
+  Verdict vote(SteadyTime now) const {
+    const Verdict v = verdict();
+    if (v != Verdict::down) return v;
+    return state.lost && now - state.lost_since >= config.params.down_after ? Verdict::down : Verdict::degraded;
+  }
 };
 
 class Observer {

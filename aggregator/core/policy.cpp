@@ -143,8 +143,10 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
                   " ago (minimum interval " + human(config.min_failover_interval) + "; clears in " +
                   human(config.min_failover_interval - *since) + ")");
     }
-    if (config.dry_run && state.dry_run_decided == active->name + ">" + target->name) {
-      return none("dry run: failover " + active->name + " to " + target->name + " already journaled");
+    // Once per outage of the active region, as a real failover would be (the target may change meanwhile).
+    if (config.dry_run && state.dry_run_decided.rfind(active->name + ">", 0) == 0) {
+      return none("dry run: failover " + state.dry_run_decided.substr(0, state.dry_run_decided.find('>')) + " to " +
+                  state.dry_run_decided.substr(state.dry_run_decided.find('>') + 1) + " already journaled");
     }
     if (state.rejected == active->name + ">" + target->name) {
       return held("failover " + active->name + " -> " + target->name +
@@ -176,7 +178,7 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
     if (const auto since = sinceLastFailover(state, now, wall_now); since && *since < config.min_failover_interval) {
       return none("failback waits for the minimum interval since the last failover");
     }
-    if (config.dry_run && state.dry_run_decided == active->name + ">" + config.home_region) {
+    if (config.dry_run && state.dry_run_failback == active->name + ">" + config.home_region) {
       return none("dry run: failback to " + config.home_region + " already journaled");
     }
     return act(Decision::Kind::failback, active->name, config.home_region,
@@ -185,12 +187,20 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
   return none("active region " + active->name + " is " + std::string(toString(active->verdict)));
 }
 
+void recordDryRun(PolicyState& state, const Decision& d) {
+  (d.kind == Decision::Kind::failback ? state.dry_run_failback : state.dry_run_decided) = d.from + ">" + d.to;
+}
+
 void refreshState(PolicyState& state, const Observations& seen) {
   // A dry run's journaled decision and an operator's rejection last for one outage of their source region.
   for (std::string* outage : {&state.dry_run_decided, &state.rejected}) {
     if (outage->empty()) continue;
     const RegionSummary* r = find(seen, outage->substr(0, outage->find('>')));
     if (r != nullptr && r->verdict == Verdict::up) outage->clear();
+  }
+  if (!state.dry_run_failback.empty()) {
+    const RegionSummary* home = find(seen, state.dry_run_failback.substr(state.dry_run_failback.find('>') + 1));
+    if (home == nullptr || home->verdict != Verdict::up) state.dry_run_failback.clear();
   }
 }
 

@@ -51,8 +51,9 @@ struct PolicyState {
   // measured on it when known, so a wall clock stepped forward cannot shorten it (after a restart only the
   // persisted wall time is known).
   std::optional<SteadyTime> last_failover_steady;
-  std::string dry_run_decided;  // "from>to" already journaled as a dry run; cleared when `from` is up
-  std::string rejected;         // "from>to" an operator rejected for this outage; cleared when `from` is up
+  std::string dry_run_decided;   // "from>to" failover journaled as a dry run; cleared when `from` is up
+  std::string dry_run_failback;  // "from>home" failback journaled as a dry run; cleared when home is not up
+  std::string rejected;          // "from>to" an operator rejected for this outage; cleared when `from` is up
 };
 
 struct OperatorRequest {
@@ -93,8 +94,12 @@ std::string_view toString(Decision::Kind k);
 Decision decide(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
                 const std::optional<OperatorRequest>& request, SteadyTime now, WallTime wall_now);
 
-// Per-tick upkeep of the state: a dry-run decision, and an operator's rejection, are forgotten once the
-// region it failed away from is up again, so a later outage is decided (and journaled) again.
+// Records a dry-run decision in `state`, as the engine does when it journals one.
+void recordDryRun(PolicyState& state, const Decision& d);
+
+// Per-tick upkeep of the state: a dry-run failover, and an operator's rejection, are forgotten once the
+// region it failed away from is up again, a dry-run failback once home is no longer up, so a later outage
+// (or return) is decided, and journaled, again.
 void refreshState(PolicyState& state, const Observations& seen);
 
 }  // namespace hale::aggregator

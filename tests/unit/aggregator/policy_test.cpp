@@ -40,9 +40,11 @@ TEST(Policy, SustainedRegionLossFailsOverExactlyOnce) {
   EXPECT_EQ(d.to, "us");
   expectReason(d, "region eu down: lost for");
   expectReason(d, "(0/3 nodes healthy)");
-  // Last heartbeat at 9 s; failed 4 s later; down 2 s after that.
-  EXPECT_GE(s.actedAt(0), 14'900);
-  EXPECT_LE(s.actedAt(0), 15'500);
+  // Failed 4 s after the last heartbeat read; down 2 s after that. It is read up to the largest jitter
+  // plus one 100 ms tick after it was sent, and each of the two steps waits for a tick.
+  const int64_t last = s.lastSentBefore("eu", 10'000);
+  EXPECT_GE(s.actedAt(0), last + 4'000 + 2'000);
+  EXPECT_LE(s.actedAt(0), last + s.max_jitter_ms + 100 + 4'000 + 100 + 2'000 + 100);
   expectReason(s.last(), "active region us is up");
 }
 
@@ -80,8 +82,9 @@ TEST(Policy, OneDeadNodeOfThreeLeavesTheRegionUp) {
 TEST(Policy, DeadNodePlusSuspectIsDegradedNotDown) {
   Sim s;
   s.setNode("eu-1", sim::diesAt(5'000));
-  s.setNode("eu-2", sim::silentBetween(20'000, 23'000));  // suspect for a moment: alive 2, healthy 1
-  s.runUntil(22'700);
+  s.setNode("eu-2", sim::silentBetween(20'000, 23'500));  // suspect for a moment: alive 2, healthy 1
+  // Its last heartbeat (sent before 20 s) is read by 20.3 s: suspect 2.5 s later, by 22.9 s.
+  s.runUntil(23'000);
   expectReason(s.last(), "active region eu is degraded");
   s.runUntil(60'000);
   EXPECT_TRUE(s.acted().empty());
@@ -167,9 +170,10 @@ TEST(Policy, IsolationThatEndsDoesNotFailOver) {
 
 // Leaving fail static: every region silent together, then back one after the other. Nothing is decided
 // on the clocks that ran during the silence; every node gets a fresh grace period (miss_after 4 s plus
-// down_after 2 s here) from the end of the isolation.
+// down_after 2 s here) from the end of the isolation. eu's first heartbeat may arrive up to a phase (1 s)
+// and a jitter (0.25 s) after it is back: 4 s later stays within the 6 s grace.
 TEST(Policy, RegionsBackFromFailStaticAtDifferentInstantsFailNothingOver) {
-  for (const int64_t eu_later_ms : {0, 1'000, 3'000, 5'000}) {
+  for (const int64_t eu_later_ms : {0, 1'000, 3'000, 4'000}) {
     for (const int64_t silence_ms : {5'000, 30'000}) {
       Sim s;
       s.setRegion("us", sim::silentBetween(10'000, 10'000 + silence_ms));
@@ -541,6 +545,7 @@ TEST(Policy, OperatorFailbackReturnsHome) {
   s.runUntil(60'000);
   ASSERT_EQ(s.state.active_region, "us");
   s.state.last_failover.reset();
+  s.state.last_failover_steady.reset();
   const Decision d = s.request({OperatorRequest::Kind::failback, "", false});
   EXPECT_EQ(d.kind, K::failback);
   EXPECT_EQ(d.from, "us");
@@ -563,19 +568,198 @@ TEST(Policy, OperatorDuringIsolationNeedsForce) {
   expectReason(s.request({OperatorRequest::Kind::failover, "us", false}), "refused: fail static");
 }
 
+// --- Found by the property test (policy_property_test.cpp) -------------------------------------------------
+
+// The last failover was 9 min 40 s before the simulation started: the minimum interval clears at 20 s.
+void intervalClearsAt20s(Sim& s) {
+  s.state.last_failover =
+      WallTime{std::chrono::seconds{1'700'000'000}} - std::chrono::minutes{10} + std::chrono::seconds{20};
+}
+bool saw(const Sim& s, const std::string& name, const std::string& subject) {
+  for (const Event& e : s.events) {
+    if (e.name == name && e.subject == subject) return true;
+  }
+  return false;
+}
+
+// eu down and the failover held; eu back before the hold clears but not yet up (up_after): when the hold
+// clears, eu is alive, and failing away from it would move a working primary. Failed over at 20 s before.
+TEST(Policy, AHeldFailoverIsNotMadeOnceTheRegionIsAliveAgain) {
+  Sim s;
+  intervalClearsAt20s(s);
+  s.policy.min_failover_interval = std::chrono::minutes{10};
+  s.observer_config.regions[0].params.up_after = std::chrono::milliseconds{30'000};
+  s.setRegion("eu", sim::silentBetween(3'000, 15'000));
+  s.runUntil(14'000);
+  ASSERT_TRUE(saw(s, "+region-down", "eu"));
+  expectReason(s.last(), "minimum interval");
+  s.runUntil(40'000);
+  EXPECT_TRUE(s.acted().empty()) << s.acted()[0].reason;
+  // Still shown down (hysteresis), but decided on as degraded: alive, and nothing held.
+  expectReason(s.last(), "active region eu is degraded");
+  EXPECT_TRUE(s.last().held.empty());
+}
+
+// After the aggregator's own isolation, nodes not heard again keep the benefit of the doubt (not failed)
+// but are no evidence that their region can take over. Here only us-1 comes back: us must not be a target
+// on the strength of us-2 and us-3, silent but forgiven. Failed over to us at 31 s before.
+TEST(Policy, ForgivenNodesDoNotMakeATargetUp) {
+  Sim s;
+  s.policy.min_failover_interval = std::chrono::seconds{31};
+  s.state.last_failover = WallTime{std::chrono::seconds{1'700'000'000}};
+  s.setRegion("eu", sim::diesAt(5'000));  // down at about 11 s, held by the interval until 31 s
+  s.setNode("us-1", sim::silentBetween(20'000, 30'000));
+  s.setNode("us-2", sim::diesAt(20'000));
+  s.setNode("us-3", sim::diesAt(20'000));
+  s.runUntil(60'000);
+  ASSERT_TRUE(saw(s, "+fail-static", ""));
+  EXPECT_TRUE(s.acted().empty()) << s.acted()[0].reason;
+  expectReason(s.last(), "no region with a plan is up");
+}
+
+// A region down before the aggregator's isolation is not failed away from on the tick the isolation ends,
+// nor before it was seen lost again for down_after: the first tick's view is partial. Failed over on that
+// very tick before.
+TEST(Policy, FailingAwayWaitsDownAfterOnceAnIsolationEnds) {
+  Sim s;
+  intervalClearsAt20s(s);
+  s.state.last_failover = *s.state.last_failover + std::chrono::seconds{10};  // clears at 30 s, isolated then
+  s.setRegion("eu", sim::diesAt(3'000));
+  s.setRegion("us", sim::silentBetween(18'000, 35'000));
+  int64_t ended = -1;
+  s.on_decision = [&](const Decision&, int64_t t) {
+    if (s.isolationEnded()) ended = t;
+  };
+  s.runUntil(60'000);
+  ASSERT_GT(ended, 0);
+  ASSERT_EQ(s.acted().size(), 1u);
+  // down_after, counted from the last frozen tick (one 100 ms tick before the first one not frozen).
+  EXPECT_GE(s.actedAt(0), ended - 100 + 2'000);
+  expectReason(s.acted()[0], "lost for 2000ms");
+}
+
+// A dry run journals one decision per outage, as a real failover would be made once, even when the
+// target it would choose changes meanwhile. Journaled eu>us, then eu>ap, before.
+TEST(Policy, ADryRunDecidesOncePerOutageWhateverTheTarget) {
+  Sim s;
+  s.policy.dry_run = true;
+  s.addRegion("ap", 3);
+  s.policy.plans = {{"eu", "us"}, {"eu", "ap"}};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.setRegion("us", sim::diesAt(30'000));
+  s.runUntil(60'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].to, "us");
+  expectReason(s.last(), "dry run: failover eu to us already journaled");
+}
+
+// --- Branches: unknown regions, missing plans, blocked and chained decisions ----------------------------
+
+TEST(Policy, AnActiveRegionNotConfiguredIsNeverActedOn) {
+  Sim s;
+  s.state.active_region = "mars";
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.runUntil(30'000);
+  EXPECT_TRUE(s.acted().empty());
+  expectReason(s.last(), "active region mars is not configured");
+  s.policy.plans.emplace_back("eu", "mars");
+  s.state.active_region = "eu";
+  expectReason(s.request({OperatorRequest::Kind::failover, "mars", true}), "refused: unknown region mars");
+  expectReason(s.request({OperatorRequest::Kind::failover, "pluto", true}), "refused: no plan from eu to pluto");
+}
+
+TEST(Policy, AutoFailbackWithoutAPlanBackHomeStays) {
+  Sim s;
+  s.policy.auto_failback = true;
+  s.policy.failback_after = std::chrono::seconds{10};
+  s.policy.min_failover_interval = std::chrono::seconds{1};
+  s.policy.plans = {{"eu", "us"}};
+  s.setRegion("eu", sim::silentBetween(10'000, 30'000));
+  s.runUntil(90'000);
+  ASSERT_EQ(s.acted().size(), 1u);
+  expectReason(s.last(), "no plan from us back to eu");
+}
+
+TEST(Policy, AutoFailbackWaitsForTheMinimumInterval) {
+  Sim s;
+  s.policy.auto_failback = true;
+  s.policy.failback_after = std::chrono::seconds{10};
+  s.policy.min_failover_interval = std::chrono::seconds{60};
+  s.setRegion("eu", sim::silentBetween(10'000, 30'000));
+  s.runUntil(70'000);
+  ASSERT_EQ(s.acted().size(), 1u);  // failover at ~16 s; eu up again at ~37 s, plus 10 s: 47 s < 76 s
+  expectReason(s.last(), "failback waits for the minimum interval");
+  s.runUntil(90'000);
+  ASSERT_EQ(s.acted().size(), 2u);
+  EXPECT_EQ(s.acted()[1].kind, K::failback);
+  EXPECT_GE(s.actedAt(1), s.actedAt(0) + 60'000);
+}
+
+TEST(Policy, ADryRunFailbackIsDecidedOnceAndChangesNothing) {
+  Sim s;
+  s.policy.auto_failback = true;
+  s.policy.failback_after = std::chrono::seconds{10};
+  s.policy.min_failover_interval = std::chrono::seconds{1};
+  s.setRegion("eu", sim::silentBetween(10'000, 30'000));
+  s.runUntil(20'000);
+  ASSERT_EQ(s.state.active_region, "us");  // a real failover first
+  s.policy.dry_run = true;
+  s.runUntil(90'000);
+  ASSERT_EQ(s.acted().size(), 2u);
+  EXPECT_EQ(s.acted()[1].kind, K::failback);
+  EXPECT_TRUE(s.acted()[1].dry_run);
+  EXPECT_EQ(s.state.active_region, "us");
+  expectReason(s.last(), "dry run: failback to eu already journaled");
+}
+
+// Three regions, two of them silent: not our isolation (one region still speaks), so the active region
+// fails over to the only one up, and never to the other silent one.
+TEST(Policy, TwoOfThreeRegionsSilentFailsOverToTheThird) {
+  Sim s;
+  s.addRegion("ap", 0);  // preferred, but silent
+  s.policy.plans = {{"eu", "us"}, {"eu", "ap"}};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.setRegion("ap", sim::diesAt(10'000));
+  s.runUntil(40'000);
+  EXPECT_FALSE(saw(s, "+fail-static", ""));
+  ASSERT_EQ(s.acted().size(), 1u);
+  EXPECT_EQ(s.acted()[0].to, "us");
+}
+
+// eu dies, us takes over, then us dies too: a second failover (to ap) once the minimum interval allows,
+// never back to eu, which is still down.
+TEST(Policy, ChainedFailoverMovesOnOnceTheIntervalAllows) {
+  Sim s;
+  s.addRegion("ap", 3);
+  s.policy.plans = {{"eu", "us"}, {"eu", "ap"}, {"us", "eu"}, {"us", "ap"}};
+  s.policy.min_failover_interval = std::chrono::seconds{30};
+  s.setRegion("eu", sim::diesAt(10'000));
+  s.setRegion("us", sim::diesAt(25'000));
+  s.runUntil(90'000);
+  ASSERT_EQ(s.acted().size(), 2u);
+  EXPECT_EQ(s.acted()[0].from, "eu");
+  EXPECT_EQ(s.acted()[0].to, "us");
+  EXPECT_EQ(s.acted()[1].from, "us");
+  EXPECT_EQ(s.acted()[1].to, "ap");
+  EXPECT_GE(s.actedAt(1), s.actedAt(0) + 30'000);
+  EXPECT_EQ(s.state.active_region, "ap");
+}
+
 // --- Events -------------------------------------------------------------------------------------------------
 
 TEST(Policy, RegionDeathProducesNamedEventsInOrder) {
   Sim s;
   s.setRegion("eu", sim::diesAt(10'000));
   s.runUntil(20'000);
-  std::vector<std::string> names;
+  std::vector<std::string> node;
+  std::vector<std::string> region;
   for (const Event& e : s.events) {
-    if (e.subject == "eu-1" || e.subject == "eu") names.push_back(e.name);
+    if (e.subject == "eu-1") node.push_back(e.name);
+    if (e.subject == "eu") region.push_back(e.name);
   }
-  // Every node suspect: alive but none healthy, so degraded before down.
-  EXPECT_EQ(names, (std::vector<std::string>{"+node-healthy", "+node-suspect", "+region-degraded", "+node-failed",
-                                             "+region-down"}));
+  EXPECT_EQ(node, (std::vector<std::string>{"+node-healthy", "+node-suspect", "+node-failed"}));
+  // Nodes suspect: alive but fewer than two healthy, so degraded before down.
+  EXPECT_EQ(region, (std::vector<std::string>{"+region-degraded", "+region-down"}));
 }
 
 TEST(Policy, RecoveredRegionNeedsUpAfterToLeaveDown) {
