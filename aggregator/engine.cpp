@@ -249,6 +249,7 @@ void Engine::ingestLoop() {
 }
 
 void Engine::publish(const std::vector<Event>& events) {
+  bool journal_write_failed = !journal_->health().writable;
   for (const Event& e : events) {
     const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
     if (quiet) {
@@ -258,8 +259,14 @@ void Engine::publish(const std::vector<Event>& events) {
     } else {
       logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
     }
-    if (!journaled(journal_->event({0, nowMs(), e.name, e.subject, e.detail}), e.name + " " + e.subject)) {
+    // While the journal is known to fail (and after one failed write in this batch), events are only
+    // logged (above): each failed write may wait for a lock up to the busy timeout, and the tick thread
+    // must not stall on them; the tick's probe finds out when it can be written again.
+    if (journal_write_failed) {
       counters_.journal_errors.fetch_add(1);
+    } else if (!journaled(journal_->event({0, nowMs(), e.name, e.subject, e.detail}), e.name + " " + e.subject)) {
+      counters_.journal_errors.fetch_add(1);
+      journal_write_failed = true;
     }
     // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
     if (alerter_ && config_.alerts.alerts(e.name) && (!coordinator_ || coordinator_->view().leading)) {
@@ -572,9 +579,22 @@ void Engine::tickLoop() {
     events.clear();
     std::optional<CoordinationView> shared;
     if (coordinator_) shared = coordinator_->view();
+    JournalHealth journal = journal_->health();
+    if (!journal.writable && now - last_journal_probe_ >= kJournalProbeEvery) {
+      // Nothing else may write for a while (no decision is made while it fails): ask it directly.
+      last_journal_probe_ = now;
+      if (journal_->probe().ok()) {
+        logInfo("-journal-unwritable", "the journal can be written again");
+        journal = journal_->health();
+      }
+    }
     bool acts = false;
     {
       std::lock_guard lock(mu_);
+      if (!journal.writable && state_.journal_unwritable.empty()) {
+        logError("+journal-unwritable", journal.error + ": no decision is made until a write succeeds");
+      }
+      state_.journal_unwritable = journal.writable ? "" : journal.error;
       events.swap(pending_events_);
       observer_.tick(now, events);
       if (shared) adoptShared(*shared);

@@ -138,6 +138,8 @@ class Engine {
   // The coordinator thread's view of journal health: a failed write makes us unfit to lead for a while.
   static constexpr std::chrono::seconds kJournalUnfitFor{10};
   uint64_t journal_errors_seen_ = 0;
+  SteadyTime last_journal_probe_{};  // tick thread only
+  static constexpr std::chrono::seconds kJournalProbeEvery{2};
   SteadyTime journal_failed_at_{};
   // A decision awaiting approval expires after approval_timeout (tick thread).
   void expireStaleApproval(SteadyTime now, const std::optional<CoordinationView>& shared);

@@ -84,6 +84,8 @@ nlohmann::json Engine::status() const {
           {"last_failover_ms", state_.last_failover ? toUnixMillis(*state_.last_failover) : 0},
           {"heartbeats_accepted", ingest_.accepted.load()},
           {"journal", config_.journal},
+          {"journal_writable", state_.journal_unwritable.empty()},
+          {"journal_error", state_.journal_unwritable},
           {"coordination", coordinationStatus(now)}};
 }
 

@@ -122,6 +122,8 @@ std::string Engine::metrics() const {
        counters_.plans_failed.load()},
       {"hale_aggregator_journal_errors_total", "counter", "Journal writes that failed.",
        counters_.journal_errors.load()},
+      {"hale_aggregator_journal_writable", "gauge", "0 while the journal's last write failed: nothing is decided.",
+       state_.journal_unwritable.empty() ? 1U : 0U},
       {"hale_aggregator_paused", "gauge", "1 while automatic decisions are paused.", state_.paused ? 1U : 0U},
       {"hale_aggregator_tilt", "gauge", "1 while the aggregator distrusts its own timing.",
        observer_.tilted(now) ? 1U : 0U},

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "log.h"
 #include "secret_file.h"
 
@@ -119,11 +120,13 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
   }
   std::unique_ptr<Journal> j(new Journal(db));
   // WAL: readers never block the writer. synchronous=FULL: a decision or step result that returned is on
-  // disk, also across a power loss, which is what "never repeat a finished step" needs.
-  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000",
-                          "PRAGMA foreign_keys=ON", kSchema}) {
+  // disk, also across a power loss, which is what "never repeat a finished step" needs. A write lock held by
+  // another process (a backup, an operator's sqlite3 shell) fails a write after 1 s: the tick thread writes
+  // events, and waiting longer would stall it past tilt_threshold.
+  for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", kSchema}) {
     if (auto r = j->exec(sql); !r) return makeError("journal", path + ": " + r.error().message);
   }
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // Added after the first release: the leadership epoch of each event (0 for events written before).
   if (!j->exec("SELECT epoch FROM events LIMIT 0")) {
     if (auto r = j->exec("ALTER TABLE events ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0"); !r)
@@ -164,7 +167,7 @@ Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
   return sqlite3_last_insert_rowid(db_);
 }
 
-Result<int64_t> Journal::event(const JournalEvent& e) {
+Result<int64_t> Journal::eventUnnoted(const JournalEvent& e) {
   std::lock_guard lock(mu_);
   return insertEvent(e);
 }
@@ -187,7 +190,7 @@ Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id)
   return std::vector<JournalEvent>(out.rbegin(), out.rend());
 }
 
-Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
+Result<void> Journal::createPlanUnnoted(PlanRecord& plan, JournalEvent decision) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
@@ -215,7 +218,7 @@ Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
   return tx.commit();
 }
 
-Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
+Result<void> Journal::adoptPlanUnnoted(const PlanRecord& plan, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
@@ -253,7 +256,7 @@ Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
   return tx.commit();
 }
 
-Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, JournalEvent e) {
+Result<void> Journal::setPlanStateUnnoted(int64_t plan_id, const std::string& state, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
@@ -268,7 +271,7 @@ Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, Jo
   return tx.commit();
 }
 
-Result<void> Journal::stepStarted(int64_t plan_id, int idx, int attempt, JournalEvent e) {
+Result<void> Journal::stepStartedUnnoted(int64_t plan_id, int idx, int attempt, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
@@ -284,7 +287,7 @@ Result<void> Journal::stepStarted(int64_t plan_id, int idx, int attempt, Journal
   return tx.commit();
 }
 
-Result<void> Journal::stepFinished(int64_t plan_id, int idx, const std::string& state, JournalEvent e) {
+Result<void> Journal::stepFinishedUnnoted(int64_t plan_id, int idx, const std::string& state, JournalEvent e) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
@@ -355,7 +358,7 @@ Result<std::vector<PlanRecord>> Journal::recentPlans(size_t limit) const {
 
 Result<void> Journal::setMeta(const std::string& key, const std::string& value) { return setMetas({{key, value}}); }
 
-Result<void> Journal::setMetas(const std::vector<std::pair<std::string, std::string>>& values) {
+Result<void> Journal::setMetasUnnoted(const std::vector<std::pair<std::string, std::string>>& values) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
@@ -374,6 +377,66 @@ Result<std::optional<std::string>> Journal::meta(const std::string& key) const {
   s.bind(1, key);
   if (s.step() == SQLITE_ROW) return std::optional<std::string>(s.text(0));
   return std::optional<std::string>();
+}
+
+// Every write goes through here: whether the journal can be written is known from the last write.
+template <typename T>
+Result<T> Journal::noted(Result<T> r) {
+  const int64_t now_ms = toUnixMillis(SystemClock::instance().wallNow());
+  std::lock_guard lock(health_mu_);
+  if (r.ok()) {
+    health_ = JournalHealth{};
+  } else {
+    if (health_.writable) health_.failing_since_ms = now_ms;
+    health_.writable = false;
+    health_.error = r.error().message;
+  }
+  return r;
+}
+
+JournalHealth Journal::health() const {
+  std::lock_guard lock(health_mu_);
+  return health_;
+}
+
+Result<void> Journal::probe() {
+  const std::string now = std::to_string(toUnixMillis(SystemClock::instance().wallNow()));
+  Result<void> r;
+  {
+    // Without waiting for another process's lock: the caller is the tick thread.
+    std::lock_guard lock(mu_);
+    sqlite3_busy_timeout(db_, 0);
+    Transaction tx(db_);
+    if (r = tx.begun(); r.ok()) {
+      Stmt s(db_,
+             "INSERT INTO meta (key, value) VALUES ('journal_probe_ms', ?) "
+             "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+      s.bind(1, now);
+      r = s.step() == SQLITE_DONE ? tx.commit() : Result<void>(s.error());
+    }
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  }
+  return noted(std::move(r));
+}
+
+Result<int64_t> Journal::event(const JournalEvent& e) { return noted(eventUnnoted(e)); }
+Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
+  return noted(createPlanUnnoted(plan, std::move(decision)));
+}
+Result<void> Journal::adoptPlan(const PlanRecord& plan, JournalEvent e) {
+  return noted(adoptPlanUnnoted(plan, std::move(e)));
+}
+Result<void> Journal::setPlanState(int64_t plan_id, const std::string& state, JournalEvent e) {
+  return noted(setPlanStateUnnoted(plan_id, state, std::move(e)));
+}
+Result<void> Journal::stepStarted(int64_t plan_id, int idx, int attempt, JournalEvent e) {
+  return noted(stepStartedUnnoted(plan_id, idx, attempt, std::move(e)));
+}
+Result<void> Journal::stepFinished(int64_t plan_id, int idx, const std::string& state, JournalEvent e) {
+  return noted(stepFinishedUnnoted(plan_id, idx, state, std::move(e)));
+}
+Result<void> Journal::setMetas(const std::vector<std::pair<std::string, std::string>>& values) {
+  return noted(setMetasUnnoted(values));
 }
 
 }  // namespace hale::aggregator

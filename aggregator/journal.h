@@ -62,6 +62,14 @@ struct PlanRecord {
 bool journaled(const Result<void>& r, const std::string& what);
 bool journaled(const Result<int64_t>& r, const std::string& what);
 
+// Whether the last write succeeded: a journal that cannot be written holds every new decision (nothing acts
+// on what is not on disk), and says so in `halectl raw status` and /metrics.
+struct JournalHealth {
+  bool writable = true;
+  std::string error;             // the last failed write's error
+  int64_t failing_since_ms = 0;  // Unix ms of the first failure since the last success
+};
+
 class Journal {
  public:
   static Result<std::unique_ptr<Journal>> open(const std::string& path);
@@ -97,13 +105,31 @@ class Journal {
   Result<void> setMetas(const std::vector<std::pair<std::string, std::string>>& values);
   Result<std::optional<std::string>> meta(const std::string& key) const;
 
+  JournalHealth health() const;
+  // A small real write (a meta key), to learn whether a journal that failed can be written again; it does
+  // not wait for another process's lock.
+  Result<void> probe();
+
  private:
+  template <typename T>
+  Result<T> noted(Result<T> r);
+  Result<int64_t> eventUnnoted(const JournalEvent& e);
+  Result<void> createPlanUnnoted(PlanRecord& plan, JournalEvent decision);
+  Result<void> adoptPlanUnnoted(const PlanRecord& plan, JournalEvent e);
+  Result<void> setPlanStateUnnoted(int64_t plan_id, const std::string& state, JournalEvent e);
+  Result<void> stepStartedUnnoted(int64_t plan_id, int idx, int attempt, JournalEvent e);
+  Result<void> stepFinishedUnnoted(int64_t plan_id, int idx, const std::string& state, JournalEvent e);
+  Result<void> setMetasUnnoted(const std::vector<std::pair<std::string, std::string>>& values);
+
   explicit Journal(sqlite3* db) : db_(db) {}
   Result<void> exec(const char* sql) const;
   Result<int64_t> insertEvent(const JournalEvent& e) const;
   Result<std::vector<PlanRecord>> loadPlans(const std::string& where, const std::string& arg, size_t limit) const;
 
   mutable std::mutex mu_;
+  static constexpr int kBusyTimeoutMs = 1000;
+  mutable std::mutex health_mu_;
+  JournalHealth health_;
   sqlite3* db_;
   std::atomic<int64_t> epoch_{0};
 };

@@ -51,9 +51,10 @@ struct PolicyState {
   // measured on it when known, so a wall clock stepped forward cannot shorten it (after a restart only the
   // persisted wall time is known).
   std::optional<SteadyTime> last_failover_steady;
-  std::string dry_run_decided;   // "from>to" failover journaled as a dry run; cleared when `from` is up
-  std::string dry_run_failback;  // "from>home" failback journaled as a dry run; cleared when home is not up
-  std::string rejected;          // "from>to" an operator rejected for this outage; cleared when `from` is up
+  std::string dry_run_decided;     // "from>to" failover journaled as a dry run; cleared when `from` is up
+  std::string dry_run_failback;    // "from>home" failback journaled as a dry run; cleared when home is not up
+  std::string rejected;            // "from>to" an operator rejected for this outage; cleared when `from` is up
+  std::string journal_unwritable;  // the journal's last write failed (its error): nothing new is decided
 };
 
 struct OperatorRequest {

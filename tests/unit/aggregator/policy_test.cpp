@@ -321,6 +321,9 @@ TEST(Policy, HoldsOfAFailoverAreNamedWhileTheActiveRegionIsDown) {
   EXPECT_EQ(heldBy([](Sim& s) { s.state.paused = true; }), "paused");
   EXPECT_EQ(heldBy([](Sim& s) { s.state.awaiting_approval = "7"; }), "awaiting approval of plan 7");
   EXPECT_NE(heldBy([](Sim& s) { s.state.blocked_by_failed_plan = "3"; }).find("plan 3 failed"), std::string::npos);
+  EXPECT_NE(
+      heldBy([](Sim& s) { s.state.journal_unwritable = "disk full"; }).find("journal cannot be written (disk full)"),
+      std::string::npos);
   const std::string interval = heldBy(
       [](Sim& s) { s.state.last_failover = WallTime{std::chrono::seconds{1'700'000'000}} - std::chrono::minutes{1}; });
   EXPECT_NE(interval.find("minimum interval 10m"), std::string::npos) << interval;
