@@ -370,7 +370,7 @@ Coordinator::Standing Engine::standing() {
   } else if (observer_.tilted(now)) {
     out.unfit = "TILT: the clock jumped or the process stalled";
   } else {
-    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, r.vote(now));
+    for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, observer_.vote(r, now));
   }
   if (out.unfit.empty() && journal_failed_at_ != SteadyTime{} && now - journal_failed_at_ < kJournalUnfitFor) {
     out.unfit = "the journal failed a write in the last " +

@@ -69,8 +69,9 @@ void Observer::countNodes(SteadyTime now) {
       ++r.counts.total;
       // A node's word on the database counts while it is fresh: a node silent past suspect_after (dead, or
       // cut off) is no witness either way, so a verdict held for down_after needs witnesses that keep
-      // speaking.
-      if (n.database_reported && now - n.state.last_heard <= config_.detection.suspect_after) {
+      // speaking. Its report must really have arrived lately: the grace given after our own isolation or
+      // stall is no new word on the database.
+      if (n.database_reported && now - n.state.last_received <= config_.detection.suspect_after) {
         ++r.counts.database_reported;
         r.counts.database_failed += n.database_failed ? 1 : 0;
       }
@@ -130,6 +131,7 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
   const bool frozen = isolated_ || tilted(now);
   if (frozen_ && !frozen) {
     for (auto& [id, n] : nodes_) forgiveSilence(n.state, now);
+    thawed_at_ = now;
   }
   frozen_ = frozen;
   if (!frozen) {
@@ -161,12 +163,31 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
   }
 }
 
+Verdict Observer::vote(const TrackedRegion& r, SteadyTime now) const {
+  const Verdict shown = r.verdict();
+  const RegionParams& p = r.config.params;
+  if (shown == Verdict::down) {
+    // Lost for down_after without a break, and, after our own isolation or stall, not before the grace
+    // every node got then (miss_after) is over: nodes that had failed before it may be back.
+    const SteadyTime lost_from = std::max(r.state.lost_since, thawed_at_ + config_.detection.miss_after);
+    return r.state.lost && now - lost_from >= p.down_after ? Verdict::down : Verdict::degraded;
+  }
+  if (shown == Verdict::up) {
+    // Up on the strength of nodes really heard lately, never of nodes only forgiven their silence.
+    const double n = r.counts.total > 0 ? static_cast<double>(r.counts.total) : 1.0;
+    const bool heard = r.counts.healthy_heard >= p.min_healthy &&
+                       static_cast<double>(r.counts.healthy_heard) / n >= p.min_healthy_share;
+    return heard ? Verdict::up : Verdict::degraded;
+  }
+  return shown;
+}
+
 Observations Observer::observations(SteadyTime now) const {
   Observations o;
   o.isolated = isolated_;
   o.tilt = tilted(now);
   for (const TrackedRegion& r : regions_) {
-    o.regions.push_back({r.config.name, r.config.priority, r.vote(now), r.state.since, r.state.lost_since,
+    o.regions.push_back({r.config.name, r.config.priority, vote(r, now), r.state.since, r.state.lost_since,
                          r.counts.healthy, r.counts.total});
   }
   return o;

@@ -6,8 +6,9 @@
 //             whole world, so verdicts freeze and nothing acts ("fail static").
 //   tilt      our own loop stalled (a gap between ticks over tilt_threshold, e.g. the process was stopped
 //             or the clock jumped): silence is forgiven and nothing acts for tilt_period.
-// While either holds, nodes are not aged and region clocks stand still; when it ends, every node's silence
-// counts afresh. Nothing is decided during the start-up grace, nor about a region never heard.
+// While either holds, nodes are not aged, verdicts stay and the region clocks restart when it ends; then
+// every node's silence counts afresh. Nothing is decided during the start-up grace, nor about a region
+// never heard. What the policy and the etcd vote see is vote(), below, not the shown verdict.
 // Deterministic: the same calls with the same `now` give the same state and events.
 
 #include <map>
@@ -64,15 +65,6 @@ struct TrackedRegion {
 
   // The verdict to show: a region never heard is neither up nor down (degraded).
   Verdict verdict() const { return heard ? state.verdict : Verdict::degraded; }
-  // The verdict to act and vote on: as shown, except that a region `down` counts as down only while it has
-  // been lost for down_after without a break. Still down by hysteresis but alive again (waiting out
-  // up_after), or lost again only lately (after a blip, or since the aggregator's own isolation or stall
-  // ended, which restarts the clock), it is degraded: not a target, and not yet a reason to fail away.
-  Verdict vote(SteadyTime now) const {
-    const Verdict v = verdict();
-    if (v != Verdict::down) return v;
-    return state.lost && now - state.lost_since >= config.params.down_after ? Verdict::down : Verdict::degraded;
-  }
 };
 
 class Observer {
@@ -91,6 +83,16 @@ class Observer {
                  uint8_t fence = 0, std::span<const heartbeat::CheckReport> checks = {});
   // Advances time: silence, TILT, isolation, region verdicts.
   void tick(SteadyTime now, std::vector<Event>& events);
+
+  // The verdict to act and vote on, as of `now`: the shown verdict, except that
+  //   down counts only while the region has been lost for down_after without a break, and not before
+  //        miss_after + down_after after our own isolation or stall ended; one alive again (still shown
+  //        down until up_after) or lost again only lately is degraded: a failover held meanwhile is not
+  //        made away from a region that came back, nor on the first moments after we could hear again;
+  //   up   counts only with min_healthy nodes (and min_healthy_share) whose heartbeat really arrived
+  //        within suspect_after; the grace given after our own isolation or stall keeps nodes from
+  //        failing, it is no evidence that their region can take over.
+  Verdict vote(const TrackedRegion& r, SteadyTime now) const;
 
   // What the policy needs to know, as of `now`.
   Observations observations(SteadyTime now) const;
@@ -112,7 +114,8 @@ class Observer {
   SteadyTime last_tick_;
   SteadyTime tilt_until_{};
   bool isolated_ = false;
-  bool frozen_ = false;  // isolated or in TILT at the last tick
+  bool frozen_ = false;     // isolated or in TILT at the last tick
+  SteadyTime thawed_at_{};  // when the last isolation or TILT ended
 };
 
 }  // namespace hale::aggregator

@@ -32,8 +32,7 @@ Verdict evaluate(RegionState& r, const NodeCounts& c, SteadyTime now, const Regi
                     (!p.database_check.empty() && c.database_failed * 2 > c.database_reported);
   // Up needs the region not lost too: healthy nodes whose database check fails (a non-critical check)
   // must not bring a down region back up, only for it to go down again on the next tick.
-  const bool above =
-      !lost && c.healthy_heard >= p.min_healthy && static_cast<double>(c.healthy_heard) / n >= p.min_healthy_share;
+  const bool above = !lost && c.healthy >= p.min_healthy && static_cast<double>(c.healthy) / n >= p.min_healthy_share;
   if (lost != r.lost) {
     r.lost = lost;
     r.lost_since = now;

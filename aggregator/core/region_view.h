@@ -7,10 +7,7 @@
 //             with a database_check, a majority of the nodes heard from lately (within suspect_after,
 //             whatever their health) reporting that check failed
 //   short   = alive < min_healthy, or alive / known nodes < min_healthy_share
-//   up      = not lost, heard >= min_healthy and heard / nodes >= min_healthy_share, where `heard` counts
-//             the healthy nodes whose heartbeat really arrived within suspect_after: after the aggregator's
-//             own isolation or stall, nodes are given the benefit of the doubt (not failed), never counted
-//             as evidence that a region is fit to take over
+//   up      = not lost, healthy >= min_healthy and healthy / nodes >= min_healthy_share
 // `down` (what fails over) only after `lost` held for down_after; back out of `down` only after `up` held
 // for up_after; otherwise `up`, or `degraded` (alerts, never fails over) when short. Losing app nodes while
 // the database is healthy is degraded, not down: a failover would move a healthy primary.

@@ -1,8 +1,9 @@
 // The failover policy against random fault schedules: two or three regions, nodes and whole regions
 // silent or unhealthy and back at different instants, the aggregator isolated (every node silent at once)
-// or stalled, random guards. Every schedule is checked against invariants computed from what the nodes
-// really did (not from the aggregator's view):
-//   1. never fail away from a region one of whose nodes kept sending healthy heartbeats;
+// (every heartbeat lost for a while, the nodes themselves fine) or stalled, random guards. Every schedule is checked
+// against invariants computed from what the nodes really did (not from the aggregator's view):
+//   1. never fail away from a region one of whose nodes kept sending healthy heartbeats, nor before every
+//      node of it can have failed and down_after passed;
 //   2. never fail over (or back) to a region with fewer than min_healthy nodes heard healthy lately;
 //   3. at most one automatic decision per outage of its source region;
 //   4. nothing decided on the tick an isolation ends;
@@ -125,13 +126,16 @@ Schedule generate(uint64_t seed) {
       }
     }
   }
-  // Our own isolation: every node silent, regions back at different instants.
+  // Our own isolation: the aggregator hears nobody (the nodes are fine), then regions are heard again at
+  // different instants (a region heard later had its own path cut for that long: a fault of that region).
   if (chance(rng, 30)) {
     const int64_t from = pick(rng, 5'000, 70'000);
     const int64_t len = pick(rng, 3'000, 30'000);
     for (const std::string& r : s.regions) {
-      const int64_t back = from + len + (chance(rng, 50) ? pick(rng, 0, 8'000) : 0);
-      for (int i = 1; i <= 3; ++i) fault(nodeId(r, i), from, back, std::nullopt);
+      if (!chance(rng, 50)) continue;
+      const int64_t later = pick(rng, 1, 8'000);
+      for (int i = 1; i <= 3; ++i) fault(nodeId(r, i), from + len, from + len + later, std::nullopt);
+      d << r << " heard " << later << " later; ";
     }
     s.isolations.emplace_back(from, from + len);
     d << "isolated " << from << "+" << len << "; ";
@@ -172,6 +176,7 @@ Outcome run(const Schedule& sc) {
   for (const std::string& r : sc.regions) s.addRegion(r, priority++);
   s.policy = sc.policy;
   s.keep_decisions = false;
+  s.cut_off = sc.isolations;
   for (auto& [id, rb] : s.behaviours) {
     rb.second = [&sc, id = id](int64_t t) { return sc.status(id, t); };
   }
@@ -193,7 +198,14 @@ Outcome run(const Schedule& sc) {
   s.runUntil(kHorizon);
   for (const auto& [id, rb] : s.behaviours) {
     out.phase[id] = s.phase(id);
-    if (trace) std::printf("%s sends at %lld ms\n", id.c_str(), static_cast<long long>(s.phase(id)));
+    if (trace) {
+      std::printf("%s sends at %lld ms:", id.c_str(), static_cast<long long>(s.phase(id)));
+      for (int64_t t = s.phase(id); t < kHorizon; t += 1000) {
+        const std::optional<H> st = sc.status(id, t);
+        std::printf("%c", !st ? '.' : *st == H::healthy ? '+' : '-');
+      }
+      std::printf("\n");
+    }
   }
   out.active_at_end = s.state.active_region;
   return out;
@@ -202,14 +214,19 @@ Outcome run(const Schedule& sc) {
 // What the nodes really did, at the instants they sent.
 class Truth {
  public:
-  Truth(const Schedule& sc, const Outcome& o) : sc_(sc), o_(o) {}
+  // `unknowable_ms`: how long after our own network is cut we cannot yet tell it from the nodes dying
+  // (fail static needs every node silent for suspect_after); heartbeats sent then count as silent for the
+  // invariants about failing away. Later in a cut they count as what the nodes did: nothing may be decided
+  // against them once we know we are cut off.
+  Truth(const Schedule& sc, const Outcome& o, int64_t unknowable_ms, int64_t read_ms)
+      : sc_(sc), o_(o), unknowable_ms_(unknowable_ms), read_ms_(read_ms) {}
 
   // Some node of `region` sent healthy heartbeats at every instant it sent within [from, to].
   bool someNodeHealthyThroughout(const std::string& region, int64_t from, int64_t to) const {
     for (int i = 1; i <= 3; ++i) {
       const std::string id = nodeId(region, i);
       bool all = true;
-      for (int64_t t = firstSend(id, from); t <= to; t += 1000) all &= sc_.status(id, t) == H::healthy;
+      for (int64_t t = firstSend(id, from); t <= to; t += 1000) all &= knowable(id, t) == H::healthy;
       if (all) return true;
     }
     return false;
@@ -220,7 +237,7 @@ class Truth {
     for (int i = 1; i <= 3; ++i) {
       const std::string id = nodeId(region, i);
       for (int64_t t = firstSend(id, from); t <= to; t += 1000) {
-        if (sc_.status(id, t) == H::healthy) {
+        if (heard(id, t) == H::healthy) {
           ++n;
           break;
         }
@@ -266,6 +283,29 @@ class Truth {
     }
     return all;
   }
+  // The earliest instant every node of `region` can have been failed, as of `before`: each node is alive
+  // at its last pair of healthy heartbeats in a row surely read by `before` (sent `read_ms` earlier at the
+  // latest, outside any cut; either it was not failed, or it rose with them). From then on each heartbeat
+  // is taken as read at once, but the next may arrive up to `read_ms` late: the node fails at its second
+  // unhealthy heartbeat in a row, or `silent_ms` after the last one read if the next could come later.
+  // A heartbeat that may or may not have been lost in a cut is tried both ways. Nodes never heard count
+  // their silence from the start.
+  int64_t failedAtEarliest(const std::string& region, int64_t before, int64_t silent_ms, int64_t read_ms) const {
+    int64_t all = 0;
+    for (int i = 1; i <= 3; ++i) {
+      const std::string id = nodeId(region, i);
+      int64_t alive = -1;
+      for (int64_t t = o_.phase.at(id) + 1000; t + read_ms <= before; t += 1000) {
+        if (delivered(id, t, read_ms) == Delivery::yes && delivered(id, t - 1000, read_ms) == Delivery::yes &&
+            sc_.status(id, t) == H::healthy && sc_.status(id, t - 1000) == H::healthy) {
+          alive = t;
+        }
+      }
+      const int64_t start = alive < 0 ? o_.phase.at(id) : alive + 1000;
+      all = std::max(all, failWalk(id, start, std::max<int64_t>(alive, 0), 0, before, silent_ms, read_ms));
+    }
+    return all;
+  }
   // Outages of `region` begun by `t`: how often it went from some node sending healthy to none.
   int outagesBegunBy(const std::string& region, int64_t t) const {
     int outages = 0;
@@ -290,6 +330,49 @@ class Truth {
   }
 
  private:
+  enum class Delivery { yes, no, maybe };
+  // Whether the heartbeat node `id` sent at `t` reached us: not when it arrived in a cut (its arrival is
+  // somewhere in [t, t + read_ms]), nor when the node was silent.
+  Delivery delivered(const std::string& id, int64_t t, int64_t read_ms) const {
+    if (!sc_.status(id, t)) return Delivery::no;
+    for (const auto& [from, to] : sc_.isolations) {
+      if (t >= from && t + read_ms < to) return Delivery::no;
+      if (t + read_ms >= from && t < to) return Delivery::maybe;
+    }
+    return Delivery::yes;
+  }
+  // The earliest failure of node `id` walking its heartbeats from `t`, the last read at `last_read`.
+  int64_t failWalk(const std::string& id, int64_t t, int64_t last_read, int unhealthy, int64_t before,
+                   int64_t silent_ms, int64_t read_ms) const {
+    for (;; t += 1000) {
+      if (t + read_ms > last_read + silent_ms) return last_read + silent_ms;
+      if (t > before) return t;  // not failed by `before`: any later instant will do
+      const Delivery got = delivered(id, t, read_ms);
+      if (got == Delivery::no) continue;
+      const bool bad = sc_.status(id, t) != H::healthy;
+      const int64_t if_read = bad && unhealthy + 1 == 2
+                                  ? t
+                                  : failWalk(id, t + 1000, t, bad ? unhealthy + 1 : 0, before, silent_ms, read_ms);
+      if (got == Delivery::yes) return if_read;
+      return std::min(if_read, failWalk(id, t + 1000, last_read, unhealthy, before, silent_ms, read_ms));
+    }
+  }
+
+  // What node `id` sent at `t`, as we could know it: silent when it may have arrived early in a cut.
+  std::optional<H> knowable(const std::string& id, int64_t t) const {
+    for (const auto& [from, to] : sc_.isolations) {
+      if (t + read_ms_ >= from && t < std::min(to, from + unknowable_ms_)) return std::nullopt;
+    }
+    return sc_.status(id, t);
+  }
+  // What node `id` sent at `t`, as we heard it: silent when it surely arrived in a cut.
+  std::optional<H> heard(const std::string& id, int64_t t) const {
+    for (const auto& [from, to] : sc_.isolations) {
+      if (t >= from && t + read_ms_ < to) return std::nullopt;
+    }
+    return sc_.status(id, t);
+  }
+
   int64_t firstSend(const std::string& id, int64_t from) const {
     const int64_t phase = o_.phase.at(id);
     if (from <= phase) return phase;
@@ -298,6 +381,8 @@ class Truth {
 
   const Schedule& sc_;
   const Outcome& o_;
+  int64_t unknowable_ms_;
+  int64_t read_ms_;
 };
 
 struct Stats {
@@ -309,10 +394,10 @@ struct Stats {
 };
 
 std::string check(const Schedule& sc, const Outcome& o, const sim::Sim& defaults, Stats& stats) {
-  const Truth truth(sc, o);
   const auto& det = defaults.observer_config.detection;
   const RegionParams params = sim::Sim::defaultParams();
   const int64_t jitter = defaults.max_jitter_ms;
+  const Truth truth(sc, o, det.suspect_after.count() + jitter + 2 * kTick, jitter + kTick);
   std::ostringstream bad;
   std::map<std::string, std::vector<int>> outages_decided;  // region -> outage numbers failed away from
 
@@ -327,6 +412,17 @@ std::string check(const Schedule& sc, const Outcome& o, const sim::Sim& defaults
     if (failover && truth.someNodeHealthyThroughout(d.from, t - kept_alive, t)) {
       bad << "failed over away from " << d.from << " at " << t << " though one of its nodes was healthy since "
           << t - kept_alive << "; ";
+    }
+    // 1b. Not too early: every node of the source failed (two unhealthy heartbeats in a row after its last
+    //     two healthy ones, or miss_after of silence after them, taking each heartbeat as read at once),
+    //     then down_after passed.
+    if (failover) {
+      const int64_t earliest =
+          truth.failedAtEarliest(d.from, t, det.miss_after.count(), jitter + kTick) + params.down_after.count();
+      if (t < earliest) {
+        bad << "failed over away from " << d.from << " at " << t << ", before it could have been lost for down_after ("
+            << earliest << "); ";
+      }
     }
     // 2. The target had min_healthy nodes heard healthy within suspect_after (plus delivery).
     const int64_t heard_within = det.suspect_after.count() + jitter + kTick;
@@ -375,15 +471,16 @@ std::string check(const Schedule& sc, const Outcome& o, const sim::Sim& defaults
       for (int i = 1; i <= 3; ++i) steady += sc.faults.count(nodeId(r, i)) == 0 ? 1 : 0;
       target |= steady >= static_cast<int>(params.min_healthy);
     }
-    if (quiet && target && o.acted.empty() == false) {
-      // A decision before the death would be wrong already (invariant 1); after it, it must be in time.
+    // Only while eu is still active when it dies for good (no earlier decision moved it away).
+    const bool eu_active = o.acted.empty() || o.acted.front().at >= dead;
+    if (quiet && target && eu_active && !o.acted.empty()) {
       const Acted& a = o.acted.front();
-      if (a.decision.from == "eu" && a.at > deadline) {
-        bad << "failover away from eu (dead since " << dead << ") only at " << a.at << ", deadline " << deadline
-            << "; ";
+      if (a.decision.from != "eu" || a.at > deadline) {
+        bad << "first decision after eu died for good at " << dead << ": " << toString(a.decision.kind) << " "
+            << a.decision.from << " -> " << a.decision.to << " at " << a.at << ", deadline " << deadline << "; ";
       }
       ++stats.liveness_checked;
-    } else if (quiet && target && dead > 5'000 + 1'500) {
+    } else if (quiet && target && eu_active && dead > 5'000 + 1'500) {
       bad << "eu dead since " << dead << " with a healthy target and no holds, but no failover by " << kHorizon << "; ";
       ++stats.liveness_checked;
     }

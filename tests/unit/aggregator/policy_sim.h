@@ -89,7 +89,16 @@ class Sim {
       const SteadyTime now = t0_ + milliseconds{t_};
       for (Sender& s : senders_) {
         while (s.next_sent + s.next_jitter <= t_) {
-          if (auto st = s.behaviour->second(s.next_sent)) observer_->heartbeat(s.id, *st, now, events);
+          if (auto st = s.behaviour->second(s.next_sent); st && !cutOff(s.next_sent + s.next_jitter)) {
+            if (database_failing) {
+              // Every heartbeat carries the "db" check: failing while database_failing says so.
+              const heartbeat::CheckReport db{"db", database_failing(s.id, s.next_sent) ? heartbeat::CheckStatus::fail
+                                                                                        : heartbeat::CheckStatus::pass};
+              observer_->heartbeat(s.id, *st, now, events, 0, std::span<const heartbeat::CheckReport>(&db, 1));
+            } else {
+              observer_->heartbeat(s.id, *st, now, events);
+            }
+          }
           s.next_sent += 1000;
           s.next_jitter = jitter();
         }
@@ -151,6 +160,11 @@ class Sim {
   bool phased = true;           // false: every node sends at the same instant, each whole second
   int64_t max_jitter_ms = 250;  // a heartbeat's largest delivery delay
   bool keep_decisions = true;   // false: only acting decisions are kept (long property runs)
+  // The aggregator's own network is cut during these [from, to) windows: heartbeats arriving then are lost
+  // (the nodes themselves are fine: the difference matters to tests that judge by what nodes did).
+  std::vector<std::pair<int64_t, int64_t>> cut_off;
+  // When set, every heartbeat carries a check named "db", failing when this says so (node, time sent).
+  std::function<bool(const std::string&, int64_t)> database_failing;
   // Called with every decision and the time it was made, before it is applied.
   std::function<void(const Decision&, int64_t)> on_decision;
 
@@ -162,6 +176,13 @@ class Sim {
     int64_t next_sent;
     int64_t next_jitter;
   };
+
+  bool cutOff(int64_t arrives) const {
+    for (const auto& [from, to] : cut_off) {
+      if (arrives >= from && arrives < to) return true;
+    }
+    return false;
+  }
 
   int64_t jitter() {
     return max_jitter_ms > 0 ? static_cast<int64_t>(rng_() % static_cast<uint64_t>(max_jitter_ms + 1)) : 0;

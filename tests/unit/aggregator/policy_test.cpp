@@ -621,9 +621,9 @@ TEST(Policy, ForgivenNodesDoNotMakeATargetUp) {
 }
 
 // A region down before the aggregator's isolation is not failed away from on the tick the isolation ends,
-// nor before it was seen lost again for down_after: the first tick's view is partial. Failed over on that
-// very tick before.
-TEST(Policy, FailingAwayWaitsDownAfterOnceAnIsolationEnds) {
+// nor before the grace every node gets then (miss_after + down_after): its nodes may be back, heard a
+// little later than the others. Failed over on that very tick before.
+TEST(Policy, FailingAwayWaitsForTheFreshGraceOnceAnIsolationEnds) {
   Sim s;
   intervalClearsAt20s(s);
   s.state.last_failover = *s.state.last_failover + std::chrono::seconds{10};  // clears at 30 s, isolated then
@@ -636,9 +636,43 @@ TEST(Policy, FailingAwayWaitsDownAfterOnceAnIsolationEnds) {
   s.runUntil(60'000);
   ASSERT_GT(ended, 0);
   ASSERT_EQ(s.acted().size(), 1u);
-  // down_after, counted from the last frozen tick (one 100 ms tick before the first one not frozen).
-  EXPECT_GE(s.actedAt(0), ended - 100 + 2'000);
-  expectReason(s.acted()[0], "lost for 2000ms");
+  EXPECT_GE(s.actedAt(0), ended + 4'000 + 2'000);  // miss_after + down_after
+  EXPECT_LE(s.actedAt(0), ended + 4'000 + 2'000 + 100);
+}
+
+// eu down and held before our isolation, back during it, but heard again 3 s after us: its failed nodes
+// need two heartbeats to rise. Within the grace, nothing is failed away from it (review finding: failed
+// over down_after after the isolation ended).
+TEST(Policy, ARegionBackDuringOurIsolationIsNotFailedAwayFromWhenHeardLate) {
+  Sim s;
+  intervalClearsAt20s(s);
+  s.state.last_failover = *s.state.last_failover + std::chrono::seconds{10};  // clears at 30 s, isolated then
+  s.setRegion("eu", [](int64_t t) -> std::optional<H> {
+    if (t >= 3'000 && t < 36'000) return std::nullopt;  // dead, then (unheard, we are cut off) back at 30 s
+    return H::healthy;
+  });
+  s.setRegion("us", sim::silentBetween(18'000, 33'000));
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty()) << s.acted()[0].reason;
+}
+
+// Database reports from before our isolation are no witness after it: eu's database was failing, then
+// recovered while we could hear nobody, and eu is heard 2 s after us; neither the stale reports nor the
+// moments before eu's nodes are heard make it lost.
+TEST(Policy, StaleDatabaseReportsAreNoWitnessAfterAnIsolation) {
+  Sim s;
+  s.observer_config.regions[0].params.database_check = "db";
+  s.policy.min_failover_interval = std::chrono::seconds{0};
+  s.runUntil(3'000);
+  // Every eu node reports its database failing (held: approval pending), then we are isolated.
+  s.state.awaiting_approval = "1";
+  s.database_failing = [](const std::string& node, int64_t t) { return node.rfind("eu-", 0) == 0 && t < 20'000; };
+  s.setRegion("eu", sim::silentBetween(15'000, 32'000));
+  s.setRegion("us", sim::silentBetween(15'000, 30'000));
+  s.runUntil(29'000);
+  s.state.awaiting_approval.clear();
+  s.runUntil(60'000);
+  EXPECT_TRUE(s.acted().empty()) << s.acted()[0].reason;
 }
 
 // A dry run journals one decision per outage, as a real failover would be made once, even when the
