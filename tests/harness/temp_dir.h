@@ -29,6 +29,9 @@ class TempDir {
   bool keep_ = false;
 };
 
+// The whole content of the file at `path`; empty when it cannot be read.
+std::string readFile(const std::string& path);
+
 // Changes the owner of `path` to `user` (and that user's group). Aborts the test binary on failure:
 // a harness that cannot set up its servers has nothing useful to say.
 void chownTo(const std::string& path, const std::string& user);

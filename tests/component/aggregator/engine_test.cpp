@@ -17,12 +17,8 @@ namespace hale::aggregator {
 namespace {
 
 using std::chrono::milliseconds;
+using test::readFile;
 using test::waitFor;
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class EngineTest : public ::testing::Test {
  protected:

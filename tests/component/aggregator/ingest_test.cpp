@@ -18,12 +18,8 @@ namespace hale::aggregator {
 namespace {
 
 using std::chrono::milliseconds;
+using test::readFile;
 using test::waitFor;
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class IngestTest : public ::testing::Test {
  protected:

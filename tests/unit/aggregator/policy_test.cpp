@@ -464,6 +464,13 @@ TEST(Policy, FailedPlanWaitsForAnOperator) {
   expectReason(s.last(), "plan p-7 failed");
 }
 
+// Automatic failback after `after`, failovers at least `interval` apart.
+void autoFailback(Sim& s, std::chrono::milliseconds after, std::chrono::milliseconds interval) {
+  s.policy.auto_failback = true;
+  s.policy.failback_after = after;
+  s.policy.min_failover_interval = interval;
+}
+
 // --- Failback ---------------------------------------------------------------------------------------------
 
 TEST(Policy, FailbackIsManualByDefault) {
@@ -477,9 +484,7 @@ TEST(Policy, FailbackIsManualByDefault) {
 
 TEST(Policy, AutoFailbackWaitsForTheHealthyPeriod) {
   Sim s;
-  s.policy.auto_failback = true;
-  s.policy.failback_after = std::chrono::minutes{2};
-  s.policy.min_failover_interval = std::chrono::minutes{1};
+  autoFailback(s, std::chrono::minutes{2}, std::chrono::minutes{1});
   s.setRegion("eu", sim::silentBetween(10'000, 40'000));
   s.runUntil(100'000);
   ASSERT_EQ(s.acted().size(), 1u);
@@ -707,9 +712,7 @@ TEST(Policy, AnActiveRegionNotConfiguredIsNeverActedOn) {
 
 TEST(Policy, AutoFailbackWithoutAPlanBackHomeStays) {
   Sim s;
-  s.policy.auto_failback = true;
-  s.policy.failback_after = std::chrono::seconds{10};
-  s.policy.min_failover_interval = std::chrono::seconds{1};
+  autoFailback(s, std::chrono::seconds{10}, std::chrono::seconds{1});
   s.policy.plans = {{"eu", "us"}};
   s.setRegion("eu", sim::silentBetween(10'000, 30'000));
   s.runUntil(90'000);
@@ -719,9 +722,7 @@ TEST(Policy, AutoFailbackWithoutAPlanBackHomeStays) {
 
 TEST(Policy, AutoFailbackWaitsForTheMinimumInterval) {
   Sim s;
-  s.policy.auto_failback = true;
-  s.policy.failback_after = std::chrono::seconds{10};
-  s.policy.min_failover_interval = std::chrono::seconds{60};
+  autoFailback(s, std::chrono::seconds{10}, std::chrono::seconds{60});
   s.setRegion("eu", sim::silentBetween(10'000, 30'000));
   s.runUntil(70'000);
   ASSERT_EQ(s.acted().size(), 1u);  // failover at ~16 s; eu up again at ~37 s, plus 10 s: 47 s < 76 s
@@ -734,9 +735,7 @@ TEST(Policy, AutoFailbackWaitsForTheMinimumInterval) {
 
 TEST(Policy, ADryRunFailbackIsDecidedOnceAndChangesNothing) {
   Sim s;
-  s.policy.auto_failback = true;
-  s.policy.failback_after = std::chrono::seconds{10};
-  s.policy.min_failover_interval = std::chrono::seconds{1};
+  autoFailback(s, std::chrono::seconds{10}, std::chrono::seconds{1});
   s.setRegion("eu", sim::silentBetween(10'000, 30'000));
   s.runUntil(20'000);
   ASSERT_EQ(s.state.active_region, "us");  // a real failover first
