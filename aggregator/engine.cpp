@@ -583,16 +583,16 @@ void Engine::tickLoop() {
     if (!journal.writable && now - last_journal_probe_ >= kJournalProbeEvery) {
       // Nothing else may write for a while (no decision is made while it fails): ask it directly.
       last_journal_probe_ = now;
-      if (journal_->probe().ok()) {
-        logInfo("-journal-unwritable", "the journal can be written again");
-        journal = journal_->health();
-      }
+      if (journal_->probe().ok()) journal = journal_->health();
     }
     bool acts = false;
     {
       std::lock_guard lock(mu_);
+      // Logged when it changes, whichever write found out (a probe, or any other).
       if (!journal.writable && state_.journal_unwritable.empty()) {
         logError("+journal-unwritable", journal.error + ": no decision is made until a write succeeds");
+      } else if (journal.writable && !state_.journal_unwritable.empty()) {
+        logInfo("-journal-unwritable", "the journal can be written again");
       }
       state_.journal_unwritable = journal.writable ? "" : journal.error;
       events.swap(pending_events_);

@@ -119,14 +119,15 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& path) {
     return makeError("journal", "cannot open journal " + path + ": " + why);
   }
   std::unique_ptr<Journal> j(new Journal(db));
+  // A write lock held by another process (a backup, an operator's sqlite3 shell) is waited for up to
+  // kBusyTimeoutMs, the schema's own writes below included; events, written by the tick thread, wait less
+  // (kEventBusyTimeoutMs), so a lock cannot stall it past tilt_threshold.
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // WAL: readers never block the writer. synchronous=FULL: a decision or step result that returned is on
-  // disk, also across a power loss, which is what "never repeat a finished step" needs. A write lock held by
-  // another process (a backup, an operator's sqlite3 shell) fails a write after 1 s: the tick thread writes
-  // events, and waiting longer would stall it past tilt_threshold.
+  // disk, also across a power loss, which is what "never repeat a finished step" needs.
   for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", kSchema}) {
     if (auto r = j->exec(sql); !r) return makeError("journal", path + ": " + r.error().message);
   }
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // Added after the first release: the leadership epoch of each event (0 for events written before).
   if (!j->exec("SELECT epoch FROM events LIMIT 0")) {
     if (auto r = j->exec("ALTER TABLE events ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0"); !r)
@@ -169,7 +170,10 @@ Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
 
 Result<int64_t> Journal::eventUnnoted(const JournalEvent& e) {
   std::lock_guard lock(mu_);
-  return insertEvent(e);
+  sqlite3_busy_timeout(db_, kEventBusyTimeoutMs);
+  auto r = insertEvent(e);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  return r;
 }
 
 Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id) const {

@@ -127,7 +127,8 @@ class Journal {
   Result<std::vector<PlanRecord>> loadPlans(const std::string& where, const std::string& arg, size_t limit) const;
 
   mutable std::mutex mu_;
-  static constexpr int kBusyTimeoutMs = 1000;
+  static constexpr int kBusyTimeoutMs = 5000;       // plans, steps, state: worth waiting for
+  static constexpr int kEventBusyTimeoutMs = 1000;  // events: the tick thread writes them
   mutable std::mutex health_mu_;
   JournalHealth health_;
   sqlite3* db_;

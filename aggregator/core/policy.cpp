@@ -127,10 +127,10 @@ Decision decide(const Observations& seen, const PolicyState& state, const Policy
       active != nullptr && active->verdict == Verdict::down && bestTarget(seen, config, active->name) != nullptr;
   const auto hold = [&](std::string reason) { return would_fail_over ? held(std::move(reason)) : none(reason); };
   if (state.paused) return hold("paused");
+  if (state.plan_running) return none("a plan is running");
   if (!state.journal_unwritable.empty()) {
     return hold("the journal cannot be written (" + state.journal_unwritable + "); nothing is decided until it can");
   }
-  if (state.plan_running) return none("a plan is running");
   if (!state.awaiting_approval.empty()) return hold("awaiting approval of plan " + state.awaiting_approval);
   if (!state.blocked_by_failed_plan.empty()) {
     return hold("plan " + state.blocked_by_failed_plan + " failed; waiting for an operator (resume)");

@@ -122,6 +122,25 @@ TEST(Journal, APlanWhoseTransactionCannotBeginLeavesNothingBehind) {
   EXPECT_EQ(*j.value()->meta("paused").value(), "1");
 }
 
+// A backup (or an operator's sqlite3 shell) holding the write lock for a moment when the aggregator starts
+// is waited for: the schema's own writes wait for the lock like any other (they failed at once before).
+TEST(Journal, OpensWhileAnotherProcessHoldsTheLockForAMoment) {
+  test::TempDir dir("journal");
+  const std::string path = dir.path() + "/j.db";
+  ASSERT_TRUE(Journal::open(path).ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto release = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{500});
+    sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+  });
+  auto j = Journal::open(path);
+  release.get();
+  sqlite3_close(other);
+  EXPECT_TRUE(j.ok()) << j.error().message;
+}
+
 // Who asked for what is for the aggregator's user and root only: the journal and its WAL files are 0600,
 // and an existing wider file is narrowed.
 TEST(Journal, IsCreatedForItsOwnerOnly) {
