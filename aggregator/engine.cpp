@@ -860,13 +860,23 @@ Result<nlohmann::json> Engine::setPaused(bool paused, const std::string& by) {
     if (auto r = coordinator_->updateState(s, current.value().state_revision); !r) return r.error();
   }
   std::lock_guard lock(mu_);
-  state_.paused = paused;
   std::string detail = (paused ? "automatic decisions paused by " : "automatic decisions resumed by ") + by;
   if (!paused && !state_.blocked_by_failed_plan.empty()) {
     detail += "; failed plan " + state_.blocked_by_failed_plan + " acknowledged";
-    state_.blocked_by_failed_plan.clear();
   }
-  if (auto r = journal_->event({0, nowMs(), paused ? "+pause" : "-pause", "", detail}); !r) return r.error();
+  const auto written = journal_->event({0, nowMs(), paused ? "+pause" : "-pause", "", detail});
+  // Deciding alone, automation resumes only once that is on disk (a restart would pause it again, and the
+  // journal must say who let it go). A pause holds at once whatever the journal says: the safe direction.
+  // With etcd the shared state, written above, is the record every aggregator follows.
+  if (!written && !paused && !coordinator_) {
+    return makeError(written.error().code, "not resumed: the journal cannot record it: " + written.error().message);
+  }
+  state_.paused = paused;
+  if (!paused) state_.blocked_by_failed_plan.clear();
+  if (!written) {
+    return makeError(written.error().code, std::string(paused ? "paused" : "resumed") +
+                                               ", but the journal could not record it: " + written.error().message);
+  }
   persistState();
   logWarn(paused ? "+pause" : "-pause", detail);
   return nlohmann::json{{"paused", paused}};

@@ -126,5 +126,31 @@ TEST_F(EngineTest, APauseHoldsARealFailoverAndResumingMakesIt) {
   EXPECT_EQ(decisions(), 1);
 }
 
+// Deciding alone, automation is not resumed on a word the journal cannot record (a restart would not know
+// it, nor who gave it); a pause holds at once all the same. Resumed with the journal back, it fails over.
+TEST_F(EngineTest, ResumingNeedsTheJournalAPauseDoesNot) {
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto paused = engine_->setPaused(true);
+  EXPECT_FALSE(paused.ok());
+  EXPECT_TRUE(engine_->status().value("paused", false)) << "a pause holds whatever the journal says";
+  const auto resumed = engine_->setPaused(false);
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_NE(resumed.error().message.find("not resumed"), std::string::npos) << resumed.error().message;
+  EXPECT_TRUE(engine_->status().value("paused", false));
+  fleet_->killRegion("eu");
+  std::this_thread::sleep_for(milliseconds{3000});
+  EXPECT_FALSE(moved());
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_TRUE(engine_->setPaused(false).ok());
+  ASSERT_TRUE(
+      waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{10'000}))
+      << engine_->status().dump();
+  EXPECT_EQ(decisions(), 1);
+}
+
 }  // namespace
 }  // namespace hale::aggregator
