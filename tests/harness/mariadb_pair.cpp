@@ -2,10 +2,13 @@
 
 #include <mysql.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "ports.h"
 
@@ -64,22 +67,32 @@ std::string MariadbPair::queryAs(Node n, const std::string& user, const std::str
 std::string MariadbPair::run(Node n, const std::string& user, const std::string& password, bool over_socket,
                              const std::string& sql, const std::string& column) const {
   const Server& s = server(n);
-  Connection c;
-  unsigned timeout = 5;
-  mysql_options(c.handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-  mysql_options(c.handle, MYSQL_OPT_READ_TIMEOUT, &timeout);
-  mysql_options(c.handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
-  MYSQL* const connected =
-      over_socket
-          ? mysql_real_connect(c.handle, "localhost", user.c_str(), password.c_str(), nullptr, 0, s.socket.c_str(), 0)
-          : mysql_real_connect(c.handle, "127.0.0.1", user.c_str(), password.c_str(), nullptr, s.port, nullptr, 0);
-  if (connected == nullptr) {
-    throw std::runtime_error("connect to MariaDB " + s.name + ": " + mysql_error(c.handle));
+  std::optional<Connection> c;
+  // A connection being set up when an agent fences the server (it ends every client session) is lost
+  // before any SQL ran: that is the fence at work, not an answer, so the connection is made again.
+  for (int attempt = 1;; ++attempt) {
+    c.emplace();
+    unsigned timeout = 5;
+    mysql_options(c->handle, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(c->handle, MYSQL_OPT_READ_TIMEOUT, &timeout);
+    mysql_options(c->handle, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    MYSQL* const connected = over_socket ? mysql_real_connect(c->handle, "localhost", user.c_str(), password.c_str(),
+                                                              nullptr, 0, s.socket.c_str(), 0)
+                                         : mysql_real_connect(c->handle, "127.0.0.1", user.c_str(), password.c_str(),
+                                                              nullptr, s.port, nullptr, 0);
+    if (connected != nullptr) break;
+    const unsigned err = mysql_errno(c->handle);
+    if (attempt < 3 && (err == 2013 || err == 2006)) {  // CR_SERVER_LOST, CR_SERVER_GONE_ERROR
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      continue;
+    }
+    throw std::runtime_error("connect to MariaDB " + s.name + ": " + mysql_error(c->handle));
   }
-  if (mysql_query(c.handle, sql.c_str()) != 0) {
-    throw std::runtime_error("MariaDB " + s.name + ": " + sql + ": " + mysql_error(c.handle));
+  Connection& conn = *c;
+  if (mysql_query(conn.handle, sql.c_str()) != 0) {
+    throw std::runtime_error("MariaDB " + s.name + ": " + sql + ": " + mysql_error(conn.handle));
   }
-  MYSQL_RES* res = mysql_store_result(c.handle);
+  MYSQL_RES* res = mysql_store_result(conn.handle);
   if (res == nullptr) return "";
   std::string value;
   const unsigned fields = mysql_num_fields(res);
