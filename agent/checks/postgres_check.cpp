@@ -4,7 +4,9 @@
 //   expected_role = "primary" | "standby" | "any"                  (default any)
 //   max_lag = "10s"                                                (optional; standby only)
 // Connection problems are transient errors; a wrong role or too much lag is a definitive failure; a
-// standby whose WAL receiver is not streaming is degraded (warn). A primary with default_transaction_read_only
+// standby whose WAL receiver is not streaming is degraded (warn) while its lag bound (pg_replication.h: the
+// age of its last replayed commit) is within max_lag, and failed beyond it or when unknown: the bound the
+// promotion's RPO gate judges. A primary with default_transaction_read_only
 // on (fenced: fencer.h) is a read-only primary, which fails expected_role = "primary".
 
 #include <cstdio>
@@ -14,21 +16,16 @@
 #include "factories.h"
 #include "fencer.h"
 #include "pg_client.h"
+#include "pg_replication.h"
 #include "secret_file.h"
 
 namespace hale::agent {
 namespace {
 
-// Lag is zero when replay has caught up with what was received: an idle primary is not "lag". When replay
-// is behind, lag is the age of the last replayed commit, NULL (unknown) if none was ever replayed.
-constexpr const char* kQuery =
-    "SELECT pg_is_in_recovery(), "
-    "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
-    "     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
-    "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END, "
-    "(SELECT status FROM pg_stat_wal_receiver LIMIT 1), "
-    "current_setting('default_transaction_read_only'), "
-    "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END";
+const std::string kQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStandbyLagSql + ", " +
+                           kPgReceiverStatusSql +
+                           ", current_setting('default_transaction_read_only'), "
+                           "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END";
 
 class PostgresCheck final : public Check {
  public:
@@ -81,18 +78,22 @@ class PostgresCheck final : public Check {
       return {Outcome::fail, "role is " + role + ", expected " + expected_role_};
     }
     if (!standby) return {Outcome::pass, "primary"};
+    const std::string receiver_state =
+        receiver == "streaming" ? "" : ", WAL receiver " + (receiver.empty() ? "not running" : receiver);
     if (!lag_known) {
-      const std::string msg = "standby replaying behind what it received, lag unknown (no commit replayed yet)";
+      const std::string msg = receiver_state.empty()
+                                  ? "standby replaying behind what it received, lag unknown (no commit replayed yet)"
+                                  : "standby" + receiver_state + ", lag unknown (no commit replayed yet)";
       return {max_lag_.count() > 0 ? Outcome::fail : Outcome::warn, msg};
     }
-    char lag[64];
-    std::snprintf(lag, sizeof lag, "standby, replay lag %.1fs", lag_s);
+    char figure[32];
+    std::snprintf(figure, sizeof figure, "%.1fs", lag_s);
+    const std::string lag =
+        (receiver_state.empty() ? "standby, replay lag " : "standby, lag at most ") + std::string(figure);
     if (max_lag_.count() > 0 && lag_s * 1000.0 > static_cast<double>(max_lag_.count())) {
-      return {Outcome::fail, std::string(lag) + " over the " + humanDuration(max_lag_) + " limit"};
+      return {Outcome::fail, lag + receiver_state + ", over the " + humanDuration(max_lag_) + " limit"};
     }
-    if (receiver != "streaming") {
-      return {Outcome::warn, std::string(lag) + ", WAL receiver " + (receiver.empty() ? "not running" : receiver)};
-    }
+    if (!receiver_state.empty()) return {Outcome::warn, lag + receiver_state};
     return {Outcome::pass, lag};
   }
 

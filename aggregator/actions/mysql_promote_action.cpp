@@ -2,7 +2,8 @@
 //   replica_host = "10.0.2.6"   replica_port = 3306           (or replica_socket)
 //   old_primary_host = "10.0.1.6"   old_primary_port = 3306    (optional: fenced first)
 //   user = "hale"   password_file = "mysql-admin"              (the same account on both)
-//   max_lag = "30s"        RPO gate: refuse a replica further behind (or whose lag is unknown), unless forced
+//   max_lag = "30s"        RPO gate: refuse a replica further behind (or whose lag is unknown), unless forced;
+//                          with its IO thread down, how long its SQL thread has had nothing to apply
 //   fence_timeout = "2s"
 //   lease = "main"         optional: wait for the old primary's lease to lapse and name the new primary in
 //                          etcd first (primary_handover.h)
@@ -25,6 +26,12 @@ namespace hale::aggregator {
 namespace {
 
 constexpr unsigned kErrUnknownSystemVariable = 1193;
+
+std::string seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
 
 class MysqlPromoteAction final : public Action {
  public:
@@ -109,6 +116,17 @@ class MysqlPromoteAction final : public Action {
     std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
   };
 
+  // Seconds since the SQL thread applied its last event and began waiting for more (MariaDB's processlist
+  // time is the time in the current state, whatever @TIMESTAMP the thread replays); nothing when it is not
+  // waiting so or the server does not say.
+  static std::optional<double> sqlThreadIdleSeconds(MysqlConnection& replica) {
+    auto rows = replica.query(
+        "SELECT TIME_MS AS idle_ms FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_SQL' "
+        "AND STATE LIKE '%has read all relay log%'");
+    if (!rows || rows.value().size() != 1) return std::nullopt;
+    return std::atof(rows.value()[0]["idle_ms"].c_str()) / 1000.0;
+  }
+
   LagGate lagGate(MysqlConnection& replica, bool forced) const {
     auto status = replicationStatus(replica);
     if (!status) return {"", false, ActionResult{ActionStatus::retryable, "replica: " + status.error().message}};
@@ -121,27 +139,36 @@ class MysqlPromoteAction final : public Action {
     const MysqlRow& s = status.value()[0];
     const std::string behind = replicationColumn(s, "Seconds_Behind_Master", "Seconds_Behind_Source");
     bool known = !behind.empty() && behind != "NULL";
-    long lag_s = known ? std::atol(behind.c_str()) : 0;
-    std::string detail = known ? "replica lag " + std::to_string(lag_s) + "s" : "replica lag unknown";
-    // With the primary gone the IO thread cannot connect and Seconds_Behind_Master is NULL. A replica
-    // whose SQL thread applied everything it received is as current as it can be: the same rule as
-    // PostgreSQL's "replay caught up with receive".
+    double lag_s = known ? static_cast<double>(std::atol(behind.c_str())) : 0.0;
+    std::string detail =
+        known ? "replica lag " + std::to_string(std::atol(behind.c_str())) + "s" : "replica lag unknown";
+    // With the primary gone the IO thread cannot connect and Seconds_Behind_Master is NULL. A replica whose
+    // SQL thread applied everything it received lacks at most what the primary committed after the last
+    // event it received, so how long the SQL thread has had nothing to apply bounds its lag: the same bound
+    // as PostgreSQL's (pg_replication.h). "Applied everything" alone says nothing about a replica cut off
+    // long ago.
     const bool caught_up = replicationColumn(s, "Slave_SQL_Running", "Replica_SQL_Running") == "Yes" &&
                            replicationColumn(s, "Read_Master_Log_Pos", "Read_Source_Log_Pos") ==
                                replicationColumn(s, "Exec_Master_Log_Pos", "Exec_Source_Log_Pos") &&
                            replicationColumn(s, "Master_Log_File", "Source_Log_File") ==
                                replicationColumn(s, "Relay_Master_Log_File", "Relay_Source_Log_File");
     if (!known && caught_up) {
-      known = true;
-      lag_s = 0;
       detail = "replica applied everything it received (IO thread " +
                replicationColumn(s, "Slave_IO_Running", "Replica_IO_Running") + ")";
+      const std::optional<double> idle_s = sqlThreadIdleSeconds(replica);
+      if (idle_s) {
+        known = true;
+        lag_s = *idle_s;
+        detail += ", its last event applied " + seconds(lag_s) + " ago bounds its lag";
+      } else {
+        detail += " but not since when: lag unknown";
+      }
     }
-    const bool over = !known || lag_s * 1000 > o_.max_lag.count();
+    const bool over = !known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
     if (over && !forced) {
       return {detail, false,
-              ActionResult{ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
-                                                        std::to_string(o_.max_lag.count() / 1000) +
+              ActionResult{ActionStatus::permanent, "refused: " + detail + (known ? ", which exceeds" : " against") +
+                                                        " max_lag " + std::to_string(o_.max_lag.count() / 1000) +
                                                         "s (RPO gate); a forced decision overrides it"}};
     }
     if (over) detail += " over max_lag, promoted anyway (forced)";

@@ -4,33 +4,33 @@
 //   old_primary = "host=10.0.1.5 port=5432 user=postgres dbname=postgres"  (optional: fenced first)
 //   old_primary_password_file = "pg-primary"                          (optional)
 //   max_lag = "30s"          RPO gate: refuse to promote a standby further behind, unless forced
+//                            (pg_replication.h: with its WAL receiver down, the age of its last replayed commit)
 //   fence_timeout = "2s"     how long to try reaching the old primary (it is usually down)
 //   lease = "main"           optional: wait for the old primary's lease to lapse and name the new primary in
 //                            etcd first (primary_handover.h)
-// Steps: the standby already primary -> already_applied (idempotent no-op). Lag over max_lag (or unknown
-// while replay is behind) and not forced -> permanent. The old primary, when reachable and still primary,
-// is fenced: default_transaction_read_only = on, reloaded, its client sessions ended so they reconnect
-// read-only; the standby then replays the fenced primary's WAL to its end (a planned switchover loses no
-// commit). A reachable old primary that cannot be fenced stops the promotion, forced or not: it would be a
-// second writable primary (permanent; retryable when it answered the connection but not the question).
-// Then pg_promote(), and verify() checks pg_is_in_recovery() is false.
+// Steps: the standby already primary -> already_applied (idempotent no-op). Lag over max_lag (or unknown)
+// and not forced -> permanent, unless the old primary's last published position shows the standby has it. The old
+// primary, when reachable and still primary, is fenced: default_transaction_read_only = on, reloaded, its client
+// sessions ended so they reconnect read-only; the standby then replays the fenced primary's WAL to its end (a planned
+// switchover loses no commit). A reachable old primary that cannot be fenced stops the promotion, forced or not: it
+// would be a second writable primary (permanent; retryable when it answered the connection but not the question). Then
+// pg_promote(), and verify() checks pg_is_in_recovery() is false.
 
 #include <cstdlib>
 #include <optional>
 
 #include "action_registry.h"
 #include "pg_client.h"
+#include "pg_replication.h"
 #include "primary_handover.h"
 #include "secret_file.h"
 
 namespace hale::aggregator {
 namespace {
 
-constexpr const char* kLagQuery =
-    "SELECT pg_is_in_recovery(), "
-    "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
-    "     WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
-    "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END";
+const std::string kLagQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStandbyLagSql + ", " +
+                              kPgReceiverStatusSql +
+                              ", pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()";
 
 // Three statements sent one by one: ALTER SYSTEM refuses to run inside the implicit transaction of a
 // multi-statement query. The last ends other client sessions so they come back under the new default;
@@ -65,9 +65,9 @@ class PostgresPromoteAction final : public Action {
     const PgDeadline d{r.deadline, r.cancel, r.clock};
     auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
     if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
-    const LagGate g = lagGate(standby.value(), d, r.forced);
+    const LagGate g = judgeLag(standby.value(), d, r);
     if (g.refused) return *g.refused;
-    if (g.primary || !handover_) return {ActionStatus::applied, g.detail};
+    if (g.primary || !handover_ || g.position_judged) return {ActionStatus::applied, g.detail};
     const ActionResult p = positionGate(standby.value(), d, r);
     return {p.status, g.detail + (p.detail.empty() ? "" : "; " + p.detail)};
   }
@@ -76,7 +76,7 @@ class PostgresPromoteAction final : public Action {
     const PgDeadline d{r.deadline, r.cancel, r.clock};
     auto standby = PgConnection::connect(o_.standby, o_.standby_password, d, "hale-aggregator");
     if (!standby) return {ActionStatus::retryable, "standby: " + standby.error().message};
-    const LagGate g = lagGate(standby.value(), d, r.forced);
+    const LagGate g = judgeLag(standby.value(), d, r);
     if (g.refused) return *g.refused;
     std::string last_lsn;
     std::string detail = g.detail;
@@ -85,8 +85,10 @@ class PostgresPromoteAction final : public Action {
     if (handover_ && !g.primary) {
       const ActionResult pre = handover_->precheck(r);
       if (pre.status != ActionStatus::applied) return {pre.status, pre.detail + "; " + detail};
-      const ActionResult early = positionGate(standby.value(), d, r);
-      if (early.status != ActionStatus::applied) return {early.status, early.detail + "; " + detail};
+      if (!g.position_judged) {
+        const ActionResult early = positionGate(standby.value(), d, r);
+        if (early.status != ActionStatus::applied) return {early.status, early.detail + "; " + detail};
+      }
     }
     bool fenced_here = false;
     if (!g.primary) {
@@ -184,24 +186,58 @@ class PostgresPromoteAction final : public Action {
     std::string detail;
     bool primary = false;                 // the standby is already the primary: nothing to gate
     std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
+    // The WAL receiver is not streaming and replay caught up with what it received: the lag is a coarse
+    // bound, which the old primary's published position may replace.
+    bool coarse = false;
+    bool position_judged = false;  // judgeLag asked the position gate already
   };
+
+  // The lag gate, where the coarse bound of a standby cut off from its primary (pg_replication.h) gives way
+  // to the precise one when there is one: the old primary's last published position, held by the standby.
+  LagGate judgeLag(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
+    LagGate g = lagGate(standby, d, r.forced);
+    if (!g.refused || !g.coarse || !handover_ || g.refused->status != ActionStatus::permanent) return g;
+    const ActionResult precise = positionGate(standby, d, r);
+    if (precise.status == ActionStatus::applied && !precise.detail.empty()) {
+      return {g.detail + "; " + precise.detail, false, std::nullopt, true, true};
+    }
+    if (precise.status == ActionStatus::applied) return g;  // no position published: the coarse bound stands
+    return {g.detail, false, ActionResult{precise.status, precise.detail + "; " + g.detail}, true, true};
+  }
 
   LagGate lagGate(PgConnection& standby, const PgDeadline& d, bool forced) const {
     auto state = standby.query(kLagQuery, d);
     if (!state) return {"", false, ActionResult{ActionStatus::retryable, "standby: " + state.error().message}};
-    if (state.value().values.at(0).at(0) != "t") return {"standby is already the primary", true, std::nullopt};
+    const auto& row = state.value().values.at(0);
+    if (row.at(0) != "t") return {"standby is already the primary", true, std::nullopt};
     const bool lag_known = !state.value().null.at(0).at(1);
-    const double lag_s = lag_known ? std::atof(state.value().values[0][1].c_str()) : 0.0;
+    const double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
+    const bool cut_off = state.value().null.at(0).at(2) || row[2] != "streaming";
+    // Replay behind what was received is lag the old primary's position cannot excuse (that it was
+    // received says nothing about how long replaying it takes): only a cut-off, caught-up standby's coarse
+    // bound gives way to the position.
+    const bool replayed_all = row.at(3) == "t";
     const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
     std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
+    if (cut_off) {
+      detail = "standby's WAL receiver is " +
+               (state.value().null[0][2] ? std::string("not running") : "'" + row[2] + "'") +
+               (lag_known ? ", its last replayed commit " + seconds(lag_s) + " old bounds its lag"
+                          : " and it never replayed a commit: lag unknown");
+    }
     if (over && !forced) {
       return {detail, false,
-              ActionResult{ActionStatus::permanent, "refused: " + detail + " exceeds max_lag " +
+              ActionResult{ActionStatus::permanent, "refused: " + detail +
+                                                        (!lag_known ? " against"
+                                                         : cut_off  ? ", which exceeds"
+                                                                    : " exceeds") +
+                                                        " max_lag " +
                                                         seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
-                                                        " (RPO gate); a forced decision overrides it"}};
+                                                        " (RPO gate); a forced decision overrides it"},
+              cut_off && replayed_all};
     }
     if (over) detail += " over max_lag, promoted anyway (forced)";
-    return {detail, false, std::nullopt};
+    return {detail, false, std::nullopt, cut_off && replayed_all};
   }
 
   struct Fence {

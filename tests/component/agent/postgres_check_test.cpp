@@ -103,5 +103,42 @@ TEST_F(PostgresCheckTest, BadCredentialsAreAnError) {
   EXPECT_NE(r.result.message.find("nobody_here"), std::string::npos) << r.result.message;
 }
 
+// #12 item 6: a standby whose WAL receiver is down reports the bound the promotion's RPO gate judges (the
+// age of its last replayed commit), failing beyond max_lag, not a warning with "lag 0". Failed before:
+// the check said "standby, replay lag 0.0s, WAL receiver not running" (warn) however long ago it stopped.
+TEST(PostgresCheck, AStandbyCutOffFromItsPrimaryFailsOnceItsLagBoundPassesMaxLag) {
+  PostgresPair pg;
+  pg.start();
+  const std::string conf = "type = \"postgres\"\nconninfo = \"" + pg.conninfo(Node::standby) +
+                           "\"\nexpected_role = \"standby\"\nmax_lag = \"1500ms\"\n";
+  pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
+  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+      std::chrono::seconds{10}));
+  pg.query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
+  pg.query(Node::standby, "SELECT pg_reload_conf()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        return pg.query(Node::standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";
+      },
+      std::chrono::seconds{10}));
+  // Soon after: degraded, with the bound, not a pass and not "lag 0".
+  const auto early = runCheck(conf);
+  if (early.result.outcome == Outcome::warn) {
+    EXPECT_EQ(early.result.message.rfind("standby, lag at most ", 0), 0u) << early.result.message;
+    EXPECT_NE(early.result.message.find(", WAL receiver "), std::string::npos) << early.result.message;
+  } else {
+    // A loaded machine may already be past 1.5 s; then it must be the failure below.
+    EXPECT_OUTCOME(early, Outcome::fail);
+  }
+  // Later: the bound passed max_lag, a definitive failure, whatever the primary did meanwhile.
+  std::this_thread::sleep_for(milliseconds{1600});
+  const auto late = runCheck(conf);
+  EXPECT_OUTCOME(late, Outcome::fail);
+  EXPECT_EQ(late.result.message.rfind("standby, lag at most ", 0), 0u) << late.result.message;
+  EXPECT_NE(late.result.message.find("over the 1.5s limit"), std::string::npos) << late.result.message;
+}
+
 }  // namespace
 }  // namespace hale::agent

@@ -17,9 +17,9 @@ std::string conninfo(const PostgresPair& pg, Node n) {
 }
 
 std::shared_ptr<Action> promoteAction(const PostgresPair& pg, const std::string& extra = "",
-                                      bool with_old_primary = true) {
+                                      bool with_old_primary = true, const std::string& max_lag = "1s") {
   std::string body =
-      "type = \"postgres_promote\"\nstandby = \"" + conninfo(pg, Node::standby) + "\"\nmax_lag = \"1s\"\n";
+      "type = \"postgres_promote\"\nstandby = \"" + conninfo(pg, Node::standby) + "\"\nmax_lag = \"" + max_lag + "\"\n";
   if (with_old_primary) body += "old_primary = \"" + conninfo(pg, Node::primary) + "\"\nfence_timeout = \"500ms\"\n";
   auto c = parseAggregatorConfig(
       "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
@@ -48,6 +48,29 @@ void holdBackReplay(PostgresPair& pg) {
       [&] { return pg.query(Node::standby, "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()") == "t"; },
       std::chrono::seconds{10}));
   std::this_thread::sleep_for(milliseconds{1500});  // the last replayed commit is now older than max_lag
+}
+
+// One commit the standby replays; then its WAL receiver is cut off (pointed at a port where nothing listens)
+// and the primary takes `rows` more commits the standby never receives. Returns when the last replayed
+// commit is older than `age`.
+void cutOffReceiver(PostgresPair& pg, int rows, milliseconds age) {
+  pg.query(Node::primary, "CREATE TABLE IF NOT EXISTS t (v int)");
+  pg.query(Node::primary, "INSERT INTO t VALUES (0)");
+  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+      std::chrono::seconds{10}));
+  pg.query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
+  pg.query(Node::standby, "SELECT pg_reload_conf()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        return pg.query(Node::standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";
+      },
+      std::chrono::seconds{10}));
+  for (int i = 1; i <= rows; ++i) pg.query(Node::primary, "INSERT INTO t VALUES (" + std::to_string(i) + ")");
+  std::this_thread::sleep_for(age);
+  // What "caught up with what it received" would have called lag 0.
+  ASSERT_EQ(pg.query(Node::standby, "SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"), "t");
 }
 
 TEST(PostgresPromote, FencesPromotesVerifiesAndIsIdempotent) {
@@ -94,11 +117,54 @@ TEST(PostgresPromote, LagGateRefusesABehindStandbyUnlessForced) {
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");
 }
 
+// #12 item 6, failed before: the standby's receiver cut off, 10 rows written on the primary, the primary
+// dies; the promotion said "standby lag 0.0s" and lost all 10. The age of its last replayed commit bounds
+// what it may lack, and that is over max_lag.
+TEST(PostgresPromote, AStandbyCutOffFromItsPrimaryIsNotPromotedAsCurrent) {
+  PostgresPair pg;
+  pg.start();
+  cutOffReceiver(pg, 10, milliseconds{1500});
+  pg.kill(Node::primary);
+  auto promote = promoteAction(pg);
+  const ActionResult gate = promote->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::permanent) << gate.detail;
+  const ActionResult refused = promote->execute(test::actionRequest());
+  EXPECT_EQ(refused.status, ActionStatus::permanent) << refused.detail;
+  EXPECT_NE(refused.detail.find("WAL receiver is not running, its last replayed commit"), std::string::npos)
+      << refused.detail;
+  EXPECT_NE(refused.detail.find("exceeds max_lag 1.0s (RPO gate)"), std::string::npos) << refused.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");
+
+  // Forced, the operator accepts the loss: it promotes, and the 10 rows are indeed not there.
+  const ActionResult forced = promote->execute(test::actionRequest(std::chrono::seconds{20}, /*forced=*/true));
+  ASSERT_EQ(forced.status, ActionStatus::applied) << forced.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT count(*) FROM t"), "1");
+}
+
+// A standby that never replayed a commit and no longer receives cannot say what it lacks: unknown, refused.
+TEST(PostgresPromote, AStandbyCutOffBeforeItsFirstCommitHasUnknownLag) {
+  PostgresPair pg;
+  pg.start();
+  ASSERT_EQ(pg.query(Node::standby, "SELECT pg_last_xact_replay_timestamp() IS NULL"), "t")
+      << "the fresh standby has replayed a commit already; this test needs one that has not";
+  pg.kill(Node::primary);
+  const ActionResult r = promoteAction(pg)->execute(test::actionRequest());
+  EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
+  EXPECT_NE(r.detail.find("never replayed a commit: lag unknown against max_lag"), std::string::npos) << r.detail;
+}
+
+// The usual death: the primary was committing until it died, so the standby's last replayed commit is
+// recent and bounds the loss within max_lag.
 TEST(PostgresPromote, PromotesWhenTheOldPrimaryIsDown) {
   PostgresPair pg;
   pg.start();
+  pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
+  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+      std::chrono::seconds{10}));
   pg.kill(Node::primary);
-  const ActionResult r = promoteAction(pg)->execute(test::actionRequest());
+  const ActionResult r = promoteAction(pg, "", true, "30s")->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("old primary unreachable"), std::string::npos) << r.detail;
   EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "f");

@@ -1,0 +1,25 @@
+#pragma once
+
+// How far a PostgreSQL standby may be behind its primary, as one SQL expression (seconds; NULL when it
+// cannot be bounded). Shared by the agent's postgres check and the aggregator's promotion gate, so the
+// node reports the same figure the gate judges.
+//
+// Zero only while the WAL receiver is streaming and replay has caught up with what it received: an idle
+// primary is not lag. Otherwise the commits the standby may lack all came after its last replayed commit,
+// so the age of that commit bounds them. That is also the bound once the receiver is down (the primary
+// dead, or the link cut): "caught up with what was received" says nothing about a receiver that stopped
+// receiving long ago. NULL when no commit was ever replayed: unknown, which a gate refuses.
+// The bound is coarse for a quiet primary (its last commit may be old); the old primary's last published
+// position (the primary lease, primary_handover.h) is the precise answer when there is one.
+
+namespace hale {
+
+inline constexpr const char* kPgReceiverStatusSql = "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)";
+
+inline constexpr const char* kPgStandbyLagSql =
+    "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+    "     WHEN (SELECT status FROM pg_stat_wal_receiver LIMIT 1) = 'streaming' "
+    "      AND pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
+    "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END";
+
+}  // namespace hale
