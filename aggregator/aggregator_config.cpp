@@ -261,6 +261,8 @@ void readAction(ConfigTable& t, AggregatorConfig& c) {
     t.finish();
     return;
   }
+  a.resource = std::string(type->resource);
+  t.get("resource", a.resource, Presence::optional);
   ActionEnvironment env;
   etcd::StoreConfig store;
   if (c.coordination.mode == CoordinationConfig::Mode::etcd) {

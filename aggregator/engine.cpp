@@ -56,6 +56,9 @@ Result<void> Engine::start() {
   if (const std::string last = meta("last_failover_ms"); !last.empty())
     state_.last_failover = fromUnixMillis(std::stoll(last));
   state_.blocked_by_failed_plan = meta("blocked_by_failed_plan");
+  auto done = journal_->doneSteps();
+  if (!done) return done.error();
+  for (const DoneStep& d : done.value()) placeResource(d.action, {d.region, d.action, d.plan_id, d.idx, d.finished_ms});
   auto running = journal_->plansInState("running");
   if (!running) return running.error();
   for (const PlanRecord& p : running.value()) {
@@ -618,8 +621,17 @@ void Engine::tickLoop() {
   }
 }
 
+void Engine::placeResource(const std::string& action, ResourcePlacement p) {
+  const auto a = config_.actions.find(action);
+  if (a != config_.actions.end()) resources_.record(a->second.resource, std::move(p));
+}
+
 void Engine::executorLoop() {
   PlanRunner runner(*journal_, config_.actions, clock_, counters_.steps, config_.max_retry_after);
+  runner.onStepDone([this](const PlanRecord& p, const StepRecord& s, int64_t at_ms) {
+    std::lock_guard lock(mu_);
+    placeResource(s.action, {p.to, s.action, p.id, s.idx, at_ms});
+  });
   for (;;) {
     int64_t id = 0;
     int64_t epoch = 0;

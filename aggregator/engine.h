@@ -29,6 +29,7 @@
 #include "observer.h"
 #include "plan_runner.h"
 #include "policy.h"
+#include "resource_board.h"
 #include "sequence_guard.h"
 
 namespace hale::aggregator {
@@ -76,6 +77,8 @@ class Engine {
   void ingestLoop();
   void tickLoop();
   void executorLoop();
+  // Records where a done step of `action` put its resource (none for an action that moves nothing).
+  void placeResource(const std::string& action, ResourcePlacement p);
   // One received frame; `speaker` is the node its CURVE key speaks for ("" in insecure mode).
   void handleFrame(std::string_view frame, std::string_view speaker, heartbeat::Heartbeat& hb,
                    heartbeat::Decoder& decoder);
@@ -130,6 +133,7 @@ class Engine {
   mutable std::mutex mu_;  // guards everything below up to the threads
   Observer observer_;
   PolicyState state_;
+  ResourceBoard resources_;  // where each resource was last put, step by step (under mu_)
   SequenceGuard sequences_;
   std::vector<Event> pending_events_;
   std::deque<int64_t> plan_queue_;

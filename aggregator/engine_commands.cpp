@@ -86,6 +86,10 @@ nlohmann::json Engine::status() const {
           {"journal", config_.journal},
           {"journal_writable", state_.journal_unwritable.empty()},
           {"journal_error", state_.journal_unwritable},
+          // Where each resource a plan moves was last put, step by step; "resources_elsewhere" names those
+          // not in the active region (a plan stopped half-way, or one in progress).
+          {"resources", resources_.json()},
+          {"resources_elsewhere", resources_.elsewhere(state_.active_region)},
           {"coordination", coordinationStatus(now)}};
 }
 

@@ -360,6 +360,19 @@ Result<std::vector<PlanRecord>> Journal::recentPlans(size_t limit) const {
   return loadPlans("", "", limit);
 }
 
+Result<std::vector<DoneStep>> Journal::doneSteps() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT s.action, p.to_region, p.id, s.idx, s.finished_ms FROM steps s JOIN plans p ON p.id = s.plan_id "
+         "WHERE s.state = 'done' AND p.dry_run = 0 ORDER BY s.finished_ms, p.id, s.idx");
+  if (!s.ok()) return s.error();
+  std::vector<DoneStep> out;
+  while (s.step() == SQLITE_ROW) {
+    out.push_back({s.text(0), s.text(1), s.i64(2), static_cast<int>(s.i64(3)), s.i64(4)});
+  }
+  return out;
+}
+
 Result<void> Journal::setMeta(const std::string& key, const std::string& value) { return setMetas({{key, value}}); }
 
 Result<void> Journal::setMetasUnnoted(const std::vector<std::pair<std::string, std::string>>& values) {

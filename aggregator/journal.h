@@ -42,6 +42,15 @@ struct StepRecord {
   std::string detail;
 };
 
+// A step that completed (done), with its plan's target region: what a resource was last changed to.
+struct DoneStep {
+  std::string action;
+  std::string region;  // the plan's target
+  int64_t plan_id = 0;
+  int idx = 0;
+  int64_t finished_ms = 0;
+};
+
 struct PlanRecord {
   int64_t id = 0;
   int64_t created_ms = 0;
@@ -95,6 +104,8 @@ class Journal {
   Result<std::optional<PlanRecord>> plan(int64_t id) const;
   Result<std::vector<PlanRecord>> plansInState(const std::string& state) const;
   Result<std::vector<PlanRecord>> recentPlans(size_t limit) const;
+  // Every done step of a plan that was not a dry run, oldest first.
+  Result<std::vector<DoneStep>> doneSteps() const;
 
   // Every event written from now on carries `epoch` (the leadership epoch this aggregator acts under, or
   // the leader's it follows).

@@ -271,12 +271,14 @@ std::string PlanRunner::runSteps(const PlanRecord& plan, const std::atomic<bool>
                 "-plan-failed " + pid);
       return "failed";
     }
-    if (auto r = journal_.stepFinished(plan.id, step.idx, "done", {0, nowMs(), "+plan-step-done", step.action, detail});
+    const int64_t done_ms = nowMs();
+    if (auto r = journal_.stepFinished(plan.id, step.idx, "done", {0, done_ms, "+plan-step-done", step.action, detail});
         !r) {
       logError("-journal-write-failed", r.error().message);
       return "failed";
     }
     counters_.done.fetch_add(1, std::memory_order_relaxed);
+    if (on_step_done_) on_step_done_(plan, step, done_ms);
     logInfo("+plan-step-done",
             "plan " + pid + " step " + std::to_string(step.idx) + " (" + step.action + "): " + detail);
     if (fence != nullptr) {

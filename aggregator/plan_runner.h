@@ -23,6 +23,7 @@ struct ConfiguredAction {
   std::string type;
   StepPolicy policy;
   std::shared_ptr<Action> action;
+  std::string resource = {};  // what a done step changes (ActionType::resource, or the action's `resource` key)
 };
 
 using ActionTable = std::map<std::string, ConfiguredAction>;
@@ -62,6 +63,10 @@ class PlanRunner {
   // best effort, journaled (+plan-on-failure), with request id "<plan>.failure.<i>" and event "failure".
   std::string run(const PlanRecord& plan, const std::atomic<bool>& cancel, StepFence* fence = nullptr,
                   const std::vector<std::string>& on_failure = {});
+  // Called after each step's completion is journaled (resource_board.h), with its Unix ms.
+  void onStepDone(std::function<void(const PlanRecord&, const StepRecord&, int64_t)> f) {
+    on_step_done_ = std::move(f);
+  }
 
  private:
   enum class StepEnd { done, failed, halted };
@@ -82,6 +87,7 @@ class PlanRunner {
   StepCounters& counters_;
   std::chrono::milliseconds max_retry_after_;
   Error halt_;  // why the last step halted
+  std::function<void(const PlanRecord&, const StepRecord&, int64_t)> on_step_done_;
 };
 
 }  // namespace hale::aggregator

@@ -4,17 +4,17 @@ namespace hale::aggregator {
 namespace {
 
 constexpr ActionType kActionTypes[] = {
-    {"exec", makeExecAction},
-    {"linode_dns", makeLinodeDnsAction},
-    {"linode_nodebalancer", makeLinodeNodeBalancerAction},
-    {"mysql_promote", makeMysqlPromoteAction},
-    {"ovh_dns", makeOvhDnsAction},
-    {"ovh_iplb", makeOvhIplbAction},
-    {"postgres_promote", makePostgresPromoteAction},
-    {"record", makeRecordAction},
-    {"rfc2136", makeRfc2136Action},
-    {"route53", makeRoute53Action},
-    {"webhook", makeWebhookAction},
+    {"exec", makeExecAction, ""},
+    {"linode_dns", makeLinodeDnsAction, "dns"},
+    {"linode_nodebalancer", makeLinodeNodeBalancerAction, "load_balancer"},
+    {"mysql_promote", makeMysqlPromoteAction, "database"},
+    {"ovh_dns", makeOvhDnsAction, "dns"},
+    {"ovh_iplb", makeOvhIplbAction, "load_balancer"},
+    {"postgres_promote", makePostgresPromoteAction, "database"},
+    {"record", makeRecordAction, ""},
+    {"rfc2136", makeRfc2136Action, "dns"},
+    {"route53", makeRoute53Action, "dns"},
+    {"webhook", makeWebhookAction, ""},
 };
 
 }  // namespace

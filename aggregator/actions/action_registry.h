@@ -26,6 +26,9 @@ using ActionFactory = std::unique_ptr<Action> (*)(ConfigTable& table, const Acti
 struct ActionType {
   std::string_view name;
   ActionFactory create;
+  // What a done step of this type changes, tracked per region in status (resource_board.h): "database",
+  // "dns", "load_balancer"; empty for side effects that move nothing (notifications, scripts, markers).
+  std::string_view resource;
 };
 
 std::span<const ActionType> actionTypes();

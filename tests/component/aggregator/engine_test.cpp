@@ -24,6 +24,14 @@ class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
+    startEngine();
+    fleet_ = std::make_unique<test::FakeFleet>(std::vector<std::string>{endpoint_});
+    fleet_->setAlive({{"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"us-2", "us"}});
+    ASSERT_TRUE(waitFor([&] { return upRegions() == 2; }, milliseconds{10'000})) << engine_->regions().dump();
+  }
+  // A new engine on the same configuration and journal (the first one stopped, if any).
+  void startEngine() {
+    if (engine_) engine_->stop();
     auto config = parseAggregatorConfig(
         "coordination = \"none\"\ninsecure = true\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" +
             dir_.path() + "/agg.sock\"\njournal = \"" + journal() +
@@ -33,18 +41,17 @@ class EngineTest : public ::testing::Test {
             "[guards]\nmin_failover_interval = \"0s\"\n"
             "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
             "down_after = \"500ms\"\nup_after = \"500ms\"\n"
-            "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = \"500ms\"\n"
-            "[[action]]\nname = \"move\"\ntype = \"record\"\npath = \"" +
-            record() +
-            "\"\nlabel = \"moved\"\n"
-            "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"move\"]\n",
+            "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = \"500ms\"\n" +
+            actionsAndPlan(),
         "agg.toml");
     ASSERT_TRUE(config.ok()) << config.error().message;
     engine_ = std::make_unique<Engine>(std::move(config).value());
     ASSERT_TRUE(engine_->start().ok());
-    fleet_ = std::make_unique<test::FakeFleet>(std::vector<std::string>{endpoint_});
-    fleet_->setAlive({{"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"us-2", "us"}});
-    ASSERT_TRUE(waitFor([&] { return upRegions() == 2; }, milliseconds{10'000})) << engine_->regions().dump();
+  }
+  virtual std::string actionsAndPlan() const {
+    return "[[action]]\nname = \"move\"\ntype = \"record\"\npath = \"" + record() +
+           "\"\nlabel = \"moved\"\n"
+           "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"move\"]\n";
   }
   void TearDown() override {
     fleet_.reset();
@@ -150,6 +157,44 @@ TEST_F(EngineTest, ResumingNeedsTheJournalAPauseDoesNot) {
       waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{10'000}))
       << engine_->status().dump();
   EXPECT_EQ(decisions(), 1);
+}
+
+// #12 item 10: a plan that stops half-way ("promoted, DNS failed") leaves the active region where it was,
+// and status says where each resource now is: the database in us, DNS never moved. A restarted aggregator
+// reads the same from its journal. Failed before: status had no per-resource state at all.
+class HalfDonePlanTest : public EngineTest {
+ protected:
+  std::string actionsAndPlan() const override {
+    return "[[action]]\nname = \"promote-us\"\ntype = \"record\"\nresource = \"database\"\npath = \"" + record() +
+           "\"\nlabel = \"promoted\"\n"
+           "[[action]]\nname = \"dns-us\"\ntype = \"record\"\nresource = \"dns\"\nfail = \"permanent\"\npath = \"" +
+           record() +
+           "\"\n"
+           "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"promote-us\", \"dns-us\"]\n";
+  }
+};
+
+TEST_F(HalfDonePlanTest, StatusSaysWhereEachResourceIsAfterAPlanStoppedHalfWay) {
+  EXPECT_EQ(engine_->status()["resources"], nlohmann::json::object());  // nothing moved yet
+  fleet_->setAlive({{"us-1", "us"}, {"us-2", "us"}});
+  ASSERT_TRUE(
+      waitFor([&] { return !engine_->status().value("blocked_by_failed_plan", "").empty(); }, milliseconds{10'000}))
+      << engine_->status().dump();
+  const auto check = [](const nlohmann::json& st) {
+    EXPECT_EQ(st.value("active_region", ""), "eu") << st.dump();
+    ASSERT_TRUE(st["resources"].contains("database")) << st.dump();
+    EXPECT_EQ(st["resources"]["database"].value("region", ""), "us");
+    EXPECT_EQ(st["resources"]["database"].value("action", ""), "promote-us");
+    EXPECT_EQ(st["resources"]["database"].value("step", -1), 0);
+    EXPECT_GT(st["resources"]["database"].value("at_ms", int64_t{0}), 0);
+    EXPECT_FALSE(st["resources"].contains("dns")) << "the DNS step never completed";
+    EXPECT_EQ(st["resources_elsewhere"], nlohmann::json::array({"database"}));
+  };
+  check(engine_->status());
+  EXPECT_NE(readFile(record()).find("promoted"), std::string::npos);
+
+  startEngine();
+  check(engine_->status());
 }
 
 }  // namespace
