@@ -14,12 +14,21 @@
 
 namespace hale {
 
-inline constexpr const char* kPgReceiverStatusSql = "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)";
+// The WAL receiver's status; NULL when none runs; 'hidden' when one runs but this role may not see its
+// state (only roles with pg_read_all_stats, e.g. through pg_monitor, may: others see its pid alone).
+inline constexpr const char* kPgReceiverStatusSql =
+    "(SELECT CASE WHEN status IS NULL THEN 'hidden' ELSE status END FROM pg_stat_wal_receiver LIMIT 1)";
 
+// A hidden receiver is taken as streaming here, so an unprivileged check does not fail a healthy standby
+// (it says what to grant); the promotion's gate, which must not guess, treats it as cut off.
 inline constexpr const char* kPgStandbyLagSql =
     "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
-    "     WHEN (SELECT status FROM pg_stat_wal_receiver LIMIT 1) = 'streaming' "
+    "     WHEN (SELECT CASE WHEN status IS NULL THEN 'hidden' ELSE status END FROM pg_stat_wal_receiver LIMIT 1) "
+    "          IN ('streaming', 'hidden') "
     "      AND pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
     "     ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END";
+
+// The age of the last replayed commit, NULL when none was.
+inline constexpr const char* kPgLastReplayAgeSql = "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())";
 
 }  // namespace hale

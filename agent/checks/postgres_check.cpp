@@ -74,12 +74,15 @@ class PostgresCheck final : public Check {
     const bool lag_known = !rows.null[0][1];
     const double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
     const std::string receiver = rows.null[0][2] ? "" : row[2];
+    bool receiver_hidden = false;
     if (expected_role_ != "any" && expected_role_ != role) {
       return {Outcome::fail, "role is " + role + ", expected " + expected_role_};
     }
     if (!standby) return {Outcome::pass, "primary"};
-    const std::string receiver_state =
-        receiver == "streaming" ? "" : ", WAL receiver " + (receiver.empty() ? "not running" : receiver);
+    if (receiver == "hidden") receiver_hidden = true;
+    const std::string receiver_state = receiver == "streaming" || receiver_hidden
+                                           ? ""
+                                           : ", WAL receiver " + (receiver.empty() ? "not running" : receiver);
     if (!lag_known) {
       const std::string msg = receiver_state.empty()
                                   ? "standby replaying behind what it received, lag unknown (no commit replayed yet)"
@@ -94,6 +97,9 @@ class PostgresCheck final : public Check {
       return {Outcome::fail, lag + receiver_state + ", over the " + humanDuration(max_lag_) + " limit"};
     }
     if (!receiver_state.empty()) return {Outcome::warn, lag + receiver_state};
+    if (receiver_hidden) {
+      return {Outcome::pass, lag + " (this role cannot see whether the WAL receiver streams: grant pg_monitor)"};
+    }
     return {Outcome::pass, lag};
   }
 

@@ -117,14 +117,26 @@ class MysqlPromoteAction final : public Action {
   };
 
   // Seconds since the SQL thread applied its last event and began waiting for more (MariaDB's processlist
-  // time is the time in the current state, whatever @TIMESTAMP the thread replays); nothing when it is not
-  // waiting so or the server does not say.
-  static std::optional<double> sqlThreadIdleSeconds(MysqlConnection& replica) {
+  // time is the time in the current state, whatever @TIMESTAMP the thread replays), or why it cannot be
+  // told: MySQL has no TIME_MS, a role without PROCESS sees no system thread, multi-source replication
+  // has several. A heuristic (see the README): a restart, START SLAVE or FLUSH RELAY LOGS starts it anew,
+  // and a backlog applied after the cut is not counted.
+  static Result<double> sqlThreadIdleSeconds(MysqlConnection& replica) {
     auto rows = replica.query(
         "SELECT TIME_MS AS idle_ms FROM information_schema.PROCESSLIST WHERE COMMAND = 'Slave_SQL' "
         "AND STATE LIKE '%has read all relay log%'");
-    if (!rows || rows.value().size() != 1) return std::nullopt;
-    return std::atof(rows.value()[0]["idle_ms"].c_str()) / 1000.0;
+    if (!rows) return Error{"query", "its SQL thread's idle time: " + rows.error().message};
+    if (rows.value().size() != 1) {
+      return Error{"unknown", "its SQL thread's idle time: " + std::to_string(rows.value().size()) +
+                                  " waiting SQL threads visible (needs MariaDB, PROCESS, one source)"};
+    }
+    const std::string& ms = rows.value()[0]["idle_ms"];
+    char* end = nullptr;
+    const double v = std::strtod(ms.c_str(), &end);
+    if (ms.empty() || end == nullptr || *end != '\0' || v < 0) {
+      return Error{"unknown", "its SQL thread's idle time: unexpected \"" + ms + "\""};
+    }
+    return v / 1000.0;
   }
 
   LagGate lagGate(MysqlConnection& replica, bool forced) const {
@@ -155,13 +167,13 @@ class MysqlPromoteAction final : public Action {
     if (!known && caught_up) {
       detail = "replica applied everything it received (IO thread " +
                replicationColumn(s, "Slave_IO_Running", "Replica_IO_Running") + ")";
-      const std::optional<double> idle_s = sqlThreadIdleSeconds(replica);
+      const Result<double> idle_s = sqlThreadIdleSeconds(replica);
       if (idle_s) {
         known = true;
-        lag_s = *idle_s;
+        lag_s = idle_s.value();
         detail += ", its last event applied " + seconds(lag_s) + " ago bounds its lag";
       } else {
-        detail += " but not since when: lag unknown";
+        detail += " but not since when (" + idle_s.error().message + "): lag unknown";
       }
     }
     const bool over = !known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());

@@ -29,8 +29,7 @@ namespace hale::aggregator {
 namespace {
 
 const std::string kLagQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStandbyLagSql + ", " +
-                              kPgReceiverStatusSql +
-                              ", pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()";
+                              kPgReceiverStatusSql + ", " + kPgLastReplayAgeSql;
 
 // Three statements sent one by one: ALTER SYSTEM refuses to run inside the implicit transaction of a
 // multi-statement query. The last ends other client sessions so they come back under the new default;
@@ -155,20 +154,28 @@ class PostgresPromoteAction final : public Action {
   // renewal): "replay caught up with what was received" says nothing about a standby cut off from the
   // primary long ago. The standby must have received that position, or be behind it by at most max_lag
   // (from its last replayed commit to when the primary had flushed it); unknown is refused unless forced.
-  ActionResult positionGate(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
+  // `replayed_only`: judge what the standby replayed, not what it received (received WAL a standby may
+  // not replay quickly is lag the position cannot excuse; after a restart its receive position even
+  // falls back to a segment's start).
+  ActionResult positionGate(PgConnection& standby, const PgDeadline& d, const ActionRequest& r,
+                            bool replayed_only = false) const {
     auto last = handover_->lastPosition();
     if (!last) return {ActionStatus::retryable, "old primary's position: " + last.error().message};
     if (!last.value()) return {ActionStatus::applied, ""};  // none published (an agent without one)
     const dblease::PositionRecord& p = *last.value();
-    auto rows = standby.query("SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) >= '" + p.position +
+    const std::string held =
+        replayed_only ? "pg_last_wal_replay_lsn()" : "GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())";
+    auto rows = standby.query("SELECT " + held + " >= '" + p.position +
                                   "'::pg_lsn, (EXTRACT(EPOCH FROM pg_last_xact_replay_timestamp()) * 1000)::bigint",
                               d);
     if (!rows || rows.value().values.empty()) {
       return {ActionStatus::retryable, "standby: " + (rows ? std::string("no answer") : rows.error().message)};
     }
     const auto& row = rows.value().values[0];
-    if (row[0] == "t")
-      return {ActionStatus::applied, "standby has the old primary's last known position " + p.position};
+    if (row[0] == "t") {
+      return {ActionStatus::applied, std::string(replayed_only ? "standby replayed" : "standby has") +
+                                         " the old primary's last known position " + p.position};
+    }
     const bool known = !rows.value().null[0][1];
     const double behind_s = known ? static_cast<double>(p.at_ms - std::atoll(row[1].c_str())) / 1000.0 : 0.0;
     const std::string what = "standby lacks WAL the old primary had flushed (its position " + p.position +
@@ -186,8 +193,8 @@ class PostgresPromoteAction final : public Action {
     std::string detail;
     bool primary = false;                 // the standby is already the primary: nothing to gate
     std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
-    // The WAL receiver is not streaming and replay caught up with what it received: the lag is a coarse
-    // bound, which the old primary's published position may replace.
+    // The WAL receiver is not streaming: the lag is a coarse bound, which the old primary's published
+    // position, judged against what the standby replayed, may replace.
     bool coarse = false;
     bool position_judged = false;  // judgeLag asked the position gate already
   };
@@ -197,7 +204,7 @@ class PostgresPromoteAction final : public Action {
   LagGate judgeLag(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
     LagGate g = lagGate(standby, d, r.forced);
     if (!g.refused || !g.coarse || !handover_ || g.refused->status != ActionStatus::permanent) return g;
-    const ActionResult precise = positionGate(standby, d, r);
+    const ActionResult precise = positionGate(standby, d, r, /*replayed_only=*/true);
     if (precise.status == ActionStatus::applied && !precise.detail.empty()) {
       return {g.detail + "; " + precise.detail, false, std::nullopt, true, true};
     }
@@ -210,20 +217,24 @@ class PostgresPromoteAction final : public Action {
     if (!state) return {"", false, ActionResult{ActionStatus::retryable, "standby: " + state.error().message}};
     const auto& row = state.value().values.at(0);
     if (row.at(0) != "t") return {"standby is already the primary", true, std::nullopt};
-    const bool lag_known = !state.value().null.at(0).at(1);
-    const double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
+    // Not streaming, or this role cannot see (no guess here): the coarse bound, the last commit's age.
+    const bool hidden = !state.value().null.at(0).at(2) && row[2] == "hidden";
     const bool cut_off = state.value().null.at(0).at(2) || row[2] != "streaming";
-    // Replay behind what was received is lag the old primary's position cannot excuse (that it was
-    // received says nothing about how long replaying it takes): only a cut-off, caught-up standby's coarse
-    // bound gives way to the position.
-    const bool replayed_all = row.at(3) == "t";
+    bool lag_known = !state.value().null.at(0).at(1);
+    double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
+    if (hidden) {
+      lag_known = !state.value().null.at(0).at(3);
+      lag_s = lag_known ? std::atof(row[3].c_str()) : 0.0;
+    }
     const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
     std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
     if (cut_off) {
       detail = "standby's WAL receiver is " +
-               (state.value().null[0][2] ? std::string("not running") : "'" + row[2] + "'") +
+               (state.value().null[0][2] ? std::string("not running")
+                : hidden                 ? std::string("hidden from this role (grant it pg_monitor)")
+                                         : "'" + row[2] + "'") +
                (lag_known ? ", its last replayed commit " + seconds(lag_s) + " old bounds its lag"
-                          : " and it never replayed a commit: lag unknown");
+                          : " and it has replayed no commit since it started: lag unknown");
     }
     if (over && !forced) {
       return {detail, false,
@@ -234,10 +245,10 @@ class PostgresPromoteAction final : public Action {
                                                         " max_lag " +
                                                         seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
                                                         " (RPO gate); a forced decision overrides it"},
-              cut_off && replayed_all};
+              cut_off};
     }
     if (over) detail += " over max_lag, promoted anyway (forced)";
-    return {detail, false, std::nullopt, cut_off && replayed_all};
+    return {detail, false, std::nullopt, cut_off};
   }
 
   struct Fence {

@@ -103,6 +103,20 @@ TEST_F(PostgresCheckTest, BadCredentialsAreAnError) {
   EXPECT_NE(r.result.message.find("nobody_here"), std::string::npos) << r.result.message;
 }
 
+// A role without pg_read_all_stats sees the WAL receiver's pid but not its state: the check does not
+// fail a healthy standby for that, and says what to grant.
+TEST_F(PostgresCheckTest, ARoleThatCannotSeeTheReceiverSaysWhatToGrant) {
+  pg_->query(Node::primary, "DO $$ BEGIN CREATE ROLE watcher LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg_->query(Node::standby, "SELECT count(*) FROM pg_roles WHERE rolname = 'watcher'") == "1"; },
+      std::chrono::seconds{10}));
+  auto r =
+      runCheck("type = \"postgres\"\nconninfo = \"host=127.0.0.1 port=" + std::to_string(pg_->port(Node::standby)) +
+               " user=watcher dbname=postgres\"\nexpected_role = \"standby\"\nmax_lag = \"1s\"\n");
+  EXPECT_OUTCOME(r, Outcome::pass);
+  EXPECT_NE(r.result.message.find("grant pg_monitor"), std::string::npos) << r.result.message;
+}
+
 // #12 item 6: a standby whose WAL receiver is down reports the bound the promotion's RPO gate judges (the
 // age of its last replayed commit), failing beyond max_lag, not a warning with "lag 0". Failed before:
 // the check said "standby, replay lag 0.0s, WAL receiver not running" (warn) however long ago it stopped.

@@ -150,7 +150,34 @@ TEST(PostgresPromote, AStandbyCutOffBeforeItsFirstCommitHasUnknownLag) {
   pg.kill(Node::primary);
   const ActionResult r = promoteAction(pg)->execute(test::actionRequest());
   EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
-  EXPECT_NE(r.detail.find("never replayed a commit: lag unknown against max_lag"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("has replayed no commit since it started: lag unknown against max_lag"), std::string::npos)
+      << r.detail;
+}
+
+// The gate does not guess: a role that cannot see the WAL receiver's state gets the coarse bound (the
+// age of the last replayed commit, the role's creation here) and is told what to grant.
+TEST(PostgresPromote, AGateThatCannotSeeTheReceiverDoesNotTakeItAsStreaming) {
+  PostgresPair pg;
+  pg.start();
+  pg.query(Node::primary, "CREATE ROLE watcher LOGIN");
+  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+      std::chrono::seconds{10}));
+  ASSERT_EQ(pg.query(Node::standby, "SELECT status FROM pg_stat_wal_receiver"), "streaming");
+  const std::string watcher = "host=127.0.0.1 port=" + std::to_string(pg.port(Node::standby)) +
+                              " user=watcher dbname=postgres connect_timeout=2";
+  auto c = parseAggregatorConfig(
+      "coordination = \"none\"\ninsecure = true\nlisten = [\"tcp://127.0.0.1:1\"]\n[[region]]\nname = \"eu\"\nrole = "
+      "\"active\"\nnodes = [\"a\"]\n[[action]]\nname = \"promote\"\ntype = \"postgres_promote\"\nstandby = \"" +
+          watcher + "\"\nmax_lag = \"30s\"\n",
+      "t.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const ActionResult gate = c.value().actions.at("promote").action->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::applied) << gate.detail;
+  EXPECT_NE(gate.detail.find("hidden from this role (grant it pg_monitor), its last replayed commit"),
+            std::string::npos)
+      << gate.detail;
 }
 
 // The usual death: the primary was committing until it died, so the standby's last replayed commit is
