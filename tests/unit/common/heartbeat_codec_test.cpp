@@ -6,6 +6,7 @@
 #include <random>
 #include <set>
 
+#include "golden_heartbeat.h"
 #include "text.h"
 
 namespace hale::heartbeat {
@@ -119,6 +120,20 @@ TEST(HeartbeatCodec, RoundTripsEveryField) {
   EXPECT_EQ(out, in);
   EXPECT_EQ(out.checks[2].latency_us, UINT32_MAX);
   EXPECT_EQ(out.seq, in.seq);
+}
+
+// The wire format pinned by bytes written from the spec (golden_heartbeat.h), not by this encoder: a
+// change to either side of the codec that changes the format fails here.
+TEST(HeartbeatCodec, TheGoldenFrameDecodesAndIsWhatTheEncoderWrites) {
+  const std::string golden = test::fromHex(test::kGoldenHeartbeatHex);
+  Decoder decoder;
+  Heartbeat out;
+  const DecodeResult r = decoder.decode(golden, out);
+  ASSERT_TRUE(r.ok()) << decodeErrorName(r.error) << " " << r.key;
+  EXPECT_EQ(out, test::goldenHeartbeat());
+  std::string frame;
+  encode(test::goldenHeartbeat(), frame);
+  EXPECT_EQ(frame, golden);
 }
 
 TEST(HeartbeatCodec, RoundTripsEveryStatusValue) {
