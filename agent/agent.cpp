@@ -251,11 +251,21 @@ nlohmann::json Agent::statusJson(bool detailed) const {
   std::shared_ptr<const Snapshot> snap;
   AgentConfig config;
   uint16_t http_port = 0;
+  std::vector<LinkState> links;
   {
     std::lock_guard lock(mu_);
     snap = board_->snapshot();
     config = config_;
     http_port = http_ ? http_->port() : 0;
+    if (publisher_) links = publisher_->links();
+  }
+  const int64_t now_ms = toUnixMillis(clock_.wallNow());
+  nlohmann::json connections = nlohmann::json::array();
+  for (const LinkState& l : links) {
+    connections.push_back({{"endpoint", l.endpoint},
+                           {"connected", l.connected},
+                           {"for_ms", l.since_ms > 0 ? now_ms - l.since_ms : -1},
+                           {"problem", std::string(describe(l.problem))}});
   }
   const SteadyTime now = clock_.steadyNow();
   nlohmann::json fenced = nlohmann::json::array();
@@ -300,6 +310,7 @@ nlohmann::json Agent::statusJson(bool detailed) const {
       {"heartbeat_interval_ms", config.heartbeat_interval.count()},
       {"heartbeats_sent", counters_.heartbeats_sent.load()},
       {"heartbeats_dropped", counters_.heartbeats_dropped.load()},
+      {"connections", std::move(connections)},  // each aggregator's link (aggregator_links.h)
       {"checks", std::move(checks)},
       {"fenced", fenced},
       {"leases", leasesJson()},

@@ -51,6 +51,13 @@ Result<void> HeartbeatPublisher::start() {
     // ZMTP heartbeats drop a connection to an aggregator that vanished without closing TCP.
     socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
     socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
+    std::vector<std::string> endpoints;
+    for (const AggregatorTarget& a : transport_.aggregators) endpoints.push_back(a.endpoint);
+    links_ = std::make_unique<AggregatorLinks>(endpoints);
+    if (auto watched = links_->watch(context_, *socket_); !watched) {
+      socket_.reset();
+      return watched;
+    }
     const bool curve = !transport_.keys.secret_key.empty();
     if (curve) {
       socket_->set(zmq::sockopt::curve_publickey, transport_.keys.public_key);
@@ -62,6 +69,7 @@ Result<void> HeartbeatPublisher::start() {
       socket_->connect(a.endpoint);
     }
   } catch (const zmq::error_t& e) {
+    if (links_) links_->close();
     socket_.reset();
     return makeError("zmq", std::string("heartbeat socket: ") + e.what());
   }
@@ -76,6 +84,7 @@ void HeartbeatPublisher::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (links_) links_->close();
   socket_.reset();
 }
 
@@ -113,9 +122,12 @@ void HeartbeatPublisher::sendOne(std::string& frame, heartbeat::Heartbeat& hb) {
     for (heartbeat::CheckReport& r : hb.checks) r.message.clear();
     heartbeat::encode(hb, frame);
   }
+  links_->drain(hb.sent_unix_ms);
+  counters_.aggregators_connected.store(links_->connected(), std::memory_order_relaxed);
   try {
     const auto sent = socket_->send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
-    if (sent) {
+    // A PUB socket takes a message with nobody connected: that heartbeat reached no aggregator.
+    if (sent && links_->connected() > 0) {
       counters_.heartbeats_sent.fetch_add(1, std::memory_order_relaxed);
     } else {
       counters_.heartbeats_dropped.fetch_add(1, std::memory_order_relaxed);

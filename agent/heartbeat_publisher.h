@@ -3,7 +3,8 @@
 // Publishes the node's heartbeat (common/heartbeat.h) on a ZeroMQ PUB socket connected to every
 // configured aggregator: every interval, and at once when a check's status changes. A dead or slow
 // aggregator costs nothing: messages go only to completed connections (ZMQ_IMMEDIATE), each connection
-// queues at most a few (SNDHWM), and nothing lingers at shutdown.
+// queues at most a few (SNDHWM), and nothing lingers at shutdown. A heartbeat counts as sent only while
+// at least one aggregator is connected (aggregator_links.h), else as dropped.
 
 #include <condition_variable>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "agent_counters.h"
+#include "aggregator_links.h"
 #include "health_board.h"
 #include "heartbeat_transport.h"
 #include "result.h"
@@ -40,6 +42,8 @@ class HeartbeatPublisher {
   void stop();
   // Sends a heartbeat now (a check changed status) instead of waiting for the next tick.
   void notifyChange();
+  // Each aggregator's connection as the socket monitor last told (empty before start).
+  std::vector<LinkState> links() const { return links_ ? links_->snapshot() : std::vector<LinkState>{}; }
 
  private:
   void loop();
@@ -53,6 +57,7 @@ class HeartbeatPublisher {
   AgentCounters& counters_;
   const Clock& clock_;
   std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<AggregatorLinks> links_;  // set in start(), kept until destruction (status reads it)
 
   std::mutex mu_;
   std::condition_variable cv_;

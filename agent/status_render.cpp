@@ -1,5 +1,6 @@
 #include "status_render.h"
 
+#include "hale/version.h"
 #include "prometheus_text.h"
 
 #include <cinttypes>
@@ -113,6 +114,10 @@ void renderHealthz(const Snapshot& s, SteadyTime now, std::string& out, bool det
 
 void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& counters, std::string& out) {
   out.clear();
+  appendMetricHeader(out, "hale_agent_build_info", "gauge", "Always 1; the version is the label.");
+  out += "hale_agent_build_info{version=\"";
+  out += kVersion;
+  out += "\"} 1\n";
   const heartbeat::NodeStatus node = effectiveNodeStatus(s, now);
   appendMetricHeader(out, "hale_agent_fenced", "gauge",
                      "1 while a database of this node is fenced (2: because of a split brain).");
@@ -161,8 +166,10 @@ void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& count
     const char* help;
     const std::atomic<uint64_t>& value;
   } totals[] = {
-      {"hale_agent_heartbeats_sent_total", "Heartbeats handed to ZeroMQ.", counters.heartbeats_sent},
-      {"hale_agent_heartbeats_dropped_total", "Heartbeats ZeroMQ could not queue.", counters.heartbeats_dropped},
+      {"hale_agent_heartbeats_sent_total", "Heartbeats handed to ZeroMQ with an aggregator connected.",
+       counters.heartbeats_sent},
+      {"hale_agent_heartbeats_dropped_total",
+       "Heartbeats with no aggregator connected, or that ZeroMQ could not queue.", counters.heartbeats_dropped},
       {"hale_agent_http_requests_total", "Requests served on the HTTP port.", counters.http_requests},
       {"hale_agent_config_reloads_total", "Successful configuration reloads.", counters.reloads},
       {"hale_agent_config_reload_failures_total", "Refused configuration reloads.", counters.reload_failures},
@@ -179,6 +186,11 @@ void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& count
     appendInt(out, static_cast<int64_t>(t.value.load(std::memory_order_relaxed)));
     out += '\n';
   }
+  appendMetricHeader(out, "hale_agent_aggregators_connected", "gauge",
+                     "Aggregators whose connection completed its handshake, at the last heartbeat.");
+  out += "hale_agent_aggregators_connected ";
+  appendInt(out, static_cast<int64_t>(counters.aggregators_connected.load(std::memory_order_relaxed)));
+  out += '\n';
 }
 
 }  // namespace hale::agent

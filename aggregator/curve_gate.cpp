@@ -10,10 +10,6 @@ namespace {
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";  // fixed by RFC 27
 constexpr const char* kMonitorEndpoint = "inproc://hale-ingest-monitor";
 constexpr const char* kZapDomain = "hale";
-constexpr size_t kMaxLogged = 1024;
-constexpr std::chrono::minutes kLogEvery{1};
-// Refusals are logged at most this many lines a minute in all, however many keys an attacker makes up.
-constexpr int kLogLinesPerMinute = 10;
 // libzmq's ZMQ_ZAP_ENFORCE_DOMAIN (a draft option in 4.3): without it, a CURVE server whose ZAP handler
 // is gone admits every client.
 constexpr int kZapEnforceDomain = 93;
@@ -71,28 +67,14 @@ std::string_view CurveGate::speaker(zmq::message_t& frame) {
 }
 
 bool CurveGate::mayLog(const std::string& what) {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - window_start_ >= kLogEvery) {
-    if (suppressed_ > 0) {
-      logWarn("-heartbeat-refusals-suppressed", std::to_string(suppressed_) +
-                                                    " more refused connections in the last minute were not logged "
-                                                    "(see hale_aggregator_connections_refused_total)");
-    }
-    window_start_ = now;
-    lines_in_window_ = 0;
-    suppressed_ = 0;
+  uint64_t held_back = 0;
+  const bool allowed = log_limiter_.allow(what, std::chrono::steady_clock::now(), held_back);
+  if (held_back > 0) {
+    logWarn("-heartbeat-refusals-suppressed", std::to_string(held_back) +
+                                                  " more refused connections in the last minute were not logged "
+                                                  "(see hale_aggregator_connections_refused_total)");
   }
-  if (logged_.size() >= kMaxLogged) logged_.clear();
-  auto [it, fresh] = logged_.emplace(what, now);
-  const bool due = fresh || now - it->second >= kLogEvery;
-  if (!due) return false;
-  if (lines_in_window_ >= kLogLinesPerMinute) {
-    ++suppressed_;
-    return false;
-  }
-  it->second = now;
-  ++lines_in_window_;
-  return true;
+  return allowed;
 }
 
 void CurveGate::loop() {

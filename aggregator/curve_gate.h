@@ -18,6 +18,7 @@
 
 #include "aggregator_config.h"
 #include "ingest_counters.h"
+#include "log_limiter.h"
 #include "result.h"
 
 namespace hale::aggregator {
@@ -53,10 +54,8 @@ class CurveGate {
   zmq::socket_t zap_;
   zmq::socket_t monitor_;
   int handshakes_failing_ = 0;  // failed handshakes whose disconnect event is still to come
-  std::map<std::string, std::chrono::steady_clock::time_point> logged_;
-  std::chrono::steady_clock::time_point window_start_{};
-  int lines_in_window_ = 0;
-  uint64_t suppressed_ = 0;
+  // Refusals: once a minute per key, at most 10 lines a minute in all, however many keys an attacker makes up.
+  LogLimiter log_limiter_{std::chrono::minutes{1}, 10};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -15,7 +15,6 @@ constexpr int kReceiveHighWaterMark = 1000;  // per connection: minutes of one a
 // decoder's limit reaches the decoder and is counted as frame_too_large. The margin covers CURVE's framing.
 constexpr int64_t kMaxWireFrameBytes = static_cast<int64_t>(heartbeat::kMaxFrameBytes) + 1024;
 // A node's key-and-name mismatch is logged at most this often per node.
-constexpr std::chrono::minutes kImpersonationLogEvery{1};  // and a node's clock skew
 
 constexpr const char* kInsecureWarning =
     "insecure = true: heartbeats are plaintext and unauthenticated; anyone who reaches the listen endpoints can "
@@ -177,14 +176,7 @@ void Engine::handleFrame(std::string_view frame, std::string_view speaker, heart
     return;
   }
   if (!config_.ingest.insecure && hb.node_id != speaker) {
-    ingest_.count(IngestReject::impersonation);
-    const SteadyTime now = clock_.steadyNow();
-    auto [it, fresh] = impersonation_logged_.try_emplace(std::string(speaker), now);
-    if (fresh || now - it->second >= kImpersonationLogEvery) {
-      it->second = now;
-      logWarn("-heartbeat-impersonation",
-              "the key of node " + std::string(speaker) + " sent a heartbeat naming node " + hb.node_id + ": refused");
-    }
+    refuseSender(IngestReject::impersonation, hb.node_id, hb.region, speaker);
     return;
   }
   const SteadyTime now = clock_.steadyNow();
@@ -194,11 +186,11 @@ void Engine::handleFrame(std::string_view frame, std::string_view speaker, heart
     const auto region = std::find_if(config_.regions.begin(), config_.regions.end(),
                                      [&](const RegionSetup& s) { return s.name == hb.region; });
     if (region == config_.regions.end() || !region->accept_any_node) {
-      ingest_.count(IngestReject::unknown_node);
+      refuseSender(IngestReject::unknown_node, hb.node_id, hb.region, "");
       return;
     }
-  } else if (observer_.node(hb.node_id)->region != hb.region) {
-    ingest_.count(IngestReject::wrong_region);
+  } else if (const TrackedNode* listed = observer_.node(hb.node_id); listed->region != hb.region) {
+    refuseSender(IngestReject::wrong_region, hb.node_id, hb.region, listed->region);
     return;
   }
   const SequenceVerdict verdict =
@@ -220,12 +212,50 @@ void Engine::handleFrame(std::string_view frame, std::string_view speaker, heart
   observer_.heartbeat(hb.node_id, hb.status, now, pending_events_, hb.fence, hb.checks);
 }
 
+void Engine::refuseSender(IngestReject reason, std::string_view node, std::string_view region, std::string_view other) {
+  ingest_.count(reason);
+  std::lock_guard lock(senders_mu_);
+  rejected_senders_.note(node, region, kIngestRejectNames[static_cast<size_t>(reason)], nowMs());
+  uint64_t held_back = 0;
+  const bool allowed = sender_log_.allow(node, clock_.steadyNow(), held_back);  // no allocation once known
+  if (held_back > 0) {
+    logWarn("-heartbeat-refusals-suppressed", std::to_string(held_back) +
+                                                  " more refused senders in the last minute were not logged "
+                                                  "(halectl nodes --unknown lists them)");
+  }
+  if (!allowed) return;
+  switch (reason) {
+    case IngestReject::impersonation:
+      logWarn("-heartbeat-impersonation", "the key of node " + std::string(other) + " sent a heartbeat naming node " +
+                                              std::string(node) + ": refused");
+      break;
+    case IngestReject::wrong_region:
+      logWarn("-heartbeat-wrong-region", "node " + std::string(node) + " says it is in region " + std::string(region) +
+                                             " but is listed in " + std::string(other) + ": refused");
+      break;
+    default:
+      logWarn("-heartbeat-unknown-node", "node \"" + std::string(node) + "\" (region " + std::string(region) +
+                                             ") is in no region's nodes: refused (a mistyped node name? "
+                                             "halectl nodes --unknown lists such senders)");
+      break;
+  }
+}
+
+nlohmann::json Engine::unknownSenders() const {
+  std::lock_guard lock(senders_mu_);
+  return rejected_senders_.json(nowMs());
+}
+
 void Engine::noteSkewed(const heartbeat::Heartbeat& hb, SteadyTime now) {
   // Counted (the frame is still believed: authenticated, and its node alive) and said once a minute per node.
   ingest_.skewed.fetch_add(1, std::memory_order_relaxed);
-  auto [it, fresh] = skew_logged_.try_emplace(hb.node_id, now);
-  if (fresh || now - it->second >= kImpersonationLogEvery) {
-    it->second = now;
+  uint64_t held_back = 0;
+  const bool allowed = skew_log_.allow(hb.node_id, now, held_back);
+  if (held_back > 0) {
+    logWarn("-node-clock-skew",
+            std::to_string(held_back) + " more lines about clock skew in the last minute held back");
+  }
+  if (allowed) {
     logWarn("-node-clock-skew", hb.node_id + ": sent at " + std::to_string(hb.sent_unix_ms) + ", " +
                                     std::to_string((nowMs() - hb.sent_unix_ms) / 1000) +
                                     " s from our clock (over max_clock_skew): check NTP on the node and here");

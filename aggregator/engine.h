@@ -26,9 +26,11 @@
 #include "http_server.h"
 #include "ingest_counters.h"
 #include "journal.h"
+#include "log_limiter.h"
 #include "observer.h"
 #include "plan_runner.h"
 #include "policy.h"
+#include "rejected_senders.h"
 #include "resource_board.h"
 #include "sequence_guard.h"
 
@@ -57,6 +59,10 @@ class Engine {
   nlohmann::json status() const;
   nlohmann::json regions() const;
   nlohmann::json nodes(const std::string& region) const;
+  // The senders refused for who they say they are, newest first (rejected_senders.h).
+  nlohmann::json unknownSenders() const;
+  // "" when `name` is empty or a configured region; else an error naming the regions there are.
+  std::string unknownRegion(const std::string& name) const;
   Result<nlohmann::json> journalEvents(size_t limit) const;
   Result<nlohmann::json> plans(size_t limit) const;
   // The operator's levers; `by` (the control socket's caller, "alice (uid 1000)") goes into the journal.
@@ -77,6 +83,9 @@ class Engine {
   void ingestLoop();
   void tickLoop();
   void executorLoop();
+  // Counts, remembers and (rate-limited) logs a sender refused for who it says it is. `other`: the key's
+  // own node (impersonation) or the region the node is listed in (wrong_region).
+  void refuseSender(IngestReject reason, std::string_view node, std::string_view region, std::string_view other);
   // Records where a done step of `action` put its resource (none for an action that moves nothing).
   void placeResource(const std::string& action, ResourcePlacement p);
   // One received frame; `speaker` is the node its CURVE key speaks for ("" in insecure mode).
@@ -160,9 +169,13 @@ class Engine {
   std::atomic<bool> cancel_{false};
   zmq::context_t zmq_{1};
   std::unique_ptr<zmq::socket_t> sub_;
-  std::unique_ptr<CurveGate> gate_;                         // after zmq_: closed before the context
-  std::map<std::string, SteadyTime> impersonation_logged_;  // ingest thread only; keys are listed nodes
-  std::map<std::string, SteadyTime> skew_logged_;           // under mu_; keys are known nodes
+  std::unique_ptr<CurveGate> gate_;  // after zmq_: closed before the context
+  // Senders refused for who they say they are (unknown node, wrong region, impersonation): remembered for
+  // `halectl nodes --unknown`, logged by name once a minute each (10 lines a minute at most).
+  mutable std::mutex senders_mu_;
+  RejectedSenders rejected_senders_;                    // under senders_mu_
+  LogLimiter sender_log_{std::chrono::minutes{1}, 10};  // under senders_mu_
+  LogLimiter skew_log_{std::chrono::minutes{1}, 10};    // under mu_: a node's clock skew, once a minute each
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Alerter> alerter_;

@@ -142,6 +142,14 @@ nlohmann::json Engine::regions() const {
   return out;
 }
 
+std::string Engine::unknownRegion(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  if (name.empty() || observer_.region(name) != nullptr) return "";
+  std::string known;
+  for (const TrackedRegion& r : observer_.regions()) known += (known.empty() ? "" : ", ") + r.config.name;
+  return "no region \"" + name + "\" (regions: " + known + ")";
+}
+
 nlohmann::json Engine::nodes(const std::string& region) const {
   std::lock_guard lock(mu_);
   const SteadyTime now = clock_.steadyNow();
@@ -199,8 +207,15 @@ void Engine::registerCommands() {
                [this](Args) -> Result<nlohmann::json> { return status(); });
   s.addCommand("regions", "every region's verdict and node counts",
                [this](Args) -> Result<nlohmann::json> { return regions(); });
-  s.addCommand("nodes", "every node's health; args: {region}",
-               [this, str](Args a) -> Result<nlohmann::json> { return nodes(str(a, "region")); });
+  s.addCommand("nodes", "every node's health; args: {region, unknown}",
+               [this, str, flag](Args a) -> Result<nlohmann::json> {
+                 // unknown: the senders refused for who they say they are, instead of the nodes.
+                 if (flag(a, "unknown")) return unknownSenders();
+                 const std::string region = str(a, "region");
+                 if (const std::string unknown = unknownRegion(region); !unknown.empty())
+                   return makeError("bad_args", unknown);
+                 return nodes(region);
+               });
   s.addCommand("journal", "the newest journal events; args: {limit}", [this, limit](Args a) -> Result<nlohmann::json> {
     auto n = limit(a);
     if (!n) return n.error();
@@ -218,6 +233,8 @@ void Engine::registerCommands() {
                     [this, str, flag](Args a, const Caller& c) -> Result<nlohmann::json> {
                       const std::string to = str(a, "to");
                       if (to.empty()) return makeError("bad_args", "\"to\" names the region to fail over to");
+                      if (const std::string unknown = unknownRegion(to); !unknown.empty())
+                        return makeError("bad_args", unknown);
                       return requestFailover(to, flag(a, "force"), c.describe());
                     });
   s.addAdminCommand("failback", "return to the home region; args: {force}",

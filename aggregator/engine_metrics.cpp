@@ -6,6 +6,7 @@
 #include <map>
 
 #include "engine.h"
+#include "hale/version.h"
 #include "prometheus_text.h"
 
 namespace hale::aggregator {
@@ -31,6 +32,8 @@ void appendRows(std::string& out, const MetricRow (&rows)[N]) {
 
 std::string Engine::metrics() const {
   std::string out;
+  appendMetricHeader(out, "hale_aggregator_build_info", "gauge", "Always 1; the version is the label.");
+  out += std::string("hale_aggregator_build_info{version=\"") + kVersion + "\"} 1\n";
   appendMetricHeader(out, "hale_aggregator_heartbeats_accepted_total", "counter", "Heartbeats decoded and accepted.");
   appendSample(out, "hale_aggregator_heartbeats_accepted_total", ingest_.accepted.load());
   appendMetricHeader(out, "hale_aggregator_heartbeats_skewed_total", "counter",
@@ -62,12 +65,17 @@ std::string Engine::metrics() const {
 
   std::lock_guard lock(mu_);
   const SteadyTime now = clock_.steadyNow();
-  std::array<uint64_t, 4> by_health{};
-  for (const auto& [id, n] : observer_.nodes()) ++by_health[static_cast<size_t>(n.state.health)];
-  appendMetricHeader(out, "hale_aggregator_nodes", "gauge", "Nodes by health.");
-  for (size_t h = 0; h < by_health.size(); ++h) {
-    appendSample(out, "hale_aggregator_nodes{health=\"" + std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
-                 by_health[h]);
+  std::map<std::string, std::array<uint64_t, 4>> by_health;  // region -> nodes by health
+  for (const TrackedRegion& r : observer_.regions()) by_health[r.config.name] = {};
+  for (const auto& [id, n] : observer_.nodes()) ++by_health[n.region][static_cast<size_t>(n.state.health)];
+  appendMetricHeader(out, "hale_aggregator_nodes", "gauge", "Nodes by region and health.");
+  for (const auto& [region, counts] : by_health) {
+    for (size_t h = 0; h < counts.size(); ++h) {
+      appendSample(out,
+                   "hale_aggregator_nodes{region=\"" + region + "\",health=\"" +
+                       std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
+                   counts[h]);
+    }
   }
   std::map<std::string, std::array<uint64_t, 2>> fenced;  // region -> {fenced, split brain}
   for (const TrackedRegion& r : observer_.regions()) fenced[r.config.name] = {0, 0};

@@ -153,7 +153,8 @@ std::string ControlServer::dispatch(std::string_view line, const Client& client)
   const auto it = commands_.find(request.value().cmd);
   if (it == commands_.end()) {
     counters_.failures.fetch_add(1, std::memory_order_relaxed);
-    return encodeFailure(id, errc::unknown_command, "unknown command \"" + request.value().cmd + "\" (try \"help\")");
+    return encodeFailure(id, errc::unknown_command,
+                         "unknown command \"" + request.value().cmd + "\" (\"halectl raw help\" lists them)");
   }
   if (it->second.admin && !client.admin) {
     counters_.failures.fetch_add(1, std::memory_order_relaxed);

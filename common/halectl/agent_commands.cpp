@@ -1,4 +1,5 @@
-// halectl status / checks: the local hale-agent.
+// halectl status (either daemon; the aggregator's rendering is in aggregator_status.cpp) / checks / active /
+// unfence: the local hale-agent.
 
 #include <cstdio>
 #include <iostream>
@@ -32,19 +33,37 @@ std::string upper(std::string s) {
   return s;
 }
 
-// 0 healthy, 1 degraded or unhealthy: what scripts and monitoring act on.
-int exitFor(const nlohmann::json& status) { return status.value("status", "") == "healthy" ? kExitOk : kExitFailure; }
+// Aggregators are configured and none is connected: the node's heartbeats reach nobody.
+bool unheard(const nlohmann::json& status) {
+  if (!status.contains("connections") || !status["connections"].is_array() || status["connections"].empty())
+    return false;
+  for (const auto& c : status["connections"]) {
+    if (c.value("connected", false)) return false;
+  }
+  return true;
+}
+
+// 0 healthy and heard by an aggregator, 1 otherwise: what scripts and monitoring act on.
+int exitFor(const nlohmann::json& status) {
+  return status.value("status", "") == "healthy" && !unheard(status) ? kExitOk : kExitFailure;
+}
 
 }  // namespace
 
-int agentStatus(const Context& ctx) {
+int status(const Context& ctx) {
   nlohmann::json s;
   int code = kExitOk;
   if (!callDaemon(ctx, "status", nlohmann::json::object(), s, code)) return code;
+  // The aggregator's status names the active region; the agent's names its node.
+  if (s.is_object() && s.contains("active_region")) return printAggregatorStatus(ctx, s);
   if (ctx.json) {
     std::cout << control::dumpJson(s) << "\n";
     return exitFor(s);
   }
+  return printAgentStatus(s);
+}
+
+int printAgentStatus(const nlohmann::json& s) {
   std::cout << "node    " << s.value("node", "?") << "  region " << s.value("region", "?") << "  status "
             << upper(s.value("status", "?")) << "\n";
   std::cout << "agent   " << s.value("version", "?") << ", up " << s.value("uptime_s", 0) << "s, http "
@@ -52,6 +71,15 @@ int agentStatus(const Context& ctx) {
             << s["aggregators"].size() << " aggregator endpoint(s)";
   if (s.value("heartbeats_dropped", 0) > 0) std::cout << " (" << s.value("heartbeats_dropped", 0) << " dropped)";
   std::cout << "\n";
+  const nlohmann::json links = s.contains("connections") ? s["connections"] : nlohmann::json::array();
+  for (const auto& l : links) {
+    const int64_t for_ms = l.value("for_ms", int64_t{-1});
+    std::cout << "link    " << l.value("endpoint", "?") << ": "
+              << (l.value("connected", false) ? std::string("connected") : "NOT CONNECTED")
+              << (for_ms >= 0 ? " for " + age(for_ms) : std::string())
+              << (l.value("problem", "").empty() ? std::string() : " (" + l.value("problem", "") + ")") << "\n";
+  }
+  if (unheard(s)) std::cout << "! no aggregator is connected: this node's heartbeats reach nobody\n";
   const nlohmann::json fenced = s.contains("fenced") ? s["fenced"] : nlohmann::json::array();
   for (const auto& f : fenced) {
     std::cout << "FENCED  database " << f.value("database", "?") << ": " << f.value("reason", "?")

@@ -84,8 +84,11 @@ int aggregatorRegions(const Context& ctx) {
     int code = kExitOk;
     const bool shared =
         std::any_of(r.begin(), r.end(), [](const auto& x) { return x.contains("quorum") && x["quorum"].is_object(); });
-    if (shared && callDaemon(ctx, "status", nlohmann::json::object(), status, code) && status.contains("coordination"))
-      printCoordination(status["coordination"]);
+    if (callDaemon(ctx, "status", nlohmann::json::object(), status, code)) {
+      // One banner line for whatever holds automation, before the table.
+      for (const std::string& line : aggregatorAttention(status)) std::cout << "! " << line << "\n";
+      if (shared && status.contains("coordination")) printCoordination(status["coordination"]);
+    }
     std::vector<std::string> columns = {"REGION",  "ROLE",   "VERDICT", "FOR",     "HEALTHY",
                                         "SUSPECT", "FAILED", "UNKNOWN", "PRIORITY"};
     if (shared) columns.insert(columns.end(), {"QUORUM", "OBSERVERS"});
@@ -121,6 +124,18 @@ int aggregatorRegions(const Context& ctx) {
 }
 
 int aggregatorNodes(const Context& ctx) {
+  if (ctx.args.has("unknown")) {
+    return callAndPrint(ctx, "nodes", {{"unknown", true}}, [](const nlohmann::json& r) {
+      Table t({"NODE", "REGION", "REFUSED AS", "FRAMES", "FIRST HEARD", "LAST HEARD"});
+      for (const auto& x : r) {
+        t.add({x.value("node", "?"), x.value("region", "?"), x.value("reason", "?"),
+               std::to_string(x.value("frames", uint64_t{0})), duration(x.value("first_heard_ms", int64_t{0})) + " ago",
+               duration(x.value("last_heard_ms", int64_t{0})) + " ago"});
+      }
+      t.print(std::cout);
+      if (r.empty()) std::cout << "no sender refused for who it says it is\n";
+    });
+  }
   nlohmann::json args = nlohmann::json::object();
   if (auto r = ctx.args.value("region")) args["region"] = *r;
   return callAndPrint(ctx, "nodes", args, [](const nlohmann::json& r) {

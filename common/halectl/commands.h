@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,8 +33,14 @@ struct Command {
 inline constexpr const char* kAgentSocket = "/run/hale/agent.sock";
 inline constexpr const char* kAggregatorSocket = "/run/hale/aggregator.sock";
 
+// Either daemon: `status` renders whichever answered (agent_commands.cpp, aggregator_status.cpp).
+int status(const Context& ctx);
+int printAgentStatus(const nlohmann::json& s);
+int printAggregatorStatus(const Context& ctx, const nlohmann::json& s);
+// What holds automation or is not as it should be, one line each (aggregator_status.cpp).
+std::vector<std::string> aggregatorAttention(const nlohmann::json& status);
+void printCoordination(const nlohmann::json& coordination);
 // Agent commands (agent_commands.cpp).
-int agentStatus(const Context& ctx);
 int agentChecks(const Context& ctx);
 int agentActive(const Context& ctx);
 int agentUnfence(const Context& ctx);

@@ -2,8 +2,14 @@
 // control sockets (common/control_protocol.h). Exit codes: 0 success (or healthy), 1 the daemon refused,
 // reported failure or is not healthy, 2 the daemon could not be reached, 64 wrong command line.
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "commands.h"
 #include "daemon.h"
@@ -16,8 +22,8 @@ using hale::cli::Command;
 
 // Every command, in the order `--help` lists them. Adding one: a line here and its handler.
 constexpr Command kCommands[] = {
-    {"status", "", "the local agent: node status and a line per check", hale::cli::kAgentSocket,
-     hale::cli::agentStatus},
+    {"status", "", "the local agent's node and checks; where no agent runs (or with --socket), the aggregator's view",
+     hale::cli::kAgentSocket, hale::cli::status},
     {"checks", "", "the local agent's checks in detail (thresholds, counters)", hale::cli::kAgentSocket,
      hale::cli::agentChecks},
     {"active", "", "the active region and each database's primary and lease holder, from etcd", hale::cli::kAgentSocket,
@@ -26,8 +32,9 @@ constexpr Command kCommands[] = {
      hale::cli::kAgentSocket, hale::cli::agentUnfence},
     {"regions", "", "the aggregator's regions: verdicts and node counts", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorRegions},
-    {"nodes", "[--region R]", "the aggregator's nodes and their health", hale::cli::kAggregatorSocket,
-     hale::cli::aggregatorNodes},
+    {"nodes", "[--region R] [--unknown]",
+     "the aggregator's nodes and their health (--unknown: senders refused for who they say they are)",
+     hale::cli::kAggregatorSocket, hale::cli::aggregatorNodes},
     {"journal", "[--limit N]", "the newest journal events (default 50)", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorJournal},
     {"plans", "[--limit N]", "the newest failover plans and their steps", hale::cli::kAggregatorSocket,
@@ -55,13 +62,14 @@ void printUsage() {
     std::string head = std::string(c.name) + (c.usage[0] != '\0' ? " " + std::string(c.usage) : "");
     std::cout << "  " << head << std::string(head.size() < 28 ? 28 - head.size() : 1, ' ') << c.summary << "\n";
   }
-  std::cout << "  version                     print halectl's version\n\n"
+  std::cout << "  version                     print halectl's version\n"
+               "  help [command]              this text, or one command's\n\n"
                "options:\n"
                "  --socket PATH     control socket (default: the command's daemon: /run/hale/agent.sock for\n"
                "                    status, checks, active and unfence, /run/hale/aggregator.sock for the others)\n"
                "  --timeout D       how long to wait for an answer (default 5s)\n"
                "  --json            machine-readable output\n"
-               "  --help            this text\n"
+               "  --help, -h        this text (after a command: that command's)\n"
                "  --version         print the version\n\n"
                "exit codes: 0 success or healthy, 1 refused, failed or not healthy, 2 daemon unreachable, "
                "64 usage error\n";
@@ -72,13 +80,104 @@ int usageError(const std::string& message) {
   return hale::kExitUsage;
 }
 
+// The options that belong to some commands (--socket, --timeout, --json and --help belong to all): each is
+// allowed only where the command's usage names it.
+constexpr std::string_view kCommandOptions[] = {"force", "to", "region", "limit", "database", "unknown"};
+
+// What a command's usage line allows: its options ("--to R" -> "to") and how many arguments. The usage
+// text is the one source, so help and behaviour cannot drift apart. (Missing arguments are the
+// handlers' to say: they know what each one is.)
+struct Shape {
+  std::vector<std::string> options;
+  size_t max_args = 0;
+};
+
+Shape shapeOf(std::string_view usage) {
+  Shape shape;
+  bool after_option = false;
+  size_t start = 0;
+  while (start < usage.size()) {
+    size_t end = usage.find(' ', start);
+    if (end == std::string_view::npos) end = usage.size();
+    std::string_view word = usage.substr(start, end - start);
+    start = end + 1;
+    while (!word.empty() && (word.front() == '[' || word.back() == ']')) {
+      word = word.front() == '[' ? word.substr(1) : word.substr(0, word.size() - 1);
+    }
+    if (word.empty()) continue;
+    if (word.rfind("--", 0) == 0) {
+      shape.options.emplace_back(word.substr(2));
+      after_option = true;
+      continue;
+    }
+    // An option's value placeholder ("R", "N", "D") follows it.
+    if (after_option && std::all_of(word.begin(), word.end(), [](char c) { return std::isupper(c) != 0; })) {
+      after_option = false;
+      continue;
+    }
+    after_option = false;
+    ++shape.max_args;
+  }
+  return shape;
+}
+
+void printCommandHelp(const Command& c) {
+  std::cout << "usage: halectl " << c.name << (c.usage[0] != '\0' ? " " + std::string(c.usage) : "") << "\n  "
+            << c.summary << "\n";
+}
+
+// Refuses what the command's usage does not allow: extra arguments, options it does not take.
+std::string misuse(const Command& c, const hale::CliArgs& args) {
+  const Shape shape = shapeOf(c.usage);
+  const size_t given = args.positional().size() - 1;
+  if (given > shape.max_args) {
+    return std::string(c.name) +
+           (shape.max_args == 0 ? " takes no arguments"
+                                : " takes at most " + std::to_string(shape.max_args) + " argument(s)") +
+           " (given: " + args.positional()[1 + shape.max_args] + ")";
+  }
+  for (const std::string_view option : kCommandOptions) {
+    if (!args.has(option) && !args.value(option)) continue;
+    if (std::find(shape.options.begin(), shape.options.end(), option) == shape.options.end()) {
+      return std::string(c.name) + " does not take --" + std::string(option);
+    }
+  }
+  return "";
+}
+
+const Command* findCommand(std::string_view name) {
+  for (const Command& c : kCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
 int run(int argc, char** argv) {
-  auto parsed = hale::CliArgs::parse(argc, argv, {"help", "version", "json", "force"},
+  // "-h" is the one short option, an alias of --help.
+  std::vector<const char*> words(argv, argv + argc);
+  for (const char*& w : words) {
+    if (std::string_view(w) == "-h") w = "--help";
+  }
+  auto parsed = hale::CliArgs::parse(static_cast<int>(words.size()), words.data(),
+                                     {"help", "version", "json", "force", "unknown"},
                                      {"socket", "timeout", "to", "region", "limit", "database"});
   if (!parsed) return usageError(parsed.error().message);
   const hale::CliArgs& args = parsed.value();
-  if (args.has("help")) {
-    printUsage();
+  const std::vector<std::string>& pos = args.positional();
+  // "help", "help COMMAND", "--help", "COMMAND --help".
+  if (args.has("help") || (!pos.empty() && pos[0] == "help")) {
+    const size_t at = !pos.empty() && pos[0] == "help" ? 1 : 0;
+    if (pos.size() <= at) {
+      printUsage();
+      return hale::kExitOk;
+    }
+    if (pos[at] == "version") {
+      std::cout << "usage: halectl version\n  print halectl's version\n";
+      return hale::kExitOk;
+    }
+    const Command* c = findCommand(pos[at]);
+    if (c == nullptr) return usageError("unknown command \"" + pos[at] + "\"");
+    printCommandHelp(*c);
     return hale::kExitOk;
   }
   if (args.has("version") || (!args.positional().empty() && args.positional()[0] == "version")) {
@@ -92,7 +191,14 @@ int run(int argc, char** argv) {
   const std::string& name = args.positional()[0];
   for (const Command& c : kCommands) {
     if (name != c.name) continue;
-    const hale::cli::Context ctx{args, args.valueOr("socket", c.default_socket), *timeout, args.has("json")};
+    if (const std::string wrong = misuse(c, args); !wrong.empty()) return usageError(wrong);
+    std::string socket = args.valueOr("socket", c.default_socket);
+    // `status` asks whichever daemon runs here: the agent, or on an aggregator's host the aggregator.
+    if (!args.has("socket") && name == "status" && ::access(hale::cli::kAgentSocket, F_OK) != 0 &&
+        ::access(hale::cli::kAggregatorSocket, F_OK) == 0) {
+      socket = hale::cli::kAggregatorSocket;
+    }
+    const hale::cli::Context ctx{args, socket, *timeout, args.has("json")};
     return c.run(ctx);
   }
   return usageError("unknown command \"" + name + "\"");

@@ -1,12 +1,14 @@
 // hale-agent and halectl as an operator runs them: separate processes, signals, exit codes.
 
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <zmq.hpp>
 
 #include <fstream>
 #include <sstream>
@@ -225,14 +227,63 @@ TEST_F(AgentProcessTest, MemoryStaysFlatWithNoAggregatorListening) {
   auto agent = startAgent();
   std::this_thread::sleep_for(milliseconds{1500});  // warm up: every buffer at its working size
   const long before = rssKiB(agent->pid());
-  const uint64_t sent_before = nlohmann::json::parse(halectl({"raw", "status", "--json"}).output)["heartbeats_sent"];
+  // Heartbeats made, whether counted sent or (nobody connected) dropped.
+  const auto made = [&] {
+    const auto s = nlohmann::json::parse(halectl({"raw", "status", "--json"}).output);
+    return s["heartbeats_sent"].get<uint64_t>() + s["heartbeats_dropped"].get<uint64_t>();
+  };
+  const uint64_t sent_before = made();
   std::this_thread::sleep_for(milliseconds{6000});
   const long after = rssKiB(agent->pid());
-  const uint64_t sent_after = nlohmann::json::parse(halectl({"raw", "status", "--json"}).output)["heartbeats_sent"];
+  const uint64_t sent_after = made();
   EXPECT_GE(sent_after - sent_before, 40u);  // ~60 heartbeats went nowhere
   EXPECT_LT(after - before, 256) << "RSS grew from " << before << " KiB to " << after << " KiB";
   std::cout << "agent RSS " << before << " KiB -> " << after << " KiB over " << (sent_after - sent_before)
             << " undeliverable heartbeats\n";
+}
+
+// #15 item 2: an agent pointed at a port where nothing listens says so (per aggregator, with the reason),
+// `halectl status` exits 1, and its heartbeats count as dropped, not sent; once an aggregator listens
+// there, the link shows connected, status exits 0 and heartbeats count as sent. Failed before: the agent
+// reported "heartbeats_sent: 12, dropped: 0" to nobody.
+TEST_F(AgentProcessTest, AnAggregatorNobodyListensOnIsShownAndItsHeartbeatsAreNotCountedSent) {
+  const uint16_t port = hale::test::freeLoopbackPort();
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  writeConfig(config(tcpCheck("app"), "insecure = true\naggregators = [\"" + endpoint + "\"]"));
+  auto agent = startAgent();
+  const auto status = [&] {
+    return nlohmann::json::parse(halectl({"raw", "status", "--json"}).output, nullptr, false);
+  };
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto s = status();
+        return s.is_object() && s["connections"].size() == 1 &&
+               s["connections"][0].value("problem", "").find("cannot connect") != std::string::npos &&
+               s.value("heartbeats_dropped", 0) > 2;
+      },
+      milliseconds{5000}))
+      << status().dump();
+  EXPECT_EQ(status().value("heartbeats_sent", -1), 0);
+  CommandResult shown = halectl({"status"});
+  EXPECT_EQ(shown.exit_code, 1) << shown.output;
+  EXPECT_NE(shown.output.find("link    " + endpoint + ": NOT CONNECTED"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("! no aggregator is connected"), std::string::npos) << shown.output;
+
+  // An aggregator's socket appears there (a plaintext SUB, as an insecure aggregator binds).
+  zmq::context_t ctx;
+  zmq::socket_t sub(ctx, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.bind(endpoint);
+  ASSERT_TRUE(waitFor([&] { return status()["connections"][0].value("connected", false); }, milliseconds{5000}))
+      << status().dump();
+  ASSERT_TRUE(waitFor([&] { return status().value("heartbeats_sent", 0) > 0; }, milliseconds{3000}));
+  zmq::message_t m;
+  sub.set(zmq::sockopt::rcvtimeo, 2000);
+  EXPECT_TRUE(sub.recv(m)) << "a heartbeat counted sent arrived";
+  CommandResult connected = halectl({"status"});
+  EXPECT_EQ(connected.exit_code, 0) << connected.output;
+  EXPECT_NE(connected.output.find("link    " + endpoint + ": connected"), std::string::npos) << connected.output;
 }
 
 }  // namespace

@@ -141,23 +141,72 @@ TEST(AggregatorHalectl, CommandsAndExitCodes) {
   EXPECT_EQ(nodes_out.exit_code, 0);
   EXPECT_NE(nodes_out.output.find("us-1  us      healthy"), std::string::npos) << nodes_out.output;
   EXPECT_EQ(nodes_out.output.find("eu-1"), std::string::npos);
+  CommandResult unknown = agg.halectl({"nodes", "--unknown"});
+  EXPECT_EQ(unknown.exit_code, 0) << unknown.output;
+  EXPECT_NE(unknown.output.find("no sender refused for who it says it is"), std::string::npos) << unknown.output;
 
   // Refusals exit 1 and say why.
   CommandResult refused = agg.halectl({"failover", "--to", "eu"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.output.find("refused: eu is already the active region"), std::string::npos) << refused.output;
-  EXPECT_EQ(agg.halectl({"failover", "--to", "mars"}).exit_code, 1);
+  CommandResult mars = agg.halectl({"failover", "--to", "mars"});
+  EXPECT_EQ(mars.exit_code, 1);
+  EXPECT_NE(mars.output.find("no region \"mars\" (regions: eu, us)"), std::string::npos) << mars.output;
+  CommandResult nope = agg.halectl({"nodes", "--region", "nope"});
+  EXPECT_EQ(nope.exit_code, 1) << nope.output;
+  EXPECT_NE(nope.output.find("no region \"nope\" (regions: eu, us)"), std::string::npos) << nope.output;
   EXPECT_EQ(agg.halectl({"failover"}).exit_code, 64);
+  // The command line is held to each command's usage (#15 item 3), and help works for every command.
+  CommandResult extra = agg.halectl({"regions", "extra"});
+  EXPECT_EQ(extra.exit_code, 64);
+  EXPECT_NE(extra.output.find("regions takes no arguments (given: extra)"), std::string::npos) << extra.output;
+  CommandResult stray = agg.halectl({"regions", "--to", "us"});
+  EXPECT_EQ(stray.exit_code, 64);
+  EXPECT_NE(stray.output.find("regions does not take --to"), std::string::npos) << stray.output;
+  EXPECT_EQ(agg.halectl({"approve", "1", "2"}).exit_code, 64);
+  for (const std::vector<std::string>& asked :
+       {std::vector<std::string>{"help", "failover"}, {"failover", "--help"}, {"failover", "-h"}}) {
+    CommandResult help = agg.halectl(asked);
+    EXPECT_EQ(help.exit_code, 0) << help.output;
+    EXPECT_NE(help.output.find("usage: halectl failover --to R [--force]"), std::string::npos) << help.output;
+  }
+  CommandResult overview = agg.halectl({"-h"});
+  EXPECT_EQ(overview.exit_code, 0);
+  EXPECT_NE(overview.output.find("help [command]"), std::string::npos) << overview.output;
+  EXPECT_EQ(agg.halectl({"help", "nonsense"}).exit_code, 64);
   EXPECT_EQ(agg.halectl({"approve", "not-a-number"}).exit_code, 64);
   CommandResult missing = agg.halectl({"approve", "99"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("no plan 99"), std::string::npos);
 
-  // Pause and resume.
+  // `status` on the aggregator (#15 item 1): its own view, exit 0 when all is well (after the start-up
+  // grace, which holds decisions and says so).
+  ASSERT_TRUE(waitFor([&] { return agg.halectl({"status"}).exit_code == 0; }, milliseconds{5000}))
+      << agg.halectl({"status"}).output;
+  CommandResult well = agg.halectl({"status"});
+  EXPECT_EQ(well.exit_code, 0) << well.output;
+  EXPECT_NE(well.output.find("active region eu (home eu)  automation on, approval auto"), std::string::npos)
+      << well.output;
+  EXPECT_NE(well.output.find("all regions up, nothing holds automation"), std::string::npos) << well.output;
+
+  // Pause and resume; while paused, status exits 1 and says so, and regions carries it as a banner.
   EXPECT_EQ(agg.halectl({"pause"}).exit_code, 0);
   EXPECT_EQ(agg.json({"raw", "status"})["paused"], true);
+  CommandResult paused = agg.halectl({"status"});
+  EXPECT_EQ(paused.exit_code, 1) << paused.output;
+  EXPECT_NE(paused.output.find("automation PAUSED"), std::string::npos) << paused.output;
+  EXPECT_NE(paused.output.find("! PAUSED: no automatic decisions (halectl resume)"), std::string::npos)
+      << paused.output;
+  CommandResult banner = agg.halectl({"regions"});
+  EXPECT_EQ(banner.exit_code, 0);
+  EXPECT_EQ(banner.output.rfind("! PAUSED: no automatic decisions (halectl resume)\n", 0), 0u) << banner.output;
+  const nlohmann::json as_json = agg.json({"status"});
+  ASSERT_TRUE(as_json.contains("attention")) << as_json.dump();
+  EXPECT_EQ(as_json["attention"].size(), 1u) << as_json.dump();
+  EXPECT_EQ(as_json["regions"].size(), 2u) << as_json.dump();
   EXPECT_EQ(agg.halectl({"resume"}).exit_code, 0);
   EXPECT_EQ(agg.json({"raw", "status"})["paused"], false);
+  EXPECT_EQ(agg.halectl({"status"}).exit_code, 0);
 
   // An operator failover, then a failback.
   CommandResult failover = agg.halectl({"failover", "--to", "us"});
@@ -214,6 +263,10 @@ TEST(AggregatorHalectl, ManualApprovalWaitsForApprove) {
   std::this_thread::sleep_for(milliseconds{500});
   EXPECT_TRUE(lines(dir.path() + "/record").empty());  // nothing runs before approval
   EXPECT_EQ(agg.json({"raw", "status"})["awaiting_approval"], "1");
+  const CommandResult waiting = agg.halectl({"status"});
+  EXPECT_EQ(waiting.exit_code, 1) << waiting.output;
+  EXPECT_NE(waiting.output.find("! plan 1 awaits approval (halectl approve 1 | halectl reject 1)"), std::string::npos)
+      << waiting.output;
 
   const CommandResult read = halectlAs(agg, "nobody", {"plans"});
   EXPECT_EQ(read.exit_code, 0) << read.output;

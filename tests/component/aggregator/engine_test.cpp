@@ -38,7 +38,8 @@ class EngineTest : public ::testing::Test {
             "\"\n"
             "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
             "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n"
-            "[guards]\nmin_failover_interval = \"0s\"\n"
+            "[guards]\nmin_failover_interval = \"0s\"\n" +
+            guards_ +
             "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
             "down_after = \"500ms\"\nup_after = \"500ms\"\n"
             "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = \"500ms\"\n" +
@@ -49,9 +50,8 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(engine_->start().ok());
   }
   virtual std::string actionsAndPlan() const {
-    return "[[action]]\nname = \"move\"\ntype = \"record\"\npath = \"" + record() +
-           "\"\nlabel = \"moved\"\n"
-           "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"move\"]\n";
+    return "[[action]]\nname = \"move\"\ntype = \"record\"\npath = \"" + record() + "\"\nlabel = \"moved\"\n" +
+           (move_fails_ ? "fail = \"permanent\"\n" : "") + "[[plan]]\nfrom = \"eu\"\nto = \"us\"\nsteps = [\"move\"]\n";
   }
   void TearDown() override {
     fleet_.reset();
@@ -73,6 +73,17 @@ class EngineTest : public ::testing::Test {
     return n;
   }
   bool moved() const { return readFile(record()).find("moved") != std::string::npos; }
+  std::string held() const { return engine_->status().value("failover_held", ""); }
+  // eu back and up, then lost again: a decision the engine must make (or hold) now, after a restart too.
+  void loseEuAgain() {
+    fleet_->setAlive({{"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"us-2", "us"}});
+    ASSERT_TRUE(waitFor([&] { return upRegions() == 2; }, milliseconds{10'000})) << engine_->regions().dump();
+    fleet_->killRegion("eu");
+  }
+
+  // A plan's one step (action "move"): whether it fails for good. Read at each startEngine().
+  bool move_fails_ = false;
+  std::string guards_;  // extra [guards] keys
 
   test::TempDir dir_{"engine"};
   std::string endpoint_;
@@ -195,6 +206,107 @@ TEST_F(HalfDonePlanTest, StatusSaysWhereEachResourceIsAfterAPlanStoppedHalfWay) 
 
   startEngine();
   check(engine_->status());
+}
+
+// #17 item 4: a failed plan holds automation, across a restart too, until an operator resumes; resumed, the
+// failover is made once. The hold is proven on a real loss after the restart (a region not heard since the
+// start is never decided on, which would make "nothing happened" vacuous).
+class FailedPlanTest : public EngineTest {
+ protected:
+  FailedPlanTest() { move_fails_ = true; }
+};
+
+TEST_F(FailedPlanTest, HoldsAutomationAcrossARestartUntilResumed) {
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(
+      waitFor([&] { return !engine_->status().value("blocked_by_failed_plan", "").empty(); }, milliseconds{10'000}))
+      << engine_->status().dump();
+  const std::string failed = engine_->status().value("blocked_by_failed_plan", "");
+  EXPECT_EQ(decisions(), 1);
+  EXPECT_EQ(engine_->status().value("active_region", ""), "eu");
+
+  move_fails_ = false;  // the operator mends the step and restarts the aggregator
+  startEngine();
+  EXPECT_EQ(engine_->status().value("blocked_by_failed_plan", ""), failed) << "restored from the journal";
+  loseEuAgain();
+  ASSERT_TRUE(
+      waitFor([&] { return held().find("plan " + failed + " failed") != std::string::npos; }, milliseconds{10'000}))
+      << engine_->status().dump();
+  std::this_thread::sleep_for(milliseconds{1000});
+  EXPECT_EQ(decisions(), 1) << "held, not decided";
+  EXPECT_FALSE(moved());
+
+  ASSERT_TRUE(engine_->setPaused(false).ok());  // resume: the operator acknowledges the failed plan
+  ASSERT_TRUE(
+      waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{10'000}))
+      << engine_->status().dump();
+  EXPECT_EQ(decisions(), 2);
+  EXPECT_EQ(engine_->status().value("blocked_by_failed_plan", "x"), "");
+}
+
+// #17 item 4: a restart restores the active region, the last failover and a pause; /metrics says the same
+// (each gauge read from its own line, not from the status echo).
+TEST_F(EngineTest, ARestartRestoresTheActiveRegionTheLastFailoverAndAPause) {
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(
+      waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{10'000}))
+      << engine_->status().dump();
+  const int64_t last = engine_->status().value("last_failover_ms", int64_t{0});
+  ASSERT_GT(last, 0);
+  ASSERT_TRUE(engine_->setPaused(true).ok());
+
+  startEngine();
+  const auto st = engine_->status();
+  EXPECT_EQ(st.value("active_region", ""), "us");
+  EXPECT_EQ(st.value("last_failover_ms", int64_t{0}), last);
+  EXPECT_TRUE(st.value("paused", false));
+  std::string metrics;
+  const auto line = [&](const std::string& sample) { return metrics.find("\n" + sample + "\n") != std::string::npos; };
+  // us's nodes heard again by the new engine.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        metrics = engine_->metrics();
+        return line("hale_aggregator_nodes{region=\"us\",health=\"healthy\"} 2");
+      },
+      milliseconds{5000}))
+      << metrics;
+  EXPECT_TRUE(line("hale_aggregator_region_active{region=\"us\"} 1")) << metrics;
+  EXPECT_TRUE(line("hale_aggregator_region_active{region=\"eu\"} 0")) << metrics;
+  EXPECT_TRUE(line("hale_aggregator_paused 1")) << metrics;
+  EXPECT_TRUE(line("hale_aggregator_journal_writable 1")) << metrics;
+  EXPECT_NE(metrics.find("hale_aggregator_build_info{version=\""), std::string::npos) << metrics;
+}
+
+// #17 item 4: a decision awaiting approval survives a restart: still awaiting, still holding automation,
+// and approved afterwards it runs once.
+class ManualApprovalTest : public EngineTest {
+ protected:
+  ManualApprovalTest() { guards_ = "approval = \"manual\"\n"; }
+};
+
+TEST_F(ManualApprovalTest, APendingApprovalSurvivesARestartAndRunsOnceApproved) {
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor([&] { return !engine_->status().value("awaiting_approval", "").empty(); }, milliseconds{10'000}))
+      << engine_->status().dump();
+  const std::string plan = engine_->status().value("awaiting_approval", "");
+  EXPECT_FALSE(moved());
+
+  startEngine();
+  EXPECT_EQ(engine_->status().value("awaiting_approval", ""), plan) << engine_->status().dump();
+  loseEuAgain();
+  ASSERT_TRUE(waitFor([&] { return held() == "awaiting approval of plan " + plan; }, milliseconds{10'000}))
+      << engine_->status().dump();
+  EXPECT_EQ(decisions(), 1);
+  EXPECT_FALSE(moved());
+
+  const auto approved = engine_->approve(std::stoll(plan));
+  ASSERT_TRUE(approved.ok()) << approved.error().message;
+  ASSERT_TRUE(
+      waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{10'000}))
+      << engine_->status().dump();
+  EXPECT_EQ(decisions(), 1);
+  const std::string recorded = readFile(record());
+  EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 1) << recorded;
 }
 
 }  // namespace

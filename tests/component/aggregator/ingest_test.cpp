@@ -1,7 +1,10 @@
 // Heartbeat ingest end to end: a real ZeroMQ connection into an in-process engine; hand-built frames for
 // every rejection path, and real hale-agent processes.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <cstdio>
 
 #include <zmq.hpp>
 
@@ -25,19 +28,8 @@ class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     endpoint_ = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
-    auto config =
-        parseAggregatorConfig("coordination = \"none\"\ninsecure = true\nlisten = [\"" + endpoint_ +
-                                  "\"]\ncontrol_socket = \"" + dir_.path() + "/agg.sock\"\njournal = \"" + dir_.path() +
-                                  "/journal.db\"\n"
-                                  "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
-                                  "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
-                                  "[[region]]\nname = \"us\"\naccept_any_node = true\n"
-                                  "[[action]]\nname = \"page\"\ntype = \"record\"\npath = \"" +
-                                  dir_.path() + "/alerts\"\nlabel = \"page\"\n[alerts]\nactions = [\"page\"]\n",
-                              "agg.toml");
-    ASSERT_TRUE(config.ok()) << config.error().message;
-    engine_ = std::make_unique<Engine>(std::move(config).value());
-    ASSERT_TRUE(engine_->start().ok());
+    engine_ = makeEngine(endpoint_, "agg");
+    ASSERT_TRUE(engine_);
     pub_.set(zmq::sockopt::linger, 0);
     pub_.connect(endpoint_);
     // PUB drops messages until the connection is up: send until the first one is counted.
@@ -49,6 +41,31 @@ class IngestTest : public ::testing::Test {
         milliseconds{5000}, milliseconds{20}));
     // Warm-up frames still in flight are counted before any test reads a baseline.
     std::this_thread::sleep_for(milliseconds{300});
+  }
+
+  // An engine listening on `endpoint`, its socket and journal named after `name`; nullptr (and a test
+  // failure) when it cannot start.
+  std::unique_ptr<Engine> makeEngine(const std::string& endpoint, const std::string& name) {
+    auto config = parseAggregatorConfig(
+        "coordination = \"none\"\ninsecure = true\nlisten = [\"" + endpoint + "\"]\ncontrol_socket = \"" + dir_.path() +
+            "/" + name + ".sock\"\njournal = \"" + dir_.path() + "/" + name +
+            ".db\"\n"
+            "[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
+            "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
+            "[[region]]\nname = \"us\"\naccept_any_node = true\n"
+            "[[action]]\nname = \"page\"\ntype = \"record\"\npath = \"" +
+            dir_.path() + "/alerts\"\nlabel = \"page\"\n[alerts]\nactions = [\"page\"]\n",
+        name + ".toml");
+    if (!config.ok()) {
+      ADD_FAILURE() << config.error().message;
+      return nullptr;
+    }
+    auto engine = std::make_unique<Engine>(std::move(config).value());
+    if (auto started = engine->start(); !started.ok()) {
+      ADD_FAILURE() << started.error().message;
+      return nullptr;
+    }
+    return engine;
   }
 
   static std::string frame(const std::string& node, const std::string& region, const std::string& boot, uint64_t seq,
@@ -184,6 +201,137 @@ TEST_F(IngestTest, RealAgentsBecomeHealthyNodes) {
   EXPECT_GE(engine_->ingestCounters().accepted.load() - before, 8u);  // 2 agents x 5/s
   EXPECT_EQ(rejected(IngestReject::duplicate), 0u);
   EXPECT_EQ(engine_->regions()[0]["verdict"], "up");
+}
+
+// #17 item 4: one agent publishing to two live aggregators reaches both, and a configuration reload
+// (SIGHUP) keeps its boot id and sequence: neither aggregator refuses a frame after it (no duplicate,
+// out-of-order or restart), and both keep the node healthy without a gap.
+TEST_F(IngestTest, OneAgentFeedsTwoLiveAggregatorsAndAReloadKeepsItsSequence) {
+  const std::string endpoint2 = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
+  auto second = makeEngine(endpoint2, "agg2");
+  ASSERT_TRUE(second);
+  const auto agentConfig = [&](const std::string& interval) {
+    return "node = \"eu-1\"\nregion = \"eu\"\nheartbeat_interval = \"" + interval +
+           "\"\ninsecure = true\naggregators = [\"" + endpoint_ + "\", \"" + endpoint2 + "\"]\ncontrol_socket = \"" +
+           dir_.path() +
+           "/eu-1.sock\"\n[http]\nlisten = \"127.0.0.1\"\nport = 0\n"
+           "[[check]]\nname = \"ok\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\ninterval = \"200ms\"\ntimeout = "
+           "\"150ms\"\n";
+  };
+  const std::string cfg = dir_.writeFile("eu-1.toml", agentConfig("200ms"));
+  test::ChildProcess agent(
+      test::SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", cfg}, .log_path = dir_.path() + "/eu-1.log"});
+  const auto healthyOn = [](const Engine& e) {
+    for (const auto& n : e.nodes("eu")) {
+      if (n["node"] == "eu-1") return n["health"] == "healthy" && n["last_heard_ms"].get<int64_t>() <= 500;
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitFor([&] { return healthyOn(*engine_) && healthyOn(*second); }, milliseconds{5000}))
+      << engine_->nodes("eu").dump() << second->nodes("eu").dump();
+  const auto refusals = [](const Engine& e) {
+    uint64_t n = 0;
+    for (const auto& r : e.ingestCounters().rejected) n += r.load();
+    return n;
+  };
+  const uint64_t refused1 = refusals(*engine_);
+  const uint64_t refused2 = refusals(*second);
+
+  dir_.writeFile("eu-1.toml", agentConfig("250ms"));  // a real change, so the reload does something
+  ::kill(agent.pid(), SIGHUP);
+  ASSERT_TRUE(
+      waitFor([&] { return agent.logTail().find("+config-reloaded") != std::string::npos; }, milliseconds{3000}))
+      << agent.logTail();
+  const uint64_t accepted1 = engine_->ingestCounters().accepted.load();
+  const uint64_t accepted2 = second->ingestCounters().accepted.load();
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(milliseconds{150});
+    EXPECT_TRUE(healthyOn(*engine_)) << engine_->nodes("eu").dump();
+    EXPECT_TRUE(healthyOn(*second)) << second->nodes("eu").dump();
+  }
+  EXPECT_GT(engine_->ingestCounters().accepted.load(), accepted1);
+  EXPECT_GT(second->ingestCounters().accepted.load(), accepted2);
+  EXPECT_EQ(refusals(*engine_), refused1) << "a frame after the reload was refused";
+  EXPECT_EQ(refusals(*second), refused2) << "a frame after the reload was refused";
+  second->stop();
+}
+
+// Sends this process's stderr (where hale logs) to a file while alive.
+class StderrToFile {
+ public:
+  explicit StderrToFile(const std::string& path) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ~StderrToFile() {
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+  }
+  StderrToFile(const StderrToFile&) = delete;
+  StderrToFile& operator=(const StderrToFile&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// #15 item 2: a sender refused for who it says it is (a mistyped node name, a node naming the wrong region)
+// is logged by name, once a minute per sender and 10 lines a minute in all, and listed by
+// `nodes --unknown` (bounded, newest first) instead of only a counter moving. Failed before: nothing was
+// logged and no command named the sender.
+TEST_F(IngestTest, RefusedSendersAreLoggedByNameOnceAndListed) {
+  const std::string log = dir_.path() + "/stderr.log";
+  {
+    StderrToFile capture(log);
+    for (uint64_t i = 1; i <= 20; ++i) send(frame("eu-9", "eu", "b", i));  // mistyped: eu lists eu-1, eu-2
+    for (uint64_t i = 1; i <= 5; ++i) send(frame("eu-1", "us", "w", i));   // listed in eu, says us
+    for (int i = 0; i < 100; ++i) send(frame("made-up-" + std::to_string(i), "eu", "b", 1));
+    ASSERT_TRUE(waitFor(
+        [&] { return rejected(IngestReject::unknown_node) == 120 && rejected(IngestReject::wrong_region) == 5; },
+        milliseconds{5000}))
+        << rejected(IngestReject::unknown_node) << " " << rejected(IngestReject::wrong_region);
+  }
+  const std::string text = readFile(log);
+  EXPECT_EQ(count(text, "-heartbeat-unknown-node node \"eu-9\" (region eu) is in no region's nodes"), 1u) << text;
+  EXPECT_EQ(count(text, "-heartbeat-wrong-region node eu-1 says it is in region us but is listed in eu"), 1u) << text;
+  EXPECT_LE(count(text, "-heartbeat-unknown-node") + count(text, "-heartbeat-wrong-region"), 10u)
+      << "10 lines a minute in all, however many names are made up";
+
+  const nlohmann::json senders = engine_->unknownSenders();
+  ASSERT_TRUE(senders.is_array());
+  EXPECT_EQ(senders.size(), RejectedSenders::kMaxSenders) << "102 senders, the listing bounded";
+}
+
+// Before a flood, the listing names each refused sender with its reason and frame count.
+TEST_F(IngestTest, NodesUnknownNamesEachRefusedSender) {
+  for (uint64_t i = 1; i <= 20; ++i) send(frame("eu-9", "eu", "b", i));
+  for (uint64_t i = 1; i <= 5; ++i) send(frame("eu-1", "us", "w", i));
+  ASSERT_TRUE(
+      waitFor([&] { return rejected(IngestReject::unknown_node) == 20 && rejected(IngestReject::wrong_region) == 5; },
+              milliseconds{5000}));
+  const nlohmann::json senders = engine_->unknownSenders();
+  ASSERT_EQ(senders.size(), 2u) << senders.dump();
+  for (const auto& s : senders) {
+    if (s["node"] == "eu-9") {
+      EXPECT_EQ(s["region"], "eu");
+      EXPECT_EQ(s["reason"], "unknown_node");
+      EXPECT_EQ(s["frames"], 20);
+    } else {
+      EXPECT_EQ(s["node"], "eu-1");
+      EXPECT_EQ(s["region"], "us");
+      EXPECT_EQ(s["reason"], "wrong_region");
+      EXPECT_EQ(s["frames"], 5);
+    }
+  }
 }
 
 }  // namespace
