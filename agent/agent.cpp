@@ -5,6 +5,7 @@
 #include "control_protocol.h"
 #include "hale/version.h"
 #include "log.h"
+#include "parent_dir.h"
 
 namespace hale::agent {
 namespace {
@@ -95,6 +96,7 @@ Result<void> Agent::startLeases(const AgentConfig& config) {
   const bool any = std::any_of(config.checks.begin(), config.checks.end(),
                                [](const ConfiguredCheck& c) { return c.lease.has_value(); });
   if (!any) return {};
+  if (auto dir = ensureParentDirectory(config.journal, "journal"); !dir) return dir.error();
   auto journal = FenceJournal::open(config.journal);
   if (!journal) return journal.error();
   fence_journal_ = std::move(journal.value());

@@ -3,6 +3,7 @@
 #include "etcd_config.h"
 #include "heartbeat_codec.h"
 #include "log.h"
+#include "parent_dir.h"
 #include "plan_runner.h"
 
 namespace hale::aggregator {
@@ -40,6 +41,7 @@ Engine::Engine(AggregatorConfig config, const Clock& clock)
 Engine::~Engine() { stop(); }
 
 Result<void> Engine::start() {
+  if (auto dir = ensureParentDirectory(config_.journal, "journal"); !dir) return dir.error();
   auto journal = Journal::open(config_.journal);
   if (!journal) return journal.error();
   journal_ = std::move(journal).value();

@@ -14,6 +14,7 @@
 #include "config_reader.h"
 #include "control_protocol.h"
 #include "log.h"
+#include "parent_dir.h"
 #include "unix_socket.h"
 
 namespace hale::control {
@@ -114,6 +115,7 @@ Result<void> ControlServer::start(const ServerOptions& options) {
     admin_gid_ = gid;
     has_admin_group_ = true;
   }
+  if (auto dir = ensureParentDirectory(options.path, "control_socket"); !dir) return dir.error();
   auto fd = listenUnix(options.path, options.mode, socket_gid);
   if (!fd) return fd.error();
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -46,7 +46,10 @@ void prepareDaemonProcess() {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (std::getenv("JOURNAL_STREAM") != nullptr) setLogTimestamps(false);
+  if (std::getenv("JOURNAL_STREAM") != nullptr) {
+    setLogTimestamps(false);
+    setLogPriorityPrefixes(true);
+  }
 }
 
 void serveUntilStopped(const std::function<void()>& on_reload) {

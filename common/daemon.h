@@ -13,7 +13,7 @@ int runGuarded(int (*run)(int, char**), int argc, char** argv);
 
 // Call before starting any thread: blocks SIGTERM, SIGINT and SIGHUP in this and every later thread (only
 // serveUntilStopped sees them), ignores SIGPIPE, initialises libcurl. Under systemd (JOURNAL_STREAM set)
-// log lines lose their own timestamps, since journald adds them.
+// log lines lose their own timestamps, since journald adds them, and carry their priority ("<3>" ...).
 void prepareDaemonProcess();
 
 // Tells systemd READY=1, then waits for signals, petting the watchdog (WATCHDOG=1 at half its interval)

@@ -15,6 +15,7 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
 std::atomic<bool> g_timestamps{true};
+std::atomic<bool> g_priorities{false};
 
 const char* levelName(LogLevel level) {
   switch (level) {
@@ -24,6 +25,16 @@ const char* levelName(LogLevel level) {
     case LogLevel::error: return "error";
   }
   return "?";
+}
+
+const char* priorityPrefix(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug: return "<7>";
+    case LogLevel::info: return "<6>";
+    case LogLevel::warn: return "<4>";
+    case LogLevel::error: return "<3>";
+  }
+  return "<6>";
 }
 
 void appendTimestamp(std::string& line) {
@@ -45,6 +56,7 @@ void appendTimestamp(std::string& line) {
 void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel logLevel() { return static_cast<LogLevel>(g_level.load()); }
 void setLogTimestamps(bool on) { g_timestamps.store(on); }
+void setLogPriorityPrefixes(bool on) { g_priorities.store(on); }
 
 bool parseLogLevel(std::string_view text, LogLevel& out) {
   for (LogLevel l : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
@@ -60,6 +72,7 @@ void logLine(LogLevel level, std::string_view event, std::string_view detail) {
   if (static_cast<int>(level) < g_level.load()) return;
   std::string line;
   line.reserve(64 + event.size() + detail.size());
+  if (g_priorities.load()) line += priorityPrefix(level);
   if (g_timestamps.load()) appendTimestamp(line);
   line += levelName(level);
   line += ' ';

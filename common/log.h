@@ -17,6 +17,10 @@ LogLevel logLevel();
 bool parseLogLevel(std::string_view text, LogLevel& out);
 // Prefix every line with an ISO-8601 UTC timestamp (off under systemd, where journald stamps lines).
 void setLogTimestamps(bool on);
+// Prefix every line with its syslog priority, "<3>" error, "<4>" warn, "<6>" info, "<7>" debug, which
+// journald reads from a service's stderr (sd-daemon(3)), so `journalctl -p err` finds failures. On under
+// systemd (JOURNAL_STREAM set).
+void setLogPriorityPrefixes(bool on);
 
 void logLine(LogLevel level, std::string_view event, std::string_view detail);
 

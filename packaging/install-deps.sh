@@ -3,7 +3,8 @@
 # non-interactive; run as root. Packages already present are not touched, and apt-get update runs only
 # when something is missing.
 #
-# python3-msgpack is the second msgpack implementation the wire-format test reads the golden heartbeat with.
+# python3-msgpack is the second msgpack implementation the wire-format test reads the golden heartbeat with;
+# systemd brings systemd-analyze, which checks the units (nothing here starts it).
 # The test servers (PostgreSQL, MariaDB, BIND, etcd) are installed but never started as system
 # services: the tests run their own instances on free loopback ports. moto_server is not packaged by
 # Debian; it comes with the machine image's Python, and this script only checks that it is there. Prism
@@ -17,7 +18,8 @@ build_packages=(
   libcurl4-openssl-dev libssl-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev libsystemd-dev
   libldns-dev libgtest-dev libbenchmark-dev clang-format clang libclang-rt-14-dev
 )
-server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 socat curl python3-msgpack)
+server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 socat curl python3-msgpack
+  systemd)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (it installs Debian packages)" >&2

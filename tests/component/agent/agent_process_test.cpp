@@ -211,6 +211,29 @@ TEST_F(AgentProcessTest, NotifiesSystemdReadyAndWatchdog) {
   ::close(fd);
 }
 
+// #14 item 2: under systemd (JOURNAL_STREAM set) every line carries its syslog priority for journald, so
+// `journalctl -p warning` finds the warnings, and no timestamp of its own (journald stamps lines).
+TEST_F(AgentProcessTest, UnderSystemdLogLinesCarryTheirPriorityForJournald) {
+  const uint16_t dead = hale::test::freeLoopbackPort();
+  writeConfig(
+      config(tcpCheck("app"), "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) + "\"]"));
+  const std::string log = dir_.path() + "/journald.log";
+  ChildProcess agent(
+      SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = log, .env = {"JOURNAL_STREAM=8:123456"}});
+  ASSERT_TRUE(waitFor([&] { return hale::test::readFile(log).find("+agent-started") != std::string::npos; },
+                      milliseconds{5000}))
+      << hale::test::readFile(log);
+  ::kill(agent.pid(), SIGTERM);
+  ASSERT_TRUE(agent.waitExit(milliseconds{2000}));
+  const std::string text = hale::test::readFile(log);
+  EXPECT_NE(text.find("<6>info +agent-started"), std::string::npos) << text;
+  EXPECT_NE(text.find("<4>warn +heartbeats-insecure"), std::string::npos) << text;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_EQ(line.rfind("<", 0), 0u) << "a line without its priority: " << line;
+  }
+}
+
 long rssKiB(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
