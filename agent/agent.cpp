@@ -193,7 +193,7 @@ Result<void> Agent::reload(AgentConfig config) {
   if (config.transport != old.transport || config.heartbeat_interval != old.heartbeat_interval) {
     publisher = std::make_unique<HeartbeatPublisher>(
         zmq_, config.transport, config.heartbeat_interval, identity_, [this] { return snapshot(); }, counters_, clock_);
-    if (auto r = publisher->start(); !r) return r;
+    if (auto r = publisher->prepare(); !r) return r;  // sends only once the running one stopped (below)
   }
   auto board = makeBoard(config);
   board->carryRoles(*snapshot());
@@ -219,6 +219,12 @@ Result<void> Agent::reload(AgentConfig config) {
   // Retired pieces stop outside the lock: a hung probe of the old scheduler cannot hold up readers.
   old_board->setOnChange(nullptr);
   old_scheduler->stop();
+  if (publisher) {
+    // `publisher` is the retired one now: stopped first, so the two never send the same sequence at once.
+    publisher.reset();
+    std::lock_guard lock(mu_);
+    publisher_->run();
+  }
   for (auto& lease : leases_) {
     for (const ConfiguredCheck& c : config_.checks) {
       if (c.lease && c.lease->database == lease->settings().database && c.lease->fence_command.empty())
@@ -312,7 +318,7 @@ nlohmann::json Agent::statusJson(bool detailed) const {
       {"heartbeat_interval_ms", config.heartbeat_interval.count()},
       {"heartbeats_sent", counters_.heartbeats_sent.load()},
       {"heartbeats_dropped", counters_.heartbeats_dropped.load()},
-      {"connections", std::move(connections)},  // each aggregator's link (aggregator_links.h)
+      {"connections", std::move(connections)},  // each aggregator's link (aggregator_link.h)
       {"checks", std::move(checks)},
       {"fenced", fenced},
       {"leases", leasesJson()},

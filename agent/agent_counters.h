@@ -10,7 +10,7 @@ namespace hale::agent {
 struct AgentCounters {
   std::atomic<uint64_t> heartbeats_sent{0};        // handed to ZeroMQ while at least one aggregator was connected
   std::atomic<uint64_t> heartbeats_dropped{0};     // no aggregator connected, or ZeroMQ could not queue it
-  std::atomic<uint64_t> aggregators_connected{0};  // gauge: links whose handshake succeeded (aggregator_links.h)
+  std::atomic<uint64_t> aggregators_connected{0};  // gauge: links whose handshake succeeded (aggregator_link.h)
   std::atomic<uint64_t> http_requests{0};
   std::atomic<uint64_t> reloads{0};
   std::atomic<uint64_t> reload_failures{0};

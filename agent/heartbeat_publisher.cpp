@@ -9,8 +9,6 @@
 namespace hale::agent {
 namespace {
 
-// Per-connection queue bound: a few seconds of heartbeats at most; older news is worthless anyway.
-constexpr int kSendHighWaterMark = 8;
 // A status change is sent at once, but a check flapping faster than this cannot flood the aggregators.
 constexpr std::chrono::milliseconds kMinChangeGap{50};
 
@@ -41,40 +39,31 @@ HeartbeatPublisher::HeartbeatPublisher(zmq::context_t& context, PublisherTranspo
 HeartbeatPublisher::~HeartbeatPublisher() { stop(); }
 
 Result<void> HeartbeatPublisher::start() {
-  try {
-    socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pub);
-    socket_->set(zmq::sockopt::linger, 0);
-    socket_->set(zmq::sockopt::sndhwm, kSendHighWaterMark);
-    socket_->set(zmq::sockopt::immediate, 1);
-    socket_->set(zmq::sockopt::reconnect_ivl, 100);
-    socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
-    // ZMTP heartbeats drop a connection to an aggregator that vanished without closing TCP.
-    socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
-    socket_->set(zmq::sockopt::heartbeat_timeout, 3000);
-    std::vector<std::string> endpoints;
-    for (const AggregatorTarget& a : transport_.aggregators) endpoints.push_back(a.endpoint);
-    links_ = std::make_unique<AggregatorLinks>(endpoints);
-    if (auto watched = links_->watch(context_, *socket_); !watched) {
-      socket_.reset();
-      return watched;
-    }
-    const bool curve = !transport_.keys.secret_key.empty();
-    if (curve) {
-      socket_->set(zmq::sockopt::curve_publickey, transport_.keys.public_key);
-      socket_->set(zmq::sockopt::curve_secretkey, transport_.keys.secret_key);
-    }
-    for (const AggregatorTarget& a : transport_.aggregators) {
-      // ZeroMQ takes the server key at connect time, so each aggregator gets its own.
-      if (curve) socket_->set(zmq::sockopt::curve_serverkey, a.public_key);
-      socket_->connect(a.endpoint);
-    }
-  } catch (const zmq::error_t& e) {
-    if (links_) links_->close();
-    socket_.reset();
-    return makeError("zmq", std::string("heartbeat socket: ") + e.what());
-  }
-  thread_ = std::thread([this] { loop(); });
+  if (auto r = prepare(); !r) return r;
+  run();
   return {};
+}
+
+Result<void> HeartbeatPublisher::prepare() {
+  for (const AggregatorTarget& a : transport_.aggregators) {
+    links_.push_back(std::make_unique<AggregatorLink>(context_, a, transport_.keys));
+    if (auto r = links_.back()->open(); !r) {
+      for (auto& l : links_) l->close();
+      return r;
+    }
+  }
+  return {};
+}
+
+void HeartbeatPublisher::run() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+std::vector<LinkState> HeartbeatPublisher::links() const {
+  std::vector<LinkState> out;
+  out.reserve(links_.size());
+  for (const auto& l : links_) out.push_back(l->state());
+  return out;
 }
 
 void HeartbeatPublisher::stop() {
@@ -84,8 +73,7 @@ void HeartbeatPublisher::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (links_) links_->close();
-  socket_.reset();
+  for (auto& l : links_) l->close();
 }
 
 void HeartbeatPublisher::notifyChange() {
@@ -122,19 +110,19 @@ void HeartbeatPublisher::sendOne(std::string& frame, heartbeat::Heartbeat& hb) {
     for (heartbeat::CheckReport& r : hb.checks) r.message.clear();
     heartbeat::encode(hb, frame);
   }
-  links_->drain(hb.sent_unix_ms);
-  counters_.aggregators_connected.store(links_->connected(), std::memory_order_relaxed);
-  try {
-    const auto sent = socket_->send(zmq::const_buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
-    // A PUB socket takes a message with nobody connected: that heartbeat reached no aggregator.
-    if (sent && links_->connected() > 0) {
-      counters_.heartbeats_sent.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      counters_.heartbeats_dropped.fetch_add(1, std::memory_order_relaxed);
-    }
-  } catch (const zmq::error_t& e) {
+  // Each aggregator's socket, and whether any connected one took the heartbeat.
+  bool delivered = false;
+  size_t connected = 0;
+  for (auto& l : links_) {
+    l->drain(hb.sent_unix_ms);
+    delivered = l->send(frame) || delivered;
+    connected += l->state().connected ? 1 : 0;
+  }
+  counters_.aggregators_connected.store(connected, std::memory_order_relaxed);
+  if (delivered) {
+    counters_.heartbeats_sent.fetch_add(1, std::memory_order_relaxed);
+  } else {
     counters_.heartbeats_dropped.fetch_add(1, std::memory_order_relaxed);
-    logWarn("-heartbeat-send-failed", e.what());
   }
 }
 

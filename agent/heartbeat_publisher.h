@@ -1,10 +1,10 @@
 #pragma once
 
-// Publishes the node's heartbeat (common/heartbeat.h) on a ZeroMQ PUB socket connected to every
-// configured aggregator: every interval, and at once when a check's status changes. A dead or slow
-// aggregator costs nothing: messages go only to completed connections (ZMQ_IMMEDIATE), each connection
-// queues at most a few (SNDHWM), and nothing lingers at shutdown. A heartbeat counts as sent only while
-// at least one aggregator is connected (aggregator_links.h), else as dropped.
+// Publishes the node's heartbeat (common/heartbeat.h) to every configured aggregator, each over its own
+// ZeroMQ PUB socket (aggregator_link.h): every interval, and at once when a check's status changes. A dead
+// or slow aggregator costs nothing: messages go only to completed connections (ZMQ_IMMEDIATE), each
+// connection queues at most a few (SNDHWM), and nothing lingers at shutdown. A heartbeat counts as sent
+// when some connected aggregator's socket took it, else as dropped.
 
 #include <condition_variable>
 #include <functional>
@@ -17,7 +17,7 @@
 #include <zmq.hpp>
 
 #include "agent_counters.h"
-#include "aggregator_links.h"
+#include "aggregator_link.h"
 #include "health_board.h"
 #include "heartbeat_transport.h"
 #include "result.h"
@@ -38,12 +38,17 @@ class HeartbeatPublisher {
   HeartbeatPublisher(const HeartbeatPublisher&) = delete;
   HeartbeatPublisher& operator=(const HeartbeatPublisher&) = delete;
 
-  Result<void> start();
+  Result<void> start();  // prepare() then run()
+  // Opens every aggregator's socket (what can fail), without sending yet; run() starts sending. A reload
+  // prepares the new publisher before touching the running one and runs it once the old one stopped, so
+  // two publishers never send the same sequence at once.
+  Result<void> prepare();
+  void run();
   void stop();
   // Sends a heartbeat now (a check changed status) instead of waiting for the next tick.
   void notifyChange();
-  // Each aggregator's connection as the socket monitor last told (empty before start).
-  std::vector<LinkState> links() const { return links_ ? links_->snapshot() : std::vector<LinkState>{}; }
+  // Each aggregator's connection as its socket's monitor last told.
+  std::vector<LinkState> links() const;
 
  private:
   void loop();
@@ -56,8 +61,7 @@ class HeartbeatPublisher {
   std::function<std::shared_ptr<const Snapshot>()> source_;
   AgentCounters& counters_;
   const Clock& clock_;
-  std::unique_ptr<zmq::socket_t> socket_;
-  std::unique_ptr<AggregatorLinks> links_;  // set in start(), kept until destruction (status reads it)
+  std::vector<std::unique_ptr<AggregatorLink>> links_;  // made in prepare(), kept until destruction
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -166,7 +166,7 @@ void renderMetrics(const Snapshot& s, SteadyTime now, const AgentCounters& count
     const char* help;
     const std::atomic<uint64_t>& value;
   } totals[] = {
-      {"hale_agent_heartbeats_sent_total", "Heartbeats handed to ZeroMQ with an aggregator connected.",
+      {"hale_agent_heartbeats_sent_total", "Heartbeats a connected aggregator's socket took.",
        counters.heartbeats_sent},
       {"hale_agent_heartbeats_dropped_total",
        "Heartbeats with no aggregator connected, or that ZeroMQ could not queue.", counters.heartbeats_dropped},

@@ -71,7 +71,7 @@ bool CurveGate::mayLog(const std::string& what) {
   const bool allowed = log_limiter_.allow(what, std::chrono::steady_clock::now(), held_back);
   if (held_back > 0) {
     logWarn("-heartbeat-refusals-suppressed", std::to_string(held_back) +
-                                                  " more refused connections in the last minute were not logged "
+                                                  " more refused connections were not logged since the last such line "
                                                   "(see hale_aggregator_connections_refused_total)");
   }
   return allowed;

@@ -178,21 +178,25 @@ void Engine::handleFrame(std::string_view frame, std::string_view speaker, heart
     return;
   }
   if (!config_.ingest.insecure && hb.node_id != speaker) {
-    refuseSender(IngestReject::impersonation, hb.node_id, hb.region, speaker);
+    logRefusal(refuseSender(IngestReject::impersonation, hb.node_id, hb.region, speaker));
     return;
   }
   const SteadyTime now = clock_.steadyNow();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   const bool known = observer_.knowsNode(hb.node_id);
   if (!known) {
     const auto region = std::find_if(config_.regions.begin(), config_.regions.end(),
                                      [&](const RegionSetup& s) { return s.name == hb.region; });
     if (region == config_.regions.end() || !region->accept_any_node) {
-      refuseSender(IngestReject::unknown_node, hb.node_id, hb.region, "");
+      const RefusalLog said = refuseSender(IngestReject::unknown_node, hb.node_id, hb.region, "");
+      lock.unlock();  // a slow log never holds up the state
+      logRefusal(said);
       return;
     }
   } else if (const TrackedNode* listed = observer_.node(hb.node_id); listed->region != hb.region) {
-    refuseSender(IngestReject::wrong_region, hb.node_id, hb.region, listed->region);
+    const RefusalLog said = refuseSender(IngestReject::wrong_region, hb.node_id, hb.region, listed->region);
+    lock.unlock();
+    logRefusal(said);
     return;
   }
   const SequenceVerdict verdict =
@@ -214,33 +218,48 @@ void Engine::handleFrame(std::string_view frame, std::string_view speaker, heart
   observer_.heartbeat(hb.node_id, hb.status, now, pending_events_, hb.fence, hb.checks);
 }
 
-void Engine::refuseSender(IngestReject reason, std::string_view node, std::string_view region, std::string_view other) {
+Engine::RefusalLog Engine::refuseSender(IngestReject reason, std::string_view node, std::string_view region,
+                                        std::string_view other) {
   ingest_.count(reason);
+  RefusalLog out;
   std::lock_guard lock(senders_mu_);
   rejected_senders_.note(node, region, kIngestRejectNames[static_cast<size_t>(reason)], nowMs());
+  // Impersonation has its own budget, by the key's node: a flood of made-up names cannot hide it.
+  const bool impersonation = reason == IngestReject::impersonation;
+  LogLimiter& limiter = impersonation ? impersonation_log_ : sender_log_;
   uint64_t held_back = 0;
-  const bool allowed = sender_log_.allow(node, clock_.steadyNow(), held_back);  // no allocation once known
+  const bool allowed =
+      limiter.allow(impersonation ? other : node, clock_.steadyNow(), held_back);  // no allocation once known
   if (held_back > 0) {
-    logWarn("-heartbeat-refusals-suppressed", std::to_string(held_back) +
-                                                  " more refused senders in the last minute were not logged "
-                                                  "(halectl nodes --unknown lists them)");
+    out.summary = std::to_string(held_back) +
+                  " more refused frames were not logged since the last such line (halectl nodes --unknown lists "
+                  "their senders)";
   }
-  if (!allowed) return;
+  if (!allowed) return out;
   switch (reason) {
     case IngestReject::impersonation:
-      logWarn("-heartbeat-impersonation", "the key of node " + std::string(other) + " sent a heartbeat naming node " +
-                                              std::string(node) + ": refused");
+      out.event = "-heartbeat-impersonation";
+      out.text =
+          "the key of node " + std::string(other) + " sent a heartbeat naming node " + std::string(node) + ": refused";
       break;
     case IngestReject::wrong_region:
-      logWarn("-heartbeat-wrong-region", "node " + std::string(node) + " says it is in region " + std::string(region) +
-                                             " but is listed in " + std::string(other) + ": refused");
+      out.event = "-heartbeat-wrong-region";
+      out.text = "node " + std::string(node) + " says it is in region " + std::string(region) + " but is listed in " +
+                 std::string(other) + ": refused";
       break;
     default:
-      logWarn("-heartbeat-unknown-node", "node \"" + std::string(node) + "\" (region " + std::string(region) +
-                                             ") is in no region's nodes: refused (a mistyped node name? "
-                                             "halectl nodes --unknown lists such senders)");
+      out.event = "-heartbeat-unknown-node";
+      out.text = "node \"" + std::string(node) + "\" (region " + std::string(region) +
+                 ") is in no region's nodes: refused (a mistyped node name? halectl nodes --unknown lists such "
+                 "senders)";
       break;
   }
+  return out;
+}
+
+void Engine::logRefusal(const RefusalLog& r) {
+  if (!r.summary.empty()) logWarn("-heartbeat-refusals-suppressed", r.summary);
+  if (r.event != nullptr) logWarn(r.event, r.text);
 }
 
 nlohmann::json Engine::unknownSenders() const {
@@ -639,6 +658,8 @@ void Engine::tickLoop() {
         const Decision d = decide(seen, state_, config_.policy, std::nullopt, now, clock_.wallNow());
         acts = d.acts();
         noteHold(d.held, events);
+      } else {
+        hold_.clear();  // the leader decides, and holds: a follower shows no hold of its own
       }
     }
     // Events reach the journal before the decision they lead to, and without the lock held, so ingest

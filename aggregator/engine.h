@@ -83,9 +83,16 @@ class Engine {
   void ingestLoop();
   void tickLoop();
   void executorLoop();
-  // Counts, remembers and (rate-limited) logs a sender refused for who it says it is. `other`: the key's
-  // own node (impersonation) or the region the node is listed in (wrong_region).
-  void refuseSender(IngestReject reason, std::string_view node, std::string_view region, std::string_view other);
+  // Counts and remembers a sender refused for who it says it is, and returns what to log (rate-limited),
+  // to be logged once no lock is held. `other`: the key's own node (impersonation) or the region the node
+  // is listed in (wrong_region).
+  struct RefusalLog {
+    const char* event = nullptr;  // nullptr: nothing to say about this one
+    std::string text;
+    std::string summary;  // lines held back since the last one, when any
+  };
+  RefusalLog refuseSender(IngestReject reason, std::string_view node, std::string_view region, std::string_view other);
+  static void logRefusal(const RefusalLog& r);
   // Records where a done step of `action` put its resource (none for an action that moves nothing).
   void placeResource(const std::string& action, ResourcePlacement p);
   // One received frame; `speaker` is the node its CURVE key speaks for ("" in insecure mode).
@@ -173,9 +180,10 @@ class Engine {
   // Senders refused for who they say they are (unknown node, wrong region, impersonation): remembered for
   // `halectl nodes --unknown`, logged by name once a minute each (10 lines a minute at most).
   mutable std::mutex senders_mu_;
-  RejectedSenders rejected_senders_;                    // under senders_mu_
-  LogLimiter sender_log_{std::chrono::minutes{1}, 10};  // under senders_mu_
-  LogLimiter skew_log_{std::chrono::minutes{1}, 10};    // under mu_: a node's clock skew, once a minute each
+  RejectedSenders rejected_senders_;                           // under senders_mu_
+  LogLimiter sender_log_{std::chrono::minutes{1}, 10};         // under senders_mu_: unknown node, wrong region
+  LogLimiter impersonation_log_{std::chrono::minutes{1}, 10};  // under senders_mu_: by the key's node
+  LogLimiter skew_log_{std::chrono::minutes{1}, 10};           // under mu_: a node's clock skew, once a minute each
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Alerter> alerter_;

@@ -33,12 +33,13 @@ std::string upper(std::string s) {
   return s;
 }
 
-// Aggregators are configured and none is connected: the node's heartbeats reach nobody.
+// Aggregators are configured and every one is known to be down: the node's heartbeats reach nobody. A
+// link with no news yet (the moment after a start or reload) is not known down.
 bool unheard(const nlohmann::json& status) {
   if (!status.contains("connections") || !status["connections"].is_array() || status["connections"].empty())
     return false;
   for (const auto& c : status["connections"]) {
-    if (c.value("connected", false)) return false;
+    if (c.value("connected", false) || c.value("for_ms", int64_t{-1}) < 0) return false;
   }
   return true;
 }

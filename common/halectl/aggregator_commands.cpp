@@ -125,6 +125,10 @@ int aggregatorRegions(const Context& ctx) {
 
 int aggregatorNodes(const Context& ctx) {
   if (ctx.args.has("unknown")) {
+    if (ctx.args.value("region")) {
+      std::cerr << "halectl: nodes --unknown lists refused senders of every region: it takes no --region\n";
+      return kExitUsage;
+    }
     return callAndPrint(ctx, "nodes", {{"unknown", true}}, [](const nlohmann::json& r) {
       Table t({"NODE", "REGION", "REFUSED AS", "FRAMES", "FIRST HEARD", "LAST HEARD"});
       for (const auto& x : r) {

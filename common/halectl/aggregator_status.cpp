@@ -65,7 +65,10 @@ std::vector<std::string> aggregatorAttention(const nlohmann::json& s) {
       "plan " + awaiting + " awaits approval (halectl approve " + awaiting + " | halectl reject " + awaiting + ")");
   const std::string failed = s.value("blocked_by_failed_plan", "");
   add(!failed.empty(), "plan " + failed + " FAILED: automation waits for an operator (halectl plans; halectl resume)");
-  add(!s.value("failover_held", "").empty(), "failover held: " + s.value("failover_held", ""));
+  // A hold for a reason listed above is not said twice (the minimum interval and a rejection are new here).
+  const bool said =
+      s.value("paused", false) || !s.value("journal_writable", true) || !awaiting.empty() || !failed.empty();
+  add(!said && !s.value("failover_held", "").empty(), "failover held: " + s.value("failover_held", ""));
   if (s.contains("resources_elsewhere") && s["resources_elsewhere"].is_array() && !s["resources_elsewhere"].empty()) {
     std::string where;
     for (const auto& r : s["resources_elsewhere"]) {

@@ -156,6 +156,7 @@ int run(int argc, char** argv) {
   // "-h" is the one short option, an alias of --help.
   std::vector<const char*> words(argv, argv + argc);
   for (const char*& w : words) {
+    if (std::string_view(w) == "--") break;  // after it, "-h" is an argument
     if (std::string_view(w) == "-h") w = "--help";
   }
   auto parsed = hale::CliArgs::parse(static_cast<int>(words.size()), words.data(),
@@ -171,8 +172,9 @@ int run(int argc, char** argv) {
       printUsage();
       return hale::kExitOk;
     }
-    if (pos[at] == "version") {
-      std::cout << "usage: halectl version\n  print halectl's version\n";
+    if (pos[at] == "version" || pos[at] == "help") {
+      std::cout << (pos[at] == "version" ? "usage: halectl version\n  print halectl's version\n"
+                                         : "usage: halectl help [command]\n  the commands, or one command's usage\n");
       return hale::kExitOk;
     }
     const Command* c = findCommand(pos[at]);
@@ -194,7 +196,7 @@ int run(int argc, char** argv) {
     if (const std::string wrong = misuse(c, args); !wrong.empty()) return usageError(wrong);
     std::string socket = args.valueOr("socket", c.default_socket);
     // `status` asks whichever daemon runs here: the agent, or on an aggregator's host the aggregator.
-    if (!args.has("socket") && name == "status" && ::access(hale::cli::kAgentSocket, F_OK) != 0 &&
+    if (!args.value("socket") && name == "status" && ::access(hale::cli::kAgentSocket, F_OK) != 0 &&
         ::access(hale::cli::kAggregatorSocket, F_OK) == 0) {
       socket = hale::cli::kAggregatorSocket;
     }

@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -271,7 +272,10 @@ TEST_F(AgentProcessTest, MemoryStaysFlatWithNoAggregatorListening) {
 // reported "heartbeats_sent: 12, dropped: 0" to nobody.
 TEST_F(AgentProcessTest, AnAggregatorNobodyListensOnIsShownAndItsHeartbeatsAreNotCountedSent) {
   const uint16_t port = hale::test::freeLoopbackPort();
-  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(port);
+  // By host name: after a reconnect ZeroMQ names the connection by its resolved address, which must not
+  // lose track of the link.
+  const std::string endpoint = "tcp://localhost:" + std::to_string(port);
+  const std::string bound = "tcp://127.0.0.1:" + std::to_string(port);
   writeConfig(config(tcpCheck("app"), "insecure = true\naggregators = [\"" + endpoint + "\"]"));
   auto agent = startAgent();
   const auto status = [&] {
@@ -294,19 +298,30 @@ TEST_F(AgentProcessTest, AnAggregatorNobodyListensOnIsShownAndItsHeartbeatsAreNo
 
   // An aggregator's socket appears there (a plaintext SUB, as an insecure aggregator binds).
   zmq::context_t ctx;
-  zmq::socket_t sub(ctx, zmq::socket_type::sub);
-  sub.set(zmq::sockopt::linger, 0);
-  sub.set(zmq::sockopt::subscribe, "");
-  sub.bind(endpoint);
+  auto sub = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::sub);
+  sub->set(zmq::sockopt::linger, 0);
+  sub->set(zmq::sockopt::subscribe, "");
+  sub->bind(bound);
   ASSERT_TRUE(waitFor([&] { return status()["connections"][0].value("connected", false); }, milliseconds{5000}))
       << status().dump();
   ASSERT_TRUE(waitFor([&] { return status().value("heartbeats_sent", 0) > 0; }, milliseconds{3000}));
   zmq::message_t m;
-  sub.set(zmq::sockopt::rcvtimeo, 2000);
-  EXPECT_TRUE(sub.recv(m)) << "a heartbeat counted sent arrived";
+  sub->set(zmq::sockopt::rcvtimeo, 2000);
+  EXPECT_TRUE(sub->recv(m)) << "a heartbeat counted sent arrived";
   CommandResult connected = halectl({"status"});
   EXPECT_EQ(connected.exit_code, 0) << connected.output;
   EXPECT_NE(connected.output.find("link    " + endpoint + ": connected"), std::string::npos) << connected.output;
+
+  // The aggregator restarts: the link is lost, then connected again (by its resolved address now).
+  sub.reset();
+  ASSERT_TRUE(waitFor([&] { return !status()["connections"][0].value("connected", true); }, milliseconds{8000}))
+      << status().dump();
+  sub = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::sub);
+  sub->set(zmq::sockopt::linger, 0);
+  sub->set(zmq::sockopt::subscribe, "");
+  sub->bind(bound);
+  ASSERT_TRUE(waitFor([&] { return status()["connections"][0].value("connected", false); }, milliseconds{8000}))
+      << status().dump();
 }
 
 }  // namespace

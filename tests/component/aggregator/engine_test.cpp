@@ -32,6 +32,7 @@ class EngineTest : public ::testing::Test {
   // A new engine on the same configuration and journal (the first one stopped, if any).
   void startEngine() {
     if (engine_) engine_->stop();
+    engine_.reset();  // its sockets closed before the next engine binds the same port
     auto config = parseAggregatorConfig(
         "coordination = \"none\"\ninsecure = true\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" +
             dir_.path() + "/agg.sock\"\njournal = \"" + journal() +

@@ -223,7 +223,8 @@ TEST_F(IngestTest, OneAgentFeedsTwoLiveAggregatorsAndAReloadKeepsItsSequence) {
       test::SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", cfg}, .log_path = dir_.path() + "/eu-1.log"});
   const auto healthyOn = [](const Engine& e) {
     for (const auto& n : e.nodes("eu")) {
-      if (n["node"] == "eu-1") return n["health"] == "healthy" && n["last_heard_ms"].get<int64_t>() <= 500;
+      // Heard within four intervals: a loaded machine delays some, a silent node would pass this at once.
+      if (n["node"] == "eu-1") return n["health"] == "healthy" && n["last_heard_ms"].get<int64_t>() <= 1000;
     }
     return false;
   };
