@@ -9,6 +9,7 @@
 #include "control_server.h"
 #include "fencer.h"
 #include "heartbeat.h"
+#include "net_address.h"
 #include "subprocess.h"
 #include "text.h"
 
@@ -26,15 +27,6 @@ std::string hostName() {
 // What the aggregator's decoder accepts: 1..64 bytes of clean text (common/text.h).
 bool validIdentifier(const std::string& s) {
   return !s.empty() && s.size() <= heartbeat::kMaxIdBytes && isCleanText(s);
-}
-
-bool validEndpoint(const std::string& e) {
-  // ZeroMQ checks the rest when connecting; catch the common slips here, with a line number.
-  if (e.rfind("ipc://", 0) == 0) return e.size() > 6;
-  if (e.rfind("tcp://", 0) != 0) return false;
-  const size_t colon = e.rfind(':');
-  return colon > 6 && colon + 1 < e.size() &&
-         std::all_of(e.begin() + static_cast<long>(colon) + 1, e.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // An argv whose program is resolved now, so a typo is a config error and not a failed fence.
@@ -162,15 +154,17 @@ void readTransport(ConfigTable& root, AgentConfig& config) {
                  "and public_key, or set insecure = true for plaintext heartbeats");
     }
     for (const std::string& e : plain) {
-      if (!validEndpoint(e))
-        root.error("aggregators", "\"" + e + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
+      if (const std::string wrong = checkZmqEndpoint(e, /*bind=*/false); !wrong.empty())
+        root.error("aggregators", "\"" + e + "\": " + wrong);
       t.aggregators.push_back({e, ""});
     }
   }
   for (ConfigTable& a : root.tables("aggregator")) {
     AggregatorTarget target;
-    if (a.get("endpoint", target.endpoint, Presence::required) && !validEndpoint(target.endpoint))
-      a.error("endpoint", "\"" + target.endpoint + "\" is not a ZeroMQ endpoint (tcp://host:port or ipc://path)");
+    if (a.get("endpoint", target.endpoint, Presence::required)) {
+      if (const std::string wrong = checkZmqEndpoint(target.endpoint, /*bind=*/false); !wrong.empty())
+        a.error("endpoint", "\"" + target.endpoint + "\": " + wrong);
+    }
     const bool keyed =
         a.get("public_key", target.public_key, config.insecure ? Presence::optional : Presence::required);
     if (keyed && !curve::isKey(target.public_key))
@@ -218,7 +212,8 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
   readControlGroups(root, config.control_group, config.admin_group);
 
   if (auto http = root.table("http")) {
-    http->get("listen", config.http_listen);
+    if (http->get("listen", config.http_listen) && !isIpAddress(config.http_listen))
+      http->error("listen", "\"" + config.http_listen + "\" is not an IPv4 or IPv6 address");
     config.http_details = config.http_listen.rfind("127.", 0) == 0 || config.http_listen == "::1";
     http->get("details", config.http_details);
     int64_t port = config.http_port;

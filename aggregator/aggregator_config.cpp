@@ -7,6 +7,7 @@
 #include "control_server.h"
 #include "etcd_config.h"
 #include "heartbeat.h"
+#include "net_address.h"
 #include "text.h"
 
 namespace hale::aggregator {
@@ -240,7 +241,9 @@ void readRegion(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& node
   c.regions.push_back(std::move(setup));
 }
 
-void readAction(ConfigTable& t, AggregatorConfig& c) {
+// `broken`: names of actions declared with errors (already reported), so the plans and alerts that name
+// them do not report them again as missing.
+void readAction(ConfigTable& t, AggregatorConfig& c, std::set<std::string>& broken) {
   ConfiguredAction a;
   t.get("name", a.name, Presence::required);
   t.get("type", a.type, Presence::required);
@@ -253,6 +256,7 @@ void readAction(ConfigTable& t, AggregatorConfig& c) {
   if (c.actions.count(a.name) != 0) t.error("name", "duplicate action \"" + a.name + "\"");
   const ActionType* type = findActionType(a.type);
   if (type == nullptr) {
+    if (!a.name.empty()) broken.insert(a.name);
     if (t.has("type")) {
       std::string known;
       for (const ActionType& k : actionTypes()) known += (known.empty() ? "" : ", ") + std::string(k.name);
@@ -271,6 +275,7 @@ void readAction(ConfigTable& t, AggregatorConfig& c) {
   }
   std::unique_ptr<Action> action = type->create(t, env);
   t.finish();
+  if (!action && !a.name.empty()) broken.insert(a.name);
   if (!action || a.name.empty()) return;
   a.action = std::move(action);
   c.actions.emplace(a.name, std::move(a));
@@ -282,12 +287,17 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   c.source = doc.file();
   ConfigTable root = doc.root(errors);
   root.get("listen", c.listen, Presence::required);
+  for (const std::string& e : c.listen) {
+    if (const std::string wrong = checkZmqEndpoint(e, /*bind=*/true); !wrong.empty())
+      root.error("listen", "\"" + e + "\": " + wrong);
+  }
   root.get("control_socket", c.control_socket);
   readControlGroups(root, c.control_group, c.admin_group);
   root.get("journal", c.journal);
   readIngestSecurity(root, c);
   if (auto http = root.table("http")) {
-    http->get("listen", c.http_listen);
+    if (http->get("listen", c.http_listen) && !isIpAddress(c.http_listen))
+      http->error("listen", "\"" + c.http_listen + "\" is not an IPv4 or IPv6 address");
     int64_t port = c.http_port;
     http->get("port", port, Presence::optional, -1, 65535);
     c.http_port = static_cast<int>(port);
@@ -299,7 +309,12 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   std::set<std::string> node_ids;
   for (ConfigTable& t : root.tables("region", Presence::required)) readRegion(t, c, node_ids);
   checkAgentKeys(root, c);
-  for (ConfigTable& t : root.tables("action")) readAction(t, c);
+  std::set<std::string> broken_actions;
+  for (ConfigTable& t : root.tables("action")) readAction(t, c, broken_actions);
+  // A step naming an action that exists is fine; one declared with errors was reported where it is.
+  const auto missing = [&](const std::string& name) {
+    return c.actions.count(name) == 0 && broken_actions.count(name) == 0;
+  };
 
   const auto actives = std::count_if(c.regions.begin(), c.regions.end(), [](const RegionSetup& r) { return r.active; });
   if (!c.regions.empty() && actives != 1)
@@ -313,7 +328,7 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   if (auto t = root.table("alerts")) {
     t->get("actions", c.alerts.actions);
     for (const std::string& a : c.alerts.actions) {
-      if (c.actions.count(a) == 0) t->error("actions", "no action named \"" + a + "\"");
+      if (missing(a)) t->error("actions", "no action named \"" + a + "\"");
     }
     t->get("events", c.alerts.events);
     for (const std::string& e : c.alerts.events) {
@@ -332,10 +347,10 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
     if (t.has("to") && !known(p.to)) t.error("to", "unknown region \"" + p.to + "\"");
     if (p.from == p.to && !p.from.empty()) t.error("to", "a plan must go to another region");
     for (const std::string& s : p.steps) {
-      if (c.actions.count(s) == 0) t.error("steps", "no action named \"" + s + "\"");
+      if (missing(s)) t.error("steps", "no action named \"" + s + "\"");
     }
     for (const std::string& s : p.on_failure) {
-      if (c.actions.count(s) == 0) t.error("on_failure", "no action named \"" + s + "\"");
+      if (missing(s)) t.error("on_failure", "no action named \"" + s + "\"");
     }
     for (const PlanSetup& other : c.plans) {
       if (other.from == p.from && other.to == p.to) t.error("from", "a second plan from " + p.from + " to " + p.to);

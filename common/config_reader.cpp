@@ -1,6 +1,10 @@
 #include "config_reader.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -278,8 +282,18 @@ Result<ConfigDocument> ConfigDocument::parse(std::string_view text, const std::s
 }
 
 Result<ConfigDocument> ConfigDocument::loadFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return makeError("unreadable",
+                     ConfigIssue{path, 0, "", std::string("cannot open file: ") + std::strerror(errno)}.format());
+  }
+  if (S_ISDIR(st.st_mode))
+    return makeError("unreadable", ConfigIssue{path, 0, "", "is a directory, not a file"}.format());
   std::ifstream in(path, std::ios::binary);
-  if (!in) return makeError("unreadable", ConfigIssue{path, 0, "", "cannot open file"}.format());
+  if (!in) {
+    return makeError("unreadable",
+                     ConfigIssue{path, 0, "", std::string("cannot open file: ") + std::strerror(errno)}.format());
+  }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return makeError("unreadable", ConfigIssue{path, 0, "", "read error"}.format());

@@ -172,7 +172,15 @@ TEST(AgentConfig, RefusesBadCommonSettings) {
                 .find("agent.toml:7: check[0].prot: unknown key"),
             std::string::npos);
   EXPECT_NE(
-      errorsOf("aggregators = [\"10.0.0.1:7450\"]\n").find("aggregators: \"10.0.0.1:7450\" is not a ZeroMQ endpoint"),
+      errorsOf("aggregators = [\"10.0.0.1:7450\"]\n").find("aggregators: \"10.0.0.1:7450\": not a ZeroMQ endpoint"),
+      std::string::npos);
+  // #15 item 4: what start-up would refuse, refused here with its line.
+  EXPECT_NE(errorsOf("aggregators = [\"tcp://256.1.1.1:7450\"]\n").find("\"256.1.1.1\" is not an IPv4 address"),
+            std::string::npos);
+  EXPECT_NE(errorsOf("aggregators = [\"tcp://agg.example:70000\"]\n").find("the port 70000 is not in 1..65535"),
+            std::string::npos);
+  EXPECT_NE(
+      errorsOf("[http]\nlisten = \"256.1.1.1\"\n").find("http.listen: \"256.1.1.1\" is not an IPv4 or IPv6 address"),
       std::string::npos);
   EXPECT_NE(errorsOf("heartbeat_interval = \"10ms\"\n").find("heartbeat_interval: must be between 100ms and 1m"),
             std::string::npos);
@@ -220,7 +228,7 @@ TEST(AgentConfig, RefusesBadTypeSpecificSettings) {
 TEST(AgentConfig, FileErrorsNameThePath) {
   auto c = loadAgentConfig("/nonexistent/agent.toml");
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.error().message, "/nonexistent/agent.toml: cannot open file");
+  EXPECT_EQ(c.error().message, "/nonexistent/agent.toml: cannot open file: No such file or directory");
 }
 
 }  // namespace

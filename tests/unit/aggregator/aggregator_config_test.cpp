@@ -125,6 +125,32 @@ TEST(AggregatorConfig, CrossReferencesAreChecked) {
             std::string::npos);
 }
 
+// #15 item 4: --check-config catches what start-up would fail on, and names a cause once.
+TEST(AggregatorConfig, AddressesAreCheckedAsStartUpWould) {
+  for (const char* bad : {"tcp://256.0.0.1:7450", "tcp://127.0.0.1", "tcp://127.0.0.1:70000", "tcp://[::1x]:7450",
+                          "udp://127.0.0.1:7450", "tcp://127.0.0.1:port"}) {
+    const std::string errors = errorsOf(replaced(kValid, "tcp://127.0.0.1:7450", bad));
+    EXPECT_NE(errors.find("listen: \"" + std::string(bad) + "\": "), std::string::npos) << errors;
+  }
+  for (const char* good :
+       {"tcp://*:7450", "tcp://[::1]:7450", "tcp://eth0:7450", "tcp://127.0.0.1:*", "ipc:///run/x"}) {
+    EXPECT_TRUE(parseAggregatorConfig(replaced(kValid, "tcp://127.0.0.1:7450", good), "agg.toml").ok()) << good;
+  }
+  EXPECT_NE(errorsOf(std::string(kValid) + "[http]\nlisten = \"999.1.1.1\"\n")
+                .find("http.listen: \"999.1.1.1\" is not an IPv4 or IPv6 address"),
+            std::string::npos);
+}
+
+TEST(AggregatorConfig, AnActionWithErrorsIsNotAlsoReportedMissingWhereItIsNamed) {
+  const std::string errors = errorsOf(replaced(kValid, "path = \"/tmp/r\"\n", ""));
+  EXPECT_NE(errors.find("action[0].path: required key is missing"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("no action named"), std::string::npos) << errors;
+  // A name nothing declares is still reported.
+  EXPECT_NE(errorsOf(replaced(kValid, "steps = [\"mark\", \"hook\"]", "steps = [\"mark\", \"fence\"]"))
+                .find("no action named \"fence\""),
+            std::string::npos);
+}
+
 TEST(AggregatorConfig, BadValuesNameFileLineAndKey) {
   EXPECT_NE(errorsOf(replaced(kValid, "approval = \"manual\"", "approval = \"maybe\""))
                 .find("agg.toml:10: guards.approval: must be one of auto, manual"),

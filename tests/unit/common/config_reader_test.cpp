@@ -112,7 +112,15 @@ TEST(ConfigReader, SyntaxErrorNamesFileAndLine) {
 TEST(ConfigReader, UnreadableFileNamesThePath) {
   auto doc = ConfigDocument::loadFile("/nonexistent/hale.toml");
   ASSERT_FALSE(doc.ok());
-  EXPECT_EQ(doc.error().message, "/nonexistent/hale.toml: cannot open file");
+  EXPECT_EQ(doc.error().message, "/nonexistent/hale.toml: cannot open file: No such file or directory");
+}
+
+// #15 item 4: a directory is said to be one, not read as an empty file (which then lacked every key).
+TEST(ConfigReader, ADirectoryIsNotAnEmptyFile) {
+  test::TempDir dir("config");
+  auto doc = ConfigDocument::loadFile(dir.path());
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.error().message, dir.path() + ": is a directory, not a file");
 }
 
 TEST(ConfigReader, LoadsFromAFile) {
