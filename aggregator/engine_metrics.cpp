@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <map>
 
 #include "engine.h"
@@ -26,6 +27,17 @@ void appendRows(std::string& out, const MetricRow (&rows)[N]) {
     appendMetricHeader(out, r.name, r.type, r.help);
     appendSample(out, r.name, r.value);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// `value` as a label value: backslash, quote and newline escaped (names come from configs and agents).
+std::string esc(std::string_view value) {
+  std::string out;
+  appendLabelValue(out, value);
+  return out;
 }
 
 }  // namespace
@@ -72,7 +84,7 @@ std::string Engine::metrics() const {
   for (const auto& [region, counts] : by_health) {
     for (size_t h = 0; h < counts.size(); ++h) {
       appendSample(out,
-                   "hale_aggregator_nodes{region=\"" + region + "\",health=\"" +
+                   "hale_aggregator_nodes{region=\"" + esc(region) + "\",health=\"" +
                        std::string(toString(static_cast<NodeHealth>(h))) + "\"}",
                    counts[h]);
     }
@@ -93,28 +105,42 @@ std::string Engine::metrics() const {
   appendMetricHeader(out, "hale_aggregator_nodes_fenced", "gauge",
                      "Nodes reporting a fenced database (primary lease lost), by region.");
   for (const auto& [region, f] : fenced) {
-    appendSample(out, "hale_aggregator_nodes_fenced{region=\"" + region + "\"}", f[0]);
+    appendSample(out, "hale_aggregator_nodes_fenced{region=\"" + esc(region) + "\"}", f[0]);
   }
   appendMetricHeader(out, "hale_aggregator_nodes_split_brain", "gauge",
                      "Nodes reporting a split brain (writable while etcd named another primary), by region.");
   for (const auto& [region, f] : fenced) {
-    appendSample(out, "hale_aggregator_nodes_split_brain{region=\"" + region + "\"}", f[1]);
+    appendSample(out, "hale_aggregator_nodes_split_brain{region=\"" + esc(region) + "\"}", f[1]);
   }
   // Each family's samples together, as the exposition format requires.
   appendMetricHeader(out, "hale_aggregator_region_verdict", "gauge", "1 for the region's current verdict.");
   for (const TrackedRegion& r : observer_.regions()) {
     for (Verdict v : {Verdict::up, Verdict::degraded, Verdict::down}) {
       appendSample(out,
-                   "hale_aggregator_region_verdict{region=\"" + r.config.name + "\",verdict=\"" +
+                   "hale_aggregator_region_verdict{region=\"" + esc(r.config.name) + "\",verdict=\"" +
                        std::string(toString(v)) + "\"}",
                    r.verdict() == v ? 1 : 0);
     }
   }
   appendMetricHeader(out, "hale_aggregator_region_active", "gauge", "1 for the active region.");
   for (const TrackedRegion& r : observer_.regions()) {
-    appendSample(out, "hale_aggregator_region_active{region=\"" + r.config.name + "\"}",
+    appendSample(out, "hale_aggregator_region_active{region=\"" + esc(r.config.name) + "\"}",
                  r.config.name == state_.active_region ? 1 : 0);
   }
+  appendMetricHeader(out, "hale_aggregator_node_last_heard_seconds", "gauge",
+                     "Seconds since each node's last believed heartbeat (nodes never heard are left out).");
+  for (const auto& [id, n] : observer_.nodes()) {
+    if (!n.state.heard) continue;
+    char age[32];
+    std::snprintf(age, sizeof age, "%.3f", std::chrono::duration<double>(now - n.state.last_heard).count());
+    out += "hale_aggregator_node_last_heard_seconds{region=\"" + esc(n.region) + "\",node=\"" + esc(id) + "\"} ";
+    out += age;
+    out += '\n';
+  }
+  appendMetricHeader(out, "hale_aggregator_last_failover_timestamp_seconds", "gauge",
+                     "Unix time of the last completed failover or failback (0: none).");
+  appendSample(out, "hale_aggregator_last_failover_timestamp_seconds",
+               state_.last_failover ? static_cast<uint64_t>(toUnixMillis(*state_.last_failover) / 1000) : 0);
   if (coordinator_) appendCoordinationMetrics(out, now);
   const MetricRow rows[] = {
       {"hale_aggregator_decisions_total", "counter", "Acting decisions journaled.", counters_.decisions.load()},
@@ -139,6 +165,13 @@ std::string Engine::metrics() const {
       {"hale_aggregator_fail_static", "gauge", "1 while every region is silent at once.",
        observer_.isolated() ? 1U : 0U},
       {"hale_aggregator_plan_running", "gauge", "1 while a plan runs.", state_.plan_running ? 1U : 0U},
+      {"hale_aggregator_awaiting_approval", "gauge", "1 while a decision waits for halectl approve or reject.",
+       state_.awaiting_approval.empty() ? 0U : 1U},
+      {"hale_aggregator_plan_failed_blocking", "gauge",
+       "1 while a failed plan holds automation until an operator resumes.",
+       state_.blocked_by_failed_plan.empty() ? 0U : 1U},
+      {"hale_aggregator_failover_held", "gauge", "1 while a failover the active region's state calls for is held.",
+       hold_.empty() ? 0U : 1U},
   };
   appendRows(out, rows);
   return out;
@@ -177,7 +210,7 @@ void Engine::appendCoordinationMetrics(std::string& out, SteadyTime now) const {
     const bool known = rt != nullptr && t.visible && v.reachable;
     for (Verdict verdict : {Verdict::up, Verdict::degraded, Verdict::down}) {
       appendSample(out,
-                   "hale_aggregator_region_quorum_verdict{region=\"" + name + "\",verdict=\"" +
+                   "hale_aggregator_region_quorum_verdict{region=\"" + esc(name) + "\",verdict=\"" +
                        std::string(toString(verdict)) + "\"}",
                    known && rt->verdict == verdict ? 1 : 0);
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -13,6 +14,7 @@
 #include "agent.h"
 #include "heartbeat_codec.h"
 #include "http_client.h"
+#include "metrics_check.h"
 #include "ports.h"
 #include "postgres_pair.h"
 #include "process.h"
@@ -44,6 +46,40 @@ long healthz(const Agent& agent, std::string* body = nullptr) {
   const HttpResponse resp = httpPerform(r);
   if (body != nullptr) *body = resp.body;
   return resp.status;
+}
+
+// #15 item 5: the agent's /metrics read by promtool and by the grouping rule, with a check name that
+// needs escaping in a label.
+TEST(AgentRuntime, MetricsPassPromtoolAndKeepEachFamilyTogether) {
+  hale::test::TempDir dir("rt");
+  Listener app;
+  Agent agent;
+  ASSERT_TRUE(agent
+                  .start(configFrom(baseConfig(dir) +
+                                    "[[check]]\nname = 'app \"main\" \\ 1'\ntype = \"tcp\"\n"
+                                    "host = \"127.0.0.1\"\nport = " +
+                                    std::to_string(app.port()) + "\ninterval = \"100ms\"\ntimeout = \"80ms\"\n"))
+                  .ok());
+  ASSERT_TRUE(hale::test::waitFor([&] { return healthz(agent) == 200; }, milliseconds{3000}));
+  HttpRequest r;
+  r.url = "http://127.0.0.1:" + std::to_string(agent.httpPort()) + "/metrics";
+  const HttpResponse resp = httpPerform(r);
+  ASSERT_EQ(resp.status, 200);
+  EXPECT_EQ(hale::test::promtoolCheck(resp.body), "");
+  EXPECT_EQ(hale::test::familiesGrouped(resp.body), "");
+  EXPECT_NE(resp.body.find("check=\"app \\\"main\\\" \\\\ 1\""), std::string::npos) << resp.body;
+  EXPECT_NE(resp.body.find("\nhale_agent_build_info{version=\""), std::string::npos);
+  // The shipped alert rules and dashboard ask only for families the agent exports (#15 item 7).
+  size_t asked = 0;
+  for (const char* file : {"/packaging/prometheus/hale.rules.yml", "/packaging/grafana/hale.json"}) {
+    const std::string text = hale::test::readFile(std::string(HALE_SOURCE_DIR) + file);
+    const std::regex name("hale_agent_[a-z_]+");
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), name); m != std::sregex_iterator(); ++m, ++asked) {
+      EXPECT_NE(resp.body.find("# TYPE " + m->str() + " "), std::string::npos) << m->str() << " is not exported";
+    }
+  }
+  EXPECT_GE(asked, 3u);
+  agent.stop();
 }
 
 TEST(AgentRuntime, HealthzFlipsWithRiseAndFallHonoured) {

@@ -6,9 +6,11 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <regex>
 
 #include "engine.h"
 #include "fake_fleet.h"
+#include "metrics_check.h"
 #include "ports.h"
 #include "process.h"
 #include "temp_dir.h"
@@ -308,6 +310,38 @@ TEST_F(ManualApprovalTest, APendingApprovalSurvivesARestartAndRunsOnceApproved) 
   EXPECT_EQ(decisions(), 1);
   const std::string recorded = readFile(record());
   EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 1) << recorded;
+}
+
+// #15 item 5: /metrics read by Prometheus's own promtool and by the grouping rule, after a failover and with
+// a pause set (every family present).
+
+TEST_F(EngineTest, MetricsPassPromtoolAndKeepEachFamilyTogether) {
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(
+      waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{10'000}));
+  ASSERT_TRUE(engine_->setPaused(true).ok());
+  const std::string metrics = engine_->metrics();
+  EXPECT_EQ(test::promtoolCheck(metrics), "");
+  EXPECT_EQ(test::familiesGrouped(metrics), "");
+  for (const char* family : {"hale_aggregator_node_last_heard_seconds{region=\"us\",node=\"us-1\"} ",
+                             "hale_aggregator_last_failover_timestamp_seconds ", "hale_aggregator_awaiting_approval 0",
+                             "hale_aggregator_plan_failed_blocking 0", "hale_aggregator_paused 1"}) {
+    EXPECT_NE(metrics.find(std::string("\n") + family), std::string::npos) << family << "\n" << metrics;
+  }
+  EXPECT_EQ(metrics.find("hale_aggregator_last_failover_timestamp_seconds 0\n"), std::string::npos);
+
+  // The shipped alert rules and dashboard ask only for families the aggregator exports (#15 item 7).
+  const std::string rules = readFile(std::string(HALE_SOURCE_DIR) + "/packaging/prometheus/hale.rules.yml");
+  const std::string dashboard = readFile(std::string(HALE_SOURCE_DIR) + "/packaging/grafana/hale.json");
+  ASSERT_TRUE(nlohmann::json::accept(dashboard)) << "packaging/grafana/hale.json is not JSON";
+  const std::regex name("hale_aggregator_[a-z_]+");
+  size_t asked = 0;
+  for (const std::string* text : {&rules, &dashboard}) {
+    for (auto m = std::sregex_iterator(text->begin(), text->end(), name); m != std::sregex_iterator(); ++m, ++asked) {
+      EXPECT_NE(metrics.find("# TYPE " + m->str() + " "), std::string::npos) << m->str() << " is not exported";
+    }
+  }
+  EXPECT_GT(asked, 10u);
 }
 
 }  // namespace
