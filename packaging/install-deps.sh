@@ -5,7 +5,7 @@
 #
 # python3-msgpack is the second msgpack implementation the wire-format test reads the golden heartbeat with;
 # systemd brings systemd-analyze, which checks the units, and prometheus promtool, which checks /metrics
-# (neither is started here).
+# (neither is started here); debhelper and lintian build and check the Debian packages (deb/).
 # The test servers (PostgreSQL, MariaDB, BIND, etcd) are installed but never started as system
 # services: the tests run their own instances on free loopback ports. moto_server is not packaged by
 # Debian; it comes with the machine image's Python, and this script only checks that it is there. Prism
@@ -20,7 +20,7 @@ build_packages=(
   libldns-dev libgtest-dev libbenchmark-dev clang-format clang libclang-rt-14-dev
 )
 server_packages=(postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 socat curl python3-msgpack
-  systemd prometheus)
+  systemd prometheus debhelper lintian)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: run as root (it installs Debian packages)" >&2

@@ -23,7 +23,9 @@ step() {
   fi
 }
 step "installing dependencies (Debian packages, Prism) ..." bash "$root/packaging/install-deps.sh"
-step "configuring ..." cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The same settings as tests/run-all.sh, so running the test suite after the drill builds only what is
+# left instead of everything again.
+step "configuring ..." cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON
 step "building hale (the first time takes a few minutes) ..." \
   cmake --build "$build" --parallel "$(nproc)" --target hale-drill hale-agent hale-aggregator halectl
 echo

@@ -29,8 +29,8 @@ struct Unit {
 };
 
 constexpr Unit kUnits[] = {
-    {"hale-agent.service", "/usr/bin/hale-agent", HALE_AGENT_BIN},
-    {"hale-aggregator.service", "/usr/bin/hale-aggregator", HALE_AGGREGATOR_BIN},
+    {"hale-agent.service", "/usr/sbin/hale-agent", HALE_AGENT_BIN},
+    {"hale-aggregator.service", "/usr/sbin/hale-aggregator", HALE_AGGREGATOR_BIN},
 };
 
 // The unit with its ExecStart binary pointed at the build tree, written into `dir`; its path.
