@@ -223,6 +223,26 @@ void PostgresPair::kill(Node n) {
 
 void PostgresPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
 void PostgresPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
+void PostgresPair::waitForReplay() {
+  const std::string lsn = query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
+  if (!waitFor([&] { return query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
+               std::chrono::seconds{10})) {
+    throw std::runtime_error("the standby did not replay the primary's WAL up to " + lsn + " within 10 s");
+  }
+}
+
+void PostgresPair::cutOffReceiver() {
+  query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
+  query(Node::standby, "SELECT pg_reload_conf()");
+  if (!waitFor(
+          [&] {
+            return query(Node::standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";
+          },
+          std::chrono::seconds{10})) {
+    throw std::runtime_error("the standby's WAL receiver still streams 10 s after being cut off");
+  }
+}
+
 bool PostgresPair::running(Node n) { return server(n).process && server(n).process->running(); }
 
 pid_t PostgresPair::pid(Node n) const { return server(n).process ? server(n).process->pid() : -1; }

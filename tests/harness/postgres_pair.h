@@ -47,6 +47,11 @@ class PostgresPair {
   void freeze(Node n);
   void thaw(Node n);
   bool running(Node n);
+  // Returns once the standby has replayed everything the primary has written so far (throws after 10 s).
+  void waitForReplay();
+  // Cuts the standby's WAL receiver off the primary (its primary_conninfo pointed at a port where nothing
+  // listens, reloaded), as a cut link would; returns once it no longer streams (throws after 10 s).
+  void cutOffReceiver();
   // The server's main process id (-1 when not running): what a fence script kills.
   pid_t pid(Node n) const;
 

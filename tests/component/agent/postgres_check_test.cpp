@@ -126,17 +126,8 @@ TEST(PostgresCheck, AStandbyCutOffFromItsPrimaryFailsOnceItsLagBoundPassesMaxLag
   const std::string conf = "type = \"postgres\"\nconninfo = \"" + pg.conninfo(Node::standby) +
                            "\"\nexpected_role = \"standby\"\nmax_lag = \"1500ms\"\n";
   pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
-  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
-      std::chrono::seconds{10}));
-  pg.query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
-  pg.query(Node::standby, "SELECT pg_reload_conf()");
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        return pg.query(Node::standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";
-      },
-      std::chrono::seconds{10}));
+  pg.waitForReplay();
+  pg.cutOffReceiver();
   // Soon after: degraded, with the bound, not a pass and not "lag 0".
   const auto early = runCheck(conf);
   if (early.result.outcome == Outcome::warn) {

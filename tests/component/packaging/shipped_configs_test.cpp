@@ -18,13 +18,6 @@
 namespace hale {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void replaceAll(std::string& s, const std::string& from, const std::string& to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
     s.replace(at, from.size(), to);
@@ -50,7 +43,7 @@ void fillPublicKeys(const test::TempDir& dir, std::string& text) {
     const test::CommandResult made =
         test::runCommand(test::SpawnOptions{.argv = {HALECTL_BIN, "keygen", stem}}, std::chrono::seconds{10});
     ASSERT_EQ(made.exit_code, 0) << made.output;
-    std::string key = slurp(stem + ".pub");
+    std::string key = test::readFile(stem + ".pub");
     key.erase(key.find_last_not_of('\n') + 1);
     text.replace(static_cast<size_t>(m.position(0)), static_cast<size_t>(m.length(0)), key);
   }
@@ -65,7 +58,7 @@ test::CommandResult checkConfig(const std::string& binary, const std::string& co
 
 TEST(ShippedConfigs, TheAggregatorExamplePassesCheckConfig) {
   test::TempDir dir("shipped");
-  std::string text = slurp(HALE_SOURCE_DIR "/packaging/aggregator.toml");
+  std::string text = test::readFile(HALE_SOURCE_DIR "/packaging/aggregator.toml");
   ASSERT_FALSE(text.empty());
   for (const char* script : {"/usr/local/sbin/fence-region", "/usr/local/sbin/promote-db"}) {
     ASSERT_NE(text.find(script), std::string::npos) << script;
@@ -86,7 +79,7 @@ TEST(ShippedConfigs, TheAggregatorExamplePassesCheckConfig) {
 
 TEST(ShippedConfigs, TheAgentExamplePassesCheckConfig) {
   test::TempDir dir("shipped");
-  std::string text = slurp(HALE_SOURCE_DIR "/packaging/agent.toml");
+  std::string text = test::readFile(HALE_SOURCE_DIR "/packaging/agent.toml");
   useFreshKey(dir, text, "/etc/hale/agent.key");
   fillPublicKeys(dir, text);
   const test::CommandResult r = checkConfig(HALE_AGENT_BIN, dir.writeFile("agent.toml", text),
@@ -98,7 +91,7 @@ TEST(ShippedConfigs, TheAgentExamplePassesCheckConfig) {
 // The check is not a rubber stamp: the same example with a plan step naming no action fails it.
 TEST(ShippedConfigs, CheckConfigRefusesABrokenCopy) {
   test::TempDir dir("shipped");
-  std::string text = slurp(HALE_SOURCE_DIR "/packaging/aggregator.toml");
+  std::string text = test::readFile(HALE_SOURCE_DIR "/packaging/aggregator.toml");
   useFreshKey(dir, text, "/etc/hale/aggregator.key");
   fillPublicKeys(dir, text);
   replaceAll(text, "steps = [\"", "steps = [\"no-such-action\", \"");

@@ -15,13 +15,6 @@
 namespace hale {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 struct Unit {
   const char* name;
   const char* installed_binary;
@@ -35,7 +28,7 @@ constexpr Unit kUnits[] = {
 
 // The unit with its ExecStart binary pointed at the build tree, written into `dir`; its path.
 std::string builtCopy(const test::TempDir& dir, const Unit& u) {
-  std::string text = slurp(std::string(HALE_SOURCE_DIR) + "/packaging/" + u.name);
+  std::string text = test::readFile(std::string(HALE_SOURCE_DIR) + "/packaging/" + u.name);
   EXPECT_NE(text.find(std::string("ExecStart=") + u.installed_binary + " "), std::string::npos) << u.name;
   const size_t at = text.find(u.installed_binary);
   if (at != std::string::npos) text.replace(at, std::string(u.installed_binary).size(), u.built_binary);
@@ -71,7 +64,7 @@ TEST(SystemdUnits, ExposureIsAtMostTwoAndAHalf) {
 // state directories the default paths live in (shared by both units, kept when one stops), no capability.
 TEST(SystemdUnits, DeclareWhatTheDaemonsRelyOn) {
   for (const Unit& u : kUnits) {
-    const std::string text = slurp(std::string(HALE_SOURCE_DIR) + "/packaging/" + u.name);
+    const std::string text = test::readFile(std::string(HALE_SOURCE_DIR) + "/packaging/" + u.name);
     for (const char* line :
          {"Type=notify", "WatchdogSec=", "Restart=on-failure", "User=hale", "Group=hale", "RuntimeDirectory=hale",
           "RuntimeDirectoryPreserve=yes", "StateDirectory=hale", "ProtectSystem=strict", "ProtectHome=yes",
@@ -79,9 +72,9 @@ TEST(SystemdUnits, DeclareWhatTheDaemonsRelyOn) {
       EXPECT_NE(text.find(line), std::string::npos) << u.name << " lacks " << line;
     }
   }
-  EXPECT_NE(
-      slurp(std::string(HALE_SOURCE_DIR) + "/packaging/hale-agent.service").find("ExecReload=/bin/kill -HUP $MAINPID"),
-      std::string::npos)
+  EXPECT_NE(test::readFile(std::string(HALE_SOURCE_DIR) + "/packaging/hale-agent.service")
+                .find("ExecReload=/bin/kill -HUP $MAINPID"),
+            std::string::npos)
       << "the agent reloads its configuration on SIGHUP";
 }
 

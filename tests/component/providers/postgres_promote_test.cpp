@@ -53,20 +53,11 @@ void holdBackReplay(PostgresPair& pg) {
 // One commit the standby replays; then its WAL receiver is cut off (pointed at a port where nothing listens)
 // and the primary takes `rows` more commits the standby never receives. Returns when the last replayed
 // commit is older than `age`.
-void cutOffReceiver(PostgresPair& pg, int rows, milliseconds age) {
+void cutOffAndWriteBehind(PostgresPair& pg, int rows, milliseconds age) {
   pg.query(Node::primary, "CREATE TABLE IF NOT EXISTS t (v int)");
   pg.query(Node::primary, "INSERT INTO t VALUES (0)");
-  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
-      std::chrono::seconds{10}));
-  pg.query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
-  pg.query(Node::standby, "SELECT pg_reload_conf()");
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        return pg.query(Node::standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";
-      },
-      std::chrono::seconds{10}));
+  pg.waitForReplay();
+  pg.cutOffReceiver();
   for (int i = 1; i <= rows; ++i) pg.query(Node::primary, "INSERT INTO t VALUES (" + std::to_string(i) + ")");
   std::this_thread::sleep_for(age);
   // What "caught up with what it received" would have called lag 0.
@@ -123,7 +114,7 @@ TEST(PostgresPromote, LagGateRefusesABehindStandbyUnlessForced) {
 TEST(PostgresPromote, AStandbyCutOffFromItsPrimaryIsNotPromotedAsCurrent) {
   PostgresPair pg;
   pg.start();
-  cutOffReceiver(pg, 10, milliseconds{1500});
+  cutOffAndWriteBehind(pg, 10, milliseconds{1500});
   pg.kill(Node::primary);
   auto promote = promoteAction(pg);
   const ActionResult gate = promote->gate(test::actionRequest());
@@ -160,10 +151,7 @@ TEST(PostgresPromote, AGateThatCannotSeeTheReceiverDoesNotTakeItAsStreaming) {
   PostgresPair pg;
   pg.start();
   pg.query(Node::primary, "CREATE ROLE watcher LOGIN");
-  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
-      std::chrono::seconds{10}));
+  pg.waitForReplay();
   ASSERT_EQ(pg.query(Node::standby, "SELECT status FROM pg_stat_wal_receiver"), "streaming");
   const std::string watcher = "host=127.0.0.1 port=" + std::to_string(pg.port(Node::standby)) +
                               " user=watcher dbname=postgres connect_timeout=2";
@@ -186,10 +174,7 @@ TEST(PostgresPromote, PromotesWhenTheOldPrimaryIsDown) {
   PostgresPair pg;
   pg.start();
   pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
-  const std::string lsn = pg.query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] { return pg.query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },
-      std::chrono::seconds{10}));
+  pg.waitForReplay();
   pg.kill(Node::primary);
   const ActionResult r = promoteAction(pg, "", true, "30s")->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
