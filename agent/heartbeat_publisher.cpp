@@ -4,7 +4,6 @@
 #include <random>
 
 #include "heartbeat_codec.h"
-#include "log.h"
 
 namespace hale::agent {
 namespace {

@@ -12,7 +12,6 @@
 #include "table.h"
 
 namespace hale::cli {
-namespace {
 
 std::string duration(int64_t ms) {
   if (ms < 0) return "-";
@@ -24,6 +23,8 @@ std::string duration(int64_t ms) {
   if (ms < 600'000) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms / 60'000) + "m";
 }
+
+namespace {
 
 std::string clockTime(int64_t unix_ms) {
   const std::time_t secs = unix_ms / 1000;

@@ -14,13 +14,6 @@
 namespace hale::cli {
 namespace {
 
-std::string span(int64_t ms) {
-  if (ms < 0) return "-";
-  if (ms < 60'000) return std::to_string(ms / 1000) + "s";
-  if (ms < 3'600'000) return std::to_string(ms / 60'000) + "m";
-  return std::to_string(ms / 3'600'000) + "h";
-}
-
 // The newest plan when it is running, or null.
 nlohmann::json runningPlan(const Context& ctx) {
   nlohmann::json plans;
@@ -119,7 +112,7 @@ int printAggregatorStatus(const Context& ctx, const nlohmann::json& s) {
   for (const auto& r : regions) {
     std::string role = r.value("active", false) ? "active" : "standby";
     if (r.value("home", false)) role += " (home)";
-    t.add({r.value("name", "?"), role, r.value("verdict", "?"), span(r.value("verdict_for_ms", int64_t{-1})),
+    t.add({r.value("name", "?"), role, r.value("verdict", "?"), duration(r.value("verdict_for_ms", int64_t{-1})),
            std::to_string(r.value("healthy", 0)) + "/" + std::to_string(r.value("nodes", 0)),
            std::to_string(r.value("suspect", 0)), std::to_string(r.value("failed", 0))});
   }

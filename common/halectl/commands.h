@@ -40,6 +40,8 @@ int printAggregatorStatus(const Context& ctx, const nlohmann::json& s);
 // What holds automation or is not as it should be, one line each (aggregator_status.cpp).
 std::vector<std::string> aggregatorAttention(const nlohmann::json& status);
 void printCoordination(const nlohmann::json& coordination);
+// A span of milliseconds for a table: "4.2s", "42s", "7m"; "-" when negative (unknown).
+std::string duration(int64_t ms);
 // Agent commands (agent_commands.cpp).
 int agentChecks(const Context& ctx);
 int agentActive(const Context& ctx);
