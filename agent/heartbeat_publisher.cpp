@@ -3,15 +3,10 @@
 #include <cstdio>
 #include <random>
 
+#include "heartbeat_cadence.h"
 #include "heartbeat_codec.h"
 
 namespace hale::agent {
-namespace {
-
-// A status change is sent at once, but a check flapping faster than this cannot flood the aggregators.
-constexpr std::chrono::milliseconds kMinChangeGap{50};
-
-}  // namespace
 
 std::string randomBootId() {
   std::random_device rd;
@@ -128,24 +123,22 @@ void HeartbeatPublisher::sendOne(std::string& frame, heartbeat::Heartbeat& hb) {
 void HeartbeatPublisher::loop() {
   std::string frame;
   heartbeat::Heartbeat hb;
-  auto next_tick = std::chrono::steady_clock::now();
-  auto last_sent = next_tick - kMinChangeGap;
+  HeartbeatCadence cadence(interval_, clock_.steadyNow());
   for (;;) {
     {
       std::unique_lock lock(mu_);
       for (;;) {
         if (stopping_) return;
-        // Due at the next tick, or sooner for a change (but not sooner than kMinChangeGap after the last).
-        auto due = next_tick;
-        if (changed_) due = std::min(due, last_sent + kMinChangeGap);
-        if (std::chrono::steady_clock::now() >= due) break;
-        cv_.wait_until(lock, due);
+        const SteadyTime due = cadence.due(changed_);
+        const SteadyTime now = clock_.steadyNow();
+        if (now >= due) break;
+        // Waits in real time for what the injected clock says is left; a notifyChange() or stop() wakes it.
+        cv_.wait_until(lock, std::chrono::steady_clock::now() + (due - now));
       }
       changed_ = false;
     }
     sendOne(frame, hb);
-    last_sent = std::chrono::steady_clock::now();
-    next_tick = last_sent + interval_;
+    cadence.sent(clock_.steadyNow());
   }
 }
 

@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "agent.h"
+#include "heartbeat_cadence.h"
 #include "heartbeat_codec.h"
 #include "http_client.h"
 #include "metrics_check.h"
@@ -158,55 +159,78 @@ class HeartbeatSink {
   heartbeat::Decoder decoder_;
 };
 
-TEST(AgentRuntime, HeartbeatsAtTheIntervalAndAtOnceOnChange) {
+// The timing rule itself is heartbeat_cadence_test's, over injected instants. Here, through a real socket,
+// only what a loaded machine cannot change: the agent's own send stamps, sequence numbers, and a change
+// that overtakes a tick seconds away.
+std::string tcpCheck(uint16_t port) {
+  return "[[check]]\nname = \"app\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(port) +
+         "\ninterval = \"100ms\"\ntimeout = \"80ms\"\nfall = 1\n";
+}
+
+std::string publishingTo(const HeartbeatSink& sink, const std::string& interval) {
+  return "heartbeat_interval = \"" + interval + "\"\ninsecure = true\naggregators = [\"" + sink.endpoint() + "\"]";
+}
+
+TEST(AgentRuntime, HeartbeatsNoSoonerThanTheIntervalWithConsecutiveSequenceNumbers) {
   hale::test::TempDir dir("hb");
   HeartbeatSink sink;
   Listener app;
   Agent agent;
-  ASSERT_TRUE(
-      agent
-          .start(configFrom(baseConfig(dir, "heartbeat_interval = \"400ms\"\ninsecure = true\naggregators = [\"" +
-                                                sink.endpoint() + "\"]") +
-                            "[[check]]\nname = \"app\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " +
-                            std::to_string(app.port()) + "\ninterval = \"100ms\"\ntimeout = \"80ms\"\nfall = 1\n"))
-          .ok());
+  ASSERT_TRUE(agent.start(configFrom(baseConfig(dir, publishingTo(sink, "200ms")) + tcpCheck(app.port()))).ok());
   heartbeat::Heartbeat hb;
   Clock::time_point at;
-  // Wait until the node reports healthy, then measure the regular cadence.
   ASSERT_TRUE(hale::test::waitFor(
-      [&] { return sink.next(hb, at, milliseconds{1000}) && hb.status == heartbeat::NodeStatus::healthy; },
-      milliseconds{5000}, milliseconds{0}));
+      [&] { return sink.next(hb, at, milliseconds{5000}) && hb.status == heartbeat::NodeStatus::healthy; },
+      milliseconds{10000}, milliseconds{0}));
   EXPECT_EQ(hb.node_id, "n1");
   EXPECT_EQ(hb.region, "eu");
   EXPECT_EQ(hb.boot_id, agent.bootId());
   ASSERT_EQ(hb.checks.size(), 1u);
   EXPECT_EQ(hb.checks[0].name, "app");
-  uint64_t last_seq = hb.seq;
-  Clock::time_point last_at = at;
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(sink.next(hb, at, milliseconds{1000}));
-    EXPECT_EQ(hb.seq, last_seq + 1);
-    const auto gap = std::chrono::duration_cast<milliseconds>(at - last_at);
-    EXPECT_GE(gap, milliseconds{300}) << "heartbeat " << i;
-    EXPECT_LE(gap, milliseconds{600}) << "heartbeat " << i;
-    last_seq = hb.seq;
-    last_at = at;
+  heartbeat::Heartbeat last = hb;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(sink.next(hb, at, milliseconds{5000})) << "heartbeat " << i << " never came";
+    EXPECT_EQ(hb.seq, last.seq + 1);
+    EXPECT_EQ(hb.status, heartbeat::NodeStatus::healthy);
+    // Stamped by the agent as it sends: a loaded machine makes a heartbeat late, never early. (The wall
+    // clock may be slewed by a millisecond or two.)
+    EXPECT_GE(hb.sent_unix_ms - last.sent_unix_ms, 200 - 5) << "heartbeat " << i;
+    last = hb;
   }
-  // A status change goes out at once, well before the next 400 ms tick would.
-  const Clock::time_point closed = Clock::now();
-  app.close();
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] { return sink.next(hb, at, milliseconds{1000}) && hb.status == heartbeat::NodeStatus::unhealthy; },
-      milliseconds{3000}, milliseconds{0}));
-  const auto failed_at = agent.snapshot()->checks[0].last_run;
-  EXPECT_LT(std::chrono::duration_cast<milliseconds>(at - failed_at), milliseconds{150});
-  EXPECT_LT(std::chrono::duration_cast<milliseconds>(at - closed), milliseconds{400});
-  EXPECT_GT(hb.seq, last_seq);
-  EXPECT_EQ(hb.checks[0].status, heartbeat::CheckStatus::fail);
   agent.stop();
 }
 
+TEST(AgentRuntime, AStatusChangeGoesOutAtOnceNotAtTheNextTick) {
+  hale::test::TempDir dir("change");
+  HeartbeatSink sink;
+  Listener app;
+  Agent agent;
+  // A 10 s interval: a change heartbeat that waited for the tick would come 10 s after the last one.
+  ASSERT_TRUE(agent.start(configFrom(baseConfig(dir, publishingTo(sink, "10s")) + tcpCheck(app.port()))).ok());
+  heartbeat::Heartbeat hb;
+  Clock::time_point at;
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] { return sink.next(hb, at, milliseconds{12000}) && hb.status == heartbeat::NodeStatus::healthy; },
+      milliseconds{15000}, milliseconds{0}));
+  const heartbeat::Heartbeat healthy = hb;
+  app.close();
+  ASSERT_TRUE(sink.next(hb, at, milliseconds{12000}));
+  EXPECT_EQ(hb.status, heartbeat::NodeStatus::unhealthy);
+  EXPECT_EQ(hb.checks[0].status, heartbeat::CheckStatus::fail);
+  EXPECT_EQ(hb.seq, healthy.seq + 1) << "a heartbeat went out between the healthy one and the change";
+  const int64_t gap = hb.sent_unix_ms - healthy.sent_unix_ms;
+  EXPECT_LT(gap, 10000 - 10) << "the change waited for the tick";
+  EXPECT_GE(gap, HeartbeatCadence::kMinChangeGap.count() - 5);
+  std::cout << "change heartbeat sent " << gap << " ms after the last healthy one\n";
+  agent.stop();
+}
+
+// /healthz answers from the cache while a probe hangs. What would show it waiting on the probe is an answer
+// taking the probe's timeout (2 s here), so the bound is half of that, not a few milliseconds a loaded
+// machine can exceed; how fast /healthz is, is the benchmark's to measure.
 TEST(AgentRuntime, HungDatabaseFailsAtItsTimeoutWhileHealthzStaysFast) {
+  constexpr milliseconds kInterval{3000};
+  constexpr milliseconds kTimeout{2000};
   hale::test::TempDir dir("hung");
   hale::test::PostgresPair pg;
   pg.start();
@@ -216,16 +240,26 @@ TEST(AgentRuntime, HungDatabaseFailsAtItsTimeoutWhileHealthzStaysFast) {
           .start(configFrom(baseConfig(dir) +
                             "[[check]]\nname = \"db\"\ntype = \"postgres\"\nconninfo = \"host=127.0.0.1 port=" +
                             std::to_string(pg.port(hale::test::PostgresPair::Node::primary)) +
-                            " user=postgres dbname=postgres\"\ninterval = \"1s\"\ntimeout = \"500ms\"\nfall = 1\n"))
+                            " user=postgres dbname=postgres\"\ninterval = \"3s\"\ntimeout = \"2s\"\nfall = 1\n"))
           .ok());
   ASSERT_TRUE(hale::test::waitFor([&] { return healthz(agent) == 200; }, milliseconds{5000}));
+  const auto slowestOf = [&](int n) {
+    milliseconds slowest{0};
+    for (int i = 0; i < n; ++i) {
+      const auto t0 = Clock::now();
+      healthz(agent);
+      slowest = std::max(slowest, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
+    }
+    return slowest;
+  };
+  const milliseconds baseline = slowestOf(20);  // the same machine, nothing hung
 
   pg.freeze(hale::test::PostgresPair::Node::primary);
   const auto frozen_at = Clock::now();
   milliseconds slowest{0};
   int answers = 0;
   bool failed = false;
-  while (Clock::now() - frozen_at < milliseconds{4000}) {
+  while (Clock::now() - frozen_at < milliseconds{15000}) {
     const auto t0 = Clock::now();
     const long status = healthz(agent);
     slowest = std::max(slowest, std::chrono::duration_cast<milliseconds>(Clock::now() - t0));
@@ -238,17 +272,17 @@ TEST(AgentRuntime, HungDatabaseFailsAtItsTimeoutWhileHealthzStaysFast) {
   }
   const auto failed_after = std::chrono::duration_cast<milliseconds>(Clock::now() - frozen_at);
   pg.thaw(hale::test::PostgresPair::Node::primary);
+  std::cout << "slowest /healthz: " << baseline.count() << " ms before, " << slowest.count() << " ms over " << answers
+            << " requests while the check hung; failed " << failed_after.count() << " ms after the freeze\n";
   ASSERT_TRUE(failed) << "the check never failed while the server was frozen";
-  // Fails within one interval plus the timeout (plus scheduling slack), while every /healthz was fast.
-  EXPECT_LT(failed_after, milliseconds{1000 + 500 + 300});
-  // A /healthz that waited on the hung check would take its 500 ms timeout; every answer came from the
-  // cache if the slowest is far below it. (How fast /healthz is, is the benchmark's to measure: a
-  // wall-clock bound of a few ms here failed under the suite's own load.)
-  EXPECT_LT(slowest, milliseconds{100}) << "slowest /healthz over " << answers << " requests";
-  std::cout << "slowest /healthz while the check hung: " << slowest.count() << " ms over " << answers << " requests\n";
-  EXPECT_GT(answers, 20);
-  const std::string message = agent.snapshot()->checks[0].message;
-  EXPECT_NE(message.find("timeout"), std::string::npos) << message;
+  // The probe gave up at its own timeout, not by some other error.
+  const CheckView check = agent.snapshot()->checks[0];
+  EXPECT_NE(check.message.find("timeout"), std::string::npos) << check.message;
+  EXPECT_GE(uint64_t{check.latency_us}, static_cast<uint64_t>(std::chrono::microseconds{kTimeout}.count()) * 9 / 10);
+  // Within one interval plus the timeout, and far from what waiting on the hung server would take.
+  EXPECT_LT(failed_after, kInterval + kTimeout + kTimeout);
+  EXPECT_LT(slowest, kTimeout / 2) << "a /healthz waited on the hung probe";
+  EXPECT_GT(answers, 10);
   agent.stop();
 }
 
