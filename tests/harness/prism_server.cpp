@@ -39,7 +39,7 @@ void PrismServer::start() {
   if (prism.empty()) prism = "/opt/hale-test/prism/node_modules/.bin/prism";
   if (::access(prism.c_str(), X_OK) != 0)
     throw std::runtime_error("prism not found at " + prism + " (packaging/install-deps.sh installs it)");
-  const std::string spec = contractsDir() + "/" + contract_;
+  const std::string spec = contract_.starts_with("/") ? contract_ : contractsDir() + "/" + contract_;
   for (int attempt = 0;; ++attempt) {
     port_ = freeLoopbackPort();
     process_ = std::make_unique<ChildProcess>(SpawnOptions{

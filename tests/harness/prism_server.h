@@ -16,7 +16,8 @@ namespace hale::test {
 
 class PrismServer {
  public:
-  // `contract`: a path inside the contracts directory, e.g. "linode/openapi.json".
+  // `contract`: a path inside the contracts directory, e.g. "linode/openapi.json", or an absolute path (a
+  // contract a test derived from a published one).
   explicit PrismServer(std::string contract);
   ~PrismServer();
 

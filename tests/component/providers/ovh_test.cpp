@@ -92,6 +92,55 @@ TEST_F(OvhTest, FarmServerChangesAndRefreshPassTheContract) {
   EXPECT_EQ(r.detail, "GET refresh task -9007199254740991: HTTP 404") << prism_->log();
 }
 
+// The whole success path through the contract. The published subset has no task path, but OVH's own schema
+// (ovh/ipLoadbalancing.json) declares GET /ipLoadbalancing/{serviceName}/task/{id} answering an
+// ipLoadbalancing.Task.Task. The test serves the subset plus that path, signed like every other call, with a
+// schema-valid "done" task as its answer: Prism still validates every request hale sends.
+nlohmann::json withTaskPath(const std::string& contracts) {
+  const auto published = nlohmann::json::parse(hale::test::readFile(contracts + "/ovh/ipLoadbalancing.json"));
+  bool declared = false;
+  for (const auto& api : published["apis"]) {
+    if (api["path"] != "/ipLoadbalancing/{serviceName}/task/{id}") continue;
+    for (const auto& op : api["operations"])
+      declared |= op["httpMethod"] == "GET" && op["responseType"] == "ipLoadbalancing.Task.Task";
+  }
+  EXPECT_TRUE(declared) << "OVH's schema no longer declares the task path as the test serves it";
+
+  auto spec = nlohmann::json::parse(hale::test::readFile(contracts + "/ovh/openapi-subset.json"));
+  const auto& statuses = spec["components"]["schemas"]["ipLoadbalancing.TaskStatusEnum"]["enum"];
+  EXPECT_NE(std::find(statuses.begin(), statuses.end(), "done"), statuses.end());
+  const nlohmann::json& refresh = spec["paths"]["/ipLoadbalancing/{serviceName}/refresh"]["post"];
+  nlohmann::json get = {{"operationId", "get_ipLoadbalancing_serviceName_task_id"},
+                        {"parameters", nlohmann::json::array()},
+                        {"responses",
+                         {{"default", refresh["responses"]["default"]},
+                          {"200",
+                           {{"description", "OK"},
+                            {"content",
+                             {{"application/json",
+                               {{"schema", {{"$ref", "#/components/schemas/ipLoadbalancing.Task.Task"}}},
+                                {"example", {{"id", 42}, {"action", "refreshIplb"}, {"status", "done"}}}}}}}}}}}};
+  for (const auto& p : refresh["parameters"]) get["parameters"].push_back(p);  // the signature headers, serviceName
+  get["parameters"].push_back(
+      {{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "integer"}, {"format", "int64"}}}});
+  spec["paths"]["/ipLoadbalancing/{serviceName}/task/{id}"]["get"] = get;
+  return spec;
+}
+
+TEST_F(OvhTest, FarmServerChangesRefreshAndTaskDonePassTheContract) {
+  hale::test::TempDir dir("ovh-task");
+  hale::test::PrismServer prism(dir.writeFile("ovh-with-task.json", withTaskPath(prism_->contractsDir()).dump()));
+  prism.start();
+  const ActionResult r = action(prism.url(), kIplb)->execute(test::actionRequest());
+  EXPECT_EQ(r.status, ActionStatus::applied) << r.detail << "\n" << prism.log();
+  EXPECT_NE(r.detail.find(" inactive, refresh task "), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find(" done"), std::string::npos) << r.detail;
+  const std::string log = prism.log();
+  EXPECT_EQ(log.find("Violation"), std::string::npos) << log;
+  EXPECT_NE(log.find("/ipLoadbalancing/loadbalancer-1/refresh"), std::string::npos) << log;
+  EXPECT_NE(log.find("/ipLoadbalancing/loadbalancer-1/task/"), std::string::npos) << log;
+}
+
 TEST_F(OvhTest, SignsEveryRequestWithTheServerClockOffset) {
   CannedHttpServer fake;
   fake.enqueue(200, "1457018875");  // GET /auth/time: the server is years behind this machine
