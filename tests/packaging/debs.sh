@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages as an operator meets them (ctest component_packaging_debs, labels component and
 # packaging, run alone: it builds, and installs on this machine). Builds them from the checkout
-# (deb/build.sh), runs lintian (no error), installs them with apt-get install ./*.deb, checks what they
+# (deb/build.sh), runs lintian (no error, no warning), installs them with apt-get install ./*.deb, checks what they
 # installed (versions, user, modes, units, the postinst's word on the example configs), then removes and
 # purges them and compares /etc, /usr and /var/lib before and after. No systemd runs as PID 1 here, so the
 # units are verified (systemd-analyze), not started. Needs root.
@@ -31,8 +31,8 @@ for p in hale-agent hale-aggregator hale-tools; do
 done
 
 step "lintian"
-lintian --fail-on error --tag-display-limit 0 "$work"/out/*.deb | tee "$work/lintian.log" ||
-  fail "lintian reports errors"
+lintian --fail-on error,warning --tag-display-limit 0 "$work"/out/*.deb | tee "$work/lintian.log" ||
+  fail "lintian reports errors or warnings"
 
 step "install"
 snapshot > "$work/before"
@@ -48,6 +48,12 @@ step "what is installed"
 [ "$(/usr/sbin/hale-agent --version)" = "hale-agent $version" ] || fail "hale-agent --version"
 [ "$(/usr/sbin/hale-aggregator --version)" = "hale-aggregator $version" ] || fail "hale-aggregator --version"
 [ "$(/usr/bin/halectl version)" = "halectl $version" ] || fail "halectl version"
+for f in /usr/share/man/man1/halectl.1.gz /usr/share/man/man8/hale-agent.8.gz /usr/share/man/man8/hale-aggregator.8.gz \
+  /usr/share/man/man5/hale-agent.toml.5.gz /usr/share/man/man5/hale-aggregator.toml.5.gz \
+  /usr/share/bash-completion/completions/halectl; do
+  [ -f "$f" ] || fail "not installed: $f"
+done
+man -w halectl > /dev/null 2>&1 || ! command -v man > /dev/null || fail "man does not find halectl(1)"
 getent passwd hale > /dev/null || fail "no hale user"
 getent group hale > /dev/null || fail "no hale group"
 [ "$(stat -c '%a %U %G' /var/lib/hale)" = "750 hale hale" ] || fail "/var/lib/hale: $(stat -c '%a %U %G' /var/lib/hale)"
