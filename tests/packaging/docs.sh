@@ -24,17 +24,17 @@ same() {  # same WHAT EXPECTED ACTUAL: word lists compared as sets
 }
 
 # 1. Every page renders cleanly (what lintian runs for its groff-message tag).
-for page in "$man_dir"/*.[158]; do
+for page in "$man_dir"/man?/*.[158]; do
   warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$page" 2>&1 >/dev/null || true)
   [ -z "$warnings" ] || fail "$(basename "$page") renders with warnings: $warnings"
   grep -q "@HALE_" "$page" && fail "$(basename "$page") has an unsubstituted placeholder"
 done
-[ "$(ls "$man_dir" | wc -l)" -eq 5 ] || fail "expected 5 man pages in $man_dir, found: $(ls "$man_dir")"
+[ "$(ls "$man_dir"/man?/ | grep -c '\.[158]$')" -eq 5 ] || fail "expected 5 man pages in $man_dir, found: $(ls -R "$man_dir")"
 
 # 2. halectl's commands: help, page, completion.
 help_commands=$("$halectl" help | sed -n '/^commands:/,/^$/p' | sed -n 's/^  \([a-z]\+\).*/\1/p' | tr '\n' ' ')
 # In the page: the first word of each .TP item of the COMMANDS section.
-page_commands=$(sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$man_dir/halectl.1" | grep -A1 '^\.TP' |
+page_commands=$(sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$man_dir/man1/halectl.1" | grep -A1 '^\.TP' |
   sed -n 's/^\.B[IR]\? "\?\([a-z]\+\).*/\1/p' | tr '\n' ' ')
 # shellcheck source=/dev/null
 source "$completion"
@@ -45,7 +45,7 @@ same "completion commands vs halectl help" "$help_commands" "$_halectl_commands"
 for command in $help_commands; do
   usage=$("$halectl" help "$command" | head -1)
   help_flags=$(grep -o -- '--[a-z]\+' <<<"$usage" | tr '\n' ' ' || true)
-  item=$(sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$man_dir/halectl.1" |
+  item=$(sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$man_dir/man1/halectl.1" |
     awk -v c="$command" '/^\.TP/{getline; on = ($0 ~ "^\\.B[IR]? \"?" c "([ \"]|$)"); if (on) print; next} on && /^\.[BIR]+ /{print} /^[^.]/{on=0}')
   page_flags=$(sed 's/\\-/-/g' <<<"$item" | grep -o -- '--[a-z]\+' | tr '\n' ' ' || true)
   same "halectl(1) flags of $command" "$help_flags" "$page_flags"
@@ -54,7 +54,7 @@ done
 
 # 4. Global options.
 help_options=$("$halectl" help | sed -n '/^options:/,/^$/p' | grep -o -- '--[a-z]\+' | tr '\n' ' ')
-page_options=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_dir/halectl.1" | sed 's/\\-/-/g' | grep -o -- '--[a-z]\+' | tr '\n' ' ')
+page_options=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_dir/man1/halectl.1" | sed 's/\\-/-/g' | grep -o -- '--[a-z]\+' | tr '\n' ' ')
 same "halectl(1) options vs halectl help" "$help_options" "$page_options"
 same "completion options vs halectl help" "$help_options" "$_halectl_options"
 
@@ -62,11 +62,11 @@ same "completion options vs halectl help" "$help_options" "$_halectl_options"
 for daemon in agent aggregator; do
   bin=$build/$daemon/hale-$daemon
   help_options=$("$bin" --help | sed -n '/^options:/,/^$/p' | grep -o -- '--[a-z-]\+' | tr '\n' ' ')
-  page_options=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_dir/hale-$daemon.8" | sed 's/\\-/-/g' |
+  page_options=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$man_dir/man8/hale-$daemon.8" | sed 's/\\-/-/g' |
     grep -o -- '--[a-z-]\+' | tr '\n' ' ')
   same "hale-$daemon(8) options vs hale-$daemon --help" "$help_options" "$page_options"
   # 6. The configuration page shows every line of the shipped example.
-  rendered=$(LC_ALL=C.UTF-8 MANWIDTH=250 man -l -Tutf8 "$man_dir/hale-$daemon.toml.5" 2>/dev/null | sed 's/^ *//')
+  rendered=$(LC_ALL=C.UTF-8 MANWIDTH=250 man -l -Tutf8 "$man_dir/man5/hale-$daemon.toml.5" 2>/dev/null | sed 's/^ *//')
   while IFS= read -r line; do
     [ -z "$line" ] && continue
     grep -qF -- "$(sed 's/^ *//' <<<"$line")" <<<"$rendered" || fail "hale-$daemon.toml(5) lacks: $line"
