@@ -22,7 +22,8 @@ step() {
     exit 1
   fi
 }
-step "installing dependencies (Debian packages, Prism) ..." bash "$root/packaging/install-deps.sh"
+step "installing what the drill needs (Debian packages only) ..." bash "$root/packaging/install-deps.sh" drill
+grep "^install-deps" "$log" | sed 's/^/  /'
 # The same settings as tests/run-all.sh, so running the test suite after the drill builds only what is
 # left instead of everything again.
 step "configuring ..." cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON

@@ -1,5 +1,6 @@
 #include "moto_server.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <stdexcept>
@@ -20,9 +21,14 @@ void MotoServer::kill() {
 }
 
 void MotoServer::start() {
-  // moto_server comes with the machine image's Python (pyenv); look there too when PATH lacks it.
-  const std::string moto = findExecutable("moto_server", {"/root/.pyenv/shims", "/usr/local/bin"});
-  if (moto.empty()) throw std::runtime_error("moto_server not found in PATH (it ships with the image's Python)");
+  // On PATH, in the machine image's Python (pyenv), or in the virtualenv packaging/install-deps.sh makes
+  // where neither has one.
+  const char* prefix = std::getenv("HALE_TEST_PREFIX");
+  const std::string venv = std::string(prefix != nullptr && *prefix != '\0' ? prefix : "/opt/hale-test") + "/moto/bin";
+  const std::string moto = findExecutable("moto_server", {"/root/.pyenv/shims", "/usr/local/bin", venv});
+  if (moto.empty())
+    throw std::runtime_error("moto_server not found in PATH, the image's Python or " + venv +
+                             " (packaging/install-deps.sh installs it)");
   for (int attempt = 0;; ++attempt) {
     port_ = freeLoopbackPort();
     process_ = std::make_unique<ChildProcess>(SpawnOptions{
