@@ -31,7 +31,10 @@ LinodeAnswer linodeCall(const ActionRequest& r, const LinodeEndpoint& api, const
     req.headers.emplace_back("Content-Type: application/json");
     req.body = body.dump();
   }
-  const HttpResponse resp = httpPerform(req);
+  return linodeAnswer(httpPerform(req), what);
+}
+
+LinodeAnswer linodeAnswer(const HttpResponse& resp, const std::string& what) {
   LinodeAnswer out;
   const bool ok = resp.status >= 200 && resp.status < 300;
   out.body = nlohmann::json::parse(resp.body, nullptr, false);

@@ -10,6 +10,7 @@
 
 #include "action.h"
 #include "config_reader.h"
+#include "http_client.h"
 
 namespace hale::aggregator {
 
@@ -30,5 +31,8 @@ struct LinodeAnswer {
 // `body` is sent as JSON when not null. `what` names the call in details ("PUT record 12").
 LinodeAnswer linodeCall(const ActionRequest& r, const LinodeEndpoint& api, const std::string& method,
                         const std::string& path, const nlohmann::json& body, const std::string& what);
+// How linodeCall reads an answer, pure (fuzzed on its own): any status, headers and body give a JSON object
+// or a classified failure.
+LinodeAnswer linodeAnswer(const HttpResponse& resp, const std::string& what);
 
 }  // namespace hale::aggregator

@@ -1,5 +1,6 @@
 #include "ovh_api.h"
 
+#include <cerrno>
 #include <ctime>
 
 #include "digest.h"
@@ -54,11 +55,9 @@ bool OvhApi::read(ConfigTable& t) {
 std::optional<ActionResult> OvhApi::learnClockOffset(const ActionRequest& r) {
   const HttpResponse resp = httpPerform(boundedRequest(r, "GET", base_url_ + "/auth/time"));
   if (resp.status != 200) return classifyHttp(resp, "GET /auth/time", excerpt(resp.body));
-  char* end = nullptr;
-  const long long server = std::strtoll(resp.body.c_str(), &end, 10);
-  if (end == resp.body.c_str() || server <= 0)
-    return ActionResult{ActionStatus::retryable, "GET /auth/time: not a time: " + excerpt(resp.body, 40)};
-  offset_ = server - static_cast<int64_t>(std::time(nullptr));
+  const std::optional<int64_t> server = parseOvhServerTime(resp.body);
+  if (!server) return ActionResult{ActionStatus::retryable, "GET /auth/time: not a time: " + excerpt(resp.body, 40)};
+  offset_ = *server - static_cast<int64_t>(std::time(nullptr));
   offset_known_ = true;
   return std::nullopt;
 }
@@ -79,7 +78,14 @@ OvhApi::Answer OvhApi::call(const ActionRequest& r, const std::string& method, c
                  "X-Ovh-Timestamp: " + std::to_string(ts),
                  "X-Ovh-Signature: " + ovhSignature(app_secret_, consumer_key_, method, req.url, req.body, ts)};
   if (!body.is_null()) req.headers.emplace_back("Content-Type: application/json");
-  const HttpResponse resp = httpPerform(req);
+  bool clock_suspect = false;
+  out = interpretAnswer(httpPerform(req), what, clock_suspect);
+  if (clock_suspect) offset_known_ = false;  // our clock or the learned offset drifted: learn it again, then retry
+  return out;
+}
+
+OvhApi::Answer OvhApi::interpretAnswer(const HttpResponse& resp, const std::string& what, bool& clock_suspect) {
+  Answer out;
   const bool ok = resp.status >= 200 && resp.status < 300;
   out.body = resp.body.empty() ? nlohmann::json() : nlohmann::json::parse(resp.body, nullptr, false);
   if (ok && !out.body.is_discarded()) return out;
@@ -101,13 +107,26 @@ OvhApi::Answer OvhApi::call(const ActionRequest& r, const std::string& method, c
   if (!query_id.empty()) problem += " (query " + query_id + ")";
   ActionResult failed = classifyHttp(resp, what, problem);
   if (code == "QUERY_TIME_OUT" || code == "INVALID_TIMESTAMP") {
-    offset_known_ = false;  // our clock or the learned offset drifted: learn it again, then retry
+    clock_suspect = true;
     failed.status = ActionStatus::retryable;
   } else if (cls.rfind("Server::", 0) == 0) {
     failed.status = ActionStatus::retryable;
   }
   out.failure = failed;
   return out;
+}
+
+std::optional<int64_t> parseOvhServerTime(std::string_view body) {
+  // Seconds since the epoch, between 2000 and 2200: anything else is not OVH's clock, and a wild value
+  // would overflow the timestamps computed from the offset.
+  constexpr int64_t kEarliest = 946684800;  // 2000-01-01
+  constexpr int64_t kLatest = 7258118400;   // 2200-01-01
+  const std::string text(body.substr(0, 32));
+  char* end = nullptr;
+  errno = 0;
+  const long long server = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || errno != 0 || server < kEarliest || server > kLatest) return std::nullopt;
+  return server;
 }
 
 }  // namespace hale::aggregator

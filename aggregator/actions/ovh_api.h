@@ -14,12 +14,16 @@
 
 #include "action.h"
 #include "config_reader.h"
+#include "http_client.h"
 
 namespace hale::aggregator {
 
 // "$1$" + sha1_hex(secret+consumer+METHOD+url+body+timestamp, joined by "+"), as OVH specifies.
 std::string ovhSignature(const std::string& app_secret, const std::string& consumer_key, const std::string& method,
                          const std::string& url, const std::string& body, int64_t timestamp);
+
+// GET /auth/time's answer: the server's Unix time, or nullopt when the body is not a plausible one.
+std::optional<int64_t> parseOvhServerTime(std::string_view body);
 
 class OvhApi {
  public:
@@ -34,6 +38,9 @@ class OvhApi {
   // `path` starts after /1.0 ("/domain/zone/x/refresh"); `body` is sent as JSON when not null.
   Answer call(const ActionRequest& r, const std::string& method, const std::string& path, const nlohmann::json& body,
               const std::string& what);
+  // How call() reads an answer, pure (fuzzed on its own): any status, headers and body give a result or a
+  // classified failure; `clock_suspect` is set when OVH refused our timestamp.
+  static Answer interpretAnswer(const HttpResponse& resp, const std::string& what, bool& clock_suspect);
 
  private:
   std::optional<ActionResult> learnClockOffset(const ActionRequest& r);

@@ -22,6 +22,7 @@
 #include "digest.h"
 #include "http_outcome.h"
 #include "request_memo.h"
+#include "route53_answers.h"
 
 namespace hale::aggregator {
 namespace {
@@ -42,27 +43,6 @@ std::string xmlEscape(std::string_view s) {
   return out;
 }
 
-// Text of every <tag>...</tag> in `doc`, in order. Route 53's answers are flat enough that the elements
-// read here (Name, Type, TTL, Value, Id, Status) never nest in themselves.
-std::vector<std::string_view> xmlTexts(std::string_view doc, std::string_view tag) {
-  std::vector<std::string_view> out;
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  for (size_t at = doc.find(open); at != std::string_view::npos; at = doc.find(open, at)) {
-    const size_t begin = at + open.size();
-    const size_t end = doc.find(close, begin);
-    if (end == std::string_view::npos) break;
-    out.push_back(doc.substr(begin, end - begin));
-    at = end + close.size();
-  }
-  return out;
-}
-
-std::string_view xmlFirst(std::string_view doc, std::string_view tag) {
-  auto all = xmlTexts(doc, tag);
-  return all.empty() ? std::string_view{} : all.front();
-}
-
 struct Options {
   std::string endpoint = "https://route53.amazonaws.com";
   std::string zone_id;  // without "/hostedzone/"
@@ -74,12 +54,6 @@ struct Options {
   AwsCredentialSource credentials;
 };
 
-struct RecordSet {
-  bool exists = false;
-  std::vector<std::string> values;  // sorted
-  int64_t ttl = 0;
-};
-
 class Route53Action final : public Action {
  public:
   explicit Route53Action(Options o) : o_(std::move(o)) {}
@@ -89,7 +63,7 @@ class Route53Action final : public Action {
     if (!creds) return {ActionStatus::permanent, creds.error().message};
     if (auto change = pending_.get(req.request_id)) return waitInsync(req, creds.value(), *change);
 
-    RecordSet current;
+    Route53RecordSet current;
     if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
     if (current.exists && current.values == o_.values && current.ttl == o_.ttl)
       return {ActionStatus::already_applied, o_.record + " " + o_.type + " already " + join(o_.values)};
@@ -97,8 +71,9 @@ class Route53Action final : public Action {
     const HttpResponse resp =
         send(req, creds.value(), "POST", "/2013-04-01/hostedzone/" + o_.zone_id + "/rrset/", changeBatch(req));
     if (resp.status != 200) return failure(resp, "ChangeResourceRecordSets");
-    const std::string change(xmlFirst(resp.body, "Id"));
-    const std::string status(xmlFirst(resp.body, "Status"));
+    const Route53Change info = parseChangeInfo(resp.body);
+    const std::string& change = info.id;
+    const std::string& status = info.status;
     const std::string done =
         o_.record + " " + o_.type + " -> " + join(o_.values) + " (change " + change + " " + status + ")";
     if (!o_.wait_insync || status == "INSYNC") return {ActionStatus::applied, done};
@@ -109,7 +84,7 @@ class Route53Action final : public Action {
   ActionResult verify(const ActionRequest& req) override {
     auto creds = resolveAwsCredentials(o_.credentials);
     if (!creds) return {ActionStatus::permanent, creds.error().message};
-    RecordSet current;
+    Route53RecordSet current;
     if (auto failed = readRecordSet(req, creds.value(), current)) return *failed;
     if (current.values != o_.values) {
       return {ActionStatus::permanent, o_.record + " answers " + (current.exists ? join(current.values) : "nothing") +
@@ -155,21 +130,13 @@ class Route53Action final : public Action {
   }
 
   std::optional<ActionResult> readRecordSet(const ActionRequest& req, const AwsCredentials& creds,
-                                            RecordSet& out) const {
+                                            Route53RecordSet& out) const {
     // Query parameters in key order: libcurl signs the query string as given, and AWS wants it sorted.
     const HttpResponse resp =
         send(req, creds, "GET",
              "/2013-04-01/hostedzone/" + o_.zone_id + "/rrset?maxitems=1&name=" + o_.record + "&type=" + o_.type);
     if (resp.status != 200) return failure(resp, "ListResourceRecordSets");
-    // The list starts at name/type; the first set is ours only when both match.
-    const std::string_view set = xmlFirst(resp.body, "ResourceRecordSet");
-    if (set.empty() || withDot(std::string(xmlFirst(set, "Name"))) != o_.record || xmlFirst(set, "Type") != o_.type)
-      return std::nullopt;
-    out.exists = true;
-    for (std::string_view v : xmlTexts(set, "Value")) out.values.emplace_back(v);
-    std::sort(out.values.begin(), out.values.end());
-    const std::string ttl(xmlFirst(set, "TTL"));
-    out.ttl = ttl.empty() ? 0 : std::strtoll(ttl.c_str(), nullptr, 10);
+    out = parseRecordSetAnswer(resp.body, o_.record, o_.type);
     return std::nullopt;
   }
 
@@ -193,7 +160,7 @@ class Route53Action final : public Action {
     for (;;) {
       const HttpResponse resp = send(req, creds, "GET", "/2013-04-01/change/" + id);
       if (resp.status != 200) return failure(resp, "GetChange " + id);
-      const std::string_view status = xmlFirst(resp.body, "Status");
+      const std::string status = parseChangeInfo(resp.body).status;
       if (status == "INSYNC") {
         pending_.forget(req.request_id);
         return {ActionStatus::applied,

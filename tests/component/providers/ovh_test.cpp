@@ -36,6 +36,19 @@ TEST(OvhSignature, MatchesThePublishedTestVectors) {
             "$1$a1eecd00b3b02b6cf5708b84b9ff42059a950d85");
 }
 
+// GET /auth/time: only a plausible Unix time is taken. Found by reading for the fuzz target: a huge one was
+// taken as the offset, and the timestamps computed from it could overflow.
+TEST(OvhServerTime, OnlyAPlausibleUnixTimeIsTaken) {
+  EXPECT_EQ(parseOvhServerTime("1457018875"), 1457018875);
+  EXPECT_EQ(parseOvhServerTime("1457018875\n"), 1457018875);
+  EXPECT_EQ(parseOvhServerTime("9223372036854775807"), std::nullopt);
+  EXPECT_EQ(parseOvhServerTime("99999999999999999999999"), std::nullopt);
+  EXPECT_EQ(parseOvhServerTime("-1457018875"), std::nullopt);
+  EXPECT_EQ(parseOvhServerTime("12"), std::nullopt);
+  EXPECT_EQ(parseOvhServerTime("not a time"), std::nullopt);
+  EXPECT_EQ(parseOvhServerTime(""), std::nullopt);
+}
+
 // The value of header `name` in a raw request ("" when absent).
 std::string headerOf(const std::string& request, const std::string& name) {
   const size_t at = request.find("\r\n" + name + ": ");
