@@ -1,6 +1,7 @@
 #include "curve_keys.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -22,10 +23,18 @@ std::string_view trimmed(std::string_view s) {
   return s.substr(first, s.find_last_not_of(kWhitespace) - first + 1);
 }
 
-Result<void> writeNew(const std::string& path, const std::string& line, mode_t mode) {
-  // O_EXCL: never replace a key; the mode is set at creation, so the secret is never readable by others.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+Result<void> writeNew(const std::string& path, const std::string& line, mode_t mode, std::optional<gid_t> group) {
+  // O_EXCL (and O_NOFOLLOW): never replace a key, never write through a link; the mode is set at creation,
+  // so the secret is never readable by others. A group is given on the open file before a byte is written,
+  // never by path afterwards (a path can be swapped for a link in between).
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return makeError("write_failed", "cannot create " + path + ": " + std::strerror(errno));
+  if (group && (::fchown(fd, static_cast<uid_t>(-1), *group) != 0 || ::fchmod(fd, 0640) != 0)) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    ::unlink(path.c_str());
+    return makeError("write_failed", "cannot give " + path + " to group " + std::to_string(*group) + ": " + why);
+  }
   const std::string text = line + "\n";
   const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   const bool synced = ::fsync(fd) == 0;
@@ -84,9 +93,13 @@ Result<Keypair> loadSecretKey(const std::string& path) {
   return out;
 }
 
-Result<void> writeKeypair(const std::string& base, const Keypair& keys) {
-  if (auto r = writeNew(base + ".key", keys.secret_key, 0600); !r) return r;
-  return writeNew(base + ".pub", keys.public_key, 0644);
+Result<void> writeKeypair(const std::string& base, const Keypair& keys, std::optional<gid_t> secret_group) {
+  if (auto r = writeNew(base + ".key", keys.secret_key, 0600, secret_group); !r) return r;
+  if (auto r = writeNew(base + ".pub", keys.public_key, 0644, std::nullopt); !r) {
+    ::unlink((base + ".key").c_str());  // both or neither: a rerun must not find half a keypair
+    return r;
+  }
+  return {};
 }
 
 }  // namespace hale::curve

@@ -5,6 +5,9 @@
 // speak for which node. A secret key lives in a file (or a systemd credential) of its own, read with the
 // secret-file rules (secret_file.h); a public key is not secret and is written inline in configs.
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,8 +39,10 @@ std::string keyBytes(std::string_view text);
 // The Z85 text of 32 raw bytes; empty when `bytes` is not 32 bytes long.
 std::string keyText(std::string_view bytes);
 
-// Writes `<base>.key` (the secret, mode 0600) and `<base>.pub` (the public key, mode 0644), each one line.
-// Refuses to replace an existing file: a key in use is never overwritten by accident.
-Result<void> writeKeypair(const std::string& base, const Keypair& keys);
+// Writes `<base>.key` (the secret, mode 0600, or 0640 and owned by `secret_group` when given) and
+// `<base>.pub` (the public key, mode 0644), each one line; both or neither. Refuses to replace an existing
+// file or to write through a symbolic link: a key in use is never overwritten by accident.
+Result<void> writeKeypair(const std::string& base, const Keypair& keys,
+                          std::optional<gid_t> secret_group = std::nullopt);
 
 }  // namespace hale::curve

@@ -1,7 +1,10 @@
 // halectl keygen: a CurveZMQ keypair for an agent or an aggregator, written as two files. It needs no
 // daemon, so it runs where the key will live (the secret never travels).
 
+#include <grp.h>
+
 #include <iostream>
+#include <optional>
 
 #include "commands.h"
 #include "curve_keys.h"
@@ -16,15 +19,29 @@ int keygen(const Context& ctx) {
     return kExitUsage;
   }
   const std::string& base = pos[1];
+  // --group: the daemon runs as another user (hale) than the one making its key (root); the secret is
+  // then group-readable by that group only, which the daemons accept (never readable by others).
+  const std::optional<std::string> group = ctx.args.value("group");
+  gid_t gid = 0;
+  if (group) {
+    const struct group* g = ::getgrnam(group->c_str());
+    if (g == nullptr) {
+      std::cerr << "halectl: keygen --group: no group named \"" << *group << "\"\n";
+      return kExitUsage;
+    }
+    gid = g->gr_gid;
+  }
   auto keys = curve::generate();
   if (!keys) {
     std::cerr << "halectl: " << keys.error().message << "\n";
     return kExitFailure;
   }
-  if (auto written = curve::writeKeypair(base, keys.value()); !written) {
+  const std::optional<gid_t> secret_group = group ? std::optional<gid_t>(gid) : std::nullopt;
+  if (auto written = curve::writeKeypair(base, keys.value(), secret_group); !written) {
     std::cerr << "halectl: " << written.error().message << "\n";
     return kExitFailure;
   }
+  const std::string secret = base + ".key";
   if (ctx.json) {
     std::cout << nlohmann::json{{"secret_key_file", base + ".key"},
                                 {"public_key_file", base + ".pub"},
@@ -33,9 +50,12 @@ int keygen(const Context& ctx) {
               << "\n";
     return kExitOk;
   }
-  std::cout << "secret key: " << base << ".key (mode 0600; give it to the daemon's user: chown hale " << base
-            << ".key)\n"
-            << "public key: " << base << ".pub\n"
+  if (group) {
+    std::cout << "secret key: " << secret << " (mode 0640, group " << *group << ")\n";
+  } else {
+    std::cout << "secret key: " << secret << " (mode 0600; for a daemon running as hale: --group hale)\n";
+  }
+  std::cout << "public key: " << base << ".pub\n"
             << keys.value().public_key << "\n"
             << "An agent's public key goes into each aggregator's [agent_keys] (<node-id> = \"<key>\"); an "
                "aggregator's into each agent's [[aggregator]] public_key.\n";

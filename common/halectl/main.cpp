@@ -50,7 +50,9 @@ constexpr Command kCommands[] = {
      hale::cli::aggregatorPause},
     {"resume", "", "resume automatic decisions; acknowledges a failed plan", hale::cli::kAggregatorSocket,
      hale::cli::aggregatorResume},
-    {"keygen", "<path>", "write a CurveZMQ keypair: <path>.key (secret, 0600) and <path>.pub", "", hale::cli::keygen},
+    {"keygen", "<path> [--group G]",
+     "write a CurveZMQ keypair: <path>.key (secret, 0600; 0640 and group G with --group) and <path>.pub", "",
+     hale::cli::keygen},
     {"raw", "<command> [json-args]", "send any control command, print the JSON result (\"raw help\" lists them)",
      hale::cli::kAgentSocket, hale::cli::rawCall},
 };
@@ -82,7 +84,7 @@ int usageError(const std::string& message) {
 
 // The options that belong to some commands (--socket, --timeout, --json and --help belong to all): each is
 // allowed only where the command's usage names it.
-constexpr std::string_view kCommandOptions[] = {"force", "to", "region", "limit", "database", "unknown"};
+constexpr std::string_view kCommandOptions[] = {"force", "to", "region", "limit", "database", "unknown", "group"};
 
 // What a command's usage line allows: its options ("--to R" -> "to") and how many arguments. The usage
 // text is the one source, so help and behaviour cannot drift apart. (Missing arguments are the
@@ -161,7 +163,7 @@ int run(int argc, char** argv) {
   }
   auto parsed = hale::CliArgs::parse(static_cast<int>(words.size()), words.data(),
                                      {"help", "version", "json", "force", "unknown"},
-                                     {"socket", "timeout", "to", "region", "limit", "database"});
+                                     {"socket", "timeout", "to", "region", "limit", "database", "group"});
   if (!parsed) return usageError(parsed.error().message);
   const hale::CliArgs& args = parsed.value();
   const std::vector<std::string>& pos = args.positional();

@@ -6,7 +6,10 @@
 // credentials from the environment, as it would on a node. As shipped, the placeholders fail the check: a
 // copied example never runs with keys whose secrets nobody has.
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -23,13 +26,15 @@ void replaceAll(std::string& s, const std::string& from, const std::string& to) 
     s.replace(at, from.size(), to);
 }
 
-// Makes a keypair with halectl keygen in `dir` and points the example's secret key file at it.
+// Makes a keypair with halectl keygen in `dir` as README's set-up does (the secret given to the daemon's
+// group, here nogroup: the hale group may not exist on a test machine) and points the example's secret key
+// file at it; the daemons then accept a group-readable secret.
 void useFreshKey(const test::TempDir& dir, std::string& text, const std::string& shipped_path) {
   ASSERT_NE(text.find(shipped_path), std::string::npos) << shipped_path;
   const std::string base = dir.path() + "/" + shipped_path.substr(shipped_path.rfind('/') + 1, std::string::npos);
   const std::string stem = base.substr(0, base.size() - 4);  // without ".key"
-  const test::CommandResult made =
-      test::runCommand(test::SpawnOptions{.argv = {HALECTL_BIN, "keygen", stem}}, std::chrono::seconds{10});
+  const test::CommandResult made = test::runCommand(
+      test::SpawnOptions{.argv = {HALECTL_BIN, "keygen", stem, "--group", "nogroup"}}, std::chrono::seconds{10});
   ASSERT_EQ(made.exit_code, 0) << made.output;
   replaceAll(text, shipped_path, stem + ".key");
 }
@@ -54,6 +59,36 @@ test::CommandResult checkConfig(const std::string& binary, const std::string& co
   return test::runCommand(
       test::SpawnOptions{.argv = {binary, "--check-config", "--config", config}, .env = std::move(env)},
       std::chrono::seconds{10});
+}
+
+// keygen --group: the secret 0640 and owned by that group (the daemon's user can read it, nobody else);
+// without it 0600; an unknown group is a usage error before anything is written.
+TEST(ShippedConfigs, KeygenGivesTheSecretToTheDaemonsGroupOnly) {
+  test::TempDir dir("keygen");
+  const auto keygen = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {HALECTL_BIN, "keygen"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return test::runCommand(test::SpawnOptions{.argv = argv}, std::chrono::seconds{10});
+  };
+  const auto modeAndGroup = [](const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    const struct group* g = ::getgrgid(st.st_gid);
+    return std::to_string(st.st_mode & 0777) + " " + (g != nullptr ? g->gr_name : "?");
+  };
+  const test::CommandResult shared = keygen({dir.path() + "/agent", "--group", "nogroup"});
+  ASSERT_EQ(shared.exit_code, 0) << shared.output;
+  EXPECT_EQ(modeAndGroup(dir.path() + "/agent.key"), std::to_string(0640) + " nogroup");
+  EXPECT_NE(shared.output.find("mode 0640, group nogroup"), std::string::npos) << shared.output;
+
+  const test::CommandResult own = keygen({dir.path() + "/own"});
+  ASSERT_EQ(own.exit_code, 0) << own.output;
+  EXPECT_EQ(modeAndGroup(dir.path() + "/own.key").substr(0, 4), std::to_string(0600) + " ");
+
+  const test::CommandResult unknown = keygen({dir.path() + "/x", "--group", "no-such-group-here"});
+  EXPECT_EQ(unknown.exit_code, 64) << unknown.output;
+  EXPECT_NE(unknown.output.find("no group named \"no-such-group-here\""), std::string::npos) << unknown.output;
+  EXPECT_NE(::access((dir.path() + "/x.key").c_str(), F_OK), 0) << "a key was written for an unknown group";
 }
 
 TEST(ShippedConfigs, TheAggregatorExamplePassesCheckConfig) {
