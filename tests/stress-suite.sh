@@ -29,7 +29,14 @@ for i in $(seq 1 "$runs"); do
   fi
   summary=$(grep -E "tests passed|tests failed" "$log" | tail -1)
   echo "run $i/$runs under stress-ng --cpu 2 --io 1: $verdict in $(($(date +%s) - start)) s ($summary)"
-  [ "$verdict" = FAILED ] && grep -E "^\s+[0-9]+ - " "$log" | sed 's/^/    /'
+  if [ "$verdict" = FAILED ]; then
+    grep -E "^\s+[0-9]+ - " "$log" | sed 's/^/    /'
+    # What failed and why, kept: the run's whole output is the next one's to overwrite otherwise.
+    kept=$build/stress-run-$i.log
+    cp "$log" "$kept"
+    grep -E "Failure|Expected|Which is|FAILED  \]" "$log" | head -20 | sed 's/^/      /'
+    echo "    whole output: $kept"
+  fi
   rm -f "$log"
 done
 echo "$((runs - failed)) of $runs runs passed"
