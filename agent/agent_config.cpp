@@ -210,6 +210,8 @@ Result<AgentConfig> fromDocument(const ConfigDocument& doc) {
   readTransport(root, config);
   root.get("control_socket", config.control_socket);
   readControlGroups(root, config.control_group, config.admin_group);
+  if (std::string format; root.getEnum("log_format", format, {"text", "json"}))
+    parseLogFormat(format, config.log_format);
 
   if (auto http = root.table("http")) {
     if (http->get("listen", config.http_listen) && !isIpAddress(config.http_listen))

@@ -16,6 +16,7 @@
 #include "health_state.h"
 #include "heartbeat_transport.h"
 #include "lease_keeper.h"
+#include "log.h"
 #include "result.h"
 
 namespace hale::agent {
@@ -56,6 +57,7 @@ struct AgentConfig {
   // [etcd]: where the primary leases live; required when a check has a lease.
   std::optional<etcd::StoreConfig> etcd;
   std::string journal = "/var/lib/hale/agent-journal.jsonl";  // fencing events (fence_journal.h)
+  LogFormat log_format = LogFormat::text;                     // log_format = "text" | "json"
 
   // What a reload may not change while leases run: [etcd], the journal, node, region and every lease.
   std::string leaseSignature() const;

@@ -80,6 +80,8 @@ int run(int argc, char** argv) {
     return hale::kExitUnavailable;
   }
 
+  hale::LogFormat log_format = config.value().log_format;
+  hale::setLogFormat(log_format);
   hale::prepareDaemonProcess();  // before any thread starts
   mysql_library_init(0, nullptr, nullptr);
   hale::agent::Agent agent;
@@ -90,7 +92,12 @@ int run(int argc, char** argv) {
   }
   hale::serveUntilStopped([&] {
     auto fresh = hale::agent::loadAgentConfig(config_path);
+    // The reload's own lines come in the new format; a refused reload keeps the running one.
+    const hale::LogFormat wanted = fresh ? fresh.value().log_format : log_format;
+    hale::setLogFormat(wanted);
     auto applied = fresh ? agent.reload(std::move(fresh).value()) : hale::Result<void>(fresh.error());
+    hale::setLogFormat(applied ? wanted : log_format);
+    if (applied) log_format = wanted;
     if (!applied) {
       hale::logError("-config-reload-refused", "keeping the running configuration: " + applied.error().message);
       agent.countRefusedReload();

@@ -293,6 +293,7 @@ Result<AggregatorConfig> fromDocument(const ConfigDocument& doc) {
   }
   root.get("control_socket", c.control_socket);
   readControlGroups(root, c.control_group, c.admin_group);
+  if (std::string format; root.getEnum("log_format", format, {"text", "json"})) parseLogFormat(format, c.log_format);
   root.get("journal", c.journal);
   readIngestSecurity(root, c);
   if (auto http = root.table("http")) {

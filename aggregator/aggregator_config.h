@@ -11,6 +11,7 @@
 #include "alerter.h"
 #include "coordination.h"
 #include "curve_keys.h"
+#include "log.h"
 #include "observer.h"
 #include "plan_runner.h"
 #include "policy.h"
@@ -51,6 +52,7 @@ struct AggregatorConfig {
   std::string control_group;  // group of the socket (may read status); empty: the aggregator's own
   std::string admin_group;    // may also fail over, approve, pause...; root and the aggregator's user always may
   std::string journal = "/var/lib/hale/journal.db";
+  LogFormat log_format = LogFormat::text;  // log_format = "text" | "json"
   std::string http_listen = "127.0.0.1";
   int http_port = 9181;  // /metrics; -1 disables it
   std::chrono::milliseconds tick{100};

@@ -848,6 +848,7 @@ Result<nlohmann::json> Engine::reject(int64_t plan_id, const std::string& by) {
     }
     journaled(journal_->setPlanState(plan_id, "rejected", {0, nowMs(), "-plan-rejected", shared->to, event_detail}),
               "-plan-rejected");
+    logWarn("-plan-rejected", "plan " + std::to_string(plan_id) + ": " + event_detail);
     std::lock_guard lock(mu_);
     state_.rejected = s.rejected;
     state_.awaiting_approval.clear();
@@ -861,6 +862,7 @@ Result<nlohmann::json> Engine::reject(int64_t plan_id, const std::string& by) {
       !r) {
     return r.error();
   }
+  logWarn("-plan-rejected", "plan " + std::to_string(plan_id) + ": " + event_detail);
   state_.awaiting_approval.clear();
   state_.rejected = plan.value()->from + ">" + plan.value()->to;
   return nlohmann::json{{"plan_id", plan_id}, {"state", "rejected"}};
@@ -934,16 +936,18 @@ Result<nlohmann::json> Engine::setPaused(bool paused, const std::string& by) {
   // journal must say who let it go). A pause holds at once whatever the journal says: the safe direction.
   // With etcd the shared state, written above, is the record every aggregator follows.
   if (!written && !paused && !coordinator_) {
+    logError("-resume-refused", "asked by " + by + ": the journal cannot record it: " + written.error().message);
     return makeError(written.error().code, "not resumed: the journal cannot record it: " + written.error().message);
   }
   state_.paused = paused;
   if (!paused) state_.blocked_by_failed_plan.clear();
+  // Logged whether or not the journal took it: the log is then the only record of who did it.
+  logWarn(paused ? "+pause" : "-pause", detail + (written ? "" : " (not journaled: " + written.error().message + ")"));
   if (!written) {
     return makeError(written.error().code, std::string(paused ? "paused" : "resumed") +
                                                ", but the journal could not record it: " + written.error().message);
   }
   persistState();
-  logWarn(paused ? "+pause" : "-pause", detail);
   return nlohmann::json{{"paused", paused}};
 }
 

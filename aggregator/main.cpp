@@ -85,6 +85,7 @@ int run(int argc, char** argv) {
     return hale::kExitUnavailable;
   }
 
+  hale::setLogFormat(config.value().log_format);
   hale::prepareDaemonProcess();  // before any thread starts
   hale::aggregator::Engine engine(std::move(config).value());
   if (auto started = engine.start(); !started) {

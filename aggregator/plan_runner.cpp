@@ -135,10 +135,11 @@ PlanRunner::StepEnd PlanRunner::runStep(const PlanRecord& plan, const StepRecord
       return StepEnd::failed;
     }
     counters_.retried.fetch_add(1, std::memory_order_relaxed);
-    journaled(
-        journal_.event({0, nowMs(), "+plan-step-retry", step.action,
-                        detail + "; retrying in " + std::to_string(wait.count()) + "ms" + capped, plan.id, step.idx}),
-        "+plan-step-retry " + detail);
+    const std::string retry = detail + "; retrying in " + std::to_string(wait.count()) + "ms" + capped;
+    journaled(journal_.event({0, nowMs(), "+plan-step-retry", step.action, retry, plan.id, step.idx}),
+              "+plan-step-retry " + detail);
+    logWarn("+plan-step-retry", "plan " + std::to_string(plan.id) + " step " + std::to_string(step.idx) + " (" +
+                                    step.action + "): " + retry);
     if (!sleepFor(wait, cancel)) return StepEnd::failed;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
@@ -265,10 +266,10 @@ std::string PlanRunner::runSteps(const PlanRecord& plan, const std::atomic<bool>
         if (auto f = fence->afterStep(plan, step.idx, false); !f) return halt(plan, step.idx, f.error());
         if (auto f = fence->finish(plan, "failed"); !f) return halt(plan, step.idx, f.error());
       }
-      journaled(journal_.setPlanState(plan.id, "failed",
-                                      {0, nowMs(), "-plan-failed", plan.to,
-                                       "step " + std::to_string(step.idx) + " " + step.action + " failed: " + detail}),
+      const std::string why = "step " + std::to_string(step.idx) + " " + step.action + " failed: " + detail;
+      journaled(journal_.setPlanState(plan.id, "failed", {0, nowMs(), "-plan-failed", plan.to, why}),
                 "-plan-failed " + pid);
+      logError("-plan-failed", "plan " + pid + ": " + why);
       return "failed";
     }
     const int64_t done_ms = nowMs();

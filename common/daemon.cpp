@@ -3,10 +3,13 @@
 #include <curl/curl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -46,10 +49,22 @@ void prepareDaemonProcess() {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
+  if (stderrIsTheJournal()) {
     setLogTimestamps(false);
     setLogPriorityPrefixes(true);
   }
+}
+
+bool stderrIsTheJournal() {
+  // systemd sets JOURNAL_STREAM to the device and inode of the stream it connected; a stderr redirected
+  // since (to a file, a pipe) is not the journal, and gets plain lines (sd-daemon(3), systemd.exec(5)).
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long dev = 0;
+  unsigned long long ino = 0;
+  struct stat st {};
+  return std::sscanf(stream, "%llu:%llu", &dev, &ino) == 2 && ::fstat(STDERR_FILENO, &st) == 0 &&
+         static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
 void serveUntilStopped(const std::function<void()>& on_reload) {

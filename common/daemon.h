@@ -12,9 +12,14 @@ namespace hale {
 int runGuarded(int (*run)(int, char**), int argc, char** argv);
 
 // Call before starting any thread: blocks SIGTERM, SIGINT and SIGHUP in this and every later thread (only
-// serveUntilStopped sees them), ignores SIGPIPE, initialises libcurl. Under systemd (JOURNAL_STREAM set)
-// log lines lose their own timestamps, since journald adds them, and carry their priority ("<3>" ...).
+// serveUntilStopped sees them), ignores SIGPIPE, initialises libcurl. When stderr is journald's stream
+// (stderrIsTheJournal) log lines lose their own timestamps, since journald adds them, and carry their
+// priority ("<3>" ...).
 void prepareDaemonProcess();
+
+// Whether stderr is the stream systemd connected to journald: JOURNAL_STREAM names its device and inode,
+// and stderr is still that file (not redirected since).
+bool stderrIsTheJournal();
 
 // Tells systemd READY=1, then waits for signals, petting the watchdog (WATCHDOG=1 at half its interval)
 // when systemd asked for one. SIGHUP calls `on_reload` between RELOADING=1 and READY=1. Returns after

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <string>
 
@@ -16,6 +17,7 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
 std::atomic<bool> g_timestamps{true};
 std::atomic<bool> g_priorities{false};
+std::atomic<bool> g_json{false};
 
 const char* levelName(LogLevel level) {
   switch (level) {
@@ -35,6 +37,24 @@ const char* priorityPrefix(LogLevel level) {
     case LogLevel::error: return "<3>";
   }
   return "<6>";
+}
+
+// As a JSON string body: the text is valid UTF-8 already (cleanText), so only quotes, backslashes and
+// control characters need escaping.
+void appendJsonEscaped(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
 }
 
 void appendTimestamp(std::string& line) {
@@ -57,6 +77,18 @@ void setLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel logLevel() { return static_cast<LogLevel>(g_level.load()); }
 void setLogTimestamps(bool on) { g_timestamps.store(on); }
 void setLogPriorityPrefixes(bool on) { g_priorities.store(on); }
+void setLogFormat(LogFormat format) { g_json.store(format == LogFormat::json); }
+
+bool parseLogFormat(std::string_view text, LogFormat& out) {
+  if (text == "text") {
+    out = LogFormat::text;
+  } else if (text == "json") {
+    out = LogFormat::json;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 bool parseLogLevel(std::string_view text, LogLevel& out) {
   for (LogLevel l : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error}) {
@@ -70,21 +102,36 @@ bool parseLogLevel(std::string_view text, LogLevel& out) {
 
 void logLine(LogLevel level, std::string_view event, std::string_view detail) {
   if (static_cast<int>(level) < g_level.load()) return;
-  std::string line;
-  line.reserve(64 + event.size() + detail.size());
-  if (g_priorities.load()) line += priorityPrefix(level);
-  if (g_timestamps.load()) appendTimestamp(line);
-  line += levelName(level);
-  line += ' ';
-  line += event;
+  // One event on one line, and no terminal escape, whatever the detail holds (text from servers,
+  // plugins and etcd ends up here); never a configured secret.
+  std::string clean;
   if (!detail.empty()) {
-    line += ' ';
-    // One event on one line, and no terminal escape, whatever the detail holds (text from servers,
-    // plugins and etcd ends up here).
-    std::string clean;
     const std::string redacted = redactSecrets(detail);
     cleanText(redacted, redacted.size() * 3, clean);  // each bad byte may become a 3-byte U+FFFD
-    line += clean;
+  }
+  std::string line;
+  line.reserve(80 + event.size() + clean.size());
+  if (g_priorities.load()) line += priorityPrefix(level);
+  if (g_json.load()) {
+    line += "{\"ts\":\"";
+    appendTimestamp(line);
+    line.pop_back();  // the separating space
+    line += "\",\"level\":\"";
+    line += levelName(level);
+    line += "\",\"event\":\"";
+    appendJsonEscaped(line, event);
+    line += "\",\"detail\":\"";
+    appendJsonEscaped(line, clean);
+    line += "\"}";
+  } else {
+    if (g_timestamps.load()) appendTimestamp(line);
+    line += levelName(level);
+    line += ' ';
+    line += event;
+    if (!clean.empty()) {
+      line += ' ';
+      line += clean;
+    }
   }
   line += '\n';
   // One write per line so concurrent threads never interleave within a line. stderr is best effort.

@@ -88,8 +88,8 @@ if [ -z "$moto" ]; then
       "moto[server]==$moto_version"; then
     rm -rf "$moto_venv"
     cat >&2 <<MSG
-install-deps: could not install moto (the Python package registry did not answer). The DynamoDB and
-Route 53 tests need moto_server. Either put one on PATH, or, where the registry answers, run:
+install-deps: could not install moto (see the output above: most often the Python package registry
+cannot be reached). The DynamoDB and Route 53 tests need moto_server. Either put one on PATH, or, where the registry answers, run:
   /usr/bin/python3 -m venv $moto_venv && $moto_venv/bin/pip install 'moto[server]==$moto_version'
 and run this command again. (The drill alone needs none of it: bash tests/drill/run.sh.)
 MSG

@@ -92,6 +92,7 @@ std::string AggregatorProcess::metrics() const {
 void AggregatorProcess::start() {
   std::vector<std::string> argv = wrapper_;
   argv.insert(argv.end(), {HALE_AGGREGATOR_BIN, "--config", config_});
+  argv.insert(argv.end(), args_.begin(), args_.end());
   process_ = std::make_unique<ChildProcess>(SpawnOptions{.argv = argv, .log_path = logPath()});
   if (!waitFor([&] { return !process_->running() || halectl({"regions"}).exit_code == 0; }, milliseconds{10000}) ||
       !process_->running()) {

@@ -35,6 +35,8 @@ class AggregatorProcess {
                     const std::vector<std::string>& extra_hosts = {},
                     const std::string& top = "coordination = \"none\"\n", std::vector<std::string> wrapper = {});
 
+  // Command-line arguments after --config (e.g. --log-level debug), for the next start().
+  void setArgs(std::vector<std::string> args) { args_ = std::move(args); }
   void start();  // returns once `halectl regions` answers; throws std::runtime_error otherwise
   void kill();   // SIGKILL
   void stop();   // SIGTERM, as systemd does
@@ -64,6 +66,7 @@ class AggregatorProcess {
   std::string endpoint_;
   std::string config_;
   std::vector<std::string> wrapper_;
+  std::vector<std::string> args_;
   std::unique_ptr<ChildProcess> process_;
 };
 

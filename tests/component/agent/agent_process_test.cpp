@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <zmq.hpp>
@@ -229,6 +230,37 @@ TEST_F(AgentProcessTest, NotifiesSystemdReadyAndWatchdog) {
   ::close(fd);
 }
 
+// #15 item 6: log_format = "json": every line one JSON object, a refused reload included; a reload back to
+// text applies at once.
+TEST_F(AgentProcessTest, JsonLogLinesEachParseAndAReloadSwitchesBack) {
+  writeConfig(config(tcpCheck("app"), "log_format = \"json\""));
+  const std::string log = dir_.path() + "/json.log";
+  // A JOURNAL_STREAM that is not this stderr (inherited, then redirected): no journald prefixes.
+  ChildProcess agent(
+      SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = log, .env = {"JOURNAL_STREAM=8:123456"}});
+  ASSERT_TRUE(waitFor([&] { return hale::test::readFile(log).find("+agent-started") != std::string::npos; },
+                      milliseconds{5000}))
+      << hale::test::readFile(log);
+  writeConfig(config(tcpCheck("app"), "log_format = \"json\"\nbogus = 1"));  // refused: stays JSON
+  ::kill(agent.pid(), SIGHUP);
+  ASSERT_TRUE(waitFor([&] { return hale::test::readFile(log).find("-config-reload-refused") != std::string::npos; },
+                      milliseconds{5000}));
+  std::istringstream lines(hale::test::readFile(log));
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line); ++parsed) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("event") && j.contains("level") && j.contains("ts")) << line;
+  }
+  EXPECT_GE(parsed, 2);
+  writeConfig(config(tcpCheck("app")));
+  ::kill(agent.pid(), SIGHUP);
+  ASSERT_TRUE(waitFor([&] { return hale::test::readFile(log).find(" info +config-reloaded") != std::string::npos; },
+                      milliseconds{5000}))
+      << hale::test::readFile(log);
+  ::kill(agent.pid(), SIGTERM);
+  ASSERT_TRUE(agent.waitExit(milliseconds{5000}));
+}
+
 // #14 item 2: under systemd (JOURNAL_STREAM set) every line carries its syslog priority for journald, so
 // `journalctl -p warning` finds the warnings, and no timestamp of its own (journald stamps lines).
 TEST_F(AgentProcessTest, UnderSystemdLogLinesCarryTheirPriorityForJournald) {
@@ -236,8 +268,13 @@ TEST_F(AgentProcessTest, UnderSystemdLogLinesCarryTheirPriorityForJournald) {
   writeConfig(
       config(tcpCheck("app"), "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) + "\"]"));
   const std::string log = dir_.path() + "/journald.log";
-  ChildProcess agent(
-      SpawnOptions{.argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = log, .env = {"JOURNAL_STREAM=8:123456"}});
+  // JOURNAL_STREAM names the device and inode of the stream systemd connected: here, the log file.
+  std::ofstream(log).flush();
+  struct stat st {};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  const std::string stream = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  ChildProcess agent(SpawnOptions{
+      .argv = {HALE_AGENT_BIN, "--config", config_}, .log_path = log, .env = {"JOURNAL_STREAM=" + stream}});
   ASSERT_TRUE(waitFor([&] { return hale::test::readFile(log).find("+agent-started") != std::string::npos; },
                       milliseconds{5000}))
       << hale::test::readFile(log);

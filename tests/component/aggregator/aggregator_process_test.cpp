@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "clock.h"
 #include "fake_fleet.h"
 #include "hale_processes.h"
+#include "journal.h"
 #include "ports.h"
 #include "process.h"
 #include "temp_dir.h"
@@ -414,6 +416,91 @@ TEST(AggregatorHalectl, AFailedPlanRunsItsOnFailureActionsOnce) {
   EXPECT_EQ(lines(dir.path() + "/record"), std::vector<std::string>{"1.failure.0 told"});
   EXPECT_NE(agg.halectl({"journal"}).output.find("+plan-on-failure"), std::string::npos);
   agg.kill();
+}
+
+// #15 item 6: every journaled event is also logged, once, and log_format = "json" makes every line one JSON
+// object. The flow journals a pause and its resume (with who asked), a rejected decision, an approved one,
+// a step retried (an exec action that exits 75 the first time), the plan's end, and a failback whose step
+// fails; at debug level, so the quiet node events are in the log too. Failed before: -plan-rejected,
+// +plan-step-retry and a failed step's -plan-failed reached the journal only.
+TEST(AggregatorProcess, EveryJournaledEventIsLoggedOnceAsJson) {
+  test::TempDir dir("logged");
+  const std::string flaky = dir.path() + "/flaky.sh";
+  {
+    std::ofstream script(flaky);
+    script << "#!/bin/sh\nif [ -e " << dir.path() << "/tried ]; then exit 0; fi\ntouch " << dir.path()
+           << "/tried\nexit 75\n";
+  }
+  ASSERT_EQ(::chmod(flaky.c_str(), 0755), 0);
+  std::string config = operatorConfig(dir, "approval = \"manual\"\n");
+  const std::string plan = "steps = [\"mark\"]\n";
+  config.replace(config.find(plan), plan.size(), "steps = [\"flaky\", \"mark\"]\n");  // eu -> us
+  config.replace(config.rfind(plan), plan.size(), "steps = [\"broken\"]\n");          // us -> eu fails
+  config += "[[action]]\nname = \"flaky\"\ntype = \"exec\"\ncommand = [\"" + flaky + "\"]\n";
+  config +=
+      "[[action]]\nname = \"broken\"\ntype = \"record\"\npath = \"" + dir.path() + "/broken\"\nfail = \"permanent\"\n";
+  AggregatorProcess agg(dir, config, "aggregator", {}, std::string(test::kAloneInsecure) + "log_format = \"json\"\n");
+  agg.setArgs({"--log-level", "debug"});
+  agg.start();
+  test::FakeFleet nodes({agg.endpoint()});
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(bothRegionsHealthy(agg));
+  ASSERT_EQ(agg.halectl({"pause"}).exit_code, 0);
+  ASSERT_EQ(agg.halectl({"resume"}).exit_code, 0);
+  nodes.setAlive({{"us-1", "us"}});
+  ASSERT_TRUE(awaitsApproval(agg, "1", milliseconds{5000}));
+  ASSERT_EQ(agg.halectl({"reject", "1"}).exit_code, 0);
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(waitFor([&] { return agg.json({"raw", "status"}).value("rejected", "x").empty(); }, milliseconds{5000}));
+  nodes.setAlive({{"us-1", "us"}});
+  ASSERT_TRUE(awaitsApproval(agg, "2", milliseconds{5000})) << agg.halectl({"plans"}).output;
+  ASSERT_EQ(agg.halectl({"approve", "2"}).exit_code, 0);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return agg.json({"plans", "--limit", "1"})[0]["state"] == "done";
+      },
+      milliseconds{15000}))
+      << agg.halectl({"plans"}).output;
+  nodes.setAlive({{"eu-1", "eu"}, {"us-1", "us"}});
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json r = agg.json({"regions"});
+        return r.is_array() && r.size() == 2 && r[0]["verdict"] == "up" && r[1]["verdict"] == "up";
+      },
+      milliseconds{5000}))
+      << agg.halectl({"regions"}).output;
+  const CommandResult back = agg.halectl({"failback"});
+  ASSERT_EQ(back.exit_code, 0) << back.output;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return agg.json({"plans", "--limit", "1"})[0]["state"] == "failed";
+      },
+      milliseconds{15000}))
+      << agg.halectl({"plans"}).output;
+  agg.stop();
+
+  // The journal as the stopped aggregator left it, and its whole log.
+  auto journal = Journal::open(agg.journalPath());
+  ASSERT_TRUE(journal.ok()) << journal.error().message;
+  auto events = journal.value()->events(100000);
+  ASSERT_TRUE(events.ok()) << events.error().message;
+  std::map<std::string, int> journaled;
+  std::map<std::string, int> logged;
+  for (const JournalEvent& e : events.value()) ++journaled[e.name];
+  for (const std::string& line : lines(agg.logPath())) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.size() == 4 && j.contains("ts") && j.contains("level") && j.contains("event") &&
+                j.contains("detail"))
+        << "not a JSON log line: " << line;
+    ++logged[j["event"].get<std::string>()];
+  }
+  for (const char* expected : {"+pause", "-pause", "-plan-rejected", "+plan-approved", "+plan-step-retry", "+plan-done",
+                               "+decision", "+node-healthy", "-region-down", "-plan-step-failed", "-plan-failed"}) {
+    EXPECT_GT(journaled[expected], 0) << expected << " was not journaled: the flow did not exercise it";
+  }
+  for (const auto& [event, count] : journaled) {
+    EXPECT_EQ(logged[event], count) << event << ": journaled " << count << " times, logged " << logged[event];
+  }
 }
 
 TEST(AggregatorProcess, CheckConfig) {

@@ -147,6 +147,18 @@ TEST(AgentConfig, HeartbeatsNeedCurveKeysUnlessInsecure) {
   EXPECT_TRUE(plain.value().insecure);
 }
 
+TEST(AgentConfig, LogFormatIsTextOrJson) {
+  auto text = parseAgentConfig(kHead, "agent.toml");
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_EQ(text.value().log_format, LogFormat::text);
+  auto json = parseAgentConfig(std::string(kHead) + "log_format = \"json\"\n", "agent.toml");
+  ASSERT_TRUE(json.ok()) << json.error().message;
+  EXPECT_EQ(json.value().log_format, LogFormat::json);
+  const std::string errors = errorsOf("log_format = \"xml\"\n");
+  EXPECT_NE(errors.find("log_format"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("json"), std::string::npos) << "the error names what is allowed: " << errors;
+}
+
 TEST(AgentConfig, NodeDefaultsToTheHostName) {
   auto c = parseAgentConfig(kHead, "agent.toml");
   ASSERT_TRUE(c.ok()) << c.error().message;

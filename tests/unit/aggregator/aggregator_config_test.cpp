@@ -126,6 +126,17 @@ TEST(AggregatorConfig, CrossReferencesAreChecked) {
 }
 
 // #15 item 4: --check-config catches what start-up would fail on, and names a cause once.
+TEST(AggregatorConfig, LogFormatIsTextOrJson) {
+  auto text = parseAggregatorConfig(kValid, "agg.toml");
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_EQ(text.value().log_format, LogFormat::text);
+  auto json = parseAggregatorConfig("log_format = \"json\"\n" + std::string(kValid), "agg.toml");
+  ASSERT_TRUE(json.ok()) << json.error().message;
+  EXPECT_EQ(json.value().log_format, LogFormat::json);
+  const std::string errors = errorsOf("log_format = \"syslog\"\n" + std::string(kValid));
+  EXPECT_NE(errors.find("log_format"), std::string::npos) << errors;
+}
+
 TEST(AggregatorConfig, AddressesAreCheckedAsStartUpWould) {
   for (const char* bad : {"tcp://256.0.0.1:7450", "tcp://127.0.0.1", "tcp://127.0.0.1:70000", "tcp://[::1x]:7450",
                           "udp://127.0.0.1:7450", "tcp://127.0.0.1:port"}) {
