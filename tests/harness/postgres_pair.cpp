@@ -234,6 +234,10 @@ void PostgresPair::waitForReplay() {
 void PostgresPair::cutOffReceiver() {
   query(Node::standby, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1'");
   query(Node::standby, "SELECT pg_reload_conf()");
+  waitUntilNotStreaming();
+}
+
+void PostgresPair::waitUntilNotStreaming() {
   if (!waitFor(
           [&] {
             return query(Node::standby, "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == "0";

@@ -52,6 +52,10 @@ class PostgresPair {
   // Cuts the standby's WAL receiver off the primary (its primary_conninfo pointed at a port where nothing
   // listens, reloaded), as a cut link would; returns once it no longer streams (throws after 10 s).
   void cutOffReceiver();
+  // Returns once the standby's WAL receiver no longer streams (throws after 10 s): after kill(primary),
+  // the receiver notices only when the scheduler lets it, so a test of "a standby that no longer
+  // receives" waits for it.
+  void waitUntilNotStreaming();
   // The server's main process id (-1 when not running): what a fence script kills.
   pid_t pid(Node n) const;
 

@@ -573,6 +573,7 @@ TEST(PositionGate, AStandbyCutOffFromItsPrimaryIsNotPromotedAsIfCurrent) {
   // eu dies: its agent and its database. Its lease lapses; its position stays.
   eu.stop();
   pg.kill(Node::primary);
+  pg.waitUntilNotStreaming();
   auto promote = leasedPromotion({etcd.endpoint()}, pg.conninfo(Node::standby), "max_lag = \"1s\"\n");
   ASSERT_TRUE(promote);
   auto r = failoverRequest(milliseconds{5000});

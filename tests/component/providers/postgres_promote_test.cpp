@@ -139,6 +139,9 @@ TEST(PostgresPromote, AStandbyCutOffBeforeItsFirstCommitHasUnknownLag) {
   ASSERT_EQ(pg.query(Node::standby, "SELECT pg_last_xact_replay_timestamp() IS NULL"), "t")
       << "the fresh standby has replayed a commit already; this test needs one that has not";
   pg.kill(Node::primary);
+  // Until its receiver notices, the standby still says "streaming" (under load that took long enough for
+  // the gate to see it): the case here is a standby that no longer receives.
+  pg.waitUntilNotStreaming();
   const ActionResult r = promoteAction(pg)->execute(test::actionRequest());
   EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
   EXPECT_NE(r.detail.find("has replayed no commit since it started: lag unknown against max_lag"), std::string::npos)
@@ -176,6 +179,7 @@ TEST(PostgresPromote, PromotesWhenTheOldPrimaryIsDown) {
   pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
   pg.waitForReplay();
   pg.kill(Node::primary);
+  pg.waitUntilNotStreaming();  // judged as a dead primary's standby is, by its last commit's age
   const ActionResult r = promoteAction(pg, "", true, "30s")->execute(test::actionRequest());
   ASSERT_EQ(r.status, ActionStatus::applied) << r.detail;
   EXPECT_NE(r.detail.find("old primary unreachable"), std::string::npos) << r.detail;
