@@ -27,8 +27,6 @@
 namespace hale::aggregator {
 namespace {
 
-std::string withDot(std::string name) { return name.empty() || name.back() == '.' ? name : name + "."; }
-
 std::string xmlEscape(std::string_view s) {
   std::string out;
   for (char c : s) {

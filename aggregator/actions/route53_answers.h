@@ -3,7 +3,8 @@
 // Route 53's XML answers as the route53 action reads them, pure, so they are fuzzed on their own
 // (tests/fuzz/provider_answers_fuzz.cpp). Route 53's answers are flat enough that the elements read here
 // (Name, Type, TTL, Value, Id, Status) never nest in themselves, so a tag scan is enough; any body, XML
-// or not, gives a result (an empty one when the elements are missing).
+// or not, gives a result (an empty one when the elements are missing). A leaf whose text holds markup
+// (a truncated or spliced answer) reads as absent rather than as the tags it ran over.
 
 #include <cstdint>
 #include <string>
@@ -29,7 +30,12 @@ struct Route53Change {
 };
 Route53Change parseChangeInfo(std::string_view body);
 
-// The text of every <tag>...</tag> in `doc`, in order.
+// The content of every <tag>...</tag> in `doc`, in order (children included).
 std::vector<std::string_view> xmlTexts(std::string_view doc, std::string_view tag);
+// The text of every leaf <tag>text</tag> in `doc`, in order: never markup.
+std::vector<std::string_view> xmlLeafTexts(std::string_view doc, std::string_view tag);
+
+// A DNS name with its final dot, as Route 53 writes names.
+std::string withDot(std::string_view name);
 
 }  // namespace hale::aggregator
