@@ -349,8 +349,8 @@ Result<nlohmann::json> Agent::unfence(const nlohmann::json& args, const std::str
   return nlohmann::json{{"database", lease->settings().database},
                         {"unfenced", r.value()},
                         {"note",
-                         "fencing for want of the lease is suspended until etcd answers again (a split "
-                         "brain is still fenced)"}};
+                         "fencing for want of the lease is suspended until the lease is held again, another node "
+                         "holds it, or etcd has answered for ttl - margin without it (a split brain is still fenced)"}};
 }
 
 Result<nlohmann::json> Agent::active() const {

@@ -12,6 +12,10 @@ std::string_view toString(DbRole r) {
   return "unknown";
 }
 
+std::string holderName(std::string_view node, std::string_view region) {
+  return std::string(node) + " (" + std::string(region) + ")";
+}
+
 std::string_view toString(FenceReason r) {
   switch (r) {
     case FenceReason::none: return "none";
@@ -89,8 +93,7 @@ LeaseKeeper::Step LeaseKeeper::decide(const DbView& db, SteadyTime now) const {
 void LeaseKeeper::roundEnded(const StoreRound& round) {
   if (round.wanted) last_wanted_round_ = std::max(last_wanted_round_, round.ended);
   if (!round.answered) return;  // what etcd said before still stands; the lease runs out on its own clock
-  // etcd answers a round started after the operator's unfence: the rules can judge again.
-  if (round.started > suspended_at_) suspended_ = false;
+  if (suspended_ && round.started > suspended_at_) endSuspensionOn(round);
   primary_ = round.primary;
   primary_read_at_ = round.started;
   holder_ = round.holder;
@@ -104,6 +107,21 @@ void LeaseKeeper::roundEnded(const StoreRound& round) {
     case StoreRound::Lease::not_held: holding_ = false; break;
     case StoreRound::Lease::unknown: break;
   }
+}
+
+void LeaseKeeper::endSuspensionOn(const StoreRound& round) {
+  // etcd answers a round started after the operator's unfence. Ending the suspension on that alone fenced
+  // the database a second time whenever our old lease had lapsed while etcd was gone (the round that finds
+  // it lapsed is the one before the round that takes a fresh one). So it ends when the lease is held
+  // again, at once when another node holds it, and otherwise ttl - margin after etcd first answered: the
+  // same grace a start gets.
+  if (round.lease == StoreRound::Lease::renewed ||
+      (!round.holder.empty() && round.holder != holderName(node_, region_))) {
+    suspended_ = false;
+    return;
+  }
+  if (!suspension_answered_at_) suspension_answered_at_ = round.ended;
+  if (round.ended >= *suspension_answered_at_ + settings_.ttl - settings_.margin) suspended_ = false;
 }
 
 void LeaseKeeper::fenced(FenceReason reason, SteadyTime now) {
@@ -122,6 +140,7 @@ void LeaseKeeper::operatorUnfenced(SteadyTime now) {
   unfenced(now);
   suspended_ = true;
   suspended_at_ = now;
+  suspension_answered_at_.reset();
 }
 
 }  // namespace hale::agent

@@ -15,9 +15,10 @@
 //              once, even with a valid lease).
 //   unfence    only a fence this agent made, and only when the lease is held again, the record names this
 //              node, and the check has answered "read-only primary" since the fence.
-//   operator   `halectl unfence` lifts the fence and suspends fencing for want of a lease until etcd
-//              answers a round started after it (etcd gone for good, say). A split brain is never
-//              suspended. Loud in status, journaled.
+//   operator   `halectl unfence` lifts the fence and suspends fencing for want of a lease (etcd gone for
+//              good, say) until, in rounds started after it, the lease is held again, or etcd says another
+//              node holds it, or etcd has answered for ttl - margin without the lease being taken. A split
+//              brain is never suspended. Loud in status, journaled.
 //   start-up   until this agent first holds the lease: no fence for want of it before an etcd round that
 //              asked for it has ended since the agent started or the database became writable (a standby
 //              just promoted), or ttl - margin after that, whichever comes first: a restarted agent takes
@@ -53,6 +54,9 @@ struct LeaseSettings {
 enum class FenceReason { none, lease_lost, no_lease, check_failing, split_brain };
 std::string_view toString(FenceReason r);
 
+// How a lease holder is named in status and in StoreRound::holder.
+std::string holderName(std::string_view node, std::string_view region);
+
 // What the database check last said.
 struct DbView {
   DbRole role = DbRole::none;  // the last answer's role; none before any
@@ -77,7 +81,7 @@ struct StoreRound {
   std::chrono::milliseconds granted{0};  // with renewed: the TTL etcd reports for the lease (0: unknown)
   SteadyTime started{};                  // when the round started
   SteadyTime ended{};                    // when the round ended
-  std::string holder;                    // who holds the lease key when not us ("" none)
+  std::string holder;                    // who holds the lease key (holderName; "" none)
 };
 
 class LeaseKeeper {
@@ -137,6 +141,9 @@ class LeaseKeeper {
   FenceReason reason_ = FenceReason::none;
   SteadyTime fenced_at_{};
   bool suspended_ = false;
+  std::optional<SteadyTime> suspension_answered_at_;  // when etcd first answered during the suspension
+
+  void endSuspensionOn(const StoreRound& round);
 };
 
 }  // namespace hale::agent

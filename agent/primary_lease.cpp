@@ -131,7 +131,7 @@ StoreRound PrimaryLease::round(const DbView& db) {
   if (lease_kv) {
     if (auto l = dblease::decodeLease(lease_kv->value)) {
       mine_by_name = l.value().node == me_.node && l.value().region == me_.region;
-      out.holder = l.value().node + " (" + l.value().region + ")";
+      out.holder = holderName(l.value().node, l.value().region);
     } else {
       out.holder = "(unreadable lease record)";
     }
@@ -171,7 +171,7 @@ StoreRound PrimaryLease::round(const DbView& db) {
     }
     out.lease = StoreRound::Lease::not_held;
   }
-  if (out.lease == StoreRound::Lease::renewed) out.holder = me_.node + " (" + me_.region + ")";
+  if (out.lease == StoreRound::Lease::renewed) out.holder = holderName(me_.node, me_.region);
   return out;
 }
 
@@ -433,7 +433,8 @@ Result<std::string> PrimaryLease::operatorUnfence(const std::string& by) {
   }
   mark_(settings_.database, "", false);
   counters_.unfences.fetch_add(1, std::memory_order_relaxed);
-  const std::string detail = r.value() + " by " + by + "; fencing for want of the lease suspended until etcd answers";
+  const std::string detail =
+      r.value() + " by " + by + "; fencing for want of the lease suspended until the lease is held again";
   journal("-fenced-by-operator", FenceReason::none, detail);
   logWarn("-fenced-by-operator", "database " + settings_.database + ": " + detail);
   return r.value();

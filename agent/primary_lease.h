@@ -45,7 +45,8 @@ class PrimaryLease {
   // Stops both threads. The lease is left to lapse (not revoked): a restarted agent takes it back.
   void stop();
 
-  // halectl unfence: lifts the fence now and suspends automatic fencing until the lease is held again.
+  // halectl unfence: lifts the fence now and suspends fencing for want of the lease (LeaseKeeper says
+  // until when).
   Result<std::string> operatorUnfence(const std::string& by);
   // After a reload: the check may point at another server, which is the one to fence from now on.
   void replaceFencer(std::unique_ptr<Fencer> fencer);

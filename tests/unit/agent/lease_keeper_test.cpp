@@ -190,7 +190,7 @@ TEST(LeaseKeeper, AFenceLeftByAnEarlierRunIsKeptAtStart) {
   EXPECT_EQ(k.decide(readOnly(kStart + milliseconds{30}), kStart + milliseconds{40}).action, Action::unfence);
 }
 
-TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingForWantOfTheLeaseUntilEtcdAnswers) {
+TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingForWantOfTheLeaseUntilItIsHeldAgain) {
   LeaseKeeper k(settings(), "db1", "eu", kStart);
   k.roundEnded(notHeld());
   k.fenced(FenceReason::no_lease, kStart);
@@ -206,9 +206,52 @@ TEST(LeaseKeeper, AnOperatorUnfenceSuspendsFencingForWantOfTheLeaseUntilEtcdAnsw
   in_flight.started = kStart;  // started before the unfence: proves nothing about after it
   k.roundEnded(in_flight);
   EXPECT_TRUE(k.suspended());
-  k.roundEnded(notHeld("eu", kStart + std::chrono::hours{2}));  // etcd answers: the rules judge again
+  // etcd answers, the key is free (our old lease lapsed while etcd was gone): the next round takes it, so
+  // the database is not fenced a second time in between.
+  const SteadyTime back = kStart + std::chrono::hours{2};
+  k.roundEnded(notHeld("eu", back));
+  EXPECT_TRUE(k.suspended());
+  EXPECT_EQ(k.decide(writable(kStart), back + milliseconds{1}).action, Action::none);
+  k.roundEnded(renewed(back + milliseconds{250}));
   EXPECT_FALSE(k.suspended());
-  EXPECT_EQ(k.decide(writable(kStart), kStart + std::chrono::hours{2} + milliseconds{1}).action, Action::fence);
+  EXPECT_EQ(k.decide(writable(kStart), back + milliseconds{300}).action, Action::none);
+  // From here on the lease's validity alone counts.
+  EXPECT_EQ(k.decide(writable(kStart), back + milliseconds{250} + milliseconds{2000}).action, Action::fence);
+}
+
+TEST(LeaseKeeper, AnOperatorUnfenceEndsWhenEtcdAnswersThatAnotherNodeHoldsTheLease) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(notHeld());
+  k.fenced(FenceReason::no_lease, kStart);
+  k.operatorUnfenced(kStart + milliseconds{5});
+  StoreRound mine = notHeld("eu", kStart + milliseconds{400});
+  mine.holder = holderName("db1", "eu");  // our own lapsed key, not yet deleted by etcd
+  k.roundEnded(mine);
+  EXPECT_TRUE(k.suspended());
+  StoreRound taken = notHeld("eu", kStart + milliseconds{500});
+  taken.holder = holderName("db2", "eu");
+  k.roundEnded(taken);
+  EXPECT_FALSE(k.suspended());
+  const auto step = k.decide(writable(kStart), kStart + milliseconds{501});
+  EXPECT_EQ(step.action, Action::fence);
+  EXPECT_EQ(step.reason, FenceReason::no_lease);
+}
+
+TEST(LeaseKeeper, AnOperatorUnfenceEndsWhenEtcdAnswersButTheLeaseCannotBeTakenWithinTtlMinusMargin) {
+  LeaseKeeper k(settings(), "db1", "eu", kStart);
+  k.roundEnded(notHeld());
+  k.fenced(FenceReason::no_lease, kStart);
+  k.operatorUnfenced(kStart + milliseconds{5});
+  const SteadyTime back = kStart + milliseconds{1000};
+  k.roundEnded(notHeld("eu", back));  // answered, key free, but the grant keeps failing
+  StoreRound grant_failed = notHeld("eu", back + milliseconds{1000});
+  grant_failed.lease = StoreRound::Lease::unknown;
+  k.roundEnded(grant_failed);
+  EXPECT_TRUE(k.suspended());
+  EXPECT_EQ(k.decide(writable(kStart), back + milliseconds{1999}).action, Action::none);
+  k.roundEnded(notHeld("eu", back + milliseconds{2000}));  // ttl - margin after etcd first answered
+  EXPECT_FALSE(k.suspended());
+  EXPECT_EQ(k.decide(writable(kStart), back + milliseconds{2001}).action, Action::fence);
 }
 
 TEST(LeaseKeeper, ASplitBrainIsFencedEvenWhileAnOperatorSuspendedFencing) {
