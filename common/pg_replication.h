@@ -31,4 +31,16 @@ inline constexpr const char* kPgStandbyLagSql =
 // The age of the last replayed commit, NULL when none was.
 inline constexpr const char* kPgLastReplayAgeSql = "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())";
 
+// Seconds since the WAL receiver last heard from its primary; NULL when none runs or this role cannot see.
+// A receiver cut off silently (a partition, a frozen primary) says 'streaming' until wal_receiver_timeout,
+// and it has replayed all it received: only this says how long ago "all it received" was. The promotion
+// gate bounds a streaming, caught-up standby's lag by it. The agent's check does not: an idle primary
+// sends nothing for up to wal_receiver_timeout / 2, which is no fault of a standby in service.
+inline constexpr const char* kPgReceiverSilenceSql =
+    "(SELECT EXTRACT(EPOCH FROM now() - last_msg_receipt_time) FROM pg_stat_wal_receiver LIMIT 1)";
+
+// Whether replay has caught up with what was received.
+inline constexpr const char* kPgReplayCaughtUpSql =
+    "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()";
+
 }  // namespace hale

@@ -4,12 +4,14 @@
 //   old_primary = "host=10.0.1.5 port=5432 user=postgres dbname=postgres"  (optional: fenced first)
 //   old_primary_password_file = "pg-primary"                          (optional)
 //   max_lag = "30s"          RPO gate: refuse to promote a standby further behind, unless forced
-//                            (pg_replication.h: with its WAL receiver down, the age of its last replayed commit)
+//                            (pg_replication.h: with its WAL receiver down, the age of its last replayed commit;
+//                            streaming and caught up, the time since it last heard from its primary)
 //   fence_timeout = "2s"     how long to try reaching the old primary (it is usually down)
 //   lease = "main"           optional: wait for the old primary's lease to lapse and name the new primary in
 //                            etcd first (primary_handover.h)
 // Steps: the standby already primary -> already_applied (idempotent no-op). Lag over max_lag (or unknown)
-// and not forced -> permanent, unless the old primary's last published position shows the standby has it. The old
+// and not forced -> permanent, unless the old primary, reachable, says the standby has all it flushed, or its
+// last published position shows the standby has it. The old
 // primary, when reachable and still primary, is fenced: default_transaction_read_only = on, reloaded, its client
 // sessions ended so they reconnect read-only; the standby then replays the fenced primary's WAL to its end (a planned
 // switchover loses no commit). A reachable old primary that cannot be fenced stops the promotion, forced or not: it
@@ -20,6 +22,7 @@
 #include <optional>
 
 #include "action_registry.h"
+#include "db_lease.h"
 #include "pg_client.h"
 #include "pg_replication.h"
 #include "primary_handover.h"
@@ -29,7 +32,8 @@ namespace hale::aggregator {
 namespace {
 
 const std::string kLagQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStandbyLagSql + ", " +
-                              kPgReceiverStatusSql + ", " + kPgLastReplayAgeSql;
+                              kPgReceiverStatusSql + ", " + kPgLastReplayAgeSql + ", " + kPgReceiverSilenceSql + ", " +
+                              kPgReplayCaughtUpSql;
 
 // Three statements sent one by one: ALTER SYSTEM refuses to run inside the implicit transaction of a
 // multi-statement query. The last ends other client sessions so they come back under the new default;
@@ -193,8 +197,9 @@ class PostgresPromoteAction final : public Action {
     std::string detail;
     bool primary = false;                 // the standby is already the primary: nothing to gate
     std::optional<ActionResult> refused;  // set: do not promote (permanent), or cannot tell (retryable)
-    // The WAL receiver is not streaming: the lag is a coarse bound, which the old primary's published
-    // position, judged against what the standby replayed, may replace.
+    // The WAL receiver is not streaming, or has been silent for longer than max_lag: the lag is a coarse
+    // bound, which the old primary (asked, or its published position against what the standby replayed)
+    // may replace.
     bool coarse = false;
     bool position_judged = false;  // judgeLag asked the position gate already
   };
@@ -203,7 +208,9 @@ class PostgresPromoteAction final : public Action {
   // to the precise one when there is one: the old primary's last published position, held by the standby.
   LagGate judgeLag(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
     LagGate g = lagGate(standby, d, r.forced);
-    if (!g.refused || !g.coarse || !handover_ || g.refused->status != ActionStatus::permanent) return g;
+    if (!g.refused || !g.coarse || g.refused->status != ActionStatus::permanent) return g;
+    if (auto asked = askOldPrimary(standby, r)) return {g.detail + "; " + *asked, false, std::nullopt, false};
+    if (!handover_) return g;
     const ActionResult precise = positionGate(standby, d, r, /*replayed_only=*/true);
     if (precise.status == ActionStatus::applied && !precise.detail.empty()) {
       return {g.detail + "; " + precise.detail, false, std::nullopt, true, true};
@@ -212,43 +219,74 @@ class PostgresPromoteAction final : public Action {
     return {g.detail, false, ActionResult{precise.status, precise.detail + "; " + g.detail}, true, true};
   }
 
+  // The precise answer when the old primary still answers (a quiet primary, a standby whose receiver
+  // restarted): what it has flushed, held by the standby, is no loss at all. A read, no side effect; set
+  // only when it proves the standby current.
+  std::optional<std::string> askOldPrimary(PgConnection& standby, const ActionRequest& r) const {
+    if (o_.old_primary.empty()) return std::nullopt;
+    const PgDeadline d{std::min(r.deadline, r.clock->steadyNow() + o_.fence_timeout), r.cancel, r.clock};
+    auto old = PgConnection::connect(o_.old_primary, o_.old_primary_password, d, "hale-aggregator");
+    if (!old) return std::nullopt;
+    auto flushed = old.value().query("SELECT pg_is_in_recovery(), pg_current_wal_flush_lsn()", d);
+    if (!flushed || flushed.value().values.empty() || flushed.value().values[0].at(0) != "f") return std::nullopt;
+    const std::string lsn = flushed.value().values[0].at(1);
+    if (!dblease::validLsn(lsn)) return std::nullopt;
+    auto held = standby.query(
+        "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) >= '" + lsn + "'::pg_lsn", d);
+    if (!held || held.value().values.empty() || held.value().values[0].at(0) != "t") return std::nullopt;
+    return "the old primary, asked, had flushed " + lsn + " and the standby has it";
+  }
+
   LagGate lagGate(PgConnection& standby, const PgDeadline& d, bool forced) const {
     auto state = standby.query(kLagQuery, d);
     if (!state) return {"", false, ActionResult{ActionStatus::retryable, "standby: " + state.error().message}};
     const auto& row = state.value().values.at(0);
+    const auto& null = state.value().null.at(0);
     if (row.at(0) != "t") return {"standby is already the primary", true, std::nullopt};
     // Not streaming, or this role cannot see (no guess here): the coarse bound, the last commit's age.
-    const bool hidden = !state.value().null.at(0).at(2) && row[2] == "hidden";
-    const bool cut_off = state.value().null.at(0).at(2) || row[2] != "streaming";
-    bool lag_known = !state.value().null.at(0).at(1);
+    const bool hidden = !null.at(2) && row[2] == "hidden";
+    const bool cut_off = null.at(2) || row[2] != "streaming";
+    bool lag_known = !null.at(1);
     double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
     if (hidden) {
-      lag_known = !state.value().null.at(0).at(3);
+      lag_known = !null.at(3);
       lag_s = lag_known ? std::atof(row[3].c_str()) : 0.0;
+    }
+    // Streaming and caught up: whatever it lacks came after it last heard from the primary (and after its
+    // last replayed commit); a receiver silent for longer than max_lag may have been cut off silently.
+    bool silent = false;
+    if (!cut_off && row.at(5) == "t" && !null.at(4)) {
+      lag_s = std::atof(row[4].c_str());
+      if (!null.at(3)) lag_s = std::min(lag_s, std::atof(row[3].c_str()));
+      silent = lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
     }
     const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
     std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
-    if (cut_off) {
+    if (silent) {
+      detail = "standby's WAL receiver says 'streaming' but has heard nothing from its primary for " + seconds(lag_s) +
+               ", which bounds its lag";
+    } else if (cut_off) {
       detail = "standby's WAL receiver is " +
-               (state.value().null[0][2] ? std::string("not running")
-                : hidden                 ? std::string("hidden from this role (grant it pg_monitor)")
-                                         : "'" + row[2] + "'") +
+               (null[2]  ? std::string("not running")
+                : hidden ? std::string("hidden from this role (grant it pg_monitor)")
+                         : "'" + row[2] + "'") +
                (lag_known ? ", its last replayed commit " + seconds(lag_s) + " old bounds its lag"
                           : " and it has replayed no commit since it started: lag unknown");
     }
+    const bool coarse = cut_off || silent;
     if (over && !forced) {
       return {detail, false,
               ActionResult{ActionStatus::permanent, "refused: " + detail +
                                                         (!lag_known ? " against"
-                                                         : cut_off  ? ", which exceeds"
+                                                         : coarse   ? ", which exceeds"
                                                                     : " exceeds") +
                                                         " max_lag " +
                                                         seconds(static_cast<double>(o_.max_lag.count()) / 1000.0) +
                                                         " (RPO gate); a forced decision overrides it"},
-              cut_off};
+              coarse};
     }
     if (over) detail += " over max_lag, promoted anyway (forced)";
-    return {detail, false, std::nullopt, cut_off};
+    return {detail, false, std::nullopt, coarse};
   }
 
   struct Fence {

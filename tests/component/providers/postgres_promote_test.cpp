@@ -132,6 +132,59 @@ TEST(PostgresPromote, AStandbyCutOffFromItsPrimaryIsNotPromotedAsCurrent) {
   EXPECT_EQ(pg.query(Node::standby, "SELECT count(*) FROM t"), "1");
 }
 
+// Waits until the standby has heard nothing from its primary for longer than `silence`.
+void waitForSilence(PostgresPair& pg, milliseconds silence) {
+  const std::string seconds = std::to_string(static_cast<double>(silence.count()) / 1000.0);
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        return pg.query(Node::standby, "SELECT now() - last_msg_receipt_time > interval '" + seconds +
+                                           " seconds' FROM pg_stat_wal_receiver") == "t";
+      },
+      std::chrono::seconds{25}));
+}
+
+// After a silent cut (a partition, a primary frozen in place) the WAL receiver says "streaming" until
+// wal_receiver_timeout, 60 s by default, and it has replayed all it received: the gate took that for lag
+// 0 while the primary could go on committing. What bounds the loss is the time since the standby last
+// heard from its primary.
+TEST(PostgresPromote, AStandbySilentlyCutOffStillSaysStreamingAndIsNotPromotedAsCurrent) {
+  PostgresPair pg;
+  pg.start();
+  pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
+  pg.waitForReplay();
+  pg.freeze(Node::primary);
+  waitForSilence(pg, milliseconds{1500});
+  ASSERT_EQ(pg.query(Node::standby, "SELECT status FROM pg_stat_wal_receiver"), "streaming");
+
+  const ActionResult gate = promoteAction(pg, "", false)->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::permanent) << gate.detail;
+  EXPECT_NE(gate.detail.find("says 'streaming' but has heard nothing from its primary for"), std::string::npos)
+      << gate.detail;
+  EXPECT_NE(gate.detail.find("exceeds max_lag 1.0s (RPO gate)"), std::string::npos) << gate.detail;
+  // The old primary configured but not answering (frozen) proves nothing either.
+  const ActionResult r = promoteAction(pg)->execute(test::actionRequest());
+  EXPECT_EQ(r.status, ActionStatus::permanent) << r.detail;
+  EXPECT_EQ(pg.query(Node::standby, "SELECT pg_is_in_recovery()"), "t");
+  pg.thaw(Node::primary);
+}
+
+// The other side of the same bound: an idle primary sends its standby nothing for up to half of
+// wal_receiver_timeout, so a healthy idle standby has been silent for longer than a small max_lag. A
+// reachable old primary settles it: the standby has everything it flushed.
+TEST(PostgresPromote, AQuietStandbyIsProvenCurrentByItsReachableOldPrimary) {
+  PostgresPair pg;
+  pg.start();
+  pg.query(Node::primary, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
+  pg.waitForReplay();
+  waitForSilence(pg, milliseconds{1500});
+  const ActionResult gate = promoteAction(pg)->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::applied) << gate.detail;
+  EXPECT_NE(gate.detail.find("the old primary, asked, had flushed"), std::string::npos) << gate.detail;
+  // Without an old primary to ask, nothing bounds it below the silence: refused, not guessed.
+  const ActionResult alone = promoteAction(pg, "", false)->gate(test::actionRequest());
+  EXPECT_EQ(alone.status, ActionStatus::permanent) << alone.detail;
+}
+
 // A standby that never replayed a commit and no longer receives cannot say what it lacks: unknown, refused.
 TEST(PostgresPromote, AStandbyCutOffBeforeItsFirstCommitHasUnknownLag) {
   PostgresPair pg;
