@@ -1,6 +1,5 @@
 #include "moto_server.h"
 
-#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <stdexcept>
@@ -23,8 +22,7 @@ void MotoServer::kill() {
 void MotoServer::start() {
   // On PATH, in the machine image's Python (pyenv), or in the virtualenv packaging/install-deps.sh makes
   // where neither has one.
-  const char* prefix = std::getenv("HALE_TEST_PREFIX");
-  const std::string venv = std::string(prefix != nullptr && *prefix != '\0' ? prefix : "/opt/hale-test") + "/moto/bin";
+  const std::string venv = testToolsPrefix() + "/moto/bin";
   const std::string moto = findExecutable("moto_server", {"/root/.pyenv/shims", "/usr/local/bin", venv});
   if (moto.empty())
     throw std::runtime_error("moto_server not found in PATH, the image's Python or " + venv +

@@ -37,11 +37,7 @@ std::string PrismServer::contractsDir() {
 void PrismServer::start() {
   std::string prism;
   if (const char* env = std::getenv("HALE_PRISM")) prism = env;
-  if (prism.empty()) {
-    const char* prefix = std::getenv("HALE_TEST_PREFIX");  // where packaging/install-deps.sh put it
-    prism = std::string(prefix != nullptr && *prefix != '\0' ? prefix : "/opt/hale-test") +
-            "/prism/node_modules/.bin/prism";
-  }
+  if (prism.empty()) prism = testToolsPrefix() + "/prism/node_modules/.bin/prism";
   if (::access(prism.c_str(), X_OK) != 0)
     throw std::runtime_error("prism not found at " + prism + " (packaging/install-deps.sh installs it)");
   const std::string spec = contract_.starts_with("/") ? contract_ : contractsDir() + "/" + contract_;

@@ -107,6 +107,11 @@ int openLog(const std::string& path) {
 
 }  // namespace
 
+std::string testToolsPrefix() {
+  const char* prefix = std::getenv("HALE_TEST_PREFIX");
+  return prefix != nullptr && *prefix != '\0' ? prefix : "/opt/hale-test";
+}
+
 std::string findExecutable(const std::string& name, const std::vector<std::string>& extra_dirs) {
   std::vector<std::string> dirs;
   if (const char* path = std::getenv("PATH")) {

@@ -74,4 +74,8 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 // Absolute path of an executable found in PATH (or in `extra_dirs`), empty if none.
 std::string findExecutable(const std::string& name, const std::vector<std::string>& extra_dirs = {});
 
+// Where packaging/install-deps.sh installs the test-only tools (moto's virtualenv, Prism):
+// $HALE_TEST_PREFIX, /opt/hale-test by default.
+std::string testToolsPrefix();
+
 }  // namespace hale::test

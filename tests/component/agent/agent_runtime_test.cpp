@@ -171,6 +171,17 @@ std::string publishingTo(const HeartbeatSink& sink, const std::string& interval)
   return "heartbeat_interval = \"" + interval + "\"\ninsecure = true\naggregators = [\"" + sink.endpoint() + "\"]";
 }
 
+// The first heartbeat carrying the one check's first passing result. The heartbeats before it, and the
+// change one that carries it, come sooner than the interval by design.
+bool firstHealthy(HeartbeatSink& sink, heartbeat::Heartbeat& hb, Clock::time_point& at, milliseconds within) {
+  return hale::test::waitFor(
+      [&] {
+        return sink.next(hb, at, within) && hb.status == heartbeat::NodeStatus::healthy && hb.checks.size() == 1 &&
+               hb.checks[0].status == heartbeat::CheckStatus::pass;
+      },
+      within, milliseconds{0});
+}
+
 TEST(AgentRuntime, HeartbeatsNoSoonerThanTheIntervalWithConsecutiveSequenceNumbers) {
   hale::test::TempDir dir("hb");
   HeartbeatSink sink;
@@ -179,14 +190,7 @@ TEST(AgentRuntime, HeartbeatsNoSoonerThanTheIntervalWithConsecutiveSequenceNumbe
   ASSERT_TRUE(agent.start(configFrom(baseConfig(dir, publishingTo(sink, "200ms")) + tcpCheck(app.port()))).ok());
   heartbeat::Heartbeat hb;
   Clock::time_point at;
-  // Once the check has its first result: the heartbeats before it, and the change one that carries it,
-  // come sooner than the interval by design.
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        return sink.next(hb, at, milliseconds{5000}) && hb.status == heartbeat::NodeStatus::healthy &&
-               hb.checks.size() == 1 && hb.checks[0].status == heartbeat::CheckStatus::pass;
-      },
-      milliseconds{10000}, milliseconds{0}));
+  ASSERT_TRUE(firstHealthy(sink, hb, at, milliseconds{10000}));
   EXPECT_EQ(hb.node_id, "n1");
   EXPECT_EQ(hb.region, "eu");
   EXPECT_EQ(hb.boot_id, agent.bootId());
@@ -214,9 +218,7 @@ TEST(AgentRuntime, AStatusChangeGoesOutAtOnceNotAtTheNextTick) {
   ASSERT_TRUE(agent.start(configFrom(baseConfig(dir, publishingTo(sink, "10s")) + tcpCheck(app.port()))).ok());
   heartbeat::Heartbeat hb;
   Clock::time_point at;
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] { return sink.next(hb, at, milliseconds{12000}) && hb.status == heartbeat::NodeStatus::healthy; },
-      milliseconds{15000}, milliseconds{0}));
+  ASSERT_TRUE(firstHealthy(sink, hb, at, milliseconds{15000}));
   // Start-up may send more than one change heartbeat (the check's first results): take the last one
   // before things settle (nothing for 500 ms, far below the 10 s tick), then cause the change.
   heartbeat::Heartbeat healthy = hb;
