@@ -34,13 +34,21 @@ inline constexpr const char* kPgLastReplayAgeSql = "EXTRACT(EPOCH FROM now() - p
 // Seconds since the WAL receiver last heard from its primary; NULL when none runs or this role cannot see.
 // A receiver cut off silently (a partition, a frozen primary) says 'streaming' until wal_receiver_timeout,
 // and it has replayed all it received: only this says how long ago "all it received" was. The promotion
-// gate bounds a streaming, caught-up standby's lag by it. The agent's check does not: an idle primary
-// sends nothing for up to wal_receiver_timeout / 2, which is no fault of a standby in service.
+// gate bounds the lag of a streaming standby that has received and replayed all its sender reported by
+// it (postgres_promote_action.cpp). The agent's check does not: an idle primary sends nothing for up to
+// wal_receiver_timeout / 2, which is no fault of a standby in service.
 inline constexpr const char* kPgReceiverSilenceSql =
     "(SELECT EXTRACT(EPOCH FROM now() - last_msg_receipt_time) FROM pg_stat_wal_receiver LIMIT 1)";
 
 // Whether replay has caught up with what was received.
 inline constexpr const char* kPgReplayCaughtUpSql =
     "pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()";
+
+// Whether the standby has received all the WAL its sender last reported having (latest_end_lsn, the
+// sender's WAL end as of its last WAL message). A sender with a backlog keeps the receiver busy and
+// "caught up with what it received" while the primary is far ahead. NULL until the first WAL message:
+// the sender, which streams what it has first, has had nothing to send since the receiver started.
+inline constexpr const char* kPgReceivedAllReportedSql =
+    "COALESCE(pg_last_wal_receive_lsn() >= (SELECT latest_end_lsn FROM pg_stat_wal_receiver LIMIT 1), true)";
 
 }  // namespace hale

@@ -31,9 +31,11 @@
 namespace hale::aggregator {
 namespace {
 
-const std::string kLagQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStandbyLagSql + ", " +
-                              kPgReceiverStatusSql + ", " + kPgLastReplayAgeSql + ", " + kPgReceiverSilenceSql + ", " +
-                              kPgReplayCaughtUpSql;
+// In recovery, the receiver's status, the last replayed commit's age, the receiver's silence, replay
+// caught up with what was received, and what was received caught up with what the sender reported.
+const std::string kLagQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgReceiverStatusSql + ", " +
+                              kPgLastReplayAgeSql + ", " + kPgReceiverSilenceSql + ", " + kPgReplayCaughtUpSql + ", " +
+                              kPgReceivedAllReportedSql;
 
 // Three statements sent one by one: ALTER SYSTEM refuses to run inside the implicit transaction of a
 // multi-statement query. The last ends other client sessions so they come back under the new default;
@@ -209,7 +211,7 @@ class PostgresPromoteAction final : public Action {
   LagGate judgeLag(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
     LagGate g = lagGate(standby, d, r.forced);
     if (!g.refused || !g.coarse || g.refused->status != ActionStatus::permanent) return g;
-    if (auto asked = askOldPrimary(standby, r)) return {g.detail + "; " + *asked, false, std::nullopt, false};
+    if (auto asked = askOldPrimary(standby, d, r)) return {g.detail + "; " + *asked, false, std::nullopt, false};
     if (!handover_) return g;
     const ActionResult precise = positionGate(standby, d, r, /*replayed_only=*/true);
     if (precise.status == ActionStatus::applied && !precise.detail.empty()) {
@@ -222,19 +224,27 @@ class PostgresPromoteAction final : public Action {
   // The precise answer when the old primary still answers (a quiet primary, a standby whose receiver
   // restarted): what it has flushed, held by the standby, is no loss at all. A read, no side effect; set
   // only when it proves the standby current.
-  std::optional<std::string> askOldPrimary(PgConnection& standby, const ActionRequest& r) const {
+  std::optional<std::string> askOldPrimary(PgConnection& standby, const PgDeadline& standby_deadline,
+                                           const ActionRequest& r) const {
     if (o_.old_primary.empty()) return std::nullopt;
     const PgDeadline d{std::min(r.deadline, r.clock->steadyNow() + o_.fence_timeout), r.cancel, r.clock};
     auto old = PgConnection::connect(o_.old_primary, o_.old_primary_password, d, "hale-aggregator");
     if (!old) return std::nullopt;
-    auto flushed = old.value().query("SELECT pg_is_in_recovery(), pg_current_wal_flush_lsn()", d);
+    // The same cluster (a floating or stale address could name another): its system identifier.
+    auto flushed = old.value().query(
+        "SELECT pg_is_in_recovery(), pg_current_wal_flush_lsn(), (SELECT system_identifier FROM pg_control_system())",
+        d);
     if (!flushed || flushed.value().values.empty() || flushed.value().values[0].at(0) != "f") return std::nullopt;
     const std::string lsn = flushed.value().values[0].at(1);
-    if (!dblease::validLsn(lsn)) return std::nullopt;
-    auto held = standby.query(
-        "SELECT GREATEST(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) >= '" + lsn + "'::pg_lsn", d);
+    const std::string system = flushed.value().values[0].at(2);
+    if (!dblease::validLsn(lsn) || system.empty() || system.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    // Replayed, not only received: received WAL a standby does not replay (paused, conflicting) is lag.
+    auto held = standby.query("SELECT pg_last_wal_replay_lsn() >= '" + lsn +
+                                  "'::pg_lsn AND (SELECT system_identifier FROM pg_control_system()) = " + system,
+                              standby_deadline);
     if (!held || held.value().values.empty() || held.value().values[0].at(0) != "t") return std::nullopt;
-    return "the old primary, asked, had flushed " + lsn + " and the standby has it";
+    return "the old primary, asked, had flushed " + lsn + " and the standby has replayed it";
   }
 
   LagGate lagGate(PgConnection& standby, const PgDeadline& d, bool forced) const {
@@ -244,36 +254,44 @@ class PostgresPromoteAction final : public Action {
     const auto& null = state.value().null.at(0);
     if (row.at(0) != "t") return {"standby is already the primary", true, std::nullopt};
     // Not streaming, or this role cannot see (no guess here): the coarse bound, the last commit's age.
-    const bool hidden = !null.at(2) && row[2] == "hidden";
-    const bool cut_off = null.at(2) || row[2] != "streaming";
-    bool lag_known = !null.at(1);
-    double lag_s = lag_known ? std::atof(row[1].c_str()) : 0.0;
-    if (hidden) {
-      lag_known = !null.at(3);
-      lag_s = lag_known ? std::atof(row[3].c_str()) : 0.0;
-    }
-    // Streaming and caught up: whatever it lacks came after it last heard from the primary (and after its
-    // last replayed commit); a receiver silent for longer than max_lag may have been cut off silently.
+    const bool hidden = !null.at(1) && row[1] == "hidden";
+    const bool cut_off = null.at(1) || row[1] != "streaming";
+    bool lag_known = !null.at(2);
+    double lag_s = lag_known ? std::atof(row[2].c_str()) : 0.0;
+    const bool replay_caught_up = row.at(4) == "t";
+    // Streaming, everything received replayed, and everything the sender reported received: whatever it
+    // lacks came after it last heard from the primary; a receiver silent for longer than max_lag may have
+    // been cut off silently. The silence is the standby's own clock (no min with the last commit's age,
+    // the primary's clock: one running ahead would shrink it). A sender with a backlog (the standby has
+    // not received all the primary reported) is bounded by the last commit's age, coarsely.
     bool silent = false;
-    if (!cut_off && row.at(5) == "t" && !null.at(4)) {
-      lag_s = std::atof(row[4].c_str());
-      if (!null.at(3)) lag_s = std::min(lag_s, std::atof(row[3].c_str()));
-      silent = lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
+    bool backlog = false;
+    if (!cut_off && replay_caught_up) {
+      if (row.at(5) == "t" && !null.at(3)) {
+        lag_known = true;
+        lag_s = std::atof(row[3].c_str());
+        silent = lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
+      } else {
+        backlog = true;
+      }
     }
     const bool over = !lag_known || lag_s * 1000.0 > static_cast<double>(o_.max_lag.count());
     std::string detail = lag_known ? "standby lag " + seconds(lag_s) : "standby lag unknown";
+    const std::string commit_bound = lag_known ? ", its last replayed commit " + seconds(lag_s) + " old bounds its lag"
+                                               : " and it has replayed no commit since it started: lag unknown";
     if (silent) {
       detail = "standby's WAL receiver says 'streaming' but has heard nothing from its primary for " + seconds(lag_s) +
                ", which bounds its lag";
+    } else if (backlog) {
+      detail = "standby's WAL receiver is streaming but has not received all the primary reported" + commit_bound;
     } else if (cut_off) {
       detail = "standby's WAL receiver is " +
-               (null[2]  ? std::string("not running")
+               (null[1]  ? std::string("not running")
                 : hidden ? std::string("hidden from this role (grant it pg_monitor)")
-                         : "'" + row[2] + "'") +
-               (lag_known ? ", its last replayed commit " + seconds(lag_s) + " old bounds its lag"
-                          : " and it has replayed no commit since it started: lag unknown");
+                         : "'" + row[1] + "'") +
+               commit_bound;
     }
-    const bool coarse = cut_off || silent;
+    const bool coarse = cut_off || silent || backlog;
     if (over && !forced) {
       return {detail, false,
               ActionResult{ActionStatus::permanent, "refused: " + detail +
@@ -337,8 +355,14 @@ class PostgresPromoteAction final : public Action {
     // to 15 s later on an idle server. A logical message is allowed in a read-only transaction.
     auto lsn = old.value().query("SELECT pg_logical_emit_message(false, 'hale', 'fenced')", d);
     if (!lsn) lsn = old.value().query("SELECT pg_current_wal_insert_lsn()", d);
-    return {"old primary fenced read-only (" + ended + " sessions ended)",
-            lsn && !lsn.value().values.empty() ? lsn.value().values[0][0] : ""};
+    // It goes into the standby's SQL: only a well-formed LSN, whatever the server answered.
+    const std::string end = lsn && !lsn.value().values.empty() ? lsn.value().values[0][0] : "";
+    if (!dblease::validLsn(end)) {
+      return {"refused: the old primary was fenced but gave no valid WAL end (\"" + end.substr(0, 40) +
+                  "\"); the standby cannot be shown to have its last commits",
+              "", ActionStatus::retryable};
+    }
+    return {"old primary fenced read-only (" + ended + " sessions ended)", end};
   }
 
   // Polls until the standby has replayed up to `lsn`, until `wait`'s deadline; "" when it has, else why

@@ -185,6 +185,18 @@ TEST(PostgresPromote, AQuietStandbyIsProvenCurrentByItsReachableOldPrimary) {
   EXPECT_EQ(alone.status, ActionStatus::permanent) << alone.detail;
 }
 
+// Asked, a reachable old primary only rescues a standby that has what it flushed: one cut off while the
+// primary went on committing is still refused.
+TEST(PostgresPromote, AReachableOldPrimaryDoesNotRescueAStandbyThatLacksItsWal) {
+  PostgresPair pg;
+  pg.start();
+  cutOffAndWriteBehind(pg, 5, milliseconds{1500});
+  const ActionResult gate = promoteAction(pg)->gate(test::actionRequest());
+  EXPECT_EQ(gate.status, ActionStatus::permanent) << gate.detail;
+  EXPECT_EQ(gate.detail.find("asked"), std::string::npos) << gate.detail;
+  EXPECT_NE(gate.detail.find("exceeds max_lag 1.0s (RPO gate)"), std::string::npos) << gate.detail;
+}
+
 // A standby that never replayed a commit and no longer receives cannot say what it lacks: unknown, refused.
 TEST(PostgresPromote, AStandbyCutOffBeforeItsFirstCommitHasUnknownLag) {
   PostgresPair pg;
