@@ -115,8 +115,7 @@ void LeaseKeeper::endSuspensionOn(const StoreRound& round) {
   // it lapsed is the one before the round that takes a fresh one). So it ends when the lease is held
   // again, at once when another node holds it, and otherwise ttl - margin after etcd first answered: the
   // same grace a start gets.
-  if (round.lease == StoreRound::Lease::renewed ||
-      (!round.holder.empty() && round.holder != holderName(node_, region_))) {
+  if (round.lease == StoreRound::Lease::renewed || round.other_holder) {
     suspended_ = false;
     return;
   }

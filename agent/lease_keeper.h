@@ -15,10 +15,12 @@
 //              once, even with a valid lease).
 //   unfence    only a fence this agent made, and only when the lease is held again, the record names this
 //              node, and the check has answered "read-only primary" since the fence.
-//   operator   `halectl unfence` lifts the fence and suspends fencing for want of a lease (etcd gone for
-//              good, say) until, in rounds started after it, the lease is held again, or etcd says another
-//              node holds it, or etcd has answered for ttl - margin without the lease being taken. A split
-//              brain is never suspended. Loud in status, journaled.
+//   operator   `halectl unfence` lifts the fence and suspends fencing for want of a lease or for a failing
+//              check (etcd gone for good, say) until, judged at the end of each round started after it,
+//              the lease is held again, or another node holds the key (or our take lost a race), or etcd
+//              has answered for ttl - margin without the lease being taken. "Answered" means the round's
+//              read succeeded: an etcd that only errs holds the suspension as one that is gone does. A
+//              split brain is never suspended. Loud in status, journaled.
 //   start-up   until this agent first holds the lease: no fence for want of it before an etcd round that
 //              asked for it has ended since the agent started or the database became writable (a standby
 //              just promoted), or ttl - margin after that, whichever comes first: a restarted agent takes
@@ -81,7 +83,10 @@ struct StoreRound {
   std::chrono::milliseconds granted{0};  // with renewed: the TTL etcd reports for the lease (0: unknown)
   SteadyTime started{};                  // when the round started
   SteadyTime ended{};                    // when the round ended
-  std::string holder;                    // who holds the lease key (holderName; "" none)
+  std::string holder;                    // who holds the lease key (holderName; "" none), for status
+  // The lease key is another node's (or unreadable), or our take of a free key lost a race: someone else
+  // may be becoming the primary.
+  bool other_holder = false;
 };
 
 class LeaseKeeper {

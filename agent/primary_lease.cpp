@@ -146,6 +146,7 @@ StoreRound PrimaryLease::round(const DbView& db) {
     last_error_ = problem;
   }
   const bool ours = lease_kv && ((lease_id_ != 0 && lease_kv->lease == lease_id_) || mine_by_name);
+  out.other_holder = lease_kv && !ours;
   if (want) {
     if (ours) {
       lease_id_ = lease_kv->lease;  // adopts the lease of this node's previous run
@@ -158,6 +159,8 @@ StoreRound PrimaryLease::round(const DbView& db) {
       out.lease = StoreRound::Lease::not_held;
     } else {
       out.lease = acquire(primary_kv, out.sent, out.granted);
+      // Not taken although etcd answered: another node took the key, or the record moved since our read.
+      out.other_holder = out.lease == StoreRound::Lease::not_held;
       if (out.lease == StoreRound::Lease::renewed) {
         published_.clear();
         publishPosition(db);
@@ -433,8 +436,9 @@ Result<std::string> PrimaryLease::operatorUnfence(const std::string& by) {
   }
   mark_(settings_.database, "", false);
   counters_.unfences.fetch_add(1, std::memory_order_relaxed);
-  const std::string detail =
-      r.value() + " by " + by + "; fencing for want of the lease suspended until the lease is held again";
+  const std::string detail = r.value() + " by " + by +
+                             "; fencing for want of the lease suspended until the lease is held again, another node "
+                             "holds it, or etcd has answered for ttl - margin without it";
   journal("-fenced-by-operator", FenceReason::none, detail);
   logWarn("-fenced-by-operator", "database " + settings_.database + ": " + detail);
   return r.value();

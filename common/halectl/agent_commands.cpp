@@ -94,7 +94,7 @@ int printAgentStatus(const nlohmann::json& s) {
                       ? "held, valid " + age(l.value("valid_for_ms", int64_t{0})) + " more"
                       : "not held" + (l.value("holder", "").empty() ? std::string()
                                                                     : " (holder " + l.value("holder", "") + ")"));
-    if (l.value("suspended", false)) std::cout << "; FENCING SUSPENDED by the operator until the lease is held";
+    if (l.value("suspended", false)) std::cout << "; FENCING SUSPENDED by the operator until the lease is held again";
     if (!l.value("fence_error", "").empty()) std::cout << "; fence failing: " << l.value("fence_error", "");
     if (!l.value("etcd_error", "").empty()) std::cout << "; etcd: " << l.value("etcd_error", "");
     std::cout << "\n";

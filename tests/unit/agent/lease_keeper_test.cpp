@@ -230,6 +230,7 @@ TEST(LeaseKeeper, AnOperatorUnfenceEndsWhenEtcdAnswersThatAnotherNodeHoldsTheLea
   EXPECT_TRUE(k.suspended());
   StoreRound taken = notHeld("eu", kStart + milliseconds{500});
   taken.holder = holderName("db2", "eu");
+  taken.other_holder = true;
   k.roundEnded(taken);
   EXPECT_FALSE(k.suspended());
   const auto step = k.decide(writable(kStart), kStart + milliseconds{501});
