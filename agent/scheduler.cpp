@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 
 #include "log.h"
 
@@ -16,19 +17,36 @@ constexpr milliseconds kWatchdogGrace{100};
 
 }  // namespace
 
+// What wakes the watchdog: a run started (a new deadline to watch) or the scheduler stops. Shared, since a
+// worker left behind at stop() outlives the scheduler.
+struct Scheduler::Watch {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool changed = false;
+
+  void poke() {
+    {
+      std::lock_guard lock(mu);
+      changed = true;
+    }
+    cv.notify_one();
+  }
+};
+
 struct Scheduler::Worker {
   size_t index = 0;
   CheckSettings settings;
   std::shared_ptr<Check> check;
   std::shared_ptr<HealthBoard> board;
   std::shared_ptr<std::atomic<bool>> stopping;
+  std::shared_ptr<Watch> watch;
   const Clock* clock = nullptr;
 
   std::mutex mu;
   std::condition_variable cv;
   bool running = false;           // a probe is in progress
   bool timeout_reported = false;  // the watchdog already reported this run
-  SteadyTime deadline{};
+  SteadyTime deadline{};          // of the run in progress
   bool done = false;
   std::thread thread;
 
@@ -41,15 +59,18 @@ struct Scheduler::Worker {
         cv.wait_until(lock, std::chrono::steady_clock::now() + (next - clock->steadyNow()),
                       [&] { return stopping->load(); });
         if (stopping->load()) break;
-        running = true;
-        timeout_reported = false;
       }
       const SteadyTime started = clock->steadyNow();
       const CheckContext ctx{started + settings.timeout, stopping.get(), clock};
       {
+        // The deadline with the running flag, in one step: the watchdog never sees this run with the
+        // previous run's deadline (which it would take for a hang).
         std::lock_guard lock(mu);
         deadline = ctx.deadline;
+        running = true;
+        timeout_reported = false;
       }
+      watch->poke();
       const CheckResult result = check->run(ctx);
       const SteadyTime finished = clock->steadyNow();
       bool late = false;
@@ -73,7 +94,10 @@ struct Scheduler::Worker {
 };
 
 Scheduler::Scheduler(const std::vector<ConfiguredCheck>& checks, std::shared_ptr<HealthBoard> board, const Clock& clock)
-    : board_(std::move(board)), clock_(clock), stopping_(std::make_shared<std::atomic<bool>>(false)) {
+    : board_(std::move(board)),
+      clock_(clock),
+      stopping_(std::make_shared<std::atomic<bool>>(false)),
+      watch_(std::make_shared<Watch>()) {
   for (size_t i = 0; i < checks.size(); ++i) {
     auto w = std::make_shared<Worker>();
     w->index = i;
@@ -81,6 +105,7 @@ Scheduler::Scheduler(const std::vector<ConfiguredCheck>& checks, std::shared_ptr
     w->check = checks[i].check;
     w->board = board_;
     w->stopping = stopping_;
+    w->watch = watch_;
     w->clock = &clock_;
     workers_.push_back(std::move(w));
   }
@@ -96,8 +121,26 @@ void Scheduler::start() {
 }
 
 void Scheduler::watchdogLoop() {
+  // Sleeps until the earliest deadline (plus the grace) of a run in progress, or until a run starts; with
+  // no run in progress, until one does. No polling: an agent whose checks are all idle wakes for nothing.
   while (!stopping_->load()) {
-    std::this_thread::sleep_for(milliseconds{20});
+    std::optional<SteadyTime> earliest;
+    for (const auto& w : workers_) {
+      std::lock_guard lock(w->mu);
+      if (w->running && !w->timeout_reported && (!earliest || w->deadline < *earliest)) earliest = w->deadline;
+    }
+    {
+      std::unique_lock lock(watch_->mu);
+      const auto woken = [&] { return watch_->changed || stopping_->load(); };
+      if (earliest) {
+        // Real time for waiting, as the workers do: the injectable clock is for reading.
+        watch_->cv.wait_until(
+            lock, std::chrono::steady_clock::now() + (*earliest + kWatchdogGrace - clock_.steadyNow()), woken);
+      } else {
+        watch_->cv.wait(lock, woken);
+      }
+      watch_->changed = false;
+    }
     const SteadyTime now = clock_.steadyNow();
     for (const auto& w : workers_) {
       bool report = false;
@@ -126,6 +169,7 @@ bool Scheduler::stop(std::chrono::milliseconds grace) {
     std::lock_guard lock(w->mu);
     w->cv.notify_all();
   }
+  watch_->poke();
   if (watchdog_.joinable()) watchdog_.join();
   const auto deadline = std::chrono::steady_clock::now() + grace;
   bool all_joined = true;

@@ -1,8 +1,9 @@
 #pragma once
 
 // Runs each check on its own thread at its interval, so no check delays another, the HTTP server or the
-// heartbeat. A watchdog reports a run that outlives its deadline as a timeout at once and discards the
-// run's late result. stop() waits briefly for workers, then leaves a hung probe to finish on its own.
+// heartbeat. A watchdog, asleep until the earliest deadline of a run in progress, reports a run that
+// outlives its deadline as a timeout at once and discards the run's late result. stop() waits briefly for workers, then
+// leaves a hung probe to finish on its own.
 
 #include <memory>
 #include <thread>
@@ -27,12 +28,14 @@ class Scheduler {
 
  private:
   struct Worker;
+  struct Watch;
   void watchdogLoop();
 
   std::vector<std::shared_ptr<Worker>> workers_;
   std::shared_ptr<HealthBoard> board_;
   const Clock& clock_;
   std::shared_ptr<std::atomic<bool>> stopping_;
+  std::shared_ptr<Watch> watch_;
   std::thread watchdog_;
 };
 
