@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "hale/version.h"
 #include "log.h"
+#include "run_guarded.h"
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "hale/version.h"
 #include "log.h"
+#include "run_guarded.h"
 
 namespace {
 

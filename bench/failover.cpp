@@ -14,8 +14,8 @@
 #include <iostream>
 
 #include "cli_args.h"
-#include "daemon.h"
 #include "duration.h"
+#include "run_guarded.h"
 #include "scenario.h"
 
 namespace {

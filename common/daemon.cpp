@@ -4,16 +4,15 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 
 #include "log.h"
+#include "sd_notify.h"
 
 namespace hale {
 namespace {
@@ -26,17 +25,6 @@ sigset_t daemonSignals() {
 }
 
 }  // namespace
-
-int runGuarded(int (*run)(int, char**), int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "fatal: " << e.what() << "\n";
-  } catch (...) {
-    std::cerr << "fatal: unknown exception\n";
-  }
-  return 2;
-}
 
 void prepareDaemonProcess() {
   const sigset_t signals = daemonSignals();
@@ -69,20 +57,21 @@ bool stderrIsTheJournal() {
 
 void serveUntilStopped(const std::function<void()>& on_reload) {
   const sigset_t signals = daemonSignals();
-  sd_notify(0, "READY=1\nSTATUS=running");
-  uint64_t watchdog_usec = 0;
-  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  const long wait_ms = watchdog ? static_cast<long>(watchdog_usec / 2000) : 1000;
+  systemd::notify("READY=1\nSTATUS=running");
+  const auto watchdog_interval = systemd::watchdogInterval();
+  const bool watchdog = watchdog_interval.has_value();
+  // At half the interval, as systemd.service(5) advises; at least 1 ms, so a tiny interval cannot spin.
+  const long wait_ms = watchdog ? std::max<long>(1, static_cast<long>(watchdog_interval->count() / 2000)) : 1000;
   for (;;) {
     const timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
-    if (watchdog) sd_notify(0, "WATCHDOG=1");
+    if (watchdog) systemd::notify("WATCHDOG=1");
     if (sig == SIGHUP) {
-      sd_notify(0, "RELOADING=1");
+      systemd::notify("RELOADING=1");
       on_reload();
-      sd_notify(0, "READY=1");
+      systemd::notify("READY=1");
     } else if (sig == SIGTERM || sig == SIGINT) {
-      sd_notify(0, "STOPPING=1");
+      systemd::notify("STOPPING=1");
       logInfo("+stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       return;
     }

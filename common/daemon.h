@@ -1,15 +1,11 @@
 #pragma once
 
 // What hale-agent and hale-aggregator do the same way as processes: how signals are taken, how systemd is
-// told about readiness and liveness, and how nothing escapes main unreported.
+// told about readiness and liveness (runGuarded, for every program's main, is in run_guarded.h).
 
 #include <functional>
 
 namespace hale {
-
-// Runs `run`; an exception escaping it is printed as "fatal: ..." and becomes exit code 2, instead of an
-// abort without a word.
-int runGuarded(int (*run)(int, char**), int argc, char** argv);
 
 // Call before starting any thread: blocks SIGTERM, SIGINT and SIGHUP in this and every later thread (only
 // serveUntilStopped sees them), ignores SIGPIPE, initialises libcurl. When stderr is journald's stream

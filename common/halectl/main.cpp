@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "commands.h"
-#include "daemon.h"
 #include "duration.h"
 #include "hale/version.h"
+#include "run_guarded.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 
 #include "cli_args.h"
 #include "clock.h"
-#include "daemon.h"
 #include "duration.h"
+#include "run_guarded.h"
 #include "scenario.h"
 #include "scenario_drills.h"
 
