@@ -122,7 +122,8 @@ void Scheduler::start() {
 
 void Scheduler::watchdogLoop() {
   // Sleeps until the earliest deadline (plus the grace) of a run in progress, or until a run starts; with
-  // no run in progress, until one does. No polling: an agent whose checks are all idle wakes for nothing.
+  // no run in progress, until one does (once more at the deadline of a run that has finished since). No
+  // polling: between runs the watchdog sleeps.
   while (!stopping_->load()) {
     std::optional<SteadyTime> earliest;
     for (const auto& w : workers_) {
@@ -146,7 +147,7 @@ void Scheduler::watchdogLoop() {
       bool report = false;
       {
         std::lock_guard lock(w->mu);
-        if (w->running && !w->timeout_reported && now > w->deadline + kWatchdogGrace) {
+        if (w->running && !w->timeout_reported && now >= w->deadline + kWatchdogGrace) {
           w->timeout_reported = true;
           report = true;
         }

@@ -1,9 +1,10 @@
 #pragma once
 
 // Runs each check on its own thread at its interval, so no check delays another, the HTTP server or the
-// heartbeat. A watchdog, asleep until the earliest deadline of a run in progress, reports a run that
-// outlives its deadline as a timeout at once and discards the run's late result. stop() waits briefly for workers, then
-// leaves a hung probe to finish on its own.
+// heartbeat. A watchdog, asleep until the earliest deadline (plus 100 ms of grace) of a run in progress,
+// reports a run that outlives it as a timeout and discards the run's late result. Waits are in real
+// time: the clock given is read, never waited on, so it must advance in real time (SystemClock). stop() waits briefly
+// for workers, then leaves a hung probe to finish on its own.
 
 #include <memory>
 #include <thread>

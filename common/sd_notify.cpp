@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace hale::systemd {
@@ -17,7 +18,8 @@ bool notify(std::string_view state) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const size_t len = std::strlen(path);
-  if (len >= sizeof addr.sun_path) return false;
+  // A path needs room for its NUL; an abstract name has none, and is not empty.
+  if (len < 2 || len > sizeof addr.sun_path || (path[0] == '/' && len == sizeof addr.sun_path)) return false;
   std::memcpy(addr.sun_path, path, len);
   if (path[0] == '@') addr.sun_path[0] = '\0';  // an abstract socket: no terminating NUL in the length
   const socklen_t addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len + (path[0] == '/' ? 1 : 0));
@@ -33,17 +35,25 @@ bool notify(std::string_view state) {
 
 std::optional<std::chrono::microseconds> watchdogInterval() {
   const char* usec = std::getenv("WATCHDOG_USEC");
-  if (usec == nullptr || *usec == '\0') return std::nullopt;
-  if (const char* pid = std::getenv("WATCHDOG_PID"); pid != nullptr && *pid != '\0') {
+  if (usec == nullptr) return std::nullopt;
+  // Set but not a number of this process (empty included): meant for another process.
+  if (const char* pid = std::getenv("WATCHDOG_PID"); pid != nullptr) {
     char* end = nullptr;
     errno = 0;
     const long long p = std::strtoll(pid, &end, 10);
-    if (errno != 0 || *end != '\0' || p != static_cast<long long>(::getpid())) return std::nullopt;
+    if (end == pid || errno != 0 || *end != '\0' || p != static_cast<long long>(::getpid())) return std::nullopt;
   }
+  // A positive whole number that fits: no sign (strtoull would wrap a '-' after blanks), not systemd's
+  // "infinity" (UINT64_MAX), nothing a signed microsecond count cannot hold.
+  const char* digits = usec;
+  while (*digits == ' ' || *digits == '\t') ++digits;
+  if (*digits < '0' || *digits > '9') return std::nullopt;
   char* end = nullptr;
   errno = 0;
-  const unsigned long long v = std::strtoull(usec, &end, 10);
-  if (errno != 0 || *end != '\0' || v == 0 || usec[0] == '-') return std::nullopt;
+  const unsigned long long v = std::strtoull(digits, &end, 10);
+  if (errno != 0 || *end != '\0' || v == 0 ||
+      v > static_cast<unsigned long long>(std::numeric_limits<std::chrono::microseconds::rep>::max()))
+    return std::nullopt;
   return std::chrono::microseconds{static_cast<std::chrono::microseconds::rep>(v)};
 }
 

@@ -3,7 +3,8 @@
 // systemd's readiness and watchdog protocol without libsystemd (about 1 MB and six libraries for one
 // datagram): notify() sends one datagram to $NOTIFY_SOCKET, a socket path or, starting with '@', an
 // abstract one; watchdogInterval() reads $WATCHDOG_USEC, which applies to this process when
-// $WATCHDOG_PID is unset or names it. As sd_notify(3) and sd_watchdog_enabled(3) describe them.
+// $WATCHDOG_PID is unset or names it (set but empty or unreadable, it names another). As sd_notify(3) and
+// sd_watchdog_enabled(3) describe them.
 
 #include <chrono>
 #include <optional>

@@ -85,6 +85,10 @@ TEST(SdNotify, WithoutSystemdOrWithAnUnusableAddressNothingIsSent) {
     Env env("NOTIFY_SOCKET", "/nonexistent/notify");
     EXPECT_FALSE(notify("READY=1"));
   }
+  {
+    Env env("NOTIFY_SOCKET", "@");  // an empty abstract name
+    EXPECT_FALSE(notify("READY=1"));
+  }
 }
 
 TEST(SdNotify, TheWatchdogIntervalAppliesToThisProcessOnly) {
@@ -98,11 +102,13 @@ TEST(SdNotify, TheWatchdogIntervalAppliesToThisProcessOnly) {
     Env pid("WATCHDOG_PID", std::to_string(::getpid()));
     EXPECT_EQ(watchdogInterval()->count(), 400000);
   }
-  {
-    Env pid("WATCHDOG_PID", std::to_string(::getpid() + 1));  // meant for another process
-    EXPECT_FALSE(watchdogInterval().has_value());
+  for (const std::string& other : {std::to_string(::getpid() + 1), std::string(), std::string("x")}) {
+    Env pid("WATCHDOG_PID", other);  // meant for another process
+    EXPECT_FALSE(watchdogInterval().has_value()) << other;
   }
-  for (const char* bad : {"0", "-5", "12x", "", "99999999999999999999999"}) {
+  // What libsystemd refuses; a negative count would make the daemon pet the watchdog every millisecond.
+  for (const char* bad :
+       {"0", "-5", " -5", "+5", "12x", "", "99999999999999999999999", "18446744073709551615", "9223372036854775808"}) {
     Env v("WATCHDOG_USEC", bad);
     EXPECT_FALSE(watchdogInterval().has_value()) << bad;
   }
