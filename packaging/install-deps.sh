@@ -35,7 +35,7 @@ drill_packages=(
   libldns-dev libgtest-dev libbenchmark-dev
   postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 curl
 )
-test_packages=(clang-format clang libclang-rt-14-dev socat python3-msgpack python3-venv systemd prometheus debhelper
+test_packages=(clang-format clang-tidy clang libclang-rt-14-dev socat python3-msgpack python3-venv systemd prometheus debhelper
   lintian)
 wanted=("${drill_packages[@]}")
 [ "$mode" = drill ] || wanted+=("${test_packages[@]}")

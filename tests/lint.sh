@@ -2,7 +2,8 @@
 # clang-format and clang-tidy over the project's sources (every tracked file, or the files given).
 # Needs a configured build directory (for compile_commands.json): HALE_BUILD_DIR, default ./build.
 # The whole tree takes about ten minutes of clang-tidy on two cores; name files to check just those.
-# --format-only: clang-format alone (seconds for the whole tree; tests/run-all.sh runs it).
+# --format-only: clang-format alone (seconds for the whole tree; tests/run-all.sh runs it, then this
+# script over the files changed since the merge base through tests/ci/lint-changed.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_BUILD_DIR:-$root/build}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs the dependencies, builds with
-# warnings as errors, runs every test through ctest (unit, component against real servers, e2e), then
-# 30 s of each fuzz target and the unit tests under ASan and UBSan.
+# warnings as errors, runs clang-tidy over the changed files and every test through ctest (unit,
+# component against real servers, e2e), then 30 s of each fuzz target and the unit tests under ASan and
+# UBSan.
 # Extra arguments go to ctest, e.g. `bash tests/run-all.sh -L unit`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,8 @@ bash "$root/packaging/install-deps.sh" all
 bash "$root/tests/lint.sh" --format-only
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON
 cmake --build "$build" --parallel "$jobs"
+# clang-tidy over the C++ files changed since the merge base (or in the last commit): a minute or two.
+HALE_BUILD_DIR="$build" bash "$root/tests/ci/lint-changed.sh"
 
 # Temp dirs of test processes that were SIGKILLed (their servers died with them) are swept after an hour;
 # one a running process still uses (a drill left running with --keep) stays.
