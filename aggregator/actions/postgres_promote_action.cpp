@@ -209,7 +209,7 @@ class PostgresPromoteAction final : public Action {
   // The lag gate, where the coarse bound of a standby cut off from its primary (pg_replication.h) gives way
   // to the precise one when there is one: the old primary's last published position, held by the standby.
   LagGate judgeLag(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
-    LagGate g = lagGate(standby, d, r.forced);
+    LagGate g = lagGate(standby, d, r);
     if (!g.refused || !g.coarse || g.refused->status != ActionStatus::permanent) return g;
     if (auto asked = askOldPrimary(standby, d, r)) return {g.detail + "; " + *asked, false, std::nullopt, false};
     if (!handover_) return g;
@@ -247,8 +247,20 @@ class PostgresPromoteAction final : public Action {
     return "the old primary, asked, had flushed " + lsn + " and the standby has replayed it";
   }
 
-  LagGate lagGate(PgConnection& standby, const PgDeadline& d, bool forced) const {
+  LagGate lagGate(PgConnection& standby, const PgDeadline& d, const ActionRequest& r) const {
+    const bool forced = r.forced;
     auto state = standby.query(kLagQuery, d);
+    // WAL received but not yet flushed reads as "not all the sender reported" for a moment: a receiver
+    // that is behind its sender gets up to a second to catch up before that is called a backlog.
+    const auto behindSender = [&] {
+      const auto& v = state.value().values.at(0);
+      return v.at(0) == "t" && !state.value().null.at(0).at(1) && v.at(1) == "streaming" && v.at(4) == "t" &&
+             v.at(5) == "f";
+    };
+    for (int tries = 0; state && behindSender() && tries < 20 && pauseBeforePoll(r, std::chrono::milliseconds{50});
+         ++tries) {
+      state = standby.query(kLagQuery, d);
+    }
     if (!state) return {"", false, ActionResult{ActionStatus::retryable, "standby: " + state.error().message}};
     const auto& row = state.value().values.at(0);
     const auto& null = state.value().null.at(0);
