@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ SubprocessResult runSubprocess(const std::string& program, const std::vector<std
                                const std::vector<std::string>& extra_env, SteadyTime deadline,
                                const std::atomic<bool>* cancel, const Clock& clock, size_t max_output) {
   SubprocessResult result;
-  // Everything the child touches is prepared before fork: afterwards only async-signal-safe calls.
+  // Arguments and environment prepared as the exec needs them.
   std::vector<std::string> args = argv;
   std::vector<char*> arg_ptrs;
   arg_ptrs.reserve(args.size() + 1);
@@ -63,27 +64,35 @@ SubprocessResult runSubprocess(const std::string& program, const std::vector<std
     result.output = std::string("pipe: ") + std::strerror(errno);
     return result;
   }
-  const int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(null_in, STDIN_FILENO);
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // daemons block their signals; the child must not inherit that
-    ::execve(program.c_str(), arg_ptrs.data(), env_ptrs.data());
-    ::_exit(127);
-  }
+  // posix_spawn, not fork: glibc starts the child with vfork semantics, so a daemon of many threads and
+  // mappings does not copy its page tables for every probe.
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+  // Its own process group (killed whole at the deadline); no blocked signals (daemons block theirs) and
+  // every signal at its default (a daemon ignores SIGPIPE; a plugin must not inherit that).
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int spawn_error = ::posix_spawn(&pid, program.c_str(), &actions, &attr, arg_ptrs.data(), env_ptrs.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   ::close(out[1]);
-  if (null_in >= 0) ::close(null_in);
-  if (pid < 0) {
+  if (spawn_error != 0) {
     ::close(out[0]);
-    result.output = std::string("fork: ") + std::strerror(errno);
+    result.output = std::strerror(spawn_error);
     return result;
   }
-  ::setpgid(pid, pid);  // also here, so the group exists before any kill below
   result.started = true;
 
   // Until the output ends (EOF: the program and everything sharing its output closed it) and the program

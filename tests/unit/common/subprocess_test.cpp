@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 namespace hale {
@@ -52,6 +56,43 @@ TEST(Subprocess, TheEnvironmentIsMinimalPlusWhatIsPassed) {
   EXPECT_EQ(r.output.find("CREDENTIALS_DIRECTORY"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("HALE_EVENT=failover"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("PATH="), std::string::npos) << r.output;
+}
+
+// The child leads a process group of its own (so the deadline kills everything it started), with no
+// signal blocked and none ignored, whatever the daemon blocks or ignores (SIGPIPE, the signals its
+// signal thread takes).
+TEST(Subprocess, TheChildLeadsItsOwnGroupWithNoSignalBlockedOrIgnored) {
+  const auto old_pipe = std::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigset_t old_mask;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, &old_mask);
+  const SubprocessResult r =
+      sh("read -r pid comm state ppid pgrp rest < /proc/$$/stat; echo \"pid=$pid pgrp=$pgrp\"; "
+         "grep -E '^Sig(Blk|Ign)' /proc/$$/status",
+         milliseconds{5000});
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  std::signal(SIGPIPE, old_pipe);
+  ASSERT_TRUE(r.exited) << r.output;
+  int pid = 0;
+  int pgrp = -1;
+  ASSERT_EQ(std::sscanf(r.output.c_str(), "pid=%d pgrp=%d", &pid, &pgrp), 2) << r.output;
+  EXPECT_EQ(pid, pgrp) << r.output;
+  EXPECT_NE(pgrp, static_cast<int>(::getpgrp()));
+  EXPECT_NE(r.output.find("SigBlk:\t0000000000000000"), std::string::npos) << r.output;
+  // Standard signals (1-31); glibc's posix_spawn leaves its own internal signals (32, 33) ignored.
+  const size_t ign = r.output.find("SigIgn:\t");
+  ASSERT_NE(ign, std::string::npos) << r.output;
+  EXPECT_EQ(std::stoull(r.output.substr(ign + 8, 16), nullptr, 16) & 0x7fffffffULL, 0u) << r.output;
+}
+
+TEST(Subprocess, AProgramThatCannotBeExecutedIsNotStarted) {
+  const Clock& clock = SystemClock::instance();
+  const SubprocessResult r =
+      runSubprocess("/nonexistent/plugin", {"plugin"}, {}, clock.steadyNow() + milliseconds{2000}, nullptr, clock);
+  EXPECT_FALSE(r.started);
+  EXPECT_NE(r.output.find("No such file"), std::string::npos) << r.output;
 }
 
 }  // namespace
