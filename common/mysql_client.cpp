@@ -1,6 +1,8 @@
 #include "mysql_client.h"
 
+#include <errmsg.h>
 #include <mysql.h>
+#include <poll.h>
 
 #include <algorithm>
 
@@ -38,6 +40,16 @@ MysqlConnection::~MysqlConnection() {
 }
 
 unsigned MysqlConnection::errorNumber() const { return mysql_errno(m_); }
+
+bool MysqlConnection::reusable() const {
+  const unsigned err = mysql_errno(m_);
+  // A client-side error (Connector/C's own ranges): lost, timed out, out of sync.
+  if ((err >= CR_MIN_ERROR && err <= CR_MAX_ERROR) || (err >= CER_MIN_ERROR && err <= CER_MAX_ERROR)) return false;
+  const auto fd = mysql_get_socket(m_);
+  if (fd < 0) return false;
+  pollfd p{static_cast<int>(fd), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
 
 Result<std::vector<MysqlRow>> MysqlConnection::query(const std::string& sql) {
   if (mysql_query(m_, sql.c_str()) != 0) return makeError("query", firstLine(mysql_error(m_)));

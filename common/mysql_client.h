@@ -38,6 +38,11 @@ class MysqlConnection {
   // All rows of `sql`. Error code "query"; errorNumber() tells which error.
   Result<std::vector<MysqlRow>> query(const std::string& sql);
   unsigned errorNumber() const;
+  // Whether this connection can take another query: the last error (if any) was the server refusing a
+  // statement, not a lost or timed-out connection, and the server has not closed it while it was idle (a
+  // restart, wait_timeout, KILL: an idle client is sent nothing else). Never blocks. For callers that keep
+  // a connection; the read and write time-outs stay those given to connect().
+  bool reusable() const;
 
  private:
   explicit MysqlConnection(st_mysql* m) : m_(m) {}

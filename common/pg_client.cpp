@@ -51,6 +51,10 @@ Result<PgConnection> PgConnection::connect(const std::string& conninfo, const st
   PGconn* c = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
   if (c == nullptr) return makeError("connect", "out of memory");
   PgConnection conn(c);
+  // Notices (and a server's goodbye read on an idle connection) would go to stderr by default: callers
+  // report what matters through results.
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   if (PQstatus(c) == CONNECTION_BAD) return makeError("connect", firstLine(PQerrorMessage(c)));
   for (PostgresPollingStatusType st = PGRES_POLLING_WRITING;;) {
     if (st == PGRES_POLLING_OK) break;
@@ -96,6 +100,20 @@ Result<PgRows> PgConnection::query(const std::string& sql, const PgDeadline& d) 
   }
   if (!error.empty()) return makeError("query", error);
   return rows;
+}
+
+bool PgConnection::reusable() {
+  const int fd = PQsocket(conn_);
+  if (fd < 0 || PQstatus(conn_) != CONNECTION_OK) return false;
+  // Readable while idle: a parameter change (absorbed by libpq), or the server's goodbye (a FATAL message,
+  // which libpq passes to the notice processor and leaves the status OK) and then the end of file, which
+  // only a further read reports. So read on while there is something, a few rounds at most.
+  for (int round = 0; round < 8; ++round) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+    if (PQconsumeInput(conn_) == 0) return false;
+  }
+  return PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) == PQTRANS_IDLE && PQisBusy(conn_) == 0;
 }
 
 std::string checkConninfo(const std::string& conninfo) {

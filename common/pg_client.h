@@ -43,6 +43,11 @@ class PgConnection {
   // "query" (the server refused it; the message is the server's first line).
   Result<PgRows> query(const std::string& sql, const PgDeadline& d);
 
+  // Whether this connection can take another query: open, idle (no query or transaction left in
+  // progress) and not closed by the server meanwhile (a restart, an idle timeout, pg_terminate_backend);
+  // what the server sent while idle is read without blocking. For callers that keep a connection.
+  bool reusable();
+
  private:
   explicit PgConnection(pg_conn* c) : conn_(c) {}
   pg_conn* conn_;

@@ -6,6 +6,9 @@
 // A server with replication configured is a standby, otherwise a primary. A primary with read_only on,
 // a standby whose replication threads stopped, or lag over the limit fail definitively; connection
 // problems are transient errors.
+//   session_lifetime = "10s"   (default; 0s: a session per probe)
+// One session is kept across probes and replaced as kept_session.h says; its read time-out is the
+// check's time-out, in whole seconds.
 
 #include <mysql.h>
 
@@ -14,6 +17,7 @@
 #include "check_util.h"
 #include "factories.h"
 #include "fencer.h"
+#include "kept_session.h"
 #include "mysql_client.h"
 #include "secret_file.h"
 
@@ -26,8 +30,9 @@ class MysqlCheck final : public Check {
     MysqlTarget target;
     std::string expected_role = "any";
     std::chrono::milliseconds max_lag{0};
+    std::chrono::milliseconds session_lifetime = kDefaultSessionLifetime;
   };
-  explicit MysqlCheck(Options o) : o_(std::move(o)) {}
+  explicit MysqlCheck(Options o) : o_(std::move(o)), session_(o_.session_lifetime) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     mysql_thread_init();  // each check thread needs the library's per-thread state
@@ -45,13 +50,16 @@ class MysqlCheck final : public Check {
   std::unique_ptr<Fencer> makeFencer() const override { return makeMysqlFencer(o_.target); }
 
  private:
-  CheckResult probe(const CheckContext& ctx) const {
-    auto conn = MysqlConnection::connect(o_.target, ctx.remaining());
+  CheckResult probe(const CheckContext& ctx) {
+    auto conn =
+        session_.acquire(ctx.clock->steadyNow(), [&] { return MysqlConnection::connect(o_.target, ctx.remaining()); });
     if (!conn) return {Outcome::error, conn.error().message};
-    auto ro = conn.value().query("SELECT @@global.read_only AS ro");
+    // A failed query that left the session unusable is replaced by the next probe (reusable()).
+    MysqlConnection& c = *conn.value();
+    auto ro = c.query("SELECT @@global.read_only AS ro");
     if (!ro || ro.value().empty()) return {Outcome::error, ro ? "no answer to SELECT @@read_only" : ro.error().message};
     const bool read_only = ro.value()[0]["ro"] == "1";
-    auto status = replicationStatus(conn.value());
+    auto status = replicationStatus(c);
     if (!status) return {Outcome::error, status.error().message};
     const bool standby = !status.value().empty();
     const std::string role = standby ? "standby" : "primary";
@@ -90,6 +98,7 @@ class MysqlCheck final : public Check {
   }
 
   Options o_;
+  KeptSession<MysqlConnection> session_;  // run() is called from one thread at a time
 };
 
 }  // namespace
@@ -114,6 +123,8 @@ std::unique_ptr<Check> makeMysqlCheck(ConfigTable& t, const CheckSettings&) {
   }
   t.getEnum("expected_role", o.expected_role, {"primary", "standby", "any"});
   t.getDuration("max_lag", o.max_lag, Presence::optional, std::chrono::seconds{1}, std::chrono::hours{24});
+  t.getDuration("session_lifetime", o.session_lifetime, Presence::optional, std::chrono::milliseconds{0},
+                std::chrono::hours{1});
   if (!ok) return nullptr;
   return std::make_unique<MysqlCheck>(std::move(o));
 }

@@ -8,6 +8,9 @@
 // age of its last replayed commit) is within max_lag, and failed beyond it or when unknown: the bound the
 // promotion's RPO gate judges. A primary with default_transaction_read_only
 // on (fenced: fencer.h) is a read-only primary, which fails expected_role = "primary".
+//   session_lifetime = "10s"                                       (default; 0s: a session per probe)
+// One session is kept across probes and replaced as kept_session.h says: so a postmaster that hangs
+// while open sessions still answer fails the check within session_lifetime plus the timeout.
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,7 @@
 #include "check_util.h"
 #include "factories.h"
 #include "fencer.h"
+#include "kept_session.h"
 #include "pg_client.h"
 #include "pg_replication.h"
 #include "secret_file.h"
@@ -30,18 +34,21 @@ const std::string kQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStan
 class PostgresCheck final : public Check {
  public:
   PostgresCheck(std::string conninfo, std::string password, std::string expected_role,
-                std::chrono::milliseconds max_lag)
+                std::chrono::milliseconds max_lag, std::chrono::milliseconds session_lifetime)
       : conninfo_(std::move(conninfo)),
         password_(std::move(password)),
         expected_role_(std::move(expected_role)),
-        max_lag_(max_lag) {}
+        max_lag_(max_lag),
+        session_(session_lifetime) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     try {
       const PgDeadline d{ctx.deadline, ctx.stopping, ctx.clock};
-      auto conn = PgConnection::connect(conninfo_, password_, d, "hale-agent");
+      auto conn = session_.acquire(ctx.clock->steadyNow(),
+                                   [&] { return PgConnection::connect(conninfo_, password_, d, "hale-agent"); });
       if (!conn) return {Outcome::error, conn.error().message};
-      auto rows = conn.value().query(kQuery, d);
+      // A failure leaves the session mid-query or broken: the next probe replaces it (reusable()).
+      auto rows = conn.value()->query(kQuery, d);
       if (!rows) return {Outcome::error, rows.error().message};
       return evaluate(rows.value());
     } catch (const std::exception& e) {
@@ -107,6 +114,7 @@ class PostgresCheck final : public Check {
   std::string password_;
   std::string expected_role_;
   std::chrono::milliseconds max_lag_;
+  KeptSession<PgConnection> session_;  // run() is called from one thread at a time
 };
 
 }  // namespace
@@ -135,8 +143,10 @@ std::unique_ptr<Check> makePostgresCheck(ConfigTable& t, const CheckSettings&) {
   }
   t.getEnum("expected_role", role, {"primary", "standby", "any"});
   t.getDuration("max_lag", max_lag, Presence::optional, std::chrono::milliseconds{1}, std::chrono::hours{24});
+  std::chrono::milliseconds lifetime = kDefaultSessionLifetime;
+  t.getDuration("session_lifetime", lifetime, Presence::optional, std::chrono::milliseconds{0}, std::chrono::hours{1});
   if (!ok) return nullptr;
-  return std::make_unique<PostgresCheck>(conninfo, password, role, max_lag);
+  return std::make_unique<PostgresCheck>(conninfo, password, role, max_lag, lifetime);
 }
 
 }  // namespace hale::agent

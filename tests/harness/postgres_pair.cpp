@@ -1,8 +1,11 @@
 #include "postgres_pair.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "ports.h"
@@ -223,6 +226,29 @@ void PostgresPair::kill(Node n) {
 
 void PostgresPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
 void PostgresPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
+void PostgresPair::freezeAll(Node n) { signalEveryProcess(n, SIGSTOP); }
+void PostgresPair::thawAll(Node n) { signalEveryProcess(n, SIGCONT); }
+
+void PostgresPair::signalEveryProcess(Node n, int sig) {
+  const pid_t postmaster = pid(n);
+  if (postmaster <= 0) return;
+  server(n).process->signalGroup(sig);
+  // Backends lead process groups of their own: each child of the postmaster is signalled by its pid.
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == postmaster) ::kill(static_cast<pid_t>(std::stol(name)), sig);
+  }
+}
+
 void PostgresPair::waitForReplay() {
   const std::string lsn = query(Node::primary, "SELECT pg_current_wal_insert_lsn()");
   if (!waitFor([&] { return query(Node::standby, "SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'") == "t"; },

@@ -46,6 +46,10 @@ class PostgresPair {
   // runs in a process group of its own) until the postmaster dies.
   void freeze(Node n);
   void thaw(Node n);
+  // SIGSTOP / SIGCONT every process of the server, the postmaster's group and each backend: a stalled
+  // host, where open sessions hang too.
+  void freezeAll(Node n);
+  void thawAll(Node n);
   bool running(Node n);
   // Returns once the standby has replayed everything the primary has written so far (throws after 10 s).
   void waitForReplay();
@@ -64,6 +68,7 @@ class PostgresPair {
  private:
   struct Server;
   Server& server(Node n) const;
+  void signalEveryProcess(Node n, int sig);
   void launch(Server& s);
   void waitReady(Server& s);
   void cloneFrom(Server& source, Server& target);

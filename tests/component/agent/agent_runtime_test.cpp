@@ -265,7 +265,8 @@ TEST(AgentRuntime, HungDatabaseFailsAtItsTimeoutWhileHealthzStaysFast) {
   };
   const milliseconds baseline = slowestOf(20);  // the same machine, nothing hung
 
-  pg.freeze(hale::test::PostgresPair::Node::primary);
+  // The whole server stalls (as its host would): the check's kept session hangs too.
+  pg.freezeAll(hale::test::PostgresPair::Node::primary);
   const auto frozen_at = Clock::now();
   milliseconds slowest{0};
   int answers = 0;
@@ -282,7 +283,7 @@ TEST(AgentRuntime, HungDatabaseFailsAtItsTimeoutWhileHealthzStaysFast) {
     std::this_thread::sleep_for(milliseconds{5});
   }
   const auto failed_after = std::chrono::duration_cast<milliseconds>(Clock::now() - frozen_at);
-  pg.thaw(hale::test::PostgresPair::Node::primary);
+  pg.thawAll(hale::test::PostgresPair::Node::primary);
   std::cout << "slowest /healthz: " << baseline.count() << " ms before, " << slowest.count() << " ms over " << answers
             << " requests while the check hung; failed " << failed_after.count() << " ms after the freeze\n";
   ASSERT_TRUE(failed) << "the check never failed while the server was frozen";

@@ -80,6 +80,54 @@ TEST_F(MysqlCheckTest, FrozenServerFailsNearTheTimeout) {
   EXPECT_LT(r.elapsed, milliseconds{2500});
 }
 
+// The sessions of the agent's checks on `n` (user hale), as comma-separated connection ids.
+std::string checkSessions(MariadbPair& db, Node n) {
+  return db.query(n,
+                  std::string("SELECT COALESCE(GROUP_CONCAT(ID ORDER BY ID), '') FROM information_schema.PROCESSLIST "
+                              "WHERE USER = '") +
+                      MariadbPair::kUser + "'");
+}
+
+// #16: a check holds one server session across probes; one the server ends while it is idle (KILL, a
+// restart) is replaced by the next probe, which passes; a stopped server fails the probes until it is back.
+TEST_F(MysqlCheckTest, OneCheckHoldsOneConnectionAcrossProbesAndRecoversAfterARestart) {
+  auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  std::string session;
+  ASSERT_TRUE(hale::test::waitFor(  // sessions of the checks of earlier tests may take a moment to end
+      [&] {
+        session = checkSessions(*db_, Node::primary);
+        return !session.empty() && session.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5}))
+      << session;
+  for (int i = 0; i < 30; ++i) EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  EXPECT_EQ(checkSessions(*db_, Node::primary), session);
+
+  db_->query(Node::primary, "KILL " + session);
+  ASSERT_TRUE(hale::test::waitFor([&] { return checkSessions(*db_, Node::primary).empty(); }, std::chrono::seconds{5}));
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  const std::string replaced = checkSessions(*db_, Node::primary);
+  EXPECT_NE(replaced, session);
+
+  db_->restart(Node::primary);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+
+  db_->stop(Node::primary);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{1000}), Outcome::error);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{1000}), Outcome::error);
+  auto waiting = runCheck(*check, milliseconds{1000});
+  EXPECT_OUTCOME(waiting, Outcome::error);
+  EXPECT_NE(waiting.result.message.find("not connected; next attempt in"), std::string::npos) << waiting.result.message;
+  db_->restart(Node::primary);
+  ASSERT_TRUE(hale::test::waitFor([&] { return runCheck(*check, milliseconds{1000}).result.outcome == Outcome::pass; },
+                                  std::chrono::seconds{10}));
+  const std::string after = checkSessions(*db_, Node::primary);
+  EXPECT_FALSE(after.empty());
+  EXPECT_EQ(after.find(','), std::string::npos) << after;
+}
+
 TEST_F(MysqlCheckTest, WrongPasswordIsAnError) {
   hale::test::TempDir dir("mysqlpw");
   auto r = runCheck("type = \"mysql\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(db_->port(Node::primary)) +

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <set>
+#include <thread>
+
 #include "check_runner.h"
 #include "postgres_pair.h"
 
@@ -115,6 +119,119 @@ TEST_F(PostgresCheckTest, ARoleThatCannotSeeTheReceiverSaysWhatToGrant) {
                " user=watcher dbname=postgres\"\nexpected_role = \"standby\"\nmax_lag = \"1s\"\n");
   EXPECT_OUTCOME(r, Outcome::pass);
   EXPECT_NE(r.result.message.find("grant pg_monitor"), std::string::npos) << r.result.message;
+}
+
+// The backend processes serving the agent's checks on `n` (their application_name), comma-separated.
+std::string agentBackends(PostgresPair& pg, Node n) {
+  return pg.query(n,
+                  "SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pg_stat_activity "
+                  "WHERE application_name = 'hale-agent'");
+}
+
+// #16: a check holds one server session across probes, not one connection (a forked backend) per second.
+TEST_F(PostgresCheckTest, OneCheckHoldsOneServerConnectionAcrossProbes) {
+  auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  // Sessions of the checks of earlier tests may take a moment to end.
+  std::string backend;
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        backend = agentBackends(*pg_, Node::primary);
+        return !backend.empty() && backend.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5}))
+      << backend;
+  for (int i = 0; i < 30; ++i) EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  EXPECT_EQ(agentBackends(*pg_, Node::primary), backend);
+}
+
+// #16: the server stopped fails the probes (and spaces the reconnections); back, the check reconnects on its
+// own. A restart closes the idle session: the first probe after it reconnects at once and passes.
+TEST_F(PostgresCheckTest, AKeptConnectionRecoversAfterTheServerRestarts) {
+  auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  const std::string before = agentBackends(*pg_, Node::primary);
+
+  pg_->restart(Node::primary);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+
+  pg_->stop(Node::primary);
+  auto down = runCheck(*check, milliseconds{1000});
+  EXPECT_OUTCOME(down, Outcome::error);
+  EXPECT_NE(down.result.message.find("Connection refused"), std::string::npos) << down.result.message;
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{1000}), Outcome::error);  // tried again at once
+  auto waiting = runCheck(*check, milliseconds{1000});                   // then not before a second
+  EXPECT_OUTCOME(waiting, Outcome::error);
+  EXPECT_NE(waiting.result.message.find("not connected; next attempt in"), std::string::npos) << waiting.result.message;
+  EXPECT_LT(waiting.elapsed, milliseconds{50});
+
+  pg_->restart(Node::primary);
+  ASSERT_TRUE(hale::test::waitFor([&] { return runCheck(*check, milliseconds{1000}).result.outcome == Outcome::pass; },
+                                  std::chrono::seconds{10}));
+  const std::string after = agentBackends(*pg_, Node::primary);
+  EXPECT_FALSE(after.empty());
+  EXPECT_EQ(after.find(','), std::string::npos) << after;
+  EXPECT_NE(after, before);
+}
+
+// #16: a probe that hangs on the kept session (its backend stopped) fails at the time-out, and the next
+// probe works on a new session: the hung one is dropped, not queried again.
+TEST_F(PostgresCheckTest, AProbeThatTimesOutOnTheKeptSessionDropsIt) {
+  auto check = test::makeCheck(conf(Node::primary));
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  std::string backend;
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        backend = agentBackends(*pg_, Node::primary);
+        return !backend.empty() && backend.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5}))
+      << backend;
+  const pid_t pid = std::stoi(backend);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  auto hung = runCheck(*check, milliseconds{400});
+  ::kill(pid, SIGCONT);
+  EXPECT_OUTCOME(hung, Outcome::error);
+  EXPECT_NE(hung.result.message.find("within the timeout"), std::string::npos) << hung.result.message;
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        const std::string now = agentBackends(*pg_, Node::primary);
+        return !now.empty() && now.find(',') == std::string::npos && now != backend;
+      },
+      std::chrono::seconds{5}));
+}
+
+// #16: a postmaster that hangs while open sessions still answer (no new session can start, as when
+// max_connections is reached) fails the check once the kept session is due for renewal; session_lifetime
+// = "0s" opens a session per probe.
+TEST_F(PostgresCheckTest, AHungPostmasterIsFoundWhenTheSessionIsRenewed) {
+  auto check = test::makeCheck(conf(Node::primary, "session_lifetime = \"1s\"\n"));
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  pg_->freeze(Node::primary);
+  auto kept = runCheck(*check, milliseconds{400});
+  std::this_thread::sleep_for(milliseconds{1100});
+  auto renewed = runCheck(*check, milliseconds{400});
+  pg_->thaw(Node::primary);
+  EXPECT_OUTCOME(kept, Outcome::pass);
+  EXPECT_OUTCOME(renewed, Outcome::error);
+  EXPECT_NE(renewed.result.message.find("within the timeout (connecting)"), std::string::npos)
+      << renewed.result.message;
+
+  auto per_probe = test::makeCheck(conf(Node::primary, "session_lifetime = \"0s\"\n"));
+  ASSERT_NE(per_probe, nullptr);
+  std::set<std::string> sessions;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_OUTCOME(runCheck(*per_probe, milliseconds{2000}), Outcome::pass);
+    sessions.insert(pg_->query(Node::primary,
+                               "SELECT max(backend_start)::text FROM pg_stat_activity "
+                               "WHERE application_name = 'hale-agent'"));
+  }
+  EXPECT_EQ(sessions.size(), 3u);
 }
 
 // #12 item 6: a standby whose WAL receiver is down reports the bound the promotion's RPO gate judges (the

@@ -1,0 +1,53 @@
+#pragma once
+
+// The database session a check keeps across probes, so a node probing every second does not make its
+// database server fork a backend (PostgreSQL) or set up a session every second. Replaced:
+// - when the server closed it while idle (a restart, KILL, an idle timeout): by the next probe, at once;
+// - after a probe that failed on it (timed out, broken), which reports that failure: by the next probe;
+// - when it is `lifetime` old, so a server that stops taking new sessions while old ones still answer (a
+//   hung postmaster, max_connections reached) is found within the lifetime, as applications that open
+//   sessions find it. A lifetime of 0 opens a session per probe.
+// Failed attempts to connect are spaced by ReconnectBackoff. Used from one thread at a time (a check's).
+
+#include <chrono>
+#include <optional>
+
+#include "reconnect_backoff.h"
+#include "result.h"
+
+namespace hale::agent {
+
+inline constexpr std::chrono::milliseconds kDefaultSessionLifetime{10000};
+
+// Conn: movable, with `bool reusable()` (pg_client.h, mysql_client.h).
+template <class Conn>
+class KeptSession {
+ public:
+  explicit KeptSession(std::chrono::milliseconds lifetime) : lifetime_(lifetime) {}
+
+  // The session to probe on: the kept one, or a new one from `connect()` (returning Result<Conn>). An
+  // error is the connection's own, or, while the backoff holds, the last one and when the next try comes.
+  template <class Connect>
+  Result<Conn*> acquire(SteadyTime now, Connect&& connect) {
+    if (conn_ && (now - opened_at_ >= lifetime_ || !conn_->reusable())) conn_.reset();
+    if (conn_) return &*conn_;
+    if (!backoff_.mayAttempt(now)) return makeError("connect", backoff_.waitingMessage(now));
+    Result<Conn> fresh = connect();
+    if (!fresh) {
+      backoff_.failed(now, fresh.error().message);
+      return fresh.error();
+    }
+    backoff_.succeeded();
+    conn_.emplace(std::move(fresh.value()));
+    opened_at_ = now;
+    return &*conn_;
+  }
+
+ private:
+  std::chrono::milliseconds lifetime_;
+  std::optional<Conn> conn_;
+  SteadyTime opened_at_{};
+  ReconnectBackoff backoff_;
+};
+
+}  // namespace hale::agent
