@@ -53,13 +53,26 @@ std::string HttpResponse::header(std::string_view name) const {
   return {};
 }
 
+HttpSession::HttpSession() : curl_(curl_easy_init()) {}
+
+HttpSession::~HttpSession() {
+  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
 HttpResponse httpPerform(const HttpRequest& request) {
+  HttpSession session;
+  return session.perform(request);
+}
+
+HttpResponse HttpSession::perform(const HttpRequest& request) {
   HttpResponse response;
-  CURL* curl = curl_easy_init();
+  auto* curl = static_cast<CURL*>(curl_);
   if (curl == nullptr) {
     response.error = "curl_easy_init failed";
     return response;
   }
+  // Options back to their defaults; the connection, TLS session, DNS and CA caches stay.
+  curl_easy_reset(curl);
   Transfer transfer{&response, request.max_body, request.cancel};
   curl_slist* headers = nullptr;
   for (const std::string& h : request.headers) headers = curl_slist_append(headers, h.c_str());
@@ -103,8 +116,9 @@ HttpResponse httpPerform(const HttpRequest& request) {
     response.cancelled = rc == CURLE_ABORTED_BY_CALLBACK;
     response.error = curl_easy_strerror(rc);
   }
+  // The handle keeps pointers to these options until the next request sets them again.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
   return response;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
-// Blocking HTTP through libcurl, for checks, cloud providers and tests: one call, one connection, a hard
-// deadline, cancellation, a cap on the body kept, and optional AWS SigV4 signing (CURLOPT_AWS_SIGV4).
+// Blocking HTTP through libcurl, for checks, cloud providers and tests: a hard deadline, cancellation, a
+// cap on the body kept, and optional AWS SigV4 signing (CURLOPT_AWS_SIGV4). httpPerform() is one call on
+// a handle of its own; an HttpSession keeps one handle across calls, so a check probing every second
+// reuses the connection, the TLS session and the parsed CA bundle instead of paying for them each time.
 // The caller must have called curl_global_init once (the daemons' main does).
 
 #include <atomic>
@@ -40,5 +42,21 @@ struct HttpResponse {
 };
 
 HttpResponse httpPerform(const HttpRequest& request);
+
+// One libcurl handle for a series of requests from one thread at a time. Every request is set up from
+// scratch (nothing of one request's options carries over); what is kept is the connection cache, TLS
+// sessions, the DNS cache and the CA store.
+class HttpSession {
+ public:
+  HttpSession();
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  HttpResponse perform(const HttpRequest& request);
+
+ private:
+  void* curl_;  // CURL*
+};
 
 }  // namespace hale

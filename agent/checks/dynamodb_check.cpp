@@ -6,10 +6,13 @@
 //   mode = "item"       GetItem of a heartbeat item whose number attribute `ts` (Unix seconds) is at most
 //                       `max_age` old: key_attribute (default "pk") = key_value (default "hale-heartbeat")
 //   write_probe = true  also PutItem a probe item and read it back (consistent read)
+//   ca_file = "/etc/hale/private-ca.pem"   (optional) verify the endpoint against this CA bundle instead
+//                                          of the system's (a private endpoint, a TLS-intercepting proxy)
 //   access_key_file / secret_key_file / session_token_file / profile: see common/aws_credentials.h
 // No answer, throttling, a 5xx, unreadable credentials or an answer without what it must hold are transient
 // errors (subject to `fall`: DynamoDB's moment of trouble is not every node failing at once); an API error
-// (missing table, denied) or a stale item is definitive.
+// (missing table, denied) or a stale item is definitive. The HTTPS connection, its TLS session and the
+// parsed CA bundle are kept across probes (http_client.h's HttpSession).
 
 #include <unistd.h>
 
@@ -35,6 +38,7 @@ struct Options {
   std::chrono::milliseconds max_age{0};
   bool write_probe = false;
   std::string node_id;
+  std::string ca_file;
   AwsCredentialSource credentials;
 };
 
@@ -98,7 +102,8 @@ class DynamodbCheck final : public Check {
     req.cancel = ctx.stopping;
     req.aws_sigv4 = "aws:amz:" + o_.region + ":dynamodb";
     req.userpwd = creds.access_key_id + ":" + creds.secret_access_key;
-    const HttpResponse r = httpPerform(req);
+    req.ca_file = o_.ca_file;
+    const HttpResponse r = session_.perform(req);
     ApiAnswer a;
     if (r.status == 0) {
       a.problem = r.timed_out ? "no answer within the timeout" : r.error;
@@ -158,6 +163,8 @@ class DynamodbCheck final : public Check {
   }
 
   Options o_;
+  // Kept across probes, used by one thread at a time (run() is); mutable because the API calls are const.
+  mutable HttpSession session_;
 };
 
 }  // namespace
@@ -179,6 +186,10 @@ std::unique_ptr<Check> makeDynamodbCheck(ConfigTable& t, const CheckSettings&) {
     ok = false;
   }
   t.get("write_probe", o.write_probe);
+  if (t.get("ca_file", o.ca_file) && ::access(o.ca_file.c_str(), R_OK) != 0) {
+    t.error("ca_file", "cannot read " + o.ca_file);
+    ok = false;
+  }
   if (ok) ok = readAwsCredentialSource(t, o.credentials);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);  // the probe item is per machine, so nodes never overwrite each other

@@ -30,7 +30,7 @@ class HttpCheck final : public Check {
       req.max_body = size_t{64} * 1024;
       req.verify_tls = verify_tls_;
       req.headers = {"User-Agent: hale-agent", "Accept: */*"};
-      const HttpResponse r = httpPerform(req);
+      const HttpResponse r = session_.perform(req);
       if (r.status == 0) return {Outcome::error, r.timed_out ? "no answer within the timeout" : r.error};
       const bool status_ok = expect_status_ != 0 ? r.status == expect_status_ : (r.status >= 200 && r.status < 300);
       if (!status_ok) {
@@ -51,6 +51,7 @@ class HttpCheck final : public Check {
   int64_t expect_status_;
   std::string body_contains_;
   bool verify_tls_;
+  HttpSession session_;  // the connection and TLS session kept across probes (one thread at a time)
 };
 
 }  // namespace

@@ -66,49 +66,63 @@ void CannedHttpServer::serve() {
     if (::poll(&p, 1, 50) <= 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    std::string in;
-    char buf[4096];
-    while (in.find("\r\n\r\n") == std::string::npos) {
+    connections_.fetch_add(1);
+    // In keep-alive mode the connection serves requests until the client closes it or idles for 2 s.
+    for (bool first = true; serveOneRequest(fd, first) && keep_alive_.load(); first = false) {
+      bool next = false;
+      for (int waited = 0; waited < 2000 && !stopping_ && !next; waited += 50) {
+        pollfd c{fd, POLLIN, 0};
+        next = ::poll(&c, 1, 50) > 0;
+      }
+      if (!next) break;
+    }
+    ::close(fd);
+  }
+}
+
+bool CannedHttpServer::serveOneRequest(int fd, bool first) {
+  std::string in;
+  char buf[4096];
+  while (in.find("\r\n\r\n") == std::string::npos) {
+    pollfd c{fd, POLLIN, 0};
+    if (::poll(&c, 1, 2000) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  if (in.empty() && !first) return false;  // the client closed a kept connection
+  // The body, when Content-Length announces one.
+  const size_t header_end = in.find("\r\n\r\n");
+  const size_t cl = in.find("Content-Length: ");
+  if (header_end != std::string::npos && cl != std::string::npos && cl < header_end) {
+    const size_t want = header_end + 4 + std::stoul(in.substr(cl + 16));
+    while (in.size() < want) {
       pollfd c{fd, POLLIN, 0};
       if (::poll(&c, 1, 2000) <= 0) break;
       const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) break;
       in.append(buf, static_cast<size_t>(n));
     }
-    // The body, when Content-Length announces one.
-    const size_t header_end = in.find("\r\n\r\n");
-    const size_t cl = in.find("Content-Length: ");
-    if (header_end != std::string::npos && cl != std::string::npos && cl < header_end) {
-      const size_t want = header_end + 4 + std::stoul(in.substr(cl + 16));
-      while (in.size() < want) {
-        pollfd c{fd, POLLIN, 0};
-        if (::poll(&c, 1, 2000) <= 0) break;
-        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-      }
-    }
-    Answer a;
-    {
-      std::lock_guard lock(mu_);
-      requests_.push_back(in.substr(0, in.find("\r\n")));
-      full_requests_.push_back(in);
-      if (queue_.empty()) {
-        a = standing_;
-      } else {
-        a = std::move(queue_.front());
-        queue_.pop_front();
-      }
-    }
-    const auto until = std::chrono::steady_clock::now() + a.delay;
-    while (!stopping_ && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
-    const std::string out = "HTTP/1.1 " + std::to_string(a.status) +
-                            " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(a.body.size()) +
-                            "\r\nConnection: close\r\n" + a.headers + "\r\n" + a.body;
-    [[maybe_unused]] const ssize_t n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
-    ::close(fd);
   }
+  Answer a;
+  {
+    std::lock_guard lock(mu_);
+    requests_.push_back(in.substr(0, in.find("\r\n")));
+    full_requests_.push_back(in);
+    if (queue_.empty()) {
+      a = standing_;
+    } else {
+      a = std::move(queue_.front());
+      queue_.pop_front();
+    }
+  }
+  const auto until = std::chrono::steady_clock::now() + a.delay;
+  while (!stopping_ && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  const std::string out = "HTTP/1.1 " + std::to_string(a.status) +
+                          " X\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(a.body.size()) +
+                          (keep_alive_.load() ? "\r\n" : "\r\nConnection: close\r\n") + a.headers + "\r\n" + a.body;
+  return ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(out.size());
 }
 
 }  // namespace hale::test

@@ -3,7 +3,8 @@
 // A tiny HTTP/1.1 server on a free loopback port for tests: each request gets the next queued answer
 // (enqueue), else the standing one (respond): status, body, optional delay before answering. It records
 // the requests it saw. One connection at a time, one request per connection (it answers with
-// Connection: close). A fake of a stateful API is a script of answers in the order the client asks.
+// Connection: close) unless keepAlive(true). A fake of a stateful API is a script of answers in the order
+// the client asks.
 
 #include <atomic>
 #include <chrono>
@@ -36,13 +37,23 @@ class CannedHttpServer {
   std::string lastRequest() const;
   // Every request whole, in order.
   std::vector<std::string> fullRequests() const;
+  // Serve further requests on a connection until the client closes it (or idles 2 s): for clients that
+  // should reuse their connection.
+  void keepAlive(bool on) { keep_alive_ = on; }
+  // Connections accepted so far.
+  int connections() const { return connections_.load(); }
 
  private:
   void serve();
+  // Answers one request (the first on a connection even when nothing came); false when a later one did
+  // not come or the answer could not be sent.
+  bool serveOneRequest(int fd, bool first);
 
   int listen_fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> keep_alive_{false};
+  std::atomic<int> connections_{0};
   mutable std::mutex mu_;
   struct Answer {
     int status = 200;

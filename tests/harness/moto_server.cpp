@@ -3,6 +3,7 @@
 #include <fstream>
 #include <regex>
 #include <stdexcept>
+#include <vector>
 
 #include "http_client.h"
 #include "ports.h"
@@ -19,6 +20,12 @@ void MotoServer::kill() {
   if (process_) process_->stop(SIGTERM, seconds{5});
 }
 
+void MotoServer::useTls(std::string cert_file, std::string key_file, std::string ca_file) {
+  cert_file_ = std::move(cert_file);
+  key_file_ = std::move(key_file);
+  ca_file_ = std::move(ca_file);
+}
+
 void MotoServer::start() {
   // On PATH, in the machine image's Python (pyenv), or in the virtualenv packaging/install-deps.sh makes
   // where neither has one.
@@ -29,14 +36,15 @@ void MotoServer::start() {
                              " (packaging/install-deps.sh installs it)");
   for (int attempt = 0;; ++attempt) {
     port_ = freeLoopbackPort();
-    process_ = std::make_unique<ChildProcess>(SpawnOptions{
-        .argv = {moto, "-H", "127.0.0.1", "-p", std::to_string(port_)},
-        .log_path = dir_.path() + "/moto.log",
-    });
+    std::vector<std::string> argv = {moto, "-H", "127.0.0.1", "-p", std::to_string(port_)};
+    if (!cert_file_.empty()) argv.insert(argv.end(), {"-c", cert_file_, "-k", key_file_});
+    process_ = std::make_unique<ChildProcess>(SpawnOptions{.argv = argv, .log_path = dir_.path() + "/moto.log"});
     const bool ready = waitFor(
         [&] {
           return !process_->running() ||
-                 httpPerform({.url = endpoint() + "/moto-api/data.json", .timeout = milliseconds{500}}).status == 200;
+                 httpPerform(
+                     {.url = endpoint() + "/moto-api/data.json", .timeout = milliseconds{500}, .ca_file = ca_file_})
+                         .status == 200;
         },
         seconds{30}, milliseconds{50});
     if (ready && process_->running()) return;

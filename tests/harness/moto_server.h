@@ -20,10 +20,14 @@ class MotoServer {
   MotoServer();
   ~MotoServer();
 
+  // Before start(): serve HTTPS with this certificate (for 127.0.0.1) and key; `ca_file` verifies it.
+  void useTls(std::string cert_file, std::string key_file, std::string ca_file);
   void start();  // throws std::runtime_error with moto's output on failure
 
   uint16_t port() const { return port_; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const {
+    return (cert_file_.empty() ? "http://" : "https://") + std::string("127.0.0.1:") + std::to_string(port_);
+  }
 
   struct AccessKey {
     std::string id;
@@ -42,6 +46,9 @@ class MotoServer {
 
  private:
   uint16_t port_ = 0;
+  std::string cert_file_;
+  std::string key_file_;
+  std::string ca_file_;
   TempDir dir_;
   std::unique_ptr<ChildProcess> process_;
 };

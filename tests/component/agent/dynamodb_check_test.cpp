@@ -11,6 +11,7 @@
 #include "moto_server.h"
 #include "ports.h"
 #include "temp_dir.h"
+#include "test_certificates.h"
 
 namespace hale::agent {
 namespace {
@@ -171,6 +172,50 @@ TEST_F(DynamodbCheckTest, SignaturesAreCheckedInIamMode) {
   EXPECT_NE(r.result.message.find("HTTP 403"), std::string::npos) << r.result.message;
   // moto answers an auth failure in XML, as AWS's query protocols do; the code is read from either shape.
   EXPECT_NE(r.result.message.find("SignatureDoesNotMatch"), std::string::npos) << r.result.message;
+}
+
+// #16: an endpoint behind a private CA is trusted through ca_file and only through it; probes keep one
+// TLS session. A ca_file that cannot be read is a configuration error, not a failing probe.
+TEST_F(DynamodbCheckTest, APrivateCaIsTrustedThroughCaFile) {
+  hale::test::TempDir dir("ddbtls");
+  const hale::test::TestCertificates certs(dir.path());
+  MotoServer tls;
+  tls.useTls(certs.server_cert, certs.server_key, certs.ca_file);
+  tls.start();
+  ASSERT_EQ(tls.endpoint().rfind("https://", 0), 0u);
+  HttpRequest create{
+      .method = "POST",
+      .url = tls.endpoint() + "/",
+      .headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810.CreateTable"},
+      .body = nlohmann::json({{"TableName", "app"},
+                              {"AttributeDefinitions", {{{"AttributeName", "pk"}, {"AttributeType", "S"}}}},
+                              {"KeySchema", {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}}},
+                              {"BillingMode", "PAY_PER_REQUEST"}})
+                  .dump(),
+      .ca_file = certs.ca_file,
+      .aws_sigv4 = "aws:amz:eu-west-1:dynamodb",
+      .userpwd = std::string(MotoServer::kAccessKey) + ":" + MotoServer::kSecretKey};
+  ASSERT_EQ(httpPerform(create).status, 200);
+
+  auto untrusted = runCheck(conf("table = \"app\"\n", tls.endpoint()));
+  EXPECT_OUTCOME(untrusted, Outcome::error);
+  EXPECT_NE(untrusted.result.message.find("certificate"), std::string::npos) << untrusted.result.message;
+
+  auto check = test::makeCheck(conf("table = \"app\"\nca_file = \"" + certs.ca_file + "\"\n", tls.endpoint()));
+  ASSERT_NE(check, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    auto r = runCheck(*check, milliseconds{3000});
+    EXPECT_OUTCOME(r, Outcome::pass);
+  }
+
+  auto wrong_ca = runCheck(conf("table = \"app\"\nca_file = \"" + certs.client_cert + "\"\n", tls.endpoint()));
+  EXPECT_OUTCOME(wrong_ca, Outcome::error);
+
+  auto unreadable = parseAgentConfig("region = \"t\"\n[[check]]\nname = \"c\"\n" +
+                                         conf("table = \"app\"\nca_file = \"" + dir.path() + "/absent.pem\"\n"),
+                                     "test.toml");
+  ASSERT_FALSE(unreadable);
+  EXPECT_NE(unreadable.error().message.find("ca_file"), std::string::npos) << unreadable.error().message;
 }
 
 }  // namespace

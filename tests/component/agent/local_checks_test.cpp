@@ -41,6 +41,23 @@ TEST(HttpCheck, StatusAndBody) {
   EXPECT_EQ(app.requests().front(), "GET /health HTTP/1.1");
 }
 
+// #16: one check probes over one kept connection, not a new one (and a new handshake) per probe; a
+// connection the server closed is replaced without failing a probe.
+TEST(HttpCheck, ProbesReuseOneConnection) {
+  hale::test::CannedHttpServer app;
+  app.keepAlive(true);
+  app.respond(200, "ok");
+  auto check = test::makeCheck("type = \"http\"\nurl = \"" + app.url("/health") + "\"\n");
+  ASSERT_NE(check, nullptr);
+  for (int i = 0; i < 20; ++i) EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  EXPECT_EQ(app.requests().size(), 20u);
+  EXPECT_EQ(app.connections(), 1);
+  app.keepAlive(false);  // the next answer closes the connection
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  EXPECT_EQ(app.connections(), 2);
+}
+
 TEST(HttpCheck, NoAnswerIsATransientError) {
   hale::test::CannedHttpServer app;
   app.respond(200, "late", milliseconds{3000});

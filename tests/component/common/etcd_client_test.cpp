@@ -13,6 +13,7 @@
 #include "ports.h"
 #include "process.h"
 #include "temp_dir.h"
+#include "test_certificates.h"
 
 namespace hale::etcd {
 namespace {
@@ -164,36 +165,9 @@ TEST(EtcdClientAuth, UserAndPasswordAreSentAndAWrongOneIsRefused) {
   EXPECT_EQ(read.value()[0].value, "v");
 }
 
-// A CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl command.
-struct Certificates {
-  explicit Certificates(const test::TempDir& dir) : d(dir.path() + "/") {
-    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
-    auto req = [&](const std::string& name, const std::string& cn) {
-      std::vector<std::string> a = {"openssl", "req"};
-      a.insert(a.end(), ec.begin(), ec.end());
-      a.insert(a.end(), {"-keyout", d + name + ".key", "-out", d + name + ".csr", "-subj", "/CN=" + cn});
-      run(a);
-    };
-    std::vector<std::string> ca = {"openssl", "req", "-x509"};
-    ca.insert(ca.end(), ec.begin(), ec.end());
-    ca.insert(ca.end(), {"-keyout", d + "ca.key", "-out", d + "ca.pem", "-days", "1", "-subj", "/CN=hale-test-ca"});
-    run(ca);
-    req("server", "127.0.0.1");
-    req("client", "hale");
-    std::ofstream(d + "server.ext") << "subjectAltName=IP:127.0.0.1\n"
-                                       "extendedKeyUsage=serverAuth,clientAuth\n";
-    std::ofstream(d + "client.ext") << "extendedKeyUsage=clientAuth\n";
-    for (const std::string name : {"server", "client"}) {
-      run({"openssl", "x509", "-req", "-in", d + name + ".csr", "-CA", d + "ca.pem", "-CAkey", d + "ca.key",
-           "-CAcreateserial", "-out", d + name + ".pem", "-days", "1", "-extfile", d + name + ".ext"});
-    }
-  }
-  std::string d;
-};
-
 TEST(EtcdClientTls, ClientCertificatesAgainstAnEtcdThatRequiresThem) {
   test::TempDir dir("etcdtls");
-  const Certificates certs(dir);
+  const test::TestCertificates certs(dir.path());
   const std::string client_url = "https://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
   const std::string peer_url = "http://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
   test::ChildProcess etcd(test::SpawnOptions{.argv = {"etcd",
@@ -212,30 +186,30 @@ TEST(EtcdClientTls, ClientCertificatesAgainstAnEtcdThatRequiresThem) {
                                                       "--initial-cluster",
                                                       "tls=" + peer_url,
                                                       "--cert-file",
-                                                      certs.d + "server.pem",
+                                                      certs.server_cert,
                                                       "--key-file",
-                                                      certs.d + "server.key",
+                                                      certs.server_key,
                                                       "--trusted-ca-file",
-                                                      certs.d + "ca.pem",
+                                                      certs.ca_file,
                                                       "--client-cert-auth",
                                                       "--log-level",
                                                       "warn"},
                                              .log_path = dir.path() + "/etcd.log"});
   Client client(Options{.endpoints = {client_url},
-                        .ca_file = certs.d + "ca.pem",
-                        .cert_file = certs.d + "client.pem",
-                        .key_file = certs.d + "client.key"});
+                        .ca_file = certs.ca_file,
+                        .cert_file = certs.client_cert,
+                        .key_file = certs.client_key});
   ASSERT_TRUE(test::waitFor([&] { return client.range("/k").ok(); }, milliseconds{20000})) << etcd.logTail();
   ASSERT_TRUE(client.txn({}, {put("/k", "tls")}));
   EXPECT_EQ(client.range("/k").value()[0].value, "tls");
 
   // Without a client certificate, or trusting another CA, there is no answer to trust: an error, no guess.
-  Client no_cert(Options{.endpoints = {client_url}, .ca_file = certs.d + "ca.pem"});
+  Client no_cert(Options{.endpoints = {client_url}, .ca_file = certs.ca_file});
   EXPECT_FALSE(no_cert.range("/k"));
   Client wrong_ca(Options{.endpoints = {client_url},
-                          .ca_file = certs.d + "client.pem",
-                          .cert_file = certs.d + "client.pem",
-                          .key_file = certs.d + "client.key"});
+                          .ca_file = certs.client_cert,
+                          .cert_file = certs.client_cert,
+                          .key_file = certs.client_key});
   auto untrusted = wrong_ca.range("/k");
   ASSERT_FALSE(untrusted);
   EXPECT_EQ(untrusted.error().code, "etcd_unreachable");
