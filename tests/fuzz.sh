@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Runs one libFuzzer target (or `all`) for SECONDS each: builds the fuzz build (clang, ASan, UBSan,
-# -DHALE_FUZZ=ON) in build-fuzz/ if needed, starts from the seed corpus in tests/fuzz/corpus/<name>
-# (copied, so runs never rewrite the tree) and fails on any finding, leaving the crashing input in
-# build-fuzz/findings/. Targets: heartbeat, control, config, provider_answers.
+# Runs one libFuzzer target (or `all`) for SECONDS each: builds the targets in the sanitizer build (clang,
+# ASan, UBSan, -DHALE_FUZZ=ON; build-sanitize/, shared with tests/sanitize.sh) if needed, starts from the
+# seed corpus in tests/fuzz/corpus/<name> (copied, so runs never rewrite the tree) and fails on any
+# finding, leaving the crashing input in build-sanitize/findings/. Targets: heartbeat, control, config,
+# provider_answers.
 #   bash tests/fuzz.sh heartbeat 600
 #   bash tests/fuzz.sh all 30
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${HALE_FUZZ_BUILD_DIR:-$root/build-fuzz}
+build=${HALE_SANITIZE_BUILD_DIR:-$root/build-sanitize}
 targets=(heartbeat control config provider_answers)
 
 if [ $# -ne 2 ] || ! [[ "$2" =~ ^[0-9]+$ ]]; then
@@ -22,7 +23,8 @@ else
 fi
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (packaging/install-deps.sh installs it)" >&2; exit 1; }
-cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_FUZZ=ON >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None \
+  -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" -DHALE_FUZZ=ON >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target "${selected[@]/#/fuzz_}"
 
 mkdir -p "$build/findings"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs the dependencies, builds with
-# warnings as errors, runs clang-tidy over the changed files and every test through ctest (unit,
-# component against real servers, e2e), then 30 s of each fuzz target and the unit tests under ASan and
-# UBSan.
-# Extra arguments go to ctest, e.g. `bash tests/run-all.sh -L unit`.
+# warnings as errors, runs clang-tidy over the changed files and the tests through ctest, each where it
+# tells most for its time (README, "What runs where"): the plain build runs the unit, e2e and packaging
+# tests; the sanitizer build (clang, ASan, UBSan) the unit and component tests and 30 s of each fuzz
+# target; the ThreadSanitizer build the engine, scheduler and agent runtime tests.
+# Extra arguments go to ctest on the plain build only, e.g. `bash tests/run-all.sh -L component`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_BUILD_DIR:-$root/build}
@@ -22,12 +23,18 @@ HALE_BUILD_DIR="$build" bash "$root/tests/ci/lint-changed.sh"
 bash "$root/tests/ci/sweep-temp.sh"
 
 # A skipped test fails the run; the skip probe (label `probe`) is what proves that rule and is left out.
-bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -LE probe "$@"
-
-# The whole suite (no ctest arguments) also fuzzes every parser of outside input for 30 s each (clang,
-# ASan, UBSan; a finding fails the run). Longer runs: bash tests/fuzz.sh TARGET SECONDS.
-# And runs the unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer (tests/sanitize.sh).
-if [ $# -eq 0 ]; then
-  bash "$root/tests/fuzz.sh" all "${HALE_FUZZ_SECONDS:-30}"
-  bash "$root/tests/sanitize.sh"
+if [ $# -gt 0 ]; then
+  bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -LE probe "$@"
+  exit 0
 fi
+# The whole suite. The component tests run once, in the sanitizer build below, where a memory or
+# undefined-behaviour error fails them too; the unit tests (seconds) run in both builds.
+bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -L '^(unit|e2e|packaging)$' -LE probe
+# Except the component test that measures memory, which means nothing under ASan.
+bash "$root/tests/ci/ctest-strict.sh" "$build" -R '^AgentProcessTest\.MemoryStaysFlat'
+# Unit and component tests under ASan and UBSan, then every parser of outside input fuzzed for 30 s
+# (same build; a finding fails the run; longer: bash tests/fuzz.sh TARGET SECONDS).
+bash "$root/tests/sanitize.sh"
+bash "$root/tests/fuzz.sh" all "${HALE_FUZZ_SECONDS:-30}"
+# The threaded hearts of both daemons under ThreadSanitizer.
+bash "$root/tests/tsan.sh"
