@@ -100,7 +100,15 @@ HttpResponse HttpSession::perform(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
   }
-  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  if (!request.ca_file.empty()) {
+    // Instead of the system's trust, not beside it: Debian's libcurl also loads a CA directory by default.
+    curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);
+  }
+  // A kept connection is replaced once this old, as a check's database session is: a server that
+  // still answers on open connections but takes no new ones, or a name that now points elsewhere.
+  curl_easy_setopt(curl, CURLOPT_MAXLIFETIME_CONN,
+                   static_cast<long>(std::max<int64_t>(1, request.max_connection_age.count())));
   if (!request.cert_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, request.cert_file.c_str());
   if (!request.key_file.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, request.key_file.c_str());
   if (!request.aws_sigv4.empty()) {

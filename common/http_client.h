@@ -22,11 +22,14 @@ struct HttpRequest {
   const std::atomic<bool>* cancel = nullptr;  // aborts the transfer when it becomes true
   size_t max_body = size_t{1} << 20;          // bytes of the answer kept; the rest is discarded
   bool verify_tls = true;
-  std::string ca_file;    // PEM bundle to verify the server against; empty: the system's
+  std::string ca_file;    // PEM bundle to verify the server against, instead of the system's; empty: the system's
   std::string cert_file;  // PEM client certificate (mutual TLS), with key_file
   std::string key_file;
   std::string aws_sigv4;  // "aws:amz:REGION:SERVICE"; empty: unsigned
   std::string userpwd;    // "ACCESS_KEY:SECRET_KEY" when signing
+  // An HttpSession's kept connection is not reused once older than this (libcurl counts whole seconds:
+  // a connection of 1 s is reused, one of 2 s is not, for an age of 1 s).
+  std::chrono::seconds max_connection_age{10};
 };
 
 struct HttpResponse {
@@ -44,8 +47,9 @@ struct HttpResponse {
 HttpResponse httpPerform(const HttpRequest& request);
 
 // One libcurl handle for a series of requests from one thread at a time. Every request is set up from
-// scratch (nothing of one request's options carries over); what is kept is the connection cache, TLS
-// sessions, the DNS cache and the CA store.
+// scratch (nothing of one request's options carries over); what is kept is the connection cache (each
+// connection for max_connection_age), TLS sessions, the DNS cache and, with a ca_file, the parsed CA
+// store (libcurl 7.88 caches none while its default CA directory is in use).
 class HttpSession {
  public:
   HttpSession();

@@ -93,6 +93,11 @@ Result<PgRows> PgConnection::query(const std::string& sql, const PgDeadline& d) 
           rows.null.back().push_back(PQgetisnull(res, r, f) != 0);
         }
       }
+    } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+      // Never asked for: a hostile or broken server. PQgetResult would return this state for ever; the
+      // session is left mid-COPY (not reusable()).
+      PQclear(res);
+      return makeError("query", "the server answered with a COPY that was not asked for");
     } else if (st != PGRES_COMMAND_OK && error.empty()) {
       error = firstLine(PQresultErrorMessage(res));
     }

@@ -73,6 +73,9 @@ SubprocessResult runSubprocess(const std::string& program, const std::vector<std
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
+  // Nothing else: the checks' kept sessions (MariaDB Connector/C and libcurl do not mark their sockets
+  // close-on-exec) must never reach a plugin or a grandchild that outlives it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   // Its own process group (killed whole at the deadline); no blocked signals (daemons block theirs) and
   // every signal at its default (a daemon ignores SIGPIPE; a plugin must not inherit that).
   sigset_t none;
@@ -90,7 +93,7 @@ SubprocessResult runSubprocess(const std::string& program, const std::vector<std
   ::close(out[1]);
   if (spawn_error != 0) {
     ::close(out[0]);
-    result.output = std::strerror(spawn_error);
+    result.output = std::string("posix_spawn: ") + std::strerror(spawn_error);
     return result;
   }
   result.started = true;
@@ -137,7 +140,6 @@ SubprocessResult runSubprocess(const std::string& program, const std::vector<std
   if (WIFEXITED(status)) {
     result.exited = !result.timed_out;
     result.exit_code = WEXITSTATUS(status);
-    if (result.exit_code == 127 && result.output.empty()) result.started = false;
   } else if (WIFSIGNALED(status)) {
     result.signal = WTERMSIG(status);
   }

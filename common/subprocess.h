@@ -2,11 +2,11 @@
 
 // Runs a program to completion under a deadline, for the agent's exec checks and the aggregator's exec
 // actions. The child is started with posix_spawn (no copy of the caller's address space) and gets its
-// own process group, stdin from /dev/null, an unblocked signal mask, every signal at its default and a
-// minimal environment (PATH, HOME, LANG, LC_ALL, LC_CTYPE, TZ from the caller's) plus `extra_env`; stdout
-// and stderr are captured together (up to max_output bytes, the rest read and dropped). At the deadline,
-// or when `cancel` becomes true, the whole group is killed, so grandchildren cannot linger; a program
-// that closes its output and goes on is bound by the deadline all the same.
+// own process group, stdin from /dev/null, no other descriptor than its output pipe, an unblocked signal
+// mask, every signal at its default and a minimal environment (PATH, HOME, LANG, LC_ALL, LC_CTYPE, TZ from the
+// caller's) plus `extra_env`; stdout and stderr are captured together (up to max_output bytes, the rest read and
+// dropped). At the deadline, or when `cancel` becomes true, the whole group is killed, so grandchildren cannot linger;
+// a program that closes its output and goes on is bound by the deadline all the same.
 
 #include <atomic>
 #include <chrono>

@@ -11,8 +11,8 @@
 //   access_key_file / secret_key_file / session_token_file / profile: see common/aws_credentials.h
 // No answer, throttling, a 5xx, unreadable credentials or an answer without what it must hold are transient
 // errors (subject to `fall`: DynamoDB's moment of trouble is not every node failing at once); an API error
-// (missing table, denied) or a stale item is definitive. The HTTPS connection, its TLS session and the
-// parsed CA bundle are kept across probes (http_client.h's HttpSession).
+// (missing table, denied) or a stale item is definitive. The HTTPS connection (for 10 s) and its TLS
+// session are kept across probes (http_client.h's HttpSession).
 
 #include <unistd.h>
 

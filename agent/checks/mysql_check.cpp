@@ -59,6 +59,8 @@ class MysqlCheck final : public Check {
     auto ro = c.query("SELECT @@global.read_only AS ro");
     if (!ro || ro.value().empty()) return {Outcome::error, ro ? "no answer to SELECT @@read_only" : ro.error().message};
     const bool read_only = ro.value()[0]["ro"] == "1";
+    // Connector/C bounds each statement by whole seconds only: no second statement past the deadline.
+    if (ctx.expired()) return {Outcome::error, "no answer within the timeout"};
     auto status = replicationStatus(c);
     if (!status) return {Outcome::error, status.error().message};
     const bool standby = !status.value().empty();

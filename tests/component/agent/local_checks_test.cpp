@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "canned_http_server.h"
 #include "check_runner.h"
+#include "http_client.h"
 #include "ports.h"
 #include "process.h"
 #include "temp_dir.h"
@@ -55,6 +57,22 @@ TEST(HttpCheck, ProbesReuseOneConnection) {
   app.keepAlive(false);  // the next answer closes the connection
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  EXPECT_EQ(app.connections(), 2);
+}
+
+// A kept connection is not used past its age (a server wedged for new connections still answers on old
+// ones; a name may point elsewhere now): after it, the next request opens a new one.
+TEST(HttpSession, AKeptConnectionIsReplacedOnceItIsMaxConnectionAgeOld) {
+  hale::test::CannedHttpServer app;
+  app.keepAlive(true);
+  app.respond(200, "ok");
+  HttpSession session;
+  const HttpRequest request{.url = app.url("/"), .max_connection_age = std::chrono::seconds{1}};
+  EXPECT_EQ(session.perform(request).status, 200);
+  EXPECT_EQ(session.perform(request).status, 200);
+  EXPECT_EQ(app.connections(), 1);
+  std::this_thread::sleep_for(milliseconds{2100});  // libcurl counts whole seconds: older than 1 s is 2 s
+  EXPECT_EQ(session.perform(request).status, 200);
   EXPECT_EQ(app.connections(), 2);
 }
 

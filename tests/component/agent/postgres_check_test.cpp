@@ -152,7 +152,14 @@ TEST_F(PostgresCheckTest, AKeptConnectionRecoversAfterTheServerRestarts) {
   auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
-  const std::string before = agentBackends(*pg_, Node::primary);
+  std::string before;
+  ASSERT_TRUE(hale::test::waitFor(  // sessions of the checks of earlier tests may take a moment to end
+      [&] {
+        before = agentBackends(*pg_, Node::primary);
+        return !before.empty() && before.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5}))
+      << before;
 
   pg_->restart(Node::primary);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);

@@ -95,5 +95,17 @@ TEST(Subprocess, AProgramThatCannotBeExecutedIsNotStarted) {
   EXPECT_NE(r.output.find("No such file"), std::string::npos) << r.output;
 }
 
+// A descriptor the daemon left inheritable (MariaDB Connector/C's and libcurl's sockets are) never
+// reaches the child: it has stdin, its output pipe and nothing else.
+TEST(Subprocess, TheChildGetsNoDescriptorButItsOwnThree) {
+  int leaky[2];
+  ASSERT_EQ(::pipe(leaky), 0);  // not close-on-exec
+  const SubprocessResult r = sh("ls /proc/$$/fd", milliseconds{5000});
+  ::close(leaky[0]);
+  ::close(leaky[1]);
+  ASSERT_TRUE(r.exited) << r.output;
+  EXPECT_EQ(r.output, "0\n1\n2\n") << "the pipe was " << leaky[0] << ", " << leaky[1];
+}
+
 }  // namespace
 }  // namespace hale
