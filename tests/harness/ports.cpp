@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +48,10 @@ uint16_t freeLoopbackPort(bool also_udp) {
   static const uint16_t low = ephemeralLow();
   static std::mt19937 rng{std::random_device{}()};
   static std::mutex mu;
+  // Never the same port twice in one test process: a port handed to a server in a network namespace is
+  // bound there, not on the host's loopback, so the bind below would find it free again (seen: an etcd
+  // member's port "already in use" in its namespace, once in a CI run).
+  static std::set<uint16_t> handed_out;
   constexpr uint16_t kFloor = 10000;
   for (int attempt = 0; attempt < 200; ++attempt) {
     uint16_t wanted = 0;
@@ -56,7 +61,9 @@ uint16_t freeLoopbackPort(bool also_udp) {
     }
     const uint16_t port = tryBind(SOCK_STREAM, wanted);
     if (port == 0) continue;
-    if (!also_udp || tryBind(SOCK_DGRAM, port) == port) return port;
+    if (also_udp && tryBind(SOCK_DGRAM, port) != port) continue;
+    std::lock_guard lock(mu);
+    if (handed_out.insert(port).second) return port;
   }
   throw std::runtime_error("no free loopback port");
 }
