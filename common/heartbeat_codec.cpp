@@ -120,7 +120,23 @@ DecodeResult decodeCheck(const msgpack::object& o, CheckReport& out) {
   return {};
 }
 
-DecodeResult decodeTop(const msgpack::object& root, Heartbeat& out) {
+// Sizes `checks` to n without destroying entries, so their strings keep their capacity.
+void resizeChecks(std::vector<CheckReport>& checks, size_t n, std::vector<CheckReport>& spare) {
+  while (checks.size() > n) {
+    spare.push_back(std::move(checks.back()));
+    checks.pop_back();
+  }
+  while (checks.size() < n) {
+    if (spare.empty()) {
+      checks.emplace_back();
+    } else {
+      checks.push_back(std::move(spare.back()));
+      spare.pop_back();
+    }
+  }
+}
+
+DecodeResult decodeTop(const msgpack::object& root, Heartbeat& out, std::vector<CheckReport>& spare_checks) {
   if (root.type != msgpack::type::MAP) return fail(DecodeError::not_a_map);
   const msgpack::object_map& map = root.via.map;
 
@@ -157,7 +173,7 @@ DecodeResult decodeTop(const msgpack::object& root, Heartbeat& out) {
         return {};
       case kChecks: {
         if (v.type != msgpack::type::ARRAY) return fail(DecodeError::wrong_type, "checks");
-        out.checks.resize(v.via.array.size);  // keeps the elements' string capacity from earlier frames
+        resizeChecks(out.checks, v.via.array.size, spare_checks);
         for (uint32_t i = 0; i < v.via.array.size; ++i) {
           if (DecodeResult e = decodeCheck(v.via.array.ptr[i], out.checks[i]); !e.ok()) return e;
         }
@@ -222,18 +238,36 @@ void encode(const Heartbeat& hb, std::string& out) {
   }
 }
 
+// Every decoded object but the root sits in its container's element array in the zone, and every object
+// takes at least one byte of the frame; strings, bin and ext point into the frame. So a frame's objects
+// need at most this much zone.
+constexpr size_t kZoneChunkBytes = sizeof(msgpack::object) * kMaxFrameBytes;
+
+Decoder::Decoder()
+    : zone_(kZoneChunkBytes),
+      // The msgpack string limit is the largest any field allows; per-field limits are checked after.
+      builder_(referenceEverything, nullptr,
+               msgpack::unpack_limit(kMaxChecks, kMaxMapEntries, kMaxMessageBytes, kMaxMessageBytes, kMaxMessageBytes,
+                                     kMaxDepth)),
+      parser_(builder_) {
+  spare_checks_.reserve(kMaxChecks);
+}
+
 DecodeResult Decoder::decode(std::string_view frame, Heartbeat& out) {
   if (frame.size() > kMaxFrameBytes) return fail(DecodeError::frame_too_large);
-  // The msgpack string limit is the largest any field allows; per-field limits are checked after.
-  static const msgpack::unpack_limit limits(kMaxChecks, kMaxMapEntries, kMaxMessageBytes, kMaxMessageBytes,
-                                            kMaxMessageBytes, kMaxDepth);
+  if (frame.empty()) return fail(DecodeError::truncated);
   zone_.clear();
+  parser_.init();
+  builder_.set_zone(zone_);
+  builder_.set_referenced(false);
   size_t offset = 0;
-  msgpack::object root;
   try {
-    root = msgpack::unpack(zone_, frame.data(), frame.size(), offset, referenceEverything, nullptr, limits);
-  } catch (const msgpack::insufficient_bytes&) {
-    return fail(DecodeError::truncated);
+    switch (parser_.execute(frame.data(), frame.size(), offset)) {
+      case msgpack::PARSE_SUCCESS: break;
+      case msgpack::PARSE_EXTRA_BYTES: return fail(DecodeError::trailing_bytes);
+      case msgpack::PARSE_CONTINUE: return fail(DecodeError::truncated);
+      default: return fail(DecodeError::malformed);
+    }
   } catch (const msgpack::array_size_overflow&) {
     return fail(DecodeError::array_too_long);
   } catch (const msgpack::map_size_overflow&) {
@@ -246,7 +280,7 @@ DecodeResult Decoder::decode(std::string_view frame, Heartbeat& out) {
     return fail(DecodeError::malformed);
   }
   if (offset != frame.size()) return fail(DecodeError::trailing_bytes);
-  return decodeTop(root, out);
+  return decodeTop(builder_.data(), out, spare_checks_);
 }
 
 }  // namespace hale::heartbeat

@@ -1,7 +1,9 @@
 #pragma once
 
 // msgpack encoder and strict decoder for heartbeat schema v1 (see heartbeat.h). Both reuse their
-// buffers, so once warmed up neither allocates per message: this is the aggregator's ingest hot path.
+// buffers: once warm, decoding a valid frame allocates nothing (tests/unit/common/
+// decoder_allocation_test.cpp counts operator new and malloc). This is the aggregator's ingest hot path.
+// A refused frame may cost an allocation: msgpack reports a limit by throwing.
 
 #include <string>
 #include <string_view>
@@ -48,12 +50,25 @@ void encode(const Heartbeat& hb, std::string& out);
 
 class Decoder {
  public:
+  Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
   // Decodes one frame into `out`, reusing `out`'s strings and vector. On failure `out` holds a partial
   // value and must not be used. Never throws; any input is safe.
   DecodeResult decode(std::string_view frame, Heartbeat& out);
 
  private:
+  // One zone chunk holds the objects of the largest frame, so the zone never grows a chunk; the chunk
+  // is reserved address space, touched only as far as frames reach.
   msgpack::zone zone_;
+  // msgpack's object builder and parser, kept across frames: msgpack::unpack builds both (each with a
+  // heap-backed stack) per call. parser_ holds a reference to builder_.
+  msgpack::v2::detail::create_object_visitor builder_;
+  msgpack::v2::detail::parse_helper<msgpack::v2::detail::create_object_visitor> parser_;
+  // Check entries dropped when a frame has fewer checks than the last, kept with their string capacity
+  // for the next frame that has more.
+  std::vector<CheckReport> spare_checks_;
 };
 
 }  // namespace hale::heartbeat

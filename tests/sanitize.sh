@@ -17,5 +17,5 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # The policy property test runs 10 000 schedules in about 10 s; instrumented, 2 000 keep it near that.
 export HALE_POLICY_SCHEDULES=${HALE_POLICY_SCHEDULES:-2000}
 # Memory measurements mean nothing here (ASan's quarantine holds what is freed): the plain build runs them.
-if [ $# -eq 0 ]; then set -- -L '^(unit|component)$' -E 'MemoryStaysFlat'; fi
+if [ $# -eq 0 ]; then set -- -L '^(unit|component)$' -E 'MemoryStaysFlat|DecoderAllocations'; fi
 bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$(nproc)" -LE '^(probe|packaging)$' "$@"
