@@ -85,6 +85,7 @@ class AgentProcess {
   bool running() { return process_ && process_->running(); }
 
   const std::string& node() const { return node_; }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   uint16_t httpPort() const { return http_port_; }
   std::string socket() const { return dir_.path() + "/" + node_ + ".sock"; }
   std::string log() const { return process_ ? process_->logTail(4000) : ""; }

@@ -1,0 +1,335 @@
+// hale-agent's cost on a node, beside peers measured the same way in the same run (bench/run.sh):
+//   footprint: hale-agent with six checks every 1 s (PostgreSQL, MariaDB, DynamoDB on moto, HTTP, TCP,
+//              exec) against real servers, CURVE heartbeats to a real aggregator; beside it
+//              prometheus-node-exporter scraped every 15 s and monit checking every 1 s. CPU including
+//              reaped children, RSS, PSS, anonymous memory (first and last sample), threads.
+//   /healthz:  wrk against the agent's /healthz and nginx's `return 200` (one worker, as libmicrohttpd
+//              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved.
+// Prints a human summary on stderr and one JSON object on stdout.
+//
+//   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N]
+
+#include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hale_processes.h"
+#include "http_client.h"
+#include "mariadb_pair.h"
+#include "moto_server.h"
+#include "ports.h"
+#include "postgres_pair.h"
+#include "process.h"
+#include "temp_dir.h"
+
+namespace {
+
+using hale::test::ChildProcess;
+using hale::test::SpawnOptions;
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
+
+struct Sample {
+  double cpu_seconds = 0;  // own user+system plus reaped children's
+  double children_seconds = 0;
+  double rss_mb = 0;
+  double pss_mb = 0;
+  double anon_mb = 0;
+  int threads = 0;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double kbField(const std::string& text, const std::string& name) {
+  const size_t at = text.find(name + ":");
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + name.size() + 1)) / 1024.0;
+}
+
+Sample sample(pid_t pid) {
+  Sample s;
+  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) throw std::runtime_error("process " + std::to_string(pid) + " is gone");
+  std::istringstream fields(stat.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  // Fields after the name, from 3 (state): utime is 14, stime 15, cutime 16, cstime 17.
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double own = (std::stod(f[11]) + std::stod(f[12])) / tick;
+  s.children_seconds = (std::stod(f[13]) + std::stod(f[14])) / tick;
+  s.cpu_seconds = own + s.children_seconds;
+  const std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+  s.rss_mb = kbField(status, "VmRSS");
+  s.anon_mb = kbField(status, "RssAnon");
+  const size_t t = status.find("Threads:");
+  s.threads = t == std::string::npos ? 0 : std::stoi(status.substr(t + 8));
+  s.pss_mb = kbField(slurp("/proc/" + std::to_string(pid) + "/smaps_rollup"), "Pss");
+  return s;
+}
+
+struct Measured {
+  std::string name;
+  pid_t pid;
+  Sample first;
+  Sample last;
+  double peak_rss_mb = 0;
+  double peak_anon_mb = 0;
+};
+
+json footprintJson(const Measured& m, double elapsed) {
+  const double cpu = m.last.cpu_seconds - m.first.cpu_seconds;
+  const double children = m.last.children_seconds - m.first.children_seconds;
+  return {{"cpu_percent", 100.0 * cpu / elapsed},
+          {"cpu_children_percent", 100.0 * children / elapsed},
+          {"rss_mb", m.last.rss_mb},
+          {"peak_rss_mb", m.peak_rss_mb},
+          {"pss_mb", m.last.pss_mb},
+          {"anon_mb_first", m.first.anon_mb},
+          {"anon_mb_last", m.last.anon_mb},
+          {"peak_anon_mb", m.peak_anon_mb},
+          {"threads", m.last.threads}};
+}
+
+std::unique_ptr<ChildProcess> spawn(std::vector<std::string> argv, const std::string& log) {
+  SpawnOptions o;
+  o.argv = std::move(argv);
+  o.log_path = log;
+  return std::make_unique<ChildProcess>(o);
+}
+
+bool waitForHttp(const std::string& url) {
+  const auto until = steady_clock::now() + seconds{20};
+  while (steady_clock::now() < until) {
+    hale::HttpRequest r;
+    r.url = url;
+    r.timeout = milliseconds{1000};
+    if (hale::httpPerform(r).status == 200) return true;
+    std::this_thread::sleep_for(milliseconds{100});
+  }
+  return false;
+}
+
+struct WrkResult {
+  double rps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+double toMs(const std::string& value, const std::string& unit) {
+  const double v = std::stod(value);
+  if (unit == "us") return v / 1000;
+  if (unit == "s") return v * 1000;
+  return v;
+}
+
+WrkResult runWrk(const std::string& url, int threads, int seconds_each) {
+  const hale::test::CommandResult r = hale::test::runCommand(
+      {{"wrk", "-t" + std::to_string(threads), "-c32", "-d" + std::to_string(seconds_each) + "s", "--latency", url}},
+      seconds{seconds_each + 30});
+  if (r.exit_code != 0) throw std::runtime_error("wrk failed: " + r.output);
+  WrkResult w;
+  std::smatch m;
+  if (std::regex_search(r.output, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) w.rps = std::stod(m[1]);
+  if (std::regex_search(r.output, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s))"))) w.p50_ms = toMs(m[1], m[2]);
+  if (std::regex_search(r.output, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s))"))) w.p99_ms = toMs(m[1], m[2]);
+  // Non-2xx answers would make the comparison meaningless.
+  if (r.output.find("Non-2xx") != std::string::npos) throw std::runtime_error("wrk saw non-2xx answers: " + r.output);
+  if (w.rps <= 0) throw std::runtime_error("wrk printed no rate: " + r.output);
+  return w;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int argValue(int argc, char** argv, const std::string& name, int fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return std::stoi(argv[i + 1]);
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const int soak_seconds = argValue(argc, argv, "--seconds", 300);
+  const int wrk_seconds = argValue(argc, argv, "--wrk-seconds", 10);
+  const int rounds = argValue(argc, argv, "--rounds", 3);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  hale::test::TempDir dir("bench-agent");
+
+  std::cerr << "starting PostgreSQL, MariaDB, moto, nginx ...\n";
+  hale::test::PostgresPair pg;
+  pg.start();
+  hale::test::MariadbPair my;
+  my.start();
+  hale::test::MotoServer moto;
+  moto.start();
+  {
+    hale::HttpRequest r;
+    r.method = "POST";
+    r.url = moto.endpoint() + "/";
+    r.headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810.CreateTable"};
+    r.body = R"({"TableName":"app","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],)"
+             R"("KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"})";
+    r.aws_sigv4 = "aws:amz:eu-west-1:dynamodb";
+    r.userpwd = std::string(hale::test::MotoServer::kAccessKey) + ":" + hale::test::MotoServer::kSecretKey;
+    if (hale::httpPerform(r).status != 200) throw std::runtime_error("moto CreateTable failed");
+  }
+
+  // nginx: the HTTP and TCP checks' target and the /healthz baseline.
+  const uint16_t nginx_port = hale::test::freeLoopbackPort();
+  const std::string nginx_conf = dir.writeFile(
+      "nginx.conf", "daemon off;\nworker_processes 1;\npid " + dir.path() + "/nginx.pid;\nerror_log " + dir.path() +
+                        "/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n"
+                        "  client_body_temp_path " +
+                        dir.path() + "/nginx-body;\n  server {\n    listen 127.0.0.1:" + std::to_string(nginx_port) +
+                        ";\n    location / { return 200 \"ok\\n\"; }\n  }\n}\n");
+  auto nginx = spawn({"nginx", "-c", nginx_conf, "-p", dir.path()}, dir.path() + "/nginx.log");
+  const std::string nginx_url = "http://127.0.0.1:" + std::to_string(nginx_port) + "/";
+  if (!waitForHttp(nginx_url)) throw std::runtime_error("nginx did not answer: " + nginx->logTail());
+
+  const std::string aws_id = dir.writeFile("ak", hale::test::MotoServer::kAccessKey, 0600);
+  const std::string aws_secret = dir.writeFile("sk", hale::test::MotoServer::kSecretKey, 0600);
+  const std::string my_password = dir.writeFile("mysql-password", hale::test::MariadbPair::kPassword, 0600);
+
+  hale::test::AggregatorProcess aggregator(
+      dir,
+      "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"bench-node\"]\n[[region]]\nname = \"us\"\n"
+      "nodes = [\"bench-us\"]\n");
+  aggregator.start();
+  using Node = hale::test::PostgresPair::Node;
+  const std::string every = "interval = \"1s\"\ntimeout = \"800ms\"\n";
+  const std::string checks =
+      "heartbeat_interval = \"1s\"\n"
+      "[[check]]\nname = \"postgres\"\ntype = \"postgres\"\nconninfo = \"" +
+      pg.conninfo(Node::primary) + "\"\n" + every +
+      "[[check]]\nname = \"mysql\"\ntype = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+      std::to_string(my.port(hale::test::MariadbPair::Node::primary)) + "\nuser = \"" + hale::test::MariadbPair::kUser +
+      "\"\npassword_file = \"" + my_password + "\"\n" + every +
+      "[[check]]\nname = \"dynamodb\"\ntype = \"dynamodb\"\nregion = \"eu-west-1\"\nendpoint = \"" + moto.endpoint() +
+      "\"\ntable = \"app\"\naccess_key_file = \"" + aws_id + "\"\nsecret_key_file = \"" + aws_secret + "\"\n" + every +
+      "[[check]]\nname = \"http\"\ntype = \"http\"\nurl = \"" + nginx_url + "\"\n" + every +
+      "[[check]]\nname = \"tcp\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(nginx_port) + "\n" +
+      every + "[[check]]\nname = \"exec\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n" + every;
+  hale::test::AgentProcess agent(dir, "bench-node", "eu", {aggregator.endpoint()}, checks);
+  agent.start();
+  const std::string healthz_url = "http://127.0.0.1:" + std::to_string(agent.httpPort()) + "/healthz";
+  if (!waitForHttp(healthz_url)) throw std::runtime_error("the agent's /healthz never answered 200: " + agent.log());
+
+  // The peers, started and measured the same way.
+  const uint16_t exporter_port = hale::test::freeLoopbackPort();
+  auto exporter = spawn({"prometheus-node-exporter", "--web.listen-address=127.0.0.1:" + std::to_string(exporter_port)},
+                        dir.path() + "/node-exporter.log");
+  const std::string exporter_url = "http://127.0.0.1:" + std::to_string(exporter_port) + "/metrics";
+  if (!waitForHttp(exporter_url)) throw std::runtime_error("node exporter did not answer: " + exporter->logTail());
+  const std::string monitrc = dir.writeFile(
+      "monitrc",
+      "set daemon 1\nset pidfile " + dir.path() + "/monit.pid\nset idfile " + dir.path() + "/monit.id\nset statefile " +
+          dir.path() + "/monit.state\nset logfile " + dir.path() + "/monit-events.log\n" +
+          "check host nginx with address 127.0.0.1\n  if failed port " + std::to_string(nginx_port) +
+          " protocol http then alert\n"
+          "check host nginx-tcp with address 127.0.0.1\n  if failed port " +
+          std::to_string(nginx_port) +
+          " type tcp then alert\n"
+          "check program true with path /bin/true\n  if status != 0 then alert\n"
+          "check filesystem root with path /\n  if space usage > 99% then alert\n",
+      0600);
+  auto monit = spawn({"monit", "-I", "-c", monitrc}, dir.path() + "/monit.log");
+
+  std::cerr << "warming up 15 s, then measuring for " << soak_seconds << " s ...\n";
+  std::this_thread::sleep_for(seconds{15});
+  std::vector<Measured> measured = {
+      {"hale-agent", agent.pid(), {}, {}, 0, 0},
+      {"prometheus-node-exporter", exporter->pid(), {}, {}, 0, 0},
+      {"monit", monit->pid(), {}, {}, 0, 0},
+  };
+  for (Measured& m : measured) m.first = m.last = sample(m.pid);
+  const auto start = steady_clock::now();
+  auto next_scrape = start;
+  while (steady_clock::now() - start < seconds{soak_seconds}) {
+    if (steady_clock::now() >= next_scrape) {
+      hale::HttpRequest r;
+      r.url = exporter_url;
+      if (hale::httpPerform(r).status != 200) throw std::runtime_error("node exporter scrape failed");
+      next_scrape += seconds{15};
+    }
+    std::this_thread::sleep_for(seconds{1});
+    for (Measured& m : measured) {
+      m.last = sample(m.pid);
+      m.peak_rss_mb = std::max(m.peak_rss_mb, m.last.rss_mb);
+      m.peak_anon_mb = std::max(m.peak_anon_mb, m.last.anon_mb);
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(steady_clock::now() - start).count();
+  json report;
+  report["footprint"]["seconds"] = elapsed;
+  for (const Measured& m : measured) report["footprint"]["processes"][m.name] = footprintJson(m, elapsed);
+  {
+    hale::HttpRequest r;
+    r.url = healthz_url;
+    report["footprint"]["agent_healthz_status"] = hale::httpPerform(r).status;
+  }
+  exporter->stop();
+  monit->stop();
+
+  std::cerr << "/healthz against nginx: " << rounds << " rounds of wrk, " << wrk_seconds << " s each ...\n";
+  std::map<int, std::vector<double>> ratio;
+  std::map<int, std::map<std::string, std::vector<WrkResult>>> runs;
+  for (int round = 0; round < rounds; ++round) {
+    for (int threads : {1, 2}) {
+      const WrkResult a = runWrk(healthz_url, threads, wrk_seconds);
+      const WrkResult n = runWrk(nginx_url, threads, wrk_seconds);
+      runs[threads]["hale-agent"].push_back(a);
+      runs[threads]["nginx"].push_back(n);
+      ratio[threads].push_back(a.rps / n.rps);
+    }
+  }
+  for (auto& [threads, by_server] : runs) {
+    json t;
+    for (auto& [server, results] : by_server) {
+      std::vector<double> rps, p50, p99;
+      for (const WrkResult& w : results) {
+        rps.push_back(w.rps);
+        p50.push_back(w.p50_ms);
+        p99.push_back(w.p99_ms);
+      }
+      t[server] = {{"rps_median", median(rps)},
+                   {"p50_ms_median", median(p50)},
+                   {"p99_ms_median", median(p99)},
+                   {"rps_rounds", rps}};
+    }
+    t["ratio_median"] = median(ratio[threads]);
+    report["healthz"]["wrk_threads_" + std::to_string(threads)] = t;
+  }
+  report["healthz"]["connections"] = 32;
+  report["healthz"]["seconds_per_run"] = wrk_seconds;
+  report["healthz"]["rounds"] = rounds;
+  std::cout << report.dump(2) << "\n";
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "bench_agent_footprint: " << e.what() << "\n";
+  return 1;
+}
