@@ -24,6 +24,39 @@ ObserverConfig config() {
   return c;
 }
 
+// Adding a node counts it at once, without a recount of the others: the counts after each addNode are
+// what a full recount at the next tick finds.
+TEST(Observer, AddingANodeCountsItLikeARecount) {
+  const SteadyTime t0{seconds{1000}};
+  Observer o(config(), t0);
+  o.addNode("eu-1", "eu", t0);
+  o.addNode("eu-2", "eu", t0);
+  o.addNode("eu-2", "eu", t0);  // twice: counted once
+  o.addNode("us-1", "us", t0);
+  o.addNode("xx-1", "nowhere", t0);  // a region not configured: counted nowhere
+  const auto counts = [&](const char* region) { return o.region(region)->counts; };
+  EXPECT_EQ(counts("eu").total, 2U);
+  EXPECT_EQ(counts("eu").unknown, 2U);
+  EXPECT_EQ(counts("us").total, 1U);
+
+  std::vector<Event> events;
+  o.heartbeat("eu-1", heartbeat::NodeStatus::healthy, t0 + seconds{1}, events);
+  o.tick(t0 + seconds{1}, events);
+  EXPECT_EQ(counts("eu").healthy, 1U);
+  EXPECT_EQ(counts("eu").unknown, 1U);
+  o.addNode("eu-3", "eu", t0 + seconds{1});
+  const NodeCounts added = counts("eu");
+  o.tick(t0 + seconds{1}, events);
+  const NodeCounts recounted = counts("eu");
+  EXPECT_EQ(added.total, 3U);
+  EXPECT_EQ(added.total, recounted.total);
+  EXPECT_EQ(added.healthy, recounted.healthy);
+  EXPECT_EQ(added.healthy_heard, recounted.healthy_heard);
+  EXPECT_EQ(added.unknown, recounted.unknown);
+  EXPECT_EQ(added.suspect, recounted.suspect);
+  EXPECT_EQ(added.failed, recounted.failed);
+}
+
 // A node's fence level, as its agent reports it: each change is an event once, a split brain loudest.
 TEST(Observer, FenceChangesAreEventsOnce) {
   const SteadyTime t0{seconds{1000}};
