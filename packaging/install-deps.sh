@@ -14,7 +14,8 @@
 #   machine image's Python is used, else a pinned moto is installed into a virtualenv under
 #   /opt/hale-test/moto (python3-venv) when the Python package registry answers, else the script stops
 #   saying what to install. Prism (the contract-validating mock that serves the published Linode and OVH
-#   APIs) comes from the npm registry, pinned, into /opt/hale-test/prism.
+#   APIs) comes from the npm registry, pinned, into /opt/hale-test/prism. The benchmarks' peers and load
+#   (bench/run.sh, and the test that runs it briefly): wrk, nginx-light, prometheus-node-exporter, monit.
 # The servers are installed but never started as system services: the drill and the tests run their own
 # instances on free loopback ports.
 set -euo pipefail
@@ -36,7 +37,7 @@ drill_packages=(
   postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 curl
 )
 test_packages=(clang-format clang-tidy clang libclang-rt-14-dev socat python3-msgpack python3-venv systemd prometheus debhelper
-  lintian)
+  lintian wrk nginx-light prometheus-node-exporter monit)
 wanted=("${drill_packages[@]}")
 [ "$mode" = drill ] || wanted+=("${test_packages[@]}")
 
@@ -54,7 +55,7 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps ($mode): installing ${missing[*]}"
-  # Keep package scripts from starting default server instances (ports 5432, 3306, 53, 2379) on machines
+  # Keep package scripts from starting default server instances (ports 5432, 3306, 53, 2379, 80, 9100) on machines
   # that do not already block it; an existing policy is left exactly as it was.
   policy=/usr/sbin/policy-rc.d
   added_policy=0

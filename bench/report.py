@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Assembles bench/run.sh's outputs into report.json and report.md: every figure beside the baseline
+measured in the same run, the ratio, and the goal from issue #16 it is held against.
+
+    report.py RESULTS_DIR OUT_JSON OUT_MD
+RESULTS_DIR holds decode.txt, policy.json, ingest.json, failover.txt, agent.json and machine.json."""
+
+import json
+import re
+import sys
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def decode_figures(text):
+    rows = {}
+    for name, key in (("baseline: msgpack unpack", "baseline"), ("hale::heartbeat::Decoder", "hale")):
+        m = re.search(re.escape(name) + r".*?([0-9.]+) us/msg.*?([0-9.]+) allocations/msg", text)
+        if not m:
+            raise SystemExit("report: no '%s' line in the decode benchmark's output" % name)
+        rows[key] = {"us_per_msg": float(m.group(1)), "allocations_per_msg": float(m.group(2))}
+    rows["ratio"] = rows["baseline"]["us_per_msg"] / rows["hale"]["us_per_msg"]
+    return rows
+
+
+def failover_figures(text):
+    out = {}
+    for stage in ("detect", "decide", "complete"):
+        m = re.search(r"^%s\s+([0-9]+) ms\s+([0-9]+) ms" % stage, text, re.M)
+        if not m:
+            raise SystemExit("report: no '%s' line in bench_failover's output" % stage)
+        out[stage] = {"median_ms": int(m.group(1)), "p95_ms": int(m.group(2))}
+    m = re.search(r"^([0-9]+) of ([0-9]+) runs completed", text, re.M)
+    out["runs_completed"], out["runs"] = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    out["budget_ms"] = 5000
+    out["ratio"] = out["complete"]["p95_ms"] / out["budget_ms"]
+    return out
+
+
+def verdict(ok):
+    return "met" if ok else "**not met**"
+
+
+def main():
+    results, out_json, out_md = sys.argv[1:4]
+    report = {
+        "machine": json.loads(read(results + "/machine.json")),
+        "decode": decode_figures(read(results + "/decode.txt")),
+        "policy": json.loads(read(results + "/policy.json")),
+        "ingest": json.loads(read(results + "/ingest.json")),
+        "failover": failover_figures(read(results + "/failover.txt")),
+        "agent": json.loads(read(results + "/agent.json")),
+    }
+    with open(out_json, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+
+    m = report["machine"]
+    fp = report["agent"]["footprint"]
+    agent = fp["processes"]["hale-agent"]
+    exporter = fp["processes"]["prometheus-node-exporter"]
+    monit = fp["processes"]["monit"]
+    hz = report["agent"]["healthz"]
+    ing = report["ingest"]
+    pol = report["policy"]
+    fo = report["failover"]
+    dec = report["decode"]
+    lines = [
+        "# hale benchmark report",
+        "",
+        "`%s` on %s: %s, %s CPUs, %s, Linux %s, commit %s." % (
+            m["command"], m["date"], m["cpu"], m["cpus"], m["memory"], m["kernel"], m["commit"]),
+        "Every figure has its baseline from the same run; ratios are hale / baseline unless said.",
+        "",
+        "| figure | hale | baseline (same run) | ratio | goal | |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(figure, hale, base, ratio, goal, ok):
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (figure, hale, base, ratio, goal, verdict(ok) if ok is not None else ""))
+
+    for name in ("plain", "curve"):
+        c = ing[name]
+        goal = 0.5 if name == "plain" else 0.7
+        row("ingest, %s, %d nodes over %d connections" % ("plaintext" if name == "plain" else "CURVE", c["nodes"], c["connections"]),
+            "%.0f accepted/s" % c["aggregator_accepted_per_s"], "bare ZeroMQ %.0f/s" % c["bare_zeromq_per_s"],
+            "%.2f" % c["ratio"], "≥ %.1f" % goal, c["ratio"] >= goal)
+    for t in ("1", "2"):
+        r = hz["wrk_threads_" + t]
+        a, n = r["hale-agent"], r["nginx"]
+        row("`/healthz`, wrk -t%s -c%d, median of %d" % (t, hz["connections"], hz["rounds"]),
+            "%.0f req/s, p50 %.2f ms, p99 %.2f ms" % (a["rps_median"], a["p50_ms_median"], a["p99_ms_median"]),
+            "nginx `return 200`: %.0f req/s, p50 %.2f ms, p99 %.2f ms" % (n["rps_median"], n["p50_ms_median"], n["p99_ms_median"]),
+            "%.2f" % r["ratio_median"], "≥ 1.0", r["ratio_median"] >= 1.0)
+    peers = "node_exporter %.2f %%, monit %.2f %%" % (exporter["cpu_percent"], monit["cpu_percent"])
+    row("agent CPU incl. children, six checks every 1 s, %.0f s" % fp["seconds"],
+        "%.2f %% of a core (children %.2f %%)" % (agent["cpu_percent"], agent["cpu_children_percent"]), peers,
+        "%.1f× node_exporter" % (agent["cpu_percent"] / max(exporter["cpu_percent"], 1e-9)), "≤ 0.5 %",
+        agent["cpu_percent"] <= 0.5)
+    row("agent RSS (PSS)", "%.1f MB (%.1f MB)" % (agent["rss_mb"], agent["pss_mb"]),
+        "node_exporter %.1f (%.1f), monit %.1f (%.1f)" % (exporter["rss_mb"], exporter["pss_mb"], monit["rss_mb"], monit["pss_mb"]),
+        "%.2f× monit" % (agent["rss_mb"] / monit["rss_mb"]), "≤ 10 MB", agent["rss_mb"] <= 10)
+    row("agent anonymous memory, first → last sample", "%.2f → %.2f MB" % (agent["anon_mb_first"], agent["anon_mb_last"]),
+        "node_exporter %.2f → %.2f, monit %.2f → %.2f" % (exporter["anon_mb_first"], exporter["anon_mb_last"],
+                                                        monit["anon_mb_first"], monit["anon_mb_last"]),
+        "%.2f× monit" % (agent["anon_mb_last"] / monit["anon_mb_last"]), "≤ 2.0 MB, flat",
+        agent["peak_anon_mb"] <= 2.0)
+    row("agent threads", "%d" % agent["threads"], "node_exporter %d, monit %d" % (exporter["threads"], monit["threads"]), "", "", None)
+    row("heartbeat decode, %s" % "258-byte frame, 4 checks",
+        "%.3f µs, %.0f allocations" % (dec["hale"]["us_per_msg"], dec["hale"]["allocations_per_msg"]),
+        "msgpack unpack + convert %.3f µs, %.0f allocations" % (dec["baseline"]["us_per_msg"], dec["baseline"]["allocations_per_msg"]),
+        "%.2f× the rate" % dec["ratio"], "0 allocations", dec["hale"]["allocations_per_msg"] == 0)
+    row("policy, one evaluation, %d nodes in %d regions" % (pol["fleet"]["nodes"], pol["fleet"]["regions"]),
+        "%.2f ms (a heartbeat %.0f ns)" % (pol["fleet"]["evaluation_ms"], pol["fleet"]["heartbeat_ns"]),
+        "%d nodes: %.3f ms (%.0f ns)" % (pol["baseline"]["nodes"], pol["baseline"]["evaluation_ms"], pol["baseline"]["heartbeat_ns"]),
+        "%.2f per node" % pol["per_node_ratio"], "", None)
+    row("failover drill, kill → plan done, %d of %d runs" % (fo["runs_completed"], fo["runs"]),
+        "median %d ms, p95 %d ms" % (fo["complete"]["median_ms"], fo["complete"]["p95_ms"]), "budget 5000 ms",
+        "%.2f of the budget" % fo["ratio"], "p95 ≤ 5000 ms", fo["complete"]["p95_ms"] <= 5000)
+    lines += [
+        "",
+        "How each is measured: `bench/README.md`. Not measured: `/healthz` latency at a fixed rate below",
+        "saturation (Debian's wrk has no fixed-rate mode).",
+        "",
+    ]
+    with open(out_md, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    sys.stdout.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
