@@ -290,7 +290,12 @@ int main(int argc, char** argv) try {
   {
     hale::HttpRequest r;
     r.url = healthz_url;
-    report["footprint"]["agent_healthz_status"] = hale::httpPerform(r).status;
+    // Every check must still pass, or the figures are those of an agent failing its checks.
+    const hale::HttpResponse answer = hale::httpPerform(r);
+    if (answer.status != 200) {
+      throw std::runtime_error("the agent's /healthz answered " + std::to_string(answer.status) +
+                               " after the soak: " + answer.body);
+    }
   }
   exporter->stop();
   monit->stop();

@@ -27,8 +27,8 @@
 // still push the node's sequence ahead of the real agent for a few heartbeats.
 
 #include <cstdint>
-#include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace hale::aggregator {
@@ -80,7 +80,9 @@ class SequenceGuard {
   bool restartAllowed(Last& l, int64_t now_ms) const;
 
   SequenceLimits limits_;
-  std::map<std::string, Last> last_;
+  // Hashed, not ordered: this is one of the lookups every heartbeat makes, and at 10 000 nodes an ordered
+  // map's string comparisons were a sixth of ingest's time (bench/ingest.cpp).
+  std::unordered_map<std::string, Last> last_;
 };
 
 }  // namespace hale::aggregator
