@@ -2,8 +2,6 @@
 // the aggregators, answers halectl on a local socket. Signals: SIGTERM/SIGINT stop, SIGHUP reloads the
 // configuration (an invalid one is refused and the running one kept).
 
-#include <mysql.h>
-
 #include <iostream>
 
 #include "agent.h"
@@ -84,7 +82,6 @@ int run(int argc, char** argv) {
   hale::LogFormat log_format = config.value().log_format;
   hale::setLogFormat(log_format);
   hale::prepareDaemonProcess();  // before any thread starts
-  mysql_library_init(0, nullptr, nullptr);
   hale::agent::Agent agent;
   if (auto started = agent.start(std::move(config).value()); !started) {
     hale::logError("-agent-start-failed", started.error().message);

@@ -9,7 +9,10 @@
 #include "daemon.h"
 #include "engine.h"
 #include "hale/version.h"
+#include "http_client.h"
 #include "log.h"
+#include "mysql_client.h"
+#include "pg_client.h"
 #include "run_guarded.h"
 
 namespace {
@@ -88,6 +91,14 @@ int run(int argc, char** argv) {
 
   hale::setLogFormat(config.value().log_format);
   hale::prepareDaemonProcess();  // before any thread starts
+  // Every driver now: a failover plan must not find a library missing half-way through its steps.
+  for (const hale::Result<void>& driver :
+       {hale::requirePgDriver(), hale::requireMysqlDriver(), hale::requireHttpDriver()}) {
+    if (!driver) {
+      hale::logError("-driver-missing", driver.error().message);
+      return hale::kExitUnavailable;
+    }
+  }
   hale::aggregator::Engine engine(std::move(config).value());
   if (auto started = engine.start(); !started) {
     hale::logError("-aggregator-start-failed", started.error().message);

@@ -1,6 +1,5 @@
 #include "daemon.h"
 
-#include <curl/curl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -36,7 +35,6 @@ void prepareDaemonProcess() {
     limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   if (stderrIsTheJournal()) {
     setLogTimestamps(false);
     setLogPriorityPrefixes(true);

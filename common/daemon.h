@@ -8,7 +8,7 @@
 namespace hale {
 
 // Call before starting any thread: blocks SIGTERM, SIGINT and SIGHUP in this and every later thread (only
-// serveUntilStopped sees them), ignores SIGPIPE, initialises libcurl. When stderr is journald's stream
+// serveUntilStopped sees them), ignores SIGPIPE, raises the descriptor limit. When stderr is journald's stream
 // (stderrIsTheJournal) log lines lose their own timestamps, since journald adds them, and carry their
 // priority ("<3>" ...).
 void prepareDaemonProcess();

@@ -1,11 +1,13 @@
 #include "etcd_config.h"
 
+#include "http_client.h"
 #include "secret_file.h"
 
 namespace hale::etcd {
 
 void readStoreConfig(ConfigTable& t, StoreConfig& out) {
   t.get("endpoints", out.options.endpoints, Presence::required);
+  if (auto driver = requireHttpDriver(); !driver) t.error("endpoints", driver.error().message);
   for (const std::string& e : out.options.endpoints) {
     if (e.rfind("http://", 0) != 0 && e.rfind("https://", 0) != 0)
       t.error("endpoints", "\"" + e + "\" is not an http:// or https:// URL");

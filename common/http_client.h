@@ -4,12 +4,14 @@
 // cap on the body kept, and optional AWS SigV4 signing (CURLOPT_AWS_SIGV4). httpPerform() is one call on
 // a handle of its own; an HttpSession keeps one handle across calls, so a check probing every second
 // reuses the connection, the TLS session and the parsed CA bundle instead of paying for them each time.
-// The caller must have called curl_global_init once (the daemons' main does).
+// libcurl is opened and initialised by the first session (driver_library.h).
 
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "result.h"
 
 namespace hale {
 
@@ -45,6 +47,10 @@ struct HttpResponse {
 };
 
 HttpResponse httpPerform(const HttpRequest& request);
+
+// Loads libcurl now (driver_library.h), so a check or client configured for HTTP reports a missing package
+// when it is built, not at its first request. A session loads it too.
+Result<void> requireHttpDriver();
 
 // One libcurl handle for a series of requests from one thread at a time. Every request is set up from
 // scratch (nothing of one request's options carries over); what is kept is the connection cache (each

@@ -23,6 +23,22 @@ struct MysqlTarget {
   std::string password;
 };
 
+// Loads Connector/C now (driver_library.h), so a check or action configured for MySQL reports a missing
+// package when it is built, not at its first probe. connect() loads it too.
+Result<void> requireMysqlDriver();
+
+// Connector/C keeps state per thread: a thread that talks to MySQL holds one of these around its work.
+class MysqlThreadScope {
+ public:
+  MysqlThreadScope();
+  ~MysqlThreadScope();
+  MysqlThreadScope(const MysqlThreadScope&) = delete;
+  MysqlThreadScope& operator=(const MysqlThreadScope&) = delete;
+
+ private:
+  bool attached_;
+};
+
 using MysqlRow = std::map<std::string, std::string>;  // column -> value, "NULL" for NULL
 
 class MysqlConnection {

@@ -53,6 +53,10 @@ class PgConnection {
   pg_conn* conn_;
 };
 
+// Loads libpq now (driver_library.h), so a check or action configured for PostgreSQL reports a missing
+// package when it is built, not at its first probe. connect() and checkConninfo() load it too.
+Result<void> requirePgDriver();
+
 // Checks a conninfo string without connecting: its syntax, and that it holds no password (passwords come
 // from files). Returns the problem, or "" when fine.
 std::string checkConninfo(const std::string& conninfo);

@@ -31,7 +31,7 @@ prefix=${HALE_TEST_PREFIX:-/opt/hale-test}
 
 drill_packages=(
   build-essential cmake pkg-config
-  cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libmicrohttpd-dev default-libmysqlclient-dev libpq-dev
+  cppzmq-dev libzmq3-dev libsodium-dev libmsgpack-cxx-dev libmicrohttpd-dev default-libmysqlclient-dev libpq-dev
   libcurl4-openssl-dev libssl-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev
   libldns-dev libgtest-dev libbenchmark-dev
   postgresql mariadb-server bind9 bind9-dnsutils etcd-server etcd-client iproute2 curl

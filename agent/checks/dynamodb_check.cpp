@@ -172,6 +172,10 @@ class DynamodbCheck final : public Check {
 std::unique_ptr<Check> makeDynamodbCheck(ConfigTable& t, const CheckSettings&) {
   Options o;
   bool ok = t.get("region", o.region, Presence::required);
+  if (auto driver = requireHttpDriver(); !driver) {
+    t.error("type", driver.error().message);
+    ok = false;
+  }
   ok &= t.get("table", o.table, Presence::required);
   if (!t.get("endpoint", o.endpoint)) o.endpoint = "https://dynamodb." + o.region + ".amazonaws.com";
   while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();

@@ -62,6 +62,10 @@ std::unique_ptr<Check> makeHttpCheck(ConfigTable& t, const CheckSettings&) {
   std::string body_contains;
   bool verify = true;
   bool ok = t.get("url", url, Presence::required);
+  if (auto driver = requireHttpDriver(); !driver) {
+    t.error("type", driver.error().message);
+    ok = false;
+  }
   if (ok && url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     t.error("url", "must start with http:// or https://");
     ok = false;

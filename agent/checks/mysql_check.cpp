@@ -10,8 +10,6 @@
 // One session is kept across probes and replaced as kept_session.h says; its read time-out is the
 // check's time-out, in whole seconds.
 
-#include <mysql.h>
-
 #include <cstdlib>
 
 #include "check_util.h"
@@ -35,7 +33,7 @@ class MysqlCheck final : public Check {
   explicit MysqlCheck(Options o) : o_(std::move(o)), session_(o_.session_lifetime) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
-    mysql_thread_init();  // each check thread needs the library's per-thread state
+    const MysqlThreadScope thread_state;  // each check thread needs the library's per-thread state
     CheckResult r;
     try {
       r = probe(ctx);
@@ -43,7 +41,6 @@ class MysqlCheck final : public Check {
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
-    mysql_thread_end();
     return r;
   }
 
@@ -108,6 +105,10 @@ class MysqlCheck final : public Check {
 std::unique_ptr<Check> makeMysqlCheck(ConfigTable& t, const CheckSettings&) {
   MysqlCheck::Options o;
   bool ok = true;
+  if (auto driver = requireMysqlDriver(); !driver) {
+    t.error("type", driver.error().message);
+    ok = false;
+  }
   t.get("host", o.target.host);
   int64_t port = o.target.port;
   if (t.get("port", port, Presence::optional, 1, 65535)) o.target.port = static_cast<uint16_t>(port);

@@ -125,7 +125,10 @@ std::unique_ptr<Check> makePostgresCheck(ConfigTable& t, const CheckSettings&) {
   std::string role = "any";
   std::chrono::milliseconds max_lag{0};
   bool ok = t.get("conninfo", conninfo, Presence::required);
-  if (ok) {
+  if (auto driver = requirePgDriver(); !driver) {
+    t.error("type", driver.error().message);
+    ok = false;
+  } else if (ok) {
     if (const std::string problem = checkConninfo(conninfo); !problem.empty()) {
       t.error("conninfo", problem);
       ok = false;

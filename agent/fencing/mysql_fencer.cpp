@@ -3,8 +3,6 @@
 // account writes, configure a fence_command that stops the server. read_only is not persisted across a
 // server restart. The fence is bounded by its deadline, but Connector/C counts whole seconds.
 
-#include <mysql.h>
-
 #include "fencer.h"
 
 namespace hale::agent {
@@ -17,7 +15,7 @@ class MysqlFencer final : public Fencer {
   explicit MysqlFencer(MysqlTarget target) : target_(std::move(target)) {}
 
   Result<std::string> fence(SteadyTime deadline, const Clock& clock) override {
-    ThreadScope scope;
+    const MysqlThreadScope scope;  // the lease's threads are not the checks' threads
     auto conn = MysqlConnection::connect(target_, remaining(deadline, clock));
     if (!conn) return conn.error();
     // SET GLOBAL read_only waits for open transactions and table locks: end the client connections first
@@ -40,7 +38,7 @@ class MysqlFencer final : public Fencer {
   }
 
   Result<std::string> unfence(SteadyTime deadline, const Clock& clock) override {
-    ThreadScope scope;
+    const MysqlThreadScope scope;  // the lease's threads are not the checks' threads
     auto conn = MysqlConnection::connect(target_, remaining(deadline, clock));
     if (!conn) return conn.error();
     if (auto r = conn.value().query("SET GLOBAL super_read_only = OFF");
@@ -67,12 +65,6 @@ class MysqlFencer final : public Fencer {
     }
     return ended;
   }
-
-  // Connector/C keeps per-thread state; the lease's threads are not the checks' threads.
-  struct ThreadScope {
-    ThreadScope() { mysql_thread_init(); }
-    ~ThreadScope() { mysql_thread_end(); }
-  };
 
   static std::chrono::milliseconds remaining(SteadyTime deadline, const Clock& clock) {
     return std::max(std::chrono::milliseconds{1000},

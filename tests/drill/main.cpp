@@ -3,7 +3,6 @@
 // verified. Options: --db postgres|mysql, --aggregators 1|3, --failback, --keep, --dry-run, --heartbeat DURATION,
 // --scenario NAME (a named fault watched by the invariant checker; see scenario_drills.h).
 
-#include <curl/curl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -234,7 +233,6 @@ int drillMain(int argc, char** argv) {
   sa.sa_handler = onSignal;
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   try {
     if (scenario != nullptr) {
       hale::drill::prepareOptions(*scenario, options);

@@ -11,9 +11,11 @@
 #include <unistd.h>
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -318,6 +320,65 @@ TEST_F(AgentProcessTest, MemoryStaysFlatWithNoAggregatorListening) {
   EXPECT_LT(after - before, 256) << "RSS grew from " << before << " KiB to " << after << " KiB";
   std::cout << "agent RSS " << before << " KiB -> " << after << " KiB over " << (sent_after - sent_before)
             << " undeliverable heartbeats\n";
+}
+
+// The shared objects mapped into a process, by file name ("libpq.so.5.15").
+std::set<std::string> mappedLibraries(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::set<std::string> names;
+  for (std::string line; std::getline(maps, line);) {
+    const auto slash = line.rfind('/');
+    if (slash != std::string::npos && line.find(".so", slash) != std::string::npos)
+      names.insert(line.substr(slash + 1));
+  }
+  return names;
+}
+
+bool mapsLibrary(const std::set<std::string>& mapped, const std::string& prefix) {
+  return std::any_of(mapped.begin(), mapped.end(), [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
+}
+
+// #16: a node that runs only tcp and exec checks maps none of the database or HTTP client libraries (nor the
+// OpenSSL that libcurl and libpq bring); each is opened when a check of its type is configured, at start or
+// on a reload.
+TEST_F(AgentProcessTest, ClientLibrariesAreMappedOnlyOnceACheckNeedsThem) {
+  const uint16_t dead = hale::test::freeLoopbackPort();
+  const std::string extra = "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) + "\"]";
+  const std::string exec_check = "[[check]]\nname = \"script\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n";
+  writeConfig(config(tcpCheck("app") + exec_check, extra));
+  auto agent = startAgent();
+  std::this_thread::sleep_for(milliseconds{500});  // every check has run
+  const auto light = mappedLibraries(agent->pid());
+  ASSERT_TRUE(mapsLibrary(light, "libmicrohttpd.so")) << "the maps parse found nothing";
+  for (const char* lib : {"libpq.so", "libmariadb.so", "libcurl.so", "libssl.so", "libcrypto.so", "libsystemd.so"}) {
+    EXPECT_FALSE(mapsLibrary(light, lib)) << lib << " is mapped with only tcp and exec checks";
+  }
+
+  // The database and HTTP checks need not reach anything to be configured: their libraries open then.
+  const std::string port = std::to_string(dead);
+  writeConfig(config(tcpCheck("app") + exec_check +
+                         "[[check]]\nname = \"pg\"\ntype = \"postgres\"\nconninfo = \"host=127.0.0.1 port=" + port +
+                         " dbname=x user=x\"\ncritical = false\n"
+                         "[[check]]\nname = \"my\"\ntype = \"mysql\"\nport = " +
+                         port +
+                         "\nuser = \"x\"\ncritical = false\n"
+                         "[[check]]\nname = \"web\"\ntype = \"http\"\nurl = \"http://127.0.0.1:" +
+                         port + "/\"\ncritical = false\n",
+                     extra));
+  ::kill(agent->pid(), SIGHUP);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto mapped = mappedLibraries(agent->pid());
+        return mapsLibrary(mapped, "libpq.so") && mapsLibrary(mapped, "libmariadb.so") &&
+               mapsLibrary(mapped, "libcurl.so");
+      },
+      milliseconds{5000}))
+      << agent->logTail();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return halectl({"raw", "status", "--json"}).output.find("\"pg\"") != std::string::npos;
+      },
+      milliseconds{5000}));
 }
 
 // #15 item 2: an agent pointed at a port where nothing listens says so (per aggregator, with the reason),

@@ -1,0 +1,49 @@
+// The run-time loading of client libraries (driver_library.h): what an operator reads when a package is
+// missing, and that every driver hale uses loads from the packages install-deps.sh puts in place.
+
+#include "driver_library.h"
+
+#include <gtest/gtest.h>
+
+#include "http_client.h"
+#include "mysql_client.h"
+#include "pg_client.h"
+
+namespace hale {
+namespace {
+
+TEST(DriverLibrary, AMissingLibraryNamesItsPackageAndWhatNeedsIt) {
+  const DriverLibrary lib{"libhale-test-absent.so.7", "libhale-test-absent7", "widget checks"};
+  const auto opened = openDriver(lib);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, "driver_missing");
+  const std::string& m = opened.error().message;
+  EXPECT_NE(m.find("widget checks need libhale-test-absent.so.7"), std::string::npos) << m;
+  EXPECT_NE(m.find("apt-get install libhale-test-absent7"), std::string::npos) << m;
+  EXPECT_NE(m.find("cannot open shared object file"), std::string::npos) << m;  // dlerror's reason
+}
+
+TEST(DriverLibrary, AMissingSymbolNamesItAndThePackage) {
+  const DriverLibrary lib{"libc.so.6", "libc6", "tests"};
+  const auto opened = openDriver(lib);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_TRUE(driverSymbol(opened.value(), lib, "malloc").ok());
+  const auto missing = driverSymbol(opened.value(), lib, "hale_no_such_function");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "driver_missing");
+  EXPECT_NE(missing.error().message.find("no symbol hale_no_such_function"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("libc6"), std::string::npos);
+}
+
+TEST(DriverLibrary, EveryDriverLoadsFromTheInstalledPackages) {
+  for (const Result<void>& driver : {requirePgDriver(), requireMysqlDriver(), requireHttpDriver()}) {
+    EXPECT_TRUE(driver.ok()) << driver.error().message;
+  }
+  // Loaded once: a second call answers from the same table.
+  EXPECT_TRUE(requirePgDriver().ok());
+  EXPECT_EQ(checkConninfo("host=127.0.0.1 dbname=x"), "");
+  EXPECT_NE(checkConninfo("host=127.0.0.1 password=secret"), "");
+}
+
+}  // namespace
+}  // namespace hale
