@@ -9,7 +9,6 @@
 //
 //   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N]
 
-#include <curl/curl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_args.h"
 #include "hale_processes.h"
 #include "http_client.h"
 #include "mariadb_pair.h"
@@ -164,20 +164,18 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-int argValue(int argc, char** argv, const std::string& name, int fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return std::stoi(argv[i + 1]);
-  }
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const int soak_seconds = argValue(argc, argv, "--seconds", 300);
-  const int wrk_seconds = argValue(argc, argv, "--wrk-seconds", 10);
-  const int rounds = argValue(argc, argv, "--rounds", 3);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"seconds", "wrk-seconds", "rounds"});
+  if (!parsed || !parsed.value().positional().empty()) {
+    std::cerr << "usage: bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N]\n";
+    return hale::kExitUsage;
+  }
+  const hale::CliArgs& args = parsed.value();
+  const int soak_seconds = std::stoi(args.valueOr("seconds", "300"));
+  const int wrk_seconds = std::stoi(args.valueOr("wrk-seconds", "10"));
+  const int rounds = std::stoi(args.valueOr("rounds", "3"));
   hale::test::TempDir dir("bench-agent");
 
   std::cerr << "starting PostgreSQL, MariaDB, moto, nginx ...\n";

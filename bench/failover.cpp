@@ -5,7 +5,6 @@
 // with its aggregator and its etcd member.
 //   bench_failover [--runs N] [--db postgres|mysql] [--heartbeat 1s] [--aggregators 1|3]
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,7 +51,6 @@ int benchMain(int argc, char** argv) {
     return hale::kExitUnavailable;
   }
   options.heartbeat = *hb;
-  curl_global_init(CURL_GLOBAL_DEFAULT);
 
   std::vector<int64_t> detect, decide, complete;
   for (int i = 1; i <= runs; ++i) {

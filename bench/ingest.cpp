@@ -9,8 +9,6 @@
 //
 //   bench_ingest [--nodes N] [--curve-nodes M] [--seconds S]
 
-#include <curl/curl.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,6 +21,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "cli_args.h"
 #include "curve_ring.h"
 #include "hale_processes.h"
 #include "heartbeat_codec.h"
@@ -45,7 +44,7 @@ struct Link {
 // Sends heartbeats for `nodes` round-robin over `links` until stopped: node i goes over link i % links.
 class Blaster {
  public:
-  Blaster(const hale::test::TempDir& dir, std::vector<Link> links, size_t nodes) : nodes_(nodes) {
+  Blaster(const hale::test::TempDir& dir, const std::vector<Link>& links, size_t nodes) : nodes_(nodes) {
     for (const Link& l : links) {
       sockets_.emplace_back(context_, zmq::socket_type::xpub);
       zmq::socket_t& s = sockets_.back();
@@ -240,20 +239,18 @@ Case runCase(bool curve, size_t nodes, int window_seconds) {
   return c;
 }
 
-int argValue(int argc, char** argv, const std::string& name, int fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return std::stoi(argv[i + 1]);
-  }
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const auto nodes = static_cast<size_t>(argValue(argc, argv, "--nodes", 10'000));
-  const auto curve_nodes = static_cast<size_t>(argValue(argc, argv, "--curve-nodes", 200));
-  const int window = argValue(argc, argv, "--seconds", 10);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"nodes", "curve-nodes", "seconds"});
+  if (!parsed || !parsed.value().positional().empty()) {
+    std::cerr << "usage: bench_ingest [--nodes N] [--curve-nodes M] [--seconds S]\n";
+    return hale::kExitUsage;
+  }
+  const hale::CliArgs& args = parsed.value();
+  const auto nodes = std::stoul(args.valueOr("nodes", "10000"));
+  const auto curve_nodes = std::stoul(args.valueOr("curve-nodes", "200"));
+  const int window = std::stoi(args.valueOr("seconds", "10"));
   json report;
   for (const bool curve : {false, true}) {
     const size_t n = curve ? curve_nodes : nodes;
