@@ -141,6 +141,15 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
     if (a.at_ms >= fault_ms && a.region == survivor && !r.writes_resumed_ms) r.writes_resumed_ms = a.at_ms - fault_ms;
     if (a.region == old_region && a.at_ms >= fault_ms) r.last_write_on_old_ms = a.at_ms - fault_ms;
   }
+  if (r.last_write_on_old_ms) {
+    const int64_t old_end_ms = fault_ms + *r.last_write_on_old_ms;
+    for (const Ack& a : acks_) {
+      if (a.at_ms >= fault_ms && survivor_rows.count(a.id) == 0) {
+        r.oldest_missing_after_fault_before_end_ms =
+            std::max(r.oldest_missing_after_fault_before_end_ms, old_end_ms - a.at_ms);
+      }
+    }
+  }
   return r;
 }
 
@@ -153,6 +162,10 @@ std::string InvariantReport::summary() const {
   if (!missing.empty()) {
     s += " (ids " + std::to_string(missing.front()) + ".." + std::to_string(missing.back()) + "; " +
          std::to_string(missing_after_fault) + " acknowledged after the fault";
+    if (missing_after_fault > 0 && last_write_on_old_ms) {
+      s += ", the oldest of those " + std::to_string(oldest_missing_after_fault_before_end_ms) +
+           " ms before the old primary's last acknowledged write";
+    }
     if (missing.size() > missing_after_fault) {
       s += ", the others from " + std::to_string(oldest_missing_before_fault_ms) + " to " +
            std::to_string(newest_missing_before_fault_ms) + " ms before it";

@@ -11,7 +11,8 @@
 // time-out, a dropped session) keeps the last proven state, so a database that stops answering is never
 // taken for read-only, and a slow probe can only make the check stricter. report() then says: the
 // longest time both databases counted as writable, the acknowledged rows the surviving primary does not
-// hold (and whether any was acknowledged after the fault: a split brain's loss), the longest gap between
+// hold (and of those acknowledged after the fault, how long before the old primary's last write the oldest
+// was: a hung or cut-off primary goes on writing until it is stopped), the longest gap between
 // two answers of one database's prober, and when the survivor took its first write.
 
 #include <atomic>
@@ -42,10 +43,12 @@ struct InvariantReport {
   bool old_writable_before_fault = false;  // the prober saw the old primary take writes first
   bool survivor_writable_at_end = false;   // ... and the survivor take them last
   size_t acknowledged = 0;
-  std::vector<int64_t> missing;                 // acknowledged ids the survivor lacks
-  size_t missing_after_fault = 0;               // of them, acknowledged at or after the fault
-  int64_t newest_missing_before_fault_ms = 0;   // how long before the fault the newest of them was acknowledged
-  int64_t oldest_missing_before_fault_ms = 0;   // ... and the oldest
+  std::vector<int64_t> missing;                // acknowledged ids the survivor lacks
+  size_t missing_after_fault = 0;              // of them, acknowledged at or after the fault
+  int64_t newest_missing_before_fault_ms = 0;  // how long before the fault the newest of them was acknowledged
+  int64_t oldest_missing_before_fault_ms = 0;  // ... and the oldest
+  // How long before the old primary's last acknowledged write the oldest of those acknowledged after the fault was.
+  int64_t oldest_missing_after_fault_before_end_ms = 0;
   std::optional<int64_t> writes_resumed_ms;     // fault to the first acknowledged write on the survivor after it
   std::optional<int64_t> last_write_on_old_ms;  // fault to the last acknowledged write on the old primary
   std::string summary() const;

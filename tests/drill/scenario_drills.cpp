@@ -169,9 +169,16 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
                     std::to_string(inv.acknowledged) + " acknowledged"});
   const int64_t rpo_ms = d.options().max_lag.count();
   if (result.observed != Outcome::refused) {
-    // What a primary acknowledged after the fault and the survivor lacks is a split brain's loss.
-    checks.push_back({"no write acknowledged after the fault was lost", inv.missing_after_fault == 0,
-                      std::to_string(inv.missing_after_fault) + " missing from " + survivor});
+    // The old primary may go on acknowledging writes after the fault (a hung postmaster's open sessions, a
+    // cut-off primary until its lease lapses). What it acknowledged but had not yet replicated when it was
+    // stopped is asynchronous replication's loss, held to the same RPO bound as before the fault, counted
+    // back from its last acknowledged write. A split brain's loss, a write acknowledged by the old primary
+    // while the new one also took writes, is "no instant with two writable primaries".
+    checks.push_back({"no write acknowledged after the fault lost beyond the RPO bound (" + std::to_string(rpo_ms) +
+                          " ms before the old primary's last write)",
+                      inv.missing_after_fault == 0 || inv.oldest_missing_after_fault_before_end_ms <= rpo_ms,
+                      std::to_string(inv.missing_after_fault) + " missing from " + survivor + ", the oldest " +
+                          std::to_string(inv.oldest_missing_after_fault_before_end_ms) + " ms before that write"});
   }
   if (result.observed == Outcome::failover) {
     checks.push_back({"the prober saw us take writes at the end", inv.survivor_writable_at_end, ""});

@@ -35,7 +35,10 @@ TEST(ScenarioDrill, RegionDeathFailsOverWithNoTwoWritablePrimaries) {
 
 TEST(ScenarioDrill, AHungDatabaseFailsOverAndItsOpenSessionsStopBeforeThePromotion) {
   const ScenarioResult r = drill("hung-db");
-  EXPECT_EQ(r.invariants.missing.size(), 0u);
+  // Nothing acknowledged before the fault is lost: the standby had seconds to receive it. What eu's open
+  // sessions wrote in the instant before the fence powered it off may not have reached us (asynchronous
+  // replication; the drill's check holds that to the RPO bound), and is reported exactly.
+  EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault);
   // The hung postmaster's open sessions kept taking writes after the fault: the fence ended them, and
   // the checker saw no overlap with the promoted standby.
   const auto promoted = r.run.timeline.offset("+plan-step-start", "promote-us");

@@ -82,6 +82,9 @@ TEST(InvariantWatch, SeesTwoWritablePrimariesAndTheWritesTheSurvivorLacks) {
   ASSERT_TRUE(r.writes_resumed_ms);
   EXPECT_GE(*r.writes_resumed_ms, 400);  // DNS named us only after the 400 ms
   EXPECT_TRUE(r.last_write_on_old_ms);   // eu took writes after the fault
+  // The first of eu's lost post-fault writes came right after the fault, its last about 400 ms later.
+  EXPECT_GE(r.oldest_missing_after_fault_before_end_ms, 200);
+  EXPECT_NE(r.summary().find("ms before the old primary's last acknowledged write"), std::string::npos) << r.summary();
 }
 
 TEST(InvariantWatch, AFailoverWithoutOverlapOrLossReportsNone) {
