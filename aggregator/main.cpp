@@ -3,6 +3,8 @@
 // start). A configuration change needs a restart: SIGHUP only says so.
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "aggregator_config.h"
 #include "cli_args.h"
@@ -18,6 +20,17 @@
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/hale/aggregator.toml";
+
+// Every client library, loaded now (at start and by --check-config): a failover plan must not find one
+// missing half-way through its steps. What is missing, one message each.
+std::vector<std::string> missingDrivers() {
+  std::vector<std::string> missing;
+  for (const hale::Result<void>& driver :
+       {hale::requirePgDriver(), hale::requireMysqlDriver(), hale::requireHttpDriver()}) {
+    if (!driver) missing.push_back(driver.error().message);
+  }
+  return missing;
+}
 
 constexpr const char* kUsage = R"(usage: hale-aggregator [options]
 
@@ -69,6 +82,10 @@ int run(int argc, char** argv) {
       if (config.error().message.empty() || config.error().message.back() != '\n') std::cerr << "\n";
       return hale::kExitUnavailable;
     }
+    if (const std::vector<std::string> missing = missingDrivers(); !missing.empty()) {
+      for (const std::string& m : missing) std::cerr << config_path << ": " << m << "\n";
+      return hale::kExitUnavailable;
+    }
     std::cout << config_path << ": valid (" << config.value().regions.size() << " regions, "
               << config.value().plans.size() << " plans, " << config.value().actions.size() << " actions)\n";
     if (config.value().coordination.mode == hale::aggregator::CoordinationConfig::Mode::none) {
@@ -91,13 +108,9 @@ int run(int argc, char** argv) {
 
   hale::setLogFormat(config.value().log_format);
   hale::prepareDaemonProcess();  // before any thread starts
-  // Every driver now: a failover plan must not find a library missing half-way through its steps.
-  for (const hale::Result<void>& driver :
-       {hale::requirePgDriver(), hale::requireMysqlDriver(), hale::requireHttpDriver()}) {
-    if (!driver) {
-      hale::logError("-driver-missing", driver.error().message);
-      return hale::kExitUnavailable;
-    }
+  if (const std::vector<std::string> missing = missingDrivers(); !missing.empty()) {
+    for (const std::string& m : missing) hale::logError("-driver-missing", m);
+    return hale::kExitUnavailable;
   }
   hale::aggregator::Engine engine(std::move(config).value());
   if (auto started = engine.start(); !started) {

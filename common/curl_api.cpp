@@ -14,15 +14,18 @@ Result<CurlApi> load() {
   CurlApi api;
 #define HALE_CURL_RESOLVE(name)                                                         \
   if (auto address = driverSymbol(handle.value(), kLibcurl, "curl_" #name); !address) { \
+    closeDriver(handle.value());                                                        \
     return address.error();                                                             \
   } else {                                                                              \
     api.name = reinterpret_cast<decltype(api.name)>(address.value());                   \
   }
   HALE_CURL_FUNCTIONS(HALE_CURL_RESOLVE)
 #undef HALE_CURL_RESOLVE
-  // Once, before any handle exists; the function-local static that holds this table makes it so.
+  // Before any handle exists; DriverTable loads under its lock, once it succeeds.
   if (const CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
-    return makeError("driver_missing", std::string("curl_global_init failed: ") + api.easy_strerror(rc));
+    const std::string why = api.easy_strerror(rc);
+    closeDriver(handle.value());
+    return makeError("driver_missing", "curl_global_init failed in " + std::string(kLibcurl.soname) + ": " + why);
   }
   return api;
 }
@@ -30,9 +33,9 @@ Result<CurlApi> load() {
 }  // namespace
 
 Result<const CurlApi*> loadCurlApi() {
-  static const Result<CurlApi> loaded = load();  // thread-safe once; the library stays open
-  if (!loaded) return loaded.error();
-  return &loaded.value();
+  static auto* const table =
+      new DriverTable<CurlApi>(load);  // NOLINT(cppcoreguidelines-owning-memory): see DriverTable
+  return table->get();
 }
 
 }  // namespace hale

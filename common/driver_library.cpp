@@ -33,4 +33,8 @@ Result<void*> driverSymbol(void* handle, const DriverLibrary& lib, const char* s
   return address;
 }
 
+void closeDriver(void* handle) {
+  if (handle != nullptr) ::dlclose(handle);
+}
+
 }  // namespace hale

@@ -6,6 +6,9 @@
 // an API table (libpq_api.h, mysql_api.h, curl_api.h) loaded once per process and kept until exit; what
 // goes wrong names the Debian package to install.
 
+#include <atomic>
+#include <mutex>
+
 #include "result.h"
 
 namespace hale {
@@ -22,5 +25,35 @@ Result<void*> openDriver(const DriverLibrary& lib);
 // The address of `symbol` in an opened driver. Error code "driver_missing" (a version of the library too
 // old to have it), naming the package.
 Result<void*> driverSymbol(void* handle, const DriverLibrary& lib, const char* symbol);
+
+// A driver's table of functions, loaded by the first get() that succeeds. A failed load is not remembered:
+// the next get() tries again, so a package installed after a refused reload is found by the next reload.
+// Allocated once and never freed: a check thread abandoned at exit (a probe hung on a frozen server) may
+// still call through it while static destructors run.
+template <typename Api>
+class DriverTable {
+ public:
+  using Loader = Result<Api> (*)();
+  explicit DriverTable(Loader load) : load_(load) {}
+
+  Result<const Api*> get() {
+    if (const Api* api = loaded_.load(std::memory_order_acquire)) return api;
+    const std::lock_guard lock(mu_);
+    if (const Api* api = loaded_.load(std::memory_order_relaxed)) return api;
+    Result<Api> fresh = load_();
+    if (!fresh) return fresh.error();
+    const Api* api = new Api(std::move(fresh).value());  // NOLINT(cppcoreguidelines-owning-memory): never freed
+    loaded_.store(api, std::memory_order_release);
+    return api;
+  }
+
+ private:
+  Loader load_;
+  std::mutex mu_;
+  std::atomic<const Api*> loaded_{nullptr};
+};
+
+// Closes a driver that could not be used (a symbol missing, its initialisation failed).
+void closeDriver(void* handle);
 
 }  // namespace hale

@@ -216,7 +216,10 @@ Result<std::string> Client::authenticate(size_t endpoint) {
   const json body = {{"name", options_.username}, {"password", options_.password}};
   auto answer = parse(attempt(endpoint, "/v3/auth/authenticate", body.dump(), {}, status));
   if (!answer) return answer.error();
-  const std::string token = answer.value().value("token", std::string());
+  const json& reply = answer.value();
+  const auto it = reply.find("token");
+  if (it != reply.end() && !it->is_string()) return malformed("a token that is not a string");
+  const std::string token = it != reply.end() ? it->get<std::string>() : std::string();
   if (token.empty()) return makeError("etcd_auth", "etcd gave no token for user " + options_.username);
   std::lock_guard lock(token_mu_);
   token_ = token;

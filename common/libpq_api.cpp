@@ -14,6 +14,7 @@ Result<LibPq> load() {
   LibPq api;
 #define HALE_LIBPQ_RESOLVE(name)                                              \
   if (auto address = driverSymbol(handle.value(), kLibPq, #name); !address) { \
+    closeDriver(handle.value());                                              \
     return address.error();                                                   \
   } else {                                                                    \
     api.name = reinterpret_cast<decltype(api.name)>(address.value());         \
@@ -26,9 +27,8 @@ Result<LibPq> load() {
 }  // namespace
 
 Result<const LibPq*> loadLibPq() {
-  static const Result<LibPq> loaded = load();  // thread-safe once; the library stays open
-  if (!loaded) return loaded.error();
-  return &loaded.value();
+  static auto* const table = new DriverTable<LibPq>(load);  // NOLINT(cppcoreguidelines-owning-memory): see DriverTable
+  return table->get();
 }
 
 }  // namespace hale

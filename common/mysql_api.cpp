@@ -14,16 +14,19 @@ Result<MysqlApi> load() {
   MysqlApi api;
 #define HALE_MYSQL_RESOLVE(name)                                                   \
   if (auto address = driverSymbol(handle.value(), kConnectorC, #name); !address) { \
+    closeDriver(handle.value());                                                   \
     return address.error();                                                        \
   } else {                                                                         \
     api.name = reinterpret_cast<decltype(api.name)>(address.value());              \
   }
   HALE_MYSQL_FUNCTIONS(HALE_MYSQL_RESOLVE)
 #undef HALE_MYSQL_RESOLVE
-  // mysql_library_init (a macro for mysql_server_init): once, before any thread makes a connection; the
-  // function-local static that holds this table makes it happen exactly once.
+  // mysql_library_init (a macro for mysql_server_init): before any thread makes a connection; DriverTable
+  // loads under its lock, once it succeeds.
   if (api.mysql_server_init(0, nullptr, nullptr) != 0) {
-    return makeError("driver_missing", "mysql_library_init failed in libmariadb.so.3");
+    closeDriver(handle.value());
+    return makeError("driver_missing", std::string("mysql_library_init failed in ") + kConnectorC.soname +
+                                           " (Debian package " + kConnectorC.package + ")");
   }
   return api;
 }
@@ -31,9 +34,9 @@ Result<MysqlApi> load() {
 }  // namespace
 
 Result<const MysqlApi*> loadMysqlApi() {
-  static const Result<MysqlApi> loaded = load();  // thread-safe once; the library stays open
-  if (!loaded) return loaded.error();
-  return &loaded.value();
+  static auto* const table =
+      new DriverTable<MysqlApi>(load);  // NOLINT(cppcoreguidelines-owning-memory): see DriverTable
+  return table->get();
 }
 
 }  // namespace hale

@@ -141,13 +141,13 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
     if (a.at_ms >= fault_ms && a.region == survivor && !r.writes_resumed_ms) r.writes_resumed_ms = a.at_ms - fault_ms;
     if (a.region == old_region && a.at_ms >= fault_ms) r.last_write_on_old_ms = a.at_ms - fault_ms;
   }
-  if (r.last_write_on_old_ms) {
-    const int64_t old_end_ms = fault_ms + *r.last_write_on_old_ms;
-    for (const Ack& a : acks_) {
-      if (a.at_ms >= fault_ms && survivor_rows.count(a.id) == 0) {
-        r.oldest_missing_after_fault_before_end_ms =
-            std::max(r.oldest_missing_after_fault_before_end_ms, old_end_ms - a.at_ms);
-      }
+  for (const Ack& a : acks_) {
+    if (a.at_ms < fault_ms || survivor_rows.count(a.id) != 0) continue;
+    if (a.region == old_region && r.last_write_on_old_ms) {
+      r.oldest_missing_after_fault_before_end_ms =
+          std::max(r.oldest_missing_after_fault_before_end_ms, fault_ms + *r.last_write_on_old_ms - a.at_ms);
+    } else {
+      ++r.missing_after_fault_elsewhere;
     }
   }
   return r;

@@ -47,8 +47,10 @@ struct InvariantReport {
   size_t missing_after_fault = 0;              // of them, acknowledged at or after the fault
   int64_t newest_missing_before_fault_ms = 0;  // how long before the fault the newest of them was acknowledged
   int64_t oldest_missing_before_fault_ms = 0;  // ... and the oldest
-  // How long before the old primary's last acknowledged write the oldest of those acknowledged after the fault was.
+  // Of those acknowledged after the fault by the old primary: how long before its last acknowledged write
+  // the oldest was. Those acknowledged after the fault by any other database: how many (never excusable).
   int64_t oldest_missing_after_fault_before_end_ms = 0;
+  size_t missing_after_fault_elsewhere = 0;
   std::optional<int64_t> writes_resumed_ms;     // fault to the first acknowledged write on the survivor after it
   std::optional<int64_t> last_write_on_old_ms;  // fault to the last acknowledged write on the old primary
   std::string summary() const;

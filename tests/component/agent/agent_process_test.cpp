@@ -287,7 +287,7 @@ TEST_F(AgentProcessTest, UnderSystemdLogLinesCarryTheirPriorityForJournald) {
   EXPECT_NE(text.find("<4>warn +heartbeats-insecure"), std::string::npos) << text;
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
-    EXPECT_EQ(line.rfind("<", 0), 0u) << "a line without its priority: " << line;
+    EXPECT_EQ(line.rfind('<', 0), 0u) << "a line without its priority: " << line;
   }
 }
 

@@ -134,6 +134,13 @@ TEST(EtcdClientAnswers, ErrorsAndMalformedAnswersAreErrorsNeverGuesses) {
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok.value().id, 99);
   EXPECT_EQ(ok.value().ttl, std::chrono::seconds{3});
+
+  // Authentication answered with a token of the wrong type: an error, not an exception out of the client.
+  Client user(Options{.endpoints = {fake.url("")}, .username = "u", .password = "p", .timeout = milliseconds{1000}});
+  fake.enqueue(200, R"({"token":1})");
+  EXPECT_EQ(user.range("/k").error().code, "etcd_malformed");
+  fake.enqueue(200, R"({"kvs":[{"key":"YQ","value":"YQ=="}]})");  // base64 without its padding
+  EXPECT_EQ(c.range("/k").error().code, "etcd_malformed");
 }
 
 void run(const std::vector<std::string>& argv) {

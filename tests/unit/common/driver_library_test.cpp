@@ -35,6 +35,27 @@ TEST(DriverLibrary, AMissingSymbolNamesItAndThePackage) {
   EXPECT_NE(missing.error().message.find("libc6"), std::string::npos);
 }
 
+// A failed load is tried again by the next call (a package installed after a refused reload); a good one
+// is kept and never loaded twice.
+int loads = 0;
+Result<int> failsOnce() {
+  ++loads;
+  if (loads == 1) return makeError("driver_missing", "not yet installed");
+  return 42;
+}
+
+TEST(DriverLibrary, AFailedLoadIsRetriedAndASuccessfulOneKept) {
+  DriverTable<int> table(failsOnce);
+  const auto first = table.get();
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().message, "not yet installed");
+  const auto second = table.get();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second.value(), 42);
+  EXPECT_EQ(table.get().value(), second.value());
+  EXPECT_EQ(loads, 2);
+}
+
 TEST(DriverLibrary, EveryDriverLoadsFromTheInstalledPackages) {
   for (const Result<void>& driver : {requirePgDriver(), requireMysqlDriver(), requireHttpDriver()}) {
     EXPECT_TRUE(driver.ok()) << driver.error().message;

@@ -110,6 +110,15 @@ TEST(InvariantWatch, AFailoverWithoutOverlapOrLossReportsNone) {
   EXPECT_GT(r.probe_rounds, 5u);
   EXPECT_GT(r.acknowledged, 5u);
   EXPECT_TRUE(r.missing.empty());
+
+  // A write the survivor itself acknowledged after the fault and then lacks is never asynchronous
+  // replication's loss: it is counted apart, whatever the old primary did.
+  ASSERT_FALSE(p.us_rows.empty());
+  all.erase(*p.us_rows.begin());
+  const InvariantReport lost = w.report(fault, "us", all, "eu");
+  EXPECT_EQ(lost.missing.size(), 1u);
+  EXPECT_EQ(lost.missing_after_fault_elsewhere, 1u);
+  EXPECT_EQ(lost.oldest_missing_after_fault_before_end_ms, 0);
 }
 
 // A database that stops answering is not taken for read-only: eu goes silent (a hang) while us is promoted,
