@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -220,6 +221,10 @@ int main(int argc, char** argv) try {
   aggregator.start();
   using Node = hale::test::PostgresPair::Node;
   const std::string every = "interval = \"1s\"\ntimeout = \"800ms\"\n";
+  const std::string light_checks =
+      "[[check]]\nname = \"http\"\ntype = \"http\"\nurl = \"" + nginx_url + "\"\n" + every +
+      "[[check]]\nname = \"tcp\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(nginx_port) + "\n" +
+      every + "[[check]]\nname = \"exec\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n" + every;
   const std::string checks =
       "heartbeat_interval = \"1s\"\n"
       "[[check]]\nname = \"postgres\"\ntype = \"postgres\"\nconninfo = \"" +
@@ -229,9 +234,7 @@ int main(int argc, char** argv) try {
       "\"\npassword_file = \"" + my_password + "\"\n" + every +
       "[[check]]\nname = \"dynamodb\"\ntype = \"dynamodb\"\nregion = \"eu-west-1\"\nendpoint = \"" + moto.endpoint() +
       "\"\ntable = \"app\"\naccess_key_file = \"" + aws_id + "\"\nsecret_key_file = \"" + aws_secret + "\"\n" + every +
-      "[[check]]\nname = \"http\"\ntype = \"http\"\nurl = \"" + nginx_url + "\"\n" + every +
-      "[[check]]\nname = \"tcp\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(nginx_port) + "\n" +
-      every + "[[check]]\nname = \"exec\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n" + every;
+      light_checks;
   hale::test::AgentProcess agent(dir, "bench-node", "eu", {aggregator.endpoint()}, checks);
   agent.start();
   const std::string healthz_url = "http://127.0.0.1:" + std::to_string(agent.httpPort()) + "/healthz";
@@ -330,6 +333,34 @@ int main(int argc, char** argv) try {
   report["healthz"]["connections"] = 32;
   report["healthz"]["seconds_per_run"] = wrk_seconds;
   report["healthz"]["rounds"] = rounds;
+  agent.signal(SIGTERM);
+  for (int i = 0; i < 50 && agent.running(); ++i) std::this_thread::sleep_for(milliseconds{100});
+  if (agent.running()) agent.kill();
+
+  // The same binary on a node without database or DynamoDB checks: tcp, http and exec. Their client
+  // libraries are opened only for the checks configured, so this is what such a node pays.
+  const int light_seconds = std::max(10, std::min(60, soak_seconds / 5));
+  std::cerr << "agent with tcp, http and exec checks only: " << light_seconds << " s ...\n";
+  hale::test::AgentProcess light(dir, "bench-node", "eu", {aggregator.endpoint()},
+                                 "heartbeat_interval = \"1s\"\n" + light_checks);
+  light.start();
+  if (!waitForHttp("http://127.0.0.1:" + std::to_string(light.httpPort()) + "/healthz")) {
+    throw std::runtime_error("the light agent's /healthz never answered 200: " + light.log());
+  }
+  std::this_thread::sleep_for(seconds{10});
+  Measured lm{"hale-agent", light.pid(), sample(light.pid()), {}, 0, 0};
+  lm.last = lm.first;
+  const auto light_start = steady_clock::now();
+  while (steady_clock::now() - light_start < seconds{light_seconds}) {
+    std::this_thread::sleep_for(seconds{1});
+    lm.last = sample(lm.pid);
+    lm.peak_rss_mb = std::max(lm.peak_rss_mb, lm.last.rss_mb);
+    lm.peak_anon_mb = std::max(lm.peak_anon_mb, lm.last.anon_mb);
+  }
+  const double light_elapsed = std::chrono::duration<double>(steady_clock::now() - light_start).count();
+  report["footprint_light"] = footprintJson(lm, light_elapsed);
+  report["footprint_light"]["seconds"] = light_elapsed;
+  report["footprint_light"]["checks"] = "tcp, http, exec";
   std::cout << report.dump(2) << "\n";
   return 0;
 } catch (const std::exception& e) {

@@ -108,6 +108,12 @@ def main():
                                                         monit["anon_mb_first"], monit["anon_mb_last"]),
         "%.2f× monit" % (agent["anon_mb_last"] / monit["anon_mb_last"]), "≤ 2.0 MB, flat",
         agent["peak_anon_mb"] <= 2.0)
+    if "footprint_light" in report["agent"]:
+        light = report["agent"]["footprint_light"]
+        row("agent RSS (PSS), anonymous, tcp/http/exec checks only, %.0f s" % light["seconds"],
+            "%.1f MB (%.1f MB), %.2f MB" % (light["rss_mb"], light["pss_mb"], light["anon_mb_last"]),
+            "monit %.1f (%.1f), %.2f MB" % (monit["rss_mb"], monit["pss_mb"], monit["anon_mb_last"]),
+            "%.2f× monit" % (light["rss_mb"] / monit["rss_mb"]), "< 7.5 MB", light["peak_rss_mb"] < 7.5)
     row("agent threads", "%d" % agent["threads"], "node_exporter %d, monit %d" % (exporter["threads"], monit["threads"]), "", "", None)
     row("heartbeat decode, %s" % "258-byte frame, 4 checks",
         "%.3f µs, %.0f allocations" % (dec["hale"]["us_per_msg"], dec["hale"]["allocations_per_msg"]),
