@@ -30,7 +30,10 @@ ScenarioResult drill(const std::string& name, const std::string& db = "postgres"
 
 TEST(ScenarioDrill, RegionDeathFailsOverWithNoTwoWritablePrimaries) {
   const ScenarioResult r = drill("region-death");
-  EXPECT_EQ(r.invariants.missing.size(), 0u) << "replication on loopback keeps up: nothing acknowledged is lost";
+  // The fault's instant comes before the kill of eu's database: a write it acknowledged in those few
+  // milliseconds may not have been shipped (asynchronous replication; the drill's check holds it to the RPO
+  // bound). Nothing acknowledged before the fault is lost.
+  EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault);
 }
 
 TEST(ScenarioDrill, AHungDatabaseFailsOverAndItsOpenSessionsStopBeforeThePromotion) {
@@ -58,7 +61,7 @@ TEST(ScenarioDrill, ADnsOutageMidPlanDelaysTheAnswerAndChangesItOnce) {
   const auto answer = r.run.timeline.offset("dns-answer");
   ASSERT_TRUE(stalled && answer);
   EXPECT_GE(*answer - *stalled, 15000) << "no answer while the server stalled";
-  EXPECT_EQ(r.invariants.missing.size(), 0u);
+  EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault) << "as in region-death";
 }
 
 // eu alive but cut off (network namespaces) with no STONITH and no old_primary: only the lease fences it.
