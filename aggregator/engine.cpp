@@ -306,7 +306,10 @@ void Engine::ingestLoop() {
 }
 
 void Engine::publish(const std::vector<Event>& events) {
-  bool journal_write_failed = !journal_->health().writable;
+  if (events.empty()) return;
+  std::vector<JournalEvent> batch;
+  batch.reserve(events.size());
+  const int64_t at_ms = nowMs();
   for (const Event& e : events) {
     const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
     if (quiet) {
@@ -316,18 +319,22 @@ void Engine::publish(const std::vector<Event>& events) {
     } else {
       logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
     }
-    // While the journal is known to fail (and after one failed write in this batch), events are only
-    // logged (above): each failed write may wait for a lock up to the busy timeout, and the tick thread
-    // must not stall on them; the tick's probe finds out when it can be written again.
-    if (journal_write_failed) {
-      counters_.journal_errors.fetch_add(1);
-    } else if (!journaled(journal_->event({0, nowMs(), e.name, e.subject, e.detail}), e.name + " " + e.subject)) {
-      counters_.journal_errors.fetch_add(1);
-      journal_write_failed = true;
-    }
-    // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
-    if (alerter_ && config_.alerts.alerts(e.name) && (!coordinator_ || coordinator_->view().leading)) {
-      alerter_->notify(e);
+    batch.push_back({0, at_ms, e.name, e.subject, e.detail});
+  }
+  // One transaction for the tick's events: a region of thousands of nodes going silent is thousands of
+  // events, and a sync each would hold the decision back by as many disk flushes. While the journal is
+  // known to fail they are only logged (above): a failed write may wait for a lock up to the busy
+  // timeout, and the tick thread must not stall on it; the tick's probe finds out when it can be written.
+  if (!journal_->health().writable) {
+    counters_.journal_errors.fetch_add(batch.size());
+  } else if (!journaled(journal_->appendEvents(batch), std::to_string(batch.size()) + " events, the first " +
+                                                           events.front().name + " " + events.front().subject)) {
+    counters_.journal_errors.fetch_add(batch.size());
+  }
+  // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
+  if (alerter_ && (!coordinator_ || coordinator_->view().leading)) {
+    for (const Event& e : events) {
+      if (config_.alerts.alerts(e.name)) alerter_->notify(e);
     }
   }
 }

@@ -176,6 +176,21 @@ Result<int64_t> Journal::eventUnnoted(const JournalEvent& e) {
   return r;
 }
 
+Result<void> Journal::appendEventsUnnoted(std::span<const JournalEvent> batch) {
+  std::lock_guard lock(mu_);
+  sqlite3_busy_timeout(db_, kEventBusyTimeoutMs);
+  Result<void> r = [&]() -> Result<void> {
+    Transaction tx(db_);
+    if (auto b = tx.begun(); !b) return b;
+    for (const JournalEvent& e : batch) {
+      if (auto inserted = insertEvent(e); !inserted) return inserted.error();
+    }
+    return tx.commit();
+  }();
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  return r;
+}
+
 Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id) const {
   std::lock_guard lock(mu_);
   Stmt s(db_, plan_id != 0
@@ -437,6 +452,10 @@ Result<void> Journal::probe() {
 }
 
 Result<int64_t> Journal::event(const JournalEvent& e) { return noted(eventUnnoted(e)); }
+Result<void> Journal::appendEvents(std::span<const JournalEvent> batch) {
+  if (batch.empty()) return {};  // no write, so nothing learnt about the journal
+  return noted(appendEventsUnnoted(batch));
+}
 Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
   return noted(createPlanUnnoted(plan, std::move(decision)));
 }

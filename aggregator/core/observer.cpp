@@ -14,7 +14,9 @@ Observer::Observer(ObserverConfig config, SteadyTime now) : config_(std::move(co
 }
 
 void Observer::addNode(const std::string& id, const std::string& region, SteadyTime now, bool listed) {
-  if (!nodes_.emplace(id, TrackedNode{id, region, newNode(now), listed}).second) return;
+  const auto [it, added] = nodes_.emplace(id, TrackedNode{id, region, newNode(now), listed});
+  if (!added) return;
+  index_.emplace(it->first, &it->second);
   // A new node is unknown, unheard and no witness on the database: it adds to its region's total and
   // unknown counts and to nothing else, so no recount (which made adding 100 000 listed nodes quadratic,
   // minutes at start; bench/policy_scale.cpp).
@@ -26,8 +28,8 @@ void Observer::addNode(const std::string& id, const std::string& region, SteadyT
 }
 
 const TrackedNode* Observer::node(const std::string& id) const {
-  const auto it = nodes_.find(id);
-  return it == nodes_.end() ? nullptr : &it->second;
+  const auto it = index_.find(id);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 const TrackedRegion* Observer::region(const std::string& name) const {
@@ -39,9 +41,9 @@ const TrackedRegion* Observer::region(const std::string& name) const {
 
 void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, SteadyTime now,
                          std::vector<Event>& events, uint8_t fence, std::span<const heartbeat::CheckReport> checks) {
-  auto it = nodes_.find(id);
-  if (it == nodes_.end()) return;
-  TrackedNode& n = it->second;
+  const auto it = index_.find(id);
+  if (it == index_.end()) return;
+  TrackedNode& n = *it->second;
   n.database_reported = false;
   n.database_failed = false;
   if (const TrackedRegion* r = region(n.region); r != nullptr && !r->config.params.database_check.empty()) {
@@ -147,6 +149,7 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
       const auto silent = now - n.state.last_heard;
       if (!n.listed && silent > config_.node_retention) {
         events.push_back({"-node-forgotten", id, "not listed, silent for " + ms(silent) + " (node_retention)"});
+        index_.erase(it->first);
         it = nodes_.erase(it);
         continue;
       }

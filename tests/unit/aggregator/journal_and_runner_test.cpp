@@ -122,6 +122,42 @@ TEST(Journal, APlanWhoseTransactionCannotBeginLeavesNothingBehind) {
   EXPECT_EQ(*j.value()->meta("paused").value(), "1");
 }
 
+// A tick's events go in one transaction: all of them in order, or (one insert refused) none.
+TEST(Journal, AppendsATicksEventsAllInOrderOrNone) {
+  test::TempDir dir("journal");
+  const std::string path = dir.path() + "/j.db";
+  auto j = Journal::open(path);
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  const std::vector<JournalEvent> batch = {{0, 1000, "+node-suspect", "a", "silent"},
+                                           {0, 1001, "+node-failed", "a", "silent"},
+                                           {0, 1002, "+region-down", "eu", ""}};
+  ASSERT_TRUE(j.value()->appendEvents(batch).ok());
+  auto written = j.value()->events(10).value();
+  ASSERT_EQ(written.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(written[i].name, batch[i].name);
+    EXPECT_EQ(written[i].ts_ms, batch[i].ts_ms);
+  }
+  EXPECT_LT(written[0].id, written[2].id);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(other,
+                   "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.name = 'bad' BEGIN SELECT RAISE(ABORT, "
+                   "'refused'); END",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(other);
+  const std::vector<JournalEvent> refused = {{0, 2000, "+node-healthy", "b", ""}, {0, 2001, "bad", "b", ""}};
+  const auto r = j.value()->appendEvents(refused);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("refused"), std::string::npos) << r.error().message;
+  EXPECT_EQ(j.value()->events(10).value().size(), 3u) << "the event before the refused one was rolled back";
+  EXPECT_FALSE(j.value()->health().writable);
+  EXPECT_TRUE(j.value()->appendEvents({}).ok());
+  EXPECT_FALSE(j.value()->health().writable) << "an empty batch is no write";
+}
+
 // A backup (or an operator's sqlite3 shell) holding the write lock for a moment when the aggregator starts
 // is waited for: the schema's own writes wait for the lock like any other (they failed at once before).
 TEST(Journal, OpensWhileAnotherProcessHoldsTheLockForAMoment) {
