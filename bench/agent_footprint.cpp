@@ -4,16 +4,19 @@
 //              prometheus-node-exporter scraped every 15 s and monit checking every 1 s. CPU including
 //              reaped children, RSS, PSS, anonymous memory (first and last sample), threads.
 //   /healthz:  wrk against the agent's /healthz and nginx's `return 200` (one worker, as libmicrohttpd
-//              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved.
+//              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved; then
+//              both at the same fixed rate below saturation (a quarter of the slower one's wrk -t1 rate,
+//              or --rate), open loop (fixed_rate_http.h): latency from each request's due time.
 // Prints a human summary on stderr and one JSON object on stdout.
 //
-//   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N]
+//   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]
 
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "fixed_rate_http.h"
 #include "hale_processes.h"
 #include "http_client.h"
 #include "mariadb_pair.h"
@@ -168,9 +172,9 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"seconds", "wrk-seconds", "rounds"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"seconds", "wrk-seconds", "rounds", "rate"});
   if (!parsed || !parsed.value().positional().empty()) {
-    std::cerr << "usage: bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N]\n";
+    std::cerr << "usage: bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]\n";
     return hale::kExitUsage;
   }
   const hale::CliArgs& args = parsed.value();
@@ -333,6 +337,60 @@ int main(int argc, char** argv) try {
   report["healthz"]["connections"] = 32;
   report["healthz"]["seconds_per_run"] = wrk_seconds;
   report["healthz"]["rounds"] = rounds;
+
+  // The same two at one fixed rate below both saturation points, open loop: what a load balancer's and
+  // the applications' probes see, with a stall counted against every request that fell due during it.
+  const json& saturated = report["healthz"]["wrk_threads_1"];
+  // A quarter of the slower one's saturated rate: the generator costs about as much CPU per request as
+  // the server (loopback TCP both ways), and both share the machine's cores with the agent's checks.
+  const double slower =
+      std::min(saturated["hale-agent"]["rps_median"].get<double>(), saturated["nginx"]["rps_median"].get<double>());
+  const double rate =
+      args.value("rate") ? std::stod(*args.value("rate")) : std::max(1000.0, std::floor(slower / 4 / 1000) * 1000);
+  std::cerr << "/healthz against nginx at a fixed " << rate << " req/s: " << rounds << " rounds, " << wrk_seconds
+            << " s each ...\n";
+  std::map<std::string, std::vector<hale::bench::FixedRateResult>> fixed;
+  for (int round = 0; round < rounds; ++round) {
+    for (const auto& [server, port] : {std::pair<std::string, uint16_t>{"hale-agent", agent.httpPort()},
+                                       std::pair<std::string, uint16_t>{"nginx", nginx_port}}) {
+      const hale::bench::FixedRateResult r = hale::bench::runFixedRate({.port = port,
+                                                                        .path = server == "nginx" ? "/" : "/healthz",
+                                                                        .rate_per_s = rate,
+                                                                        .seconds = static_cast<double>(wrk_seconds),
+                                                                        .connections = 32});
+      if (r.errors > 0) {
+        throw std::runtime_error(server + " failed " + std::to_string(r.errors) + " of " + std::to_string(r.sent) +
+                                 " requests at a fixed rate");
+      }
+      fixed[server].push_back(r);
+    }
+  }
+  json fr{{"rate_per_s", rate}, {"connections", 32}, {"seconds_per_run", wrk_seconds}, {"rounds", rounds}};
+  for (const auto& [server, results] : fixed) {
+    std::vector<double> p50, p99, p999, achieved;
+    double max_ms = 0;
+    uint64_t late = 0, sent = 0;
+    for (const auto& r : results) {
+      p50.push_back(r.p50_ms);
+      p99.push_back(r.p99_ms);
+      p999.push_back(r.p999_ms);
+      achieved.push_back(r.achieved_per_s);
+      max_ms = std::max(max_ms, r.max_ms);
+      late += r.sent_late;
+      sent += r.sent;
+    }
+    fr[server] = {{"p50_ms_median", median(p50)},
+                  {"p99_ms_median", median(p99)},
+                  {"p999_ms_median", median(p999)},
+                  {"max_ms", max_ms},
+                  {"achieved_per_s_median", median(achieved)},
+                  {"sent_late", late},
+                  {"sent", sent},
+                  {"p99_ms_rounds", p99}};
+  }
+  fr["p99_ratio_median"] =
+      fr["hale-agent"]["p99_ms_median"].get<double>() / std::max(1e-6, fr["nginx"]["p99_ms_median"].get<double>());
+  report["healthz"]["fixed_rate"] = fr;
   agent.signal(SIGTERM);
   for (int i = 0; i < 50 && agent.running(); ++i) std::this_thread::sleep_for(milliseconds{100});
   if (agent.running()) agent.kill();
