@@ -56,4 +56,27 @@ class DriverTable {
 // Closes a driver that could not be used (a symbol missing, its initialisation failed).
 void closeDriver(void* handle);
 
+// Sets `fn` to the address of `symbol` in an opened driver.
+template <typename Fn>
+Result<void> resolveDriverSymbol(void* handle, const DriverLibrary& lib, const char* symbol, Fn*& fn) {
+  auto address = driverSymbol(handle, lib, symbol);
+  if (!address) return address.error();
+  fn = reinterpret_cast<Fn*>(address.value());  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): dlsym
+  return {};
+}
+
+// Opens `lib` and has `fill(handle, api)` resolve the table's functions (and initialise the library if it
+// needs that); closes the library again when it fails. A DriverTable's loader.
+template <typename Api, typename Fill>
+Result<Api> loadDriverApi(const DriverLibrary& lib, Fill fill) {
+  auto handle = openDriver(lib);
+  if (!handle) return handle.error();
+  Api api;
+  if (auto filled = fill(handle.value(), api); !filled) {
+    closeDriver(handle.value());
+    return filled.error();
+  }
+  return api;
+}
+
 }  // namespace hale

@@ -9,19 +9,13 @@ namespace {
 constexpr DriverLibrary kLibPq{"libpq.so.5", "libpq5", "postgres checks, fencing and promotion"};
 
 Result<LibPq> load() {
-  auto handle = openDriver(kLibPq);
-  if (!handle) return handle.error();
-  LibPq api;
-#define HALE_LIBPQ_RESOLVE(name)                                              \
-  if (auto address = driverSymbol(handle.value(), kLibPq, #name); !address) { \
-    closeDriver(handle.value());                                              \
-    return address.error();                                                   \
-  } else {                                                                    \
-    api.name = reinterpret_cast<decltype(api.name)>(address.value());         \
-  }
-  HALE_LIBPQ_FUNCTIONS(HALE_LIBPQ_RESOLVE)
+  return loadDriverApi<LibPq>(kLibPq, [](void* handle, LibPq& api) -> Result<void> {
+#define HALE_LIBPQ_RESOLVE(name) \
+  if (auto r = resolveDriverSymbol(handle, kLibPq, #name, api.name); !r) return r;
+    HALE_LIBPQ_FUNCTIONS(HALE_LIBPQ_RESOLVE)
 #undef HALE_LIBPQ_RESOLVE
-  return api;
+    return {};
+  });
 }
 
 }  // namespace

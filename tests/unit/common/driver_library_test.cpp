@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "http_client.h"
 #include "mysql_client.h"
 #include "pg_client.h"
@@ -33,6 +35,31 @@ TEST(DriverLibrary, AMissingSymbolNamesItAndThePackage) {
   EXPECT_EQ(missing.error().code, "driver_missing");
   EXPECT_NE(missing.error().message.find("no symbol hale_no_such_function"), std::string::npos);
   EXPECT_NE(missing.error().message.find("libc6"), std::string::npos);
+}
+
+// A table is filled from the library's symbols; one missing (or a failed initialisation) fails the load.
+struct LibcTable {
+  decltype(&::strlen) strlen = nullptr;
+  decltype(&::strlen) absent = nullptr;
+};
+
+TEST(DriverLibrary, AnApiTableIsFilledOrTheLoadFails) {
+  const DriverLibrary lib{"libc.so.6", "libc6", "tests"};
+  const auto filled = loadDriverApi<LibcTable>(lib, [&](void* handle, LibcTable& api) -> Result<void> {
+    return resolveDriverSymbol(handle, lib, "strlen", api.strlen);
+  });
+  ASSERT_TRUE(filled.ok()) << filled.error().message;
+  EXPECT_EQ(filled.value().strlen("four"), 4u);
+  const auto missing = loadDriverApi<LibcTable>(lib, [&](void* handle, LibcTable& api) -> Result<void> {
+    if (auto r = resolveDriverSymbol(handle, lib, "strlen", api.strlen); !r) return r;
+    return resolveDriverSymbol(handle, lib, "hale_no_such_function", api.absent);
+  });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("no symbol hale_no_such_function"), std::string::npos);
+  const auto refused = loadDriverApi<LibcTable>(
+      lib, [](void*, LibcTable&) -> Result<void> { return makeError("driver_missing", "init failed"); });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "init failed");
 }
 
 // A failed load is tried again by the next call (a package installed after a refused reload); a good one
