@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark in one command, each figure beside a baseline measured in the same run; writes
 # bench/report.md and bench/report.json (see bench/README.md for what each measures).
-#   bash bench/run.sh            about 10 minutes once built (the footprint takes 5 of them)
+#   bash bench/run.sh            about 12 minutes once built (the footprint takes 5 of them)
 #   bash bench/run.sh --soak     the footprint for 1 hour
 #   bash bench/run.sh --quick    every step, briefly (the figures are not worth reading: a smoke run)
 #   --out DIR                    write the reports there instead of bench/
