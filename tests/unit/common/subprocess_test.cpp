@@ -69,8 +69,11 @@ TEST(Subprocess, TheChildLeadsItsOwnGroupWithNoSignalBlockedOrIgnored) {
   sigaddset(&term, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &term, &old_mask);
   const SubprocessResult r =
+      // exec: grep reads the masks of the very process posix_spawn started. A grep forked by the shell
+      // would read the shell's, and dash blocks every signal while it waits for a child (a race that
+      // failed CI).
       sh("read -r pid comm state ppid pgrp rest < /proc/$$/stat; echo \"pid=$pid pgrp=$pgrp\"; "
-         "grep -E '^Sig(Blk|Ign)' /proc/$$/status",
+         "exec grep -E '^Sig(Blk|Ign)' /proc/self/status",
          milliseconds{5000});
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   std::signal(SIGPIPE, old_pipe);
