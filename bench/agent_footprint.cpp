@@ -1,7 +1,8 @@
 // hale-agent's cost on a node, beside peers measured the same way in the same run (bench/run.sh):
 //   footprint: hale-agent with six checks every 1 s (PostgreSQL, MariaDB, DynamoDB on moto, HTTP, TCP,
 //              exec) against real servers, CURVE heartbeats to a real aggregator; beside it
-//              prometheus-node-exporter scraped every 15 s and monit checking every 1 s. CPU including
+//              prometheus-node-exporter scraped every 15 s and monit checking every 1 s, and the floor of
+//              the exec check: a bare loop that posix_spawns the same /bin/true every 1 s. CPU including
 //              reaped children, RSS, PSS, anonymous memory (first and last sample), threads.
 //   /healthz:  wrk against the agent's /healthz and nginx's `return 200` (one worker, as libmicrohttpd
 //              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved; then
@@ -11,7 +12,9 @@
 //
 //   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]
 
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,6 +32,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+extern char** environ;
 
 #include "cli_args.h"
 #include "fixed_rate_http.h"
@@ -164,6 +170,22 @@ WrkResult runWrk(const std::string& url, int threads, int seconds_each) {
   return w;
 }
 
+// The exec check's floor: what it costs the kernel and the dynamic loader to start and reap the
+// same program at the same pace, with nothing of hale around it. Runs until killed.
+[[noreturn]] void spawnEverySecond(const char* program) {
+  auto next = steady_clock::now();
+  for (;;) {
+    char* const child_argv[] = {const_cast<char*>(program), nullptr};
+    pid_t pid = 0;
+    if (::posix_spawn(&pid, program, nullptr, nullptr, child_argv, environ) == 0) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+    next += seconds{1};
+    std::this_thread::sleep_until(next);
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -172,6 +194,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  if (argc == 3 && std::string(argv[1]) == "--spawn-every-second") spawnEverySecond(argv[2]);
   auto parsed = hale::CliArgs::parse(argc, argv, {}, {"seconds", "wrk-seconds", "rounds", "rate"});
   if (!parsed || !parsed.value().positional().empty()) {
     std::cerr << "usage: bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]\n";
@@ -263,6 +286,10 @@ int main(int argc, char** argv) try {
           "check filesystem root with path /\n  if space usage > 99% then alert\n",
       0600);
   auto monit = spawn({"monit", "-I", "-c", monitrc}, dir.path() + "/monit.log");
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) throw std::runtime_error("cannot find this benchmark's own executable: " + ec.message());
+  auto bare_spawn = spawn({self, "--spawn-every-second", "/bin/true"}, dir.path() + "/bare-spawn.log");
 
   std::cerr << "warming up 15 s, then measuring for " << soak_seconds << " s ...\n";
   std::this_thread::sleep_for(seconds{15});
@@ -270,6 +297,7 @@ int main(int argc, char** argv) try {
       {"hale-agent", agent.pid(), {}, {}, 0, 0},
       {"prometheus-node-exporter", exporter->pid(), {}, {}, 0, 0},
       {"monit", monit->pid(), {}, {}, 0, 0},
+      {"posix_spawn /bin/true every 1 s", bare_spawn->pid(), {}, {}, 0, 0},
   };
   for (Measured& m : measured) m.first = m.last = sample(m.pid);
   const auto start = steady_clock::now();
@@ -304,6 +332,7 @@ int main(int argc, char** argv) try {
   }
   exporter->stop();
   monit->stop();
+  bare_spawn->stop();
 
   std::cerr << "/healthz against nginx: " << rounds << " rounds of wrk, " << wrk_seconds << " s each ...\n";
   std::map<int, std::vector<double>> ratio;

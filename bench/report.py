@@ -63,6 +63,7 @@ def main():
     agent = fp["processes"]["hale-agent"]
     exporter = fp["processes"]["prometheus-node-exporter"]
     monit = fp["processes"]["monit"]
+    bare_spawn = fp["processes"].get("posix_spawn /bin/true every 1 s")
     hz = report["agent"]["healthz"]
     ing = report["ingest"]
     pol = report["policy"]
@@ -103,6 +104,9 @@ def main():
             "nginx `return 200`: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms" % (n["p50_ms_median"], n["p99_ms_median"], n["p999_ms_median"]),
             "p99 %.2f× nginx" % fr["p99_ratio_median"], "p99 ≤ nginx's", fr["p99_ratio_median"] <= 1.0)
     peers = "node_exporter %.2f %%, monit %.2f %%" % (exporter["cpu_percent"], monit["cpu_percent"])
+    if bare_spawn:
+        peers += "; the exec check's floor, a bare loop spawning /bin/true every 1 s: %.2f %% (children %.2f %%)" % (
+            bare_spawn["cpu_percent"], bare_spawn["cpu_children_percent"])
     row("agent CPU incl. children, six checks every 1 s, %.0f s" % fp["seconds"],
         "%.2f %% of a core (children %.2f %%)" % (agent["cpu_percent"], agent["cpu_children_percent"]), peers,
         "%.1f× node_exporter" % (agent["cpu_percent"] / max(exporter["cpu_percent"], 1e-9)), "≤ 0.5 %",
