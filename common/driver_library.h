@@ -29,7 +29,7 @@ Result<void*> driverSymbol(void* handle, const DriverLibrary& lib, const char* s
 // A driver's table of functions, loaded by the first get() that succeeds. A failed load is not remembered:
 // the next get() tries again, so a package installed after a refused reload is found by the next reload.
 // Allocated once and never freed: a check thread abandoned at exit (a probe hung on a frozen server) may
-// still call through it while static destructors run.
+// still call through it while static destructors run. So a table is held from a static pointer.
 template <typename Api>
 class DriverTable {
  public:
