@@ -33,8 +33,6 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 #include "cli_args.h"
 #include "fixed_rate_http.h"
 #include "hale_processes.h"

@@ -68,10 +68,10 @@ TEST(Subprocess, TheChildLeadsItsOwnGroupWithNoSignalBlockedOrIgnored) {
   sigemptyset(&term);
   sigaddset(&term, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &term, &old_mask);
+  // exec: grep reads the masks of the very process posix_spawn started. A grep forked by the shell
+  // would read the shell's, and dash blocks every signal while it waits for a child (a race that
+  // failed CI).
   const SubprocessResult r =
-      // exec: grep reads the masks of the very process posix_spawn started. A grep forked by the shell
-      // would read the shell's, and dash blocks every signal while it waits for a child (a race that
-      // failed CI).
       sh("read -r pid comm state ppid pgrp rest < /proc/$$/stat; echo \"pid=$pid pgrp=$pgrp\"; "
          "exec grep -E '^Sig(Blk|Ign)' /proc/self/status",
          milliseconds{5000});
