@@ -6,7 +6,8 @@
 // - after a probe that failed on it (timed out, broken), which reports that failure: by the next probe;
 // - when it is `lifetime` old, so a server that stops taking new sessions while old ones still answer (a
 //   hung postmaster, max_connections reached) is found within the lifetime, as applications that open
-//   sessions find it. A lifetime of 0 opens a session per probe.
+//   sessions find it. A lifetime of 0 opens a session per probe and closes it when the probe ends
+//   (probeEnded()), so none is held between probes.
 // Failed attempts to connect are spaced by ReconnectBackoff. Used from one thread at a time (a check's).
 
 #include <chrono>
@@ -41,6 +42,11 @@ class KeptSession {
     conn_.emplace(std::move(fresh.value()));
     opened_at_ = now;
     return &*conn_;
+  }
+
+  // Called when the probe that acquired the session is over, whatever its outcome.
+  void probeEnded() {
+    if (lifetime_.count() == 0) conn_.reset();
   }
 
  private:

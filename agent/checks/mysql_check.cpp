@@ -41,6 +41,7 @@ class MysqlCheck final : public Check {
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
+    session_.probeEnded();
     return r;
   }
 

@@ -42,23 +42,30 @@ class PostgresCheck final : public Check {
         session_(session_lifetime) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
+    CheckResult r;
     try {
-      const PgDeadline d{ctx.deadline, ctx.stopping, ctx.clock};
-      auto conn = session_.acquire(ctx.clock->steadyNow(),
-                                   [&] { return PgConnection::connect(conninfo_, password_, d, "hale-agent"); });
-      if (!conn) return {Outcome::error, conn.error().message};
-      // A failure leaves the session mid-query or broken: the next probe replaces it (reusable()).
-      auto rows = conn.value()->query(kQuery, d);
-      if (!rows) return {Outcome::error, rows.error().message};
-      return evaluate(rows.value());
+      r = probe(ctx);
     } catch (const std::exception& e) {
-      return {Outcome::error, e.what()};
+      r = {Outcome::error, e.what()};
     }
+    session_.probeEnded();
+    return r;
   }
 
   std::unique_ptr<Fencer> makeFencer() const override { return makePostgresFencer(conninfo_, password_); }
 
  private:
+  CheckResult probe(const CheckContext& ctx) {
+    const PgDeadline d{ctx.deadline, ctx.stopping, ctx.clock};
+    auto conn = session_.acquire(ctx.clock->steadyNow(),
+                                 [&] { return PgConnection::connect(conninfo_, password_, d, "hale-agent"); });
+    if (!conn) return {Outcome::error, conn.error().message};
+    // A failure leaves the session mid-query or broken: the next probe replaces it (reusable()).
+    auto rows = conn.value()->query(kQuery, d);
+    if (!rows) return {Outcome::error, rows.error().message};
+    return evaluate(rows.value());
+  }
+
   CheckResult evaluate(const PgRows& rows) const {
     if (rows.values.size() != 1 || rows.values[0].size() != 5) return {Outcome::error, "unexpected answer"};
     const auto& row = rows.values[0];
