@@ -5,6 +5,7 @@
 #include "log.h"
 #include "parent_dir.h"
 #include "plan_runner.h"
+#include "thread_name.h"
 
 namespace hale::aggregator {
 namespace {
@@ -287,6 +288,7 @@ void Engine::noteSkewed(const heartbeat::Heartbeat& hb, SteadyTime now) {
 }
 
 void Engine::ingestLoop() {
+  nameThisThread("ingest");
   heartbeat::Decoder decoder;
   heartbeat::Heartbeat hb;
   zmq::message_t msg;
@@ -325,12 +327,10 @@ void Engine::publish(const std::vector<Event>& events) {
   // events, and a sync each would hold the decision back by as many disk flushes. While the journal is
   // known to fail they are only logged (above): a failed write may wait for a lock up to the busy
   // timeout, and the tick thread must not stall on it; the tick's probe finds out when it can be written.
-  if (!journal_->health().writable) {
-    counters_.journal_errors.fetch_add(batch.size());
-  } else if (!journaled(journal_->appendEvents(batch), std::to_string(batch.size()) + " events, the first " +
-                                                           events.front().name + " " + events.front().subject)) {
-    counters_.journal_errors.fetch_add(batch.size());
-  }
+  const bool written = journal_->health().writable &&
+                       journaled(journal_->appendEvents(batch), std::to_string(batch.size()) + " events, the first " +
+                                                                    events.front().name + " " + events.front().subject);
+  if (!written) counters_.journal_errors.fetch_add(batch.size());
   // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
   if (alerter_ && (!coordinator_ || coordinator_->view().leading)) {
     for (const Event& e : events) {
@@ -636,6 +636,7 @@ Result<nlohmann::json> Engine::decideAndEnact(const std::optional<OperatorReques
 }
 
 void Engine::tickLoop() {
+  nameThisThread("tick");
   std::vector<Event> events;
   while (!cancel_.load()) {
     std::this_thread::sleep_for(config_.tick);
@@ -690,6 +691,7 @@ void Engine::placeResource(const std::string& action, ResourcePlacement p) {
 }
 
 void Engine::executorLoop() {
+  nameThisThread("executor");
   PlanRunner runner(*journal_, config_.actions, clock_, counters_.steps, config_.max_retry_after);
   runner.onStepDone([this](const PlanRecord& p, const StepRecord& s, int64_t at_ms) {
     std::lock_guard lock(mu_);
