@@ -5,6 +5,7 @@
 
 #include "heartbeat_cadence.h"
 #include "heartbeat_codec.h"
+#include "thread_name.h"
 
 namespace hale::agent {
 
@@ -121,6 +122,7 @@ void HeartbeatPublisher::sendOne(std::string& frame, heartbeat::Heartbeat& hb) {
 }
 
 void HeartbeatPublisher::loop() {
+  nameThisThread("heartbeats");
   std::string frame;
   heartbeat::Heartbeat hb;
   HeartbeatCadence cadence(interval_, clock_.steadyNow());

@@ -1,6 +1,7 @@
 #include "primary_lease.h"
 
 #include "log.h"
+#include "thread_name.h"
 
 namespace hale::agent {
 namespace {
@@ -72,6 +73,7 @@ void PrimaryLease::stop() {
 }
 
 void PrimaryLease::renewLoop() {
+  nameThisThread("lease-renew");
   for (;;) {
     {
       std::lock_guard lock(mu_);
@@ -294,6 +296,7 @@ StoreRound::Lease PrimaryLease::acquire(const std::optional<etcd::KeyValue>& pri
 }
 
 void PrimaryLease::enforceLoop() {
+  nameThisThread("lease-enforce");
   bool split_reported = false;
   std::string split_brain_detail;
   int fence_error_streak = 0;

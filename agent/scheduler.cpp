@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "log.h"
+#include "thread_name.h"
 
 namespace hale::agent {
 namespace {
@@ -51,6 +52,7 @@ struct Scheduler::Worker {
   std::thread thread;
 
   void loop() {
+    nameThisThread("chk:" + settings.name);
     SteadyTime next = clock->steadyNow();
     while (!stopping->load()) {
       {
@@ -121,6 +123,7 @@ void Scheduler::start() {
 }
 
 void Scheduler::watchdogLoop() {
+  nameThisThread("watchdog");
   // Sleeps until the earliest deadline (plus the grace) of a run in progress, or until a run starts; with
   // no run in progress, until one does (once more at the deadline of a run that has finished since). No
   // polling: between runs the watchdog sleeps.

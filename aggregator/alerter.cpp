@@ -1,6 +1,7 @@
 #include "alerter.h"
 
 #include "log.h"
+#include "thread_name.h"
 
 namespace hale::aggregator {
 
@@ -36,6 +37,7 @@ void Alerter::notify(const Event& e) {
 }
 
 void Alerter::loop() {
+  nameThisThread("alerts");
   uint64_t seq = 0;
   for (;;) {
     Event e;

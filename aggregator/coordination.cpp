@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "log.h"
+#include "thread_name.h"
 
 namespace hale::aggregator {
 
@@ -119,6 +120,7 @@ bool Coordinator::leads(int64_t epoch) const {
 }
 
 void Coordinator::loop() {
+  nameThisThread("coordination");
   while (!stop_.load()) {
     const SteadyTime started = clock_.steadyNow();
     round();

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "log.h"
+#include "thread_name.h"
 
 namespace hale::aggregator {
 namespace {
@@ -78,6 +79,7 @@ bool CurveGate::mayLog(const std::string& what) {
 }
 
 void CurveGate::loop() {
+  nameThisThread("curve-auth");
   std::vector<zmq::pollitem_t> items{{monitor_.handle(), 0, ZMQ_POLLIN, 0}};
   if (zap_.handle() != nullptr) items.push_back({zap_.handle(), 0, ZMQ_POLLIN, 0});
   while (!stop_.load()) {

@@ -15,6 +15,7 @@
 #include "control_protocol.h"
 #include "log.h"
 #include "parent_dir.h"
+#include "thread_name.h"
 #include "unix_socket.h"
 
 namespace hale::control {
@@ -240,6 +241,7 @@ bool ControlServer::serviceClient(Client& client) {
 }
 
 void ControlServer::run() {
+  nameThisThread("control");
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<pollfd> fds;
   for (;;) {

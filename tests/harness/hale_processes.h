@@ -42,6 +42,7 @@ class AggregatorProcess {
   void stop();   // SIGTERM, as systemd does
   void signal(int sig) const;
   bool running() { return process_ && process_->running(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
 
   const std::string& name() const { return name_; }
   const std::string& endpoint() const { return endpoint_; }

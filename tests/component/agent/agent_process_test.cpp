@@ -439,5 +439,27 @@ TEST_F(AgentProcessTest, AnAggregatorNobodyListensOnIsShownAndItsHeartbeatsAreNo
       << status().dump();
 }
 
+// #16: every thread an operator sees in `top -H` or `ps -L` says what it does: one per check (chk:<name>), the
+// check watchdog, the heartbeat publisher, the control socket; libzmq and libmicrohttpd name their own.
+TEST_F(AgentProcessTest, EveryThreadSaysWhatItDoes) {
+  const uint16_t dead = hale::test::freeLoopbackPort();
+  writeConfig(config(tcpCheck("app") + tcpCheck("a-long-check-name"),
+                     "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) + "\"]"));
+  auto agent = startAgent();
+  const std::string task_dir = "/proc/" + std::to_string(agent->pid()) + "/task";
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    names.insert(name);
+  }
+  std::string shown;
+  for (const auto& n : names) shown += n + ",";
+  for (const char* expected : {"chk:app", "chk:a-long-chec", "watchdog", "heartbeats", "control"}) {
+    EXPECT_EQ(names.count(expected), 1u) << expected << " in " << shown;
+  }
+  EXPECT_EQ(names.count("hale-agent"), 1u) << "only the main thread keeps the program's name: " << shown;
+}
+
 }  // namespace
 }  // namespace hale::agent

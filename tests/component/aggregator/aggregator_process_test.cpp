@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -501,6 +503,25 @@ TEST(AggregatorProcess, EveryJournaledEventIsLoggedOnceAsJson) {
   for (const auto& [event, count] : journaled) {
     EXPECT_EQ(logged[event], count) << event << ": journaled " << count << " times, logged " << logged[event];
   }
+}
+
+// #16: every thread an operator sees in `top -H` or `ps -L` says what it does.
+TEST(AggregatorProcess, EveryThreadSaysWhatItDoes) {
+  test::TempDir dir("threads");
+  AggregatorProcess agg(dir, crashConfig(dir));
+  agg.start();
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(agg.pid()) + "/task")) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    names.insert(name);
+  }
+  std::string shown;
+  for (const auto& n : names) shown += n + ",";
+  for (const char* expected : {"ingest", "tick", "executor", "control", "curve-auth"}) {
+    EXPECT_EQ(names.count(expected), 1u) << expected << " in " << shown;
+  }
+  EXPECT_EQ(names.count("hale-aggregator"), 1u) << "only the main thread keeps the program's name: " << shown;
 }
 
 TEST(AggregatorProcess, CheckConfig) {
