@@ -211,6 +211,39 @@ TEST_F(PostgresCheckTest, AProbeThatTimesOutOnTheKeptSessionDropsIt) {
       std::chrono::seconds{5}));
 }
 
+// #16, a fault at another instant: the backend of the kept session dies while it holds a probe's query (here
+// SIGKILL, which also makes the postmaster restart every backend). That probe fails as soon as the
+// connection breaks, not at its time-out, and the check passes again on a new session once the server is
+// back.
+TEST_F(PostgresCheckTest, ABackendKilledMidQueryFailsThatProbeAtOnceAndTheCheckRecovers) {
+  auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  ASSERT_NE(check, nullptr);
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
+  std::string backend;
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        backend = agentBackends(*pg_, Node::primary);
+        return !backend.empty() && backend.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5}))
+      << backend;
+  const pid_t pid = std::stoi(backend);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);  // holds the next query
+  test::Run killed;
+  std::thread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
+  std::this_thread::sleep_for(milliseconds{300});
+  ::kill(pid, SIGKILL);
+  probe.join();
+  EXPECT_OUTCOME(killed, Outcome::error);
+  EXPECT_LT(killed.elapsed, milliseconds{2000}) << killed.result.message;
+  EXPECT_EQ(killed.result.message.find("within the timeout"), std::string::npos) << killed.result.message;
+  ASSERT_TRUE(hale::test::waitFor([&] { return runCheck(*check, milliseconds{2000}).result.outcome == Outcome::pass; },
+                                  std::chrono::seconds{20}));
+  const std::string after = agentBackends(*pg_, Node::primary);
+  EXPECT_FALSE(after.empty());
+  EXPECT_NE(after, backend);
+}
+
 // #16: a postmaster that hangs while open sessions still answer (no new session can start, as when
 // max_connections is reached) fails the check once the kept session is due for renewal; session_lifetime
 // = "0s" opens a session per probe and closes it at the end of the probe.
