@@ -74,6 +74,9 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 // Absolute path of an executable found in PATH (or in `extra_dirs`), empty if none.
 std::string findExecutable(const std::string& name, const std::vector<std::string>& extra_dirs = {});
 
+// The names of process `pid`'s threads, sorted (/proc/<pid>/task/*/comm, as top -H and ps -L show them).
+std::vector<std::string> threadNames(pid_t pid);
+
 // Where packaging/install-deps.sh installs the test-only tools (moto's virtualenv, Prism):
 // $HALE_TEST_PREFIX, /opt/hale-test by default.
 std::string testToolsPrefix();

@@ -446,13 +446,8 @@ TEST_F(AgentProcessTest, EveryThreadSaysWhatItDoes) {
   writeConfig(config(tcpCheck("app") + tcpCheck("a-long-check-name"),
                      "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) + "\"]"));
   auto agent = startAgent();
-  const std::string task_dir = "/proc/" + std::to_string(agent->pid()) + "/task";
-  std::multiset<std::string> names;
-  for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
-    std::string name;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    names.insert(name);
-  }
+  const std::vector<std::string> threads = hale::test::threadNames(agent->pid());
+  const std::multiset<std::string> names(threads.begin(), threads.end());
   std::string shown;
   for (const auto& n : names) shown += n + ",";
   for (const char* expected : {"chk:app", "chk:a-long-chec", "watchdog", "heartbeats", "control"}) {

@@ -26,6 +26,22 @@ using hale::test::MotoServer;
 using std::chrono::milliseconds;
 using test::runCheck;
 
+// Creates the table "app" the checks probe, on the DynamoDB endpoint `endpoint` (moto).
+HttpResponse createAppTable(const std::string& endpoint, const std::string& ca_file = "") {
+  return httpPerform(
+      {.method = "POST",
+       .url = endpoint + "/",
+       .headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810.CreateTable"},
+       .body = nlohmann::json({{"TableName", "app"},
+                               {"AttributeDefinitions", {{{"AttributeName", "pk"}, {"AttributeType", "S"}}}},
+                               {"KeySchema", {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}}},
+                               {"BillingMode", "PAY_PER_REQUEST"}})
+                   .dump(),
+       .ca_file = ca_file,
+       .aws_sigv4 = "aws:amz:eu-west-1:dynamodb",
+       .userpwd = std::string(MotoServer::kAccessKey) + ":" + MotoServer::kSecretKey});
+}
+
 class DynamodbCheckTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -33,12 +49,7 @@ class DynamodbCheckTest : public ::testing::Test {
     moto_->start();
     dir_ = new hale::test::TempDir("ddbcheck");
     writeKeys(MotoServer::kAccessKey, MotoServer::kSecretKey);
-    ASSERT_EQ(call("CreateTable", {{"TableName", "app"},
-                                   {"AttributeDefinitions", {{{"AttributeName", "pk"}, {"AttributeType", "S"}}}},
-                                   {"KeySchema", {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}}},
-                                   {"BillingMode", "PAY_PER_REQUEST"}})
-                  .status,
-              200);
+    ASSERT_EQ(createAppTable(moto_->endpoint()).status, 200);
   }
   static void TearDownTestSuite() {
     delete moto_;
@@ -189,19 +200,7 @@ TEST_F(DynamodbCheckTest, APrivateCaIsTrustedThroughCaFile) {
   tls.useTls(certs.server_cert, certs.server_key, certs.ca_file);
   tls.start();
   ASSERT_EQ(tls.endpoint().rfind("https://", 0), 0u);
-  HttpRequest create{
-      .method = "POST",
-      .url = tls.endpoint() + "/",
-      .headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810.CreateTable"},
-      .body = nlohmann::json({{"TableName", "app"},
-                              {"AttributeDefinitions", {{{"AttributeName", "pk"}, {"AttributeType", "S"}}}},
-                              {"KeySchema", {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}}},
-                              {"BillingMode", "PAY_PER_REQUEST"}})
-                  .dump(),
-      .ca_file = certs.ca_file,
-      .aws_sigv4 = "aws:amz:eu-west-1:dynamodb",
-      .userpwd = std::string(MotoServer::kAccessKey) + ":" + MotoServer::kSecretKey};
-  ASSERT_EQ(httpPerform(create).status, 200);
+  ASSERT_EQ(createAppTable(tls.endpoint(), certs.ca_file).status, 200);
 
   auto untrusted = runCheck(conf("table = \"app\"\n", tls.endpoint()));
   EXPECT_OUTCOME(untrusted, Outcome::error);
@@ -235,18 +234,7 @@ TEST_F(DynamodbCheckTest, ProbesKeepOneTlsConnectionAndResumeTheSessionOnANewOne
   const std::string log = dir.path() + "/access.log";
   MotoServer moto;  // its own: the suite's checks signatures once SignaturesAreCheckedInIamMode has run
   moto.start();
-  HttpRequest create{
-      .method = "POST",
-      .url = moto.endpoint() + "/",
-      .headers = {"Content-Type: application/x-amz-json-1.0", "X-Amz-Target: DynamoDB_20120810.CreateTable"},
-      .body = nlohmann::json({{"TableName", "app"},
-                              {"AttributeDefinitions", {{{"AttributeName", "pk"}, {"AttributeType", "S"}}}},
-                              {"KeySchema", {{{"AttributeName", "pk"}, {"KeyType", "HASH"}}}},
-                              {"BillingMode", "PAY_PER_REQUEST"}})
-                  .dump(),
-      .aws_sigv4 = "aws:amz:eu-west-1:dynamodb",
-      .userpwd = std::string(MotoServer::kAccessKey) + ":" + MotoServer::kSecretKey};
-  ASSERT_EQ(httpPerform(create).status, 200);
+  ASSERT_EQ(createAppTable(moto.endpoint()).status, 200);
   const std::string upstream = moto.endpoint().substr(std::string("http://").size());
   const std::string nginx_conf = dir.writeFile(
       "nginx.conf",

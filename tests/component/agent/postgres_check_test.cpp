@@ -127,20 +127,26 @@ std::string agentBackends(PostgresPair& pg, Node n) {
                   "WHERE application_name = 'hale-agent'");
 }
 
+// The one backend serving the agent's checks on the primary, once the sessions of earlier tests' checks have
+// ended (they may take a moment); "" when there is not exactly one within 5 s.
+std::string theOneAgentBackend(PostgresPair& pg) {
+  std::string backend;
+  const bool one = hale::test::waitFor(
+      [&] {
+        backend = agentBackends(pg, Node::primary);
+        return !backend.empty() && backend.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5});
+  return one ? backend : "";
+}
+
 // #16: a check holds one server session across probes, not one connection (a forked backend) per second.
 TEST_F(PostgresCheckTest, OneCheckHoldsOneServerConnectionAcrossProbes) {
   auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
-  // Sessions of the checks of earlier tests may take a moment to end.
-  std::string backend;
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        backend = agentBackends(*pg_, Node::primary);
-        return !backend.empty() && backend.find(',') == std::string::npos;
-      },
-      std::chrono::seconds{5}))
-      << backend;
+  const std::string backend = theOneAgentBackend(*pg_);
+  ASSERT_FALSE(backend.empty()) << agentBackends(*pg_, Node::primary);
   for (int i = 0; i < 30; ++i) EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
   EXPECT_EQ(agentBackends(*pg_, Node::primary), backend);
 }
@@ -151,14 +157,8 @@ TEST_F(PostgresCheckTest, AKeptConnectionRecoversAfterTheServerRestarts) {
   auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
-  std::string before;
-  ASSERT_TRUE(hale::test::waitFor(  // sessions of the checks of earlier tests may take a moment to end
-      [&] {
-        before = agentBackends(*pg_, Node::primary);
-        return !before.empty() && before.find(',') == std::string::npos;
-      },
-      std::chrono::seconds{5}))
-      << before;
+  const std::string before = theOneAgentBackend(*pg_);
+  ASSERT_FALSE(before.empty()) << agentBackends(*pg_, Node::primary);
 
   pg_->restart(Node::primary);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
@@ -188,14 +188,8 @@ TEST_F(PostgresCheckTest, AProbeThatTimesOutOnTheKeptSessionDropsIt) {
   auto check = test::makeCheck(conf(Node::primary));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
-  std::string backend;
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        backend = agentBackends(*pg_, Node::primary);
-        return !backend.empty() && backend.find(',') == std::string::npos;
-      },
-      std::chrono::seconds{5}))
-      << backend;
+  const std::string backend = theOneAgentBackend(*pg_);
+  ASSERT_FALSE(backend.empty()) << agentBackends(*pg_, Node::primary);
   const pid_t pid = std::stoi(backend);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
   auto hung = runCheck(*check, milliseconds{400});
@@ -219,14 +213,8 @@ TEST_F(PostgresCheckTest, ABackendKilledMidQueryFailsThatProbeAtOnceAndTheCheckR
   auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
-  std::string backend;
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        backend = agentBackends(*pg_, Node::primary);
-        return !backend.empty() && backend.find(',') == std::string::npos;
-      },
-      std::chrono::seconds{5}))
-      << backend;
+  const std::string backend = theOneAgentBackend(*pg_);
+  ASSERT_FALSE(backend.empty()) << agentBackends(*pg_, Node::primary);
   const pid_t pid = std::stoi(backend);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);  // holds the next query
   test::Run killed;

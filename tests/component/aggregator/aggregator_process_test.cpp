@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -510,12 +509,8 @@ TEST(AggregatorProcess, EveryThreadSaysWhatItDoes) {
   test::TempDir dir("threads");
   AggregatorProcess agg(dir, crashConfig(dir));
   agg.start();
-  std::multiset<std::string> names;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(agg.pid()) + "/task")) {
-    std::string name;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    names.insert(name);
-  }
+  const std::vector<std::string> threads = hale::test::threadNames(agg.pid());
+  const std::multiset<std::string> names(threads.begin(), threads.end());
   std::string shown;
   for (const auto& n : names) shown += n + ",";
   for (const char* expected : {"ingest", "tick", "executor", "control", "curve-auth"}) {
