@@ -80,7 +80,8 @@ Figures measure(size_t nodes, int rounds) {
     }
     const auto t1 = std::chrono::steady_clock::now();
     const size_t sent = region0_dead ? nodes - (nodes + kRegions - 1) / kRegions : nodes;
-    best_heartbeat = std::min(best_heartbeat, std::chrono::duration<double, std::nano>(t1 - t0).count() / sent);
+    best_heartbeat =
+        std::min(best_heartbeat, std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(sent));
     observer.tick(now, events);
     events.clear();
   }

@@ -22,9 +22,7 @@ else
   selected=("$1")
 fi
 
-command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (packaging/install-deps.sh installs it)" >&2; exit 1; }
-cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None \
-  -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" -DHALE_FUZZ=ON >/dev/null
+HALE_SANITIZE_BUILD_DIR="$build" bash "$root/tests/ci/configure-sanitize.sh"
 cmake --build "$build" --parallel "$(nproc)" --target "${selected[@]/#/fuzz_}"
 
 mkdir -p "$build/findings"

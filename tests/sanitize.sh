@@ -7,10 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_SANITIZE_BUILD_DIR:-$root/build-sanitize}
-command -v clang++ >/dev/null || { echo "sanitize: clang++ not found (packaging/install-deps.sh installs it)" >&2; exit 1; }
-# -O1 and line tables only: a third of the compile time of -O2 -g, and reports still name file and line.
-cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None \
-  -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" -DHALE_FUZZ=ON >/dev/null
+HALE_SANITIZE_BUILD_DIR="$build" bash "$root/tests/ci/configure-sanitize.sh"
 cmake --build "$build" --parallel "$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

@@ -9,7 +9,8 @@
 
 using namespace hale;
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+// libFuzzer names the entry point.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {  // NOLINT(readability-identifier-naming)
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   uint64_t id = 0;
   auto request = control::parseRequest(line, id);

@@ -10,7 +10,8 @@
 
 using namespace hale;
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+// libFuzzer names the entry point.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {  // NOLINT(readability-identifier-naming)
   static heartbeat::Decoder decoder;
   static heartbeat::Heartbeat hb;
   const std::string_view frame(reinterpret_cast<const char*>(data), size);

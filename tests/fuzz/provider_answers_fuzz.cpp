@@ -43,7 +43,8 @@ void checkFailure(const std::optional<ActionResult>& failure, const std::string&
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+// libFuzzer names the entry point.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {  // NOLINT(readability-identifier-naming)
   if (size < 2) return 0;
   const std::string body(reinterpret_cast<const char*>(data) + 2, size - 2);
   switch (data[0] % 8) {

@@ -408,7 +408,7 @@ std::string check(const Schedule& sc, const Outcome& o, const sim::Sim& defaults
     (failover ? stats.failovers : stats.failbacks)++;
     // 1. A node that kept sending healthy heartbeats for the time a failed node needs to rise (two
     //    heartbeats), plus their delivery, keeps its region alive: no failover away from it.
-    const int64_t kept_alive = 2 * 1000 + jitter + kTick + 1000;
+    const int64_t kept_alive = int64_t{2} * 1000 + jitter + kTick + 1000;
     if (failover && truth.someNodeHealthyThroughout(d.from, t - kept_alive, t)) {
       bad << "failed over away from " << d.from << " at " << t << " though one of its nodes was healthy since "
           << t - kept_alive << "; ";

@@ -144,10 +144,10 @@ TEST(SequenceGuard, AlternatingBootIdsAreBounded) {
   int flips = 0;
   int refused = 0;
   std::string life;
-  for (int i = 0; i < 100; ++i) {
+  for (int64_t i = 0; i < 100; ++i) {
     const int64_t t = kNow + i * 100;
     const std::string boot = i % 2 == 0 ? "a" : "b";
-    const V v = g.check("n", boot, static_cast<uint64_t>(i + 1), t, t);
+    const V v = g.check("n", boot, static_cast<uint64_t>(i) + 1, t, t);
     if (v == V::accept && boot != life) ++flips, life = boot;
     if (v == V::too_many_restarts || v == V::sequence_jump) ++refused;
   }

@@ -36,12 +36,12 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 #endif
 
 #ifdef HALE_COUNT_MALLOC
-// glibc's own entry points, so these wrappers can count and forward.
+// glibc's own entry points, so these wrappers can count and forward (their names are glibc's).
 extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
+void* __libc_malloc(size_t);            // NOLINT(bugprone-reserved-identifier,readability-identifier-naming)
+void* __libc_calloc(size_t, size_t);    // NOLINT(bugprone-reserved-identifier,readability-identifier-naming)
+void* __libc_realloc(void*, size_t);    // NOLINT(bugprone-reserved-identifier,readability-identifier-naming)
+void* __libc_memalign(size_t, size_t);  // NOLINT(bugprone-reserved-identifier,readability-identifier-naming)
 
 void* malloc(size_t size) {
   g_mallocs.fetch_add(1, std::memory_order_relaxed);
@@ -121,7 +121,7 @@ std::string densestFrame() {
     pk.pack_str(static_cast<uint32_t>(key.size()));
     pk.pack_str_body(key.data(), static_cast<uint32_t>(key.size()));
     // Each unknown value: an array of arrays of nils, trimmed so the frame stays within its limit.
-    const size_t reserve = 8 * (extra - k);  // the later keys and array headers
+    const size_t reserve = size_t{8} * (extra - k);  // the later keys and array headers
     const size_t room = kMaxFrameBytes > buf.size() + reserve ? kMaxFrameBytes - buf.size() - reserve : 0;
     const size_t inner = std::min<size_t>(kMaxChecks, room / (kMaxChecks + 3));
     pk.pack_array(static_cast<uint32_t>(inner));
