@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "check_runner.h"
 #include "mariadb_pair.h"
 #include "temp_dir.h"
@@ -123,6 +125,41 @@ TEST_F(MysqlCheckTest, OneCheckHoldsOneConnectionAcrossProbesAndRecoversAfterARe
   db_->restart(Node::primary);
   ASSERT_TRUE(hale::test::waitFor([&] { return runCheck(*check, milliseconds{1000}).result.outcome == Outcome::pass; },
                                   std::chrono::seconds{10}));
+  const std::string after = checkSessions(*db_, Node::primary);
+  EXPECT_FALSE(after.empty());
+  EXPECT_EQ(after.find(','), std::string::npos) << after;
+}
+
+// #16, a fault at another instant: the server dies while it holds a probe's statement on the kept session
+// (frozen, the statement sent, then SIGKILL). That probe fails as soon as the connection breaks, not at its
+// time-out (Connector/C's read time-out, whole seconds), and the check passes again on a new session once
+// the server is back.
+TEST_F(MysqlCheckTest, AServerKilledMidStatementFailsThatProbeAtOnceAndTheCheckRecovers) {
+  auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
+  ASSERT_NE(check, nullptr);
+  // The session's read time-out is set when it connects: the check's time-out, 4 s here.
+  EXPECT_OUTCOME(runCheck(*check, milliseconds{4000}), Outcome::pass);
+  std::string session;
+  ASSERT_TRUE(hale::test::waitFor(
+      [&] {
+        session = checkSessions(*db_, Node::primary);
+        return !session.empty() && session.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5}))
+      << session;
+  db_->freeze(Node::primary);  // the kernel still takes the statement; nothing answers it
+  test::Run killed;
+  std::thread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
+  std::this_thread::sleep_for(milliseconds{300});
+  db_->kill(Node::primary);
+  probe.join();
+  EXPECT_OUTCOME(killed, Outcome::error);
+  EXPECT_LT(killed.elapsed, milliseconds{2000}) << killed.result.message;
+  // The statement on the kept session broke; the probe did not reconnect first.
+  EXPECT_NE(killed.result.message.find("during query"), std::string::npos) << killed.result.message;
+  db_->restart(Node::primary);
+  ASSERT_TRUE(hale::test::waitFor([&] { return runCheck(*check, milliseconds{2000}).result.outcome == Outcome::pass; },
+                                  std::chrono::seconds{20}));
   const std::string after = checkSessions(*db_, Node::primary);
   EXPECT_FALSE(after.empty());
   EXPECT_EQ(after.find(','), std::string::npos) << after;
