@@ -312,9 +312,9 @@ void Engine::publish(const std::vector<Event>& events) {
   std::vector<JournalEvent> batch;
   batch.reserve(events.size());
   const int64_t at_ms = nowMs();
+  const auto quiet = [](const Event& e) { return e.name == "+node-healthy" || e.name == "+node-added"; };
   for (const Event& e : events) {
-    const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
-    if (quiet) {
+    if (quiet(e)) {
       logDebug(e.name, e.subject + ": " + e.detail);
     } else if (e.name == "+split-brain") {
       logError(e.name, e.subject + ": " + e.detail);
@@ -330,7 +330,12 @@ void Engine::publish(const std::vector<Event>& events) {
   const bool written = journal_->health().writable &&
                        journaled(journal_->appendEvents(batch), std::to_string(batch.size()) + " events, the first " +
                                                                     events.front().name + " " + events.front().subject);
-  if (!written) counters_.journal_errors.fetch_add(batch.size());
+  if (!written) {
+    counters_.journal_errors.fetch_add(batch.size());
+    for (const Event& e : events) {
+      if (quiet(e)) logInfo(e.name, e.subject + ": " + e.detail + " (not journaled)");
+    }
+  }
   // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
   if (alerter_ && (!coordinator_ || coordinator_->view().leading)) {
     for (const Event& e : events) {
@@ -605,6 +610,16 @@ void Engine::noteHold(const std::string& held, std::vector<Event>& events) {
   hold_ = held;
 }
 
+void Engine::noteJournalHealth(const JournalHealth& journal) {
+  // Logged when it changes, whichever write found out (a probe, the tick's events, a plan's step).
+  if (!journal.writable && state_.journal_unwritable.empty()) {
+    logError("+journal-unwritable", journal.error + ": no decision is made until a write succeeds");
+  } else if (journal.writable && !state_.journal_unwritable.empty()) {
+    logInfo("-journal-unwritable", "the journal can be written again");
+  }
+  state_.journal_unwritable = journal.writable ? "" : journal.error;
+}
+
 Result<nlohmann::json> Engine::decideAndEnact(const std::optional<OperatorRequest>& request) {
   std::lock_guard serial(enact_mu_);
   std::optional<CoordinationView> shared;
@@ -621,6 +636,9 @@ Result<nlohmann::json> Engine::decideAndEnact(const std::optional<OperatorReques
                                                  "); ask its aggregator"));
     }
     if (shared) adoptShared(*shared);
+    // The journal as of now, not as of this tick's start: the tick's events may have failed to be written
+    // since, and no decision follows events that are not on disk.
+    noteJournalHealth(journal_->health());
     const SteadyTime now = clock_.steadyNow();
     d = decide(seenNow(now, shared ? &*shared : nullptr), state_, config_.policy, request, now, clock_.wallNow());
     if (!d.acts()) return makeError("refused", d.reason);
@@ -653,13 +671,7 @@ void Engine::tickLoop() {
     bool acts = false;
     {
       std::lock_guard lock(mu_);
-      // Logged when it changes, whichever write found out (a probe, or any other).
-      if (!journal.writable && state_.journal_unwritable.empty()) {
-        logError("+journal-unwritable", journal.error + ": no decision is made until a write succeeds");
-      } else if (journal.writable && !state_.journal_unwritable.empty()) {
-        logInfo("-journal-unwritable", "the journal can be written again");
-      }
-      state_.journal_unwritable = journal.writable ? "" : journal.error;
+      noteJournalHealth(journal);
       events.swap(pending_events_);
       observer_.tick(now, events);
       if (shared) adoptShared(*shared);

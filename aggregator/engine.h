@@ -116,6 +116,9 @@ class Engine {
                             const CoordinationView* shared) const;
   // Journals a failover hold when it starts, changes or clears (with mu_ held).
   void noteHold(const std::string& held, std::vector<Event>& events);
+  // Takes the journal's health (as of its last write) into the state decisions read, logging a change
+  // (with mu_ held).
+  void noteJournalHealth(const JournalHealth& journal);
   // How long a new leader still waits before running again a step another leadership started.
   std::chrono::milliseconds takeoverWait(const SharedPlan& plan, const CoordinationView& v) const;
   // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.
@@ -128,7 +131,8 @@ class Engine {
   void noteDecided(const Decision& d, int64_t id, int64_t epoch);
   // The shared state plan `p`'s end leaves, from the store's state `now`.
   SharedState finalState(const PlanRecord& p, const std::string& outcome, const std::optional<SharedState>& now);
-  // Journals and logs events produced under the lock (called without it).
+  // Journals and logs events produced under the lock (called without it). Events the journal refused are
+  // logged at info level at least, so each is kept somewhere.
   void publish(const std::vector<Event>& events);
   // Turns an acting decision into a journaled plan and, unless dry-run or awaiting approval, runs it.
   // Called with mu_ held; journal writes happen under it so no two decisions interleave.

@@ -130,6 +130,38 @@ TEST_F(EngineTest, AJournalThatCannotBeWrittenHoldsTheFailoverUntilItCan) {
   EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 1) << recorded;  // the step ran once
 }
 
+// The journal refuses the tick's own events but takes the plan's (a trigger here; in life a batch that
+// fails where a smaller write just after it succeeds: a nearly full disk, another process's lock released
+// in between). The events that lead to a decision are not on disk, so that tick makes no decision, nor
+// any tick while they keep failing; once they can be written, the failover is made, once.
+TEST_F(EngineTest, NoDecisionFollowsEventsThatCouldNotBeJournaled) {
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "CREATE TRIGGER refuse_tick_events BEFORE INSERT ON events WHEN NEW.plan_id IS NULL "
+                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  fleet_->killRegion("eu");
+  ASSERT_TRUE(waitFor([&] { return upRegions() == 1; }, milliseconds{10'000})) << engine_->regions().dump();
+  // Longer than the journal probe's period (2 s): a probe that succeeds does not let a decision through
+  // while the tick's events still fail.
+  std::this_thread::sleep_for(milliseconds{4000});
+  EXPECT_FALSE(moved());
+  EXPECT_EQ(decisions(), 0);
+  EXPECT_EQ(engine_->status().value("active_region", ""), "eu");
+
+  ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER refuse_tick_events", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_TRUE(
+      waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{15'000}))
+      << engine_->status().dump();
+  EXPECT_EQ(decisions(), 1);
+  const std::string recorded = readFile(record());
+  EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 1) << recorded;  // the step ran once
+}
+
 // A pause holds a real automatic failover (not only the flag echoed): the region is lost, nothing moves;
 // resumed, the failover is made.
 TEST_F(EngineTest, APauseHoldsARealFailoverAndResumingMakesIt) {
