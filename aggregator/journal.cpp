@@ -13,6 +13,20 @@
 namespace hale::aggregator {
 namespace {
 
+// One write's busy timeout; the connection's usual one is put back however the write ends (an exception
+// included), so later writes never inherit a shorter wait.
+class ScopedBusyTimeout {
+ public:
+  ScopedBusyTimeout(sqlite3* db, int ms, int usual_ms) : db_(db), usual_ms_(usual_ms) { sqlite3_busy_timeout(db_, ms); }
+  ~ScopedBusyTimeout() { sqlite3_busy_timeout(db_, usual_ms_); }
+  ScopedBusyTimeout(const ScopedBusyTimeout&) = delete;
+  ScopedBusyTimeout& operator=(const ScopedBusyTimeout&) = delete;
+
+ private:
+  sqlite3* db_;
+  int usual_ms_;
+};
+
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -170,25 +184,19 @@ Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
 
 Result<int64_t> Journal::eventUnnoted(const JournalEvent& e) {
   std::lock_guard lock(mu_);
-  sqlite3_busy_timeout(db_, kEventBusyTimeoutMs);
-  auto r = insertEvent(e);
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-  return r;
+  const ScopedBusyTimeout wait(db_, kEventBusyTimeoutMs, kBusyTimeoutMs);
+  return insertEvent(e);
 }
 
 Result<void> Journal::appendEventsUnnoted(std::span<const JournalEvent> batch) {
   std::lock_guard lock(mu_);
-  sqlite3_busy_timeout(db_, kEventBusyTimeoutMs);
-  Result<void> r = [&]() -> Result<void> {
-    Transaction tx(db_);
-    if (auto b = tx.begun(); !b) return b;
-    for (const JournalEvent& e : batch) {
-      if (auto inserted = insertEvent(e); !inserted) return inserted.error();
-    }
-    return tx.commit();
-  }();
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-  return r;
+  const ScopedBusyTimeout wait(db_, kEventBusyTimeoutMs, kBusyTimeoutMs);
+  Transaction tx(db_);
+  if (auto b = tx.begun(); !b) return b;
+  for (const JournalEvent& e : batch) {
+    if (auto inserted = insertEvent(e); !inserted) return inserted.error();
+  }
+  return tx.commit();
 }
 
 Result<std::vector<JournalEvent>> Journal::events(size_t limit, int64_t plan_id) const {
@@ -437,7 +445,7 @@ Result<void> Journal::probe() {
   {
     // Without waiting for another process's lock: the caller is the tick thread.
     std::lock_guard lock(mu_);
-    sqlite3_busy_timeout(db_, 0);
+    const ScopedBusyTimeout wait(db_, 0, kBusyTimeoutMs);
     Transaction tx(db_);
     if (r = tx.begun(); r.ok()) {
       Stmt s(db_,
@@ -446,7 +454,6 @@ Result<void> Journal::probe() {
       s.bind(1, now);
       r = s.step() == SQLITE_DONE ? tx.commit() : Result<void>(s.error());
     }
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
   }
   return noted(std::move(r));
 }
