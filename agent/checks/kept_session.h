@@ -3,11 +3,14 @@
 // The database session a check keeps across probes, so a node probing every second does not make its
 // database server fork a backend (PostgreSQL) or set up a session every second. Replaced:
 // - when the server closed it while idle (a restart, KILL, an idle timeout): by the next probe, at once;
-// - after a probe that failed on it (timed out, broken), which reports that failure: by the next probe;
+// - after a probe that failed on it (timed out, broken), which reports that failure: closed as that probe
+//   ends (probeEnded()), so a server's backend is not held mid-query until the next probe; replaced by the
+//   next probe;
 // - when it is `lifetime` old, so a server that stops taking new sessions while old ones still answer (a
 //   hung postmaster, max_connections reached) is found within the lifetime, as applications that open
-//   sessions find it. A lifetime of 0 opens a session per probe and closes it when the probe ends
-//   (probeEnded()), so none is held between probes.
+//   sessions find it. One that would reach its lifetime before the next probe (which comes `interval`
+//   after this one) is closed as this probe ends rather than held idle until then: a lifetime of 0, or one
+//   no longer than the interval, opens a session per probe and holds none between probes.
 // Failed attempts to connect are spaced by ReconnectBackoff. Used from one thread at a time (a check's).
 
 #include <chrono>
@@ -24,7 +27,8 @@ inline constexpr std::chrono::milliseconds kDefaultSessionLifetime{10000};
 template <class Conn>
 class KeptSession {
  public:
-  explicit KeptSession(std::chrono::milliseconds lifetime) : lifetime_(lifetime) {}
+  KeptSession(std::chrono::milliseconds lifetime, std::chrono::milliseconds interval)
+      : lifetime_(lifetime), interval_(interval) {}
 
   // The session to probe on: the kept one, or a new one from `connect()` (returning Result<Conn>). An
   // error is the connection's own, or, while the backoff holds, the last one and when the next try comes.
@@ -44,13 +48,15 @@ class KeptSession {
     return &*conn_;
   }
 
-  // Called when the probe that acquired the session is over, whatever its outcome.
-  void probeEnded() {
-    if (lifetime_.count() == 0) conn_.reset();
+  // Called at `now`, when the probe that acquired the session is over, whatever its outcome: closes a
+  // session the probe left unusable, or that the next probe would find past its lifetime.
+  void probeEnded(SteadyTime now) {
+    if (conn_ && (now + interval_ - opened_at_ >= lifetime_ || !conn_->reusable())) conn_.reset();
   }
 
  private:
   std::chrono::milliseconds lifetime_;
+  std::chrono::milliseconds interval_;  // between the starts of two probes
   std::optional<Conn> conn_;
   SteadyTime opened_at_{};
   ReconnectBackoff backoff_;

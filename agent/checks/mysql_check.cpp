@@ -29,8 +29,9 @@ class MysqlCheck final : public Check {
     std::string expected_role = "any";
     std::chrono::milliseconds max_lag{0};
     std::chrono::milliseconds session_lifetime = kDefaultSessionLifetime;
+    std::chrono::milliseconds interval{5000};  // the check's
   };
-  explicit MysqlCheck(Options o) : o_(std::move(o)), session_(o_.session_lifetime) {}
+  explicit MysqlCheck(Options o) : o_(std::move(o)), session_(o_.session_lifetime, o_.interval) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     const MysqlThreadScope thread_state;  // each check thread needs the library's per-thread state
@@ -41,7 +42,7 @@ class MysqlCheck final : public Check {
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
-    session_.probeEnded();
+    session_.probeEnded(ctx.clock->steadyNow());
     return r;
   }
 
@@ -103,8 +104,9 @@ class MysqlCheck final : public Check {
 
 }  // namespace
 
-std::unique_ptr<Check> makeMysqlCheck(ConfigTable& t, const CheckSettings&) {
+std::unique_ptr<Check> makeMysqlCheck(ConfigTable& t, const CheckSettings& settings) {
   MysqlCheck::Options o;
+  o.interval = settings.interval;
   bool ok = true;
   if (auto driver = requireMysqlDriver(); !driver) {
     t.error("type", driver.error().message);

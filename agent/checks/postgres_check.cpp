@@ -34,12 +34,13 @@ const std::string kQuery = std::string("SELECT pg_is_in_recovery(), ") + kPgStan
 class PostgresCheck final : public Check {
  public:
   PostgresCheck(std::string conninfo, std::string password, std::string expected_role,
-                std::chrono::milliseconds max_lag, std::chrono::milliseconds session_lifetime)
+                std::chrono::milliseconds max_lag, std::chrono::milliseconds session_lifetime,
+                std::chrono::milliseconds interval)
       : conninfo_(std::move(conninfo)),
         password_(std::move(password)),
         expected_role_(std::move(expected_role)),
         max_lag_(max_lag),
-        session_(session_lifetime) {}
+        session_(session_lifetime, interval) {}
 
   CheckResult run(const CheckContext& ctx) noexcept override {
     CheckResult r;
@@ -48,7 +49,7 @@ class PostgresCheck final : public Check {
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
-    session_.probeEnded();
+    session_.probeEnded(ctx.clock->steadyNow());
     return r;
   }
 
@@ -126,7 +127,7 @@ class PostgresCheck final : public Check {
 
 }  // namespace
 
-std::unique_ptr<Check> makePostgresCheck(ConfigTable& t, const CheckSettings&) {
+std::unique_ptr<Check> makePostgresCheck(ConfigTable& t, const CheckSettings& settings) {
   std::string conninfo;
   std::string password_file;
   std::string role = "any";
@@ -156,7 +157,7 @@ std::unique_ptr<Check> makePostgresCheck(ConfigTable& t, const CheckSettings&) {
   std::chrono::milliseconds lifetime = kDefaultSessionLifetime;
   t.getDuration("session_lifetime", lifetime, Presence::optional, std::chrono::milliseconds{0}, std::chrono::hours{1});
   if (!ok) return nullptr;
-  return std::make_unique<PostgresCheck>(conninfo, password, role, max_lag, lifetime);
+  return std::make_unique<PostgresCheck>(conninfo, password, role, max_lag, lifetime, settings.interval);
 }
 
 }  // namespace hale::agent

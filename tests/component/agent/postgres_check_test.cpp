@@ -182,8 +182,8 @@ TEST_F(PostgresCheckTest, AKeptConnectionRecoversAfterTheServerRestarts) {
   EXPECT_NE(after, before);
 }
 
-// #16: a probe that hangs on the kept session (its backend stopped) fails at the time-out, and the next
-// probe works on a new session: the hung one is dropped, not queried again.
+// #16: a probe that hangs on the kept session (its backend stopped) fails at the time-out and closes that
+// session as it ends; the next probe works on a new one.
 TEST_F(PostgresCheckTest, AProbeThatTimesOutOnTheKeptSessionDropsIt) {
   auto check = test::makeCheck(conf(Node::primary));
   ASSERT_NE(check, nullptr);
@@ -196,6 +196,10 @@ TEST_F(PostgresCheckTest, AProbeThatTimesOutOnTheKeptSessionDropsIt) {
   ::kill(pid, SIGCONT);
   EXPECT_OUTCOME(hung, Outcome::error);
   EXPECT_NE(hung.result.message.find("within the timeout"), std::string::npos) << hung.result.message;
+  // Closed as that probe ended, not held mid-query until the next one: the backend, continued, finds its
+  // client gone.
+  EXPECT_TRUE(hale::test::waitFor([&] { return agentBackends(*pg_, Node::primary).empty(); }, std::chrono::seconds{5}))
+      << agentBackends(*pg_, Node::primary);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
   ASSERT_TRUE(hale::test::waitFor(
       [&] {
@@ -225,6 +229,8 @@ TEST_F(PostgresCheckTest, ABackendKilledMidQueryFailsThatProbeAtOnceAndTheCheckR
   EXPECT_OUTCOME(killed, Outcome::error);
   EXPECT_LT(killed.elapsed, milliseconds{2000}) << killed.result.message;
   EXPECT_EQ(killed.result.message.find("within the timeout"), std::string::npos) << killed.result.message;
+  // The query on the kept session broke (not a new session refused while the server restarts).
+  EXPECT_NE(killed.result.message.find("closed the connection"), std::string::npos) << killed.result.message;
   ASSERT_TRUE(hale::test::waitFor([&] { return runCheck(*check, milliseconds{2000}).result.outcome == Outcome::pass; },
                                   std::chrono::seconds{20}));
   const std::string after = agentBackends(*pg_, Node::primary);
@@ -236,7 +242,9 @@ TEST_F(PostgresCheckTest, ABackendKilledMidQueryFailsThatProbeAtOnceAndTheCheckR
 // max_connections is reached) fails the check once the kept session is due for renewal; session_lifetime
 // = "0s" opens a session per probe and closes it at the end of the probe.
 TEST_F(PostgresCheckTest, AHungPostmasterIsFoundWhenTheSessionIsRenewed) {
-  auto check = test::makeCheck(conf(Node::primary, "session_lifetime = \"1s\"\n"));
+  // Probes every 500 ms: the session outlives the next probe, so it is kept between them.
+  auto check =
+      test::makeCheck(conf(Node::primary, "session_lifetime = \"1s\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\n"));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
   pg_->freeze(Node::primary);

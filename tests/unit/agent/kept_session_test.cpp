@@ -11,6 +11,7 @@ namespace {
 using std::chrono::milliseconds;
 
 const SteadyTime t0{std::chrono::seconds{100}};
+constexpr milliseconds kInterval{1000};  // the check's, between the starts of two probes
 
 // A connection that counts how many of its kind are open, and that the test can break.
 struct FakeConn {
@@ -50,7 +51,7 @@ class KeptSessionTest : public ::testing::Test {
     auto c = s.acquire(now, std::ref(connect_));
     const int id = c ? c.value()->id : 0;
     last_error_ = c ? "" : c.error().message;
-    s.probeEnded();
+    s.probeEnded(now);
     return id;
   }
 
@@ -60,42 +61,65 @@ class KeptSessionTest : public ::testing::Test {
 
 TEST_F(KeptSessionTest, OneSessionServesEveryProbeWithinItsLifetime) {
   {
-    KeptSession<FakeConn> s(milliseconds{10000});
-    for (int i = 0; i < 10; ++i) EXPECT_EQ(probe(s, t0 + milliseconds{1000} * i), 1);
+    KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
+    for (int i = 0; i < 9; ++i) EXPECT_EQ(probe(s, t0 + milliseconds{1000} * i), 1);
     EXPECT_EQ(connect_.attempts, 1);
     EXPECT_EQ(FakeConn::open, 1);  // held between probes
   }
 }
 
+// Probes later than the interval said (a slow one before them): the next finds the session past its
+// lifetime and replaces it.
 TEST_F(KeptSessionTest, ASessionIsReplacedWhenItsLifetimeIsReached) {
-  KeptSession<FakeConn> s(milliseconds{10000});
+  KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
   EXPECT_EQ(probe(s, t0), 1);
-  EXPECT_EQ(probe(s, t0 + milliseconds{9999}), 1);
+  EXPECT_EQ(probe(s, t0 + milliseconds{8999}), 1);
   EXPECT_EQ(probe(s, t0 + milliseconds{10000}), 2);
   EXPECT_EQ(FakeConn::open, 1);  // the old one closed before the new one opened
-  EXPECT_EQ(probe(s, t0 + milliseconds{19999}), 2);
+  EXPECT_EQ(probe(s, t0 + milliseconds{18999}), 2);
   EXPECT_EQ(probe(s, t0 + milliseconds{20000}), 3);
 }
 
 TEST_F(KeptSessionTest, ASessionNoLongerReusableIsReplacedByTheNextProbe) {
-  KeptSession<FakeConn> s(milliseconds{10000});
+  KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
   auto first = s.acquire(t0, std::ref(connect_));
   ASSERT_TRUE(first);
   first.value()->broken = true;  // the probe on it failed mid-query, or the server closed it
-  s.probeEnded();
+  s.probeEnded(t0 + milliseconds{300});
+  EXPECT_EQ(FakeConn::open, 0);  // closed as that probe ended, not held until the next one
   EXPECT_EQ(probe(s, t0 + milliseconds{1000}), 2);
   EXPECT_EQ(FakeConn::open, 1);
 }
 
+// A session the next probe would find past its lifetime is closed as this probe ends, not held idle until
+// then; with an interval as long as the lifetime or longer, that is every session.
+TEST_F(KeptSessionTest, ASessionTheNextProbeWouldFindExpiredIsClosedAsThisOneEnds) {
+  {
+    KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
+    ASSERT_TRUE(s.acquire(t0, std::ref(connect_)));
+    s.probeEnded(t0 + milliseconds{8999});
+    EXPECT_EQ(FakeConn::open, 1);
+    ASSERT_TRUE(s.acquire(t0 + milliseconds{8999}, std::ref(connect_)));
+    s.probeEnded(t0 + milliseconds{9000});  // the next probe, at 10 s, would find it expired
+    EXPECT_EQ(FakeConn::open, 0);
+    EXPECT_EQ(probe(s, t0 + milliseconds{10000}), 2);
+  }
+  KeptSession<FakeConn> hourly(milliseconds{10000}, milliseconds{3600000});
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(probe(hourly, t0 + std::chrono::hours{i}), 2 + i);
+    EXPECT_EQ(FakeConn::open, 0);
+  }
+}
+
 // session_lifetime = "0s": a new session for every probe, and none left open between probes.
 TEST_F(KeptSessionTest, ALifetimeOfZeroOpensASessionPerProbeAndHoldsNoneBetween) {
-  KeptSession<FakeConn> s(milliseconds{0});
+  KeptSession<FakeConn> s(milliseconds{0}, kInterval);
   for (int i = 1; i <= 3; ++i) {
     auto c = s.acquire(t0 + milliseconds{1000} * i, std::ref(connect_));
     ASSERT_TRUE(c);
     EXPECT_EQ(c.value()->id, i);
     EXPECT_EQ(FakeConn::open, 1);
-    s.probeEnded();
+    s.probeEnded(t0 + milliseconds{1000} * i);
     EXPECT_EQ(FakeConn::open, 0);
   }
 }
@@ -103,7 +127,7 @@ TEST_F(KeptSessionTest, ALifetimeOfZeroOpensASessionPerProbeAndHoldsNoneBetween)
 // A server that refuses: the next probe tries again at once, then attempts are spaced (reconnect_backoff.h)
 // and a probe in between fails at once with the last error and when the next attempt comes.
 TEST_F(KeptSessionTest, RefusedAttemptsAreSpacedAndTheWaitingProbeSaysWhy) {
-  KeptSession<FakeConn> s(milliseconds{10000});
+  KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
   connect_.refuse = true;
   EXPECT_EQ(probe(s, t0), 0);
   EXPECT_EQ(last_error_, "Connection refused");
@@ -122,7 +146,7 @@ TEST_F(KeptSessionTest, RefusedAttemptsAreSpacedAndTheWaitingProbeSaysWhy) {
 
 // A success clears the backoff: after the session breaks, the next probe reconnects at once.
 TEST_F(KeptSessionTest, AConnectionMadeClearsTheBackoff) {
-  KeptSession<FakeConn> s(milliseconds{10000});
+  KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
   connect_.refuse = true;
   probe(s, t0);
   probe(s, t0);
@@ -130,7 +154,7 @@ TEST_F(KeptSessionTest, AConnectionMadeClearsTheBackoff) {
   auto c = s.acquire(t0 + milliseconds{1000}, std::ref(connect_));
   ASSERT_TRUE(c);
   c.value()->broken = true;
-  s.probeEnded();
+  s.probeEnded(t0 + milliseconds{1000});
   EXPECT_EQ(probe(s, t0 + milliseconds{1001}), 4);
 }
 
