@@ -262,4 +262,18 @@ std::vector<std::string> threadNames(pid_t pid) {
   return names;
 }
 
+std::vector<std::string> settledThreadNames(pid_t pid, const std::string& program,
+                                            const std::vector<std::string>& expected,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<std::string> names;
+  const auto once = [&](const std::string& name) { return std::count(names.begin(), names.end(), name) == 1; };
+  waitFor(
+      [&] {
+        names = threadNames(pid);
+        return once(program) && std::all_of(expected.begin(), expected.end(), once);
+      },
+      timeout);
+  return names;
+}
+
 }  // namespace hale::test

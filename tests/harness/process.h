@@ -76,6 +76,11 @@ std::string findExecutable(const std::string& name, const std::vector<std::strin
 
 // The names of process `pid`'s threads, sorted (/proc/<pid>/task/*/comm, as top -H and ps -L show them).
 std::vector<std::string> threadNames(pid_t pid);
+// threadNames() once `program` (the main thread's name) and each of `expected` appear exactly once, or
+// as they are at `timeout`: a daemon starts and names its threads just after its control socket answers.
+std::vector<std::string> settledThreadNames(pid_t pid, const std::string& program,
+                                            const std::vector<std::string>& expected,
+                                            std::chrono::milliseconds timeout = std::chrono::milliseconds{5000});
 
 // Where packaging/install-deps.sh installs the test-only tools (moto's virtualenv, Prism):
 // $HALE_TEST_PREFIX, /opt/hale-test by default.

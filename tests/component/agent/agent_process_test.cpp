@@ -446,13 +446,12 @@ TEST_F(AgentProcessTest, EveryThreadSaysWhatItDoes) {
   writeConfig(config(tcpCheck("app") + tcpCheck("a-long-check-name"),
                      "insecure = true\naggregators = [\"tcp://127.0.0.1:" + std::to_string(dead) + "\"]"));
   auto agent = startAgent();
-  const std::vector<std::string> threads = hale::test::threadNames(agent->pid());
+  const std::vector<std::string> expected{"chk:app", "chk:a-long-chec", "watchdog", "heartbeats", "control"};
+  const std::vector<std::string> threads = hale::test::settledThreadNames(agent->pid(), "hale-agent", expected);
   const std::multiset<std::string> names(threads.begin(), threads.end());
   std::string shown;
   for (const auto& n : names) shown += n + ",";
-  for (const char* expected : {"chk:app", "chk:a-long-chec", "watchdog", "heartbeats", "control"}) {
-    EXPECT_EQ(names.count(expected), 1u) << expected << " in " << shown;
-  }
+  for (const std::string& e : expected) EXPECT_EQ(names.count(e), 1u) << e << " in " << shown;
   EXPECT_EQ(names.count("hale-agent"), 1u) << "only the main thread keeps the program's name: " << shown;
 }
 

@@ -509,13 +509,12 @@ TEST(AggregatorProcess, EveryThreadSaysWhatItDoes) {
   test::TempDir dir("threads");
   AggregatorProcess agg(dir, crashConfig(dir));
   agg.start();
-  const std::vector<std::string> threads = hale::test::threadNames(agg.pid());
+  const std::vector<std::string> expected{"ingest", "tick", "executor", "control", "curve-auth"};
+  const std::vector<std::string> threads = hale::test::settledThreadNames(agg.pid(), "hale-aggregator", expected);
   const std::multiset<std::string> names(threads.begin(), threads.end());
   std::string shown;
   for (const auto& n : names) shown += n + ",";
-  for (const char* expected : {"ingest", "tick", "executor", "control", "curve-auth"}) {
-    EXPECT_EQ(names.count(expected), 1u) << expected << " in " << shown;
-  }
+  for (const std::string& e : expected) EXPECT_EQ(names.count(e), 1u) << e << " in " << shown;
   EXPECT_EQ(names.count("hale-aggregator"), 1u) << "only the main thread keeps the program's name: " << shown;
 }
 
