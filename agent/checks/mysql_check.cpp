@@ -6,7 +6,7 @@
 // A server with replication configured is a standby, otherwise a primary. A primary with read_only on,
 // a standby whose replication threads stopped, or lag over the limit fail definitively; connection
 // problems are transient errors.
-//   session_lifetime = "10s"   (default; 0s: a session per probe)
+//   session_lifetime = "10s"   (default; 0s, or no longer than interval: a session per probe)
 // One session is kept across probes and replaced as kept_session.h says; its read time-out is the
 // check's time-out, in whole seconds.
 

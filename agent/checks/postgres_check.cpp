@@ -8,7 +8,7 @@
 // age of its last replayed commit) is within max_lag, and failed beyond it or when unknown: the bound the
 // promotion's RPO gate judges. A primary with default_transaction_read_only
 // on (fenced: fencer.h) is a read-only primary, which fails expected_role = "primary".
-//   session_lifetime = "10s"                                       (default; 0s: a session per probe)
+//   session_lifetime = "10s"                                       (default; 0s, or <= interval: a session per probe)
 // One session is kept across probes and replaced as kept_session.h says: so a postmaster that hangs
 // while open sessions still answer fails the check within session_lifetime plus the timeout.
 
