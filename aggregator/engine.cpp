@@ -308,32 +308,22 @@ void Engine::ingestLoop() {
 }
 
 void Engine::publish(const std::vector<Event>& events) {
-  if (events.empty()) return;
-  std::vector<JournalEvent> batch;
-  batch.reserve(events.size());
   const int64_t at_ms = nowMs();
-  const auto quiet = [](const Event& e) { return e.name == "+node-healthy" || e.name == "+node-added"; };
+  const bool waiting = !unjournaled_.empty() || !journal_->health().writable;
   for (const Event& e : events) {
-    if (quiet(e)) {
-      logDebug(e.name, e.subject + ": " + e.detail);
+    const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
+    if (quiet) {
+      (waiting ? logInfo : logDebug)(e.name, e.subject + ": " + e.detail + (waiting ? " (not journaled yet)" : ""));
     } else if (e.name == "+split-brain") {
       logError(e.name, e.subject + ": " + e.detail);
     } else {
       logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
     }
-    batch.push_back({0, at_ms, e.name, e.subject, e.detail});
-  }
-  // One transaction for the tick's events: a region of thousands of nodes going silent is thousands of
-  // events, and a sync each would hold the decision back by as many disk flushes. While the journal is
-  // known to fail they are only logged (above): a failed write may wait for a lock up to the busy
-  // timeout, and the tick thread must not stall on it; the tick's probe finds out when it can be written.
-  const bool written = journal_->health().writable &&
-                       journaled(journal_->appendEvents(batch), std::to_string(batch.size()) + " events, the first " +
-                                                                    events.front().name + " " + events.front().subject);
-  if (!written) {
-    counters_.journal_errors.fetch_add(batch.size());
-    for (const Event& e : events) {
-      if (quiet(e)) logInfo(e.name, e.subject + ": " + e.detail + " (not journaled)");
+    if (unjournaled_.size() < kMaxUnjournaled) {
+      unjournaled_.push_back({0, at_ms, e.name, e.subject, e.detail});
+    } else {
+      ++unjournaled_dropped_;
+      counters_.journal_errors.fetch_add(1);
     }
   }
   // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
@@ -341,6 +331,42 @@ void Engine::publish(const std::vector<Event>& events) {
     for (const Event& e : events) {
       if (config_.alerts.alerts(e.name)) alerter_->notify(e);
     }
+  }
+  if (unjournaled_.empty()) return;
+  // One transaction for the tick's events, after those of earlier ticks the journal did not take (a lock
+  // held past the wait, a full disk): a region of thousands of nodes going silent is thousands of events,
+  // and a sync each would hold the decision back by as many disk flushes. While the journal is known to
+  // fail nothing is tried (a failed write may wait for a lock up to the busy timeout, and the tick thread
+  // must not stall on it); the tick's probe finds out when it can be written.
+  if (journal_->health().writable) {
+    if (unjournaled_dropped_ > 0) {
+      unjournaled_.push_back({0, at_ms, "+events-not-journaled", "",
+                              std::to_string(unjournaled_dropped_) + " events could not be kept while the journal " +
+                                  "could not be written; they are in the log"});
+    }
+    const Result<void> r = journal_->appendEvents(unjournaled_);
+    if (r) {
+      unjournaled_.clear();
+      unjournaled_dropped_ = 0;
+      unjournaled_error_.clear();
+    } else {
+      if (unjournaled_dropped_ > 0) unjournaled_.pop_back();
+      counters_.journal_errors.fetch_add(1);
+      if (r.error().message != unjournaled_error_) {  // once per error, not at every retry
+        logError("-journal-write-failed", std::to_string(unjournaled_.size()) + " events, the first " +
+                                              unjournaled_.front().name + " " + unjournaled_.front().subject + ": " +
+                                              r.error().message);
+      }
+      unjournaled_error_ = r.error().message;
+    }
+  }
+  const std::string reason =
+      unjournaled_.empty() ? ""
+                           : "events wait to be written (" +
+                                 (unjournaled_error_.empty() ? journal_->health().error : unjournaled_error_) + ")";
+  if (reason != unjournaled_reason_) {
+    std::lock_guard lock(mu_);
+    unjournaled_reason_ = reason;
   }
 }
 
@@ -611,13 +637,16 @@ void Engine::noteHold(const std::string& held, std::vector<Event>& events) {
 }
 
 void Engine::noteJournalHealth(const JournalHealth& journal) {
+  // Events still waiting hold decisions even once a probe or another write succeeds: a decision never
+  // follows events that are not on disk, and the reason stays the same while they wait (no line per probe).
+  const std::string reason = !unjournaled_reason_.empty() ? unjournaled_reason_ : journal.writable ? "" : journal.error;
   // Logged when it changes, whichever write found out (a probe, the tick's events, a plan's step).
-  if (!journal.writable && state_.journal_unwritable.empty()) {
-    logError("+journal-unwritable", journal.error + ": no decision is made until a write succeeds");
-  } else if (journal.writable && !state_.journal_unwritable.empty()) {
+  if (!reason.empty() && state_.journal_unwritable.empty()) {
+    logError("+journal-unwritable", reason + ": no decision is made until a write succeeds");
+  } else if (reason.empty() && !state_.journal_unwritable.empty()) {
     logInfo("-journal-unwritable", "the journal can be written again");
   }
-  state_.journal_unwritable = journal.writable ? "" : journal.error;
+  state_.journal_unwritable = reason;
 }
 
 Result<nlohmann::json> Engine::decideAndEnact(const std::optional<OperatorRequest>& request) {

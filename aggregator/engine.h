@@ -116,8 +116,8 @@ class Engine {
                             const CoordinationView* shared) const;
   // Journals a failover hold when it starts, changes or clears (with mu_ held).
   void noteHold(const std::string& held, std::vector<Event>& events);
-  // Takes the journal's health (as of its last write) into the state decisions read, logging a change
-  // (with mu_ held).
+  // Takes the journal's health (as of its last write) and any events still waiting to be written into the
+  // state decisions read, logging a change (with mu_ held).
   void noteJournalHealth(const JournalHealth& journal);
   // How long a new leader still waits before running again a step another leadership started.
   std::chrono::milliseconds takeoverWait(const SharedPlan& plan, const CoordinationView& v) const;
@@ -131,8 +131,8 @@ class Engine {
   void noteDecided(const Decision& d, int64_t id, int64_t epoch);
   // The shared state plan `p`'s end leaves, from the store's state `now`.
   SharedState finalState(const PlanRecord& p, const std::string& outcome, const std::optional<SharedState>& now);
-  // Journals and logs events produced under the lock (called without it). Events the journal refused are
-  // logged at info level at least, so each is kept somewhere.
+  // Logs and journals the tick's events (called without the lock), after any earlier ones the journal has
+  // not taken yet; events that have to wait are logged at info level at least.
   void publish(const std::vector<Event>& events);
   // Turns an acting decision into a journaled plan and, unless dry-run or awaiting approval, runs it.
   // Called with mu_ held; journal writes happen under it so no two decisions interleave.
@@ -156,6 +156,9 @@ class Engine {
   ResourceBoard resources_;  // where each resource was last put, step by step (under mu_)
   SequenceGuard sequences_;
   std::vector<Event> pending_events_;
+  // Why events wait to be written ("" when none do): no automatic decision follows events not on disk.
+  // Written by the tick thread only.
+  std::string unjournaled_reason_;
   std::deque<int64_t> plan_queue_;
   std::map<int64_t, int64_t> plan_epoch_;  // with etcd: the epoch a queued plan runs under
   int64_t executing_ = 0;                  // the plan the executor runs now
@@ -163,6 +166,12 @@ class Engine {
   static constexpr std::chrono::seconds kJournalUnfitFor{10};
   uint64_t journal_errors_seen_ = 0;
   SteadyTime last_journal_probe_{};  // tick thread only
+  // Events the journal has not taken yet, oldest first, written before the next tick's (tick thread only).
+  // Bounded: beyond kMaxUnjournaled they are only logged, and counted; the journal then says so.
+  static constexpr size_t kMaxUnjournaled = 100000;
+  std::vector<JournalEvent> unjournaled_;
+  uint64_t unjournaled_dropped_ = 0;
+  std::string unjournaled_error_;  // the last write's error, logged once per distinct error
   static constexpr std::chrono::seconds kJournalProbeEvery{2};
   SteadyTime journal_failed_at_{};
   // A decision awaiting approval expires after approval_timeout (tick thread).

@@ -155,7 +155,7 @@ std::string Engine::metrics() const {
       {"hale_aggregator_plans_failed_total", "counter", "Plans stopped by a failed step.",
        counters_.plans_failed.load()},
       {"hale_aggregator_journal_errors_total", "counter",
-       "Journal writes that failed, and events only logged while it could not be written.",
+       "Failed journal writes (waiting events count once per try), and events beyond the waiting bound, only logged.",
        counters_.journal_errors.load()},
       {"hale_aggregator_journal_writable", "gauge", "0 while the journal's last write failed: nothing is decided.",
        state_.journal_unwritable.empty() ? 1U : 0U},

@@ -130,29 +130,31 @@ TEST_F(EngineTest, AJournalThatCannotBeWrittenHoldsTheFailoverUntilItCan) {
   EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 1) << recorded;  // the step ran once
 }
 
-// The journal refuses the tick's own events but takes the plan's (a trigger here; in life a batch that
-// fails where a smaller write just after it succeeds: a nearly full disk, another process's lock released
-// in between). The events that lead to a decision are not on disk, so that tick makes no decision, nor
-// any tick while they keep failing; once they can be written, the failover is made, once.
-TEST_F(EngineTest, NoDecisionFollowsEventsThatCouldNotBeJournaled) {
+// The journal refuses one of the events that lead to a decision (a trigger on +region-down here; in life a
+// batch that fails where writes after it succeed: a lock released just after the wait, a nearly full
+// disk). That event waits, with the events after it, and no automatic decision is made while it does,
+// though the journal's probe and other writes succeed meanwhile; once it is written, the failover is made,
+// once, and the journal has the region's loss before the decision.
+TEST_F(EngineTest, NoDecisionFollowsEventsThatAreNotJournaled) {
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
   sqlite3_busy_timeout(other, 5000);
   ASSERT_EQ(sqlite3_exec(other,
-                         "CREATE TRIGGER refuse_tick_events BEFORE INSERT ON events WHEN NEW.plan_id IS NULL "
+                         "CREATE TRIGGER refuse_region_down BEFORE INSERT ON events WHEN NEW.name = '+region-down' "
                          "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   fleet_->killRegion("eu");
   ASSERT_TRUE(waitFor([&] { return upRegions() == 1; }, milliseconds{10'000})) << engine_->regions().dump();
-  // Longer than the journal probe's period (2 s): a probe that succeeds does not let a decision through
-  // while the tick's events still fail.
-  std::this_thread::sleep_for(milliseconds{4000});
+  // Longer than two journal probe periods (2 s each): the probes succeed, the waiting events do not.
+  std::this_thread::sleep_for(milliseconds{4500});
   EXPECT_FALSE(moved());
   EXPECT_EQ(decisions(), 0);
   EXPECT_EQ(engine_->status().value("active_region", ""), "eu");
+  EXPECT_NE(engine_->status().value("failover_held", "").find("events wait to be written"), std::string::npos)
+      << engine_->status().dump();
 
-  ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER refuse_tick_events", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER refuse_region_down", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
   ASSERT_TRUE(
       waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{15'000}))
@@ -160,6 +162,16 @@ TEST_F(EngineTest, NoDecisionFollowsEventsThatCouldNotBeJournaled) {
   EXPECT_EQ(decisions(), 1);
   const std::string recorded = readFile(record());
   EXPECT_EQ(std::count(recorded.begin(), recorded.end(), '\n'), 1) << recorded;  // the step ran once
+  int64_t region_down = 0;
+  int64_t decision = 0;
+  const auto events = engine_->journalEvents(1000);
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : events.value()) {
+    if (e.value("event", "") == "+region-down" && e.value("subject", "") == "eu") region_down = e.value("id", 0);
+    if (e.value("event", "") == "+decision") decision = e.value("id", 0);
+  }
+  EXPECT_GT(region_down, 0) << "eu's loss never reached the journal";
+  EXPECT_LT(region_down, decision);
 }
 
 // A pause holds a real automatic failover (not only the flag echoed): the region is lost, nothing moves;
