@@ -161,12 +161,31 @@ void Engine::stop() {
   for (std::thread* t : {&ingest_thread_, &tick_thread_, &executor_thread_}) {
     if (t->joinable()) t->join();
   }
+  discardUnjournaled();
   if (alerter_) alerter_->stop();
   if (coordinator_) coordinator_->stop();  // revokes our lease: verdicts and leadership go now
   if (control_) control_->stop();
   if (http_) http_->stop();
   sub_.reset();  // first: no connection outlives the ZAP handler
   if (gate_) gate_->stop();
+}
+
+void Engine::discardUnjournaled() {
+  // The tick thread has ended: one last try (waiting for the lock once, as a tick would); what the journal
+  // still does not take is gone with this process, and is said so, as it is in the log.
+  if (unjournaled_.empty() || !journal_) return;
+  const size_t waiting = unjournaled_.size();
+  if (journal_->appendEvents(unjournaled_).ok()) {
+    logInfo("+events-journaled-at-stop", std::to_string(waiting) + " events that waited are written");
+  } else {
+    logError("-events-discarded", std::to_string(waiting + unjournaled_dropped_) +
+                                      " events the journal did not take are discarded at stop, the first " +
+                                      unjournaled_.front().name + " " + unjournaled_.front().subject +
+                                      "; they are in the log");
+  }
+  unjournaled_.clear();
+  unjournaled_dropped_ = 0;
+  counters_.journal_events_waiting.store(0);
 }
 
 void Engine::handleFrame(std::string_view frame, std::string_view speaker, heartbeat::Heartbeat& hb,
@@ -307,13 +326,17 @@ void Engine::ingestLoop() {
   }
 }
 
+namespace {
+// Events logged at debug once on disk (every node's start-up and recovery); what the journal lacks is at info.
+bool quiet(const Event& e) { return e.name == "+node-healthy" || e.name == "+node-added"; }
+}  // namespace
+
 void Engine::publish(const std::vector<Event>& events) {
+  if (events.empty() && unjournaled_.empty()) return;
   const int64_t at_ms = nowMs();
-  const bool waiting = !unjournaled_.empty() || !journal_->health().writable;
   for (const Event& e : events) {
-    const bool quiet = e.name == "+node-healthy" || e.name == "+node-added";
-    if (quiet) {
-      (waiting ? logInfo : logDebug)(e.name, e.subject + ": " + e.detail + (waiting ? " (not journaled yet)" : ""));
+    if (quiet(e)) {
+      // logged below, once it is known whether the journal took it
     } else if (e.name == "+split-brain") {
       logError(e.name, e.subject + ": " + e.detail);
     } else {
@@ -324,6 +347,7 @@ void Engine::publish(const std::vector<Event>& events) {
     } else {
       ++unjournaled_dropped_;
       counters_.journal_errors.fetch_add(1);
+      counters_.journal_events_dropped.fetch_add(1);
     }
   }
   // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
@@ -332,34 +356,15 @@ void Engine::publish(const std::vector<Event>& events) {
       if (config_.alerts.alerts(e.name)) alerter_->notify(e);
     }
   }
-  if (unjournaled_.empty()) return;
-  // One transaction for the tick's events, after those of earlier ticks the journal did not take (a lock
-  // held past the wait, a full disk): a region of thousands of nodes going silent is thousands of events,
-  // and a sync each would hold the decision back by as many disk flushes. While the journal is known to
-  // fail nothing is tried (a failed write may wait for a lock up to the busy timeout, and the tick thread
-  // must not stall on it); the tick's probe finds out when it can be written.
-  if (journal_->health().writable) {
-    if (unjournaled_dropped_ > 0) {
-      unjournaled_.push_back({0, at_ms, "+events-not-journaled", "",
-                              std::to_string(unjournaled_dropped_) + " events could not be kept while the journal " +
-                                  "could not be written; they are in the log"});
-    }
-    const Result<void> r = journal_->appendEvents(unjournaled_);
-    if (r) {
-      unjournaled_.clear();
-      unjournaled_dropped_ = 0;
-      unjournaled_error_.clear();
-    } else {
-      if (unjournaled_dropped_ > 0) unjournaled_.pop_back();
-      counters_.journal_errors.fetch_add(1);
-      if (r.error().message != unjournaled_error_) {  // once per error, not at every retry
-        logError("-journal-write-failed", std::to_string(unjournaled_.size()) + " events, the first " +
-                                              unjournaled_.front().name + " " + unjournaled_.front().subject + ": " +
-                                              r.error().message);
-      }
-      unjournaled_error_ = r.error().message;
+  writeUnjournaled(at_ms);
+  const bool waiting = !unjournaled_.empty();
+  for (const Event& e : events) {
+    if (quiet(e)) {
+      (waiting ? logInfo : logDebug)(e.name, e.subject + ": " + e.detail + (waiting ? " (not journaled yet)" : ""));
     }
   }
+  counters_.journal_events_waiting.store(unjournaled_.size());
+  // Without their count: the reason is the hold's, which is logged and journaled each time it changes.
   const std::string reason =
       unjournaled_.empty() ? ""
                            : "events wait to be written (" +
@@ -368,6 +373,35 @@ void Engine::publish(const std::vector<Event>& events) {
     std::lock_guard lock(mu_);
     unjournaled_reason_ = reason;
   }
+}
+
+void Engine::writeUnjournaled(int64_t at_ms) {
+  // One transaction for the tick's events, after those of earlier ticks the journal did not take (a lock
+  // held past the wait, a full disk): a region of thousands of nodes going silent is thousands of events,
+  // and a sync each would hold the decision back by as many disk flushes. While the journal is known to
+  // fail nothing is tried (a failed write may wait for a lock up to the busy timeout, and the tick thread
+  // must not stall on it); the tick's probe finds out when it can be written.
+  if (unjournaled_.empty() || !journal_->health().writable) return;
+  if (unjournaled_dropped_ > 0) {
+    unjournaled_.push_back({0, at_ms, "+events-not-journaled", "",
+                            std::to_string(unjournaled_dropped_) + " events could not be kept while the journal " +
+                                "could not be written; they are in the log"});
+  }
+  const Result<void> r = journal_->appendEvents(unjournaled_);
+  if (r) {
+    unjournaled_.clear();
+    unjournaled_dropped_ = 0;
+    unjournaled_error_.clear();
+    return;
+  }
+  if (unjournaled_dropped_ > 0) unjournaled_.pop_back();
+  counters_.journal_errors.fetch_add(1);
+  if (r.error().message != unjournaled_error_) {  // once per error, not at every retry
+    logError("-journal-write-failed", std::to_string(unjournaled_.size()) + " events, the first " +
+                                          unjournaled_.front().name + " " + unjournaled_.front().subject + ": " +
+                                          r.error().message);
+  }
+  unjournaled_error_ = r.error().message;
 }
 
 void Engine::persistState() {
@@ -467,7 +501,12 @@ Coordinator::Standing Engine::standing() {
   } else {
     for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, observer_.vote(r, now));
   }
-  if (out.unfit.empty() && journal_failed_at_ != SteadyTime{} && now - journal_failed_at_ < kJournalUnfitFor) {
+  // Unfit for as long as the journal is known to fail or events wait to be written (a lock held, a full disk:
+  // every probe may fail without a new error counted), and for a while after any failed write, which a
+  // probe that then succeeds would not show.
+  if (out.unfit.empty() && !state_.journal_unwritable.empty()) {
+    out.unfit = "the journal cannot be written: " + state_.journal_unwritable;
+  } else if (out.unfit.empty() && journal_failed_at_ != SteadyTime{} && now - journal_failed_at_ < kJournalUnfitFor) {
     out.unfit = "the journal failed a write in the last " +
                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kJournalUnfitFor).count()) + " s";
   }
@@ -642,7 +681,9 @@ void Engine::noteJournalHealth(const JournalHealth& journal) {
   const std::string reason = !unjournaled_reason_.empty() ? unjournaled_reason_ : journal.writable ? "" : journal.error;
   // Logged when it changes, whichever write found out (a probe, the tick's events, a plan's step).
   if (!reason.empty() && state_.journal_unwritable.empty()) {
-    logError("+journal-unwritable", reason + ": no decision is made until a write succeeds");
+    logError("+journal-unwritable",
+             reason + (unjournaled_reason_.empty() ? ": no automatic decision is made until a write succeeds"
+                                                   : ": no automatic decision is made until they are written"));
   } else if (reason.empty() && !state_.journal_unwritable.empty()) {
     logInfo("-journal-unwritable", "the journal can be written again");
   }

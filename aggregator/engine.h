@@ -42,6 +42,8 @@ struct EngineCounters {
   std::atomic<uint64_t> plans_done{0};
   std::atomic<uint64_t> plans_failed{0};
   std::atomic<uint64_t> journal_errors{0};
+  std::atomic<uint64_t> journal_events_waiting{0};  // events the journal has not taken yet (a gauge)
+  std::atomic<uint64_t> journal_events_dropped{0};  // beyond the waiting bound: only logged
 };
 
 class Engine {
@@ -119,6 +121,8 @@ class Engine {
   // Takes the journal's health (as of its last write) and any events still waiting to be written into the
   // state decisions read, logging a change (with mu_ held).
   void noteJournalHealth(const JournalHealth& journal);
+  void writeUnjournaled(int64_t at_ms);  // tick thread: the waiting events, in one transaction
+  void discardUnjournaled();             // at stop, once the tick thread has ended
   // How long a new leader still waits before running again a step another leadership started.
   std::chrono::milliseconds takeoverWait(const SharedPlan& plan, const CoordinationView& v) const;
   // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.

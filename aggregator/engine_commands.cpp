@@ -86,6 +86,8 @@ nlohmann::json Engine::status() const {
           {"journal", config_.journal},
           {"journal_writable", state_.journal_unwritable.empty()},
           {"journal_error", state_.journal_unwritable},
+          {"journal_events_waiting", counters_.journal_events_waiting.load()},
+          {"journal_events_dropped", counters_.journal_events_dropped.load()},
           // Where each resource a plan moves was last put, step by step; "resources_elsewhere" names those
           // not in the active region (a plan stopped half-way, or one in progress).
           {"resources", resources_.json()},

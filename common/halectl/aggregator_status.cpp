@@ -48,8 +48,11 @@ std::vector<std::string> aggregatorAttention(const nlohmann::json& s) {
     if (when) out.push_back(std::move(what));
   };
   add(s.value("paused", false), "PAUSED: no automatic decisions (halectl resume)");
+  const uint64_t waiting = s.value("journal_events_waiting", uint64_t{0});
   add(!s.value("journal_writable", true),
-      "JOURNAL NOT WRITABLE (" + s.value("journal_error", "") + "): nothing is decided until it can be written");
+      "JOURNAL NOT WRITABLE (" + s.value("journal_error", "") + "): " +
+          (waiting > 0 ? std::to_string(waiting) + " events wait; no automatic decision is made until they are written"
+                       : "no automatic decision is made until it can be written"));
   add(s.value("starting", false), "starting: within the start-up grace, nothing is decided yet");
   add(s.value("tilt", false), "TILT: the aggregator distrusts its own timing, nothing is decided");
   add(s.value("fail_static", false), "FAIL STATIC: every region is silent at once, nothing is decided");

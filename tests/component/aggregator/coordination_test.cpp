@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -375,6 +376,59 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   // The isolated observer never said eu was down.
   const nlohmann::json r = aggs_[other]->json({"regions"});
   EXPECT_FALSE(r[0]["quorum"]["observers"].contains(name)) << r.dump();
+}
+
+// The leader's journal stays unwritable (another process holds its write lock, as a backup or an operator's
+// sqlite3 shell would, or the disk is full): it would hold every decision, so it gives up the lead and stays
+// no candidate for as long as that lasts, not only for a while after the write that found out (every probe
+// fails meanwhile without a new error counted). The region is lost then: another observer leads and fails
+// over, once. The lock released, the old leader writes its waiting events and may lead again.
+TEST_F(Coordination, ALeaderWhoseJournalStaysUnwritableStepsDownAndAnotherFailsOver) {
+  start();
+  const int l = group_.leader();
+  ASSERT_GE(l, 0);
+  const size_t stuck = static_cast<size_t>(l);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(aggs_[stuck]->journalPath().c_str(), &other), SQLITE_OK);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  sqlite3_busy_timeout(other, 5000);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  // A node lost: the events of it are the first write that fails.
+  fleet_->killNode("eu-1");
+  ASSERT_TRUE(waitFor([&] { return group_.leader() >= 0 && group_.leader() != l; }, milliseconds{10000}))
+      << aggs_[stuck]->log();
+  // Past the 10 s that follow a failed write: still no candidate, since the journal still cannot be written.
+  std::this_thread::sleep_for(milliseconds{12000});
+  const nlohmann::json c = group_.status(stuck).value("coordination", nlohmann::json::object());
+  EXPECT_NE(c.value("unfit", "").find("the journal cannot be written"), std::string::npos) << c.dump();
+  EXPECT_NE(group_.leader(), l);
+  EXPECT_NE(aggs_[stuck]->metrics().find("hale_aggregator_leader_candidate 0\n"), std::string::npos);
+  EXPECT_NE(aggs_[stuck]->halectl({"regions"}).output.find("not a candidate (the journal cannot be written"),
+            std::string::npos);
+  const std::string status = aggs_[stuck]->halectl({"status"}).output;
+  EXPECT_NE(status.find("! JOURNAL NOT WRITABLE (events wait to be written (cannot begin a transaction: database is "
+                        "locked)): "),
+            std::string::npos)
+      << status;
+  EXPECT_NE(status.find(" events wait; no automatic decision is made until they are written"), std::string::npos)
+      << status;
+
+  fleet_->killNode("eu-2");
+  ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000}))
+      << aggs_[static_cast<size_t>(std::max(group_.leader(), 0))]->log();
+  EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+  EXPECT_EQ(group_.count(stuck, "+plan-step-start"), 0);
+
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const nlohmann::json s = group_.status(stuck);
+        return s.value("journal_writable", false) &&
+               s.value("coordination", nlohmann::json::object()).value("unfit", "x").empty();
+      },
+      milliseconds{15000}))
+      << group_.status(stuck).dump();
+  EXPECT_GE(group_.count(stuck, "+node-failed"), 1) << "the waiting events were not written";
 }
 
 TEST_F(Coordination, APauseOnAnyAggregatorHoldsTheLeaderUntilResumed) {

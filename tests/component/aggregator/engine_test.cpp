@@ -7,12 +7,14 @@
 
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "engine.h"
 #include "fake_fleet.h"
 #include "metrics_check.h"
 #include "ports.h"
 #include "process.h"
+#include "stderr_capture.h"
 #include "temp_dir.h"
 
 namespace hale::aggregator {
@@ -172,6 +174,130 @@ TEST_F(EngineTest, NoDecisionFollowsEventsThatAreNotJournaled) {
   }
   EXPECT_GT(region_down, 0) << "eu's loss never reached the journal";
   EXPECT_LT(region_down, decision);
+}
+
+// The journal refuses the nodes' +node-healthy (a trigger; in life a lock held past the wait or a nearly full
+// disk) as a restarted engine hears them again. Those events wait: each is logged once, at info (at debug
+// once on disk, so unseen at the default level), with "not journaled yet"; status and /metrics count them,
+// and automatic decisions hold. The journal takes it once the trigger is gone. Stopped while events
+// wait, the engine tries once more and says how many it discards.
+TEST_F(EngineTest, EventsThatWaitAreCountedLoggedAtInfoAndAccountedForAtStop) {
+  const std::string log = dir_.path() + "/stderr.log";
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  sqlite3_busy_timeout(other, 5000);
+  const auto refuse = [&](const std::string& when) {
+    return sqlite3_exec(other,
+                        ("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN " + when +
+                         " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+                            .c_str(),
+                        nullptr, nullptr, nullptr) == SQLITE_OK;
+  };
+  const auto allow = [&] { return sqlite3_exec(other, "DROP TRIGGER refuse", nullptr, nullptr, nullptr) == SQLITE_OK; };
+  const auto waiting = [&] { return engine_->status().value("journal_events_waiting", uint64_t{0}); };
+  {
+    test::StderrToFile capture(log);
+    // Restarted, the engine hears its four nodes again: each is +node-healthy, which the journal refuses.
+    ASSERT_TRUE(refuse("NEW.name = '+node-healthy'"));
+    startEngine();
+    // Counted at once; the journal reads unwritable from the next tick on.
+    ASSERT_TRUE(waitFor([&] { return waiting() >= 4 && !engine_->status().value("journal_writable", true); },
+                        milliseconds{10'000}))
+        << engine_->status().dump();
+    const nlohmann::json s = engine_->status();
+    EXPECT_NE(s.value("journal_error", "").find("events wait to be written (refused by the test)"), std::string::npos)
+        << s.dump();
+    EXPECT_EQ(s.value("journal_events_dropped", uint64_t{99}), 0u);
+    std::smatch m;
+    const std::string metrics = engine_->metrics();
+    ASSERT_TRUE(std::regex_search(metrics, m, std::regex("\nhale_aggregator_journal_events_waiting (\\d+)\n")))
+        << metrics;
+    EXPECT_GE(std::stoul(m[1]), 4u);
+    EXPECT_NE(metrics.find("\nhale_aggregator_journal_events_dropped_total 0\n"), std::string::npos);
+    EXPECT_NE(metrics.find("\nhale_aggregator_journal_writable 0\n"), std::string::npos);
+
+    ASSERT_TRUE(allow());
+    ASSERT_TRUE(waitFor([&] { return waiting() == 0 && engine_->status().value("journal_writable", false); },
+                        milliseconds{10'000}))
+        << engine_->status().dump();
+  }
+  const std::string text = readFile(log);
+  EXPECT_EQ(test::occurrences(text, "info +node-healthy eu-1: "), 1u) << text;
+  EXPECT_EQ(test::occurrences(text, "(not journaled yet)"), 4u) << text;
+  EXPECT_EQ(test::occurrences(text,
+                              "+journal-unwritable events wait to be written (refused by the test): no "
+                              "automatic decision is made until they are written"),
+            1u)
+      << text;
+  EXPECT_EQ(test::occurrences(text, "-journal-unwritable"), 1u) << text;
+  EXPECT_EQ(test::occurrences(text, "-journal-write-failed"), 1u) << text;  // once, not at every retry
+  bool journaled = false;
+  const auto events = engine_->journalEvents(1000);
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : events.value()) {
+    journaled |= e.value("event", "") == "+node-healthy" && e.value("subject", "") == "eu-1";
+  }
+  EXPECT_TRUE(journaled) << "the waiting event never reached the journal";
+
+  // Every event refused now: eu-2 lost waits, and the stop cannot write it either.
+  ASSERT_TRUE(refuse("1"));
+  const std::string stop_log = dir_.path() + "/stop.log";
+  {
+    test::StderrToFile capture(stop_log);
+    fleet_->killNode("eu-2");
+    ASSERT_TRUE(waitFor([&] { return waiting() >= 2; }, milliseconds{10'000})) << engine_->status().dump();
+    const uint64_t n = waiting();
+    fleet_.reset();
+    engine_->stop();
+    const std::string text = readFile(stop_log);
+    EXPECT_NE(text.find("-events-discarded "), std::string::npos) << text;
+    EXPECT_NE(text.find("the first +node-suspect eu-2; they are in the log"), std::string::npos) << text;
+    EXPECT_GE(test::occurrences(text, "-events-discarded " + std::to_string(n)) +
+                  test::occurrences(text, "-events-discarded " + std::to_string(n + 1)),
+              1u)
+        << text;
+  }
+  EXPECT_EQ(engine_->status().value("journal_events_waiting", uint64_t{99}), 0u);
+}
+
+// Stopped while events wait behind another process's lock, released while the stop waits for it: the
+// stop's last try writes them, and says so.
+TEST_F(EngineTest, EventsThatWaitAreWrittenAtStopWhenTheJournalTakesThem) {
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  fleet_->killNode("eu-1");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        return engine_->status().value("journal_events_waiting", uint64_t{0}) >= 1 &&
+               engine_->nodes("eu")[0].value("health", "") == "suspect";
+      },
+      milliseconds{10'000}))
+      << engine_->status().dump() << engine_->nodes("eu").dump();
+  const std::string log = dir_.path() + "/stop.log";
+  {
+    test::StderrToFile capture(log);
+    fleet_.reset();
+    // Released while the stop waits for the lock (at most 1 s), after its tick thread has ended.
+    std::thread release([&] {
+      std::this_thread::sleep_for(milliseconds{500});
+      sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    });
+    engine_->stop();
+    release.join();
+  }
+  const std::string text = readFile(log);
+  EXPECT_NE(text.find("+events-journaled-at-stop "), std::string::npos) << text;
+  EXPECT_EQ(text.find("-events-discarded"), std::string::npos) << text;
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(other, "SELECT COUNT(*) FROM events WHERE name = '+node-suspect' AND subject = 'eu-1'",
+                               -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 1) << text;
+  sqlite3_finalize(q);
 }
 
 // A pause holds a real automatic failover (not only the flag echoed): the region is lost, nothing moves;

@@ -1,10 +1,7 @@
 // Heartbeat ingest end to end: a real ZeroMQ connection into an in-process engine; hand-built frames for
 // every rejection path, and real hale-agent processes.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-#include <cstdio>
 
 #include <zmq.hpp>
 
@@ -15,12 +12,14 @@
 #include "http_client.h"
 #include "ports.h"
 #include "process.h"
+#include "stderr_capture.h"
 #include "temp_dir.h"
 
 namespace hale::aggregator {
 namespace {
 
 using std::chrono::milliseconds;
+using test::occurrences;
 using test::readFile;
 using test::waitFor;
 
@@ -257,34 +256,6 @@ TEST_F(IngestTest, OneAgentFeedsTwoLiveAggregatorsAndAReloadKeepsItsSequence) {
   second->stop();
 }
 
-// Sends this process's stderr (where hale logs) to a file while alive.
-class StderrToFile {
- public:
-  explicit StderrToFile(const std::string& path) {
-    std::fflush(stderr);
-    saved_ = ::dup(2);
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 2);
-    ::close(fd);
-  }
-  ~StderrToFile() {
-    std::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-  }
-  StderrToFile(const StderrToFile&) = delete;
-  StderrToFile& operator=(const StderrToFile&) = delete;
-
- private:
-  int saved_ = -1;
-};
-
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 // #15 item 2: a sender refused for who it says it is (a mistyped node name, a node naming the wrong region)
 // is logged by name, once a minute per sender and 10 lines a minute in all, and listed by
 // `nodes --unknown` (bounded, newest first) instead of only a counter moving. Failed before: nothing was
@@ -292,7 +263,7 @@ size_t count(const std::string& text, const std::string& what) {
 TEST_F(IngestTest, RefusedSendersAreLoggedByNameOnceAndListed) {
   const std::string log = dir_.path() + "/stderr.log";
   {
-    StderrToFile capture(log);
+    test::StderrToFile capture(log);
     for (uint64_t i = 1; i <= 20; ++i) send(frame("eu-9", "eu", "b", i));  // mistyped: eu lists eu-1, eu-2
     for (uint64_t i = 1; i <= 5; ++i) send(frame("eu-1", "us", "w", i));   // listed in eu, says us
     for (int i = 0; i < 100; ++i) send(frame("made-up-" + std::to_string(i), "eu", "b", 1));
@@ -302,9 +273,10 @@ TEST_F(IngestTest, RefusedSendersAreLoggedByNameOnceAndListed) {
         << rejected(IngestReject::unknown_node) << " " << rejected(IngestReject::wrong_region);
   }
   const std::string text = readFile(log);
-  EXPECT_EQ(count(text, "-heartbeat-unknown-node node \"eu-9\" (region eu) is in no region's nodes"), 1u) << text;
-  EXPECT_EQ(count(text, "-heartbeat-wrong-region node eu-1 says it is in region us but is listed in eu"), 1u) << text;
-  EXPECT_LE(count(text, "-heartbeat-unknown-node") + count(text, "-heartbeat-wrong-region"), 10u)
+  EXPECT_EQ(occurrences(text, "-heartbeat-unknown-node node \"eu-9\" (region eu) is in no region's nodes"), 1u) << text;
+  EXPECT_EQ(occurrences(text, "-heartbeat-wrong-region node eu-1 says it is in region us but is listed in eu"), 1u)
+      << text;
+  EXPECT_LE(occurrences(text, "-heartbeat-unknown-node") + occurrences(text, "-heartbeat-wrong-region"), 10u)
       << "10 lines a minute in all, however many names are made up";
 
   const nlohmann::json senders = engine_->unknownSenders();
