@@ -62,6 +62,7 @@ class Stmt {
     return *this;
   }
   int step() { return sqlite3_step(s_); }
+  void reset() { sqlite3_reset(s_); }  // for the next row; every parameter is bound again
   int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
   std::string text(int c) const {
     const auto* p = sqlite3_column_text(s_, c);
@@ -166,20 +167,32 @@ Result<void> Journal::exec(const char* sql) const {
   return {};
 }
 
-Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
-  Stmt s(db_,
-         "INSERT INTO events (ts_ms, name, subject, detail, plan_id, step, epoch) VALUES (?, ?, ?, ?, NULLIF(?, 0), "
-         "NULLIF(?, -1), ?)");
+namespace {
+
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (ts_ms, name, subject, detail, plan_id, step, epoch) VALUES (?, ?, ?, ?, NULLIF(?, 0), "
+    "NULLIF(?, -1), ?)";
+
+// One row through `s` (kInsertEvent, prepared once for a whole batch: preparing costs as much as the insert).
+Result<int64_t> insertEventWith(Stmt& s, sqlite3* db, const JournalEvent& e, int64_t epoch) {
   if (!s.ok()) return s.error();
+  s.reset();
   s.bind(1, e.ts_ms)
       .bind(2, e.name)
       .bind(3, e.subject)
       .bind(4, redactSecrets(e.detail))
       .bind(5, e.plan_id)
       .bind(6, int64_t{e.step});
-  s.bind(7, e.epoch != 0 ? e.epoch : epoch_.load());
+  s.bind(7, e.epoch != 0 ? e.epoch : epoch);
   if (s.step() != SQLITE_DONE) return s.error();
-  return sqlite3_last_insert_rowid(db_);
+  return sqlite3_last_insert_rowid(db);
+}
+
+}  // namespace
+
+Result<int64_t> Journal::insertEvent(const JournalEvent& e) const {
+  Stmt s(db_, kInsertEvent);
+  return insertEventWith(s, db_, e, epoch_.load());
 }
 
 Result<int64_t> Journal::eventUnnoted(const JournalEvent& e) {
@@ -193,8 +206,10 @@ Result<void> Journal::appendEventsUnnoted(std::span<const JournalEvent> batch) {
   const ScopedBusyTimeout wait(db_, kEventBusyTimeoutMs, kBusyTimeoutMs);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
+  Stmt s(db_, kInsertEvent);
+  const int64_t epoch = epoch_.load();
   for (const JournalEvent& e : batch) {
-    if (auto inserted = insertEvent(e); !inserted) return inserted.error();
+    if (auto inserted = insertEventWith(s, db_, e, epoch); !inserted) return inserted.error();
   }
   return tx.commit();
 }
