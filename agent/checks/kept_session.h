@@ -34,6 +34,7 @@ class KeptSession {
   // error is the connection's own, or, while the backoff holds, the last one and when the next try comes.
   template <class Connect>
   Result<Conn*> acquire(SteadyTime now, Connect&& connect) {
+    acquired_at_ = now;
     if (conn_ && (now - opened_at_ >= lifetime_ || !conn_->reusable())) conn_.reset();
     if (conn_) return &*conn_;
     if (!backoff_.mayAttempt(now)) return makeError("connect", backoff_.waitingMessage(now));
@@ -48,10 +49,11 @@ class KeptSession {
     return &*conn_;
   }
 
-  // Called at `now`, when the probe that acquired the session is over, whatever its outcome: closes a
-  // session the probe left unusable, or that the next probe would find past its lifetime.
-  void probeEnded(SteadyTime now) {
-    if (conn_ && (now + interval_ - opened_at_ >= lifetime_ || !conn_->reusable())) conn_.reset();
+  // Called when the probe that acquired the session is over, whatever its outcome: closes a session the
+  // probe left unusable, or that the next probe (an interval after this one's acquire) would find past its
+  // lifetime.
+  void probeEnded() {
+    if (conn_ && (acquired_at_ + interval_ - opened_at_ >= lifetime_ || !conn_->reusable())) conn_.reset();
   }
 
  private:
@@ -59,6 +61,7 @@ class KeptSession {
   std::chrono::milliseconds interval_;  // between the starts of two probes
   std::optional<Conn> conn_;
   SteadyTime opened_at_{};
+  SteadyTime acquired_at_{};  // the last probe's start
   ReconnectBackoff backoff_;
 };
 

@@ -42,7 +42,7 @@ class MysqlCheck final : public Check {
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
-    session_.probeEnded(ctx.clock->steadyNow());
+    session_.probeEnded();
     return r;
   }
 

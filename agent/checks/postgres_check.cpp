@@ -49,7 +49,7 @@ class PostgresCheck final : public Check {
     } catch (const std::exception& e) {
       r = {Outcome::error, e.what()};
     }
-    session_.probeEnded(ctx.clock->steadyNow());
+    session_.probeEnded();
     return r;
   }
 

@@ -90,20 +90,27 @@ std::string checkSessions(MariadbPair& db, Node n) {
                       MariadbPair::kUser + "'");
 }
 
+// The one session of the agent's checks on the primary, once earlier tests' sessions have ended (5 s at
+// most); "" when there is not exactly one.
+std::string theOneCheckSession(MariadbPair& db) {
+  std::string session;
+  const bool one = hale::test::waitFor(
+      [&] {
+        session = checkSessions(db, Node::primary);
+        return !session.empty() && session.find(',') == std::string::npos;
+      },
+      std::chrono::seconds{5});
+  return one ? session : "";
+}
+
 // #16: a check holds one server session across probes; one the server ends while it is idle (KILL, a
 // restart) is replaced by the next probe, which passes; a stopped server fails the probes until it is back.
 TEST_F(MysqlCheckTest, OneCheckHoldsOneConnectionAcrossProbesAndRecoversAfterARestart) {
   auto check = test::makeCheck(conf(Node::primary, "expected_role = \"primary\"\n"));
   ASSERT_NE(check, nullptr);
   EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
-  std::string session;
-  ASSERT_TRUE(hale::test::waitFor(  // sessions of the checks of earlier tests may take a moment to end
-      [&] {
-        session = checkSessions(*db_, Node::primary);
-        return !session.empty() && session.find(',') == std::string::npos;
-      },
-      std::chrono::seconds{5}))
-      << session;
+  const std::string session = theOneCheckSession(*db_);
+  ASSERT_FALSE(session.empty()) << checkSessions(*db_, Node::primary);
   for (int i = 0; i < 30; ++i) EXPECT_OUTCOME(runCheck(*check, milliseconds{2000}), Outcome::pass);
   EXPECT_EQ(checkSessions(*db_, Node::primary), session);
 
@@ -139,17 +146,12 @@ TEST_F(MysqlCheckTest, AServerKilledMidStatementFailsThatProbeAtOnceAndTheCheckR
   ASSERT_NE(check, nullptr);
   // The session's read time-out is set when it connects: the check's time-out, 4 s here.
   EXPECT_OUTCOME(runCheck(*check, milliseconds{4000}), Outcome::pass);
-  std::string session;
-  ASSERT_TRUE(hale::test::waitFor(
-      [&] {
-        session = checkSessions(*db_, Node::primary);
-        return !session.empty() && session.find(',') == std::string::npos;
-      },
-      std::chrono::seconds{5}))
-      << session;
+  const std::string session = theOneCheckSession(*db_);
+  ASSERT_FALSE(session.empty()) << checkSessions(*db_, Node::primary);
   db_->freeze(Node::primary);  // the kernel still takes the statement; nothing answers it
   test::Run killed;
-  std::thread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
+  // Joined on every path: should the harness throw, the probe still ends (at its time-out) before `killed`.
+  std::jthread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
   std::this_thread::sleep_for(milliseconds{300});
   db_->kill(Node::primary);
   probe.join();

@@ -51,7 +51,7 @@ class KeptSessionTest : public ::testing::Test {
     auto c = s.acquire(now, std::ref(connect_));
     const int id = c ? c.value()->id : 0;
     last_error_ = c ? "" : c.error().message;
-    s.probeEnded(now);
+    s.probeEnded();
     return id;
   }
 
@@ -85,22 +85,26 @@ TEST_F(KeptSessionTest, ASessionNoLongerReusableIsReplacedByTheNextProbe) {
   auto first = s.acquire(t0, std::ref(connect_));
   ASSERT_TRUE(first);
   first.value()->broken = true;  // the probe on it failed mid-query, or the server closed it
-  s.probeEnded(t0 + milliseconds{300});
+  s.probeEnded();
   EXPECT_EQ(FakeConn::open, 0);  // closed as that probe ended, not held until the next one
   EXPECT_EQ(probe(s, t0 + milliseconds{1000}), 2);
   EXPECT_EQ(FakeConn::open, 1);
 }
 
 // A session the next probe would find past its lifetime is closed as this probe ends, not held idle until
-// then; with an interval as long as the lifetime or longer, that is every session.
+// then; with an interval as long as the lifetime or longer, that is every session. The next probe is due an
+// interval after this one started, however long this one took.
 TEST_F(KeptSessionTest, ASessionTheNextProbeWouldFindExpiredIsClosedAsThisOneEnds) {
   {
     KeptSession<FakeConn> s(milliseconds{10000}, kInterval);
     ASSERT_TRUE(s.acquire(t0, std::ref(connect_)));
-    s.probeEnded(t0 + milliseconds{8999});
+    s.probeEnded();
     EXPECT_EQ(FakeConn::open, 1);
     ASSERT_TRUE(s.acquire(t0 + milliseconds{8999}, std::ref(connect_)));
-    s.probeEnded(t0 + milliseconds{9000});  // the next probe, at 10 s, would find it expired
+    s.probeEnded();  // however late it ends: the next probe, at 9.999 s, still finds it within its lifetime
+    EXPECT_EQ(FakeConn::open, 1);
+    ASSERT_TRUE(s.acquire(t0 + milliseconds{9000}, std::ref(connect_)));
+    s.probeEnded();  // the next probe, at 10 s, would find it expired
     EXPECT_EQ(FakeConn::open, 0);
     EXPECT_EQ(probe(s, t0 + milliseconds{10000}), 2);
   }
@@ -119,7 +123,7 @@ TEST_F(KeptSessionTest, ALifetimeOfZeroOpensASessionPerProbeAndHoldsNoneBetween)
     ASSERT_TRUE(c);
     EXPECT_EQ(c.value()->id, i);
     EXPECT_EQ(FakeConn::open, 1);
-    s.probeEnded(t0 + milliseconds{1000} * i);
+    s.probeEnded();
     EXPECT_EQ(FakeConn::open, 0);
   }
 }
@@ -154,7 +158,7 @@ TEST_F(KeptSessionTest, AConnectionMadeClearsTheBackoff) {
   auto c = s.acquire(t0 + milliseconds{1000}, std::ref(connect_));
   ASSERT_TRUE(c);
   c.value()->broken = true;
-  s.probeEnded(t0 + milliseconds{1000});
+  s.probeEnded();
   EXPECT_EQ(probe(s, t0 + milliseconds{1001}), 4);
 }
 
