@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -173,6 +174,66 @@ TEST_F(EngineTest, NoDecisionFollowsEventsThatAreNotJournaled) {
     if (e.value("event", "") == "+decision") decision = e.value("id", 0);
   }
   EXPECT_GT(region_down, 0) << "eu's loss never reached the journal";
+  EXPECT_LT(region_down, decision);
+}
+
+// Two faults in a row: the lock held while eu is lost, then, in the same instant it is released, a refusal
+// of +region-down (a trigger created in the transaction that held the lock, so the lock's end and the
+// refusal land together). The backlog's retries fail on the second fault as they would on the first:
+// nothing is decided, each distinct error is logged once, and once the journal takes the backlog every
+// event is in it once, the region's loss before the one decision.
+TEST_F(EngineTest, ASecondFaultWhileTheBacklogRetriesStillHoldsAndNothingIsWrittenTwice) {
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  sqlite3_busy_timeout(other, 5000);
+  const std::string log = dir_.path() + "/stderr.log";
+  {
+    test::StderrToFile capture(log);
+    ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    fleet_->killRegion("eu");
+    ASSERT_TRUE(waitFor([&] { return upRegions() == 1 && !engine_->status().value("journal_writable", true); },
+                        milliseconds{10'000}))
+        << engine_->status().dump();
+    ASSERT_EQ(sqlite3_exec(other,
+                           "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.name = '+region-down' "
+                           "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END; COMMIT",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    // Longer than two probe periods: the probes succeed, the backlog does not.
+    std::this_thread::sleep_for(milliseconds{4500});
+    EXPECT_FALSE(moved());
+    EXPECT_EQ(decisions(), 0);
+    EXPECT_NE(held().find("events wait to be written (refused by the test)"), std::string::npos)
+        << engine_->status().dump();
+    ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_TRUE(
+        waitFor([&] { return moved() && engine_->status().value("active_region", "") == "us"; }, milliseconds{15'000}))
+        << engine_->status().dump();
+  }
+  const std::string text = readFile(log);
+  // Once per distinct error, not at each retry: the lock, then the refusal.
+  EXPECT_EQ(test::occurrences(text, "-journal-write-failed"), 2u) << text;
+  const size_t first = text.find("-journal-write-failed");
+  const size_t second = text.find("-journal-write-failed", first + 1);
+  ASSERT_NE(second, std::string::npos) << text;
+  EXPECT_NE(text.substr(first, text.find('\n', first) - first).find("database is locked"), std::string::npos);
+  EXPECT_NE(text.substr(second, text.find('\n', second) - second).find("refused by the test"), std::string::npos);
+  EXPECT_EQ(decisions(), 1);
+  const auto events = engine_->journalEvents(1000);
+  ASSERT_TRUE(events.ok());
+  std::map<std::string, int> seen;
+  int64_t region_down = 0;
+  int64_t decision = 0;
+  for (const auto& e : events.value()) {
+    ++seen[e.value("event", "") + " " + e.value("subject", "")];
+    if (e.value("event", "") == "+region-down" && e.value("subject", "") == "eu") region_down = e.value("id", 0);
+    if (e.value("event", "") == "+decision") decision = e.value("id", 0);
+  }
+  for (const char* once : {"+node-failed eu-1", "+node-failed eu-2", "+region-down eu", "+node-suspect eu-1"}) {
+    EXPECT_EQ(seen[once], 1) << once;
+  }
+  EXPECT_GT(region_down, 0);
   EXPECT_LT(region_down, decision);
 }
 
