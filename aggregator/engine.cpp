@@ -161,27 +161,32 @@ void Engine::stop() {
   for (std::thread* t : {&ingest_thread_, &tick_thread_, &executor_thread_}) {
     if (t->joinable()) t->join();
   }
-  discardUnjournaled();
   if (alerter_) alerter_->stop();
   if (coordinator_) coordinator_->stop();  // revokes our lease: verdicts and leadership go now
   if (control_) control_->stop();
   if (http_) http_->stop();
+  // Last, with nothing left that leads, votes or writes: it may wait for another process's lock.
+  writeUnjournaledAtStop();
   sub_.reset();  // first: no connection outlives the ZAP handler
   if (gate_) gate_->stop();
 }
 
-void Engine::discardUnjournaled() {
-  // The tick thread has ended: one last try (waiting for the lock once, as a tick would); what the journal
-  // still does not take is gone with this process, and is said so, as it is in the log.
-  if (unjournaled_.empty() || !journal_) return;
+void Engine::writeUnjournaledAtStop() {
+  // The tick thread has ended: one last try, waiting for another process's lock as long as a plan's write
+  // would; what the journal still does not take goes with this process, and is said so (it is in the log).
+  if (unjournaled_.empty()) return;
   const size_t waiting = unjournaled_.size();
-  if (journal_->appendEvents(unjournaled_).ok()) {
-    logInfo("+events-journaled-at-stop", std::to_string(waiting) + " events that waited are written");
+  const uint64_t dropped = unjournaled_dropped_;
+  const Result<void> r = appendUnjournaled(nowMs(), kStopWriteWait);
+  if (r) {
+    logInfo("+events-journaled-at-stop",
+            std::to_string(waiting) + " events that waited are written" +
+                (dropped > 0 ? ", with the count of " + std::to_string(dropped) + " not kept" : ""));
   } else {
-    logError("-events-discarded", std::to_string(waiting + unjournaled_dropped_) +
+    logError("-events-discarded", std::to_string(waiting + dropped) +
                                       " events the journal did not take are discarded at stop, the first " +
-                                      unjournaled_.front().name + " " + unjournaled_.front().subject +
-                                      "; they are in the log");
+                                      unjournaled_.front().name + " " + unjournaled_.front().subject + ": " +
+                                      r.error().message + "; they are in the log");
   }
   unjournaled_.clear();
   unjournaled_dropped_ = 0;
@@ -343,15 +348,18 @@ void Engine::publish(const std::vector<Event>& events) {
       logInfo(e.name, e.subject.empty() ? e.detail : e.subject + ": " + e.detail);
     }
     if (unjournaled_.size() < kMaxUnjournaled) {
-      unjournaled_.push_back({0, at_ms, e.name, e.subject, e.detail});
+      // The epoch as seen now: one that waits keeps it, whoever leads by the time it is written.
+      unjournaled_.push_back({0, at_ms, e.name, e.subject, e.detail, 0, -1, journal_->epoch()});
     } else {
       ++unjournaled_dropped_;
       counters_.journal_errors.fetch_add(1);
       counters_.journal_events_dropped.fetch_add(1);
     }
   }
-  // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone.
-  if (alerter_ && (!coordinator_ || coordinator_->view().leading)) {
+  // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone. While
+  // an observer sees no leader (etcd out of its reach, or every observer unfit, say with every journal
+  // failing) it pages too: the same page from each observer is better than none from any.
+  if (alerter_ && (!coordinator_ || pages(coordinator_->view()))) {
     for (const Event& e : events) {
       if (config_.alerts.alerts(e.name)) alerter_->notify(e);
     }
@@ -375,6 +383,8 @@ void Engine::publish(const std::vector<Event>& events) {
   }
 }
 
+bool Engine::pages(const CoordinationView& v) { return v.leading || !v.reachable || v.leader.empty(); }
+
 void Engine::writeUnjournaled(int64_t at_ms) {
   // One transaction for the tick's events, after those of earlier ticks the journal did not take (a lock
   // held past the wait, a full disk): a region of thousands of nodes going silent is thousands of events,
@@ -382,19 +392,11 @@ void Engine::writeUnjournaled(int64_t at_ms) {
   // fail nothing is tried (a failed write may wait for a lock up to the busy timeout, and the tick thread
   // must not stall on it); the tick's probe finds out when it can be written.
   if (unjournaled_.empty() || !journal_->health().writable) return;
-  if (unjournaled_dropped_ > 0) {
-    unjournaled_.push_back({0, at_ms, "+events-not-journaled", "",
-                            std::to_string(unjournaled_dropped_) + " events could not be kept while the journal " +
-                                "could not be written; they are in the log"});
-  }
-  const Result<void> r = journal_->appendEvents(unjournaled_);
+  const Result<void> r = appendUnjournaled(at_ms, kEventWriteWait);
   if (r) {
-    unjournaled_.clear();
-    unjournaled_dropped_ = 0;
     unjournaled_error_.clear();
     return;
   }
-  if (unjournaled_dropped_ > 0) unjournaled_.pop_back();
   counters_.journal_errors.fetch_add(1);
   if (r.error().message != unjournaled_error_) {  // once per error, not at every retry
     logError("-journal-write-failed", std::to_string(unjournaled_.size()) + " events, the first " +
@@ -402,6 +404,23 @@ void Engine::writeUnjournaled(int64_t at_ms) {
                                           r.error().message);
   }
   unjournaled_error_ = r.error().message;
+}
+
+Result<void> Engine::appendUnjournaled(int64_t at_ms, std::chrono::milliseconds wait) {
+  // The waiting events, then how many could not be kept, in one transaction: all or none are written.
+  if (unjournaled_dropped_ > 0) {
+    unjournaled_.push_back({0, at_ms, "+events-not-journaled", "",
+                            std::to_string(unjournaled_dropped_) + " events could not be kept while the journal " +
+                                "could not be written; they are in the log"});
+  }
+  Result<void> r = journal_->appendEvents(unjournaled_, wait);
+  if (r) {
+    unjournaled_.clear();
+    unjournaled_dropped_ = 0;
+  } else if (unjournaled_dropped_ > 0) {
+    unjournaled_.pop_back();
+  }
+  return r;
 }
 
 void Engine::persistState() {

@@ -121,8 +121,11 @@ class Engine {
   // Takes the journal's health (as of its last write) and any events still waiting to be written into the
   // state decisions read, logging a change (with mu_ held).
   void noteJournalHealth(const JournalHealth& journal);
+  // Whether this observer pages: it leads, or it sees no leader.
+  static bool pages(const CoordinationView& v);
   void writeUnjournaled(int64_t at_ms);  // tick thread: the waiting events, in one transaction
-  void discardUnjournaled();             // at stop, once the tick thread has ended
+  Result<void> appendUnjournaled(int64_t at_ms, std::chrono::milliseconds wait);
+  void writeUnjournaledAtStop();  // once every thread that decides, leads or writes has ended
   // How long a new leader still waits before running again a step another leadership started.
   std::chrono::milliseconds takeoverWait(const SharedPlan& plan, const CoordinationView& v) const;
   // Decides once more and enacts what acts (serialized by enact_mu_); the error when nothing was enacted.
@@ -177,6 +180,9 @@ class Engine {
   uint64_t unjournaled_dropped_ = 0;
   std::string unjournaled_error_;  // the last write's error, logged once per distinct error
   static constexpr std::chrono::seconds kJournalProbeEvery{2};
+  // How long a write of the waiting events waits for another process's lock: a tick, and at stop.
+  static constexpr std::chrono::milliseconds kEventWriteWait{1000};
+  static constexpr std::chrono::milliseconds kStopWriteWait{5000};
   SteadyTime journal_failed_at_{};
   // A decision awaiting approval expires after approval_timeout (tick thread).
   void expireStaleApproval(SteadyTime now, const std::optional<CoordinationView>& shared);

@@ -201,9 +201,9 @@ Result<int64_t> Journal::eventUnnoted(const JournalEvent& e) {
   return insertEvent(e);
 }
 
-Result<void> Journal::appendEventsUnnoted(std::span<const JournalEvent> batch) {
+Result<void> Journal::appendEventsUnnoted(std::span<const JournalEvent> batch, std::chrono::milliseconds wait) {
   std::lock_guard lock(mu_);
-  const ScopedBusyTimeout wait(db_, kEventBusyTimeoutMs, kBusyTimeoutMs);
+  const ScopedBusyTimeout waiting(db_, static_cast<int>(wait.count()), kBusyTimeoutMs);
   Transaction tx(db_);
   if (auto b = tx.begun(); !b) return b;
   Stmt s(db_, kInsertEvent);
@@ -434,14 +434,15 @@ Result<std::optional<std::string>> Journal::meta(const std::string& key) const {
   return std::optional<std::string>();
 }
 
-// Every write goes through here: whether the journal can be written is known from the last write.
+// Every write goes through here: whether the journal can be written is known from the last write. Only
+// the store's own errors count: a plan that is not here, or is another plan, says nothing about the disk.
 template <typename T>
 Result<T> Journal::noted(Result<T> r) {
   const int64_t now_ms = toUnixMillis(SystemClock::instance().wallNow());
   std::lock_guard lock(health_mu_);
   if (r.ok()) {
     health_ = JournalHealth{};
-  } else {
+  } else if (r.error().code == "journal") {
     if (health_.writable) health_.failing_since_ms = now_ms;
     health_.writable = false;
     health_.error = r.error().message;
@@ -474,9 +475,9 @@ Result<void> Journal::probe() {
 }
 
 Result<int64_t> Journal::event(const JournalEvent& e) { return noted(eventUnnoted(e)); }
-Result<void> Journal::appendEvents(std::span<const JournalEvent> batch) {
+Result<void> Journal::appendEvents(std::span<const JournalEvent> batch, std::chrono::milliseconds wait) {
   if (batch.empty()) return {};  // no write, so nothing learnt about the journal
-  return noted(appendEventsUnnoted(batch));
+  return noted(appendEventsUnnoted(batch, wait));
 }
 Result<void> Journal::createPlan(PlanRecord& plan, JournalEvent decision) {
   return noted(createPlanUnnoted(plan, std::move(decision)));

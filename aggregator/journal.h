@@ -8,6 +8,7 @@
 // Thread-safe: one connection behind a mutex; each call is one transaction.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,7 +31,7 @@ struct JournalEvent {
   std::string detail;
   int64_t plan_id = 0;  // 0: not about a plan
   int step = -1;        // -1: not about a step
-  int64_t epoch = 0;    // the leadership epoch in force when written (0: no coordination); set by the journal
+  int64_t epoch = 0;    // the leadership epoch in force (0: no coordination); when 0, the journal's at the write
 };
 
 struct StepRecord {
@@ -91,7 +92,9 @@ class Journal {
   // Several events in one transaction (one sync to disk): all of them, in order, or none. A tick's events
   // (10 000 nodes going silent at once are 10 000 events) are written so, or the tick thread would wait
   // for a sync per event before deciding.
-  Result<void> appendEvents(std::span<const JournalEvent> batch);
+  // Waits `wait` at most for another process's write lock (the tick thread's events: 1 s).
+  Result<void> appendEvents(std::span<const JournalEvent> batch,
+                            std::chrono::milliseconds wait = std::chrono::milliseconds{kEventBusyTimeoutMs});
   // The newest `limit` events (of one plan when plan_id != 0), oldest first.
   Result<std::vector<JournalEvent>> events(size_t limit, int64_t plan_id = 0) const;
 
@@ -115,6 +118,7 @@ class Journal {
   // Every event written from now on carries `epoch` (the leadership epoch this aggregator acts under, or
   // the leader's it follows).
   void setEpoch(int64_t epoch) { epoch_.store(epoch); }
+  int64_t epoch() const { return epoch_.load(); }
 
   Result<void> setMeta(const std::string& key, const std::string& value);
   // Several keys in one transaction: all of them or none.
@@ -130,7 +134,7 @@ class Journal {
   template <typename T>
   Result<T> noted(Result<T> r);
   Result<int64_t> eventUnnoted(const JournalEvent& e);
-  Result<void> appendEventsUnnoted(std::span<const JournalEvent> batch);
+  Result<void> appendEventsUnnoted(std::span<const JournalEvent> batch, std::chrono::milliseconds wait);
   Result<void> createPlanUnnoted(PlanRecord& plan, JournalEvent decision);
   Result<void> adoptPlanUnnoted(const PlanRecord& plan, JournalEvent e);
   Result<void> setPlanStateUnnoted(int64_t plan_id, const std::string& state, JournalEvent e);

@@ -158,6 +158,18 @@ TEST(Journal, AppendsATicksEventsAllInOrderOrNone) {
   EXPECT_FALSE(j.value()->health().writable) << "an empty batch is no write";
 }
 
+// A write refused for what it asks (a plan this journal does not have) says nothing about the disk: the
+// journal stays writable, so an aggregator does not hold its decisions or give up leading over it.
+TEST(Journal, ARefusalForWhatIsAskedIsNoJournalFailure) {
+  test::TempDir dir("journal");
+  auto j = Journal::open(dir.path() + "/j.db");
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  const auto r = j.value()->setPlanState(42, "done", {0, 1000, "+plan-done", "", ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "not_found") << r.error().message;
+  EXPECT_TRUE(j.value()->health().writable) << j.value()->health().error;
+}
+
 // A backup (or an operator's sqlite3 shell) holding the write lock for a moment when the aggregator starts
 // is waited for: the schema's own writes wait for the lock like any other (they failed at once before).
 TEST(Journal, OpensWhileAnotherProcessHoldsTheLockForAMoment) {
