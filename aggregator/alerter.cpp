@@ -16,13 +16,22 @@ void Alerter::start() {
 }
 
 void Alerter::stop() {
+  size_t unsent = 0;
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
+    unsent = pending_.size();
+    pending_.clear();
   }
   cancel_ = true;
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Not sent, and said so: a stop does not wait for a slow pager, and the events are in the log.
+  if (unsent > 0) {
+    dropped_.fetch_add(unsent);
+    logWarn("-alerts-dropped", std::to_string(unsent) + " alerts waiting to be sent are dropped at stop");
+  }
 }
 
 void Alerter::notify(const Event& e) {

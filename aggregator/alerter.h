@@ -4,7 +4,8 @@
 // actions (webhook, exec, ...) on a thread of their own, so a slow pager never holds up the tick. Each
 // alert runs every alert action once, best effort, with event = the event's name, from = its subject and
 // reason = its detail; the outcome is journaled (+alert-sent / -alert-failed). At most kMaxPending alerts
-// wait; more are dropped and counted. With several aggregators only the leader alerts (see Engine).
+// wait; more are dropped and counted, as are those still waiting at stop. With several aggregators the
+// leader alerts, and an observer that sees no live leader (see Engine::pages).
 //
 //   [alerts]
 //   actions = ["page"]                 # action names; none: no alerts

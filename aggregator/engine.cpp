@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include <charconv>
+
 #include "etcd_config.h"
 #include "heartbeat_codec.h"
 #include "log.h"
@@ -47,17 +49,31 @@ Result<void> Engine::start() {
   if (!journal) return journal.error();
   journal_ = std::move(journal).value();
 
-  // Restore what outlives a process: the active region, pause, the last failover, plans in flight.
+  // Restore what outlives a process: the active region, pause, the last failover, plans in flight. A key
+  // that cannot be read stops the start: going on would forget a pause or the last failover's time.
+  std::string unreadable;
   auto meta = [&](const char* key) {
     auto v = journal_->meta(key);
+    if (!v && unreadable.empty()) unreadable = std::string(key) + ": " + v.error().message;
     return v && v.value() ? *v.value() : std::string();
   };
   if (const std::string active = meta("active_region"); observer_.region(active) != nullptr)
     state_.active_region = active;
   state_.paused = meta("paused") == "1";
-  if (const std::string last = meta("last_failover_ms"); !last.empty())
-    state_.last_failover = fromUnixMillis(std::stoll(last));
+  if (const std::string last = meta("last_failover_ms"); !last.empty()) {
+    int64_t ms = 0;
+    const auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), ms);
+    if (ec != std::errc{} || end != last.data() + last.size()) {
+      unreadable = "last_failover_ms: \"" + last + "\" is not a time in milliseconds";
+    } else {
+      state_.last_failover = fromUnixMillis(ms);
+    }
+  }
   state_.blocked_by_failed_plan = meta("blocked_by_failed_plan");
+  if (!unreadable.empty()) {
+    return makeError("journal", "cannot read the state kept in " + config_.journal + " (" + unreadable +
+                                    "); not started, since a pause or the last failover would be forgotten");
+  }
   auto done = journal_->doneSteps();
   if (!done) return done.error();
   for (const DoneStep& d : done.value()) placeResource(d.action, {d.region, d.action, d.plan_id, d.idx, d.finished_ms});
@@ -172,8 +188,8 @@ void Engine::stop() {
 }
 
 void Engine::writeUnjournaledAtStop() {
-  // The tick thread has ended: one last try, waiting for another process's lock as long as a plan's write
-  // would; what the journal still does not take goes with this process, and is said so (it is in the log).
+  // The tick thread has ended: one last try, waiting for another process's lock a while (kStopWriteWait);
+  // what the journal still does not take goes with this process, and is said so (it is in the log).
   if (unjournaled_.empty()) return;
   const size_t waiting = unjournaled_.size();
   const uint64_t dropped = unjournaled_dropped_;
@@ -356,14 +372,6 @@ void Engine::publish(const std::vector<Event>& events) {
       counters_.journal_events_dropped.fetch_add(1);
     }
   }
-  // Every observer sees the same nodes: only the leader pages, or the one aggregator deciding alone. While
-  // an observer sees no leader (etcd out of its reach, or every observer unfit, say with every journal
-  // failing) it pages too: the same page from each observer is better than none from any.
-  if (alerter_ && (!coordinator_ || pages(coordinator_->view()))) {
-    for (const Event& e : events) {
-      if (config_.alerts.alerts(e.name)) alerter_->notify(e);
-    }
-  }
   writeUnjournaled(at_ms);
   const bool waiting = !unjournaled_.empty();
   for (const Event& e : events) {
@@ -383,7 +391,52 @@ void Engine::publish(const std::vector<Event>& events) {
   }
 }
 
-bool Engine::pages(const CoordinationView& v) { return v.leading || !v.reachable || v.leader.empty(); }
+void Engine::page(const std::vector<Event>& events, const std::optional<CoordinationView>& shared, SteadyTime now) {
+  if (!alerter_) return;
+  if (!shared) {  // deciding alone
+    for (const Event& e : events) alerter_->notify(e);
+    return;
+  }
+  // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
+  // too: the same page from each observer is better than none.
+  const bool paging = pages(*shared, now);
+  // Taking the lead: a killed or stopped leader keeps its key up to a lease, and its report looks fresh for
+  // a while after it stopped; what was seen meanwhile (and this observer did not page itself) is paged now.
+  if (shared->leading && !was_leading_) {
+    size_t n = 0;
+    for (RecentAlert& a : recent_alerts_) {
+      if (a.paged) continue;
+      alerter_->notify(a.event);
+      a.paged = true;
+      ++n;
+    }
+    if (n > 0) {
+      logWarn("+alerts-repaged",
+              std::to_string(n) + " alerts seen while another observer led, which it may not have sent");
+    }
+  }
+  was_leading_ = shared->leading;
+  const auto window = config_.coordination.lease_ttl + config_.coordination.quorum.fresh_within;
+  while (!recent_alerts_.empty() && now - recent_alerts_.front().at > window) recent_alerts_.pop_front();
+  for (const Event& e : events) {
+    if (!config_.alerts.alerts(e.name)) continue;
+    if (paging) alerter_->notify(e);
+    if (recent_alerts_.size() < kMaxRecentAlerts) recent_alerts_.push_back({now, e, paging});
+  }
+}
+
+bool Engine::pages(const CoordinationView& v, SteadyTime now) const {
+  if (v.leading) return true;
+  // Out of etcd's reach, once a round has failed (not before the first round: a restarted observer would
+  // page again what is old news, such as a split brain that began before it).
+  if (!v.reachable) return v.etcd_errors > 0;
+  if (v.leader.empty()) return true;  // nobody leads: an election, or no observer fit to lead
+  // A leader key outlives a killed or stopped leader by up to a lease: a leader whose report has gone stale
+  // pages nothing either.
+  const auto report =
+      std::find_if(v.reports.begin(), v.reports.end(), [&](const ObserverReport& r) { return r.observer == v.leader; });
+  return report == v.reports.end() || now - report->heard > config_.coordination.quorum.fresh_within;
+}
 
 void Engine::writeUnjournaled(int64_t at_ms) {
   // One transaction for the tick's events, after those of earlier ticks the journal did not take (a lock
@@ -415,6 +468,7 @@ Result<void> Engine::appendUnjournaled(int64_t at_ms, std::chrono::milliseconds 
   }
   Result<void> r = journal_->appendEvents(unjournaled_, wait);
   if (r) {
+    if (unjournaled_dropped_ > 0) logWarn(unjournaled_.back().name, unjournaled_.back().detail);
     unjournaled_.clear();
     unjournaled_dropped_ = 0;
   } else if (unjournaled_dropped_ > 0) {
@@ -623,7 +677,7 @@ void Engine::resumeSharedPlan(const CoordinationView& v) {
                              config_.coordination.name + " under epoch " + std::to_string(v.epoch) +
                              " (last written under epoch " + std::to_string(v.plan->epoch) + ")";
   if (auto r = journal_->adoptPlan(p, {0, nowMs(), "+plan-takeover", p.to, detail, 0, -1, v.epoch}); !r) {
-    counters_.journal_errors.fetch_add(1);
+    if (r.error().code == "journal") counters_.journal_errors.fetch_add(1);  // a conflict is no disk trouble
     logError("-plan-takeover-failed", detail + ": " + r.error().message);
     return;
   }
@@ -776,6 +830,7 @@ void Engine::tickLoop() {
     }
     // Events reach the journal before the decision they lead to, and without the lock held, so ingest
     // never waits on the disk.
+    page(events, shared, now);
     publish(events);
     expireStaleApproval(now, shared);
     if (shared) resumeSharedPlan(*shared);

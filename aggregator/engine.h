@@ -121,8 +121,10 @@ class Engine {
   // Takes the journal's health (as of its last write) and any events still waiting to be written into the
   // state decisions read, logging a change (with mu_ held).
   void noteJournalHealth(const JournalHealth& journal);
-  // Whether this observer pages: it leads, or it sees no leader.
-  static bool pages(const CoordinationView& v);
+  // Sends the tick's alert events through the alerter when this observer pages (tick thread).
+  void page(const std::vector<Event>& events, const std::optional<CoordinationView>& shared, SteadyTime now);
+  // Whether this observer pages: it leads, or it sees no live leader.
+  bool pages(const CoordinationView& v, SteadyTime now) const;
   void writeUnjournaled(int64_t at_ms);  // tick thread: the waiting events, in one transaction
   Result<void> appendUnjournaled(int64_t at_ms, std::chrono::milliseconds wait);
   void writeUnjournaledAtStop();  // once every thread that decides, leads or writes has ended
@@ -179,10 +181,21 @@ class Engine {
   std::vector<JournalEvent> unjournaled_;
   uint64_t unjournaled_dropped_ = 0;
   std::string unjournaled_error_;  // the last write's error, logged once per distinct error
+  // Alert events of the last lease and verdict_fresh, and whether this observer paged them: a new leader
+  // pages those it did not (tick thread only).
+  struct RecentAlert {
+    SteadyTime at;
+    Event event;
+    bool paged = false;
+  };
+  static constexpr size_t kMaxRecentAlerts = 64;
+  std::deque<RecentAlert> recent_alerts_;
+  bool was_leading_ = false;
   static constexpr std::chrono::seconds kJournalProbeEvery{2};
   // How long a write of the waiting events waits for another process's lock: a tick, and at stop.
   static constexpr std::chrono::milliseconds kEventWriteWait{1000};
-  static constexpr std::chrono::milliseconds kStopWriteWait{5000};
+  // At stop, longer than a tick but well inside the unit's TimeoutStopSec (10 s) with the other steps.
+  static constexpr std::chrono::milliseconds kStopWriteWait{2000};
   SteadyTime journal_failed_at_{};
   // A decision awaiting approval expires after approval_timeout (tick thread).
   void expireStaleApproval(SteadyTime now, const std::optional<CoordinationView>& shared);

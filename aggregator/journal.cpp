@@ -183,7 +183,7 @@ Result<int64_t> insertEventWith(Stmt& s, sqlite3* db, const JournalEvent& e, int
       .bind(4, redactSecrets(e.detail))
       .bind(5, e.plan_id)
       .bind(6, int64_t{e.step});
-  s.bind(7, e.epoch != 0 ? e.epoch : epoch);
+  s.bind(7, e.epoch >= 0 ? e.epoch : epoch);
   if (s.step() != SQLITE_DONE) return s.error();
   return sqlite3_last_insert_rowid(db);
 }

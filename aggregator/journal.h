@@ -31,7 +31,7 @@ struct JournalEvent {
   std::string detail;
   int64_t plan_id = 0;  // 0: not about a plan
   int step = -1;        // -1: not about a step
-  int64_t epoch = 0;    // the leadership epoch in force (0: no coordination); when 0, the journal's at the write
+  int64_t epoch = -1;   // the leadership epoch in force (0: no leader, or no coordination); -1: the journal's
 };
 
 struct StepRecord {

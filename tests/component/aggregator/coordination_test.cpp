@@ -10,6 +10,7 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -313,26 +314,41 @@ TEST_F(Coordination, ALeaderStoppedPastItsLeaseHasItsLateStepRefusedByEpoch) {
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
+// [alerts] paging +node-failed, each aggregator to a file of its own ("page-<name>").
+const char* const kPageOnNodeFailed =
+    "[alerts]\nactions = [\"page\"]\nevents = [\"+node-failed\"]\n[[action]]\nname = \"page\"\ntype = "
+    "\"record\"\npath = \"{dir}/page-{name}\"\nlabel = \"page\"\n";
+
 // Also the pages: with a leader only it pages; with etcd out of reach every observer sees no leader, and
 // each pages (the same page three times rather than none).
 TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
-  start(milliseconds{200}, milliseconds{5000}, "", "",
-        "[alerts]\nactions = [\"page\"]\nevents = [\"+node-failed\"]\n[[action]]\nname = \"page\"\ntype = "
-        "\"record\"\npath = \"" +
-            dir_.path() + "/page-{name}\"\nlabel = \"page\"\n");
-  const auto pages = [&] {
-    size_t n = 0;
-    for (const std::string& name : kObservers) n += lines(dir_.path() + "/page-" + name).size();
-    return n;
+  std::string alerts = kPageOnNodeFailed;
+  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
+  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  const auto paged = [&](size_t i) { return lines(dir_.path() + "/page-" + kObservers[i]).size(); };
+  // A follower that failed an etcd round (a slow round on a loaded machine) may page; the others may not.
+  const auto etcdErrors = [&](size_t i) {
+    std::smatch m;
+    const std::string metrics = aggs_[i]->metrics();
+    return std::regex_search(metrics, m, std::regex("\\nhale_aggregator_etcd_errors_total (\\d+)\\n"))
+               ? std::stoul(m[1])
+               : 0UL;
   };
   const int l = group_.leader();
   ASSERT_GE(l, 0);
-  const std::string& leader = kObservers[static_cast<size_t>(l)];
+  std::vector<unsigned long> errors;
+  for (size_t i = 0; i < aggs_.size(); ++i) errors.push_back(etcdErrors(i));
   fleet_->killNode("eu-1");
-  ASSERT_TRUE(waitFor([&] { return pages() == 1; }, milliseconds{10000}));
+  ASSERT_TRUE(waitFor([&] { return paged(static_cast<size_t>(l)) == 1; }, milliseconds{10000}));
   std::this_thread::sleep_for(milliseconds{1000});
-  EXPECT_EQ(pages(), 1u) << "only the leader pages";
-  EXPECT_EQ(lines(dir_.path() + "/page-" + leader).size(), 1u);
+  EXPECT_EQ(paged(static_cast<size_t>(l)), 1u);
+  std::vector<size_t> before;
+  for (size_t i = 0; i < aggs_.size(); ++i) {
+    before.push_back(paged(i));
+    if (static_cast<int>(i) != l && etcdErrors(i) == errors[i]) {
+      EXPECT_EQ(paged(i), 0u) << "only the leader pages";
+    }
+  }
   etcd_->freeze();
   ASSERT_TRUE(waitFor(
       [&] {
@@ -343,10 +359,15 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
       },
       milliseconds{10000}));
   fleet_->killNode("eu-2");
-  ASSERT_TRUE(waitFor([&] { return pages() == 4; }, milliseconds{10000})) << pages();
-  for (const std::string& name : kObservers) {
-    EXPECT_EQ(lines(dir_.path() + "/page-" + name).size(), name == leader ? 2u : 1u) << name;
-  }
+  const auto eachPagedOnceMore = [&] {
+    for (size_t i = 0; i < aggs_.size(); ++i) {
+      if (paged(i) != before[i] + 1) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(waitFor(eachPagedOnceMore, milliseconds{10000}));
+  std::this_thread::sleep_for(milliseconds{500});
+  EXPECT_TRUE(eachPagedOnceMore());
   ASSERT_TRUE(waitFor(
       [&] {
         const nlohmann::json c = group_.status(1).value("coordination", nlohmann::json::object());
@@ -367,6 +388,30 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   etcd_->thaw();
   ASSERT_TRUE(waitFor([&] { return group_.planState("done"); }, milliseconds{20000}));
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
+}
+
+// A leader stopped (SIGSTOP) keeps its key up to a lease, and its report looks fresh for verdict_fresh: a
+// node lost just after is paged all the same, by a follower once the leader's report is stale, or by the
+// next leader as it takes the lead; not by nobody.
+TEST_F(Coordination, ANodeLostJustAfterTheLeaderStopsIsStillPaged) {
+  std::string alerts = kPageOnNodeFailed;
+  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
+  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  const int l = group_.leader();
+  ASSERT_GE(l, 0);
+  const size_t stopped = static_cast<size_t>(l);
+  const auto pagedByOthers = [&] {
+    size_t n = 0;
+    for (size_t i = 0; i < aggs_.size(); ++i)
+      n += i == stopped ? 0 : lines(dir_.path() + "/page-" + kObservers[i]).size();
+    return n;
+  };
+  aggs_[stopped]->signal(SIGSTOP);
+  fleet_->killNode("eu-1");
+  const bool paged = waitFor([&] { return pagedByOthers() >= 1; }, milliseconds{15000});
+  aggs_[stopped]->signal(SIGCONT);
+  ASSERT_TRUE(paged) << aggs_[(stopped + 1) % 3]->log();
+  EXPECT_LE(pagedByOthers(), 2u);  // at most once by each of the two
 }
 
 TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {

@@ -38,6 +38,11 @@ class EngineTest : public ::testing::Test {
   void startEngine() {
     if (engine_) engine_->stop();
     engine_.reset();  // its sockets closed before the next engine binds the same port
+    engine_ = std::make_unique<Engine>(engineConfig());
+    const auto started = engine_->start();
+    ASSERT_TRUE(started.ok()) << started.error().message;
+  }
+  AggregatorConfig engineConfig() const {
     auto config = parseAggregatorConfig(
         "coordination = \"none\"\ninsecure = true\nlisten = [\"" + endpoint_ + "\"]\ncontrol_socket = \"" +
             dir_.path() + "/agg.sock\"\njournal = \"" + journal() +
@@ -51,9 +56,8 @@ class EngineTest : public ::testing::Test {
             "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = \"500ms\"\n" +
             actionsAndPlan(),
         "agg.toml");
-    ASSERT_TRUE(config.ok()) << config.error().message;
-    engine_ = std::make_unique<Engine>(std::move(config).value());
-    ASSERT_TRUE(engine_->start().ok());
+    EXPECT_TRUE(config.ok()) << config.error().message;
+    return config.ok() ? std::move(config).value() : AggregatorConfig{};
   }
   virtual std::string actionsAndPlan() const {
     return "[[action]]\nname = \"move\"\ntype = \"record\"\npath = \"" + record() + "\"\nlabel = \"moved\"\n" +
@@ -341,10 +345,10 @@ TEST_F(EngineTest, EventsThatWaitAreWrittenAtStopWhenTheJournalTakesThem) {
   {
     test::StderrToFile capture(log);
     fleet_.reset();
-    // Released while the stop waits for the lock (5 s at most), long after its threads have ended, so
+    // Released while the stop waits for the lock (2 s at most), long after its threads have ended, so
     // neither a last tick nor its probe can have written them first.
     std::thread release([&] {
-      std::this_thread::sleep_for(milliseconds{1500});
+      std::this_thread::sleep_for(milliseconds{1000});
       sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
     });
     engine_->stop();
@@ -360,6 +364,27 @@ TEST_F(EngineTest, EventsThatWaitAreWrittenAtStopWhenTheJournalTakesThem) {
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(q, 0), 1) << text;
   sqlite3_finalize(q);
+}
+
+// The state a restart restores from the journal cannot be read back (here a last failover time that is not
+// a number, in life a damaged page): the engine does not start, and says which key, rather than start
+// unpaused or with no minimum interval since the last failover.
+TEST_F(EngineTest, AStateTheJournalCannotGiveBackStopsTheStart) {
+  fleet_.reset();
+  engine_->stop();
+  engine_.reset();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  ASSERT_EQ(sqlite3_exec(other, "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_failover_ms', '17x')", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  Engine engine(engineConfig());
+  const auto started = engine.start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.error().message.find("last_failover_ms: \"17x\" is not a time in milliseconds"), std::string::npos)
+      << started.error().message;
+  engine.stop();
 }
 
 // A pause holds a real automatic failover (not only the flag echoed): the region is lost, nothing moves;
