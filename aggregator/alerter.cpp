@@ -5,8 +5,22 @@
 
 namespace hale::aggregator {
 
-Alerter::Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock)
-    : config_(std::move(config)), actions_(actions), journal_(journal), clock_(clock) {}
+std::string alertKey(const std::string& cluster, const Event& e) {
+  const std::string_view name = e.name;
+  const size_t sign = !name.empty() && (name.front() == '+' || name.front() == '-') ? 1 : 0;
+  std::string key = cluster + "/" + std::string(name.substr(sign));
+  if (!e.subject.empty()) key += "/" + e.subject;  // none for the aggregator's own events (+tilt)
+  return key;
+}
+
+Alerter::Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock,
+                 std::string observer, std::string cluster)
+    : config_(std::move(config)),
+      observer_(std::move(observer)),
+      cluster_(std::move(cluster)),
+      actions_(actions),
+      journal_(journal),
+      clock_(clock) {}
 
 Alerter::~Alerter() { stop(); }
 
@@ -72,6 +86,8 @@ void Alerter::send(const Event& e, uint64_t seq) {
     r.event = e.name;
     r.from = e.subject;
     r.reason = e.detail;
+    r.observer = observer_;
+    r.alert_key = alertKey(cluster_, e);
     r.clock = &clock_;
     r.cancel = &cancel_;
     r.deadline = clock_.steadyNow() + it->second.policy.timeout;

@@ -5,7 +5,10 @@
 // alert runs every alert action once, best effort, with event = the event's name, from = its subject and
 // reason = its detail; the outcome is journaled (+alert-sent / -alert-failed). At most kMaxPending alerts
 // wait; more are dropped and counted, as are those still waiting at stop. With several aggregators the
-// leader alerts, and an observer that sees no live leader (see Engine::pages).
+// leader alerts, and an observer that sees no live leader (see Engine::pages), so one alert may come from
+// more than one observer: each copy names its observer and carries the same key, "<cluster>/<event without
+// its sign>/<subject>" (a split brain's start and end share it; no subject for the aggregator's own events),
+// for a pager to fold copies and pair ends.
 //
 //   [alerts]
 //   actions = ["page"]                 # action names; none: no alerts
@@ -35,11 +38,16 @@ struct AlertConfig {
   }
 };
 
+// The key every observer's copy of the alert for `e` carries in `cluster`.
+std::string alertKey(const std::string& cluster, const Event& e);
+
 class Alerter {
  public:
   static constexpr size_t kMaxPending = 64;
 
-  Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock);
+  // `observer`: this aggregator's observer name ("" deciding alone); `cluster`: its etcd cluster name.
+  Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock, std::string observer,
+          std::string cluster);
   ~Alerter();
   Alerter(const Alerter&) = delete;
   Alerter& operator=(const Alerter&) = delete;
@@ -58,6 +66,8 @@ class Alerter {
   void send(const Event& e, uint64_t seq);
 
   AlertConfig config_;
+  std::string observer_;
+  std::string cluster_;
   const ActionTable& actions_;
   Journal& journal_;
   const Clock& clock_;

@@ -158,7 +158,9 @@ Result<void> Engine::start() {
             "region looks like that region dying and can fail it over; use coordination = \"etcd\" with several "
             "observers to require a quorum");
   }
-  alerter_ = std::make_unique<Alerter>(config_.alerts, config_.actions, *journal_, clock_);
+  const bool etcd = config_.coordination.mode == CoordinationConfig::Mode::etcd;
+  alerter_ = std::make_unique<Alerter>(config_.alerts, config_.actions, *journal_, clock_,
+                                       etcd ? config_.coordination.name : "", config_.coordination.cluster);
   alerter_->start();
   ingest_thread_ = std::thread([this] { ingestLoop(); });
   tick_thread_ = std::thread([this] { tickLoop(); });
@@ -397,17 +399,14 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     for (const Event& e : events) alerter_->notify(e);
     return;
   }
-  // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
-  // too: the same page from each observer is better than none.
-  const bool paging = pages(*shared, now);
   // Taking the lead: a killed or stopped leader keeps its key up to a lease, and its report looks fresh for
   // a while after it stopped; what was seen meanwhile (and this observer did not page itself) is paged now.
   if (shared->leading && !was_leading_) {
     size_t n = 0;
     for (RecentAlert& a : recent_alerts_) {
-      if (a.paged) continue;
+      if (a.settled) continue;
       alerter_->notify(a.event);
-      a.paged = true;
+      a.settled = true;
       ++n;
     }
     if (n > 0) {
@@ -418,10 +417,18 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
   was_leading_ = shared->leading;
   const auto window = config_.coordination.lease_ttl + config_.coordination.quorum.fresh_within;
   while (!recent_alerts_.empty() && now - recent_alerts_.front().at > window) recent_alerts_.pop_front();
+  const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
+  if (std::none_of(events.begin(), events.end(), alerts)) return;
+  // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
+  // too: the same page from each observer is better than none.
+  const bool paging = pages(*shared, now);
+  // Before its first etcd round a restarted observer pages nothing: what it sees then is old news (a split
+  // brain that began before it), not to be paged on taking the lead either.
+  const bool old_news = !shared->reachable && shared->etcd_errors == 0;
   for (const Event& e : events) {
-    if (!config_.alerts.alerts(e.name)) continue;
+    if (!alerts(e)) continue;
     if (paging) alerter_->notify(e);
-    if (recent_alerts_.size() < kMaxRecentAlerts) recent_alerts_.push_back({now, e, paging});
+    if (recent_alerts_.size() < kMaxRecentAlerts) recent_alerts_.push_back({now, e, paging || old_news});
   }
 }
 

@@ -181,12 +181,13 @@ class Engine {
   std::vector<JournalEvent> unjournaled_;
   uint64_t unjournaled_dropped_ = 0;
   std::string unjournaled_error_;  // the last write's error, logged once per distinct error
-  // Alert events of the last lease and verdict_fresh, and whether this observer paged them: a new leader
-  // pages those it did not (tick thread only).
+  // Alert events of the last lease and verdict_fresh, and whether they are settled (this observer paged
+  // them, or saw them as old news before its first etcd round): a new leader pages the others (tick
+  // thread only).
   struct RecentAlert {
     SteadyTime at;
     Event event;
-    bool paged = false;
+    bool settled = false;
   };
   static constexpr size_t kMaxRecentAlerts = 64;
   std::deque<RecentAlert> recent_alerts_;

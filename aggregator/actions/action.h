@@ -22,7 +22,11 @@ struct ActionRequest {
   std::string from;
   std::string to;
   std::string reason;
-  bool forced = false;    // the operator forced the decision (skips gates such as the RPO lag gate)
+  bool forced = false;  // the operator forced the decision (skips gates such as the RPO lag gate)
+  // Alerts only ("" for plan steps): the aggregator sending this copy (its etcd observer name; "" deciding
+  // alone), and a key every observer's copy of one alert shares, so a pager can fold them (alerter.h).
+  std::string observer;
+  std::string alert_key;
   int64_t epoch = 0;      // the leader's fencing epoch with etcd coordination; 0 without
   SteadyTime deadline{};  // this attempt must give up by then
   const std::atomic<bool>* cancel = nullptr;

@@ -31,7 +31,7 @@ class ExecAction final : public Action {
       : program_(std::move(program)), argv_(std::move(argv)), timeout_(findProgram("timeout")) {}
 
   ActionResult execute(const ActionRequest& r) override {
-    const std::vector<std::string> env = {
+    std::vector<std::string> env = {
         "HALE_EVENT=" + r.event,
         "HALE_FROM=" + r.from,
         "HALE_TO=" + r.to,
@@ -41,6 +41,10 @@ class ExecAction final : public Action {
         "HALE_REQUEST_ID=" + r.request_id,
         std::string("HALE_FORCED=") + (r.forced ? "1" : "0"),
     };
+    if (!r.alert_key.empty()) {
+      env.push_back("HALE_ALERT_KEY=" + r.alert_key);
+      env.push_back("HALE_OBSERVER=" + r.observer);
+    }
     const SubprocessResult p =
         runSubprocess(timeout_.empty() ? program_ : timeout_, bounded(r), env, r.deadline, r.cancel, *r.clock);
     // 137: coreutils' timeout killed it, a hair after our own deadline would have.

@@ -1,5 +1,6 @@
-// record: appends "<request id> <label>" to a file, once per request id. A marker an operator can watch
-// (a drill, a canary), and how tests prove that a step's side effect happened exactly once.
+// record: appends "<request id> <label>" to a file, once per request id, and for an alert then its key and
+// observer (alerter.h). A marker an operator can watch (a drill, a canary), and how tests prove that a
+// step's side effect happened exactly once.
 //   path = "/var/lib/hale/record.log"
 //   label = "fence-eu"          (default: empty)
 //   delay = "2s"                (optional: wait before writing, honouring the deadline)
@@ -44,7 +45,9 @@ class RecordAction final : public Action {
     // maybe another aggregator's, owns the step by now.
     if (r.clock->steadyNow() >= r.deadline) return {ActionStatus::retryable, "deadline passed while waiting"};
     if (recorded(r.request_id)) return {ActionStatus::already_applied, "already recorded"};
-    const std::string line = r.request_id + " " + label_ + "\n";
+    std::string line = r.request_id + " " + label_;
+    if (!r.alert_key.empty()) line += " " + r.alert_key + " " + (r.observer.empty() ? "-" : r.observer);
+    line += "\n";
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return {ActionStatus::permanent, "cannot open " + path_};
     const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;

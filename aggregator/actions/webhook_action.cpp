@@ -1,7 +1,9 @@
 // webhook: POSTs the event as JSON.
 //   url = "https://hooks.example.com/hale"
-//   format = "json" | "slack"   json: {"event","from","to","reason","plan_id","step","request_id","forced"};
-//                               slack: {"text": "hale: failover eu -> us (region eu down ...)"}
+//   format = "json" | "slack"   json: {"event","from","to","reason","plan_id","step","request_id","forced"},
+//                                     and for an alert "alert_key" and "observer" (alerter.h);
+//                               slack: {"text": "hale: failover eu -> us (region eu down ...)"}, an alert's
+//                                     ending "[seen by <observer>]"
 //   header_file = "webhook-auth"  (optional: one "Name: value" header, e.g. a bearer token, from a secret file)
 // Answers are classified by http_outcome.h: 2xx applied; no answer, 408, 429, 5xx retryable (Retry-After
 // honoured); anything else permanent.
@@ -24,12 +26,17 @@ class WebhookAction final : public Action {
   ActionResult execute(const ActionRequest& r) override {
     nlohmann::json body;
     if (slack_) {
-      body = {{"text", "hale: " + r.event + " " + r.from + " -> " + r.to + " (" + r.reason + ")" +
-                           (r.forced ? " [forced]" : "")}};
+      body = {{"text", "hale: " + r.event + " " + r.from + (r.to.empty() ? "" : " -> " + r.to) + " (" + r.reason + ")" +
+                           (r.forced ? " [forced]" : "") +
+                           (r.observer.empty() ? std::string() : " [seen by " + r.observer + "]")}};
     } else {
       body = {{"event", r.event},           {"from", r.from},       {"to", r.to},
               {"reason", r.reason},         {"plan_id", r.plan_id}, {"step", r.step},
               {"request_id", r.request_id}, {"forced", r.forced}};
+      if (!r.alert_key.empty()) {
+        body["alert_key"] = r.alert_key;
+        body["observer"] = r.observer;
+      }
     }
     HttpRequest req = boundedRequest(r, "POST", url_);
     req.headers = {"Content-Type: application/json", "Idempotency-Key: hale-" + r.request_id};

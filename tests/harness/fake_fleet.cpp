@@ -44,6 +44,11 @@ void FakeFleet::heal(const std::string& region, size_t link) {
   cut_.erase({region, link});
 }
 
+void FakeFleet::setFence(const std::string& node, uint8_t fence) {
+  std::lock_guard lock(mu_);
+  fences_[node] = fence;
+}
+
 void FakeFleet::loop() {
   uint64_t seq = 0;
   std::string frame;
@@ -51,10 +56,12 @@ void FakeFleet::loop() {
     ++seq;
     std::set<std::pair<std::string, std::string>> alive;
     std::set<std::pair<std::string, size_t>> cut;
+    std::map<std::string, uint8_t> fences;
     {
       std::lock_guard lock(mu_);
       alive = alive_;
       cut = cut_;
+      fences = fences_;
     }
     for (const auto& [node, region] : alive) {
       heartbeat::Heartbeat hb;
@@ -64,6 +71,7 @@ void FakeFleet::loop() {
       hb.seq = seq;
       hb.sent_unix_ms = toUnixMillis(SystemClock::instance().wallNow());
       hb.status = heartbeat::NodeStatus::healthy;
+      if (const auto f = fences.find(node); f != fences.end()) hb.fence = f->second;
       heartbeat::encode(hb, frame);
       for (size_t i = 0; i < links_.size(); ++i) {
         if (cut.count({region, i}) == 0) links_[i].send(zmq::buffer(frame), zmq::send_flags::dontwait);

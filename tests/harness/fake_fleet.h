@@ -5,6 +5,8 @@
 // cut while every other path works (the view one observer has in a partition).
 
 #include <atomic>
+#include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -31,6 +33,8 @@ class FakeFleet {
   // No heartbeat of `region` reaches the aggregator at `link` (an index into the endpoints), until healed.
   void cut(const std::string& region, size_t link);
   void heal(const std::string& region, size_t link);
+  // What `node` reports in its heartbeats' "fence" field from now on (0 by default; 2: a split brain).
+  void setFence(const std::string& node, uint8_t fence);
 
  private:
   void loop();
@@ -40,6 +44,7 @@ class FakeFleet {
   std::mutex mu_;
   std::set<std::pair<std::string, std::string>> alive_;
   std::set<std::pair<std::string, size_t>> cut_;
+  std::map<std::string, uint8_t> fences_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -15,6 +15,21 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// What the alerter sends for a split brain, seen by observer "us" of cluster "prod".
+ActionRequest alertRequest() {
+  ActionRequest r = test::actionRequest(std::chrono::seconds{2});
+  r.request_id = "alert.1.1.0";
+  r.plan_id = 0;
+  r.step = 0;
+  r.event = "+split-brain";
+  r.from = "eu-1";
+  r.to.clear();
+  r.reason = "writable while etcd named another primary";
+  r.observer = "us";
+  r.alert_key = "prod/split-brain/eu-1";
+  return r;
+}
+
 TEST(ExecAction, PassesTheEventAndMapsExitCodes) {
   hale::test::TempDir dir("execaction");
   const std::string out = dir.path() + "/env";
@@ -27,7 +42,12 @@ TEST(ExecAction, PassesTheEventAndMapsExitCodes) {
   std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(env,
             "HALE_EVENT=failover\nHALE_FORCED=1\nHALE_FROM=eu\nHALE_PLAN_ID=7\nHALE_REASON=region eu down\n"
-            "HALE_REQUEST_ID=7.2\nHALE_STEP=2\nHALE_TO=us\n");
+            "HALE_REQUEST_ID=7.2\nHALE_STEP=2\nHALE_TO=us\n");  // a plan step: no alert key, no observer
+  ASSERT_EQ(a->execute(alertRequest()).status, ActionStatus::applied);
+  std::ifstream alert(out);
+  const std::string alert_env((std::istreambuf_iterator<char>(alert)), std::istreambuf_iterator<char>());
+  EXPECT_NE(alert_env.find("HALE_ALERT_KEY=prod/split-brain/eu-1\n"), std::string::npos) << alert_env;
+  EXPECT_NE(alert_env.find("HALE_OBSERVER=us\n"), std::string::npos) << alert_env;
 
   EXPECT_EQ(test::actionFromConfig("type = \"exec\"\ncommand = [\"/bin/sh\", \"-c\", \"exit 75\"]\n")
                 ->execute(test::actionRequest(std::chrono::seconds{2}, true))
@@ -58,6 +78,14 @@ TEST(WebhookAction, PostsJsonAndClassifiesAnswers) {
   EXPECT_EQ(body["to"], "us");
   EXPECT_EQ(body["request_id"], "7.2");
   EXPECT_EQ(body["forced"], true);
+  EXPECT_FALSE(body.contains("alert_key")) << body;  // a plan step
+  EXPECT_FALSE(body.contains("observer")) << body;
+  ASSERT_EQ(a->execute(alertRequest()).status, ActionStatus::applied);
+  const std::string alert = hook.lastRequest();
+  const auto alert_body = nlohmann::json::parse(alert.substr(alert.find("\r\n\r\n") + 4));
+  EXPECT_EQ(alert_body["event"], "+split-brain");
+  EXPECT_EQ(alert_body["alert_key"], "prod/split-brain/eu-1");
+  EXPECT_EQ(alert_body["observer"], "us");
 
   hook.respond(503, "busy");
   EXPECT_EQ(a->execute(test::actionRequest(std::chrono::seconds{2}, true)).status, ActionStatus::retryable);
@@ -88,6 +116,10 @@ TEST(WebhookAction, SlackFormatAndAuthHeaderFromASecretFile) {
   EXPECT_NE(sent.find("Authorization: Bearer s3cret"), std::string::npos);
   const auto body = nlohmann::json::parse(sent.substr(sent.find("\r\n\r\n") + 4));
   EXPECT_EQ(body["text"], "hale: failover eu -> us (region eu down) [forced]");
+  ASSERT_EQ(a->execute(alertRequest()).status, ActionStatus::applied);
+  const std::string alert = hook.lastRequest();
+  EXPECT_EQ(nlohmann::json::parse(alert.substr(alert.find("\r\n\r\n") + 4))["text"],
+            "hale: +split-brain eu-1 (writable while etcd named another primary) [seen by us]");
 }
 
 }  // namespace

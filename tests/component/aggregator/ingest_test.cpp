@@ -113,7 +113,8 @@ TEST_F(IngestTest, ASplitBrainIsJournaledCountedAndPagedOnce) {
   EXPECT_NE(journal.find("+alert-sent"), std::string::npos) << journal;
   std::this_thread::sleep_for(milliseconds{300});
   const std::string alerts = readFile(dir_.path() + "/alerts");
-  EXPECT_EQ(std::count(alerts.begin(), alerts.end(), '\n'), 1) << alerts;  // one onset, one page
+  EXPECT_EQ(std::count(alerts.begin(), alerts.end(), '\n'), 1) << alerts;                  // one onset, one page
+  EXPECT_NE(alerts.find(" page hale/split-brain/eu-1 -\n"), std::string::npos) << alerts;  // alone: no observer
   HttpRequest r;
   r.url = "http://127.0.0.1:" + std::to_string(engine_->httpPort()) + "/metrics";
   const std::string metrics = httpPerform(r).body;
