@@ -108,6 +108,7 @@ int run(int argc, char** argv) {
       agent.countRefusedReload();
     }
   });
+  const hale::StopDeadline deadline;
   agent.stop();
   return hale::kExitOk;
 }

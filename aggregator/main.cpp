@@ -120,6 +120,7 @@ int run(int argc, char** argv) {
   }
   hale::serveUntilStopped(
       [] { hale::logWarn("-reload-unsupported", "the aggregator applies a new configuration on restart"); });
+  const hale::StopDeadline deadline;
   engine.stop();
   return hale::kExitOk;
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli_args.h"
 #include "log.h"
 #include "sd_notify.h"
 
@@ -74,6 +75,36 @@ void serveUntilStopped(const std::function<void()>& on_reload) {
       return;
     }
   }
+}
+
+StopDeadline::StopDeadline(std::chrono::milliseconds budget) {
+  const auto until = std::chrono::steady_clock::now() + budget;
+  thread_ = std::thread([this, until, budget] {
+    const sigset_t signals = daemonSignals();
+    // In short waits, so the destructor's join is prompt once the stop is done.
+    constexpr long kSliceNs = 50'000'000;
+    while (!done_.load()) {
+      if (std::chrono::steady_clock::now() >= until) {
+        logError("-stop-forced", "the stop took longer than " + std::to_string(budget.count()) +
+                                     " ms; exiting now: a lease not revoked lapses by itself, events not "
+                                     "journaled are in the log");
+        ::_exit(kExitFailure);
+      }
+      const timespec slice{0, kSliceNs};
+      const int sig = sigtimedwait(&signals, nullptr, &slice);
+      if (sig == SIGTERM || sig == SIGINT) {
+        logError("-stop-forced", std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                     " again while stopping; exiting now: a lease not revoked lapses by "
+                                     "itself, events not journaled are in the log");
+        ::_exit(kExitFailure);
+      }
+    }
+  });
+}
+
+StopDeadline::~StopDeadline() {
+  done_ = true;
+  thread_.join();
 }
 
 }  // namespace hale

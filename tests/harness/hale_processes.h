@@ -43,6 +43,10 @@ class AggregatorProcess {
   void signal(int sig) const;
   bool running() { return process_ && process_->running(); }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
+  // Waits up to `timeout` for it to exit by itself (after a signal()); true if it did.
+  bool waitExit(std::chrono::milliseconds timeout) { return process_ && process_->waitExit(timeout); }
+  // Its exit status as from waitpid, once waitExit returned true.
+  int waitStatus() const { return process_ ? process_->waitStatus() : -1; }
 
   const std::string& name() const { return name_; }
   const std::string& endpoint() const { return endpoint_; }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <map>
@@ -58,8 +59,10 @@ class Coordination : public ::testing::Test {
              const std::string& guards = "", const std::string& s1 = "", const std::string& extra = "") {
     cluster_ = "t" + std::to_string(++clusters_);
     for (const std::string& name : kObservers) {
+      std::string endpoints = "\"" + etcd_->endpoint() + "\"";
+      for (int copy = 1; copy < endpoint_copies_; ++copy) endpoints += ", \"" + etcd_->endpoint() + "\"";
       std::string body =
-          "[etcd]\nendpoints = [\"" + etcd_->endpoint() + "\"]\ncluster = \"" + cluster_ + "\"\nname = \"" + name +
+          "[etcd]\nendpoints = [" + endpoints + "]\ncluster = \"" + cluster_ + "\"\nname = \"" + name +
           "\"\nobservers = [\"eu\", \"us\", \"w\"]\nlease_ttl = \"2s\"\npublish_interval = "
           "\"100ms\"\nverdict_fresh = \"1s\"\n"
           "[detection]\nsuspect_after = \"600ms\"\nmiss_after = \"1s\"\nstartup_grace = \"1s\"\n[guards]\n"
@@ -129,6 +132,7 @@ class Coordination : public ::testing::Test {
 
   static test::EtcdServer* etcd_;
   static int clusters_;
+  int endpoint_copies_ = 1;  // etcd's endpoint listed this many times: a frozen etcd costs a time-out each
   std::string cluster_;
   test::TempDir dir_{"coord"};
   std::vector<std::unique_ptr<AggregatorProcess>> aggs_;
@@ -449,6 +453,35 @@ TEST_F(Coordination, ARestartedOnlyCandidateDoesNotPageASplitBrainThatBeganBefor
   std::this_thread::sleep_for(milliseconds{1000});
   EXPECT_EQ(paged(1), before) << aggs_[1]->log();
   EXPECT_EQ(aggs_[1]->log().find("+alerts-repaged"), std::string::npos) << aggs_[1]->log();
+}
+
+// A stop etcd holds up (a round and the lease's revoke, each waiting out a time-out per endpoint listed) ends
+// within its budget, said so, and a second SIGTERM ends it at once.
+TEST_F(Coordination, AStopEtcdHoldsUpEndsWithinItsBudgetOrAtASecondSigterm) {
+  endpoint_copies_ = 8;
+  start();
+  etcd_->freeze();
+  std::this_thread::sleep_for(milliseconds{300});  // a round under way, waiting on etcd
+  const auto began = std::chrono::steady_clock::now();
+  aggs_[0]->signal(SIGTERM);
+  aggs_[1]->signal(SIGTERM);
+  std::this_thread::sleep_for(milliseconds{500});
+  aggs_[1]->signal(SIGTERM);
+  ASSERT_TRUE(aggs_[1]->waitExit(milliseconds{3000})) << aggs_[1]->log();
+  EXPECT_LT(std::chrono::steady_clock::now() - began, milliseconds{2000});
+  EXPECT_TRUE(WIFEXITED(aggs_[1]->waitStatus()) && WEXITSTATUS(aggs_[1]->waitStatus()) == 1);
+  EXPECT_NE(aggs_[1]->log().find("-stop-forced SIGTERM again while stopping"), std::string::npos) << aggs_[1]->log();
+  ASSERT_TRUE(aggs_[0]->waitExit(milliseconds{12000})) << aggs_[0]->log();
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_GE(took, milliseconds{8500});
+  EXPECT_LT(took, milliseconds{11000});
+  EXPECT_TRUE(WIFEXITED(aggs_[0]->waitStatus()) && WEXITSTATUS(aggs_[0]->waitStatus()) == 1);
+  EXPECT_NE(aggs_[0]->log().find("-stop-forced the stop took longer than 9000 ms"), std::string::npos)
+      << aggs_[0]->log();
+  etcd_->thaw();
+  aggs_[2]->stop();
+  ASSERT_FALSE(aggs_[2]->running());
+  EXPECT_EQ(aggs_[2]->log().find("-stop-forced"), std::string::npos) << aggs_[2]->log();
 }
 
 TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
