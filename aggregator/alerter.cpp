@@ -5,11 +5,13 @@
 
 namespace hale::aggregator {
 
-std::string alertKey(const std::string& cluster, const Event& e) {
+std::string alertKey(const std::string& cluster, const std::string& observer, const Event& e) {
   const std::string_view name = e.name;
   const size_t sign = !name.empty() && (name.front() == '+' || name.front() == '-') ? 1 : 0;
   std::string key = cluster + "/" + std::string(name.substr(sign));
-  if (!e.subject.empty()) key += "/" + e.subject;  // none for the aggregator's own events (+tilt)
+  // The aggregator's own events (+tilt, +fail-static) have no subject: each observer's are its own.
+  const std::string& subject = e.subject.empty() ? observer : e.subject;
+  if (!subject.empty()) key += "/" + subject;
   return key;
 }
 
@@ -87,7 +89,7 @@ void Alerter::send(const Event& e, uint64_t seq) {
     r.from = e.subject;
     r.reason = e.detail;
     r.observer = observer_;
-    r.alert_key = alertKey(cluster_, e);
+    r.alert_key = alertKey(cluster_, observer_, e);
     r.clock = &clock_;
     r.cancel = &cancel_;
     r.deadline = clock_.steadyNow() + it->second.policy.timeout;

@@ -5,10 +5,10 @@
 // alert runs every alert action once, best effort, with event = the event's name, from = its subject and
 // reason = its detail; the outcome is journaled (+alert-sent / -alert-failed). At most kMaxPending alerts
 // wait; more are dropped and counted, as are those still waiting at stop. With several aggregators the
-// leader alerts, and an observer that sees no live leader (see Engine::pages), so one alert may come from
+// leader alerts, and an observer that sees no live leader (see Engine::paging), so one alert may come from
 // more than one observer: each copy names its observer and carries the same key, "<cluster>/<event without
-// its sign>/<subject>" (a split brain's start and end share it; no subject for the aggregator's own events),
-// for a pager to fold copies and pair ends.
+// its sign>/<subject>" (a split brain's start and end share it; the aggregator's own events, such as +tilt,
+// have its observer name as subject, none deciding alone), for a pager to fold copies and pair ends.
 //
 //   [alerts]
 //   actions = ["page"]                 # action names; none: no alerts
@@ -38,8 +38,8 @@ struct AlertConfig {
   }
 };
 
-// The key every observer's copy of the alert for `e` carries in `cluster`.
-std::string alertKey(const std::string& cluster, const Event& e);
+// The key every observer's copy of the alert for `e` carries in `cluster` (`observer`: the sender).
+std::string alertKey(const std::string& cluster, const std::string& observer, const Event& e);
 
 class Alerter {
  public:

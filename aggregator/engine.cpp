@@ -48,6 +48,7 @@ Result<void> Engine::start() {
   auto journal = Journal::open(config_.journal);
   if (!journal) return journal.error();
   journal_ = std::move(journal).value();
+  started_at_ = clock_.steadyNow();
 
   // Restore what outlives a process: the active region, pause, the last failover, plans in flight. A key
   // that cannot be read stops the start: going on would forget a pause or the last failover's time.
@@ -401,48 +402,67 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
   }
   // Taking the lead: a killed or stopped leader keeps its key up to a lease, and its report looks fresh for
   // a while after it stopped; what was seen meanwhile (and this observer did not page itself) is paged now.
-  if (shared->leading && !was_leading_) {
-    size_t n = 0;
-    for (RecentAlert& a : recent_alerts_) {
-      if (a.settled) continue;
-      alerter_->notify(a.event);
-      a.settled = true;
-      ++n;
-    }
-    if (n > 0) {
-      logWarn("+alerts-repaged",
-              std::to_string(n) + " alerts seen while another observer led, which it may not have sent");
-    }
+  // Some of it the old leader may have sent: the copies share an alert key, for the pager to fold.
+  if (shared->leading && !was_leading_ && !unpaged_alerts_.empty()) {
+    for (const UnpagedAlert& a : unpaged_alerts_) alerter_->notify(a.event);
+    logWarn("+alerts-repaged", std::to_string(unpaged_alerts_.size()) +
+                                   " alerts seen while another observer led, which it may not have sent");
+    unpaged_alerts_.clear();
   }
   was_leading_ = shared->leading;
-  const auto window = config_.coordination.lease_ttl + config_.coordination.quorum.fresh_within;
-  while (!recent_alerts_.empty() && now - recent_alerts_.front().at > window) recent_alerts_.pop_front();
+  // Seen before this observer knew whether it pages: paged now if it does; the leader's if it does not.
+  const bool deferred =
+      std::any_of(unpaged_alerts_.begin(), unpaged_alerts_.end(), [](const UnpagedAlert& a) { return a.deferred; });
+  if (const Paging p = deferred ? paging(*shared, now) : Paging::unknown; p != Paging::unknown) {
+    std::erase_if(unpaged_alerts_, [&](UnpagedAlert& a) {
+      if (!a.deferred) return false;
+      a.deferred = false;
+      if (p == Paging::yes) alerter_->notify(a.event);
+      return p == Paging::yes;
+    });
+  }
+  // As long as a dead leader can keep its key and look alive, and the others take to evict it.
+  const CoordinationConfig& c = config_.coordination;
+  const auto window = c.lease_ttl + c.quorum.fresh_within + 2 * c.publish_interval +
+                      c.store.timeout * static_cast<int64_t>(std::max<size_t>(1, c.store.endpoints.size()));
+  while (!unpaged_alerts_.empty() && !unpaged_alerts_.front().deferred && now - unpaged_alerts_.front().at > window)
+    unpaged_alerts_.pop_front();
   const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
   if (std::none_of(events.begin(), events.end(), alerts)) return;
   // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
   // too: the same page from each observer is better than none.
-  const bool paging = pages(*shared, now);
-  // Before its first etcd round a restarted observer pages nothing: what it sees then is old news (a split
-  // brain that began before it), not to be paged on taking the lead either.
-  const bool old_news = !shared->reachable && shared->etcd_errors == 0;
+  const Paging p = paging(*shared, now);
   for (const Event& e : events) {
     if (!alerts(e)) continue;
-    if (paging) alerter_->notify(e);
-    if (recent_alerts_.size() < kMaxRecentAlerts) recent_alerts_.push_back({now, e, paging || old_news});
+    if (p == Paging::yes) {
+      alerter_->notify(e);
+    } else if (unpaged_alerts_.size() < kMaxUnpagedAlerts) {
+      unpaged_alerts_.push_back({now, e, p == Paging::unknown});
+      unpaged_full_logged_ = false;
+    } else if (!unpaged_full_logged_) {
+      unpaged_full_logged_ = true;
+      logWarn("-alerts-not-kept", std::to_string(kMaxUnpagedAlerts) + " alerts already wait for the leader's page; " +
+                                      e.name + " " + e.subject +
+                                      " and more would not be paged if this observer "
+                                      "took the lead (they are in the log)");
+    }
   }
 }
 
-bool Engine::pages(const CoordinationView& v, SteadyTime now) const {
-  if (v.leading) return true;
-  // Out of etcd's reach, once a round has failed (not before the first round: a restarted observer would
-  // page again what is old news, such as a split brain that began before it).
-  if (!v.reachable) return v.etcd_errors > 0;
-  if (v.leader.empty()) return true;  // nobody leads: an election, or no observer fit to lead
+Engine::Paging Engine::paging(const CoordinationView& v, SteadyTime now) const {
+  if (v.leading) return Paging::yes;
+  // Out of etcd's reach, once a round has failed; before the first round it is not known yet.
+  if (!v.reachable) return v.etcd_errors > 0 ? Paging::yes : Paging::unknown;
+  if (v.leader.empty()) return Paging::yes;  // nobody leads: an election, or no observer fit to lead
   // A leader key outlives a killed or stopped leader by up to a lease: a leader whose report has gone stale
-  // pages nothing either.
+  // pages nothing either. A report seen once only is fresh or stale by its next change, which a restarted
+  // observer waits for a while (it tells a live leader that paged from a dead one that never will).
   const auto report =
       std::find_if(v.reports.begin(), v.reports.end(), [&](const ObserverReport& r) { return r.observer == v.leader; });
-  return report == v.reports.end() || now - report->heard > config_.coordination.quorum.fresh_within;
+  if (report == v.reports.end()) return Paging::yes;
+  if (report->heard == SteadyTime{})
+    return now - started_at_ < config_.coordination.quorum.fresh_within ? Paging::unknown : Paging::yes;
+  return now - report->heard > config_.coordination.quorum.fresh_within ? Paging::yes : Paging::no;
 }
 
 void Engine::writeUnjournaled(int64_t at_ms) {

@@ -123,8 +123,9 @@ class Engine {
   void noteJournalHealth(const JournalHealth& journal);
   // Sends the tick's alert events through the alerter when this observer pages (tick thread).
   void page(const std::vector<Event>& events, const std::optional<CoordinationView>& shared, SteadyTime now);
-  // Whether this observer pages: it leads, or it sees no live leader.
-  bool pages(const CoordinationView& v, SteadyTime now) const;
+  // Whether this observer pages: it leads, or it sees no live leader; not known yet just after a start.
+  enum class Paging { yes, no, unknown };
+  Paging paging(const CoordinationView& v, SteadyTime now) const;
   void writeUnjournaled(int64_t at_ms);  // tick thread: the waiting events, in one transaction
   Result<void> appendUnjournaled(int64_t at_ms, std::chrono::milliseconds wait);
   void writeUnjournaledAtStop();  // once every thread that decides, leads or writes has ended
@@ -181,16 +182,18 @@ class Engine {
   std::vector<JournalEvent> unjournaled_;
   uint64_t unjournaled_dropped_ = 0;
   std::string unjournaled_error_;  // the last write's error, logged once per distinct error
-  // Alert events of the last lease and verdict_fresh, and whether they are settled (this observer paged
-  // them, or saw them as old news before its first etcd round): a new leader pages the others (tick
+  // Alert events of the last lease, verdict_fresh and a leader eviction's grace that this observer did not
+  // page: a new leader pages them. Deferred: seen while it could not tell yet whether it pages (tick
   // thread only).
-  struct RecentAlert {
+  struct UnpagedAlert {
     SteadyTime at;
     Event event;
-    bool settled = false;
+    bool deferred = false;
   };
-  static constexpr size_t kMaxRecentAlerts = 64;
-  std::deque<RecentAlert> recent_alerts_;
+  static constexpr size_t kMaxUnpagedAlerts = 64;
+  std::deque<UnpagedAlert> unpaged_alerts_;
+  bool unpaged_full_logged_ = false;
+  SteadyTime started_at_{};
   bool was_leading_ = false;
   static constexpr std::chrono::seconds kJournalProbeEvery{2};
   // How long a write of the waiting events waits for another process's lock: a tick, and at stop.
