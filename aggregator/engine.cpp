@@ -624,10 +624,16 @@ Result<int64_t> Engine::enact(const Decision& d) {
 Result<int64_t> Engine::enactShared(const Decision& d, const CoordinationView& v) {
   counters_.decisions.fetch_add(1, std::memory_order_relaxed);
   PlanRecord p = planFor(d, config_.plans, nowMs());
-  int64_t floor = 0;
-  if (auto recent = journal_->recentPlans(1); recent && !recent.value().empty()) floor = recent.value().front().id;
+  // Past every id written here, or the journal would refuse the plan once shared: a plan in etcd this
+  // aggregator cannot run. Unreadable, nothing is shared.
+  const Result<int64_t> floor = journal_->lastPlanId();
+  if (!floor) {
+    logError("-decision-not-shared",
+             stepLabel(p) + ": the journal's last plan id cannot be read: " + floor.error().message);
+    return floor.error();
+  }
   // The shared plan first: what is not in etcd, no other leader could resume.
-  auto id = coordinator_->createPlan(v.epoch, sharedPlan(p, p.state), floor, v.plan_revision, v.state_revision);
+  auto id = coordinator_->createPlan(v.epoch, sharedPlan(p, p.state), floor.value(), v.plan_revision, v.state_revision);
   if (!id) {
     logError("-decision-not-shared", stepLabel(p) + ": " + id.error().code + ": " + id.error().message);
     return id.error();

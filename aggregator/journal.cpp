@@ -352,7 +352,9 @@ Result<std::vector<PlanRecord>> Journal::loadPlans(const std::string& where, con
   if (!p.ok()) return p.error();
   if (!arg.empty()) p.bind(1, arg);
   std::vector<PlanRecord> plans;
-  for (int rc; (rc = p.step()) == SQLITE_ROW;) {
+  // A read that fails part-way is an error, not fewer plans: a running plan missed at start is not resumed.
+  int rc = SQLITE_ROW;
+  while ((rc = p.step()) == SQLITE_ROW) {
     PlanRecord r;
     r.id = p.i64(0);
     r.created_ms = p.i64(1);
@@ -367,15 +369,18 @@ Result<std::vector<PlanRecord>> Journal::loadPlans(const std::string& where, con
     r.finished_ms = p.i64(10);
     plans.push_back(std::move(r));
   }
+  if (rc != SQLITE_DONE) return p.error();
   for (PlanRecord& r : plans) {
     Stmt s(db_,
            "SELECT idx, action, state, attempts, started_ms, finished_ms, detail FROM steps WHERE plan_id = ? ORDER BY "
            "idx");
+    if (!s.ok()) return s.error();
     s.bind(1, r.id);
-    while (s.step() == SQLITE_ROW) {
+    while ((rc = s.step()) == SQLITE_ROW) {
       r.steps.push_back({static_cast<int>(s.i64(0)), s.text(1), s.text(2), static_cast<int>(s.i64(3)), s.i64(4),
                          s.i64(5), s.text(6)});
     }
+    if (rc != SQLITE_DONE) return s.error();
   }
   return plans;
 }
@@ -396,6 +401,14 @@ Result<std::vector<PlanRecord>> Journal::plansInState(const std::string& state) 
 Result<std::vector<PlanRecord>> Journal::recentPlans(size_t limit) const {
   std::lock_guard lock(mu_);
   return loadPlans("", "", limit);
+}
+
+Result<int64_t> Journal::lastPlanId() const {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT COALESCE(MAX(id), 0) FROM plans");
+  if (!s.ok()) return s.error();
+  if (s.step() != SQLITE_ROW) return s.error();
+  return s.i64(0);
 }
 
 Result<std::vector<DoneStep>> Journal::doneSteps() const {

@@ -112,6 +112,8 @@ class Journal {
   Result<std::optional<PlanRecord>> plan(int64_t id) const;
   Result<std::vector<PlanRecord>> plansInState(const std::string& state) const;
   Result<std::vector<PlanRecord>> recentPlans(size_t limit) const;
+  // The highest plan id written here (0: none), which a shared plan's id must pass.
+  Result<int64_t> lastPlanId() const;
   // Every done step of a plan that was not a dry run, oldest first.
   Result<std::vector<DoneStep>> doneSteps() const;
 

@@ -332,6 +332,7 @@ TEST_F(EngineTest, EventsThatWaitAreWrittenAtStopWhenTheJournalTakesThem) {
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
   const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  sqlite3_busy_timeout(other, 5000);  // the engine may be writing its first events
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   fleet_->killNode("eu-1");
   ASSERT_TRUE(waitFor(

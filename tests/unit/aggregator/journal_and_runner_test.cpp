@@ -67,6 +67,7 @@ TEST(Journal, PersistsPlansStepsEventsAndMetaAcrossReopen) {
   {
     auto j = Journal::open(path);
     ASSERT_TRUE(j.ok()) << j.error().message;
+    EXPECT_EQ(j.value()->lastPlanId().value(), 0);
     PlanRecord p = planOf({"one", "two"});
     ASSERT_TRUE(j.value()->createPlan(p, {0, 1000, "+decision", "failover eu -> us", "why"}).ok());
     id = p.id;
@@ -92,6 +93,12 @@ TEST(Journal, PersistsPlansStepsEventsAndMetaAcrossReopen) {
   EXPECT_EQ(*j.value()->meta("active_region").value(), "us");
   EXPECT_FALSE(j.value()->meta("absent").value().has_value());
   EXPECT_EQ(j.value()->plansInState("running").value().size(), 1u);
+  EXPECT_EQ(j.value()->lastPlanId().value(), id);
+  // A shared plan adopted with another leader's id, higher: the next shared id must pass it.
+  PlanRecord adopted = planOf({"one"});
+  adopted.id = id + 40;
+  ASSERT_TRUE(j.value()->adoptPlan(adopted, {0, 1003, "+plan-takeover", "failover eu -> us", "adopted"}).ok());
+  EXPECT_EQ(j.value()->lastPlanId().value(), id + 40);
 }
 
 // Another writer holds the journal past the busy timeout (5 s), then lets go: the plan's transaction could
