@@ -4,11 +4,12 @@
 // actions (webhook, exec, ...) on a thread of their own, so a slow pager never holds up the tick. Each
 // alert runs every alert action once, best effort, with event = the event's name, from = its subject and
 // reason = its detail; the outcome is journaled (+alert-sent / -alert-failed). At most kMaxPending alerts
-// wait; more are dropped and counted, as are those still waiting at stop. With several aggregators the
-// leader alerts, and an observer that sees no live leader (see Engine::paging), so one alert may come from
-// more than one observer: each copy names its observer and carries the same key, "<cluster>/<event without
-// its sign>/<subject>" (a split brain's start and end share it; the aggregator's own events, such as +tilt,
-// have its observer name as subject, none deciding alone), for a pager to fold copies and pair ends.
+// wait (a new leader may page as many kept ones at once); more are dropped and counted, as are those still
+// waiting at stop. With several aggregators the leader alerts, an observer that sees no live leader (see
+// Engine::paging), and each observer its own events (+tilt, +fail-static), so one alert may come from more
+// than one observer: each copy names its observer and carries the same key, "<cluster>/<event without its
+// sign>/<subject>" (a split brain's start and end share it; the aggregator's own events have its observer
+// name as subject, none deciding alone), for a pager to fold copies and pair ends.
 //
 //   [alerts]
 //   actions = ["page"]                 # action names; none: no alerts
@@ -43,7 +44,7 @@ std::string alertKey(const std::string& cluster, const std::string& observer, co
 
 class Alerter {
  public:
-  static constexpr size_t kMaxPending = 64;
+  static constexpr size_t kMaxPending = 256;
 
   // `observer`: this aggregator's observer name ("" deciding alone); `cluster`: its etcd cluster name.
   Alerter(AlertConfig config, const ActionTable& actions, Journal& journal, const Clock& clock, std::string observer,

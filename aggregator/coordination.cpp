@@ -310,7 +310,8 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
     const auto last = sightings_.find(name);
     const bool same = last != sightings_.end() && last->second.revision == kv.mod_revision;
     report->heard = same ? last->second.first_seen : last == sightings_.end() ? SteadyTime{} : now;
-    sightings[name] = {kv.mod_revision, report->heard};
+    report->sighted = last == sightings_.end() ? now : last->second.sighted;
+    sightings[name] = {kv.mod_revision, report->heard, report->sighted};
     reports.push_back(std::move(*report));
   }
   sightings_ = std::move(sightings);

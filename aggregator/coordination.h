@@ -178,6 +178,7 @@ class Coordinator {
   struct Sighting {
     int64_t revision = 0;     // of the observer's key when last read
     SteadyTime first_seen{};  // when that revision was first read, by our clock
+    SteadyTime sighted{};     // when any revision was first read, by our clock
   };
   std::map<std::string, Sighting> sightings_;  // by observer
   std::string conflict_;                       // a configuration conflict seen in the last round ("" when none)

@@ -48,7 +48,6 @@ Result<void> Engine::start() {
   auto journal = Journal::open(config_.journal);
   if (!journal) return journal.error();
   journal_ = std::move(journal).value();
-  started_at_ = clock_.steadyNow();
 
   // Restore what outlives a process: the active region, pause, the last failover, plans in flight. A key
   // that cannot be read stops the start: going on would forget a pause or the last failover's time.
@@ -91,9 +90,9 @@ Result<void> Engine::start() {
     state_.plan_running = true;
     logWarn("+plan-resume", "plan " + std::to_string(p.id) + " (" + stepLabel(p) + ") was running at the last stop");
   }
-  if (auto waiting = journal_->plansInState("awaiting_approval"); waiting && !waiting.value().empty()) {
-    state_.awaiting_approval = std::to_string(waiting.value().front().id);
-  }
+  auto waiting = journal_->plansInState("awaiting_approval");
+  if (!waiting) return waiting.error();  // a plan awaiting approval would be forgotten
+  if (!waiting.value().empty()) state_.awaiting_approval = std::to_string(waiting.value().front().id);
 
   if (config_.coordination.mode == CoordinationConfig::Mode::etcd) {
     auto store = etcd::withPassword(
@@ -400,52 +399,53 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     for (const Event& e : events) alerter_->notify(e);
     return;
   }
-  // Taking the lead: a killed or stopped leader keeps its key up to a lease, and its report looks fresh for
-  // a while after it stopped; what was seen meanwhile (and this observer did not page itself) is paged now.
-  // Some of it the old leader may have sent: the copies share an alert key, for the pager to fold.
-  if (shared->leading && !was_leading_ && !unpaged_alerts_.empty()) {
+  const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
+  if (unpaged_alerts_.empty() && std::none_of(events.begin(), events.end(), alerts)) return;
+  // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
+  // too: the same page from each observer is better than none.
+  const Paging p = paging(*shared, now);
+  // What it left to the leader is paged once it pages: it took the lead, or the leader went stale or lost
+  // its key (killed or stopped before it sent them all). Some the leader may have sent: the copies share an
+  // alert key, for the pager to fold.
+  if (p == Paging::yes && !unpaged_alerts_.empty()) {
+    const auto kept = std::count_if(unpaged_alerts_.begin(), unpaged_alerts_.end(),
+                                    [](const UnpagedAlert& a) { return !a.deferred; });
     for (const UnpagedAlert& a : unpaged_alerts_) alerter_->notify(a.event);
-    logWarn("+alerts-repaged", std::to_string(unpaged_alerts_.size()) +
-                                   " alerts seen while another observer led, which it may not have sent");
+    if (kept > 0) {
+      logWarn("+alerts-repaged", std::to_string(kept) + " alerts left to " +
+                                     (shared->leader.empty() ? std::string("a leader") : shared->leader) +
+                                     ", which it may not have sent");
+    }
     unpaged_alerts_.clear();
-  }
-  was_leading_ = shared->leading;
-  // Seen before this observer knew whether it pages: paged now if it does; the leader's if it does not.
-  const bool deferred =
-      std::any_of(unpaged_alerts_.begin(), unpaged_alerts_.end(), [](const UnpagedAlert& a) { return a.deferred; });
-  if (const Paging p = deferred ? paging(*shared, now) : Paging::unknown; p != Paging::unknown) {
-    std::erase_if(unpaged_alerts_, [&](UnpagedAlert& a) {
-      if (!a.deferred) return false;
-      a.deferred = false;
-      if (p == Paging::yes) alerter_->notify(a.event);
-      return p == Paging::yes;
-    });
+  } else if (p == Paging::no) {
+    for (UnpagedAlert& a : unpaged_alerts_) a.deferred = false;  // known now: the live leader's
   }
   // As long as a dead leader can keep its key and look alive, and the others take to evict it.
   const CoordinationConfig& c = config_.coordination;
   const auto window = c.lease_ttl + c.quorum.fresh_within + 2 * c.publish_interval +
                       c.store.timeout * static_cast<int64_t>(std::max<size_t>(1, c.store.endpoints.size()));
-  while (!unpaged_alerts_.empty() && !unpaged_alerts_.front().deferred && now - unpaged_alerts_.front().at > window)
-    unpaged_alerts_.pop_front();
-  const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
-  if (std::none_of(events.begin(), events.end(), alerts)) return;
-  // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
-  // too: the same page from each observer is better than none.
-  const Paging p = paging(*shared, now);
+  std::erase_if(unpaged_alerts_, [&](const UnpagedAlert& a) { return !a.deferred && now - a.at > window; });
   for (const Event& e : events) {
     if (!alerts(e)) continue;
-    if (p == Paging::yes) {
+    // The aggregator's own events (+tilt, +fail-static) no other observer sees: its own to page.
+    if (p == Paging::yes || e.subject.empty()) {
       alerter_->notify(e);
-    } else if (unpaged_alerts_.size() < kMaxUnpagedAlerts) {
-      unpaged_alerts_.push_back({now, e, p == Paging::unknown});
-      unpaged_full_logged_ = false;
-    } else if (!unpaged_full_logged_) {
-      unpaged_full_logged_ = true;
-      logWarn("-alerts-not-kept", std::to_string(kMaxUnpagedAlerts) + " alerts already wait for the leader's page; " +
-                                      e.name + " " + e.subject +
-                                      " and more would not be paged if this observer "
-                                      "took the lead (they are in the log)");
+      continue;
     }
+    if (unpaged_alerts_.size() >= kMaxUnpagedAlerts) {
+      // The newest are the likeliest a dying leader missed: the oldest go.
+      if (!unpaged_full_logged_) {
+        logWarn("-alerts-not-kept", std::to_string(kMaxUnpagedAlerts) + " alerts already wait for the leader; " +
+                                        unpaged_alerts_.front().event.name + " " +
+                                        unpaged_alerts_.front().event.subject +
+                                        " and the oldest after it are no longer kept (they are in the log)");
+      }
+      unpaged_full_logged_ = true;
+      unpaged_alerts_.pop_front();
+    } else {
+      unpaged_full_logged_ = false;
+    }
+    unpaged_alerts_.push_back({now, e, p == Paging::unknown});
   }
 }
 
@@ -453,16 +453,20 @@ Engine::Paging Engine::paging(const CoordinationView& v, SteadyTime now) const {
   if (v.leading) return Paging::yes;
   // Out of etcd's reach, once a round has failed; before the first round it is not known yet.
   if (!v.reachable) return v.etcd_errors > 0 ? Paging::yes : Paging::unknown;
-  if (v.leader.empty()) return Paging::yes;  // nobody leads: an election, or no observer fit to lead
+  // Nobody leads (an election, or no observer fit to lead), or the key is ours but we do not lead (our lease
+  // lapsed, or it is a killed incarnation's).
+  if (v.leader.empty() || v.leader == config_.coordination.name) return Paging::yes;
   // A leader key outlives a killed or stopped leader by up to a lease: a leader whose report has gone stale
-  // pages nothing either. A report seen once only is fresh or stale by its next change, which a restarted
-  // observer waits for a while (it tells a live leader that paged from a dead one that never will).
+  // pages nothing either. A report seen once only is fresh or stale by its next change, which this observer
+  // waits for up to verdict_fresh from that first sight (it tells a live leader that paged from a dead one
+  // that never will).
   const auto report =
       std::find_if(v.reports.begin(), v.reports.end(), [&](const ObserverReport& r) { return r.observer == v.leader; });
   if (report == v.reports.end()) return Paging::yes;
+  const auto fresh = config_.coordination.quorum.fresh_within;
   if (report->heard == SteadyTime{})
-    return now - started_at_ < config_.coordination.quorum.fresh_within ? Paging::unknown : Paging::yes;
-  return now - report->heard > config_.coordination.quorum.fresh_within ? Paging::yes : Paging::no;
+    return report->sighted != SteadyTime{} && now - report->sighted < fresh ? Paging::unknown : Paging::yes;
+  return now - report->heard > fresh ? Paging::yes : Paging::no;
 }
 
 void Engine::writeUnjournaled(int64_t at_ms) {

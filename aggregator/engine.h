@@ -182,19 +182,17 @@ class Engine {
   std::vector<JournalEvent> unjournaled_;
   uint64_t unjournaled_dropped_ = 0;
   std::string unjournaled_error_;  // the last write's error, logged once per distinct error
-  // Alert events of the last lease, verdict_fresh and a leader eviction's grace that this observer did not
-  // page: a new leader pages them. Deferred: seen while it could not tell yet whether it pages (tick
-  // thread only).
+  // Alert events of the last lease, verdict_fresh and a leader eviction's grace that this observer left to
+  // the leader: paged once it pages (it takes the lead, or the leader it left them to goes stale).
+  // Deferred: seen while it could not tell yet whether it pages (tick thread only).
   struct UnpagedAlert {
     SteadyTime at;
     Event event;
     bool deferred = false;
   };
-  static constexpr size_t kMaxUnpagedAlerts = 64;
+  static constexpr size_t kMaxUnpagedAlerts = 256;
   std::deque<UnpagedAlert> unpaged_alerts_;
   bool unpaged_full_logged_ = false;
-  SteadyTime started_at_{};
-  bool was_leading_ = false;
   static constexpr std::chrono::seconds kJournalProbeEvery{2};
   // How long a write of the waiting events waits for another process's lock: a tick, and at stop.
   static constexpr std::chrono::milliseconds kEventWriteWait{1000};

@@ -405,6 +405,62 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
   EXPECT_EQ(recorded(), (std::vector<std::string>{"1.0 s0", "1.1 s1", "1.2 s2"}));
 }
 
+// A split brain the live leader cannot see (eu's heartbeats cut from it) is left to it by the followers that
+// see it; once that leader stops (SIGSTOP) and its report goes stale, each follower pages what it left to
+// it, whoever takes the lead: not only the next leader.
+TEST_F(Coordination, FollowersPageWhatTheyLeftToALeaderThatStoppedBeforeSendingIt) {
+  std::string alerts = kPageOnSplitBrain;
+  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
+  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  const int l = group_.leader();
+  ASSERT_GE(l, 0);
+  const size_t stopped = static_cast<size_t>(l);
+  fleet_->cut("eu", stopped);
+  fleet_->setFence("eu-1", 2);
+  for (size_t i = 0; i < aggs_.size(); ++i) {
+    if (i == stopped) continue;
+    ASSERT_TRUE(waitFor([&] { return group_.count(i, "+split-brain") == 1; }, milliseconds{5000}));
+  }
+  aggs_[stopped]->signal(SIGSTOP);
+  const bool paged_by_both = waitFor(
+      [&] {
+        for (size_t i = 0; i < aggs_.size(); ++i) {
+          if (i != stopped && paged(i) == 0) return false;
+        }
+        return true;
+      },
+      milliseconds{10000});
+  std::this_thread::sleep_for(milliseconds{1000});
+  aggs_[stopped]->signal(SIGCONT);
+  EXPECT_TRUE(paged_by_both) << aggs_[(stopped + 1) % 3]->log();
+  for (size_t i = 0; i < aggs_.size(); ++i) {
+    EXPECT_EQ(paged(i), i == stopped ? 0u : 1u) << aggs_[i]->name();
+  }
+}
+
+// An observer's own events (here +fail-static: every region silent to it alone) no other observer sees: it
+// pages them itself, live leader or not, under a key of its own.
+TEST_F(Coordination, AFollowersOwnFailStaticIsPagedByItself) {
+  std::string alerts = kPageOnSplitBrain;
+  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
+  alerts.replace(alerts.find("+split-brain"), 12, "+fail-static");
+  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  const int l = group_.leader();
+  ASSERT_GE(l, 0);
+  const size_t f = (static_cast<size_t>(l) + 1) % aggs_.size();
+  fleet_->cut("eu", f);
+  fleet_->cut("us", f);
+  ASSERT_TRUE(waitFor([&] { return paged(f) == 1; }, milliseconds{10000})) << aggs_[f]->log();
+  EXPECT_EQ(group_.leader(), l);
+  std::this_thread::sleep_for(milliseconds{500});
+  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(paged(i), i == f ? 1u : 0u) << aggs_[i]->name();
+  const std::string line = lines(dir_.path() + "/page-" + kObservers[f]).front();
+  EXPECT_NE(line.find(" page " + cluster_ + "/fail-static/" + kObservers[f] + " " + kObservers[f]), std::string::npos)
+      << line;
+  fleet_->heal("eu", f);
+  fleet_->heal("us", f);
+}
+
 // A leader stopped (SIGSTOP) keeps its key up to a lease, and its report looks fresh for verdict_fresh: a
 // node lost just after is paged all the same, by a follower once the leader's report is stale, or by the
 // next leader as it takes the lead; not by nobody.
@@ -515,8 +571,9 @@ TEST_F(Coordination, AStopEtcdHoldsUpEndsWithinItsBudgetOrAtASecondSigterm) {
   EXPECT_NE(aggs_[0]->log().find("-stop-forced the stop took longer than 9000 ms"), std::string::npos)
       << aggs_[0]->log();
   etcd_->thaw();
-  aggs_[2]->stop();
-  ASSERT_FALSE(aggs_[2]->running());
+  aggs_[2]->signal(SIGTERM);
+  ASSERT_TRUE(aggs_[2]->waitExit(milliseconds{5000})) << aggs_[2]->log();  // by itself, not stop()'s SIGKILL
+  EXPECT_TRUE(WIFEXITED(aggs_[2]->waitStatus()) && WEXITSTATUS(aggs_[2]->waitStatus()) == 0);
   EXPECT_EQ(aggs_[2]->log().find("-stop-forced"), std::string::npos) << aggs_[2]->log();
 }
 
