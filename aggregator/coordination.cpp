@@ -43,7 +43,9 @@ std::string quorumFingerprint(const QuorumConfig& q) {
 std::optional<ObserverReport> decodeReport(const std::string& name, const std::string& text, std::string& config) {
   const json j = json::parse(text, nullptr, false);
   if (!j.is_object()) return std::nullopt;
-  config = j.value("config", std::string());
+  // json::value() throws when the field has another type: a report anyone can write must not end the round.
+  const auto c = j.find("config");
+  config = c != j.end() && c->is_string() ? c->get<std::string>() : std::string();
   const auto regions = j.find("regions");
   if (regions == j.end() || !regions->is_object()) return std::nullopt;
   ObserverReport r;
@@ -53,6 +55,13 @@ std::optional<ObserverReport> decodeReport(const std::string& name, const std::s
     const auto verdict = verdictNamed(v.get<std::string>());
     if (!verdict) return std::nullopt;
     r.verdicts.emplace_back(region, *verdict);
+  }
+  // Optional (an older aggregator sends none), and only read within its bounds.
+  if (const auto p = j.find("paged"); p != j.end() && p->is_array() && p->size() <= Coordinator::kMaxReportedPages) {
+    for (const json& k : *p) {
+      if (k.is_string() && k.get_ref<const std::string&>().size() <= Coordinator::kMaxAlertKey)
+        r.paged.push_back(k.get<std::string>());
+    }
   }
   return r;
 }
@@ -170,7 +179,9 @@ void Coordinator::round() {
   if (name_clash_) standing.verdicts.clear();
   json regions = json::object();
   for (const auto& [region, verdict] : standing.verdicts) regions[region] = std::string(toString(verdict));
-  const std::string mine = json{{"seq", ++published_}, {"config", fingerprint_}, {"regions", regions}}.dump();
+  json report = {{"seq", ++published_}, {"config", fingerprint_}, {"regions", regions}};
+  if (!standing.paged.empty()) report["paged"] = standing.paged;
+  const std::string mine = report.dump(-1, ' ', false, json::error_handler_t::replace);
   // The observers are read before our own put, so our key as another aggregator left it shows a clash.
   const std::vector<etcd::Operation> reads = {etcd::get(key("leader")), etcd::get(key("plan")),
                                               etcd::get(key("state"))};

@@ -111,7 +111,11 @@ class Coordinator {
   struct Standing {
     std::vector<std::pair<std::string, Verdict>> verdicts;
     std::string unfit;
+    std::vector<std::string> paged{};  // alert keys paged lately, so the others know they need not
   };
+  // The most alert keys a report carries, and the longest key read from one (more is not read).
+  static constexpr size_t kMaxReportedPages = 64;
+  static constexpr size_t kMaxAlertKey = 512;
   using VerdictSource = std::function<Standing()>;
   Coordinator(CoordinationConfig config, const Clock& clock, VerdictSource verdicts);
   ~Coordinator();

@@ -393,24 +393,54 @@ void Engine::publish(const std::vector<Event>& events) {
   }
 }
 
+std::string Engine::alertKeyOf(const Event& e) const {
+  const bool etcd = config_.coordination.mode == CoordinationConfig::Mode::etcd;
+  return alertKey(config_.coordination.cluster, etcd ? config_.coordination.name : "", e);
+}
+
+void Engine::notePaged(const std::string& key) {
+  std::lock_guard lock(paged_mu_);
+  std::erase(known_paged_, key);
+  known_paged_.push_back(key);
+  if (known_paged_.size() > Coordinator::kMaxReportedPages) known_paged_.pop_front();
+}
+
+void Engine::sendAlert(const Event& e) {
+  alerter_->notify(e);
+  if (!e.subject.empty()) notePaged(alertKeyOf(e));  // the observer's own events concern nobody else
+}
+
+std::chrono::milliseconds Engine::keepWindow() const {
+  // As long as a dead leader can keep its key and look alive, and the others take to evict it.
+  const CoordinationConfig& c = config_.coordination;
+  return c.lease_ttl + c.quorum.fresh_within + 2 * c.publish_interval +
+         c.store.timeout * static_cast<int64_t>(std::max<size_t>(1, c.store.endpoints.size()));
+}
+
 void Engine::page(const std::vector<Event>& events, const std::optional<CoordinationView>& shared, SteadyTime now) {
   if (!alerter_) return;
   if (!shared) {  // deciding alone
     for (const Event& e : events) alerter_->notify(e);
     return;
   }
+  // An end ("-split-brain") closes what was known paged under its key: the next onset is news again.
+  for (const Event& e : events) {
+    if (e.name.empty() || e.name.front() != '-') continue;
+    std::lock_guard lock(paged_mu_);
+    if (!known_paged_.empty()) std::erase(known_paged_, alertKeyOf(e));
+  }
   const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
   if (unpaged_alerts_.empty() && std::none_of(events.begin(), events.end(), alerts)) return;
   // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
   // too: the same page from each observer is better than none.
   const Paging p = paging(*shared, now);
-  // What it left to the leader is paged once it pages: it took the lead, or the leader went stale or lost
-  // its key (killed or stopped before it sent them all). Some the leader may have sent: the copies share an
-  // alert key, for the pager to fold.
   if (p == Paging::yes && !unpaged_alerts_.empty()) {
+    // What it left to the leader is paged once it pages: it took the lead, or the leader went stale or lost
+    // its key (killed or stopped before it sent them all). Some the leader may have sent: the copies share
+    // an alert key, for the pager to fold.
     const auto kept = std::count_if(unpaged_alerts_.begin(), unpaged_alerts_.end(),
                                     [](const UnpagedAlert& a) { return !a.deferred; });
-    for (const UnpagedAlert& a : unpaged_alerts_) alerter_->notify(a.event);
+    for (const UnpagedAlert& a : unpaged_alerts_) sendAlert(a.event);
     if (kept > 0) {
       logWarn("+alerts-repaged", std::to_string(kept) + " alerts left to " +
                                      (shared->leader.empty() ? std::string("a leader") : shared->leader) +
@@ -418,18 +448,40 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     }
     unpaged_alerts_.clear();
   } else if (p == Paging::no) {
-    for (UnpagedAlert& a : unpaged_alerts_) a.deferred = false;  // known now: the live leader's
+    // A live leader: what it says it paged is settled; what it has not said within a detection's skew and
+    // two rounds after its report could, it does not see (cut off from that node): paged here.
+    const auto leader = std::find_if(shared->reports.begin(), shared->reports.end(),
+                                     [&](const ObserverReport& r) { return r.observer == shared->leader; });
+    const auto wait =
+        config_.coordination.quorum.fresh_within + 2 * config_.coordination.publish_interval + kDetectionSkew;
+    size_t unconfirmed = 0;
+    std::erase_if(unpaged_alerts_, [&](UnpagedAlert& a) {
+      a.deferred = false;
+      const std::string key = alertKeyOf(a.event);
+      if (leader != shared->reports.end() &&
+          std::find(leader->paged.begin(), leader->paged.end(), key) != leader->paged.end()) {
+        notePaged(key);
+        return true;
+      }
+      if (now - a.at <= wait) return false;
+      sendAlert(a.event);
+      ++unconfirmed;
+      return true;
+    });
+    if (unconfirmed > 0) {
+      logWarn("+alerts-unconfirmed",
+              std::to_string(unconfirmed) + " alerts " + shared->leader + " has not said it paged within " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) +
+                  " ms (it may not see them) are paged here");
+    }
   }
-  // As long as a dead leader can keep its key and look alive, and the others take to evict it.
-  const CoordinationConfig& c = config_.coordination;
-  const auto window = c.lease_ttl + c.quorum.fresh_within + 2 * c.publish_interval +
-                      c.store.timeout * static_cast<int64_t>(std::max<size_t>(1, c.store.endpoints.size()));
+  const auto window = keepWindow();
   std::erase_if(unpaged_alerts_, [&](const UnpagedAlert& a) { return !a.deferred && now - a.at > window; });
   for (const Event& e : events) {
     if (!alerts(e)) continue;
     // The aggregator's own events (+tilt, +fail-static) no other observer sees: its own to page.
     if (p == Paging::yes || e.subject.empty()) {
-      alerter_->notify(e);
+      sendAlert(e);
       continue;
     }
     if (unpaged_alerts_.size() >= kMaxUnpagedAlerts) {
@@ -604,6 +656,10 @@ Coordinator::Standing Engine::standing() {
     out.unfit = "TILT: the clock jumped or the process stalled";
   } else {
     for (const TrackedRegion& r : observer_.regions()) out.verdicts.emplace_back(r.config.name, observer_.vote(r, now));
+  }
+  {
+    std::lock_guard paged(paged_mu_);
+    out.paged.assign(known_paged_.begin(), known_paged_.end());
   }
   // Unfit for as long as the journal is known to fail or events wait to be written (a lock held, a full disk:
   // every probe may fail without a new error counted), and for a while after any failed write, which a

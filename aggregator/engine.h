@@ -183,7 +183,8 @@ class Engine {
   uint64_t unjournaled_dropped_ = 0;
   std::string unjournaled_error_;  // the last write's error, logged once per distinct error
   // Alert events of the last lease, verdict_fresh and a leader eviction's grace that this observer left to
-  // the leader: paged once it pages (it takes the lead, or the leader it left them to goes stale).
+  // the leader: settled when the leader's report lists them as paged, paged here when it does not in time
+  // (it does not see them) or once this observer pages (it takes the lead, or the leader goes stale).
   // Deferred: seen while it could not tell yet whether it pages (tick thread only).
   struct UnpagedAlert {
     SteadyTime at;
@@ -191,8 +192,20 @@ class Engine {
     bool deferred = false;
   };
   static constexpr size_t kMaxUnpagedAlerts = 256;
+  // How much later than another observer one may notice the same event (a heartbeat interval or so).
+  static constexpr std::chrono::seconds kDetectionSkew{1};
   std::deque<UnpagedAlert> unpaged_alerts_;
   bool unpaged_full_logged_ = false;
+  // Alert keys known paged (by this observer, or by the leader that said so) whose end this observer has not
+  // seen, newest last, at most Coordinator::kMaxReportedPages: published in its report, so an observer that
+  // left one to it (or restarts during it) need not page it again. Written by the tick thread, read by the
+  // coordinator's.
+  mutable std::mutex paged_mu_;
+  std::deque<std::string> known_paged_;
+  void notePaged(const std::string& key);  // tick thread
+  void sendAlert(const Event& e);          // tick thread: to the pager, and noted
+  std::string alertKeyOf(const Event& e) const;
+  std::chrono::milliseconds keepWindow() const;
   static constexpr std::chrono::seconds kJournalProbeEvery{2};
   // How long a write of the waiting events waits for another process's lock: a tick, and at stop.
   static constexpr std::chrono::milliseconds kEventWriteWait{1000};

@@ -8,8 +8,11 @@
 #include <atomic>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "clock.h"
 #include "coordination.h"
+#include "etcd_client.h"
 #include "etcd_server.h"
 #include "process.h"
 
@@ -199,6 +202,43 @@ TEST_F(CoordinatorTest, TwoAggregatorsWithOneNameLeadNobodyAndVoteNothing) {
       << "leader: " << first->view().leader;
   EXPECT_FALSE(first->view().leading);
   EXPECT_FALSE(second->view().leading);
+}
+
+// A report anyone with access to etcd can write: a field of another type or out of bounds is not read (and
+// does not end the round); the alert keys a well-formed report carries are.
+TEST_F(CoordinatorTest, AReportOfAnotherShapeIsReadWithinBoundsAndNeverEndsTheRound) {
+  etcd::Options o;
+  o.endpoints = {etcd_->endpoint()};
+  etcd::Client client(o);
+  const std::string prefix = "/hale/odd-reports/observers/";
+  const std::string long_key(Coordinator::kMaxAlertKey + 1, 'k');
+  nlohmann::json too_many = nlohmann::json::array();
+  for (size_t i = 0; i <= Coordinator::kMaxReportedPages; ++i) too_many.push_back("k" + std::to_string(i));
+  const std::vector<std::pair<std::string, nlohmann::json>> reports = {
+      {"b", {{"config", 5}, {"regions", {{"eu", "up"}}}, {"paged", {"c/split-brain/eu-1", 7, long_key}}}},
+      {"c", {{"config", nullptr}, {"regions", {{"eu", "up"}}}, {"paged", too_many}}},
+      {"d", {{"regions", {{"eu", "up"}}}, {"paged", "c/split-brain/eu-1"}}},
+  };
+  for (const auto& [name, body] : reports) {
+    ASSERT_TRUE(client.txn({}, {etcd::put(prefix + name, body.dump())}, {}).ok());
+  }
+  auto a = observer("odd-reports", "a", {"a", "b", "c", "d"}, milliseconds{100});
+  ASSERT_TRUE(test::waitFor([&] { return a->view().reports.size() == 4; }, milliseconds{5000}))
+      << a->view().error << " " << a->view().reports.size();
+  const CoordinationView v = a->view();
+  EXPECT_TRUE(v.reachable);
+  for (const ObserverReport& r : v.reports) {
+    if (r.observer == "b") {
+      EXPECT_EQ(r.paged, std::vector<std::string>{"c/split-brain/eu-1"});
+    } else {
+      EXPECT_TRUE(r.paged.empty()) << r.observer;
+    }
+  }
+  // Still going: later rounds publish (a's report changes).
+  const int64_t before = client.txn({}, {etcd::get(prefix + "a")}, {}).value().ranges[0].front().mod_revision;
+  EXPECT_TRUE(test::waitFor(
+      [&] { return client.txn({}, {etcd::get(prefix + "a")}, {}).value().ranges[0].front().mod_revision > before; },
+      milliseconds{3000}));
 }
 
 // A leader that stops between two rounds (its thread stuck here, as a SIGSTOPped or dead aggregator's
