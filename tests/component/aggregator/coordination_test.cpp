@@ -467,6 +467,7 @@ TEST_F(Coordination, AFollowersOwnFailStaticIsPagedByItself) {
   EXPECT_EQ(group_.leader(), l);
   std::this_thread::sleep_for(milliseconds{500});
   for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(paged(i), i == f ? 1u : 0u) << aggs_[i]->name();
+  EXPECT_EQ(aggs_[f]->log().find("+alerts-unconfirmed"), std::string::npos) << "paged at once, not left over";
   const std::string line = lines(dir_.path() + "/page-" + kObservers[f]).front();
   EXPECT_NE(line.find(" page " + cluster_ + "/fail-static/" + kObservers[f] + " " + kObservers[f]), std::string::npos)
       << line;
