@@ -79,6 +79,8 @@ void Alerter::loop() {
 
 void Alerter::send(const Event& e, uint64_t seq) {
   const int64_t now_ms = toUnixMillis(clock_.wallNow());
+  const std::string key = alertKey(cluster_, observer_, e);
+  bool sent = false;
   for (size_t i = 0; i < config_.actions.size(); ++i) {
     const auto it = actions_.find(config_.actions[i]);
     if (it == actions_.end()) continue;  // the config loader refuses unknown names
@@ -89,7 +91,7 @@ void Alerter::send(const Event& e, uint64_t seq) {
     r.from = e.subject;
     r.reason = e.detail;
     r.observer = observer_;
-    r.alert_key = alertKey(cluster_, observer_, e);
+    r.alert_key = key;
     r.clock = &clock_;
     r.cancel = &cancel_;
     r.deadline = clock_.steadyNow() + it->second.policy.timeout;
@@ -101,6 +103,7 @@ void Alerter::send(const Event& e, uint64_t seq) {
     }
     const bool ok = result.status == ActionStatus::applied || result.status == ActionStatus::already_applied;
     (ok ? sent_ : failed_).fetch_add(1);
+    sent = sent || ok;
     const std::string detail = e.name + " " + e.subject + " via " + it->first + ": " + result.detail;
     if (ok) {
       logInfo("+alert-sent", detail);
@@ -110,6 +113,7 @@ void Alerter::send(const Event& e, uint64_t seq) {
     if (!journal_.event({0, toUnixMillis(clock_.wallNow()), ok ? "+alert-sent" : "-alert-failed", e.subject, detail}))
       logError("-journal-failed", "alert " + detail);
   }
+  if (sent && on_sent_) on_sent_(e, key);
 }
 
 }  // namespace hale::aggregator

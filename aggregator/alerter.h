@@ -19,6 +19,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,6 +58,8 @@ class Alerter {
   void stop();
   // Queues `e` when it is an alerting event; never blocks.
   void notify(const Event& e);
+  // Called on the alerts thread with an alert's key once an action has sent it (set before start()).
+  void onSent(std::function<void(const Event&, const std::string& key)> f) { on_sent_ = std::move(f); }
 
   uint64_t sent() const { return sent_.load(); }
   uint64_t failed() const { return failed_.load(); }
@@ -69,6 +72,7 @@ class Alerter {
   AlertConfig config_;
   std::string observer_;
   std::string cluster_;
+  std::function<void(const Event&, const std::string&)> on_sent_;
   const ActionTable& actions_;
   Journal& journal_;
   const Clock& clock_;

@@ -293,7 +293,8 @@ void Coordinator::readBack(const etcd::TxnResult& r, SteadyTime now, const std::
     if (kv.key.size() <= observers.size()) continue;
     const std::string name = kv.key.substr(observers.size());
     std::string their_config;
-    auto report = decodeReport(name, kv.value, their_config);
+    // Ours are a few KiB at most (verdicts, at most kMaxReportedPages keys): a larger one is not parsed.
+    auto report = kv.value.size() <= kMaxReportBytes ? decodeReport(name, kv.value, their_config) : std::nullopt;
     if (!report) {
       logDebug("-observer-report-unreadable", name);
       continue;

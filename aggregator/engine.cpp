@@ -161,6 +161,12 @@ Result<void> Engine::start() {
   const bool etcd = config_.coordination.mode == CoordinationConfig::Mode::etcd;
   alerter_ = std::make_unique<Alerter>(config_.alerts, config_.actions, *journal_, clock_,
                                        etcd ? config_.coordination.name : "", config_.coordination.cluster);
+  // Listed as paged once an action has sent it, not when queued: a leader stopped or killed with alerts
+  // still queued (or a pager refusing them) must not have the followers settle them. The observer's own
+  // events concern nobody else.
+  alerter_->onSent([this](const Event& e, const std::string& key) {
+    if (!e.subject.empty()) notePaged(key);
+  });
   alerter_->start();
   ingest_thread_ = std::thread([this] { ingestLoop(); });
   tick_thread_ = std::thread([this] { tickLoop(); });
@@ -393,6 +399,16 @@ void Engine::publish(const std::vector<Event>& events) {
   }
 }
 
+namespace {
+
+// Events a node reports in its own heartbeats, which every observer that hears the node sees alike (not a
+// conclusion drawn from silence).
+bool reportedByTheNode(const Event& e) {
+  return e.name == "+split-brain" || e.name == "-split-brain" || e.name == "+node-fenced" || e.name == "-node-fenced";
+}
+
+}  // namespace
+
 std::string Engine::alertKeyOf(const Event& e) const {
   const bool etcd = config_.coordination.mode == CoordinationConfig::Mode::etcd;
   return alertKey(config_.coordination.cluster, etcd ? config_.coordination.name : "", e);
@@ -405,10 +421,7 @@ void Engine::notePaged(const std::string& key) {
   if (known_paged_.size() > Coordinator::kMaxReportedPages) known_paged_.pop_front();
 }
 
-void Engine::sendAlert(const Event& e) {
-  alerter_->notify(e);
-  if (!e.subject.empty()) notePaged(alertKeyOf(e));  // the observer's own events concern nobody else
-}
+void Engine::sendAlert(const Event& e) { alerter_->notify(e); }
 
 std::chrono::milliseconds Engine::keepWindow() const {
   // As long as a dead leader can keep its key and look alive, and the others take to evict it.
@@ -423,12 +436,30 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     for (const Event& e : events) alerter_->notify(e);
     return;
   }
-  // An end ("-split-brain") closes what was known paged under its key: the next onset is news again.
+  // An end ("-split-brain") closes what was known paged under its key: the next onset is news again. While
+  // the leader still lists it, its listing is the old episode's.
+  const ObserverReport* leader = nullptr;
+  if (shared->reachable && !shared->leader.empty()) {
+    const auto r = std::find_if(shared->reports.begin(), shared->reports.end(),
+                                [&](const ObserverReport& o) { return o.observer == shared->leader; });
+    if (r != shared->reports.end()) leader = &*r;
+  }
+  const auto listed = [&](const std::string& key) {
+    return leader != nullptr && std::find(leader->paged.begin(), leader->paged.end(), key) != leader->paged.end();
+  };
   for (const Event& e : events) {
     if (e.name.empty() || e.name.front() != '-') continue;
-    std::lock_guard lock(paged_mu_);
-    if (!known_paged_.empty()) std::erase(known_paged_, alertKeyOf(e));
+    const std::string key = alertKeyOf(e);
+    {
+      std::lock_guard lock(paged_mu_);
+      std::erase(known_paged_, key);
+    }
+    if (listed(key) && std::find(distrusted_.begin(), distrusted_.end(), key) == distrusted_.end()) {
+      distrusted_.push_back(key);
+      if (distrusted_.size() > kMaxUnpagedAlerts) distrusted_.pop_front();
+    }
   }
+  if (leader != nullptr) std::erase_if(distrusted_, [&](const std::string& k) { return !listed(k); });
   const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
   if (unpaged_alerts_.empty() && std::none_of(events.begin(), events.end(), alerts)) return;
   // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
@@ -448,22 +479,21 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     }
     unpaged_alerts_.clear();
   } else if (p == Paging::no) {
-    // A live leader: what it says it paged is settled; what it has not said within a detection's skew and
-    // two rounds after its report could, it does not see (cut off from that node): paged here.
-    const auto leader = std::find_if(shared->reports.begin(), shared->reports.end(),
-                                     [&](const ObserverReport& r) { return r.observer == shared->leader; });
+    // A live leader: what it says it paged is settled. What a node reports of itself (a split brain, a fence)
+    // that the leader has not listed within a detection's skew and two rounds after its report could, it
+    // does not see (cut off from that node): paged here. What an observer concludes from silence is the
+    // leader's view to page: this one's alone may be a cut path.
     const auto wait =
         config_.coordination.quorum.fresh_within + 2 * config_.coordination.publish_interval + kDetectionSkew;
     size_t unconfirmed = 0;
     std::erase_if(unpaged_alerts_, [&](UnpagedAlert& a) {
       a.deferred = false;
       const std::string key = alertKeyOf(a.event);
-      if (leader != shared->reports.end() &&
-          std::find(leader->paged.begin(), leader->paged.end(), key) != leader->paged.end()) {
+      if (listed(key) && std::find(distrusted_.begin(), distrusted_.end(), key) == distrusted_.end()) {
         notePaged(key);
         return true;
       }
-      if (now - a.at <= wait) return false;
+      if (now - a.at <= wait || !reportedByTheNode(a.event)) return false;
       sendAlert(a.event);
       ++unconfirmed;
       return true;
@@ -508,6 +538,9 @@ Engine::Paging Engine::paging(const CoordinationView& v, SteadyTime now) const {
   // Nobody leads (an election, or no observer fit to lead), or the key is ours but we do not lead (our lease
   // lapsed, or it is a killed incarnation's).
   if (v.leader.empty() || v.leader == config_.coordination.name) return Paging::yes;
+  // A key in a name that is no configured observer's (written by hand, or by a stray aggregator) is nobody's.
+  const std::vector<std::string>& observers = config_.coordination.quorum.observers;
+  if (std::find(observers.begin(), observers.end(), v.leader) == observers.end()) return Paging::yes;
   // A leader key outlives a killed or stopped leader by up to a lease: a leader whose report has gone stale
   // pages nothing either. A report seen once only is fresh or stale by its next change, which this observer
   // waits for up to verdict_fresh from that first sight (it tells a live leader that paged from a dead one

@@ -196,14 +196,17 @@ class Engine {
   static constexpr std::chrono::seconds kDetectionSkew{1};
   std::deque<UnpagedAlert> unpaged_alerts_;
   bool unpaged_full_logged_ = false;
-  // Alert keys known paged (by this observer, or by the leader that said so) whose end this observer has not
-  // seen, newest last, at most Coordinator::kMaxReportedPages: published in its report, so an observer that
-  // left one to it (or restarts during it) need not page it again. Written by the tick thread, read by the
-  // coordinator's.
+  // Alert keys known paged (sent by this observer's actions, or listed by the leader) whose end this observer
+  // has not seen, newest last, at most Coordinator::kMaxReportedPages: published in its report, so an
+  // observer that left one to it (or restarts during it) need not page it again. Written by the tick and
+  // alerts threads, read by the coordinator's.
   mutable std::mutex paged_mu_;
   std::deque<std::string> known_paged_;
-  void notePaged(const std::string& key);  // tick thread
-  void sendAlert(const Event& e);          // tick thread: to the pager, and noted
+  void notePaged(const std::string& key);  // tick and alerts threads
+  void sendAlert(const Event& e);          // tick thread
+  // Keys whose end this observer saw while the leader's list still held them (tick thread): that listing is
+  // the old episode's (a leader that missed the end), not proof of the next one, until the list drops it.
+  std::deque<std::string> distrusted_;
   std::string alertKeyOf(const Event& e) const;
   std::chrono::milliseconds keepWindow() const;
   static constexpr std::chrono::seconds kJournalProbeEvery{2};

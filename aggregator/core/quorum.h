@@ -37,7 +37,7 @@ struct ObserverReport {
   std::string observer;
   SteadyTime heard{};  // when this report's newest version was first seen by the one tallying
   std::vector<std::pair<std::string, Verdict>> verdicts;  // region -> this observer's own verdict
-  SteadyTime sighted{};            // when the one tallying first read any version of it (since it started)
+  SteadyTime sighted{};              // when the one tallying first read any version of it (since it started)
   std::vector<std::string> paged{};  // alert keys this observer paged lately (so the others need not)
 };
 
