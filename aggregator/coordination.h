@@ -116,7 +116,7 @@ class Coordinator {
   // The most alert keys a report carries, and the longest key read from one (more is not read).
   static constexpr size_t kMaxReportedPages = 64;
   static constexpr size_t kMaxAlertKey = 512;
-  static constexpr size_t kMaxReportBytes = 64 * 1024;
+  static constexpr size_t kMaxReportBytes = size_t{64} << 10;
   using VerdictSource = std::function<Standing()>;
   Coordinator(CoordinationConfig config, const Clock& clock, VerdictSource verdicts);
   ~Coordinator();
