@@ -44,6 +44,7 @@ void Observer::heartbeat(const std::string& id, heartbeat::NodeStatus reported, 
   const auto it = index_.find(id);
   if (it == index_.end()) return;
   TrackedNode& n = *it->second;
+  heard_any_ = true;
   n.database_reported = false;
   n.database_failed = false;
   if (const TrackedRegion* r = region(n.region); r != nullptr && !r->config.params.database_check.empty()) {
@@ -126,12 +127,21 @@ void Observer::tick(SteadyTime now, std::vector<Event>& events) {
       break;
     }
   }
-  const bool isolated = all_silent && regions_with_nodes >= 2;
-  if (isolated != isolated_) {
-    isolated_ = isolated;
-    events.push_back(isolated
-                         ? Event{"+fail-static", "", "every region went silent at once: suspecting our own isolation"}
-                         : Event{"-fail-static", "", "heartbeats are arriving again"});
+  isolated_ = all_silent && regions_with_nodes >= 2;
+  // Before any node was heard nothing went silent: the agents may not have connected yet (a cold start of
+  // the whole cluster, a restart before they reconnect). Isolated all the same (frozen, unfit to lead), but
+  // said (+fail-static, paged) only once the start-up grace is over with still nothing heard.
+  const bool announced = isolated_ && (heard_any_ || !starting(now));
+  if (announced != isolation_announced_) {
+    isolation_announced_ = announced;
+    if (!announced) {
+      events.push_back({"-fail-static", "", "heartbeats are arriving again"});
+    } else if (heard_any_) {
+      events.push_back({"+fail-static", "", "every region went silent at once: suspecting our own isolation"});
+    } else {
+      events.push_back(
+          {"+fail-static", "", "no node heard since start (" + ms(now - started_) + "): suspecting our own isolation"});
+    }
   }
 
   // While isolated or in TILT our view of time is not the nodes' fault: nodes are not aged, and when it

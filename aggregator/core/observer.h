@@ -3,7 +3,8 @@
 // Everything the aggregator observes, as pure state: nodes (node_tracker), region verdicts (region_view),
 // and two judgements about itself:
 //   isolated  every known node of every region is silent at once: more likely our own network than the
-//             whole world, so verdicts freeze and nothing acts ("fail static").
+//             whole world, so verdicts freeze and nothing acts ("fail static"). Before any node was heard
+//             it is said (+fail-static) only once the start-up grace is over.
 //   tilt      our own loop stalled (a gap between ticks over tilt_threshold, e.g. the process was stopped
 //             or the clock jumped): silence is forgiven and nothing acts for tilt_period.
 // While either holds, nodes are not aged, verdicts stay and the region clocks restart when it ends; then
@@ -124,8 +125,10 @@ class Observer {
   SteadyTime last_tick_;
   SteadyTime tilt_until_{};
   bool isolated_ = false;
-  bool frozen_ = false;     // isolated or in TILT at the last tick
-  SteadyTime thawed_at_{};  // when the last isolation or TILT ended
+  bool isolation_announced_ = false;  // +fail-static said and -fail-static not yet
+  bool heard_any_ = false;            // some node's heartbeat arrived since start
+  bool frozen_ = false;               // isolated or in TILT at the last tick
+  SteadyTime thawed_at_{};            // when the last isolation or TILT ended
 };
 
 }  // namespace hale::aggregator
