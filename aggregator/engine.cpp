@@ -158,9 +158,8 @@ Result<void> Engine::start() {
             "region looks like that region dying and can fail it over; use coordination = \"etcd\" with several "
             "observers to require a quorum");
   }
-  const bool etcd = config_.coordination.mode == CoordinationConfig::Mode::etcd;
-  alerter_ = std::make_unique<Alerter>(config_.alerts, config_.actions, *journal_, clock_,
-                                       etcd ? config_.coordination.name : "", config_.coordination.cluster);
+  alerter_ = std::make_unique<Alerter>(config_.alerts, config_.actions, *journal_, clock_, alertObserver(),
+                                       config_.coordination.cluster);
   // Listed as paged once an action has sent it, not when queued: a leader stopped or killed with alerts
   // still queued (or a pager refusing them) must not have the followers settle them. The observer's own
   // events concern nobody else.
@@ -407,11 +406,22 @@ bool reportedByTheNode(const Event& e) {
   return e.name == "+split-brain" || e.name == "-split-brain" || e.name == "+node-fenced" || e.name == "-node-fenced";
 }
 
+// The leader's report in `v`, if it named a leader and the leader published one.
+const ObserverReport* leaderReport(const CoordinationView& v) {
+  if (v.leader.empty()) return nullptr;
+  const auto r =
+      std::find_if(v.reports.begin(), v.reports.end(), [&](const ObserverReport& o) { return o.observer == v.leader; });
+  return r == v.reports.end() ? nullptr : &*r;
+}
+
 }  // namespace
 
+std::string Engine::alertObserver() const {
+  return config_.coordination.mode == CoordinationConfig::Mode::etcd ? config_.coordination.name : "";
+}
+
 std::string Engine::alertKeyOf(const Event& e) const {
-  const bool etcd = config_.coordination.mode == CoordinationConfig::Mode::etcd;
-  return alertKey(config_.coordination.cluster, etcd ? config_.coordination.name : "", e);
+  return alertKey(config_.coordination.cluster, alertObserver(), e);
 }
 
 void Engine::notePaged(const std::string& key) {
@@ -436,14 +446,10 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     for (const Event& e : events) alerter_->notify(e);
     return;
   }
+  if (events.empty() && unpaged_alerts_.empty() && distrusted_.empty()) return;  // most ticks
   // An end ("-split-brain") closes what was known paged under its key: the next onset is news again. While
   // the leader still lists it, its listing is the old episode's.
-  const ObserverReport* leader = nullptr;
-  if (shared->reachable && !shared->leader.empty()) {
-    const auto r = std::find_if(shared->reports.begin(), shared->reports.end(),
-                                [&](const ObserverReport& o) { return o.observer == shared->leader; });
-    if (r != shared->reports.end()) leader = &*r;
-  }
+  const ObserverReport* leader = shared->reachable ? leaderReport(*shared) : nullptr;
   const auto listed = [&](const std::string& key) {
     return leader != nullptr && std::find(leader->paged.begin(), leader->paged.end(), key) != leader->paged.end();
   };
@@ -459,12 +465,13 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
       if (distrusted_.size() > kMaxUnpagedAlerts) distrusted_.pop_front();
     }
   }
-  if (leader != nullptr) std::erase_if(distrusted_, [&](const std::string& k) { return !listed(k); });
+  if (leader != nullptr && !distrusted_.empty())
+    std::erase_if(distrusted_, [&](const std::string& k) { return !listed(k); });
   const auto alerts = [&](const Event& e) { return config_.alerts.alerts(e.name); };
   if (unpaged_alerts_.empty() && std::none_of(events.begin(), events.end(), alerts)) return;
   // Every observer sees the same nodes: only the leader pages. An observer that sees no live leader pages
   // too: the same page from each observer is better than none.
-  const Paging p = paging(*shared, now);
+  const Paging p = paging(*shared, leader, now);
   if (p == Paging::yes && !unpaged_alerts_.empty()) {
     // What it left to the leader is paged once it pages: it took the lead, or the leader went stale or lost
     // its key (killed or stopped before it sent them all). Some the leader may have sent: the copies share
@@ -531,7 +538,7 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
   }
 }
 
-Engine::Paging Engine::paging(const CoordinationView& v, SteadyTime now) const {
+Engine::Paging Engine::paging(const CoordinationView& v, const ObserverReport* report, SteadyTime now) const {
   if (v.leading) return Paging::yes;
   // Out of etcd's reach, once a round has failed; before the first round it is not known yet.
   if (!v.reachable) return v.etcd_errors > 0 ? Paging::yes : Paging::unknown;
@@ -545,9 +552,7 @@ Engine::Paging Engine::paging(const CoordinationView& v, SteadyTime now) const {
   // pages nothing either. A report seen once only is fresh or stale by its next change, which this observer
   // waits for up to verdict_fresh from that first sight (it tells a live leader that paged from a dead one
   // that never will).
-  const auto report =
-      std::find_if(v.reports.begin(), v.reports.end(), [&](const ObserverReport& r) { return r.observer == v.leader; });
-  if (report == v.reports.end()) return Paging::yes;
+  if (report == nullptr) return Paging::yes;
   const auto fresh = config_.coordination.quorum.fresh_within;
   if (report->heard == SteadyTime{})
     return report->sighted != SteadyTime{} && now - report->sighted < fresh ? Paging::unknown : Paging::yes;

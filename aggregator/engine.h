@@ -124,8 +124,9 @@ class Engine {
   // Sends the tick's alert events through the alerter when this observer pages (tick thread).
   void page(const std::vector<Event>& events, const std::optional<CoordinationView>& shared, SteadyTime now);
   // Whether this observer pages: it leads, or it sees no live leader; not known yet just after a start.
+  // `report`: the leader's in `v` (nullptr when none).
   enum class Paging { yes, no, unknown };
-  Paging paging(const CoordinationView& v, SteadyTime now) const;
+  Paging paging(const CoordinationView& v, const ObserverReport* report, SteadyTime now) const;
   void writeUnjournaled(int64_t at_ms);  // tick thread: the waiting events, in one transaction
   Result<void> appendUnjournaled(int64_t at_ms, std::chrono::milliseconds wait);
   void writeUnjournaledAtStop();  // once every thread that decides, leads or writes has ended
@@ -207,6 +208,7 @@ class Engine {
   // Keys whose end this observer saw while the leader's list still held them (tick thread): that listing is
   // the old episode's (a leader that missed the end), not proof of the next one, until the list drops it.
   std::deque<std::string> distrusted_;
+  std::string alertObserver() const;  // the sender named in alerts: the etcd name, or none deciding alone
   std::string alertKeyOf(const Event& e) const;
   std::chrono::milliseconds keepWindow() const;
   static constexpr std::chrono::seconds kJournalProbeEvery{2};

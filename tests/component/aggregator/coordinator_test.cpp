@@ -222,12 +222,17 @@ TEST_F(CoordinatorTest, AReportOfAnotherShapeIsReadWithinBoundsAndNeverEndsTheRo
   for (const auto& [name, body] : reports) {
     ASSERT_TRUE(client.txn({}, {etcd::put(prefix + name, body.dump())}, {}).ok());
   }
-  auto a = observer("odd-reports", "a", {"a", "b", "c", "d"}, milliseconds{100});
+  // Well formed but over the size bound: not parsed at all (read in the same range as the others).
+  nlohmann::json large = {{"regions", {{"eu", "up"}}}, {"paged", {"c/split-brain/eu-1"}}};
+  large["padding"] = std::string(Coordinator::kMaxReportBytes, 'p');
+  ASSERT_TRUE(client.txn({}, {etcd::put(prefix + "e", large.dump())}, {}).ok());
+  auto a = observer("odd-reports", "a", {"a", "b", "c", "d", "e"}, milliseconds{100});
   ASSERT_TRUE(test::waitFor([&] { return a->view().reports.size() == 4; }, milliseconds{5000}))
       << a->view().error << " " << a->view().reports.size();
   const CoordinationView v = a->view();
   EXPECT_TRUE(v.reachable);
   for (const ObserverReport& r : v.reports) {
+    EXPECT_NE(r.observer, "e") << "a report over " << Coordinator::kMaxReportBytes << " bytes was parsed";
     if (r.observer == "b") {
       EXPECT_EQ(r.paged, std::vector<std::string>{"c/split-brain/eu-1"});
     } else {
