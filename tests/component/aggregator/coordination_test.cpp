@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -18,6 +19,7 @@
 
 #include "aggregator_group.h"
 #include "clock.h"
+#include "etcd_client.h"
 #include "etcd_server.h"
 #include "fake_fleet.h"
 #include "hale_processes.h"
@@ -115,6 +117,24 @@ class Coordination : public ::testing::Test {
   std::vector<std::string> recorded() const { return lines(dir_.path() + "/record"); }
   // Pages member i sent ([alerts] from kPage*).
   size_t paged(size_t i) const { return lines(dir_.path() + "/page-" + kObservers[i]).size(); }
+  // Starts the observers with `alerts` (a kPage* template, its {dir} filled in); the leader's index, -1 if none.
+  int startPaging(const char* alerts) {
+    std::string body = alerts;
+    body.replace(body.find("{dir}"), 5, dir_.path());
+    start(milliseconds{200}, milliseconds{5000}, "", "", body);
+    return group_.leader();
+  }
+  // Every observer but `except` paged at least once within `within`.
+  bool pagedByAllBut(size_t except, milliseconds within) const {
+    return waitFor(
+        [&] {
+          for (size_t i = 0; i < aggs_.size(); ++i) {
+            if (i != except && paged(i) == 0) return false;
+          }
+          return true;
+        },
+        within);
+  }
   // Member i's failed etcd rounds since it started.
   unsigned long etcdErrors(size_t i) const {
     std::smatch m;
@@ -336,15 +356,16 @@ const char* const kPageOnNodeFailed =
 const char* const kPageOnSplitBrain =
     "[alerts]\nactions = [\"page\"]\nevents = [\"+split-brain\"]\n[[action]]\nname = \"page\"\ntype = "
     "\"record\"\npath = \"{dir}/page-{name}\"\nlabel = \"page\"\n";
+// The same, paging the observer's own +fail-static.
+const char* const kPageOnFailStatic =
+    "[alerts]\nactions = [\"page\"]\nevents = [\"+fail-static\"]\n[[action]]\nname = \"page\"\ntype = "
+    "\"record\"\npath = \"{dir}/page-{name}\"\nlabel = \"page\"\n";
 
 // Also the pages: with a leader only it pages; with etcd out of reach every observer sees no leader, and
 // each pages (the same page three times rather than none).
 TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
-  std::string alerts = kPageOnNodeFailed;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  const int l = startPaging(kPageOnNodeFailed);
   // A follower that failed an etcd round (a slow round on a loaded machine) may page; the others may not.
-  const int l = group_.leader();
   ASSERT_GE(l, 0);
   std::vector<unsigned long> errors;
   for (size_t i = 0; i < aggs_.size(); ++i) errors.push_back(etcdErrors(i));
@@ -408,22 +429,12 @@ TEST_F(Coordination, WithoutEtcdNoPlanStartsAndWithItBackTheFailoverRuns) {
 // A split brain the live leader cannot see (eu's heartbeats cut from it): the followers that see it leave it to
 // the leader, which never says it paged it, so each pages it once the leader could have said so.
 TEST_F(Coordination, ASplitBrainTheLiveLeaderCannotSeeIsPagedByTheFollowersThatDo) {
-  std::string alerts = kPageOnSplitBrain;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
-  const int l = group_.leader();
+  const int l = startPaging(kPageOnSplitBrain);
   ASSERT_GE(l, 0);
   const size_t blind = static_cast<size_t>(l);
   fleet_->cut("eu", blind);
   fleet_->setFence("eu-1", 2);
-  const bool paged_by_both = waitFor(
-      [&] {
-        for (size_t i = 0; i < aggs_.size(); ++i) {
-          if (i != blind && paged(i) == 0) return false;
-        }
-        return true;
-      },
-      milliseconds{10000});
+  const bool paged_by_both = pagedByAllBut(blind, milliseconds{10000});
   EXPECT_TRUE(paged_by_both) << aggs_[(blind + 1) % 3]->log();
   std::this_thread::sleep_for(milliseconds{1000});
   EXPECT_EQ(group_.leader(), l);
@@ -435,10 +446,7 @@ TEST_F(Coordination, ASplitBrainTheLiveLeaderCannotSeeIsPagedByTheFollowersThatD
 // The leader pages a split brain and says so in its report; stopped (SIGTERM: its key revoked, an election),
 // the followers, which left it to it, do not page it again, nor does the next leader.
 TEST_F(Coordination, AGracefulHandoverDoesNotPageAgainWhatTheLeaderSent) {
-  std::string alerts = kPageOnSplitBrain;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
-  const int l = group_.leader();
+  const int l = startPaging(kPageOnSplitBrain);
   ASSERT_GE(l, 0);
   fleet_->setFence("eu-1", 2);
   ASSERT_TRUE(waitFor([&] { return paged(static_cast<size_t>(l)) == 1; }, milliseconds{10000}));
@@ -469,14 +477,7 @@ TEST_F(Coordination, APageTheLeadersPagerRefusedIsPagedByTheFollowers) {
   fleet_->setFence("eu-1", 2);
   ASSERT_TRUE(waitFor([&] { return group_.count(refusing, "-alert-failed") == 1; }, milliseconds{10000}))
       << aggs_[refusing]->log();
-  const bool paged_by_both = waitFor(
-      [&] {
-        for (size_t i = 0; i < aggs_.size(); ++i) {
-          if (i != refusing && paged(i) == 0) return false;
-        }
-        return true;
-      },
-      milliseconds{10000});
+  const bool paged_by_both = pagedByAllBut(refusing, milliseconds{10000});
   EXPECT_TRUE(paged_by_both) << aggs_[(refusing + 1) % 3]->log();
   EXPECT_EQ(group_.leader(), l);
   for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(paged(i), i == refusing ? 0u : 1u) << aggs_[i]->name();
@@ -486,10 +487,7 @@ TEST_F(Coordination, APageTheLeadersPagerRefusedIsPagedByTheFollowers) {
 // the node split again: the leader's list still holds the key, from the first episode, which settles
 // nothing of the second: they page it.
 TEST_F(Coordination, ALeaderThatMissedAnEndDoesNotSettleTheNextSplitBrain) {
-  std::string alerts = kPageOnSplitBrain;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
-  const int l = group_.leader();
+  const int l = startPaging(kPageOnSplitBrain);
   ASSERT_GE(l, 0);
   const size_t blind = static_cast<size_t>(l);
   fleet_->setFence("eu-1", 2);
@@ -503,14 +501,7 @@ TEST_F(Coordination, ALeaderThatMissedAnEndDoesNotSettleTheNextSplitBrain) {
     ASSERT_TRUE(waitFor([&] { return group_.count(i, "-split-brain") == 1; }, milliseconds{5000}));
   }
   fleet_->setFence("eu-1", 2);
-  const bool paged_by_both = waitFor(
-      [&] {
-        for (size_t i = 0; i < aggs_.size(); ++i) {
-          if (i != blind && paged(i) == 0) return false;
-        }
-        return true;
-      },
-      milliseconds{10000});
+  const bool paged_by_both = pagedByAllBut(blind, milliseconds{10000});
   EXPECT_TRUE(paged_by_both) << aggs_[(blind + 1) % 3]->log();
   EXPECT_EQ(group_.count(blind, "-split-brain"), 0) << "the leader saw the end: nothing tested";
   for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(paged(i), 1u) << aggs_[i]->name();
@@ -520,11 +511,7 @@ TEST_F(Coordination, ALeaderThatMissedAnEndDoesNotSettleTheNextSplitBrain) {
 // An observer's own events (here +fail-static: every region silent to it alone) no other observer sees: it
 // pages them itself, live leader or not, under a key of its own.
 TEST_F(Coordination, AFollowersOwnFailStaticIsPagedByItself) {
-  std::string alerts = kPageOnSplitBrain;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  alerts.replace(alerts.find("+split-brain"), 12, "+fail-static");
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
-  const int l = group_.leader();
+  const int l = startPaging(kPageOnFailStatic);
   ASSERT_GE(l, 0);
   const size_t f = (static_cast<size_t>(l) + 1) % aggs_.size();
   fleet_->cut("eu", f);
@@ -547,14 +534,50 @@ TEST_F(Coordination, AFollowersOwnFailStaticIsPagedByItself) {
   fleet_->heal("us", f);
 }
 
+// A leader key in a name that is no configured observer's (a stray aggregator on the same etcd and cluster
+// name, or a key written by hand) leads nobody here, even while a report under that name keeps changing:
+// each observer pages, rather than leaving the page to it.
+TEST_F(Coordination, ALeaderKeyInAnUnlistedNameLeavesNoPageToIt) {
+  startPaging(kPageOnNodeFailed);
+  for (auto& a : aggs_) a->stop();  // their keys revoked
+  etcd::Options o;
+  o.endpoints = {etcd_->endpoint()};
+  etcd::Client client(o);
+  const std::string prefix = "/hale/" + cluster_ + "/";
+  ASSERT_TRUE(client.txn({}, {etcd::put(prefix + "leader", "stray")}, {}).ok());
+  std::atomic<bool> done{false};
+  std::thread stray([&] {  // its report changes every round, as a live leader's does
+    for (int round = 0; !done; ++round) {
+      const nlohmann::json r = {{"regions", {{"eu", "up"}, {"us", "up"}}}, {"round", round}};
+      (void)client.txn({}, {etcd::put(prefix + "observers/stray", r.dump())}, {});
+      std::this_thread::sleep_for(milliseconds{100});
+    }
+  });
+  for (auto& a : aggs_) a->start();
+  const bool seen = waitFor(
+      [&] {
+        for (size_t i = 0; i < aggs_.size(); ++i) {
+          const nlohmann::json c = group_.status(i).value("coordination", nlohmann::json::object());
+          if (c.value("leader", "") != "stray" || !c.value("quorum_visible", false)) return false;
+        }
+        return true;
+      },
+      milliseconds{10000});
+  if (seen) fleet_->killNode("eu-1");
+  const bool paged_by_all = seen && waitFor([&] { return paged(0) + paged(1) + paged(2) == 3; }, milliseconds{10000});
+  done = true;
+  stray.join();
+  ASSERT_TRUE(seen) << aggs_[0]->log();
+  EXPECT_TRUE(paged_by_all) << paged(0) << paged(1) << paged(2) << aggs_[1]->log();
+  for (size_t i = 0; i < aggs_.size(); ++i) EXPECT_EQ(paged(i), 1u) << aggs_[i]->name();
+  EXPECT_EQ(group_.leader(), -1) << "the stray key stays: nobody here leads";
+}
+
 // A leader stopped (SIGSTOP) keeps its key up to a lease, and its report looks fresh for verdict_fresh: a
 // node lost just after is paged all the same, by a follower once the leader's report is stale, or by the
 // next leader as it takes the lead; not by nobody.
 TEST_F(Coordination, ANodeLostJustAfterTheLeaderStopsIsStillPaged) {
-  std::string alerts = kPageOnNodeFailed;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
-  const int l = group_.leader();
+  const int l = startPaging(kPageOnNodeFailed);
   ASSERT_GE(l, 0);
   const size_t stopped = static_cast<size_t>(l);
   const auto pagedByOthers = [&] {
@@ -575,9 +598,7 @@ TEST_F(Coordination, ANodeLostJustAfterTheLeaderStopsIsStillPaged) {
 // whether it pages. With the other observers gone and etcd out of reach, it does, once (the same alert key as
 // the first page, for the pager to fold), and not again on taking the lead.
 TEST_F(Coordination, ARestartedObserverWithNobodyElseToPageItPagesAnOngoingSplitBrainOnce) {
-  std::string alerts = kPageOnSplitBrain;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  startPaging(kPageOnSplitBrain);
   fleet_->setFence("eu-1", 2);
   ASSERT_TRUE(waitFor([&] { return paged(0) + paged(1) + paged(2) >= 1; }, milliseconds{10000}));
   ASSERT_TRUE(waitFor([&] { return group_.count(1, "+split-brain") == 1; }, milliseconds{5000}));
@@ -611,9 +632,7 @@ TEST_F(Coordination, ARestartedObserverWithNobodyElseToPageItPagesAnOngoingSplit
 // A follower restarted during a split brain that the live leader has paged leaves it to that leader: it
 // cannot tell a live leader from a dead one by the first sight of its report, so it waits for the next.
 TEST_F(Coordination, ARestartedFollowerLeavesAnOngoingSplitBrainToTheLiveLeader) {
-  std::string alerts = kPageOnSplitBrain;
-  alerts.replace(alerts.find("{dir}"), 5, dir_.path());
-  start(milliseconds{200}, milliseconds{5000}, "", "", alerts);
+  startPaging(kPageOnSplitBrain);
   fleet_->setFence("eu-1", 2);
   const int l = group_.leader();
   ASSERT_GE(l, 0);
