@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <atomic>
 #include <fstream>
 #include <map>
 #include <regex>
+#include <stop_token>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -538,16 +538,17 @@ TEST_F(Coordination, AFollowersOwnFailStaticIsPagedByItself) {
 // name, or a key written by hand) leads nobody here, even while a report under that name keeps changing:
 // each observer pages, rather than leaving the page to it.
 TEST_F(Coordination, ALeaderKeyInAnUnlistedNameLeavesNoPageToIt) {
-  startPaging(kPageOnNodeFailed);
+  ASSERT_GE(startPaging(kPageOnNodeFailed), 0);
   for (auto& a : aggs_) a->stop();  // their keys revoked
   etcd::Options o;
   o.endpoints = {etcd_->endpoint()};
   etcd::Client client(o);
   const std::string prefix = "/hale/" + cluster_ + "/";
   ASSERT_TRUE(client.txn({}, {etcd::put(prefix + "leader", "stray")}, {}).ok());
-  std::atomic<bool> done{false};
-  std::thread stray([&] {  // its report changes every round, as a live leader's does
-    for (int round = 0; !done; ++round) {
+  // Its report changes every round, as a live leader's does; stopped and joined on every path (a start
+  // that throws included).
+  std::jthread stray([&](const std::stop_token& stop) {
+    for (int round = 0; !stop.stop_requested(); ++round) {
       const nlohmann::json r = {{"regions", {{"eu", "up"}, {"us", "up"}}}, {"round", round}};
       (void)client.txn({}, {etcd::put(prefix + "observers/stray", r.dump())}, {});
       std::this_thread::sleep_for(milliseconds{100});
@@ -565,7 +566,7 @@ TEST_F(Coordination, ALeaderKeyInAnUnlistedNameLeavesNoPageToIt) {
       milliseconds{10000});
   if (seen) fleet_->killNode("eu-1");
   const bool paged_by_all = seen && waitFor([&] { return paged(0) + paged(1) + paged(2) == 3; }, milliseconds{10000});
-  done = true;
+  stray.request_stop();
   stray.join();
   ASSERT_TRUE(seen) << aggs_[0]->log();
   EXPECT_TRUE(paged_by_all) << paged(0) << paged(1) << paged(2) << aggs_[1]->log();

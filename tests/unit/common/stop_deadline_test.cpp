@@ -34,6 +34,11 @@ Ended runStop(milliseconds budget, const std::function<void()>& stop, millisecon
   if (::pipe2(out, O_CLOEXEC) != 0) return {};
   const auto started = std::chrono::steady_clock::now();
   const pid_t pid = ::fork();
+  if (pid < 0) {  // nothing ran: status -1 fails every case
+    ::close(out[0]);
+    ::close(out[1]);
+    return {};
+  }
   if (pid == 0) {
     ::dup2(out[1], STDERR_FILENO);
     prepareDaemonProcess();
