@@ -689,7 +689,8 @@ Coordinator::Standing Engine::standing() {
   }
   std::lock_guard lock(mu_);
   if (observer_.isolated()) {
-    out.unfit = "isolated: no heartbeat from any node";
+    out.unfit =
+        observer_.heardAnyNode() ? "isolated: no heartbeat from any node" : "isolated: no node heard since start";
   } else if (observer_.tilted(now)) {
     out.unfit = "TILT: the clock jumped or the process stalled";
   } else {

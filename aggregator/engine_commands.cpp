@@ -75,7 +75,8 @@ nlohmann::json Engine::status() const {
           {"approval", config_.policy.manual_approval ? "manual" : "auto"},
           {"starting", observer_.starting(now)},  // within the start-up grace: nothing is decided
           {"tilt", observer_.tilted(now)},
-          {"fail_static", observer_.isolated()},
+          {"fail_static", observer_.failStatic()},
+          {"heard_any_node", observer_.heardAnyNode()},  // since start: false on a cold start before agents connect
           {"plan_running", state_.plan_running},
           {"awaiting_approval", state_.awaiting_approval},
           {"blocked_by_failed_plan", state_.blocked_by_failed_plan},

@@ -106,6 +106,10 @@ class Observer {
   Observations observations(SteadyTime now) const;
 
   bool isolated() const { return isolated_; }
+  // Fail static as said (+fail-static journaled): isolated after some node was heard, or with none heard by
+  // the end of the start-up grace. Status and metrics show this, so they agree with the journal.
+  bool failStatic() const { return isolation_announced_; }
+  bool heardAnyNode() const { return heard_any_; }
   bool tilted(SteadyTime now) const { return now < tilt_until_; }
   bool starting(SteadyTime now) const { return now - started_ < config_.startup_grace; }
   const std::map<std::string, TrackedNode>& nodes() const { return nodes_; }

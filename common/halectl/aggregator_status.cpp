@@ -53,9 +53,17 @@ std::vector<std::string> aggregatorAttention(const nlohmann::json& s) {
       "JOURNAL NOT WRITABLE (" + s.value("journal_error", "") + "): " +
           (waiting > 0 ? std::to_string(waiting) + " events wait; no automatic decision is made until they are written"
                        : "no automatic decision is made until it can be written"));
-  add(s.value("starting", false), "starting: within the start-up grace, nothing is decided yet");
+  // A cold start before the agents connect is no outage: said as such, not as fail static, until the
+  // start-up grace is over (as the journal says it).
+  const bool heard_any = s.value("heard_any_node", true);
+  add(s.value("starting", false), heard_any
+                                      ? "starting: within the start-up grace, nothing is decided yet"
+                                      : "starting: no node heard yet, nothing is decided within the start-up grace");
   add(s.value("tilt", false), "TILT: the aggregator distrusts its own timing, nothing is decided");
-  add(s.value("fail_static", false), "FAIL STATIC: every region is silent at once, nothing is decided");
+  add(s.value("fail_static", false),
+      heard_any
+          ? "FAIL STATIC: every region is silent at once, nothing is decided"
+          : "FAIL STATIC: no node heard since start (agents not connected, or our own network), nothing is decided");
   const std::string awaiting = s.value("awaiting_approval", "");
   add(!awaiting.empty(),
       "plan " + awaiting + " awaits approval (halectl approve " + awaiting + " | halectl reject " + awaiting + ")");

@@ -222,14 +222,20 @@ TEST(Observer, NothingIsForgottenBeforeTheRetention) {
 // silent is said at once, grace or not.
 TEST(Observer, NothingHeardYetIsFailStaticSaidOnlyAfterTheStartUpGrace) {
   const SteadyTime t0{seconds{1000}};
+  // What was said of fail static, and at 2 s: isolated, fail static as status shows it, any node heard.
+  struct Run {
+    std::vector<std::string> said;
+    bool isolated = false;
+    bool fail_static = false;
+    bool heard_any = false;
+  };
   const auto run = [&](const std::vector<std::pair<milliseconds, const char*>>& beats, milliseconds until) {
     ObserverConfig c = config();
     c.startup_grace = seconds{5};
     Observer o(c, t0);
     for (const char* id : {"eu-1", "us-1"}) o.addNode(id, id[0] == 'e' ? "eu" : "us", t0);
-    std::vector<std::string> said;
+    Run out;
     std::vector<Event> events;
-    bool isolated = false;
     for (milliseconds t{0}; t <= until; t += milliseconds{100}) {
       for (const auto& [at, id] : beats) {
         if (at == t) o.heartbeat(id, heartbeat::NodeStatus::healthy, t0 + t, events);
@@ -237,26 +243,35 @@ TEST(Observer, NothingHeardYetIsFailStaticSaidOnlyAfterTheStartUpGrace) {
       o.tick(t0 + t, events);
       for (const Event& e : events) {
         if (e.name.find("fail-static") != std::string::npos)
-          said.push_back(e.name + "@" + std::to_string(t.count()) + " " + e.detail);
+          out.said.push_back(e.name + "@" + std::to_string(t.count()) + " " + e.detail);
       }
       events.clear();
-      if (t == milliseconds{2000}) isolated = o.isolated();
+      if (t == milliseconds{2000}) {
+        out.isolated = o.isolated();
+        out.fail_static = o.failStatic();
+        out.heard_any = o.heardAnyNode();
+      }
     }
-    return std::make_pair(isolated, said);
+    return out;
   };
-  // The agents connect 3 s after start: isolated meanwhile, nothing said.
-  const auto late = run({{milliseconds{3000}, "eu-1"}, {milliseconds{3000}, "us-1"}}, seconds{4});
-  EXPECT_TRUE(late.first);
-  EXPECT_TRUE(late.second.empty()) << late.second.front();
+  // The agents connect 3 s after start: isolated meanwhile (unfit to lead), nothing said, and status shows
+  // no fail static either.
+  const Run late = run({{milliseconds{3000}, "eu-1"}, {milliseconds{3000}, "us-1"}}, seconds{4});
+  EXPECT_TRUE(late.isolated);
+  EXPECT_FALSE(late.fail_static);
+  EXPECT_FALSE(late.heard_any);
+  EXPECT_TRUE(late.said.empty()) << late.said.front();
   // Nothing by the grace's end: said then, and its end when they come.
-  const auto never = run({{milliseconds{7000}, "eu-1"}}, seconds{8});
-  ASSERT_EQ(never.second.size(), 2u);
-  EXPECT_EQ(never.second[0].rfind("+fail-static@5000 no node heard since start", 0), 0u) << never.second[0];
-  EXPECT_EQ(never.second[1].rfind("-fail-static@7000", 0), 0u) << never.second[1];
-  // Heard, then every region silent within the grace: said at once.
-  const auto cut = run({{milliseconds{100}, "eu-1"}, {milliseconds{100}, "us-1"}}, seconds{3});
-  ASSERT_EQ(cut.second.size(), 1u);
-  EXPECT_EQ(cut.second[0].rfind("+fail-static@1700 every region went silent", 0), 0u) << cut.second[0];
+  const Run never = run({{milliseconds{7000}, "eu-1"}}, seconds{8});
+  ASSERT_EQ(never.said.size(), 2u);
+  EXPECT_EQ(never.said[0].rfind("+fail-static@5000 no node heard since start", 0), 0u) << never.said[0];
+  EXPECT_EQ(never.said[1].rfind("-fail-static@7000", 0), 0u) << never.said[1];
+  // Heard, then every region silent within the grace: said at once, and shown.
+  const Run cut = run({{milliseconds{100}, "eu-1"}, {milliseconds{100}, "us-1"}}, seconds{3});
+  ASSERT_EQ(cut.said.size(), 1u);
+  EXPECT_EQ(cut.said[0].rfind("+fail-static@1700 every region went silent", 0), 0u) << cut.said[0];
+  EXPECT_TRUE(cut.fail_static);
+  EXPECT_TRUE(cut.heard_any);
 }
 
 }  // namespace
