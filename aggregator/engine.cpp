@@ -431,8 +431,6 @@ void Engine::notePaged(const std::string& key) {
   if (known_paged_.size() > Coordinator::kMaxReportedPages) known_paged_.pop_front();
 }
 
-void Engine::sendAlert(const Event& e) { alerter_->notify(e); }
-
 std::chrono::milliseconds Engine::keepWindow() const {
   // As long as a dead leader can keep its key and look alive, and the others take to evict it.
   const CoordinationConfig& c = config_.coordination;
@@ -453,6 +451,9 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
   const auto listed = [&](const std::string& key) {
     return leader != nullptr && std::find(leader->paged.begin(), leader->paged.end(), key) != leader->paged.end();
   };
+  const auto distrusted = [&](const std::string& key) {
+    return std::find(distrusted_.begin(), distrusted_.end(), key) != distrusted_.end();
+  };
   for (const Event& e : events) {
     if (e.name.empty() || e.name.front() != '-') continue;
     const std::string key = alertKeyOf(e);
@@ -460,7 +461,7 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
       std::lock_guard lock(paged_mu_);
       std::erase(known_paged_, key);
     }
-    if (listed(key) && std::find(distrusted_.begin(), distrusted_.end(), key) == distrusted_.end()) {
+    if (listed(key) && !distrusted(key)) {
       distrusted_.push_back(key);
       if (distrusted_.size() > kMaxUnpagedAlerts) distrusted_.pop_front();
     }
@@ -478,7 +479,7 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     // an alert key, for the pager to fold.
     const auto kept = std::count_if(unpaged_alerts_.begin(), unpaged_alerts_.end(),
                                     [](const UnpagedAlert& a) { return !a.deferred; });
-    for (const UnpagedAlert& a : unpaged_alerts_) sendAlert(a.event);
+    for (const UnpagedAlert& a : unpaged_alerts_) alerter_->notify(a.event);
     if (kept > 0) {
       logWarn("+alerts-repaged", std::to_string(kept) + " alerts left to " +
                                      (shared->leader.empty() ? std::string("a leader") : shared->leader) +
@@ -496,12 +497,12 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     std::erase_if(unpaged_alerts_, [&](UnpagedAlert& a) {
       a.deferred = false;
       const std::string key = alertKeyOf(a.event);
-      if (listed(key) && std::find(distrusted_.begin(), distrusted_.end(), key) == distrusted_.end()) {
+      if (listed(key) && !distrusted(key)) {
         notePaged(key);
         return true;
       }
       if (now - a.at <= wait || !reportedByTheNode(a.event)) return false;
-      sendAlert(a.event);
+      alerter_->notify(a.event);
       ++unconfirmed;
       return true;
     });
@@ -518,7 +519,7 @@ void Engine::page(const std::vector<Event>& events, const std::optional<Coordina
     if (!alerts(e)) continue;
     // The aggregator's own events (+tilt, +fail-static) no other observer sees: its own to page.
     if (p == Paging::yes || e.subject.empty()) {
-      sendAlert(e);
+      alerter_->notify(e);
       continue;
     }
     if (unpaged_alerts_.size() >= kMaxUnpagedAlerts) {

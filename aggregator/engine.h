@@ -204,7 +204,6 @@ class Engine {
   mutable std::mutex paged_mu_;
   std::deque<std::string> known_paged_;
   void notePaged(const std::string& key);  // tick and alerts threads
-  void sendAlert(const Event& e);          // tick thread
   // Keys whose end this observer saw while the leader's list still held them (tick thread): that listing is
   // the old episode's (a leader that missed the end), not proof of the next one, until the list drops it.
   std::deque<std::string> distrusted_;
