@@ -10,13 +10,28 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_BUILD_DIR:-$root/build}
 jobs=$(nproc)
 
-bash "$root/packaging/install-deps.sh" all
+# Each phase's time, said as it ends and again at the end: CI's limit is an hour, and this says where it goes.
+times=()
+timed() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  times+=("$(printf '%6d s  %s' $((SECONDS - start)) "$name")")
+  echo "run-all: $name took $((SECONDS - start)) s"
+}
+summary() {
+  echo "run-all: time by phase"
+  printf '  %s\n' "${times[@]}"
+  echo "  $(printf '%6d s  %s' "$SECONDS" "in all")"
+}
+
+timed "dependencies" bash "$root/packaging/install-deps.sh" all
 # Formatting first: seconds, and a tree that is not clang-formatted does not pass.
-bash "$root/tests/lint.sh" --format-only
+timed "format" bash "$root/tests/lint.sh" --format-only
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON
-cmake --build "$build" --parallel "$jobs"
+timed "plain build" cmake --build "$build" --parallel "$jobs"
 # clang-tidy over the C++ files changed since the merge base (or in the last commit): a minute or two.
-HALE_BUILD_DIR="$build" bash "$root/tests/ci/lint-changed.sh"
+HALE_BUILD_DIR="$build" timed "clang-tidy" bash "$root/tests/ci/lint-changed.sh"
 
 # Temp dirs of test processes that were SIGKILLed (their servers died with them) are swept after an hour;
 # one a running process still uses (a drill left running with --keep) stays.
@@ -29,12 +44,13 @@ if [ $# -gt 0 ]; then
 fi
 # The whole suite. The component tests run once, in the sanitizer build below, where a memory or
 # undefined-behaviour error fails them too; the unit tests (seconds) run in both builds.
-bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -L '^(unit|e2e|packaging)$' -LE probe
+timed "plain tests" bash "$root/tests/ci/ctest-strict.sh" "$build" --parallel "$jobs" -L '^(unit|e2e|packaging)$' -LE probe
 # Except the component test that measures memory, which means nothing under ASan.
-bash "$root/tests/ci/ctest-strict.sh" "$build" -R '^AgentProcessTest\.MemoryStaysFlat'
+timed "memory test" bash "$root/tests/ci/ctest-strict.sh" "$build" -R '^AgentProcessTest\.MemoryStaysFlat'
 # Unit and component tests under ASan and UBSan, then every parser of outside input fuzzed for 30 s
 # (same build; a finding fails the run; longer: bash tests/fuzz.sh TARGET SECONDS).
-bash "$root/tests/sanitize.sh"
-bash "$root/tests/fuzz.sh" all "${HALE_FUZZ_SECONDS:-30}"
+timed "sanitizer build and tests" bash "$root/tests/sanitize.sh"
+timed "fuzzing" bash "$root/tests/fuzz.sh" all "${HALE_FUZZ_SECONDS:-30}"
 # The threaded hearts of both daemons under ThreadSanitizer.
-bash "$root/tests/tsan.sh"
+timed "ThreadSanitizer build and tests" bash "$root/tests/tsan.sh"
+summary

@@ -9,6 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_SANITIZE_BUILD_DIR:-$root/build-sanitize}
 HALE_SANITIZE_BUILD_DIR="$build" bash "$root/tests/ci/configure-sanitize.sh"
 cmake --build "$build" --parallel "$(nproc)"
+echo "sanitize: built in $SECONDS s"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # The policy property test runs 10 000 schedules in about 10 s; instrumented, 2 000 keep it near that.

@@ -11,6 +11,7 @@ flags="-fsanitize=thread -fno-omit-frame-pointer -O1 -g1"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=None -DHALE_BUILD_BENCH=OFF -DHALE_WERROR=OFF \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target component_aggregator_engine unit_agent component_agent_runtime
+echo "tsan: built in $SECONDS s"
 # Libraries that are not instrumented (libzmq, libpq, libcurl) synchronise where TSan cannot see it;
 # tests/tsan.supp names those frames, and nothing of hale's own.
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp"

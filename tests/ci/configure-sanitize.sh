@@ -9,4 +9,4 @@ build=${HALE_SANITIZE_BUILD_DIR:-$root/build-sanitize}
 command -v clang++ >/dev/null || { echo "sanitize: clang++ not found (packaging/install-deps.sh installs it)" >&2; exit 1; }
 # -O1 and line tables only: a third of the compile time of -O2 -g, and reports still name file and line.
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=None \
-  -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" -DHALE_FUZZ=ON >/dev/null
+  -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" -DHALE_FUZZ=ON -DHALE_BUILD_BENCH=OFF >/dev/null
