@@ -272,6 +272,10 @@ TEST(Observer, NothingHeardYetIsFailStaticSaidOnlyAfterTheStartUpGrace) {
   EXPECT_EQ(cut.said[0].rfind("+fail-static@1700 every region went silent", 0), 0u) << cut.said[0];
   EXPECT_TRUE(cut.fail_static);
   EXPECT_TRUE(cut.heard_any);
+  // One region heard within the grace, the other never: said as soon as the one heard falls silent too.
+  const Run staggered = run({{milliseconds{1000}, "eu-1"}}, seconds{4});
+  ASSERT_EQ(staggered.said.size(), 1u);
+  EXPECT_EQ(staggered.said[0].rfind("+fail-static@2600 every region went silent", 0), 0u) << staggered.said[0];
 }
 
 }  // namespace
