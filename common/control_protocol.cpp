@@ -115,7 +115,10 @@ Result<nlohmann::json> parseResponse(std::string_view line, uint64_t expected_id
   if (err == j.end() || !err->is_object()) return bad("failure without an error object");
   const auto code = err->find("code");
   const auto message = err->find("message");
-  if (code == err->end() || !code->is_string()) return bad("failure without an error code");
+  // An empty code would reach the operator as a failure that names nothing.
+  if (code == err->end() || !code->is_string() || code->get_ref<const std::string&>().empty()) {
+    return bad("failure without an error code");
+  }
   return makeError(code->get<std::string>(),
                    message != err->end() && message->is_string() ? message->get<std::string>() : std::string());
 }

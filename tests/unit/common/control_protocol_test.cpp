@@ -72,6 +72,8 @@ TEST(ControlProtocol, ResponsesCarryResultOrError) {
   EXPECT_EQ(parseResponse(R"({"v":1,"id":9})", 9).error().code, errc::bad_response);
   EXPECT_EQ(parseResponse(R"({"v":2,"id":9,"ok":true})", 9).error().code, errc::bad_response);
   EXPECT_EQ(parseResponse(R"({"v":1,"id":9,"ok":false,"error":{"code":5}})", 9).error().code, errc::bad_response);
+  // Found by the fuzzer: a failure whose code is empty names nothing, so it is a bad response.
+  EXPECT_EQ(parseResponse(R"({"v":1,"id":1,"ok":false,"error":{"code":""}})", 1).error().code, errc::bad_response);
 }
 
 // One odd byte in a result (a journal entry, say) must not turn the answer into an exception.
