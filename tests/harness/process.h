@@ -74,6 +74,10 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 // Absolute path of an executable found in PATH (or in `extra_dirs`), empty if none.
 std::string findExecutable(const std::string& name, const std::vector<std::string>& extra_dirs = {});
 
+// Process `pid`'s state letter from /proc/<pid>/stat (R running, S sleeping, T stopped, Z zombie...), empty
+// when it is gone. Read after the command name's last ')', since the name may hold spaces or parentheses.
+std::string processState(pid_t pid);
+
 // The names of process `pid`'s threads, sorted (/proc/<pid>/task/*/comm, as top -H and ps -L show them).
 std::vector<std::string> threadNames(pid_t pid);
 // threadNames() once `program` (the main thread's name) and each of `expected` appear exactly once, or

@@ -141,10 +141,8 @@ TEST(ExecCheck, TimeoutKillsTheWholeProcessGroup) {
   // Gone, or a zombie waiting for init to reap it: either way no longer running.
   const bool gone = hale::test::waitFor(
       [&] {
-        std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
-        std::string pid, comm, state;
-        if (!(stat >> pid >> comm >> state)) return true;
-        return state == "Z";
+        const std::string state = hale::test::processState(child);
+        return state.empty() || state == "Z";
       },
       milliseconds{2000});
   EXPECT_TRUE(gone) << "grandchild " << child << " survived the timeout";

@@ -1,11 +1,11 @@
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <string>
 #include <thread>
 
 #include "check_runner.h"
 #include "mariadb_pair.h"
+#include "process.h"
 #include "temp_dir.h"
 
 namespace hale::agent {
@@ -15,16 +15,6 @@ using hale::test::MariadbPair;
 using test::runCheck;
 using Node = MariadbPair::Node;
 using std::chrono::milliseconds;
-
-// The kernel's one-letter state of process `pid` (T: stopped), or what made it unreadable.
-std::string processState(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  const size_t end = stat.rfind(')');
-  return end == std::string::npos || end + 2 >= stat.size() ? "unreadable (pid " + std::to_string(pid) + ")"
-                                                            : stat.substr(end + 2, 1);
-}
 
 class MysqlCheckTest : public ::testing::Test {
  protected:
@@ -165,11 +155,12 @@ TEST_F(MysqlCheckTest, AServerKilledMidStatementFailsThatProbeAtOnceAndTheCheckR
   // Joined on every path: should the harness throw, the probe still ends (at its time-out) before `killed`.
   std::jthread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
   std::this_thread::sleep_for(milliseconds{300});
-  const std::string state_when_killed = processState(db_->pid(Node::primary));
+  const std::string state_when_killed = hale::test::processState(db_->pid(Node::primary));
   db_->kill(Node::primary);
   probe.join();
   // A pass here means a server answered: the state says whether the one frozen was stopped (T).
-  EXPECT_OUTCOME(killed, Outcome::error) << " server state before the kill: " << state_when_killed;
+  EXPECT_OUTCOME(killed, Outcome::error) << " server state before the kill: \"" << state_when_killed
+                                         << "\" (T: stopped; empty: gone)";
   EXPECT_LT(killed.elapsed, milliseconds{2000}) << killed.result.message;
   // The statement on the kept session broke; the probe did not reconnect first.
   EXPECT_NE(killed.result.message.find("during query"), std::string::npos) << killed.result.message;

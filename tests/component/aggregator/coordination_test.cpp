@@ -705,7 +705,7 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
       milliseconds{10000}))
       << aggs_[other]->json({"regions"}).dump();
   ASSERT_TRUE(waitFor([&] { return group_.leader() >= 0 && group_.leader() != l; }, milliseconds{5000}));
-  EXPECT_NE(group_.status(iso)["coordination"].value("unfit", "").find("isolated"), std::string::npos)
+  EXPECT_EQ(group_.status(iso)["coordination"].value("unfit", ""), "isolated: no heartbeat from any node")
       << group_.status(iso).dump();
   const std::string metrics = aggs_[iso]->metrics();
   for (const char* line : {"hale_aggregator_leader 0\n", "hale_aggregator_leader_candidate 0\n",
@@ -727,6 +727,16 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   // The isolated observer never said eu was down.
   const nlohmann::json r = aggs_[other]->json({"regions"});
   EXPECT_FALSE(r[0]["quorum"]["observers"].contains(name)) << r.dump();
+  // Restarted still cut off, it has heard no node since start: unfit all the same, and the reason says so.
+  aggs_[iso]->stop();
+  aggs_[iso]->start();
+  EXPECT_TRUE(waitFor(
+      [&] {
+        return group_.status(iso).value("coordination", nlohmann::json::object()).value("unfit", "") ==
+               "isolated: no node heard since start";
+      },
+      milliseconds{5000}))
+      << group_.status(iso).dump();
 }
 
 // The leader's journal stays unwritable (another process holds its write lock, as a backup or an operator's
