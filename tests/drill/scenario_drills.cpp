@@ -136,9 +136,12 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
       has_ended = true;
       ended = SteadyClock::now();
     }
-    // Past the end, a second more shows that nothing else happens; without a decision, kQuietFor.
+    // Past the end, a second more shows that nothing else happens. Without a decision: a scenario that
+    // expects none has shown it after kQuietFor; one that expects a failover waits up to kLimit, since a hung
+    // database's open sessions still answer: it is found when the check's kept session reaches its lifetime
+    // (10 s by default) and a new one fails, `fall` times.
     if (has_ended && SteadyClock::now() - ended > seconds{1}) break;
-    if (run.decided_ms == 0 && nowMs() - fault_ms > kQuietFor.count()) break;
+    if (run.decided_ms == 0 && s.expected != Outcome::failover && nowMs() - fault_ms > kQuietFor.count()) break;
     std::this_thread::sleep_for(milliseconds{20});
   }
   if (stalled) d.thawDns();
