@@ -32,8 +32,7 @@ hale ($version) unstable; urgency=medium
 CHANGELOG
 
 echo "deb/build.sh: building hale $version packages in $src"
-# No -dbgsym packages: they are not published, and stripping into them, compressing and linting them was
-# a share of the packaging test's time in CI.
+# No -dbgsym packages: none is published.
 (cd "$src" && DEB_BUILD_OPTIONS="parallel=$(nproc) nocheck noautodbgsym" dpkg-buildpackage -us -uc -b)
 mv "$work"/*.deb "$out"/
 ls -1 "$out"/*.deb
