@@ -289,8 +289,10 @@ int main(int argc, char** argv) try {
   if (ec) throw std::runtime_error("cannot find this benchmark's own executable: " + ec.message());
   auto bare_spawn = spawn({self, "--spawn-every-second", "/bin/true"}, dir.path() + "/bare-spawn.log");
 
-  std::cerr << "warming up 15 s, then measuring for " << soak_seconds << " s ...\n";
-  std::this_thread::sleep_for(seconds{15});
+  // Past start-up (the first probes, the sessions opened, libraries loaded): 15 s, or a quarter of a short run.
+  const int warm_seconds = std::clamp(soak_seconds / 4, 3, 15);
+  std::cerr << "warming up " << warm_seconds << " s, then measuring for " << soak_seconds << " s ...\n";
+  std::this_thread::sleep_for(seconds{warm_seconds});
   std::vector<Measured> measured = {
       {"hale-agent", agent.pid(), {}, {}, 0, 0},
       {"prometheus-node-exporter", exporter->pid(), {}, {}, 0, 0},
@@ -442,7 +444,7 @@ int main(int argc, char** argv) try {
   if (!waitForHttp("http://127.0.0.1:" + std::to_string(light.httpPort()) + "/healthz")) {
     throw std::runtime_error("the light agent's /healthz never answered 200: " + light.log());
   }
-  std::this_thread::sleep_for(seconds{10});
+  std::this_thread::sleep_for(seconds{std::clamp(light_seconds / 4, 3, 10)});
   Measured lm{"hale-agent", light.pid(), sample(light.pid()), {}, 0, 0};
   lm.last = lm.first;
   const auto light_start = steady_clock::now();

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --soak) footprint_seconds=3600 mode=soak ;;
     --quick)
-      footprint_seconds=20 wrk_seconds=2 rounds=1 failover_runs=1 ingest_seconds=2 decode_iterations=20000
+      footprint_seconds=12 wrk_seconds=2 rounds=1 failover_runs=1 ingest_seconds=2 decode_iterations=20000
       mode=quick
       ;;
     --out)
