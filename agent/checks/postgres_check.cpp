@@ -10,7 +10,8 @@
 // on (fenced: fencer.h) is a read-only primary, which fails expected_role = "primary".
 //   session_lifetime = "10s"                                       (default; 0s, or <= interval: a session per probe)
 // One session is kept across probes and replaced as kept_session.h says: so a postmaster that hangs
-// while open sessions still answer fails the check within session_lifetime plus the timeout.
+// while open sessions still answer fails a probe within session_lifetime plus the timeout, and the check
+// once `fall` probes in a row have failed ((fall - 1) intervals later).
 
 #include <cstdio>
 #include <cstdlib>
