@@ -7,7 +7,7 @@
 #   --out DIR                    write the reports there instead of bench/
 # As root on a fresh Debian 12 it first installs what it needs (packaging/install-deps.sh: the build, the
 # servers, wrk, nginx-light, prometheus-node-exporter, monit). It builds into $HALE_BENCH_BUILD (default
-# build/, RelWithDebInfo) only what is missing or stale.
+# build/, RelWithDebInfo with line tables as tests/run-all.sh) only what is missing or stale.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${HALE_BENCH_BUILD:-$root/build}
@@ -49,7 +49,7 @@ for tool in wrk nginx prometheus-node-exporter monit cmake python3; do
 done
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 fi
 cmake --build "$build" -j "$(nproc)" --target bench_heartbeat_decode bench_policy_scale bench_ingest bench_failover \
   bench_agent_footprint hale-agent hale-aggregator halectl

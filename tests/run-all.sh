@@ -28,7 +28,10 @@ summary() {
 timed "dependencies" bash "$root/packaging/install-deps.sh" all
 # Formatting first: seconds, and a tree that is not clang-formatted does not pass.
 timed "format" bash "$root/tests/lint.sh" --format-only
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHALE_WERROR=ON
+# Line tables only (-g1): failures' backtraces keep file and line, and the build takes a quarter less than
+# with -g (engine.cpp 17.1 -> 13.5 s, coordination_test.cpp 25.3 -> 17.0 s). tests/drill/run.sh uses the same.
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+  -DHALE_WERROR=ON
 timed "plain build" cmake --build "$build" --parallel "$jobs"
 # clang-tidy over the C++ files changed since the merge base (or in the last commit): a minute or two.
 HALE_BUILD_DIR="$build" timed "clang-tidy" bash "$root/tests/ci/lint-changed.sh"
