@@ -18,8 +18,9 @@ std::string encodeRequest(const Request& request) {
 
 namespace {
 
-// Deeper JSON than any request needs; copying or printing a value nests one call per level.
+// Deeper JSON than any request (or answer) needs; copying or printing a value nests one call per level.
 constexpr int kMaxRequestDepth = 16;
+constexpr int kMaxResponseDepth = 64;
 
 // The deepest nesting of arrays and objects in `text` (strings skipped), stopping past `limit`.
 int nestingDepth(std::string_view text, int limit) {
@@ -43,6 +44,13 @@ int nestingDepth(std::string_view text, int limit) {
     }
   }
   return deepest;
+}
+
+// Error codes are names: a lowercase letter, then lowercase letters, digits and underscores (errc::*).
+bool isErrorCode(std::string_view code) {
+  if (code.empty() || code.size() > 64 || code[0] < 'a' || code[0] > 'z') return false;
+  return std::all_of(code.begin(), code.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 }  // namespace
@@ -94,8 +102,11 @@ std::string encodeFailure(uint64_t id, std::string_view code, std::string_view m
 }
 
 Result<nlohmann::json> parseResponse(std::string_view line, uint64_t expected_id) {
-  const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   auto bad = [](std::string why) { return makeError(std::string(errc::bad_response), std::move(why)); };
+  if (nestingDepth(line, kMaxResponseDepth) > kMaxResponseDepth) {
+    return bad("response nested deeper than " + std::to_string(kMaxResponseDepth) + " levels");
+  }
+  const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad("response is not a JSON object");
   const auto v = j.find("v");
   if (v == j.end() || !v->is_number_integer() || v->get<int64_t>() != kProtocolVersion) {
@@ -110,17 +121,19 @@ Result<nlohmann::json> parseResponse(std::string_view line, uint64_t expected_id
     const auto result = j.find("result");
     return result == j.end() ? nlohmann::json() : *result;
   }
-  // Errors are returned even when the id is 0: the server could not read the request's id.
+  // A failure answers our request, or has id 0: the server could not read the request's id.
+  if (id->get<uint64_t>() != expected_id && id->get<uint64_t>() != 0)
+    return bad("response id does not match the request");
   const auto err = j.find("error");
   if (err == j.end() || !err->is_object()) return bad("failure without an error object");
   const auto code = err->find("code");
   const auto message = err->find("message");
-  // An empty code would reach the operator as a failure that names nothing.
-  if (code == err->end() || !code->is_string() || code->get_ref<const std::string&>().empty()) {
+  // The code reaches the operator and scripts as the failure's name: an empty or odd one names nothing.
+  if (code == err->end() || !code->is_string() || !isErrorCode(code->get_ref<const std::string&>())) {
     return bad("failure without an error code");
   }
-  return makeError(code->get<std::string>(),
-                   message != err->end() && message->is_string() ? message->get<std::string>() : std::string());
+  const bool said = message != err->end() && message->is_string() && !message->get_ref<const std::string&>().empty();
+  return makeError(code->get<std::string>(), said ? message->get<std::string>() : std::string("(no message)"));
 }
 
 }  // namespace hale::control

@@ -53,7 +53,9 @@ std::string dumpJson(const nlohmann::json& j, int indent = -1);
 
 std::string encodeSuccess(uint64_t id, const nlohmann::json& result);
 std::string encodeFailure(uint64_t id, std::string_view code, std::string_view message);
-// The result of a success, or the Error carried by a failure; bad_response if the line is neither.
+// The result of a success, or the Error carried by a failure (its message "(no message)" when it has none);
+// bad_response if the line is neither: another request's id (a failure may have id 0, when the server could
+// not read ours), an error code that is no name ([a-z][a-z0-9_]*, 64 at most), JSON nested deeper than 64.
 Result<nlohmann::json> parseResponse(std::string_view line, uint64_t expected_id);
 
 }  // namespace hale::control

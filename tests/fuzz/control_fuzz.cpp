@@ -19,7 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {  // NO
     std::string encoded = control::encodeRequest(request.value());
     encoded.pop_back();  // the newline
     auto again = control::parseRequest(encoded, again_id);
-    if (!again || again.value().cmd != request.value().cmd || again.value().id != request.value().id) std::abort();
+    if (!again || again.value().cmd != request.value().cmd || again.value().id != request.value().id ||
+        again.value().args != request.value().args) {
+      std::abort();
+    }
   } else if (request.error().code.empty()) {
     std::abort();
   }

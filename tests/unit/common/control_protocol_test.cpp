@@ -72,8 +72,33 @@ TEST(ControlProtocol, ResponsesCarryResultOrError) {
   EXPECT_EQ(parseResponse(R"({"v":1,"id":9})", 9).error().code, errc::bad_response);
   EXPECT_EQ(parseResponse(R"({"v":2,"id":9,"ok":true})", 9).error().code, errc::bad_response);
   EXPECT_EQ(parseResponse(R"({"v":1,"id":9,"ok":false,"error":{"code":5}})", 9).error().code, errc::bad_response);
-  // Found by the fuzzer: a failure whose code is empty names nothing, so it is a bad response.
+  // Found by the fuzzer: a failure whose code is empty names nothing, so it is a bad response; so is one
+  // whose code is no name.
   EXPECT_EQ(parseResponse(R"({"v":1,"id":1,"ok":false,"error":{"code":""}})", 1).error().code, errc::bad_response);
+  for (const char* code : {" ", "Paused", "bad-json", "\u0007", "9lives"}) {
+    const std::string line = encodeFailure(1, code, "m");
+    EXPECT_EQ(parseResponse(line, 1).error().code, errc::bad_response) << line;
+  }
+  EXPECT_EQ(parseResponse(encodeFailure(1, std::string(65, 'a'), "m"), 1).error().code, errc::bad_response);
+  EXPECT_EQ(parseResponse(encodeFailure(1, std::string(64, 'a'), "m"), 1).error().code, std::string(64, 'a'));
+  // Another request's failure is not ours; id 0 is (the server could not read our id).
+  EXPECT_EQ(parseResponse(encodeFailure(8, "paused", "m"), 9).error().code, errc::bad_response);
+  EXPECT_EQ(parseResponse(encodeFailure(0, "line_too_long", "m"), 9).error().code, errc::line_too_long);
+  // A failure without a message says so rather than nothing.
+  EXPECT_EQ(parseResponse(R"({"v":1,"id":9,"ok":false,"error":{"code":"internal"}})", 9).error().message,
+            "(no message)");
+  EXPECT_EQ(parseResponse(encodeFailure(9, "internal", ""), 9).error().message, "(no message)");
+}
+
+// A result nested deeper than any answer needs is refused before it is parsed: copying and printing it
+// would recurse once per level (halectl reads answers of up to 4 MB).
+TEST(ControlProtocol, DeeplyNestedResponsesAreRefused) {
+  const auto nested = [](int depth) {
+    return R"({"v":1,"id":9,"ok":true,"result":)" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  EXPECT_TRUE(parseResponse(nested(63), 9).ok());  // 64 levels with the answer's own object
+  EXPECT_EQ(parseResponse(nested(64), 9).error().code, errc::bad_response);
+  EXPECT_EQ(parseResponse(nested(100000), 9).error().code, errc::bad_response);
 }
 
 // One odd byte in a result (a journal entry, say) must not turn the answer into an exception.
