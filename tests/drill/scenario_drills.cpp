@@ -17,6 +17,10 @@ int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 // After the fault: how long a scenario may take, and how long one without a decision is watched.
 constexpr milliseconds kLimit{45000};
 constexpr milliseconds kQuietFor{15000};
+// A hung database's open sessions still answer: its check fails once the kept session reaches its lifetime
+// (10 s) and new ones fail `fall` times, then the region goes down: about 16 s at worst with the drill's 1 s
+// interval, so a hung-database scenario is watched twice that long before it counts as no decision.
+constexpr milliseconds kHungQuietFor{30000};
 
 }  // namespace
 
@@ -136,12 +140,10 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
       has_ended = true;
       ended = SteadyClock::now();
     }
-    // Past the end, a second more shows that nothing else happens. Without a decision: a scenario that
-    // expects none has shown it after kQuietFor; one that expects a failover waits up to kLimit, since a hung
-    // database's open sessions still answer: it is found when the check's kept session reaches its lifetime
-    // (10 s by default) and a new one fails, `fall` times.
+    // Past the end, a second more shows that nothing else happens; without a decision, kQuietFor
+    // (kHungQuietFor for a hung database).
     if (has_ended && SteadyClock::now() - ended > seconds{1}) break;
-    if (run.decided_ms == 0 && s.expected != Outcome::failover && nowMs() - fault_ms > kQuietFor.count()) break;
+    if (run.decided_ms == 0 && nowMs() - fault_ms > (s.freeze_db ? kHungQuietFor : kQuietFor).count()) break;
     std::this_thread::sleep_for(milliseconds{20});
   }
   if (stalled) d.thawDns();
