@@ -111,8 +111,13 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
         r.old_writable_before_fault = true;
       }
     }
-    if (databases_[db].region == survivor && !answers.empty())
-      r.survivor_writable_at_end = answers.back().answer == SqlSession::Answer::ok;
+    if (databases_[db].region == survivor) {
+      // Its last proven state, as for the spans below: a probe that timed out as the watch stopped (a loaded
+      // machine) proves nothing either way.
+      const auto last = std::find_if(answers.rbegin(), answers.rend(),
+                                     [](const Answer& a) { return a.answer != SqlSession::Answer::no_answer; });
+      r.survivor_writable_at_end = last != answers.rend() && last->answer == SqlSession::Answer::ok;
+    }
   }
   // Every pair of databases: the longest stretch in which both counted as writable.
   std::vector<std::vector<std::pair<int64_t, int64_t>>> spans;

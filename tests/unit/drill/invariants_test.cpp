@@ -143,5 +143,24 @@ TEST(InvariantWatch, ADatabaseThatStopsAnsweringStillCountsAsWritable) {
   EXPECT_TRUE(r.survivor_writable_at_end);
 }
 
+// At the end, the survivor's last proven state counts: probes that time out as the watch stops (a loaded
+// machine) prove nothing, a refusal before them does.
+TEST(InvariantWatch, TheSurvivorsLastProvenStateCountsAtTheEnd) {
+  for (const bool refused_first : {false, true}) {
+    FakePair p;
+    p.eu_writable = false;
+    p.us_writable = true;
+    InvariantWatch w = p.watch();
+    w.start();
+    std::this_thread::sleep_for(milliseconds{300});
+    p.us_writable = false;
+    if (refused_first) std::this_thread::sleep_for(milliseconds{300});  // refusals first
+    p.us_silent = true;
+    std::this_thread::sleep_for(milliseconds{300});
+    w.stop();
+    EXPECT_EQ(w.report(nowMs(), "us", {}, "eu").survivor_writable_at_end, !refused_first) << refused_first;
+  }
+}
+
 }  // namespace
 }  // namespace hale::drill
