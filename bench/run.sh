@@ -49,8 +49,7 @@ for tool in wrk nginx prometheus-node-exporter monit cmake python3; do
 done
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
-    -DHALE_WERROR=ON
+  bash "$root/tests/ci/configure-plain.sh" "$build"
 fi
 cmake --build "$build" -j "$(nproc)" --target bench_heartbeat_decode bench_policy_scale bench_ingest bench_failover \
   bench_agent_footprint hale-agent hale-aggregator halectl

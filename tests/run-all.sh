@@ -28,11 +28,8 @@ summary() {
 timed "dependencies" bash "$root/packaging/install-deps.sh" all
 # Formatting first: seconds, and a tree that is not clang-formatted does not pass.
 timed "format" bash "$root/tests/lint.sh" --format-only
-# Line tables only (-g1): gdb and perf still map code to file and line, and the build takes a quarter less
-# than with -g (engine.cpp 17.1 -> 13.5 s, coordination_test.cpp 25.3 -> 17.0 s). tests/drill/run.sh and
-# bench/run.sh configure build/ the same way, so none rebuilds what another built.
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
-  -DHALE_WERROR=ON
+# The same settings as tests/drill/run.sh and bench/run.sh, so none rebuilds what another built.
+bash "$root/tests/ci/configure-plain.sh" "$build"
 timed "plain build" cmake --build "$build" --parallel "$jobs"
 # clang-tidy over the C++ files changed since the merge base (or in the last commit): a minute or two.
 HALE_BUILD_DIR="$build" timed "clang-tidy" bash "$root/tests/ci/lint-changed.sh"

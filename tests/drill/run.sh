@@ -26,8 +26,7 @@ step "installing what the drill needs (Debian packages only) ..." bash "$root/pa
 grep "^install-deps" "$log" | sed 's/^/  /'
 # The same settings as tests/run-all.sh, so running the test suite after the drill builds only what is
 # left instead of everything again.
-step "configuring ..." cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DHALE_WERROR=ON
+step "configuring ..." bash "$root/tests/ci/configure-plain.sh" "$build"
 step "building hale (the first time takes a few minutes) ..." \
   cmake --build "$build" --parallel "$(nproc)" --target hale-drill hale-agent hale-aggregator halectl
 echo
