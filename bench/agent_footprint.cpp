@@ -189,6 +189,10 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// How long to wait past an agent's start-up (its first probes, sessions opened, libraries loaded) before
+// measuring for `window` seconds: a quarter of the window, at least 3 s and at most `at_most`.
+int warmUpSeconds(int window, int at_most) { return std::clamp(window / 4, 3, at_most); }
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -289,8 +293,7 @@ int main(int argc, char** argv) try {
   if (ec) throw std::runtime_error("cannot find this benchmark's own executable: " + ec.message());
   auto bare_spawn = spawn({self, "--spawn-every-second", "/bin/true"}, dir.path() + "/bare-spawn.log");
 
-  // Past start-up (the first probes, the sessions opened, libraries loaded): 15 s, or a quarter of a short run.
-  const int warm_seconds = std::clamp(soak_seconds / 4, 3, 15);
+  const int warm_seconds = warmUpSeconds(soak_seconds, 15);
   std::cerr << "warming up " << warm_seconds << " s, then measuring for " << soak_seconds << " s ...\n";
   std::this_thread::sleep_for(seconds{warm_seconds});
   std::vector<Measured> measured = {
@@ -444,7 +447,7 @@ int main(int argc, char** argv) try {
   if (!waitForHttp("http://127.0.0.1:" + std::to_string(light.httpPort()) + "/healthz")) {
     throw std::runtime_error("the light agent's /healthz never answered 200: " + light.log());
   }
-  std::this_thread::sleep_for(seconds{std::clamp(light_seconds / 4, 3, 10)});
+  std::this_thread::sleep_for(seconds{warmUpSeconds(light_seconds, 10)});
   Measured lm{"hale-agent", light.pid(), sample(light.pid()), {}, 0, 0};
   lm.last = lm.first;
   const auto light_start = steady_clock::now();

@@ -18,8 +18,9 @@ int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 constexpr milliseconds kLimit{45000};
 constexpr milliseconds kQuietFor{15000};
 // A hung database's open sessions still answer: its check fails once the kept session reaches its lifetime
-// (10 s) and new ones fail `fall` times, then the region goes down: about 16 s at worst with the drill's 1 s
-// interval, so a hung-database scenario is watched twice that long before it counts as no decision.
+// (10 s) and new ones fail `fall` times, then the region goes down: by the drill's settings (1 s interval)
+// about 16 s at worst, 13-15 s in the runs measured, so a hung-database scenario is watched twice that long
+// before it counts as no decision.
 constexpr milliseconds kHungQuietFor{30000};
 
 }  // namespace
