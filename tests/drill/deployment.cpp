@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -196,7 +197,7 @@ void Deployment::writeScripts() const {
                      "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
                      "  state=$(awk '/^State/ {print $2}' /proc/$pid/status 2>/dev/null)\n"
                      "  if [ -z \"$state\" ] || [ \"$state\" = Z ]; then\n"
-                     "    echo \"$HALE_REQUEST_ID powered-off\" >> " +
+                     "    echo \"$HALE_REQUEST_ID powered-off $(date +%s%3N)\" >> " +
                      d +
                      "/fence.log\n"
                      "    echo \"eu database powered off\"\n"
@@ -709,6 +710,20 @@ void Deployment::signalDatabase(const std::string& region, bool freeze) {
     const auto n = region == kRegionA ? test::MariadbPair::Node::primary : test::MariadbPair::Node::replica;
     freeze ? mysql_->freeze(n) : mysql_->thaw(n);
   }
+}
+
+std::vector<int64_t> Deployment::fencedAtMs() const {
+  std::vector<int64_t> at;
+  for (const std::string& line : fencings()) {
+    const size_t space = line.rfind(' ');
+    int64_t ms = 0;
+    const char* end = line.data() + line.size();
+    if (space == std::string::npos || std::from_chars(line.data() + space + 1, end, ms).ptr != end) {
+      throw std::runtime_error("fence.log: no time at the end of \"" + line + "\"");
+    }
+    at.push_back(ms);
+  }
+  return at;
 }
 
 std::vector<std::string> Deployment::lines(const std::string& file) const {

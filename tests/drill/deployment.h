@@ -159,6 +159,8 @@ class Deployment {
   // database off ("<request id> ...", the request id being "<plan>.<step>"): a step run twice shows twice.
   std::vector<std::string> notifications() const { return lines("notifications.log"); }
   std::vector<std::string> fencings() const { return lines("fence.log"); }
+  // When each fencing saw eu's database process gone (Unix ms; its line's last field).
+  std::vector<int64_t> fencedAtMs() const;
 
  private:
   std::string aggregatorConfig() const;

@@ -19,7 +19,7 @@ int64_t nowMs() { return toUnixMillis(SystemClock::instance().wallNow()); }
 }  // namespace
 
 InvariantWatch::InvariantWatch(std::vector<WatchedDatabase> databases, std::function<std::vector<std::string>()> dns)
-    : databases_(std::move(databases)), dns_(std::move(dns)), answers_(databases_.size()) {}
+    : databases_(std::move(databases)), dns_(std::move(dns)), answers_(databases_.size()), gone_(databases_.size()) {}
 
 InvariantWatch::~InvariantWatch() { stop(); }
 
@@ -53,6 +53,13 @@ void InvariantWatch::probeLoop(size_t db, int k) {
       answers_[db].push_back({nowMs(), a});
     }
     std::this_thread::sleep_for(kProbeEvery * kProbersPerDatabase);
+  }
+}
+
+void InvariantWatch::gone(const std::string& region, int64_t at_ms) {
+  std::lock_guard lock(mu_);
+  for (size_t db = 0; db < databases_.size(); ++db) {
+    if (databases_[db].region == region) gone_[db].push_back(at_ms);
   }
 }
 
@@ -122,7 +129,14 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
   // Every pair of databases: the longest stretch in which both counted as writable.
   std::vector<std::vector<std::pair<int64_t, int64_t>>> spans;
   spans.reserve(sorted.size());
-  for (const std::vector<Answer>& answers : sorted) spans.push_back(writableSpans(answers, end_ms));
+  for (size_t db = 0; db < sorted.size(); ++db) {
+    // A server verified gone reads as a refusal then; the probe figures above are from answers alone.
+    std::vector<Answer> answers = sorted[db];
+    for (const int64_t at : gone_[db]) answers.push_back({at, SqlSession::Answer::refused});
+    std::stable_sort(answers.begin(), answers.end(),
+                     [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; });
+    spans.push_back(writableSpans(answers, end_ms));
+  }
   for (size_t a = 0; a < spans.size(); ++a) {
     for (size_t b = a + 1; b < spans.size(); ++b) {
       for (const auto& [af, at] : spans[a]) {

@@ -9,7 +9,11 @@
 //           refused (the server's own refusal, or nothing listening) or none, recorded as it arrives.
 // A database counts as writable from an ok answer until a refusal: an answer that does not come (a
 // time-out, a dropped session) keeps the last proven state, so a database that stops answering is never
-// taken for read-only, and a slow probe can only make the check stricter. report() then says: the
+// taken for read-only, and a slow probe can only make the check stricter. A server verified gone (the
+// drill's fence saw its process end) counts as refused from then: a hung server's probes answer nothing
+// until they time out, which would otherwise stretch its span past the fence by up to a probe's time-out
+// (1 s with MariaDB) and count the survivor's promotion right after the fence as two writable primaries.
+// report() then says: the
 // longest time both databases counted as writable, the acknowledged rows the surviving primary does not
 // hold (and of those acknowledged after the fault, how long before the old primary's last write the oldest
 // was: a hung or cut-off primary goes on writing until it is stopped), the longest gap between
@@ -66,6 +70,8 @@ class InvariantWatch {
 
   void start();
   void stop();
+  // `region`'s server was verified gone at `at_ms` (wall clock): nothing of it takes a write from then.
+  void gone(const std::string& region, int64_t at_ms);
   // After stop(): the invariants around a fault at `fault_ms` (wall clock). `survivor_rows`: the ids in
   // the surviving primary's `writes` table; `old_region` the primary before the fault.
   InvariantReport report(int64_t fault_ms, const std::string& survivor, const std::set<int64_t>& survivor_rows,
@@ -92,6 +98,7 @@ class InvariantWatch {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::vector<std::vector<Answer>> answers_;  // by database
+  std::vector<std::vector<int64_t>> gone_;    // by database: when it was verified gone
   std::vector<Ack> acks_;
   std::vector<std::thread> probers_;
   std::thread writer_;

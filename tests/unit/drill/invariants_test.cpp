@@ -162,5 +162,43 @@ TEST(InvariantWatch, TheSurvivorsLastProvenStateCountsAtTheEnd) {
   }
 }
 
+// A server verified gone (the fence saw its process end) is not writable from then, whatever its probes
+// still waiting on a time-out say later; a promotion after that instant is no overlap, one before it is.
+TEST(InvariantWatch, AServerVerifiedGoneCountsAsRefusedFromThen) {
+  for (const bool promoted_before_gone : {false, true}) {
+    FakePair p;
+    InvariantWatch w = p.watch();
+    w.start();
+    std::this_thread::sleep_for(milliseconds{300});
+    const int64_t fault = nowMs();
+    p.eu_silent = true;  // hung: its probes answer nothing from here to the end
+    p.eu_writable = false;
+    std::this_thread::sleep_for(milliseconds{200});
+    int64_t gone = 0;
+    if (!promoted_before_gone) gone = nowMs();
+    std::this_thread::sleep_for(milliseconds{100});
+    const int64_t promoted = nowMs();
+    p.us_writable = true;
+    std::this_thread::sleep_for(milliseconds{200});
+    if (promoted_before_gone) gone = nowMs();
+    std::this_thread::sleep_for(milliseconds{200});
+    w.stop();
+    // Without the mark eu's silence keeps it writable to the end: two writable primaries either way.
+    EXPECT_GT(w.report(fault, "us", {}, "eu").longest_two_writable_ms, 0) << promoted_before_gone;
+    w.gone("eu", gone);
+    w.gone("elsewhere", fault);  // a region not watched changes nothing
+    const InvariantReport r = w.report(fault, "us", {}, "eu");
+    if (promoted_before_gone) {
+      // us's first ok came after its promotion and before the mark: the overlap is at most that stretch.
+      EXPECT_GT(r.longest_two_writable_ms, 0);
+      EXPECT_LE(r.longest_two_writable_ms, gone - promoted);
+    } else {
+      EXPECT_EQ(r.longest_two_writable_ms, 0);
+    }
+    EXPECT_TRUE(r.old_writable_before_fault);
+    EXPECT_TRUE(r.survivor_writable_at_end);
+  }
+}
+
 }  // namespace
 }  // namespace hale::drill
