@@ -97,7 +97,8 @@ std::string Engine::metrics() const {
   }
   if (alerter_) {
     appendMetricHeader(out, "hale_aggregator_alerts_total", "counter",
-                       "Alert actions run, by outcome; dropped: more than 64 alerts waiting, or waiting at stop.");
+                       "Alert actions run, by outcome; dropped: more than " + std::to_string(Alerter::kMaxPending) +
+                           " alerts waiting, or waiting at stop.");
     appendSample(out, "hale_aggregator_alerts_total{outcome=\"sent\"}", alerter_->sent());
     appendSample(out, "hale_aggregator_alerts_total{outcome=\"failed\"}", alerter_->failed());
     appendSample(out, "hale_aggregator_alerts_total{outcome=\"dropped\"}", alerter_->dropped());
