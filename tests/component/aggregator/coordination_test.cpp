@@ -125,6 +125,33 @@ class Coordination : public ::testing::Test {
     start(milliseconds{200}, milliseconds{5000}, "", "", body);
     return group_.leader();
   }
+  // Paging `events` (a TOML array's items), with a third region x of `nodes` nodes (x-0, x-1, ...) beside eu's
+  // and us's, all sending heartbeats; returns the leader once every observer hears all of x, or -1.
+  int startPagingWithRegionX(int nodes, const std::string& events) {
+    std::string alerts = "[alerts]\nactions = [\"page\"]\nevents = [" + events +
+                         "]\n[[action]]\nname = \"page\"\ntype = \"record\"\npath = \"{dir}/page-{name}\"\nlabel = "
+                         "\"page\"\n[[region]]\nname = \"x\"\nnodes = [";
+    std::set<std::pair<std::string, std::string>> alive = {
+        {"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"us-2", "us"}};
+    for (int i = 0; i < nodes; ++i) {
+      alerts += (i == 0 ? "\"x-" : ", \"x-") + std::to_string(i) + "\"";
+      alive.insert({"x-" + std::to_string(i), "x"});
+    }
+    alerts += "]\n";
+    const int l = startPaging(alerts.c_str());
+    fleet_->setAlive(alive);
+    const bool heard = waitFor(
+        [&] {
+          for (size_t i = 0; i < aggs_.size(); ++i) {
+            const nlohmann::json r = aggs_[i]->json({"regions"});
+            if (!r.is_array() || r.size() != 3 || r[2].value("healthy", 0) != nodes) return false;
+          }
+          return true;
+        },
+        milliseconds{15000});
+    EXPECT_TRUE(heard) << aggs_[0]->json({"regions"}).dump();
+    return heard ? l : -1;
+  }
   // Every observer but `except` paged at least once within `within`.
   bool pagedByAllBut(size_t except, milliseconds within) const {
     return waitFor(
@@ -450,31 +477,9 @@ TEST_F(Coordination, ASplitBrainTheLiveLeaderCannotSeeIsPagedByTheFollowersThatD
 // no list and page it themselves); the lost nodes, concluded from silence, stay the leader's.
 TEST_F(Coordination, ALeaderThatPagedMoreThanItsReportListsStillSettlesTheNewestForTheFollowers) {
   constexpr int kLost = 70;
-  std::string alerts =
-      "[alerts]\nactions = [\"page\"]\nevents = [\"+node-failed\", \"+split-brain\"]\n[[action]]\nname = "
-      "\"page\"\ntype = \"record\"\npath = \"{dir}/page-{name}\"\nlabel = \"page\"\n[[region]]\nname = "
-      "\"x\"\nnodes = [";
-  std::set<std::pair<std::string, std::string>> alive = {
-      {"eu-1", "eu"}, {"eu-2", "eu"}, {"us-1", "us"}, {"us-2", "us"}};
-  for (int i = 0; i < kLost; ++i) {
-    alerts += (i == 0 ? "\"x-" : ", \"x-") + std::to_string(i) + "\"";
-    alive.insert({"x-" + std::to_string(i), "x"});
-  }
-  alerts += "]\n";
-  const int l = startPaging(alerts.c_str());
+  const int l = startPagingWithRegionX(kLost, "\"+node-failed\", \"+split-brain\"");
   ASSERT_GE(l, 0);
   const size_t leader = static_cast<size_t>(l);
-  fleet_->setAlive(alive);
-  ASSERT_TRUE(waitFor(
-      [&] {
-        for (size_t i = 0; i < aggs_.size(); ++i) {
-          const nlohmann::json r = aggs_[i]->json({"regions"});
-          if (!r.is_array() || r.size() != 3 || r[2].value("healthy", 0) != kLost) return false;
-        }
-        return true;
-      },
-      milliseconds{15000}))
-      << aggs_[leader]->json({"regions"}).dump();
   // Counted from here: whatever was paged while x's nodes were not heard yet is not this test's.
   std::vector<size_t> before;
   for (size_t i = 0; i < aggs_.size(); ++i) before.push_back(paged(i));
@@ -493,6 +498,50 @@ TEST_F(Coordination, ALeaderThatPagedMoreThanItsReportListsStillSettlesTheNewest
     EXPECT_EQ(paged(i), before[i]) << aggs_[i]->name() << ": " << aggs_[i]->log();
   }
   EXPECT_EQ(paged(leader), before[leader] + kLost + 1);
+}
+
+// A follower keeps at most 256 alerts it left to the leader (Engine::kMaxUnpagedAlerts), the newest: 340
+// nodes lost at once overflow it, and it says so once. The leader's report settles at most the 64 newest it
+// paged, so even if it listed them between two of the follower's detections 340 - 64 would still overflow.
+// The lost nodes, concluded from silence, stay the live leader's to page: the followers page none of them.
+TEST_F(Coordination, AFollowerKeepsAtMost256AlertsForTheLeaderAndSaysSoOnce) {
+  constexpr int kLost = 340;
+  const int l = startPagingWithRegionX(kLost, "\"+node-failed\"");
+  ASSERT_GE(l, 0);
+  const size_t leader = static_cast<size_t>(l);
+  std::vector<size_t> before;
+  for (size_t i = 0; i < aggs_.size(); ++i) before.push_back(paged(i));
+  fleet_->killRegion("x");
+  // Its whole log: the line comes before 340 lines of lost nodes, past log()'s tail.
+  const auto notKept = [&](size_t i) {
+    size_t n = 0;
+    for (const std::string& line : lines(aggs_[i]->logPath())) {
+      if (line.find("-alerts-not-kept") == std::string::npos) continue;
+      EXPECT_NE(line.find("-alerts-not-kept 256 alerts already wait for the leader; +node-failed x-"),
+                std::string::npos)
+          << line;
+      ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (size_t i = 0; i < aggs_.size(); ++i) {
+          if (i != leader && notKept(i) == 0) return false;
+        }
+        return true;
+      },
+      milliseconds{15000}))
+      << aggs_[(leader + 1) % 3]->log();
+  ASSERT_TRUE(waitFor([&] { return paged(leader) > before[leader]; }, milliseconds{10000}));
+  std::this_thread::sleep_for(milliseconds{1000});
+  ASSERT_EQ(group_.leader(), l);
+  for (size_t i = 0; i < aggs_.size(); ++i) {
+    EXPECT_EQ(notKept(i), i == leader ? 0u : 1u) << aggs_[i]->name() << ": " << aggs_[i]->log();
+    if (i != leader) {
+      EXPECT_EQ(paged(i), before[i]) << aggs_[i]->name();
+    }
+  }
 }
 
 // The leader pages a split brain and says so in its report; stopped (SIGTERM: its key revoked, an election),
