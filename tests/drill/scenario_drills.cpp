@@ -118,6 +118,8 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   bool stalled_once = false;
   SteadyClock::time_point ended{};  // the plan's end, or the DNS answer after it
   bool has_ended = false;
+  const milliseconds quiet_for = s.freeze_db ? kHungQuietFor : kQuietFor;
+  result.watch_ended = "the limit, " + std::to_string(kLimit.count() / 1000) + " s after the fault";
   while (SteadyClock::now() < deadline && !stop) {
     for (const TimelineEntry& e : followJournal(d, run, print)) {
       // The DNS server stalls once, mid-plan: as the promotion starts, so the DNS step, right after it,
@@ -143,10 +145,19 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
     }
     // Past the end, a second more shows that nothing else happens; without a decision, kQuietFor
     // (kHungQuietFor for a hung database).
-    if (has_ended && SteadyClock::now() - ended > seconds{1}) break;
-    if (run.decided_ms == 0 && nowMs() - fault_ms > (s.freeze_db ? kHungQuietFor : kQuietFor).count()) break;
+    if (has_ended && SteadyClock::now() - ended > seconds{1}) {
+      result.watch_ended =
+          run.plan_failed ? "the plan failed, and 1 s more" : "the plan done, DNS switched, and 1 s more";
+      break;
+    }
+    if (run.decided_ms == 0 && nowMs() - fault_ms > quiet_for.count()) {
+      result.watch_ended = "no decision within " + std::to_string(quiet_for.count() / 1000) + " s of the fault";
+      break;
+    }
     std::this_thread::sleep_for(milliseconds{20});
   }
+  if (stop) result.watch_ended = "interrupted";
+  print("  . the watch ended: " + result.watch_ended);
   if (stalled) d.thawDns();
   watch.stop();
   // The fence confirmed eu's database gone: a hung server's probes still waiting on their time-out then

@@ -55,6 +55,7 @@ struct ScenarioResult {
   FailoverRun run;
   InvariantReport invariants;
   std::vector<Check> checks;
+  std::string watch_ended;  // why the watch stopped: the plan's end, no decision in time, the limit, a stop
   bool passed() const;
 };
 

@@ -14,6 +14,23 @@ void echo(const std::string& line) { std::cout << line << "\n"; }
 
 std::atomic<bool> never{false};
 
+// After a failed scenario: what every aggregator and agent says at the end (a drill that fails once in CI
+// in a hundred runs is read from this, not rerun).
+void printEndState(Deployment& d) {
+  for (test::AggregatorProcess* a : d.runningAggregators()) {
+    std::cout << "--- aggregator " << a->name() << ": halectl status\n" << a->halectl({"status"}).output;
+    std::cout << "--- aggregator " << a->name() << ": halectl journal --limit 60\n"
+              << a->halectl({"journal", "--limit", "60"}).output;
+  }
+  for (const char* region : {kRegionA, kRegionB}) {
+    for (const auto& agent : d.agents(region)) {
+      if (!agent->running()) continue;
+      std::cout << "--- agent " << agent->node() << ": halectl status\n"
+                << test::halectl(agent->socket(), {"status"}).output;
+    }
+  }
+}
+
 ScenarioResult drill(const std::string& name, const std::string& db = "postgres") {
   const ScenarioDrill* s = findScenarioDrill(name);
   if (s == nullptr) throw std::runtime_error("no scenario " + name);
@@ -24,7 +41,8 @@ ScenarioResult drill(const std::string& name, const std::string& db = "postgres"
   ScenarioResult r = runScenarioDrill(d, *s, echo, never);
   std::cout << r.invariants.summary();
   for (const Check& c : r.checks) EXPECT_TRUE(c.ok) << c.what << " [" << c.detail << "]";
-  EXPECT_TRUE(r.passed());
+  EXPECT_TRUE(r.passed()) << "the watch ended: " << r.watch_ended;
+  if (!r.passed()) printEndState(d);
   return r;
 }
 
