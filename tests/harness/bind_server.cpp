@@ -20,7 +20,7 @@ void BindServer::kill() {
   if (process_) process_->stop(SIGKILL, seconds{5});
 }
 
-void BindServer::freeze() { process_->signalGroup(SIGSTOP); }
+void BindServer::freeze() { process_->freeze(); }
 void BindServer::thaw() { process_->signalGroup(SIGCONT); }
 
 void BindServer::start() {

@@ -59,7 +59,7 @@ EtcdServer::~EtcdServer() { kill(); }
 void EtcdServer::kill() {
   if (process_) process_->stop(SIGKILL, seconds{5});
 }
-void EtcdServer::freeze() { process_->signalGroup(SIGSTOP); }
+void EtcdServer::freeze() { process_->freeze(); }
 void EtcdServer::thaw() { process_->signalGroup(SIGCONT); }
 
 void EtcdServer::start() {
@@ -111,7 +111,7 @@ void EtcdCluster::kill(int member) {
   Member& m = members_.at(static_cast<size_t>(member));
   if (m.process) m.process->stop(SIGKILL, seconds{5});
 }
-void EtcdCluster::freeze(int member) { members_.at(static_cast<size_t>(member)).process->signalGroup(SIGSTOP); }
+void EtcdCluster::freeze(int member) { members_.at(static_cast<size_t>(member)).process->freeze(); }
 void EtcdCluster::thaw(int member) { members_.at(static_cast<size_t>(member)).process->signalGroup(SIGCONT); }
 
 void EtcdCluster::spawn(size_t i) {

@@ -265,7 +265,7 @@ void MariadbPair::rejoinAsReplica(Node n) {
   }
 }
 
-void MariadbPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
+void MariadbPair::freeze(Node n) { server(n).process->freeze(); }
 void MariadbPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
 bool MariadbPair::running(Node n) { return server(n).process && server(n).process->running(); }
 

@@ -224,7 +224,7 @@ void PostgresPair::kill(Node n) {
   if (s.process) s.process->stop(SIGKILL, seconds{5});
 }
 
-void PostgresPair::freeze(Node n) { server(n).process->signalGroup(SIGSTOP); }
+void PostgresPair::freeze(Node n) { server(n).process->freeze(); }
 void PostgresPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
 void PostgresPair::freezeAll(Node n) { signalEveryProcess(n, SIGSTOP); }
 void PostgresPair::thawAll(Node n) { signalEveryProcess(n, SIGCONT); }

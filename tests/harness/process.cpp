@@ -156,6 +156,26 @@ bool ChildProcess::running() {
   return true;
 }
 
+void ChildProcess::freeze() const {
+  signalGroup(SIGSTOP);
+  if (pid_ <= 0 || reaped_) return;
+  const std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+  const bool stopped = waitFor(
+      [&] {
+        std::error_code ec;
+        for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+          std::string stat;
+          std::getline(std::ifstream(task.path() / "stat"), stat);
+          const size_t end = stat.rfind(')');
+          const char state = end == std::string::npos || end + 2 >= stat.size() ? 'T' : stat[end + 2];
+          if (state != 'T' && state != 't' && state != 'Z' && state != 'X') return false;
+        }
+        return true;  // every thread stopped, or the child gone (no task directory)
+      },
+      std::chrono::milliseconds{5000}, std::chrono::milliseconds{1});
+  if (!stopped) throw std::runtime_error("process " + std::to_string(pid_) + " did not stop within 5 s of SIGSTOP");
+}
+
 void ChildProcess::signalGroup(int sig) const {
   if (pid_ > 0 && !reaped_) ::kill(-pid_, sig);
 }

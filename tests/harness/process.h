@@ -37,6 +37,10 @@ class ChildProcess {
   int waitStatus() const { return status_; }
   // Signals the whole process group (SIGSTOP/SIGCONT freeze and thaw a server with all its workers).
   void signalGroup(int sig) const;
+  // SIGSTOPs the group and returns once every thread of the child itself is stopped (or the child is gone):
+  // a signal takes effect asynchronously, and a thread running on another core could still answer a
+  // request sent right after kill() returned. Throws std::runtime_error when it has not stopped within 5 s.
+  void freeze() const;
   // Sends `sig` to the group, waits up to `grace`, then SIGKILLs the group; reaps the child.
   void stop(int sig = SIGTERM, std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
   // Waits up to `timeout` for the child to exit by itself; true if it did.
