@@ -111,9 +111,12 @@ std::string_view toString(Decision::Kind k) {
 Decision decide(const Observations& seen, const PolicyState& state, const PolicyConfig& config,
                 const std::optional<OperatorRequest>& request, SteadyTime now, WallTime wall_now) {
   // An operator may act while automation is paused or blocked, never while the aggregator distrusts itself
-  // about the facts it would need (isolation), unless forced.
+  // about the facts it would need (isolation; its own loop stalled, TILT, when the verdicts stand still),
+  // unless forced.
   if (request) {
     if (seen.isolated && !request->force) return none("refused: fail static (every region silent; use --force)");
+    if (seen.tilt && !request->force)
+      return none("refused: tilt (own loop stalled recently, verdicts not current; use --force)");
     if (seen.quorum_lost && !request->force)
       return none("refused: no quorum of observers (" + seen.quorum_detail + "; use --force)");
     return operatorDecision(seen, state, config, *request, now, wall_now);

@@ -259,6 +259,14 @@ TEST(Policy, OwnStallIsNotARegionDeath) {
   EXPECT_TRUE(tilt);
 }
 
+// An operator's failover during TILT asks the same as in fail static: the verdicts it would go by are frozen.
+TEST(Policy, OperatorDuringTiltNeedsForce) {
+  Sim s;
+  s.runUntil(28'000, /*stall_at=*/20'000, /*stall_ms=*/5'000);
+  expectReason(s.request({OperatorRequest::Kind::failover, "us", false}), "refused: tilt");
+  EXPECT_TRUE(s.request({OperatorRequest::Kind::failover, "us", true}).acts());
+}
+
 TEST(Policy, TiltHoldsDecisionsThenRealDeathStillFailsOver) {
   Sim s;
   s.setRegion("eu", sim::diesAt(30'000));
