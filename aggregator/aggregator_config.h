@@ -33,13 +33,14 @@ struct PlanSetup {
   std::vector<std::string> on_failure;  // actions run once each when the plan fails or is refused
 };
 
-// Who may publish heartbeats, and which frames are believed (see aggregator/ingest_security.h).
+// Who may publish heartbeats, and which frames are believed (aggregator/curve_gate.h, core/sequence_guard.h).
 struct IngestSecurity {
   // Plaintext ZeroMQ: whoever reaches `listen` can speak for any node. Off unless the operator says so.
   bool insecure = false;
   curve::Keypair server;                          // [curve] secret_key_file: this aggregator's keypair
   std::map<std::string, std::string> agent_keys;  // [agent_keys]: node id -> the Z85 public key it must use
-  // [ingest]: a frame whose send time is further than this from our clock is refused (clock_skew).
+  // [ingest]: a frame sent further than this from our clock: with CURVE believed and counted as skewed
+  // (its send time clamped), without it refused (clock_skew).
   std::chrono::milliseconds max_clock_skew{30000};
   int max_restarts_per_minute = 6;  // new boot ids accepted per node per minute; more are refused
 };

@@ -149,7 +149,8 @@ void CurveGate::onMonitorEvent() {
       if (mayLog("handshake")) {
         logWarn("-heartbeat-handshake-failed",
                 "a connection to " + frameText(address) + " failed its handshake (ZMTP error " + std::to_string(value) +
-                    "): an agent with the wrong aggregator public key, or one sending plaintext to CURVE");
+                    "): an agent with the wrong aggregator public key, one sending plaintext to CURVE, or a client "
+                    "that did not finish the handshake within 5 s (a port probe)");
       }
       break;
     case ZMQ_EVENT_DISCONNECTED:

@@ -962,7 +962,7 @@ void Engine::tickLoop() {
       }
     }
     // Events reach the journal before the decision they lead to, and without the lock held, so ingest
-    // never waits on the disk.
+    // never waits on their write.
     page(events, shared, now);
     publish(events);
     expireStaleApproval(now, shared);

@@ -1,12 +1,13 @@
 #pragma once
 
 // hale-aggregator's runtime. Threads and what they may do:
-//   ingest    ZeroMQ SUB -> decode -> de-duplicate -> observer; never waits on decisions, actions or disk
+//   ingest    ZeroMQ SUB -> decode -> de-duplicate -> observer; never waits on actions nor on event writes
 //   tick      advances the observer (silence, TILT, fail static, verdicts), journals events, asks the policy
 //   executor  runs one plan at a time (plan_runner), then records the outcome
 //   control   the control socket's commands (engine_commands.cpp)
 //   coordination (coordination = "etcd" only) publishes our verdicts, campaigns, reads the others back
-// The pure core (observer, policy state) is guarded by one mutex held only for in-memory work. With etcd,
+// The pure core (observer, policy state) is guarded by one mutex, held for in-memory work and while a
+// decision taken alone, or a pause or resume, is journaled (so two decisions cannot interleave). With etcd,
 // only the leader decides and runs plans; every aggregator adopts the shared plan and state from the store.
 
 #include <condition_variable>

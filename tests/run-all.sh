@@ -31,7 +31,8 @@ timed "format" bash "$root/tests/lint.sh" --format-only
 # The same settings as tests/drill/run.sh and bench/run.sh, so none rebuilds what another built.
 bash "$root/tests/ci/configure-plain.sh" "$build"
 timed "plain build" cmake --build "$build" --parallel "$jobs"
-# clang-tidy over the C++ files changed since the merge base (or in the last commit): a minute or two.
+# clang-tidy over the C++ files changed since the merge base (without one, in the last 20 commits): a minute
+# or two.
 HALE_BUILD_DIR="$build" timed "clang-tidy" bash "$root/tests/ci/lint-changed.sh"
 
 # Temp dirs of test processes that were SIGKILLed (their servers died with them) are swept after an hour;
