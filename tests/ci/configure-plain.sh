@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures the plain build (GCC, -O2, warnings as errors) in the directory given, default build/.
+# Configures the plain build (the default compiler, GCC on Debian; -O2, warnings as errors) in the
+# directory given, default build/.
 # tests/drill/run.sh, tests/run-all.sh and bench/run.sh all configure through here, so none of them changes
 # a setting the others built with and rebuilds everything. Line tables only (-g1): gdb and perf still map
 # code to file and line, and each file compiles in a quarter less time than with -g (engine.cpp 17.1 ->

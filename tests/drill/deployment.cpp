@@ -189,14 +189,27 @@ void Deployment::writeScripts() const {
   std::snprintf(settle, sizeof settle, "%.3f", static_cast<double>(options_.fence_settle.count()) / 1000.0);
   // The pid comes from a file the deployment rewrites when eu's database is restored (its pid changes).
   dir_.writeFile("fence-eu.sh",
-                 "# STONITH for the drill: SIGKILL eu's database server and wait until it is gone. Idempotent.\n"
+                 "# STONITH for the drill: SIGKILL eu's database server, every process of it as a power-off would\n"
+                 "# (PostgreSQL's backends outlive a killed postmaster until they notice), and wait until all are\n"
+                 "# gone. Stopped first, so it forks no backend meanwhile. Idempotent.\n"
                  "pid=$(cat " +
                      d +
                      "/eu-db.pid)\n"
-                     "kill -KILL \"$pid\" 2>/dev/null\n"
+                     "kill -STOP \"$pid\" 2>/dev/null\n"
+                     "procs=\"$pid\"\n"
+                     "for stat in /proc/[0-9]*/stat; do\n"
+                     "  { read -r line < \"$stat\"; } 2>/dev/null || continue\n"
+                     "  set -- ${line##*\\) }\n"
+                     "  if [ \"$2\" = \"$pid\" ]; then p=${stat#/proc/}; procs=\"$procs ${p%/stat}\"; fi\n"
+                     "done\n"
+                     "kill -KILL $procs 2>/dev/null\n"
                      "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
-                     "  state=$(awk '/^State/ {print $2}' /proc/$pid/status 2>/dev/null)\n"
-                     "  if [ -z \"$state\" ] || [ \"$state\" = Z ]; then\n"
+                     "  alive=\"\"\n"
+                     "  for p in $procs; do\n"
+                     "    state=$(awk '/^State/ {print $2}' /proc/$p/status 2>/dev/null)\n"
+                     "    if [ -n \"$state\" ] && [ \"$state\" != Z ]; then alive=$p; fi\n"
+                     "  done\n"
+                     "  if [ -z \"$alive\" ]; then\n"
                      "    echo \"$HALE_REQUEST_ID powered-off $(date +%s%3N)\" >> " +
                      d +
                      "/fence.log\n"
@@ -718,7 +731,9 @@ std::vector<int64_t> Deployment::fencedAtMs() const {
     const size_t space = line.rfind(' ');
     int64_t ms = 0;
     const char* end = line.data() + line.size();
-    if (space == std::string::npos || std::from_chars(line.data() + space + 1, end, ms).ptr != end) {
+    const auto parsed = space == std::string::npos ? std::from_chars_result{end, std::errc::invalid_argument}
+                                                   : std::from_chars(line.data() + space + 1, end, ms);
+    if (space + 1 >= line.size() || parsed.ec != std::errc{} || parsed.ptr != end || ms <= 0) {
       throw std::runtime_error("fence.log: no time at the end of \"" + line + "\"");
     }
     at.push_back(ms);

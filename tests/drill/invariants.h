@@ -10,9 +10,9 @@
 // A database counts as writable from an ok answer until a refusal: an answer that does not come (a
 // time-out, a dropped session) keeps the last proven state, so a database that stops answering is never
 // taken for read-only, and a slow probe can only make the check stricter. A server verified gone (the
-// drill's fence saw its process end) counts as refused from then: a hung server's probes answer nothing
-// until they time out, which would otherwise stretch its span past the fence by up to a probe's time-out
-// (1 s with MariaDB) and count the survivor's promotion right after the fence as two writable primaries.
+// drill's fence saw every one of its processes end) counts as refused from then: killed, it first shows
+// as dropped sessions (no answer), and a prober's next round, up to a few hundred ms later, is the first
+// refusal; a promotion in between would count as two writable primaries.
 // report() then says: the
 // longest time both databases counted as writable, the acknowledged rows the surviving primary does not
 // hold (and of those acknowledged after the fault, how long before the old primary's last write the oldest
@@ -70,7 +70,8 @@ class InvariantWatch {
 
   void start();
   void stop();
-  // `region`'s server was verified gone at `at_ms` (wall clock): nothing of it takes a write from then.
+  // Every process of `region`'s server was verified gone at `at_ms` (wall clock): nothing of it takes a
+  // write from then.
   void gone(const std::string& region, int64_t at_ms);
   // After stop(): the invariants around a fault at `fault_ms` (wall clock). `survivor_rows`: the ids in
   // the surviving primary's `writes` table; `old_region` the primary before the fault.

@@ -16,10 +16,11 @@ using std::chrono::milliseconds;
 class FakeSession : public SqlSession {
  public:
   FakeSession(const std::atomic<bool>* writable, const std::atomic<bool>* silent, std::set<int64_t>* rows,
-              std::mutex* mu)
-      : writable_(writable), silent_(silent), rows_(rows), mu_(mu) {}
+              std::mutex* mu, std::atomic<int>* oks)
+      : writable_(writable), silent_(silent), rows_(rows), mu_(mu), oks_(oks) {}
   Answer run(const std::vector<std::string>& statements) override {
     if (!*writable_) return *silent_ ? Answer::no_answer : Answer::refused;
+    ++*oks_;
     const std::string& s = statements.front();
     if (s.rfind("INSERT INTO writes VALUES (", 0) == 0) {
       std::lock_guard lock(*mu_);
@@ -33,6 +34,7 @@ class FakeSession : public SqlSession {
   const std::atomic<bool>* silent_;  // not writable means no answer, rather than a refusal
   std::set<int64_t>* rows_;
   std::mutex* mu_;
+  std::atomic<int>* oks_;  // answers ok so far
 };
 
 struct FakePair {
@@ -41,16 +43,19 @@ struct FakePair {
   std::atomic<bool> dns_at_us{false};
   std::atomic<bool> eu_silent{false};
   std::atomic<bool> us_silent{false};
+  std::atomic<int> eu_oks{0};
+  std::atomic<int> us_oks{0};
   std::mutex mu;
   std::set<int64_t> eu_rows;
   std::set<int64_t> us_rows;
 
   InvariantWatch watch() {
-    return InvariantWatch({{"eu", "192.0.2.10",
-                            [this] { return std::make_unique<FakeSession>(&eu_writable, &eu_silent, &eu_rows, &mu); }},
-                           {"us", "198.51.100.10",
-                            [this] { return std::make_unique<FakeSession>(&us_writable, &us_silent, &us_rows, &mu); }}},
-                          [this] { return std::vector<std::string>{dns_at_us ? "198.51.100.10" : "192.0.2.10"}; });
+    return InvariantWatch(
+        {{"eu", "192.0.2.10",
+          [this] { return std::make_unique<FakeSession>(&eu_writable, &eu_silent, &eu_rows, &mu, &eu_oks); }},
+         {"us", "198.51.100.10",
+          [this] { return std::make_unique<FakeSession>(&us_writable, &us_silent, &us_rows, &mu, &us_oks); }}},
+        [this] { return std::vector<std::string>{dns_at_us ? "198.51.100.10" : "192.0.2.10"}; });
   }
 };
 
@@ -179,7 +184,14 @@ TEST(InvariantWatch, AServerVerifiedGoneCountsAsRefusedFromThen) {
     std::this_thread::sleep_for(milliseconds{100});
     const int64_t promoted = nowMs();
     p.us_writable = true;
-    std::this_thread::sleep_for(milliseconds{200});
+    // us answered ok (and, 100 ms on, that answer is recorded) before the mark: an overlap to see, however
+    // late a loaded machine runs the probers.
+    const auto us_answered = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    while (p.us_oks == 0 && std::chrono::steady_clock::now() < us_answered) {
+      std::this_thread::sleep_for(milliseconds{5});
+    }
+    ASSERT_GT(p.us_oks, 0);
+    std::this_thread::sleep_for(milliseconds{100});
     if (promoted_before_gone) gone = nowMs();
     std::this_thread::sleep_for(milliseconds{200});
     w.stop();
