@@ -21,7 +21,7 @@ void BindServer::kill() {
 }
 
 void BindServer::freeze() { process_->freeze(); }
-void BindServer::thaw() { process_->signalGroup(SIGCONT); }
+void BindServer::thaw() { process_->thaw(); }
 
 void BindServer::start() {
   const CommandResult keygen =

@@ -60,7 +60,7 @@ void EtcdServer::kill() {
   if (process_) process_->stop(SIGKILL, seconds{5});
 }
 void EtcdServer::freeze() { process_->freeze(); }
-void EtcdServer::thaw() { process_->signalGroup(SIGCONT); }
+void EtcdServer::thaw() { process_->thaw(); }
 
 void EtcdServer::start() {
   for (int attempt = 0;; ++attempt) {
@@ -112,7 +112,7 @@ void EtcdCluster::kill(int member) {
   if (m.process) m.process->stop(SIGKILL, seconds{5});
 }
 void EtcdCluster::freeze(int member) { members_.at(static_cast<size_t>(member)).process->freeze(); }
-void EtcdCluster::thaw(int member) { members_.at(static_cast<size_t>(member)).process->signalGroup(SIGCONT); }
+void EtcdCluster::thaw(int member) { members_.at(static_cast<size_t>(member)).process->thaw(); }
 
 void EtcdCluster::spawn(size_t i) {
   const std::string name = "m" + std::to_string(i);

@@ -266,7 +266,7 @@ void MariadbPair::rejoinAsReplica(Node n) {
 }
 
 void MariadbPair::freeze(Node n) { server(n).process->freeze(); }
-void MariadbPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
+void MariadbPair::thaw(Node n) { server(n).process->thaw(); }
 bool MariadbPair::running(Node n) { return server(n).process && server(n).process->running(); }
 
 pid_t MariadbPair::pid(Node n) const { return server(n).process ? server(n).process->pid() : -1; }

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -225,13 +226,25 @@ void PostgresPair::kill(Node n) {
 }
 
 void PostgresPair::freeze(Node n) { server(n).process->freeze(); }
-void PostgresPair::thaw(Node n) { server(n).process->signalGroup(SIGCONT); }
-void PostgresPair::freezeAll(Node n) { signalEveryProcess(n, SIGSTOP); }
+void PostgresPair::thaw(Node n) { server(n).process->thaw(); }
+void PostgresPair::freezeAll(Node n) {
+  server(n).process->freeze();
+  // As freeze(): a backend running on the other core could still answer right after the signal.
+  const std::vector<pid_t> backends = signalEveryProcess(n, SIGSTOP);
+  const auto stopped = [](pid_t p) {
+    const std::string state = processState(p);
+    return state.empty() || state == "T" || state == "t" || state == "Z";
+  };
+  if (!waitFor([&] { return std::all_of(backends.begin(), backends.end(), stopped); }, std::chrono::milliseconds{5000},
+               std::chrono::milliseconds{1}))
+    throw std::runtime_error("PostgresPair: a backend did not stop within 5 s of SIGSTOP");
+}
 void PostgresPair::thawAll(Node n) { signalEveryProcess(n, SIGCONT); }
 
-void PostgresPair::signalEveryProcess(Node n, int sig) {
+std::vector<pid_t> PostgresPair::signalEveryProcess(Node n, int sig) {
+  std::vector<pid_t> signalled;
   const pid_t postmaster = pid(n);
-  if (postmaster <= 0) return;
+  if (postmaster <= 0) return signalled;
   server(n).process->signalGroup(sig);
   // Backends lead process groups of their own: each child of the postmaster is signalled by its pid.
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -245,8 +258,12 @@ void PostgresPair::signalEveryProcess(Node n, int sig) {
     std::istringstream rest(line.substr(close + 1));
     std::string state;
     pid_t parent = 0;
-    if (rest >> state >> parent && parent == postmaster) ::kill(static_cast<pid_t>(std::stol(name)), sig);
+    if (rest >> state >> parent && parent == postmaster) {
+      signalled.push_back(static_cast<pid_t>(std::stol(name)));
+      ::kill(signalled.back(), sig);
+    }
   }
+  return signalled;
 }
 
 void PostgresPair::waitForReplay() {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "process.h"
 #include "temp_dir.h"
@@ -47,7 +48,7 @@ class PostgresPair {
   void freeze(Node n);
   void thaw(Node n);
   // SIGSTOP / SIGCONT every process of the server, the postmaster's group and each backend: a stalled
-  // host, where open sessions hang too.
+  // host, where open sessions hang too. freezeAll() returns once each has stopped (throws after 5 s).
   void freezeAll(Node n);
   void thawAll(Node n);
   bool running(Node n);
@@ -68,7 +69,8 @@ class PostgresPair {
  private:
   struct Server;
   Server& server(Node n) const;
-  void signalEveryProcess(Node n, int sig);
+  // Signals the postmaster's group, then each child of the postmaster; returns the children's pids.
+  std::vector<pid_t> signalEveryProcess(Node n, int sig);
   void launch(Server& s);
   void waitReady(Server& s);
   void cloneFrom(Server& source, Server& target);

@@ -106,6 +106,15 @@ int openLog(const std::string& path) {
   return fd;
 }
 
+// The state letter of a /proc .../stat file, read after the command name's last ')' (the name may hold
+// spaces or parentheses); empty when the file is gone.
+std::string stateIn(const std::filesystem::path& stat_file) {
+  std::string stat;
+  std::getline(std::ifstream(stat_file), stat);
+  const size_t end = stat.rfind(')');
+  return end == std::string::npos || end + 2 >= stat.size() ? std::string() : stat.substr(end + 2, 1);
+}
+
 }  // namespace
 
 std::string testToolsPrefix() {
@@ -164,17 +173,16 @@ void ChildProcess::freeze() const {
       [&] {
         std::error_code ec;
         for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
-          std::string stat;
-          std::getline(std::ifstream(task.path() / "stat"), stat);
-          const size_t end = stat.rfind(')');
-          const char state = end == std::string::npos || end + 2 >= stat.size() ? 'T' : stat[end + 2];
-          if (state != 'T' && state != 't' && state != 'Z' && state != 'X') return false;
+          const std::string state = stateIn(task.path() / "stat");  // empty: the thread is gone
+          if (!state.empty() && state != "T" && state != "t" && state != "Z" && state != "X") return false;
         }
         return true;  // every thread stopped, or the child gone (no task directory)
       },
       std::chrono::milliseconds{5000}, std::chrono::milliseconds{1});
   if (!stopped) throw std::runtime_error("process " + std::to_string(pid_) + " did not stop within 5 s of SIGSTOP");
 }
+
+void ChildProcess::thaw() const { signalGroup(SIGCONT); }
 
 void ChildProcess::signalGroup(int sig) const {
   if (pid_ > 0 && !reaped_) ::kill(-pid_, sig);
@@ -271,12 +279,7 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
   }
 }
 
-std::string processState(pid_t pid) {
-  std::string stat;
-  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), stat);
-  const size_t end = stat.rfind(')');
-  return end == std::string::npos || end + 2 >= stat.size() ? std::string() : stat.substr(end + 2, 1);
-}
+std::string processState(pid_t pid) { return stateIn("/proc/" + std::to_string(pid) + "/stat"); }
 
 std::vector<std::string> threadNames(pid_t pid) {
   std::vector<std::string> names;

@@ -41,6 +41,8 @@ class ChildProcess {
   // a signal takes effect asynchronously, and a thread running on another core could still answer a
   // request sent right after kill() returned. Throws std::runtime_error when it has not stopped within 5 s.
   void freeze() const;
+  // SIGCONTs the group: undoes freeze().
+  void thaw() const;
   // Sends `sig` to the group, waits up to `grace`, then SIGKILLs the group; reaps the child.
   void stop(int sig = SIGTERM, std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
   // Waits up to `timeout` for the child to exit by itself; true if it did.

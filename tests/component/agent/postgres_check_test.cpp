@@ -192,6 +192,9 @@ TEST_F(PostgresCheckTest, AProbeThatTimesOutOnTheKeptSessionDropsIt) {
   ASSERT_FALSE(backend.empty()) << agentBackends(*pg_, Node::primary);
   const pid_t pid = std::stoi(backend);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  // The stop takes effect asynchronously: a backend on the other core could still answer the probe.
+  ASSERT_TRUE(
+      hale::test::waitFor([&] { return hale::test::processState(pid) == "T"; }, milliseconds{5000}, milliseconds{1}));
   auto hung = runCheck(*check, milliseconds{400});
   ::kill(pid, SIGCONT);
   EXPECT_OUTCOME(hung, Outcome::error);
@@ -221,6 +224,8 @@ TEST_F(PostgresCheckTest, ABackendKilledMidQueryFailsThatProbeAtOnceAndTheCheckR
   ASSERT_FALSE(backend.empty()) << agentBackends(*pg_, Node::primary);
   const pid_t pid = std::stoi(backend);
   ASSERT_EQ(::kill(pid, SIGSTOP), 0);  // holds the next query
+  ASSERT_TRUE(
+      hale::test::waitFor([&] { return hale::test::processState(pid) == "T"; }, milliseconds{5000}, milliseconds{1}));
   test::Run killed;
   std::thread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
   std::this_thread::sleep_for(milliseconds{300});
