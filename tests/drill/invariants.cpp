@@ -1,6 +1,7 @@
 #include "invariants.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "clock.h"
 
@@ -130,11 +131,15 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
   std::vector<std::vector<std::pair<int64_t, int64_t>>> spans;
   spans.reserve(sorted.size());
   for (size_t db = 0; db < sorted.size(); ++db) {
-    // A server verified gone reads as a refusal then; the probe figures above are from answers alone.
-    std::vector<Answer> answers = sorted[db];
-    for (const int64_t at : gone_[db]) answers.push_back({at, SqlSession::Answer::refused});
-    std::stable_sort(answers.begin(), answers.end(),
-                     [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; });
+    // A server verified gone reads as a refusal then (after an answer of the same instant); the probe
+    // figures above are from answers alone.
+    std::vector<Answer> marks;
+    for (const int64_t at : gone_[db]) marks.push_back({at, SqlSession::Answer::refused});
+    const auto earlier = [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; };
+    std::sort(marks.begin(), marks.end(), earlier);
+    std::vector<Answer> answers;
+    answers.reserve(sorted[db].size() + marks.size());
+    std::merge(sorted[db].begin(), sorted[db].end(), marks.begin(), marks.end(), std::back_inserter(answers), earlier);
     spans.push_back(writableSpans(answers, end_ms));
   }
   for (size_t a = 0; a < spans.size(); ++a) {

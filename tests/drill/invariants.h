@@ -12,12 +12,11 @@
 // taken for read-only, and a slow probe can only make the check stricter. A server verified gone (the
 // drill's fence saw every one of its processes end) counts as refused from then: killed, it first shows
 // as dropped sessions (no answer), and a prober's next round, up to a few hundred ms later, is the first
-// refusal; a promotion in between would count as two writable primaries.
-// report() then says: the
+// refusal; a promotion in between would count as two writable primaries. report() then says: the
 // longest time both databases counted as writable, the acknowledged rows the surviving primary does not
 // hold (and of those acknowledged after the fault, how long before the old primary's last write the oldest
-// was: a hung or cut-off primary goes on writing until it is stopped), the longest gap between
-// two answers of one database's prober, and when the survivor took its first write.
+// was: a hung or cut-off primary goes on writing until it is stopped), the longest gap between two
+// answers of one database's prober, and when the survivor took its first write.
 
 #include <atomic>
 #include <cstdint>

@@ -160,8 +160,8 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   print("  . the watch ended: " + result.watch_ended);
   if (stalled) d.thawDns();
   watch.stop();
-  // The fence confirmed eu's database gone: a hung server's probes still waiting on their time-out then
-  // prove nothing more of it.
+  // The fence saw every process of eu's database end: from that instant it is refused, though a killed
+  // server first shows as dropped sessions and the prober's first refusal comes a round later.
   try {
     for (const int64_t at : d.fencedAtMs()) watch.gone(kRegionA, at);
   } catch (const std::exception& e) {

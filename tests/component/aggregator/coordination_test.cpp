@@ -9,11 +9,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <regex>
 #include <set>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -119,6 +122,16 @@ class Coordination : public ::testing::Test {
   }
 
   std::vector<std::string> recorded() const { return lines(dir_.path() + "/record"); }
+  // The lines of member i's whole log (log() keeps only its tail) that hold every one of `parts`.
+  std::vector<std::string> logLinesWith(size_t i, std::initializer_list<std::string_view> parts) const {
+    std::vector<std::string> found;
+    for (std::string& line : lines(aggs_[i]->logPath())) {
+      if (std::all_of(parts.begin(), parts.end(),
+                      [&](std::string_view p) { return line.find(p) != std::string::npos; }))
+        found.push_back(std::move(line));
+    }
+    return found;
+  }
   // Pages member i sent ([alerts] from kPage*).
   size_t paged(size_t i) const { return lines(dir_.path() + "/page-" + kObservers[i]).size(); }
   // Starts the observers with `alerts` (a kPage* template, its {dir} filled in); the leader's index, -1 if none.
@@ -514,15 +527,13 @@ TEST_F(Coordination, AFollowerKeepsAtMost256AlertsForTheLeaderAndSaysSoOnce) {
   const size_t leader = static_cast<size_t>(l);
   // Its whole log: the line comes before 340 lines of lost nodes, past log()'s tail.
   const auto notKept = [&](size_t i) {
-    size_t n = 0;
-    for (const std::string& line : lines(aggs_[i]->logPath())) {
-      if (line.find("-alerts-not-kept") == std::string::npos) continue;
+    const std::vector<std::string> said = logLinesWith(i, {"-alerts-not-kept"});
+    for (const std::string& line : said) {
       EXPECT_NE(line.find("-alerts-not-kept 256 alerts already wait for the leader; +node-failed x-"),
                 std::string::npos)
           << line;
-      ++n;
     }
-    return n;
+    return said.size();
   };
   std::vector<size_t> before;
   for (size_t i = 0; i < aggs_.size(); ++i) {
@@ -816,15 +827,10 @@ TEST_F(Coordination, AnIsolatedLeaderResignsAbstainsAndTheOthersStillDecide) {
   // applied them). On a loaded machine a starved ingest thread can already have looked like isolation and
   // resigned (then led again), and may again between the two cuts: counted from here, at least one more.
   const auto resigned = [&] {
-    std::pair<size_t, size_t> n{0, 0};  // resigned, resign failed
-    for (const std::string& line : lines(aggs_[iso]->logPath())) {
-      if (line.find("-leader-resigned") != std::string::npos &&
-          line.find(": isolated: no heartbeat from any node") != std::string::npos) {
-        ++n.first;
-      }
-      if (line.find("-leader-resign-failed") != std::string::npos) ++n.second;
-    }
-    return n;
+    return std::pair<size_t, size_t>{
+        // resigned, resign failed
+        logLinesWith(iso, {"-leader-resigned", ": isolated: no heartbeat from any node"}).size(),
+        logLinesWith(iso, {"-leader-resign-failed"}).size()};
   };
   const auto resigned_before = resigned();
   const unsigned long counted_before = counter(iso, "hale_aggregator_leader_resignations_total");
