@@ -53,7 +53,7 @@ void Alerter::stop() {
 void Alerter::notify(const Event& e) {
   if (!config_.alerts(e.name)) return;
   std::lock_guard lock(mu_);
-  if (pending_.size() >= kMaxPending) {
+  if (stopping_ || pending_.size() >= kMaxPending) {  // after stop() nothing would send it
     dropped_.fetch_add(1);
     return;
   }

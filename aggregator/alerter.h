@@ -5,11 +5,11 @@
 // alert runs every alert action once, best effort, with event = the event's name, from = its subject and
 // reason = its detail; the outcome is journaled (+alert-sent / -alert-failed). At most kMaxPending alerts
 // wait (a new leader may page as many kept ones at once); more are dropped and counted, as are those still
-// waiting at stop. With several aggregators the leader alerts, an observer that sees no live leader (see
-// Engine::paging), and each observer its own events (+tilt, +fail-static), so one alert may come from more
-// than one observer: each copy names its observer and carries the same key, "<cluster>/<event without its
-// sign>/<subject>" (a split brain's start and end share it; the aggregator's own events have its observer
-// name as subject, none deciding alone), for a pager to fold copies and pair ends.
+// waiting at stop (logged once, -alerts-dropped) and any notified after it. With several aggregators the leader alerts,
+// an observer that sees no live leader (see Engine::paging), and each observer its own events (+tilt, +fail-static), so
+// one alert may come from more than one observer: each copy names its observer and carries the same key,
+// "<cluster>/<event without its sign>/<subject>" (a split brain's start and end share it; the aggregator's own events
+// have its observer name as subject, none deciding alone), for a pager to fold copies and pair ends.
 //
 //   [alerts]
 //   actions = ["page"]                 # action names; none: no alerts
