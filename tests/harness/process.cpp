@@ -195,8 +195,11 @@ bool ChildProcess::waitExit(std::chrono::milliseconds timeout) {
 void ChildProcess::stop(int sig, std::chrono::milliseconds grace) {
   if (pid_ <= 0) return;
   if (!reaped_) {
-    ::kill(-pid_, SIGCONT);  // a stopped group cannot act on the signal
+    // The signal first: SIGKILL ends a stopped group where it stands, while a SIGCONT sent before it let a
+    // frozen server run for a moment and answer what it held (a probe once passed so). Any other signal
+    // waits, pending, until the SIGCONT lets the group act on it.
     ::kill(-pid_, sig);
+    if (sig != SIGKILL) ::kill(-pid_, SIGCONT);
     if (!waitExit(grace)) {
       ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, &status_, 0);

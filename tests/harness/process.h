@@ -43,7 +43,8 @@ class ChildProcess {
   void freeze() const;
   // SIGCONTs the group: undoes freeze().
   void thaw() const;
-  // Sends `sig` to the group, waits up to `grace`, then SIGKILLs the group; reaps the child.
+  // Sends `sig` to the group (a frozen group is SIGCONTed after any signal but SIGKILL, which must not let it
+  // run first), waits up to `grace`, then SIGKILLs the group; reaps the child.
   void stop(int sig = SIGTERM, std::chrono::milliseconds grace = std::chrono::milliseconds{5000});
   // Waits up to `timeout` for the child to exit by itself; true if it did.
   bool waitExit(std::chrono::milliseconds timeout);
