@@ -4,14 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
+#include <zmq.hpp>
 
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "engine.h"
 #include "fake_fleet.h"
+#include "heartbeat_codec.h"
 #include "metrics_check.h"
 #include "ports.h"
 #include "process.h"
@@ -54,7 +57,7 @@ class EngineTest : public ::testing::Test {
             "[[region]]\nname = \"eu\"\nrole = \"active\"\nnodes = [\"eu-1\", \"eu-2\"]\n"
             "down_after = \"500ms\"\nup_after = \"500ms\"\n"
             "[[region]]\nname = \"us\"\nnodes = [\"us-1\", \"us-2\"]\ndown_after = \"500ms\"\nup_after = \"500ms\"\n" +
-            actionsAndPlan(),
+            extra_regions_ + actionsAndPlan(),
         "agg.toml");
     EXPECT_TRUE(config.ok()) << config.error().message;
     return config.ok() ? std::move(config).value() : AggregatorConfig{};
@@ -93,7 +96,8 @@ class EngineTest : public ::testing::Test {
 
   // A plan's one step (action "move"): whether it fails for good. Read at each startEngine().
   bool move_fails_ = false;
-  std::string guards_;  // extra [guards] keys
+  std::string guards_;         // extra [guards] keys
+  std::string extra_regions_;  // extra [[region]] tables
 
   test::TempDir dir_{"engine"};
   std::string endpoint_;
@@ -324,6 +328,136 @@ TEST_F(EngineTest, EventsThatWaitAreCountedLoggedAtInfoAndAccountedForAtStop) {
     EXPECT_GE(std::stoul(m[1]), n) << text;
   }
   EXPECT_EQ(engine_->status().value("journal_events_waiting", uint64_t{99}), 0u);
+}
+
+// The one integer a query of the test's own connection answers (-1 if none).
+int64_t rowsOf(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return -1;
+  const int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  return n;
+}
+// Each event's name and subject, in the order written, of ids strictly between `after` and `before`.
+std::vector<std::pair<std::string, std::string>> namesAndSubjects(sqlite3* db, int64_t after, int64_t before) {
+  std::vector<std::pair<std::string, std::string>> out;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT name, subject FROM events WHERE id > ?1 AND id < ?2 ORDER BY id", -1, &st,
+                         nullptr) != SQLITE_OK)
+    return out;
+  sqlite3_bind_int64(st, 1, after);
+  sqlite3_bind_int64(st, 2, before);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const auto text = [&](int column) {
+      const unsigned char* t = sqlite3_column_text(st, column);
+      return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
+    };
+    out.emplace_back(text(0), text(1));
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+// The bound on waiting events (100 000), reached as in life: a pool of 40 000 nodes the config does not
+// list is heard once each (+node-added, +node-healthy) and goes silent (+node-suspect, +node-failed) while
+// the journal refuses every event. The oldest 100 000 wait; the rest are only logged and counted. Once the
+// journal takes them it also says how many were not kept (+events-not-journaled), the count status and
+// /metrics give; every event, kept or not, is in the log.
+TEST_F(EngineTest, PastTheWaitingBoundEventsAreOnlyLoggedAndTheJournalSaysHowMany) {
+  constexpr int kPool = 40'000;
+  constexpr uint64_t kBound = 100'000;
+  extra_regions_ = "[[region]]\nname = \"pool\"\naccept_any_node = true\n";
+  startEngine();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(journal().c_str(), &other), SQLITE_OK);
+  const std::unique_ptr<sqlite3, int (*)(sqlite3*)> closer(other, sqlite3_close);
+  sqlite3_busy_timeout(other, 5000);
+  const auto status = [&](const char* key) { return engine_->status().value(key, uint64_t{0}); };
+  const std::string log = dir_.path() + "/stderr.log";
+  int64_t last_before = -1;
+  {
+    test::StderrToFile capture(log);
+    // The last row written before the refusal, read in the transaction that sets it up.
+    ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    last_before = rowsOf(other, "SELECT max(id) FROM events");
+    ASSERT_EQ(sqlite3_exec(other,
+                           "CREATE TRIGGER refuse BEFORE INSERT ON events "
+                           "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END; COMMIT",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    zmq::context_t context;
+    zmq::socket_t pool(context, zmq::socket_type::pub);
+    pool.set(zmq::sockopt::linger, 0);
+    pool.set(zmq::sockopt::xpub_nodrop, true);  // a full queue makes send() wait: no frame is lost
+    pool.connect(endpoint_);
+    std::string frame;
+    const auto send = [&](int i, uint64_t seq, zmq::send_flags flags) {
+      heartbeat::Heartbeat hb;
+      hb.node_id = "pool-" + std::to_string(i);
+      hb.region = "pool";
+      hb.boot_id = "b";
+      hb.seq = seq;
+      hb.sent_unix_ms = toUnixMillis(SystemClock::instance().wallNow());
+      hb.status = heartbeat::NodeStatus::healthy;
+      heartbeat::encode(hb, frame);
+      return pool.send(zmq::buffer(frame), flags).has_value();
+    };
+    // Until the subscription has arrived (a PUB socket drops what it sends before), pool-0 alone.
+    uint64_t seq = 0;
+    ASSERT_TRUE(waitFor(
+        [&] {
+          send(0, ++seq, zmq::send_flags::dontwait);
+          return !engine_->nodes("pool").empty();
+        },
+        milliseconds{10'000}));
+    for (int i = 1; i < kPool; ++i) ASSERT_TRUE(send(i, 1, zmq::send_flags::none));
+    ASSERT_TRUE(
+        waitFor([&] { return status("journal_events_waiting") == kBound && status("journal_events_dropped") > 0; },
+                milliseconds{60'000}))
+        << engine_->status().dump();
+    // Every pool node failed (each one's +node-failed logged) before the journal takes anything.
+    ASSERT_TRUE(waitFor([&] { return test::occurrences(readFile(log), " info +node-failed pool-") == kPool; },
+                        milliseconds{60'000}, milliseconds{500}));
+    EXPECT_EQ(status("journal_events_waiting"), kBound);
+    const std::string metrics = engine_->metrics();
+    EXPECT_NE(metrics.find("\nhale_aggregator_journal_events_waiting 100000\n"), std::string::npos) << metrics;
+    ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER refuse", nullptr, nullptr, nullptr), SQLITE_OK);
+    ASSERT_TRUE(waitFor([&] { return status("journal_events_waiting") == 0; }, milliseconds{30'000}))
+        << engine_->status().dump();
+  }
+  const uint64_t dropped = status("journal_events_dropped");
+  // 160 000 pool events (fewer when a tick finds a node already past miss_after: no +node-suspect) and the
+  // regions': past the bound, not kept.
+  EXPECT_GE(dropped, 3 * static_cast<uint64_t>(kPool) - kBound);
+  EXPECT_NE(engine_->metrics().find("\nhale_aggregator_journal_events_dropped_total " + std::to_string(dropped) + "\n"),
+            std::string::npos);
+  // Written in one transaction: the 100 000 kept, then how many were not.
+  const int64_t said_at = rowsOf(other, "SELECT id FROM events WHERE name = '+events-not-journaled'");
+  EXPECT_EQ(rowsOf(other, "SELECT count(*) FROM events WHERE name = '+events-not-journaled'"), 1);
+  EXPECT_EQ(said_at - last_before - 1, static_cast<int64_t>(kBound));
+  const std::string said = std::to_string(dropped) + " events could not be kept while the journal could not be written";
+  EXPECT_EQ(rowsOf(other, "SELECT count(*) FROM events WHERE id = " + std::to_string(said_at) + " AND detail LIKE '" +
+                              said + "%'"),
+            1);
+  // The oldest kept: no node has an event in the journal without each of its earlier ones.
+  const std::map<std::string, char> initial{
+      {"+node-added", 'a'}, {"+node-healthy", 'h'}, {"+node-suspect", 's'}, {"+node-failed", 'f'}};
+  std::map<std::string, std::string> kept;  // node: the initials of its kept events, in the order written
+  for (const auto& [name, subject] : namesAndSubjects(other, last_before, said_at)) {
+    if (subject.rfind("pool-", 0) != 0) continue;
+    const auto it = initial.find(name);
+    kept[subject] += it == initial.end() ? '?' : it->second;
+  }
+  EXPECT_EQ(kept.size(), static_cast<size_t>(kPool));  // every +node-added is among the oldest
+  const std::set<std::string> prefixes{"a", "ah", "ahs", "ahf", "ahsf"};
+  size_t not_a_prefix = 0;
+  for (const auto& [node, initials] : kept) not_a_prefix += prefixes.count(initials) == 0 ? 1 : 0;
+  EXPECT_EQ(not_a_prefix, 0u);
+  const std::string text = readFile(log);
+  EXPECT_EQ(test::occurrences(text, "+events-not-journaled " + said), 1u);
+  for (const char* name : {" info +node-added pool-", " info +node-healthy pool-", " info +node-failed pool-"}) {
+    EXPECT_EQ(test::occurrences(text, name), static_cast<size_t>(kPool)) << name;  // every event in the log
+  }
 }
 
 // Stopped while events wait behind another process's lock, released while the stop waits for it: the
