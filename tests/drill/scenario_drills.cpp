@@ -120,7 +120,12 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   bool has_ended = false;
   const milliseconds quiet_for = s.freeze_db ? kHungQuietFor : kQuietFor;
   result.watch_ended = "the limit, " + std::to_string(kLimit.count() / 1000) + " s after the fault";
-  while (SteadyClock::now() < deadline && !stop) {
+  bool stopped = false;  // the watch ended by a stop, not by one of the reasons below
+  while (SteadyClock::now() < deadline) {
+    if (stop) {
+      stopped = true;
+      break;
+    }
     for (const TimelineEntry& e : followJournal(d, run, print)) {
       // The DNS server stalls once, mid-plan: as the promotion starts, so the DNS step, right after it,
       // meets the stall (the journal is read every 20 ms, and a DNS step takes a few).
@@ -156,7 +161,7 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
     }
     std::this_thread::sleep_for(milliseconds{20});
   }
-  if (stop) result.watch_ended = "interrupted";
+  if (stopped) result.watch_ended = "interrupted";
   print("  . the watch ended: " + result.watch_ended);
   if (stalled) d.thawDns();
   watch.stop();

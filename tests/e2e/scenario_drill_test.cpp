@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "scenario_drills.h"
 
 namespace hale::drill {
@@ -31,74 +33,83 @@ void printEndState(Deployment& d) {
   }
 }
 
-ScenarioResult drill(const std::string& name, const std::string& db = "postgres") {
+// Runs scenario `name` on a deployment of its own, then `more` (the test's own checks on the result) while
+// that deployment still runs, so a failure either finds prints the end state.
+void drill(const std::string& name, const std::function<void(const ScenarioResult&)>& more = nullptr,
+           const std::string& db = "postgres") {
   const ScenarioDrill* s = findScenarioDrill(name);
   if (s == nullptr) throw std::runtime_error("no scenario " + name);
   DrillOptions options{.db = db, .aggregators = 3};
   prepareOptions(*s, options);
   Deployment d(options);
   d.start([](const std::string&) {});
-  ScenarioResult r = runScenarioDrill(d, *s, echo, never);
+  const ScenarioResult r = runScenarioDrill(d, *s, echo, never);
   std::cout << r.invariants.summary();
   for (const Check& c : r.checks) EXPECT_TRUE(c.ok) << c.what << " [" << c.detail << "]";
   EXPECT_TRUE(r.passed()) << "the watch ended: " << r.watch_ended;
-  if (!r.passed()) printEndState(d);
-  return r;
+  if (more) more(r);
+  if (::testing::Test::HasFailure()) printEndState(d);
 }
 
 TEST(ScenarioDrill, RegionDeathFailsOverWithNoTwoWritablePrimaries) {
-  const ScenarioResult r = drill("region-death");
-  // The fault's instant comes before the kill of eu's database: a write it acknowledged in those few
-  // milliseconds may not have been shipped (asynchronous replication; the drill's check holds it to the RPO
-  // bound). Nothing acknowledged before the fault is lost.
-  EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault);
+  drill("region-death", [](const ScenarioResult& r) {
+    // The fault's instant comes before the kill of eu's database: a write it acknowledged in those few
+    // milliseconds may not have been shipped (asynchronous replication; the drill's check holds it to the
+    // RPO bound). Nothing acknowledged before the fault is lost.
+    EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault);
+  });
 }
 
 TEST(ScenarioDrill, AHungDatabaseFailsOverAndItsOpenSessionsStopBeforeThePromotion) {
-  const ScenarioResult r = drill("hung-db");
-  // Nothing acknowledged before the fault is lost: the standby had seconds to receive it. What eu's open
-  // sessions wrote in the instant before the fence powered it off may not have reached us (asynchronous
-  // replication; the drill's check holds that to the RPO bound), and is reported exactly.
-  EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault);
-  // The hung postmaster's open sessions kept taking writes after the fault: the fence ended them, and
-  // the checker saw no overlap with the promoted standby.
-  const auto promoted = r.run.timeline.offset("+plan-step-start", "promote-us");
-  ASSERT_TRUE(promoted);
-  ASSERT_TRUE(r.invariants.last_write_on_old_ms) << "the hazard was exercised: eu's open session kept writing";
-  EXPECT_LT(*r.invariants.last_write_on_old_ms, *promoted);
+  drill("hung-db", [](const ScenarioResult& r) {
+    // Nothing acknowledged before the fault is lost: the standby had seconds to receive it. What eu's open
+    // sessions wrote in the instant before the fence powered it off may not have reached us (asynchronous
+    // replication; the drill's check holds that to the RPO bound), and is reported exactly.
+    EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault);
+    // The hung postmaster's open sessions kept taking writes after the fault: the fence ended them, and
+    // the checker saw no overlap with the promoted standby.
+    const auto promoted = r.run.timeline.offset("+plan-step-start", "promote-us");
+    ASSERT_TRUE(promoted);
+    ASSERT_TRUE(r.invariants.last_write_on_old_ms) << "the hazard was exercised: eu's open session kept writing";
+    EXPECT_LT(*r.invariants.last_write_on_old_ms, *promoted);
+  });
 }
 
 TEST(ScenarioDrill, ALaggingStandbyIsNotPromoted) {
-  const ScenarioResult r = drill("lagging-standby");
-  EXPECT_FALSE(r.run.timeline.offset("+plan-step-start").has_value()) << "refused before any step ran";
+  drill("lagging-standby", [](const ScenarioResult& r) {
+    EXPECT_FALSE(r.run.timeline.offset("+plan-step-start").has_value()) << "refused before any step ran";
+  });
 }
 
 TEST(ScenarioDrill, ADnsOutageMidPlanDelaysTheAnswerAndChangesItOnce) {
-  const ScenarioResult r = drill("dns-outage");
-  const auto stalled = r.run.timeline.offset("dns-stall");
-  const auto answer = r.run.timeline.offset("dns-answer");
-  ASSERT_TRUE(stalled && answer);
-  EXPECT_GE(*answer - *stalled, 15000) << "no answer while the server stalled";
-  EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault) << "as in region-death";
+  drill("dns-outage", [](const ScenarioResult& r) {
+    const auto stalled = r.run.timeline.offset("dns-stall");
+    const auto answer = r.run.timeline.offset("dns-answer");
+    ASSERT_TRUE(stalled && answer);
+    EXPECT_GE(*answer - *stalled, 15000) << "no answer while the server stalled";
+    EXPECT_EQ(r.invariants.missing.size(), r.invariants.missing_after_fault) << "as in region-death";
+  });
 }
 
 // eu alive but cut off (network namespaces) with no STONITH and no old_primary: only the lease fences it.
 TEST(ScenarioDrill, APartitionedPrimaryFencesItselfBeforeThePromotionAndStaysFenced) {
-  const ScenarioResult r = drill("partition");
-  EXPECT_EQ(r.invariants.missing.size(), 0u) << "replication kept flowing through the host";
+  drill("partition", [](const ScenarioResult& r) {
+    EXPECT_EQ(r.invariants.missing.size(), 0u) << "replication kept flowing through the host";
+  });
 }
 
 // Losing app nodes with a healthy database is an alert, not a failover (this failed over before #12's
 // region rule: 1 of 3 alive was below min_healthy = 2 and "down").
 TEST(ScenarioDrill, APartialRegionIsDegradedNotFailedOver) {
-  const ScenarioResult r = drill("partial");
-  EXPECT_TRUE(r.run.timeline.offset("+region-degraded", kRegionA).has_value());
-  EXPECT_FALSE(r.run.timeline.offset("+region-down", kRegionA).has_value());
+  drill("partial", [](const ScenarioResult& r) {
+    EXPECT_TRUE(r.run.timeline.offset("+region-degraded", kRegionA).has_value());
+    EXPECT_FALSE(r.run.timeline.offset("+region-down", kRegionA).has_value());
+  });
 }
 
-TEST(ScenarioDrill, MariadbHungDatabaseFailsOver) { drill("hung-db", "mysql"); }
+TEST(ScenarioDrill, MariadbHungDatabaseFailsOver) { drill("hung-db", nullptr, "mysql"); }
 
-TEST(ScenarioDrill, MariadbLaggingReplicaIsNotPromoted) { drill("lagging-standby", "mysql"); }
+TEST(ScenarioDrill, MariadbLaggingReplicaIsNotPromoted) { drill("lagging-standby", nullptr, "mysql"); }
 
 }  // namespace
 }  // namespace hale::drill
