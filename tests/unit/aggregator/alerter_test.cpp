@@ -104,6 +104,8 @@ TEST_F(AlerterTest, AtMost256WaitBehindASlowPagerAndTheRestAreDroppedAndCounted)
   EXPECT_EQ(a->sent(), 0u);
   pager_->release();
   ASSERT_TRUE(test::waitFor([&] { return a->sent() == 257u; }, std::chrono::milliseconds{10000})) << a->sent();
+  // Counted before journaled: the stop lets the last journal write end (nothing waits, so nothing drops).
+  a->stop();
   EXPECT_EQ(pager_->taken(), 257);
   EXPECT_EQ(a->failed(), 0u);
   EXPECT_EQ(a->dropped(), 44u);
@@ -116,12 +118,9 @@ TEST_F(AlerterTest, AtMost256WaitBehindASlowPagerAndTheRestAreDroppedAndCounted)
     EXPECT_EQ(e.name, "+alert-sent");
     subjects.push_back(e.subject);
   }
-  std::sort(subjects.begin(), subjects.end());
   std::vector<std::string> expected;
   for (int i = 0; i <= 256; ++i) expected.push_back("eu-" + std::to_string(i));
-  std::sort(expected.begin(), expected.end());
   EXPECT_EQ(subjects, expected);
-  a->stop();
 }
 
 // A stop does not wait for a slow pager: the alert being sent is cancelled, those still waiting are
