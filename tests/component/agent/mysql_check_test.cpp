@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -15,6 +17,26 @@ using hale::test::MariadbPair;
 using test::runCheck;
 using Node = MariadbPair::Node;
 using std::chrono::milliseconds;
+
+// Bytes the server listening on `port` has not read yet, over its established connections: a statement
+// sent to a frozen server is taken by the kernel and waits here.
+size_t bytesQueuedAt(uint16_t port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  size_t total = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    const size_t colon = local.find(':');
+    const size_t split = queues.find(':');
+    if (state != "01" || colon == std::string::npos || split == std::string::npos) continue;  // 01: established
+    if (std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
+    total += std::stoul(queues.substr(split + 1), nullptr, 16);  // tx_queue:rx_queue
+  }
+  return total;
+}
 
 class MysqlCheckTest : public ::testing::Test {
  protected:
@@ -154,7 +176,11 @@ TEST_F(MysqlCheckTest, AServerKilledMidStatementFailsThatProbeAtOnceAndTheCheckR
   test::Run killed;
   // Joined on every path: should the harness throw, the probe still ends (at its time-out) before `killed`.
   std::jthread probe([&] { killed = runCheck(*check, milliseconds{4000}); });
-  std::this_thread::sleep_for(milliseconds{300});
+  // The kill only once the statement waits at the server: earlier, the probe would meet a closed
+  // connection before sending anything, another fault.
+  EXPECT_TRUE(hale::test::waitFor([&] { return bytesQueuedAt(db_->port(Node::primary)) > 0; }, milliseconds{3000},
+                                  milliseconds{5}))
+      << "the probe's statement never reached the frozen server";
   const std::string state_when_killed = hale::test::processState(db_->pid(Node::primary));
   db_->kill(Node::primary);
   probe.join();

@@ -487,8 +487,13 @@ TEST(MysqlPrimaryLease, EtcdFallingSilentSetsReadOnlyAndItsReturnClearsIt) {
       try {
         return db.query(test::MariadbPair::Node::primary, "SELECT @@global.read_only") == "1";
       } catch (const std::runtime_error& e) {
-        // The fence ends every client connection, this read's too when it lands mid-query: asked again.
-        if (attempt == 3 || std::string_view(e.what()).find("Lost connection") == std::string_view::npos) throw;
+        // The fence ends every client connection, this read's too: mid-query ("Lost connection", or
+        // "Connection was killed" while the server runs it) or before it is sent ("gone away"). Asked again.
+        const std::string_view what(e.what());
+        const bool killed = what.find("Lost connection") != std::string_view::npos ||
+                            what.find("Connection was killed") != std::string_view::npos ||
+                            what.find("has gone away") != std::string_view::npos;
+        if (attempt == 3 || !killed) throw;
       }
     }
   };
