@@ -67,6 +67,14 @@ PostgresPair::PostgresPair()
 }
 
 PostgresPair::~PostgresPair() {
+  // A backend a test left stopped (a failed assertion before its thaw) would outlive the server: backends
+  // lead process groups of their own, which the group's signals do not reach. Each is continued first.
+  for (Node n : {Node::standby, Node::primary}) {
+    try {
+      signalEveryProcess(n, SIGCONT);
+    } catch (const std::exception&) {  // /proc unreadable: the stop below still runs
+    }
+  }
   // Standby first, so the primary's shutdown does not wait on a walsender.
   for (Server* s : {standby_.get(), primary_.get()}) {
     if (s->process) s->process->stop(SIGQUIT, seconds{5});  // immediate shutdown: the data is thrown away

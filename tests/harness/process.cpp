@@ -176,7 +176,9 @@ void ChildProcess::freeze() const {
           const std::string state = stateIn(task.path() / "stat");  // empty: the thread is gone
           if (!state.empty() && state != "T" && state != "t" && state != "Z" && state != "X") return false;
         }
-        return true;  // every thread stopped, or the child gone (no task directory)
+        // Every thread stopped, or the child gone (no task directory); any other error (a /proc that hides
+        // other users' processes) proves nothing, and the wait runs out.
+        return !ec || ec == std::errc::no_such_file_or_directory;
       },
       std::chrono::milliseconds{5000}, std::chrono::milliseconds{1});
   if (!stopped) throw std::runtime_error("process " + std::to_string(pid_) + " did not stop within 5 s of SIGSTOP");
