@@ -48,10 +48,11 @@ void InvariantWatch::probeLoop(size_t db, int k) {
   std::unique_ptr<SqlSession> session = databases_[db].open();
   const std::vector<std::string> probe = {"BEGIN", "INSERT INTO probe VALUES (1)", "ROLLBACK"};
   while (!stop_) {
+    const int64_t sent = nowMs();
     const SqlSession::Answer a = session->run(probe);
     {
       std::lock_guard lock(mu_);
-      answers_[db].push_back({nowMs(), a});
+      answers_[db].push_back({nowMs(), sent, a});
     }
     std::this_thread::sleep_for(kProbeEvery * kProbersPerDatabase);
   }
@@ -134,12 +135,26 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
     // A server verified gone reads as a refusal then (after an answer of the same instant); the probe
     // figures above are from answers alone.
     std::vector<Answer> marks;
-    for (const int64_t at : gone_[db]) marks.push_back({at, SqlSession::Answer::refused});
+    for (const int64_t at : gone_[db]) marks.push_back({at, at, SqlSession::Answer::refused});
     const auto earlier = [](const Answer& a, const Answer& b) { return a.at_ms < b.at_ms; };
     std::sort(marks.begin(), marks.end(), earlier);
+    // An ok sent before a mark and recorded after it (a prober running late) was taken before the server
+    // was gone: it counts at the mark, which closes it, not as a write accepted after it.
+    std::vector<Answer> own = sorted[db];
+    bool moved = false;
+    for (Answer& a : own) {
+      if (a.answer != SqlSession::Answer::ok) continue;
+      const auto m = std::find_if(marks.begin(), marks.end(),
+                                  [&](const Answer& mark) { return a.sent_ms < mark.at_ms && mark.at_ms <= a.at_ms; });
+      if (m != marks.end()) {
+        a.at_ms = m->at_ms;
+        moved = true;
+      }
+    }
+    if (moved) std::stable_sort(own.begin(), own.end(), earlier);
     std::vector<Answer> answers;
-    answers.reserve(sorted[db].size() + marks.size());
-    std::merge(sorted[db].begin(), sorted[db].end(), marks.begin(), marks.end(), std::back_inserter(answers), earlier);
+    answers.reserve(own.size() + marks.size());
+    std::merge(own.begin(), own.end(), marks.begin(), marks.end(), std::back_inserter(answers), earlier);
     spans.push_back(writableSpans(answers, end_ms));
   }
   for (size_t a = 0; a < spans.size(); ++a) {

@@ -12,7 +12,8 @@
 // taken for read-only, and a slow probe can only make the check stricter. A server verified gone (the
 // drill's fence saw every one of its processes end) counts as refused from then: killed, it first shows
 // as dropped sessions (no answer), and a prober's next round, up to a few hundred ms later, is the first
-// refusal; a promotion in between would count as two writable primaries. report() then says: the
+// refusal; a promotion in between would count as two writable primaries. An ok sent before that instant
+// and recorded after it (a prober running late) counts at that instant. report() then says: the
 // longest time both databases counted as writable, the acknowledged rows the surviving primary does not
 // hold (and of those acknowledged after the fault, how long before the old primary's last write the oldest
 // was: a hung or cut-off primary goes on writing until it is stopped), the longest gap between two
@@ -79,7 +80,8 @@ class InvariantWatch {
 
  private:
   struct Answer {
-    int64_t at_ms;
+    int64_t at_ms;    // when it arrived
+    int64_t sent_ms;  // when its probe was sent
     SqlSession::Answer answer;
   };
   struct Ack {

@@ -16,10 +16,13 @@ using std::chrono::milliseconds;
 class FakeSession : public SqlSession {
  public:
   FakeSession(const std::atomic<bool>* writable, const std::atomic<bool>* silent, std::set<int64_t>* rows,
-              std::mutex* mu, std::atomic<int>* oks)
-      : writable_(writable), silent_(silent), rows_(rows), mu_(mu), oks_(oks) {}
+              std::mutex* mu, std::atomic<int>* oks, const std::atomic<int>* delay = nullptr)
+      : writable_(writable), silent_(silent), rows_(rows), mu_(mu), oks_(oks), delay_(delay) {}
   Answer run(const std::vector<std::string>& statements) override {
-    if (!*writable_) return *silent_ ? Answer::no_answer : Answer::refused;
+    // Decided when sent; with a delay set, the answer reaches the client that much later.
+    const bool writable = *writable_;
+    if (delay_ != nullptr && *delay_ > 0) std::this_thread::sleep_for(milliseconds{delay_->load()});
+    if (!writable) return *silent_ ? Answer::no_answer : Answer::refused;
     ++*oks_;
     const std::string& s = statements.front();
     if (s.rfind("INSERT INTO writes VALUES (", 0) == 0) {
@@ -34,7 +37,8 @@ class FakeSession : public SqlSession {
   const std::atomic<bool>* silent_;  // not writable means no answer, rather than a refusal
   std::set<int64_t>* rows_;
   std::mutex* mu_;
-  std::atomic<int>* oks_;  // answers ok so far
+  std::atomic<int>* oks_;          // answers ok so far
+  const std::atomic<int>* delay_;  // ms each answer takes to arrive (none if null)
 };
 
 struct FakePair {
@@ -45,6 +49,7 @@ struct FakePair {
   std::atomic<bool> us_silent{false};
   std::atomic<int> eu_oks{0};
   std::atomic<int> us_oks{0};
+  std::atomic<int> eu_delay_ms{0};
   std::mutex mu;
   std::set<int64_t> eu_rows;
   std::set<int64_t> us_rows;
@@ -52,7 +57,9 @@ struct FakePair {
   InvariantWatch watch() {
     return InvariantWatch(
         {{"eu", "192.0.2.10",
-          [this] { return std::make_unique<FakeSession>(&eu_writable, &eu_silent, &eu_rows, &mu, &eu_oks); }},
+          [this] {
+            return std::make_unique<FakeSession>(&eu_writable, &eu_silent, &eu_rows, &mu, &eu_oks, &eu_delay_ms);
+          }},
          {"us", "198.51.100.10",
           [this] { return std::make_unique<FakeSession>(&us_writable, &us_silent, &us_rows, &mu, &us_oks); }}},
         [this] { return std::vector<std::string>{dns_at_us ? "198.51.100.10" : "192.0.2.10"}; });
@@ -210,6 +217,35 @@ TEST(InvariantWatch, AServerVerifiedGoneCountsAsRefusedFromThen) {
     EXPECT_TRUE(r.old_writable_before_fault);
     EXPECT_TRUE(r.survivor_writable_at_end);
   }
+}
+
+// A prober running late: eu took its probes' writes before it was verified gone, but their ok answers
+// are recorded only after the mark and after us's promotion. They prove eu writable before the mark, not
+// after it: no overlap.
+TEST(InvariantWatch, AnOkSentBeforeTheMarkAndRecordedAfterItCountsAtTheMark) {
+  FakePair p;
+  InvariantWatch w = p.watch();
+  w.start();
+  std::this_thread::sleep_for(milliseconds{300});
+  const int64_t fault = nowMs();
+  p.eu_delay_ms = 400;                             // from here each eu answer arrives 400 ms after it was decided
+  std::this_thread::sleep_for(milliseconds{100});  // probes sent meanwhile are taken: ok, still to arrive
+  p.eu_writable = false;
+  const int64_t gone = nowMs();
+  std::this_thread::sleep_for(milliseconds{50});
+  p.us_writable = true;
+  const auto us_answered = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (p.us_oks == 0 && std::chrono::steady_clock::now() < us_answered) {
+    std::this_thread::sleep_for(milliseconds{5});
+  }
+  ASSERT_GT(p.us_oks, 0);
+  std::this_thread::sleep_for(milliseconds{600});  // the late oks, then eu's refusals, arrive
+  w.stop();
+  w.gone("eu", gone);
+  const InvariantReport r = w.report(fault, "us", {}, "eu");
+  EXPECT_EQ(r.longest_two_writable_ms, 0);
+  EXPECT_TRUE(r.old_writable_before_fault);
+  EXPECT_TRUE(r.survivor_writable_at_end);
 }
 
 }  // namespace
