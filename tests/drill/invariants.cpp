@@ -145,7 +145,7 @@ InvariantReport InvariantWatch::report(int64_t fault_ms, const std::string& surv
     for (Answer& a : own) {
       if (a.answer != SqlSession::Answer::ok) continue;
       const auto m = std::find_if(marks.begin(), marks.end(),
-                                  [&](const Answer& mark) { return a.sent_ms < mark.at_ms && mark.at_ms <= a.at_ms; });
+                                  [&](const Answer& mark) { return a.sent_ms <= mark.at_ms && mark.at_ms <= a.at_ms; });
       if (m != marks.end()) {
         a.at_ms = m->at_ms;
         moved = true;

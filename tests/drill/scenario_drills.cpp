@@ -172,7 +172,7 @@ ScenarioResult runScenarioDrill(Deployment& d, const ScenarioDrill& s, const Pri
   } catch (const std::exception& e) {
     result.checks.push_back({"the fence's log could be read", false, e.what()});
   }
-  run.interrupted = stop;
+  run.interrupted = stopped;
 
   result.observed = run.plan_done && run.dns_switched ? Outcome::failover
                     : run.decided_ms != 0             ? Outcome::refused

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -32,8 +33,12 @@ size_t bytesQueuedAt(uint16_t port) {
     const size_t colon = local.find(':');
     const size_t split = queues.find(':');
     if (state != "01" || colon == std::string::npos || split == std::string::npos) continue;  // 01: established
-    if (std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
-    total += std::stoul(queues.substr(split + 1), nullptr, 16);  // tx_queue:rx_queue
+    try {
+      if (std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
+      total += std::stoul(queues.substr(split + 1), nullptr, 16);  // tx_queue:rx_queue
+    } catch (const std::logic_error&) {
+      continue;  // a line of another shape: not ours
+    }
   }
   return total;
 }
