@@ -8,9 +8,13 @@
 //              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved; then
 //              both at the same fixed rate below saturation (a quarter of the slower one's wrk -t1 rate,
 //              or --rate), open loop (fixed_rate_http.h): latency from each request's due time.
+//   --tail-by-check: instead of all that, the fixed-rate comparison alone, once per kind of check: an
+//              agent with that one check every 1 s (then with all six) against nginx and nginx against
+//              itself in the same rounds, so what lengthens the agent's p99 can be told apart.
 // Prints a human summary on stderr and one JSON object on stdout.
 //
 //   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]
+//   bench_agent_footprint --tail-by-check [--rounds N] [--rate R]
 
 #include <spawn.h>
 #include <sys/socket.h>
@@ -193,16 +197,75 @@ double median(std::vector<double> v) {
 // measuring for `window` seconds: a quarter of the window, at least 3 s and at most `at_most`.
 int warmUpSeconds(int window, int at_most) { return std::clamp(window / 4, 3, at_most); }
 
+// The agent and nginx at one fixed rate, `rounds` rounds of `seconds` each in a rotating order, nginx
+// twice in each round (A/A: the run's own noise). Per server: medians over the rounds, the p99 of each.
+json fixedRateRounds(uint16_t agent_port, uint16_t nginx_port, double rate, int rounds, double seconds) {
+  const std::vector<std::pair<std::string, uint16_t>> servers{
+      {"hale-agent", agent_port}, {"nginx", nginx_port}, {"nginx_again", nginx_port}};
+  std::map<std::string, std::vector<hale::bench::FixedRateResult>> fixed;
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t k = 0; k < servers.size(); ++k) {
+      const auto& [server, port] = servers[(round + k) % servers.size()];
+      const hale::bench::FixedRateResult r =
+          hale::bench::runFixedRate({.port = port,
+                                     .path = server == "hale-agent" ? "/healthz" : "/",
+                                     .rate_per_s = rate,
+                                     .seconds = seconds,
+                                     .connections = 32});
+      if (r.errors > 0) {
+        throw std::runtime_error(server + " failed " + std::to_string(r.errors) + " of " + std::to_string(r.sent) +
+                                 " requests at a fixed rate");
+      }
+      fixed[server].push_back(r);
+    }
+  }
+  json fr{{"rate_per_s", rate}, {"connections", 32}, {"seconds_per_run", seconds}, {"rounds", rounds}};
+  for (const auto& [server, results] : fixed) {
+    std::vector<double> p50, p99, p999, achieved;
+    double max_ms = 0;
+    uint64_t late = 0, sent = 0;
+    for (const auto& r : results) {
+      p50.push_back(r.p50_ms);
+      p99.push_back(r.p99_ms);
+      p999.push_back(r.p999_ms);
+      achieved.push_back(r.achieved_per_s);
+      max_ms = std::max(max_ms, r.max_ms);
+      late += r.sent_late;
+      sent += r.sent;
+    }
+    fr[server] = {{"p50_ms_median", median(p50)},
+                  {"p99_ms_median", median(p99)},
+                  {"p999_ms_median", median(p999)},
+                  {"max_ms", max_ms},
+                  {"achieved_per_s_median", median(achieved)},
+                  {"sent_late", late},
+                  {"sent", sent},
+                  {"p99_ms_rounds", p99}};
+  }
+  const auto p99Of = [&](const char* server) { return std::max(1e-6, fr[server]["p99_ms_median"].get<double>()); };
+  fr["p99_ratio_median"] = p99Of("hale-agent") / p99Of("nginx");
+  fr["p99_aa_ratio_median"] = p99Of("nginx_again") / p99Of("nginx");
+  return fr;
+}
+
+void stopAgent(hale::test::AgentProcess& agent) {
+  agent.signal(SIGTERM);
+  for (int i = 0; i < 50 && agent.running(); ++i) std::this_thread::sleep_for(milliseconds{100});
+  if (agent.running()) agent.kill();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   if (argc == 3 && std::string(argv[1]) == "--spawn-every-second") spawnEverySecond(argv[2]);
-  auto parsed = hale::CliArgs::parse(argc, argv, {}, {"seconds", "wrk-seconds", "rounds", "rate"});
+  auto parsed = hale::CliArgs::parse(argc, argv, {"tail-by-check"}, {"seconds", "wrk-seconds", "rounds", "rate"});
   if (!parsed || !parsed.value().positional().empty()) {
-    std::cerr << "usage: bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]\n";
+    std::cerr << "usage: bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]\n"
+                 "       bench_agent_footprint --tail-by-check [--rounds N] [--rate R]\n";
     return hale::kExitUsage;
   }
   const hale::CliArgs& args = parsed.value();
+  const bool tail_by_check = args.has("tail-by-check");
   const int soak_seconds = std::stoi(args.valueOr("seconds", "300"));
   const int wrk_seconds = std::stoi(args.valueOr("wrk-seconds", "10"));
   const int rounds = std::stoi(args.valueOr("rounds", "3"));
@@ -250,20 +313,59 @@ int main(int argc, char** argv) try {
   aggregator.start();
   using Node = hale::test::PostgresPair::Node;
   const std::string every = "interval = \"1s\"\ntimeout = \"800ms\"\n";
-  const std::string light_checks =
-      "[[check]]\nname = \"http\"\ntype = \"http\"\nurl = \"" + nginx_url + "\"\n" + every +
-      "[[check]]\nname = \"tcp\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(nginx_port) + "\n" +
-      every + "[[check]]\nname = \"exec\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n" + every;
-  const std::string checks =
-      "heartbeat_interval = \"1s\"\n"
-      "[[check]]\nname = \"postgres\"\ntype = \"postgres\"\nconninfo = \"" +
-      pg.conninfo(Node::primary) + "\"\n" + every +
-      "[[check]]\nname = \"mysql\"\ntype = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
-      std::to_string(my.port(hale::test::MariadbPair::Node::primary)) + "\nuser = \"" + hale::test::MariadbPair::kUser +
-      "\"\npassword_file = \"" + my_password + "\"\n" + every +
-      "[[check]]\nname = \"dynamodb\"\ntype = \"dynamodb\"\nregion = \"eu-west-1\"\nendpoint = \"" + moto.endpoint() +
-      "\"\ntable = \"app\"\naccess_key_file = \"" + aws_id + "\"\nsecret_key_file = \"" + aws_secret + "\"\n" + every +
-      light_checks;
+  // Each check's table, in the order the agent is configured with them.
+  const std::vector<std::pair<std::string, std::string>> check_tables{
+      {"postgres", "[[check]]\nname = \"postgres\"\ntype = \"postgres\"\nconninfo = \"" + pg.conninfo(Node::primary) +
+                       "\"\n" + every},
+      {"mysql", "[[check]]\nname = \"mysql\"\ntype = \"mysql\"\nhost = \"127.0.0.1\"\nport = " +
+                    std::to_string(my.port(hale::test::MariadbPair::Node::primary)) + "\nuser = \"" +
+                    hale::test::MariadbPair::kUser + "\"\npassword_file = \"" + my_password + "\"\n" + every},
+      {"dynamodb", "[[check]]\nname = \"dynamodb\"\ntype = \"dynamodb\"\nregion = \"eu-west-1\"\nendpoint = \"" +
+                       moto.endpoint() + "\"\ntable = \"app\"\naccess_key_file = \"" + aws_id +
+                       "\"\nsecret_key_file = \"" + aws_secret + "\"\n" + every},
+      {"http", "[[check]]\nname = \"http\"\ntype = \"http\"\nurl = \"" + nginx_url + "\"\n" + every},
+      {"tcp", "[[check]]\nname = \"tcp\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(nginx_port) +
+                  "\n" + every},
+      {"exec", "[[check]]\nname = \"exec\"\ntype = \"exec\"\ncommand = [\"/bin/true\"]\n" + every},
+  };
+  const auto tables = [&](std::initializer_list<std::string_view> names) {
+    std::string out = "heartbeat_interval = \"1s\"\n";
+    for (const auto& [name, table] : check_tables) {
+      if (names.size() == 0 || std::find(names.begin(), names.end(), name) != names.end()) out += table;
+    }
+    return out;
+  };
+  if (tail_by_check) {
+    // A quarter of nginx's saturated wrk -t1 rate, as in the full run (where the slower of the two sets it).
+    const double rate = args.value("rate")
+                            ? std::stod(*args.value("rate"))
+                            : std::max(1000.0, std::floor(runWrk(nginx_url, 1, 5).rps / 4 / 1000) * 1000);
+    const int rounds_each = std::stoi(args.valueOr("rounds", "9"));
+    json report{{"rate_per_s", rate}, {"rounds", rounds_each}};
+    const std::vector<std::pair<std::string, std::string>> runs{
+        {"tcp", tables({"tcp"})},     {"http", tables({"http"})},
+        {"exec", tables({"exec"})},   {"postgres", tables({"postgres"})},
+        {"mysql", tables({"mysql"})}, {"dynamodb", tables({"dynamodb"})},
+        {"all six", tables({})}};
+    for (const auto& [label, body] : runs) {
+      hale::test::AgentProcess one(dir, "bench-node", "eu", {aggregator.endpoint()}, body);
+      one.start();
+      if (!waitForHttp("http://127.0.0.1:" + std::to_string(one.httpPort()) + "/healthz")) {
+        throw std::runtime_error("the agent with " + label + " never answered 200: " + one.log());
+      }
+      std::this_thread::sleep_for(seconds{3});  // its first probes, sessions opened, libraries loaded
+      const json fr = fixedRateRounds(one.httpPort(), nginx_port, rate, rounds_each, 2.0);
+      stopAgent(one);
+      report["by_check"][label] = fr;
+      std::fprintf(stderr, "%-9s agent p99 %.2f ms, nginx %.2f ms: %.2fx (nginx A/A %.2fx)\n", label.c_str(),
+                   fr["hale-agent"]["p99_ms_median"].get<double>(), fr["nginx"]["p99_ms_median"].get<double>(),
+                   fr["p99_ratio_median"].get<double>(), fr["p99_aa_ratio_median"].get<double>());
+    }
+    std::cout << report.dump(2) << "\n";
+    return 0;
+  }
+  const std::string light_checks = tables({"http", "tcp", "exec"});
+  const std::string checks = tables({});
   hale::test::AgentProcess agent(dir, "bench-node", "eu", {aggregator.endpoint()}, checks);
   agent.start();
   const std::string healthz_url = "http://127.0.0.1:" + std::to_string(agent.httpPort()) + "/healthz";
@@ -387,62 +489,15 @@ int main(int argc, char** argv) try {
   const double fixed_seconds = std::max(2.0, wrk_seconds / 3.0);
   std::cerr << "/healthz against nginx at a fixed " << rate << " req/s: " << fixed_rounds << " rounds, "
             << fixed_seconds << " s each, nginx twice ...\n";
-  const std::vector<std::pair<std::string, uint16_t>> servers{
-      {"hale-agent", agent.httpPort()}, {"nginx", nginx_port}, {"nginx_again", nginx_port}};
-  std::map<std::string, std::vector<hale::bench::FixedRateResult>> fixed;
-  for (int round = 0; round < fixed_rounds; ++round) {
-    for (size_t k = 0; k < servers.size(); ++k) {
-      const auto& [server, port] = servers[(round + k) % servers.size()];
-      const hale::bench::FixedRateResult r =
-          hale::bench::runFixedRate({.port = port,
-                                     .path = server == "hale-agent" ? "/healthz" : "/",
-                                     .rate_per_s = rate,
-                                     .seconds = fixed_seconds,
-                                     .connections = 32});
-      if (r.errors > 0) {
-        throw std::runtime_error(server + " failed " + std::to_string(r.errors) + " of " + std::to_string(r.sent) +
-                                 " requests at a fixed rate");
-      }
-      fixed[server].push_back(r);
-    }
-  }
-  json fr{{"rate_per_s", rate}, {"connections", 32}, {"seconds_per_run", fixed_seconds}, {"rounds", fixed_rounds}};
-  for (const auto& [server, results] : fixed) {
-    std::vector<double> p50, p99, p999, achieved;
-    double max_ms = 0;
-    uint64_t late = 0, sent = 0;
-    for (const auto& r : results) {
-      p50.push_back(r.p50_ms);
-      p99.push_back(r.p99_ms);
-      p999.push_back(r.p999_ms);
-      achieved.push_back(r.achieved_per_s);
-      max_ms = std::max(max_ms, r.max_ms);
-      late += r.sent_late;
-      sent += r.sent;
-    }
-    fr[server] = {{"p50_ms_median", median(p50)},
-                  {"p99_ms_median", median(p99)},
-                  {"p999_ms_median", median(p999)},
-                  {"max_ms", max_ms},
-                  {"achieved_per_s_median", median(achieved)},
-                  {"sent_late", late},
-                  {"sent", sent},
-                  {"p99_ms_rounds", p99}};
-  }
-  const auto p99Of = [&](const char* server) { return std::max(1e-6, fr[server]["p99_ms_median"].get<double>()); };
-  fr["p99_ratio_median"] = p99Of("hale-agent") / p99Of("nginx");
-  fr["p99_aa_ratio_median"] = p99Of("nginx_again") / p99Of("nginx");
+  const json fr = fixedRateRounds(agent.httpPort(), nginx_port, rate, fixed_rounds, fixed_seconds);
   report["healthz"]["fixed_rate"] = fr;
-  agent.signal(SIGTERM);
-  for (int i = 0; i < 50 && agent.running(); ++i) std::this_thread::sleep_for(milliseconds{100});
-  if (agent.running()) agent.kill();
+  stopAgent(agent);
 
   // The same binary on a node without database or DynamoDB checks: tcp, http and exec. Their client
   // libraries are opened only for the checks configured, so this is what such a node pays.
   const int light_seconds = std::max(10, std::min(60, soak_seconds / 5));
   std::cerr << "agent with tcp, http and exec checks only: " << light_seconds << " s ...\n";
-  hale::test::AgentProcess light(dir, "bench-node", "eu", {aggregator.endpoint()},
-                                 "heartbeat_interval = \"1s\"\n" + light_checks);
+  hale::test::AgentProcess light(dir, "bench-node", "eu", {aggregator.endpoint()}, light_checks);
   light.start();
   if (!waitForHttp("http://127.0.0.1:" + std::to_string(light.httpPort()) + "/healthz")) {
     throw std::runtime_error("the light agent's /healthz never answered 200: " + light.log());
