@@ -228,8 +228,14 @@ TEST(CurveGateTest, WithItsHandlerGoneTheSocketAdmitsNoKeyNotEveryKey) {
   security.server = test::curveKeys(dir, "aggregator");
   const curve::Keypair agent = test::curveKeys(dir, "eu-1");
   security.agent_keys = {{"eu-1", agent.public_key}};
-  // Whether a frame of the listed key reaches a CURVE socket behind a gate, the gate stopped at once if
-  // `handler_gone`. A context each: the ZAP endpoint is the context's.
+  // Whether a frame of the listed key reaches a CURVE socket behind a gate (the gate stopped at once if
+  // `handler_gone`), and how many handshakes the socket saw fail and succeed meanwhile. A context each: the
+  // ZAP endpoint is the context's.
+  struct Heard {
+    bool arrived = false;
+    int handshakes_failed = 0;
+    int handshakes_succeeded = 0;
+  };
   const auto heard = [&](bool handler_gone) {
     IngestCounters counters;
     zmq::context_t context;
@@ -239,6 +245,12 @@ TEST(CurveGateTest, WithItsHandlerGoneTheSocketAdmitsNoKeyNotEveryKey) {
     CurveGate gate(context, security, counters);
     EXPECT_TRUE(gate.start(ingest).ok());
     if (handler_gone) gate.stop();
+    constexpr int kHandshakeEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    EXPECT_EQ(zmq_socket_monitor(ingest.handle(), "inproc://zapgone-monitor", kHandshakeEvents), 0);
+    zmq::socket_t monitor(context, zmq::socket_type::pair);
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect("inproc://zapgone-monitor");
     const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(test::freeLoopbackPort());
     ingest.bind(endpoint);
     zmq::socket_t client(context, zmq::socket_type::pub);
@@ -248,21 +260,45 @@ TEST(CurveGateTest, WithItsHandlerGoneTheSocketAdmitsNoKeyNotEveryKey) {
     client.set(zmq::sockopt::curve_secretkey, agent.secret_key);
     client.connect(endpoint);
     const std::string frame = heartbeatFrame("eu-1", "b", 1);
+    Heard result;
     zmq::message_t got;
-    // A PUB socket drops what it sends before the handshake completes: send until heard, or 10 s (a
-    // loaded machine) while the handler answers; without it the handshake fails at once, 3 s is ample.
-    const bool arrived = waitFor(
-        [&] {
-          client.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-          return ingest.recv(got, zmq::recv_flags::dontwait).has_value();
-        },
-        milliseconds{handler_gone ? 3000 : 10'000}, milliseconds{20});
+    // A PUB socket drops what it sends before the handshake completes: send until heard. Without the
+    // handler, until the socket has refused the client's handshake (the client, told why, does not try
+    // again), then half a second more, so a frame that would slip in had the chance. 10 s for either on a
+    // loaded machine.
+    const auto sendAndWatch = [&] {
+      client.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      result.arrived = result.arrived || ingest.recv(got, zmq::recv_flags::dontwait).has_value();
+      zmq::message_t event;
+      while (monitor.recv(event, zmq::recv_flags::dontwait)) {
+        uint16_t id = 0;
+        if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+          ++result.handshakes_succeeded;
+        else if (id != 0)
+          ++result.handshakes_failed;
+        zmq::message_t address;
+        (void)monitor.recv(address);  // each event's second frame: the endpoint
+      }
+      return result.arrived || result.handshakes_failed > 0;
+    };
+    waitFor(sendAndWatch, milliseconds{10'000}, milliseconds{20});
+    if (handler_gone) {
+      waitFor([&] { return sendAndWatch() && result.arrived; }, milliseconds{500}, milliseconds{20});
+    }
     client.close();
+    zmq_socket_monitor(ingest.handle(), nullptr, 0);
+    monitor.close();
     ingest.close();
-    return arrived;
+    return result;
   };
-  EXPECT_TRUE(heard(false));  // the handler admits the listed key
-  EXPECT_FALSE(heard(true));
+  const Heard admitted = heard(false);  // the handler admits the listed key
+  EXPECT_TRUE(admitted.arrived);
+  EXPECT_EQ(admitted.handshakes_failed, 0);
+  const Heard refused = heard(true);
+  EXPECT_FALSE(refused.arrived);
+  EXPECT_GE(refused.handshakes_failed, 1);
+  EXPECT_EQ(refused.handshakes_succeeded, 0);
 }
 
 // A listed key speaks for its own node only.
