@@ -5,18 +5,21 @@
 //              the exec check: a bare loop that posix_spawns the same /bin/true every 1 s. CPU including
 //              reaped children, RSS, PSS, anonymous memory (first and last sample), threads.
 //   /healthz:  wrk against the agent's /healthz and nginx's `return 200` (one worker, as libmicrohttpd
-//              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved; then
+//              serves from one thread), 1 and 2 wrk threads, 32 connections, rounds interleaved, with
+//              the server's, wrk's and the machine's CPU over each run (what bounds the rate); then
 //              both at the same fixed rate below saturation (a quarter of the slower one's wrk -t1 rate,
 //              or --rate), open loop (fixed_rate_http.h): latency from each request's due time.
 //   --tail-by-check: instead of all that, the fixed-rate comparison alone, once per kind of check: an
 //              agent with that one check every 1 s (then with all six) against nginx and nginx against
-//              itself in the same rounds, so what lengthens the agent's p99 can be told apart.
+//              itself in the same rounds, so what lengthens the agent's p99 can be told apart. The rounds
+//              come in passes over the kinds, alternately forward and in reverse.
 // Prints a human summary on stderr and one JSON object on stdout.
 //
 //   bench_agent_footprint [--seconds N] [--wrk-seconds N] [--rounds N] [--rate R]
 //   bench_agent_footprint --tail-by-check [--rounds N] [--rate R]
 
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +48,7 @@
 #include "moto_server.h"
 #include "ports.h"
 #include "postgres_pair.h"
+#include "proc_cpu.h"
 #include "process.h"
 #include "temp_dir.h"
 
@@ -147,6 +151,11 @@ struct WrkResult {
   double rps = 0;
   double p50_ms = 0;
   double p99_ms = 0;
+  // Over the same run, in cores (CPU seconds a second): what bounds a saturated rate.
+  double server_cores = 0;
+  double wrk_cores = 0;
+  double machine_busy_cores = 0;
+  double server_us_per_request = 0;
 };
 
 double toMs(const std::string& value, const std::string& unit) {
@@ -156,10 +165,26 @@ double toMs(const std::string& value, const std::string& unit) {
   return v;
 }
 
-WrkResult runWrk(const std::string& url, int threads, int seconds_each) {
+// wrk against `url`, served by the process `server` (its CPU is sampled; wrk's comes from the reaped
+// children's rusage, wrk being the only child reaped meanwhile).
+WrkResult runWrk(const std::string& url, int threads, int seconds_each, pid_t server) {
+  const auto childrenCpu = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_CHILDREN, &u);
+    const auto s = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return s(u.ru_utime) + s(u.ru_stime);
+  };
+  const double server_before = hale::bench::processCpuSeconds(server);
+  const double busy_before = hale::bench::machineBusySeconds();
+  const double wrk_before = childrenCpu();
+  const auto t0 = steady_clock::now();
   const hale::test::CommandResult r = hale::test::runCommand(
       {{"wrk", "-t" + std::to_string(threads), "-c32", "-d" + std::to_string(seconds_each) + "s", "--latency", url}},
       seconds{seconds_each + 30});
+  const double elapsed = std::chrono::duration<double>(steady_clock::now() - t0).count();
+  const double server_cpu = hale::bench::processCpuSeconds(server) - server_before;
   if (r.exit_code != 0) throw std::runtime_error("wrk failed: " + r.output);
   WrkResult w;
   std::smatch m;
@@ -169,6 +194,10 @@ WrkResult runWrk(const std::string& url, int threads, int seconds_each) {
   // Non-2xx answers would make the comparison meaningless.
   if (r.output.find("Non-2xx") != std::string::npos) throw std::runtime_error("wrk saw non-2xx answers: " + r.output);
   if (w.rps <= 0) throw std::runtime_error("wrk printed no rate: " + r.output);
+  w.server_cores = server_cpu / elapsed;
+  w.wrk_cores = (childrenCpu() - wrk_before) / elapsed;
+  w.machine_busy_cores = (hale::bench::machineBusySeconds() - busy_before) / elapsed;
+  w.server_us_per_request = server_cpu / (w.rps * seconds_each) * 1e6;
   return w;
 }
 
@@ -197,15 +226,21 @@ double median(std::vector<double> v) {
 // measuring for `window` seconds: a quarter of the window, at least 3 s and at most `at_most`.
 int warmUpSeconds(int window, int at_most) { return std::clamp(window / 4, 3, at_most); }
 
-// The agent and nginx at one fixed rate, `rounds` rounds of `seconds` each in a rotating order, nginx
-// twice in each round (A/A: the run's own noise). Per server: medians over the rounds, the p99 of each.
-json fixedRateRounds(uint16_t agent_port, uint16_t nginx_port, double rate, int rounds, double seconds) {
+using FixedRateRuns = std::map<std::string, std::vector<hale::bench::FixedRateResult>>;
+
+// The agent and nginx at one fixed rate, `rounds` rounds of `seconds` each, nginx twice in each round
+// (A/A: the run's own noise); each round's result is appended to `into`. The order rotates, and every
+// second set of three rounds runs it backwards, so each server follows each other one as often (what
+// runs just before can weigh on a round: in a fixed cycle the first nginx, always after the agent, had
+// the higher p99 of the two nginx rounds in 51 to 60 % of pairs over three runs).
+void measureFixedRateRounds(uint16_t agent_port, uint16_t nginx_port, double rate, int rounds, double seconds,
+                            FixedRateRuns& into) {
   const std::vector<std::pair<std::string, uint16_t>> servers{
       {"hale-agent", agent_port}, {"nginx", nginx_port}, {"nginx_again", nginx_port}};
-  std::map<std::string, std::vector<hale::bench::FixedRateResult>> fixed;
   for (int round = 0; round < rounds; ++round) {
     for (size_t k = 0; k < servers.size(); ++k) {
-      const auto& [server, port] = servers[(round + k) % servers.size()];
+      const size_t at = (round + k) % servers.size();
+      const auto& [server, port] = servers[(round / servers.size()) % 2 == 0 ? at : servers.size() - 1 - at];
       const hale::bench::FixedRateResult r =
           hale::bench::runFixedRate({.port = port,
                                      .path = server == "hale-agent" ? "/healthz" : "/",
@@ -216,9 +251,14 @@ json fixedRateRounds(uint16_t agent_port, uint16_t nginx_port, double rate, int 
         throw std::runtime_error(server + " failed " + std::to_string(r.errors) + " of " + std::to_string(r.sent) +
                                  " requests at a fixed rate");
       }
-      fixed[server].push_back(r);
+      into[server].push_back(r);
     }
   }
+}
+
+// Per server: medians over the rounds, the p99 of each; the agent's p99 and nginx's second one over nginx's.
+json summariseFixedRate(const FixedRateRuns& fixed, double rate, double seconds) {
+  const size_t rounds = fixed.empty() ? 0 : fixed.begin()->second.size();
   json fr{{"rate_per_s", rate}, {"connections", 32}, {"seconds_per_run", seconds}, {"rounds", rounds}};
   for (const auto& [server, results] : fixed) {
     std::vector<double> p50, p99, p999, achieved;
@@ -266,6 +306,11 @@ int main(int argc, char** argv) try {
   }
   const hale::CliArgs& args = parsed.value();
   const bool tail_by_check = args.has("tail-by-check");
+  if (tail_by_check && (args.value("seconds") || args.value("wrk-seconds"))) {
+    std::cerr << "bench_agent_footprint: --tail-by-check measures only the fixed rate; --seconds and "
+                 "--wrk-seconds do not apply\n";
+    return hale::kExitUsage;
+  }
   const int soak_seconds = std::stoi(args.valueOr("seconds", "300"));
   const int wrk_seconds = std::stoi(args.valueOr("wrk-seconds", "10"));
   const int rounds = std::stoi(args.valueOr("rounds", "3"));
@@ -301,6 +346,13 @@ int main(int argc, char** argv) try {
   auto nginx = spawn({"nginx", "-c", nginx_conf, "-p", dir.path()}, dir.path() + "/nginx.log");
   const std::string nginx_url = "http://127.0.0.1:" + std::to_string(nginx_port) + "/";
   if (!waitForHttp(nginx_url)) throw std::runtime_error("nginx did not answer: " + nginx->logTail());
+  const pid_t nginx_worker = [&] {  // the one that serves (and whose CPU counts); the master only watches it
+    const std::string master = std::to_string(nginx->pid());
+    std::istringstream children(slurp("/proc/" + master + "/task/" + master + "/children"));
+    pid_t pid = 0;
+    if (!(children >> pid)) throw std::runtime_error("nginx has no worker process: " + nginx->logTail());
+    return pid;
+  }();
 
   const std::string aws_id = dir.writeFile("ak", hale::test::MotoServer::kAccessKey, 0600);
   const std::string aws_secret = dir.writeFile("sk", hale::test::MotoServer::kSecretKey, 0600);
@@ -339,23 +391,35 @@ int main(int argc, char** argv) try {
     // A quarter of nginx's saturated wrk -t1 rate, as in the full run (where the slower of the two sets it).
     const double rate = args.value("rate")
                             ? std::stod(*args.value("rate"))
-                            : std::max(1000.0, std::floor(runWrk(nginx_url, 1, 5).rps / 4 / 1000) * 1000);
+                            : std::max(1000.0, std::floor(runWrk(nginx_url, 1, 5, nginx_worker).rps / 4 / 1000) * 1000);
     const int rounds_each = std::stoi(args.valueOr("rounds", "9"));
+    if (rounds_each < 1) throw std::runtime_error("--rounds must be at least 1");
     json report{{"rate_per_s", rate}, {"rounds", rounds_each}};
-    const std::vector<std::pair<std::string, std::string>> runs{
-        {"tcp", tables({"tcp"})},     {"http", tables({"http"})},
-        {"exec", tables({"exec"})},   {"postgres", tables({"postgres"})},
-        {"mysql", tables({"mysql"})}, {"dynamodb", tables({"dynamodb"})},
-        {"all six", tables({})}};
-    for (const auto& [label, body] : runs) {
-      hale::test::AgentProcess one(dir, "bench-node", "eu", {aggregator.endpoint()}, body);
-      one.start();
-      if (!waitForHttp("http://127.0.0.1:" + std::to_string(one.httpPort()) + "/healthz")) {
-        throw std::runtime_error("the agent with " + label + " never answered 200: " + one.log());
+    // Each kind of check alone, then all six. The rounds are split into passes, alternately in this
+    // order and in reverse, so a drift of the machine over the run's minutes weighs on every kind alike.
+    std::vector<std::pair<std::string, std::string>> runs;
+    runs.reserve(check_tables.size() + 1);
+    for (const auto& [name, table] : check_tables) runs.emplace_back(name, tables({name}));
+    runs.emplace_back("all six", tables({}));
+    const int passes = std::min(rounds_each, 3);
+    std::map<std::string, FixedRateRuns> by_check;
+    for (int pass = 0; pass < passes; ++pass) {
+      const int rounds_now = rounds_each / passes + (pass < rounds_each % passes ? 1 : 0);
+      for (size_t i = 0; i < runs.size(); ++i) {
+        const auto& [label, body] = runs[pass % 2 == 0 ? i : runs.size() - 1 - i];
+        hale::test::AgentProcess one(dir, "bench-node", "eu", {aggregator.endpoint()}, body);
+        one.start();
+        if (!waitForHttp("http://127.0.0.1:" + std::to_string(one.httpPort()) + "/healthz")) {
+          throw std::runtime_error("the agent with " + label + " never answered 200: " + one.log());
+        }
+        std::this_thread::sleep_for(seconds{3});  // its first probes, sessions opened, libraries loaded
+        measureFixedRateRounds(one.httpPort(), nginx_port, rate, rounds_now, 2.0, by_check[label]);
+        stopAgent(one);
       }
-      std::this_thread::sleep_for(seconds{3});  // its first probes, sessions opened, libraries loaded
-      const json fr = fixedRateRounds(one.httpPort(), nginx_port, rate, rounds_each, 2.0);
-      stopAgent(one);
+      std::fprintf(stderr, "pass %d of %d done\n", pass + 1, passes);
+    }
+    for (const auto& [label, body] : runs) {
+      const json fr = summariseFixedRate(by_check[label], rate, 2.0);
       report["by_check"][label] = fr;
       std::fprintf(stderr, "%-9s agent p99 %.2f ms, nginx %.2f ms: %.2fx (nginx A/A %.2fx)\n", label.c_str(),
                    fr["hale-agent"]["p99_ms_median"].get<double>(), fr["nginx"]["p99_ms_median"].get<double>(),
@@ -444,8 +508,8 @@ int main(int argc, char** argv) try {
   std::map<int, std::map<std::string, std::vector<WrkResult>>> runs;
   for (int round = 0; round < rounds; ++round) {
     for (int threads : {1, 2}) {
-      const WrkResult a = runWrk(healthz_url, threads, wrk_seconds);
-      const WrkResult n = runWrk(nginx_url, threads, wrk_seconds);
+      const WrkResult a = runWrk(healthz_url, threads, wrk_seconds, agent.pid());
+      const WrkResult n = runWrk(nginx_url, threads, wrk_seconds, nginx_worker);
       runs[threads]["hale-agent"].push_back(a);
       runs[threads]["nginx"].push_back(n);
       ratio[threads].push_back(a.rps / n.rps);
@@ -454,16 +518,29 @@ int main(int argc, char** argv) try {
   for (auto& [threads, by_server] : runs) {
     json t;
     for (auto& [server, results] : by_server) {
-      std::vector<double> rps, p50, p99;
+      std::vector<double> rps, p50, p99, server_cores, wrk_cores, busy, us_per_request;
       for (const WrkResult& w : results) {
         rps.push_back(w.rps);
         p50.push_back(w.p50_ms);
         p99.push_back(w.p99_ms);
+        server_cores.push_back(w.server_cores);
+        wrk_cores.push_back(w.wrk_cores);
+        busy.push_back(w.machine_busy_cores);
+        us_per_request.push_back(w.server_us_per_request);
       }
       t[server] = {{"rps_median", median(rps)},
                    {"p50_ms_median", median(p50)},
                    {"p99_ms_median", median(p99)},
-                   {"rps_rounds", rps}};
+                   {"rps_rounds", rps},
+                   {"server_cores_median", median(server_cores)},
+                   {"wrk_cores_median", median(wrk_cores)},
+                   {"machine_busy_cores_median", median(busy)},
+                   {"server_cpu_us_per_request_median", median(us_per_request)}};
+      std::fprintf(stderr,
+                   "wrk -t%d %-10s %8.0f req/s; the server %.2f cores (%.1f us a request), wrk %.2f, machine busy "
+                   "%.2f\n",
+                   threads, server.c_str(), median(rps), median(server_cores), median(us_per_request),
+                   median(wrk_cores), median(busy));
     }
     t["ratio_median"] = median(ratio[threads]);
     report["healthz"]["wrk_threads_" + std::to_string(threads)] = t;
@@ -489,7 +566,9 @@ int main(int argc, char** argv) try {
   const double fixed_seconds = std::max(2.0, wrk_seconds / 3.0);
   std::cerr << "/healthz against nginx at a fixed " << rate << " req/s: " << fixed_rounds << " rounds, "
             << fixed_seconds << " s each, nginx twice ...\n";
-  const json fr = fixedRateRounds(agent.httpPort(), nginx_port, rate, fixed_rounds, fixed_seconds);
+  FixedRateRuns fixed;
+  measureFixedRateRounds(agent.httpPort(), nginx_port, rate, fixed_rounds, fixed_seconds, fixed);
+  const json fr = summariseFixedRate(fixed, rate, fixed_seconds);
   report["healthz"]["fixed_rate"] = fr;
   stopAgent(agent);
 

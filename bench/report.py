@@ -83,18 +83,34 @@ def main():
     def row(figure, hale, base, ratio, goal, ok):
         lines.append("| %s | %s | %s | %s | %s | %s |" % (figure, hale, base, ratio, goal, verdict(ok) if ok is not None else ""))
 
+    def ingest_cpu(c, run):  # run: "aggregator" or "bare"; absent from reports before the CPU figures
+        if "receiver_cpu_us_per_frame" not in c:
+            return ""
+        return "; CPU a frame %.2f µs (senders %.2f), machine busy %.2f cores" % (
+            c["receiver_cpu_us_per_frame"][run], c["sender_cpu_us_per_frame"]["with_" + run],
+            c["cpu_%s_run" % run]["machine_busy_cores"])
+
     for name in ("plain", "curve"):
         c = ing[name]
         goal = 0.5 if name == "plain" else 0.7
         row("ingest, %s, %d nodes over %d connections" % ("plaintext" if name == "plain" else "CURVE", c["nodes"], c["connections"]),
-            "%.0f accepted/s" % c["aggregator_accepted_per_s"], "bare ZeroMQ %.0f/s" % c["bare_zeromq_per_s"],
+            "%.0f accepted/s%s" % (c["aggregator_accepted_per_s"], ingest_cpu(c, "aggregator")),
+            "bare ZeroMQ %.0f/s%s" % (c["bare_zeromq_per_s"], ingest_cpu(c, "bare")),
             "%.2f" % c["ratio"], "≥ %.1f" % goal, c["ratio"] >= goal)
+
+    def wrk_cpu(s):  # the server's and wrk's CPU over the same runs (absent from older reports)
+        if "server_cores_median" not in s:
+            return ""
+        return "; server %.2f cores, %.1f µs a request; wrk %.2f cores; machine busy %.2f cores" % (
+            s["server_cores_median"], s["server_cpu_us_per_request_median"], s["wrk_cores_median"], s["machine_busy_cores_median"])
+
     for t in ("1", "2"):
         r = hz["wrk_threads_" + t]
         a, n = r["hale-agent"], r["nginx"]
         row("`/healthz`, wrk -t%s -c%d, median of %d" % (t, hz["connections"], hz["rounds"]),
-            "%.0f req/s, p50 %.2f ms, p99 %.2f ms" % (a["rps_median"], a["p50_ms_median"], a["p99_ms_median"]),
-            "nginx `return 200`: %.0f req/s, p50 %.2f ms, p99 %.2f ms" % (n["rps_median"], n["p50_ms_median"], n["p99_ms_median"]),
+            "%.0f req/s, p50 %.2f ms, p99 %.2f ms%s" % (a["rps_median"], a["p50_ms_median"], a["p99_ms_median"], wrk_cpu(a)),
+            "nginx `return 200`: %.0f req/s, p50 %.2f ms, p99 %.2f ms%s" % (
+                n["rps_median"], n["p50_ms_median"], n["p99_ms_median"], wrk_cpu(n)),
             "%.2f" % r["ratio_median"], "≥ 1.0", r["ratio_median"] >= 1.0)
     if "fixed_rate" in hz:
         fr = hz["fixed_rate"]

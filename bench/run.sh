@@ -4,6 +4,8 @@
 #   bash bench/run.sh            about 12 minutes once built (the footprint takes 5 of them)
 #   bash bench/run.sh --soak     the footprint for 1 hour
 #   bash bench/run.sh --quick    every step, briefly (the figures are not worth reading: a smoke run)
+#   bash bench/run.sh --tail-by-check   only the fixed-rate /healthz p99 once per kind of check (about
+#                                8 minutes), written to bench/tail_by_check.json
 #   --out DIR                    write the reports there instead of bench/
 # As root on a fresh Debian 12 it first installs what it needs (packaging/install-deps.sh: the build, the
 # servers, wrk, nginx-light, prometheus-node-exporter, monit). It builds into $HALE_BENCH_BUILD (default
@@ -26,12 +28,13 @@ while [ $# -gt 0 ]; do
       footprint_seconds=12 wrk_seconds=2 rounds=1 failover_runs=1 ingest_seconds=2 decode_iterations=20000
       mode=quick
       ;;
+    --tail-by-check) mode=by-check ;;
     --out)
       out=$2
       shift
       ;;
     *)
-      echo "usage: bench/run.sh [--soak|--quick] [--out DIR]" >&2
+      echo "usage: bench/run.sh [--soak|--quick|--tail-by-check] [--out DIR]" >&2
       exit 64
       ;;
   esac
@@ -57,6 +60,20 @@ cmake --build "$build" -j "$(nproc)" --target bench_heartbeat_decode bench_polic
 results=$(mktemp -d /tmp/hale-bench.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 mkdir -p "$out"
+commit=$(git -C "$root" rev-parse --short HEAD 2> /dev/null || echo unknown)
+if [ "$mode" = by-check ]; then
+  "$build/bench/bench_agent_footprint" --tail-by-check --rounds 9 > "$results/tail.json"
+  python3 - "$results/tail.json" "$out/tail_by_check.json" "$commit" "$(nproc)" "$(uname -r)" << 'PY'
+import datetime, json, sys
+source, target, commit, cpus, kernel = sys.argv[1:6]
+report = json.load(open(source))
+report["machine"] = {"commit": commit, "cpus": int(cpus), "kernel": kernel, "command": "bash bench/run.sh --tail-by-check",
+                     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+json.dump(report, open(target, "w"), indent=2)
+PY
+  echo "bench/run.sh: $out/tail_by_check.json" >&2
+  exit 0
+fi
 started=$(date +%s)
 step() { echo "== $* ($(($(date +%s) - started)) s)" >&2; }
 
@@ -74,7 +91,6 @@ step "agent footprint ($footprint_seconds s) and /healthz"
 
 memory=$(awk '/MemTotal/ { printf "%.1f GB RAM", $2 / 1048576 }' /proc/meminfo)
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
-commit=$(git -C "$root" rev-parse --short HEAD 2> /dev/null || echo unknown)
 python3 - "$results/machine.json" "$cpu" "$(nproc)" "$memory" "$(uname -r)" "$commit" "$mode" << 'PY'
 import datetime, json, sys
 path, cpu, cpus, memory, kernel, commit, mode = sys.argv[1:8]
