@@ -230,14 +230,15 @@ using FixedRateRuns = std::map<std::string, std::vector<hale::bench::FixedRateRe
 
 // The agent and nginx at one fixed rate, `rounds` rounds of `seconds` each, nginx twice in each round
 // (A/A: the run's own noise); each round's result is appended to `into`. The order rotates, and every
-// second set of three rounds runs it backwards, so each server follows each other one as often (what
+// second set of three rounds runs it backwards (counting from `first_round`, so a run split into calls
+// keeps the pattern), so over each six rounds each server follows each other one as often (what
 // runs just before can weigh on a round: in a fixed cycle the first nginx, always after the agent, had
 // the higher p99 of the two nginx rounds in 51 to 60 % of pairs over three runs).
-void measureFixedRateRounds(uint16_t agent_port, uint16_t nginx_port, double rate, int rounds, double seconds,
-                            FixedRateRuns& into) {
+void measureFixedRateRounds(uint16_t agent_port, uint16_t nginx_port, double rate, int first_round, int rounds,
+                            double seconds, FixedRateRuns& into) {
   const std::vector<std::pair<std::string, uint16_t>> servers{
       {"hale-agent", agent_port}, {"nginx", nginx_port}, {"nginx_again", nginx_port}};
-  for (int round = 0; round < rounds; ++round) {
+  for (int round = first_round; round < first_round + rounds; ++round) {
     for (size_t k = 0; k < servers.size(); ++k) {
       const size_t at = (round + k) % servers.size();
       const auto& [server, port] = servers[(round / servers.size()) % 2 == 0 ? at : servers.size() - 1 - at];
@@ -396,14 +397,16 @@ int main(int argc, char** argv) try {
     if (rounds_each < 1) throw std::runtime_error("--rounds must be at least 1");
     json report{{"rate_per_s", rate}, {"rounds", rounds_each}};
     // Each kind of check alone, then all six. The rounds are split into passes, alternately in this
-    // order and in reverse, so a drift of the machine over the run's minutes weighs on every kind alike.
+    // order and in reverse, so a drift of the machine over the run's minutes weighs on the kinds more
+    // evenly than in one order (with three passes not exactly alike: the middle kinds sit nearer the
+    // middle).
     std::vector<std::pair<std::string, std::string>> runs;
     runs.reserve(check_tables.size() + 1);
     for (const auto& [name, table] : check_tables) runs.emplace_back(name, tables({name}));
     runs.emplace_back("all six", tables({}));
     const int passes = std::min(rounds_each, 3);
     std::map<std::string, FixedRateRuns> by_check;
-    for (int pass = 0; pass < passes; ++pass) {
+    for (int pass = 0, first_round = 0; pass < passes; ++pass) {
       const int rounds_now = rounds_each / passes + (pass < rounds_each % passes ? 1 : 0);
       for (size_t i = 0; i < runs.size(); ++i) {
         const auto& [label, body] = runs[pass % 2 == 0 ? i : runs.size() - 1 - i];
@@ -413,9 +416,10 @@ int main(int argc, char** argv) try {
           throw std::runtime_error("the agent with " + label + " never answered 200: " + one.log());
         }
         std::this_thread::sleep_for(seconds{3});  // its first probes, sessions opened, libraries loaded
-        measureFixedRateRounds(one.httpPort(), nginx_port, rate, rounds_now, 2.0, by_check[label]);
+        measureFixedRateRounds(one.httpPort(), nginx_port, rate, first_round, rounds_now, 2.0, by_check[label]);
         stopAgent(one);
       }
+      first_round += rounds_now;
       std::fprintf(stderr, "pass %d of %d done\n", pass + 1, passes);
     }
     for (const auto& [label, body] : runs) {
@@ -567,7 +571,7 @@ int main(int argc, char** argv) try {
   std::cerr << "/healthz against nginx at a fixed " << rate << " req/s: " << fixed_rounds << " rounds, "
             << fixed_seconds << " s each, nginx twice ...\n";
   FixedRateRuns fixed;
-  measureFixedRateRounds(agent.httpPort(), nginx_port, rate, fixed_rounds, fixed_seconds, fixed);
+  measureFixedRateRounds(agent.httpPort(), nginx_port, rate, 0, fixed_rounds, fixed_seconds, fixed);
   const json fr = summariseFixedRate(fixed, rate, fixed_seconds);
   report["healthz"]["fixed_rate"] = fr;
   stopAgent(agent);

@@ -341,7 +341,7 @@ int main(int argc, char** argv) try {
                  c.aggregator.machine_busy_cores, c.bare.machine_busy_cores, ::sysconf(_SC_NPROCESSORS_ONLN));
     for (const auto* w : {&c.aggregator, &c.bare}) {
       for (const auto& [thread, s] : w->cpu_seconds) {
-        if (s / w->seconds >= 0.05) {
+        if (s / w->seconds >= 0.05 && w->frames > 0) {
           std::fprintf(stderr, "    %-8s %-32s %3.0f %% of a core, %.2f us a frame\n",
                        w == &c.aggregator ? "hale" : "bare", thread.c_str(), 100 * s / w->seconds, s / w->frames * 1e6);
         }

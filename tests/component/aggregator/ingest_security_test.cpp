@@ -263,9 +263,10 @@ TEST(CurveGateTest, WithItsHandlerGoneTheSocketAdmitsNoKeyNotEveryKey) {
     Heard result;
     zmq::message_t got;
     // A PUB socket drops what it sends before the handshake completes: send until heard. Without the
-    // handler, until the socket has refused the client's handshake (the client, told why, does not try
-    // again), then half a second more, so a frame that would slip in had the chance. 10 s for either on a
-    // loaded machine.
+    // handler, until the socket has refused a handshake of the client's (libzmq fails it and drops the
+    // connection; the client reconnects and is refused again), then half a second more, so a frame that
+    // would slip in had the chance. 10 s for either on a loaded machine. This monitor replaces the gate's
+    // own, so the gate's counters do not count here.
     const auto sendAndWatch = [&] {
       client.send(zmq::buffer(frame), zmq::send_flags::dontwait);
       result.arrived = result.arrived || ingest.recv(got, zmq::recv_flags::dontwait).has_value();
